@@ -1,0 +1,968 @@
+//! From source text to a [`Module`]: the pest grammar, item by item, with recovery.
+//!
+//! The file is parsed one top-level item at a time. When an item fails, the error is reported
+//! and parsing resumes at the next line that starts an item in the first column, so one run
+//! reports a syntax error in every broken item, not just the first.
+
+use std::cell::RefCell;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use pest::Parser;
+use pest::error::InputLocation;
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest_derive::Parser;
+use rust_decimal::Decimal;
+
+use super::token::{Tok, Token, WordKind, check_tokens, tokenize, word_kind};
+use crate::ast::*;
+use crate::date::{Date, valid_month_day};
+use crate::diagnostic::{Code, FileId, Problem};
+use crate::span::Span;
+
+/// The largest policy file accepted, in bytes.
+pub const MAX_FILE_SIZE: usize = 4 << 20;
+
+#[derive(Parser)]
+#[grammar = "syntax/settle.pest"]
+struct SettleParser;
+
+/// Parse a policy file. Problems found are appended to `problems`; the module holds every item
+/// that parsed.
+pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module {
+    if source.len() > MAX_FILE_SIZE {
+        problems.push(
+            Problem::error(
+                Code::SyntaxTooLarge,
+                file,
+                Span::new(0, 0),
+                format!("policy file is too large ({} bytes)", source.len()),
+            )
+            .label("the file starts here")
+            .help(format!(
+                "a policy file may hold at most {} MiB; split it with `extends`",
+                MAX_FILE_SIZE >> 20
+            )),
+        );
+        return Module::default();
+    }
+    let tokens = tokenize(source);
+    let lexical_start = problems.len();
+    if !check_tokens(source, &tokens, file, problems) {
+        return Module::default();
+    }
+    let lexical: Vec<Span> =
+        problems.get(lexical_start..).unwrap_or(&[]).iter().map(Problem::span).collect();
+    pest::set_error_detail(true);
+    let builder = Builder { file, problems: RefCell::new(Vec::new()) };
+    let mut items = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = source.get(pos..).unwrap_or("");
+        if SettleParser::parse(Rule::eoi_only, rest).is_ok() {
+            break;
+        }
+        match SettleParser::parse(Rule::item_alone, rest) {
+            Ok(mut pairs) => {
+                let Some(pair) = pairs.next() else { break };
+                let end = pos + pair.as_span().end();
+                if let Some(item) = builder.item(pair, pos) {
+                    items.push(item);
+                }
+                if end <= pos {
+                    break;
+                }
+                pos = end;
+            }
+            Err(error) => {
+                let at = pos
+                    + match error.location {
+                        InputLocation::Pos(p) => p,
+                        InputLocation::Span((p, _)) => p,
+                    };
+                let resume = next_item_start(source, &tokens, at.max(pos + 1));
+                let item_span = Span::new(pos, resume);
+                if !lexical.iter().any(|s| s.start >= item_span.start && s.start < item_span.end) {
+                    problems.push(syntax_error(source, &tokens, file, pos, at, &error));
+                }
+                if resume <= pos || resume >= source.len() {
+                    break;
+                }
+                pos = resume;
+            }
+        }
+    }
+    problems.extend(builder.problems.into_inner());
+    Module { items }
+}
+
+/// The byte offset of the next line after `from` whose first token, in the first column, starts
+/// an item; the end of the file if none does.
+fn next_item_start(source: &str, tokens: &[Tok], from: usize) -> usize {
+    let mut line_start = false;
+    for tok in tokens {
+        if (tok.span.start as usize) < from {
+            line_start = tok.kind == Some(Token::Newline);
+            continue;
+        }
+        if line_start
+            && tok.kind == Some(Token::Ident)
+            && word_kind(source.get(tok.span.range()).unwrap_or("")) == WordKind::Item
+        {
+            return tok.span.start as usize;
+        }
+        line_start = tok.kind == Some(Token::Newline);
+    }
+    source.len()
+}
+
+fn syntax_error(
+    source: &str,
+    tokens: &[Tok],
+    file: FileId,
+    item_start: usize,
+    at: usize,
+    error: &pest::error::Error<Rule>,
+) -> Problem {
+    let found_tok = tokens.iter().find(|t| {
+        t.span.start as usize >= at
+            && !matches!(t.kind, Some(Token::Space | Token::Newline | Token::LineComment))
+    });
+    let (found, span) = match found_tok {
+        Some(t) => {
+            let text = source.get(t.span.range()).unwrap_or("");
+            let shown: String = text.chars().take(24).collect();
+            (format!("`{}`", shown.escape_debug()), t.span)
+        }
+        None => ("the end of the file".to_string(), Span::new(source.len(), source.len())),
+    };
+    let mut expected = describe_expected(error);
+    let found_word = found_tok.and_then(|t| source.get(t.span.range())).unwrap_or("");
+    let mut help = item_help(source, tokens, item_start);
+    if found_word == "=" && expected.iter().any(|e| e == "`==`") {
+        help = "to compare two values write `==`; a single `=` gives a value a name".to_string();
+    } else if is_reserved(found_word) && expected.iter().any(|e| e == "a name") {
+        help = format!("`{found_word}` is a reserved word; choose another name");
+    }
+    if expected.is_empty() {
+        expected.push("something else".to_string());
+    }
+    let message = format!("expected {}, found {found}", join_or(&expected));
+    Problem::error(Code::SyntaxUnexpected, file, span, message)
+        .label(format!("expected {} here", join_or(&expected)))
+        .help(help)
+}
+
+fn is_reserved(word: &str) -> bool {
+    SettleParser::parse(Rule::ident, word).map_or(!word.is_empty(), |p| p.as_str() != word)
+        && word.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn describe_expected(error: &pest::error::Error<Rule>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    fn push(out: &mut Vec<String>, s: String) {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    let mut operators = false;
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for rule in positives {
+            match describe_rule(*rule) {
+                Some(Described::Text(s)) => push(&mut out, s.to_string()),
+                Some(Described::Operator) => operators = true,
+                None => {}
+            }
+        }
+    }
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            let text = token.to_string();
+            match text.as_str() {
+                "+" | "-" | "*" | "/" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "." | "["
+                | "and" | "or" | "in" => {
+                    operators = true;
+                    if text == "==" {
+                        push(&mut out, "`==`".to_string());
+                    }
+                }
+                "//" | "/*" | " " | "\t" | "\r" | "\n" | "\u{feff}" | "\u{3000}" | "_" => {}
+                t if t.chars().all(|c| c.is_ascii_lowercase()) => push(&mut out, format!("`{t}`")),
+                t if t.chars().all(|c| c.is_ascii_punctuation()) => {
+                    push(&mut out, format!("`{t}`"))
+                }
+                _ => {}
+            }
+        }
+    }
+    if out.len() > 5 {
+        out.truncate(5);
+    }
+    if operators && out.len() < 5 {
+        push(&mut out, "an operator".to_string());
+    }
+    out
+}
+
+enum Described {
+    Text(&'static str),
+    Operator,
+}
+
+fn describe_rule(rule: Rule) -> Option<Described> {
+    use Described::{Operator, Text};
+    Some(match rule {
+        Rule::expr
+        | Rule::primary
+        | Rule::paren
+        | Rule::if_expr
+        | Rule::call
+        | Rule::set_lit
+        | Rule::neg
+        | Rule::not
+        | Rule::percent
+        | Rule::number
+        | Rule::boolean => Text("an expression"),
+        Rule::ident => Text("a name"),
+        Rule::dotted_name => Text("a policy name"),
+        Rule::string => Text("a string"),
+        Rule::date => Text("a date like `2023-05-01`"),
+        Rule::month_day => Text("a month and day like `01-01`"),
+        Rule::type_expr | Rule::list_type | Rule::param_type | Rule::scale_type => Text("a type"),
+        Rule::value | Rule::table_value | Rule::scale_value | Rule::scalar => Text("a value"),
+        Rule::policy_decl
+        | Rule::extends_decl
+        | Rule::year_decl
+        | Rule::dated_decl
+        | Rule::rounding_decl
+        | Rule::enum_decl
+        | Rule::record_decl
+        | Rule::input_decl
+        | Rule::yearly_decl
+        | Rule::param_decl
+        | Rule::let_decl
+        | Rule::rule_decl
+        | Rule::stage_decl
+        | Rule::balance_decl
+        | Rule::test_decl => Text("an item such as `param`, `rule` or `stage`"),
+        Rule::source => Text("`source`"),
+        Rule::exception => Text("`when`"),
+        Rule::default_arm => Text("`default`"),
+        Rule::dated_value => Text("`from`"),
+        Rule::test_claim => Text("a claim"),
+        Rule::expect => Text("`expect`"),
+        Rule::where_clause => Text("`where`"),
+        Rule::assumed => Text("`assumed`"),
+        Rule::or
+        | Rule::and
+        | Rule::eq
+        | Rule::ne
+        | Rule::le
+        | Rule::ge
+        | Rule::lt
+        | Rule::gt
+        | Rule::in_op
+        | Rule::add
+        | Rule::sub
+        | Rule::mul
+        | Rule::div
+        | Rule::member
+        | Rule::index => Operator,
+        _ => return None,
+    })
+}
+
+fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
+    let word = tokens
+        .iter()
+        .find(|t| t.span.start as usize >= item_start && t.kind == Some(Token::Ident))
+        .and_then(|t| source.get(t.span.range()))
+        .unwrap_or("");
+    match word {
+        "policy" => "a policy starts with `policy name.of.policy`",
+        "year" => "write the start of the medical year as `year starts 01-01`",
+        "dated" => "name the date field that decides the parameters: `dated by claim.date`",
+        "enum" => "an enum lists its variants in braces: `enum Level { level1, level2 }`",
+        "input" | "record" => "declare fields as `name: type`, one per line, inside braces",
+        "yearly" => "an accumulator reads `yearly name = sum(stage.output) where condition`",
+        "param" => {
+            "a parameter reads `param name: type = value` or has dated lines \
+             `from 2021-07-01 value`; tables are `{ key: value }`, scales `{ 0 .. 100: 50% }`"
+        }
+        "let" => "a `let` reads `let name = expression`",
+        "rule" => "a rule reads `rule name: type`, then `default value`, then lines `when condition -> value`",
+        "stage" => "a stage reads `stage name (output: type) { output = expression }`",
+        "balance" => "write `balance claim.total = stage.pay + ... + patient.out_of_pocket`",
+        "test" => "a test holds claims `claim a { field: value }` and lines `expect a.stage.output == value`",
+        "override" => "`override` comes before a `param`, `let`, `rule` or `stage` of the base policy",
+        _ => "each item starts on its own line with `policy`, `enum`, `input`, `param`, `let`, `rule`, `stage`, `balance` or `test`",
+    }
+    .to_string()
+}
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::or, Assoc::Left))
+            .op(Op::infix(Rule::and, Assoc::Left))
+            .op(Op::prefix(Rule::not))
+            .op(Op::infix(Rule::eq, Assoc::Left)
+                | Op::infix(Rule::ne, Assoc::Left)
+                | Op::infix(Rule::lt, Assoc::Left)
+                | Op::infix(Rule::le, Assoc::Left)
+                | Op::infix(Rule::gt, Assoc::Left)
+                | Op::infix(Rule::ge, Assoc::Left)
+                | Op::infix(Rule::in_op, Assoc::Left))
+            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+            .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
+            .op(Op::prefix(Rule::neg))
+            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index))
+    })
+}
+
+/// Turns pest pairs into AST nodes, offsetting spans by where the item's slice starts.
+struct Builder {
+    file: FileId,
+    problems: RefCell<Vec<Problem>>,
+}
+
+type P<'i> = Pair<'i, Rule>;
+
+/// The children of a pair, keywords left out.
+type Kids<'i> = std::iter::Filter<Pairs<'i, Rule>, fn(&P<'i>) -> bool>;
+
+fn kids(pair: P<'_>) -> Kids<'_> {
+    pair.into_inner().filter(|p| !is_keyword(p.as_rule()))
+}
+
+fn is_keyword(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::k_policy
+            | Rule::k_extends
+            | Rule::k_year
+            | Rule::k_starts
+            | Rule::k_dated
+            | Rule::k_by
+            | Rule::k_rounding
+            | Rule::k_enum
+            | Rule::k_record
+            | Rule::k_input
+            | Rule::k_list
+            | Rule::k_of
+            | Rule::k_yearly
+            | Rule::k_param
+            | Rule::k_scale
+            | Rule::k_from
+            | Rule::k_assumed
+            | Rule::k_let
+            | Rule::k_rule
+            | Rule::k_default
+            | Rule::k_when
+            | Rule::k_stage
+            | Rule::k_balance
+            | Rule::k_test
+            | Rule::k_expect
+            | Rule::k_source
+            | Rule::k_override
+            | Rule::k_where
+            | Rule::k_not
+            | Rule::k_or
+            | Rule::k_and
+            | Rule::k_in
+            | Rule::k_for
+            | Rule::k_if
+            | Rule::k_then
+            | Rule::k_else
+            | Rule::k_true
+            | Rule::k_false
+    )
+}
+
+impl Builder {
+    fn span(&self, pair: &P<'_>, base: usize) -> Span {
+        let s = pair.as_span();
+        Span::new(base + s.start(), base + s.end())
+    }
+
+    fn report(&self, problem: Problem) {
+        self.problems.borrow_mut().push(problem);
+    }
+
+    fn item(&self, pair: P<'_>, base: usize) -> Option<Item> {
+        let span = self.span(&pair, base);
+        let rule = pair.as_rule();
+        let mut inner = kids(pair);
+        Some(match rule {
+            Rule::policy_decl => {
+                let name = inner.next()?;
+                Item::Policy {
+                    name: self.ident(name, base),
+                    title: inner.next().map(|p| self.text(p, base)),
+                    span,
+                }
+            }
+            Rule::extends_decl => Item::Extends { path: self.text(inner.next()?, base), span },
+            Rule::year_decl => {
+                let md = inner.next()?;
+                let md_span = self.span(&md, base);
+                let text = md.as_str();
+                let month = text.get(0..2).and_then(|m| m.parse().ok()).unwrap_or(0);
+                let day = text.get(3..5).and_then(|d| d.parse().ok()).unwrap_or(0);
+                if !valid_month_day(month, day) {
+                    self.report(
+                        Problem::error(
+                            Code::SyntaxBadDate,
+                            self.file,
+                            md_span,
+                            format!("`{text}` is not a day of the year"),
+                        )
+                        .label("month and day out of range")
+                        .help("write the month then the day, as in `01-01` or `07-01`"),
+                    );
+                }
+                Item::YearStart { month, day, span }
+            }
+            Rule::dated_decl => Item::DatedBy { field: self.expr(inner.next()?, base), span },
+            Rule::rounding_decl => Item::Rounding { mode: self.ident(inner.next()?, base), span },
+            Rule::enum_decl => {
+                let name = self.ident(inner.next()?, base);
+                let variants = inner
+                    .filter_map(|v| {
+                        let mut vi = kids(v);
+                        let id = self.ident(vi.next()?, base);
+                        Some((id, vi.next().map(|t| self.text(t, base))))
+                    })
+                    .collect();
+                Item::Enum(EnumDecl { name, variants, span })
+            }
+            Rule::record_decl | Rule::input_decl => {
+                let name = self.ident(inner.next()?, base);
+                let fields = inner.filter_map(|f| self.field(f, base)).collect();
+                let decl = RecordDecl { name, fields, span };
+                if rule == Rule::input_decl { Item::Input(decl) } else { Item::Record(decl) }
+            }
+            Rule::yearly_decl => {
+                let name = self.ident(inner.next()?, base);
+                let mut ty = None;
+                let mut fold = None;
+                let mut filter = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::type_ann => ty = self.type_ann(p, base),
+                        Rule::expr => fold = Some(self.expr(p, base)),
+                        Rule::where_clause => filter = self.where_clause(p, base),
+                        _ => {}
+                    }
+                }
+                Item::Yearly(YearlyDecl { name, ty, fold: fold?, filter, span })
+            }
+            Rule::param_decl => Item::Param(self.param(inner, base, span)?),
+            Rule::let_decl => Item::Let(self.let_decl(inner, base, span)?),
+            Rule::rule_decl => Item::Rule(self.rule(inner, base, span)?),
+            Rule::stage_decl => Item::Stage(self.stage(inner, base, span)?),
+            Rule::balance_decl => {
+                let total = self.expr(inner.next()?, base);
+                let parts = self.expr(inner.next()?, base);
+                Item::Balance { total, parts, span }
+            }
+            Rule::test_decl => Item::Test(self.test(inner, base, span)?),
+            _ => return None,
+        })
+    }
+
+    fn ident(&self, pair: P<'_>, base: usize) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair, base) }
+    }
+
+    fn text(&self, pair: P<'_>, base: usize) -> Text {
+        let raw = pair.as_str();
+        let body = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+        let mut value = String::with_capacity(body.len());
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some('t') => value.push('\t'),
+                    Some(other) => value.push(other),
+                    None => {}
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        Text { value, span: self.span(&pair, base) }
+    }
+
+    fn field(&self, pair: P<'_>, base: usize) -> Option<FieldDecl> {
+        let mut inner = kids(pair);
+        let name = self.ident(inner.next()?, base);
+        let ty = self.type_expr(inner.next()?, base)?;
+        let doc = inner.next().map(|t| self.text(t, base));
+        Some(FieldDecl { name, ty, doc })
+    }
+
+    fn type_expr(&self, pair: P<'_>, base: usize) -> Option<TypeExpr> {
+        let inner = kids(pair).next()?;
+        Some(match inner.as_rule() {
+            Rule::list_type => {
+                let span = self.span(&inner, base);
+                TypeExpr::List(self.ident(kids(inner).next()?, base), span)
+            }
+            _ => TypeExpr::Named(self.ident(inner, base)),
+        })
+    }
+
+    fn type_ann(&self, pair: P<'_>, base: usize) -> Option<TypeExpr> {
+        self.type_expr(kids(pair).next()?, base)
+    }
+
+    fn where_clause(&self, pair: P<'_>, base: usize) -> Option<Expr> {
+        Some(self.expr(kids(pair).next()?, base))
+    }
+
+    fn sources<'i>(
+        &self,
+        pairs: &mut std::iter::Peekable<impl Iterator<Item = P<'i>>>,
+        base: usize,
+    ) -> Vec<Text> {
+        let mut out = Vec::new();
+        while let Some(p) = pairs.next_if(|p| p.as_rule() == Rule::source) {
+            if let Some(s) = kids(p).next() {
+                out.push(self.text(s, base));
+            }
+        }
+        out
+    }
+
+    fn param(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<ParamDecl> {
+        let mut inner = inner.peekable();
+        let overrides = inner.next_if(|p| p.as_rule() == Rule::override_kw).is_some();
+        let name = self.ident(inner.next()?, base);
+        let ty_pair = inner.next()?;
+        let mut ty_inner = kids(ty_pair);
+        let first = ty_inner.next()?;
+        let ty = if first.as_rule() == Rule::scale_type {
+            ParamType::Scale(self.span(&first, base))
+        } else {
+            ParamType::Value {
+                ty: self.type_expr(first, base)?,
+                keys: ty_inner.map(|k| self.ident(k, base)).collect(),
+            }
+        };
+        let sources = self.sources(&mut inner, base);
+        let body = inner.next()?;
+        let body_span = self.span(&body, base);
+        let mut body = kids(body).peekable();
+        let mut versions = Vec::new();
+        if body.peek().map(Pair::as_rule) == Some(Rule::value) {
+            let value = self.value(body.next()?, base)?;
+            let sources = self.sources(&mut body, base);
+            versions.push(Version { from: None, value, sources, span: body_span });
+        } else {
+            for dated in body {
+                let dspan = self.span(&dated, base);
+                let mut d = kids(dated).peekable();
+                let date_pair = d.next()?;
+                let date = self.date(&date_pair, base);
+                let value = self.value(d.next()?, base)?;
+                let sources = self.sources(&mut d, base);
+                versions.push(Version {
+                    from: date.map(|x| (x, self.span(&date_pair, base))),
+                    value,
+                    sources,
+                    span: dspan,
+                });
+            }
+        }
+        Some(ParamDecl { overrides, name, ty, sources, versions, span })
+    }
+
+    fn value(&self, pair: P<'_>, base: usize) -> Option<Value> {
+        let inner = kids(pair).next()?;
+        let span = self.span(&inner, base);
+        Some(match inner.as_rule() {
+            Rule::table_value => Value::Table {
+                entries: inner
+                    .into_inner()
+                    .filter_map(|e| {
+                        let mut ei = kids(e);
+                        let key = ei.next()?;
+                        let key_span = self.span(&key, base);
+                        let key = (key.as_rule() == Rule::ident).then(|| self.ident(key, base));
+                        Some(TableEntry { key, key_span, value: self.value(ei.next()?, base)? })
+                    })
+                    .collect(),
+                span,
+            },
+            Rule::scale_value => Value::Scale {
+                brackets: kids(inner).filter_map(|b| self.bracket(b, base)).collect(),
+                span,
+            },
+            _ => Value::Scalar(self.scalar(inner, base)?),
+        })
+    }
+
+    fn bracket(&self, pair: P<'_>, base: usize) -> Option<Bracket> {
+        let span = self.span(&pair, base);
+        let mut inner = kids(pair);
+        let lower = inner.next()?;
+        let lower = (self.number(&lower, base), self.span(&lower, base));
+        let next = inner.next()?;
+        let (upper, rate) = if next.as_rule() == Rule::number {
+            let upper = (self.number(&next, base), self.span(&next, base));
+            (Some(upper), inner.next()?)
+        } else {
+            (None, next)
+        };
+        Some(Bracket { lower, upper, rate: self.scalar(rate, base)?, span })
+    }
+
+    fn scalar(&self, pair: P<'_>, base: usize) -> Option<Scalar> {
+        let span = self.span(&pair, base);
+        let mut negative = false;
+        let mut lit = None;
+        let mut assumed = false;
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::neg => negative = true,
+                Rule::assumed => assumed = true,
+                _ => lit = Some(self.literal(&p, base)?),
+            }
+        }
+        let mut lit = lit?;
+        if negative {
+            match &mut lit {
+                Literal::Number { value, .. } | Literal::Percent(value) => *value = -*value,
+                _ => {}
+            }
+        }
+        Some(Scalar { lit, assumed, span })
+    }
+
+    fn number(&self, pair: &P<'_>, base: usize) -> Decimal {
+        let text = pair.as_str().trim_end_matches('%').replace('_', "");
+        Decimal::from_str(&text).unwrap_or_else(|_| {
+            self.report(
+                Problem::error(
+                    Code::SyntaxBadNumber,
+                    self.file,
+                    self.span(pair, base),
+                    format!("the number `{}` is too large", pair.as_str()),
+                )
+                .label("more than 28 digits")
+                .help("amounts are yuan with at most two decimals; rates at most six"),
+            );
+            Decimal::ZERO
+        })
+    }
+
+    fn date(&self, pair: &P<'_>, base: usize) -> Option<Date> {
+        let date = Date::parse(pair.as_str());
+        if date.is_none() {
+            self.report(
+                Problem::error(
+                    Code::SyntaxBadDate,
+                    self.file,
+                    self.span(pair, base),
+                    format!("`{}` is not a date", pair.as_str()),
+                )
+                .label("no such day")
+                .help("write dates as `YYYY-MM-DD`, a day that exists, such as `2023-05-01`"),
+            );
+        }
+        date
+    }
+
+    fn literal(&self, pair: &P<'_>, base: usize) -> Option<Literal> {
+        Some(match pair.as_rule() {
+            Rule::number => Literal::Number {
+                value: self.number(pair, base),
+                decimals: pair.as_str().contains('.'),
+            },
+            Rule::percent => {
+                let value = self.number(pair, base);
+                Literal::Percent(value.checked_div(Decimal::ONE_HUNDRED).unwrap_or_default())
+            }
+            Rule::date => Literal::Date(self.date(pair, base).unwrap_or(Date(0))),
+            Rule::string => Literal::Text(self.text(pair.clone(), base).value),
+            Rule::boolean => Literal::Bool(pair.as_str() == "true"),
+            _ => return None,
+        })
+    }
+
+    fn let_decl(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<LetDecl> {
+        let mut inner = inner.peekable();
+        let overrides = inner.next_if(|p| p.as_rule() == Rule::override_kw).is_some();
+        let name = self.ident(inner.next()?, base);
+        let ty = match inner.next_if(|p| p.as_rule() == Rule::type_ann) {
+            Some(p) => Some(self.type_ann(p, base)?),
+            None => None,
+        };
+        let value = self.expr(inner.next()?, base);
+        Some(LetDecl { overrides, name, ty, value, span })
+    }
+
+    fn arm(&self, pair: P<'_>, base: usize) -> Option<Arm> {
+        let span = self.span(&pair, base);
+        let mut inner = kids(pair).peekable();
+        let value = self.expr(inner.next()?, base);
+        let sources = self.sources(&mut inner, base);
+        Some(Arm { value, sources, span })
+    }
+
+    fn rule(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<RuleDecl> {
+        let mut inner = inner.peekable();
+        let overrides = inner.next_if(|p| p.as_rule() == Rule::override_kw).is_some();
+        let name = self.ident(inner.next()?, base);
+        let ty = self.type_expr(inner.next()?, base)?;
+        let sources = self.sources(&mut inner, base);
+        let default = self.arm(inner.next()?, base)?;
+        let mut exceptions = Vec::new();
+        for e in inner {
+            let espan = self.span(&e, base);
+            let mut ei = kids(e).peekable();
+            let when = self.expr(ei.next()?, base);
+            let value = self.expr(ei.next()?, base);
+            let sources = self.sources(&mut ei, base);
+            let arm_span = value.span.to(sources.last().map_or(value.span, |s| s.span));
+            let _ = espan;
+            exceptions.push(Exception { when, arm: Arm { value, sources, span: arm_span } });
+        }
+        Some(RuleDecl { overrides, name, ty, sources, default, exceptions, span })
+    }
+
+    fn stage(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<StageDecl> {
+        let mut inner = inner.peekable();
+        let overrides = inner.next_if(|p| p.as_rule() == Rule::override_kw).is_some();
+        let name = self.ident(inner.next()?, base);
+        let title = inner.next_if(|p| p.as_rule() == Rule::string).map(|p| self.text(p, base));
+        let mut outputs = Vec::new();
+        let mut body = Vec::new();
+        let mut sources = Vec::new();
+        for p in inner {
+            let pspan = self.span(&p, base);
+            match p.as_rule() {
+                Rule::output_decl => {
+                    let mut oi = kids(p);
+                    let id = self.ident(oi.next()?, base);
+                    outputs.push((id, self.type_expr(oi.next()?, base)?));
+                }
+                Rule::stage_let => {
+                    body.push(StageStmt::Let(self.let_decl(kids(p), base, pspan)?))
+                }
+                Rule::assign => {
+                    let mut ai = kids(p);
+                    let name = self.ident(ai.next()?, base);
+                    let value = self.expr(ai.next()?, base);
+                    body.push(StageStmt::Assign { name, value, span: pspan });
+                }
+                Rule::source => {
+                    if let Some(s) = kids(p).next() {
+                        sources.push(self.text(s, base));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(StageDecl { overrides, name, title, outputs, body, sources, span })
+    }
+
+    fn test(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<TestDecl> {
+        let mut inner = inner;
+        let name = self.text(inner.next()?, base);
+        let mut claims = Vec::new();
+        let mut expects = Vec::new();
+        for p in inner {
+            let pspan = self.span(&p, base);
+            match p.as_rule() {
+                Rule::test_claim => {
+                    let mut ci = kids(p);
+                    let record = self.ident(ci.next()?, base);
+                    let label = self.ident(ci.next()?, base);
+                    let fields = self.record_lit(ci.next()?, base);
+                    claims.push(TestClaim { record, label, fields, span: pspan });
+                }
+                Rule::expect => expects.push(self.expr(kids(p).next()?, base)),
+                _ => {}
+            }
+        }
+        Some(TestDecl { name, claims, expects, span })
+    }
+
+    fn record_lit(&self, pair: P<'_>, base: usize) -> Vec<FieldInit> {
+        kids(pair)
+            .filter_map(|f| {
+                let mut fi = kids(f);
+                let name = self.ident(fi.next()?, base);
+                let v = fi.next()?;
+                let vspan = self.span(&v, base);
+                let value = if v.as_rule() == Rule::list_lit {
+                    FieldValue::List(
+                        kids(v)
+                            .map(|r| {
+                                let rspan = self.span(&r, base);
+                                (self.record_lit(r, base), rspan)
+                            })
+                            .collect(),
+                        vspan,
+                    )
+                } else {
+                    FieldValue::Expr(self.expr(v, base))
+                };
+                Some(FieldInit { name, value })
+            })
+            .collect()
+    }
+
+    fn expr(&self, pair: P<'_>, base: usize) -> Expr {
+        pratt()
+            .map_primary(|p| self.primary(p, base))
+            .map_prefix(|op, rhs| {
+                let span = self.span(&op, base).to(rhs.span);
+                let op = if op.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not };
+                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+            })
+            .map_postfix(|lhs, op| {
+                let span = lhs.span.to(self.span(&op, base));
+                let kind = match op.as_rule() {
+                    Rule::member => match kids(op).next() {
+                        Some(id) => ExprKind::Member(Box::new(lhs), self.ident(id, base)),
+                        None => return lhs,
+                    },
+                    _ => ExprKind::Index(
+                        Box::new(lhs),
+                        kids(op).map(|e| self.expr(e, base)).collect(),
+                    ),
+                };
+                Expr { kind, span }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let op = match op.as_rule() {
+                    Rule::or => BinaryOp::Or,
+                    Rule::and => BinaryOp::And,
+                    Rule::eq => BinaryOp::Eq,
+                    Rule::ne => BinaryOp::Ne,
+                    Rule::lt => BinaryOp::Lt,
+                    Rule::le => BinaryOp::Le,
+                    Rule::gt => BinaryOp::Gt,
+                    Rule::ge => BinaryOp::Ge,
+                    Rule::in_op => BinaryOp::In,
+                    Rule::add => BinaryOp::Add,
+                    Rule::sub => BinaryOp::Sub,
+                    Rule::mul => BinaryOp::Mul,
+                    _ => BinaryOp::Div,
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span }
+            })
+            .parse(pair.into_inner())
+    }
+
+    fn primary(&self, pair: P<'_>, base: usize) -> Expr {
+        let span = self.span(&pair, base);
+        let kind = match pair.as_rule() {
+            Rule::ident => ExprKind::Name(self.ident(pair, base)),
+            Rule::paren => match kids(pair).next() {
+                Some(e) => ExprKind::Paren(Box::new(self.expr(e, base))),
+                None => ExprKind::Lit(Literal::Bool(false)),
+            },
+            Rule::if_expr => {
+                let mut i = kids(pair).map(|e| self.expr(e, base));
+                match (i.next(), i.next(), i.next()) {
+                    (Some(c), Some(a), Some(b)) => {
+                        ExprKind::If(Box::new(c), Box::new(a), Box::new(b))
+                    }
+                    _ => ExprKind::Lit(Literal::Bool(false)),
+                }
+            }
+            Rule::set_lit => ExprKind::Set(kids(pair).map(|e| self.expr(e, base)).collect()),
+            Rule::call => {
+                let mut i = kids(pair).peekable();
+                let Some(func) = i.next().map(|f| self.ident(f, base)) else {
+                    return Expr { kind: ExprKind::Lit(Literal::Bool(false)), span };
+                };
+                match i.peek().map(|p| p.as_rule()) {
+                    Some(Rule::comprehension) => {
+                        match i.next().and_then(|c| self.comprehension(func.clone(), c, base)) {
+                            Some(kind) => kind,
+                            None => ExprKind::Call(func, Vec::new()),
+                        }
+                    }
+                    _ => ExprKind::Call(func, i.map(|e| self.expr(e, base)).collect()),
+                }
+            }
+            _ => match self.literal(&pair, base) {
+                Some(lit) => ExprKind::Lit(lit),
+                None => ExprKind::Lit(Literal::Bool(false)),
+            },
+        };
+        Expr { kind, span }
+    }
+
+    fn comprehension(&self, func: Ident, pair: P<'_>, base: usize) -> Option<ExprKind> {
+        let mut i = kids(pair);
+        let body = self.expr(i.next()?, base);
+        let var = self.ident(i.next()?, base);
+        let list = self.expr(i.next()?, base);
+        let filter = match i.next() {
+            Some(w) => Some(Box::new(self.where_clause(w, base)?)),
+            None => None,
+        };
+        Some(ExprKind::Fold { func, body: Box::new(body), var, list: Box::new(list), filter })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> Module {
+        let mut problems = Vec::new();
+        let module = parse(src, 0, &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}");
+        module
+    }
+
+    #[test]
+    fn parses_the_main_items() {
+        let m = parse_ok(
+            "policy a.b \"标题\"\nyear starts 01-01\nenum Level { level1 \"一级\", level2 }\n\
+             input claim { id: text\n member: text\n date: date }\n\
+             param cap: money\n  from 2021-01-01 80_000\n  from 2021-07-01 150_000 source \"x\"\n\
+             rule d: money\n  default 1\n  when 2 > 1 -> 3\n",
+        );
+        assert_eq!(m.items.len(), 6);
+        let Some(Item::Param(p)) = m.items.get(4) else { panic!("not a param") };
+        assert_eq!(p.versions.len(), 2);
+        assert_eq!(p.versions.get(1).map(|v| v.sources.len()), Some(1));
+    }
+
+    #[test]
+    fn precedence_of_operators() {
+        let m = parse_ok("let x = 1 + 2 * 3 > 4 and not y");
+        let Some(Item::Let(l)) = m.items.first() else { panic!("not a let") };
+        let ExprKind::Binary(BinaryOp::And, lhs, _) = &l.value.kind else { panic!("not and") };
+        assert!(matches!(lhs.kind, ExprKind::Binary(BinaryOp::Gt, _, _)));
+    }
+
+    #[test]
+    fn recovers_at_the_next_item() {
+        let mut problems = Vec::new();
+        let m = parse("let x = 1 +\nlet y = 2\nparam p: money = \nlet z = 3\n", 0, &mut problems);
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        // `let x = 1` parses; the error is at the dangling `+`.
+        assert_eq!(m.items.len(), 3, "{:#?}", m.items);
+    }
+}
