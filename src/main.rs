@@ -1,1 +1,10 @@
-fn main() {}
+//! `settle`: check, format, test, run and explain medical-insurance reimbursement policies.
+
+mod cli;
+mod files;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

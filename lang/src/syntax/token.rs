@@ -12,6 +12,9 @@ use crate::span::Span;
 /// The deepest nesting of brackets and prefix operators the parser accepts.
 pub const MAX_DEPTH: usize = 64;
 
+/// The most operators one item may hold (a chain of operators nests as deep as it is long).
+pub const MAX_OPERATORS: usize = 1024;
+
 /// The kinds of token.
 #[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Token {
@@ -189,6 +192,8 @@ pub fn check_tokens(source: &str, tokens: &[Tok], file: FileId, out: &mut Vec<Pr
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
     let mut stray: Option<Span> = None;
+    let mut operators = 0usize;
+    let mut line_start = true;
     let flush_stray = |stray: &mut Option<Span>, out: &mut Vec<Problem>| {
         if let Some(span) = stray.take() {
             let text = source.get(span.range()).unwrap_or("");
@@ -225,6 +230,24 @@ pub fn check_tokens(source: &str, tokens: &[Tok], file: FileId, out: &mut Vec<Pr
             Token::LBrace | Token::LParen | Token::LBracket => depth += 1,
             Token::RBrace | Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
             _ => {}
+        }
+        let word = source.get(tok.span.range()).unwrap_or("");
+        if line_start && kind == Token::Ident && word_kind(word) == WordKind::Item {
+            operators = 0;
+        }
+        line_start = kind == Token::Newline;
+        if matches!(kind, Token::Plus | Token::Minus | Token::Star | Token::Slash | Token::Compare)
+            || (kind == Token::Ident && matches!(word, "and" | "or"))
+        {
+            operators += 1;
+            if operators == MAX_OPERATORS + 1 && safe {
+                safe = false;
+                out.push(
+                    Problem::error(Code::SyntaxTooDeep, file, tok.span, "item too long")
+                        .label(format!("more than {MAX_OPERATORS} operators in one item"))
+                        .help("split the computation into several `let`s"),
+                );
+            }
         }
         let is_prefix = matches!(kind, Token::Minus)
             || (kind == Token::Ident

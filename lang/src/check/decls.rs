@@ -1,0 +1,421 @@
+//! Declaring every name: the header, enums, records, the input, and the value namespace.
+
+use crate::ast::{Item, RecordDecl, StageStmt};
+use crate::diagnostic::{Code, Problem, did_you_mean};
+use crate::ir::{self, Type, ValueKind};
+use crate::span::Span;
+
+use super::{Checker, Decl, Global, Slot, StageInfo};
+
+impl Checker<'_> {
+    /// Declare the header, types and every value name; report duplicates.
+    pub(crate) fn declare(&mut self) {
+        self.declare_header();
+        self.declare_types();
+        let items = self.items.clone();
+        for m in &items {
+            let file = m.file;
+            match m.item {
+                Item::Yearly(y) => {
+                    let id = self.accs.len();
+                    self.accs.push(None);
+                    self.acc_types.push(None);
+                    self.declare_global(&y.name.name, Global::Acc(id), Decl { file, span: y.name.span });
+                }
+                Item::Param(p) => {
+                    let id = self.params.len();
+                    self.params.push(None);
+                    self.param_used.push(false);
+                    let decl = Decl { file, span: p.name.span };
+                    self.param_decls.push(decl);
+                    self.declare_global(&p.name.name, Global::Param(id), decl);
+                }
+                Item::Let(l) => {
+                    let decl = Decl { file, span: l.name.span };
+                    let id = self.new_slot(&l.name.name, ValueKind::Let, decl, None);
+                    self.declare_global(&l.name.name, Global::Value(id), decl);
+                }
+                Item::Rule(r) => {
+                    let decl = Decl { file, span: r.name.span };
+                    let ty = self.resolve_type(file, &r.ty);
+                    let id = self.new_slot(&r.name.name, ValueKind::Rule, decl, ty);
+                    if let Some(slot) = self.slots.get_mut(id) {
+                        slot.sources = r.sources.iter().map(|s| s.value.clone()).collect();
+                    }
+                    self.declare_global(&r.name.name, Global::Value(id), decl);
+                }
+                Item::Stage(s) => {
+                    let stage = self.stages.len();
+                    let decl = Decl { file, span: s.name.span };
+                    self.declare_global(&s.name.name, Global::Stage(stage), decl);
+                    let mut outputs: Vec<(String, ir::ValueId)> = Vec::new();
+                    for (name, ty) in &s.outputs {
+                        if let Some((_, first)) = outputs.iter().find(|(n, _)| *n == name.name) {
+                            let first_span =
+                                self.slots.get(*first).map_or(name.span, |s| s.decl.span);
+                            self.report(duplicate(file, &name.name, name.span, first_span));
+                            continue;
+                        }
+                        let ty = self.resolve_type(file, ty);
+                        let id = self.new_slot(
+                            &format!("{}.{}", s.name.name, name.name),
+                            ValueKind::Output(stage),
+                            Decl { file, span: name.span },
+                            ty,
+                        );
+                        outputs.push((name.name.clone(), id));
+                    }
+                    let mut locals = Vec::new();
+                    for (index, stmt) in s.body.iter().enumerate() {
+                        if let StageStmt::Let(l) = stmt {
+                            let id = self.new_slot(
+                                &format!("{}.{}", s.name.name, l.name.name),
+                                ValueKind::StageLocal(stage),
+                                Decl { file, span: l.name.span },
+                                None,
+                            );
+                            if let Some(slot) = self.slots.get_mut(id) {
+                                slot.position = Some((stage, index));
+                            }
+                            locals.push(id);
+                        }
+                    }
+                    self.stages.push(StageInfo {
+                        name: s.name.name.clone(),
+                        title: s.title.as_ref().map(|t| t.value.clone()),
+                        outputs,
+                        locals,
+                        sources: s.sources.iter().map(|t| t.value.clone()).collect(),
+                        decl,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn new_slot(&mut self, name: &str, kind: ValueKind, decl: Decl, ty: Option<Type>) -> usize {
+        self.slots.push(Slot {
+            name: name.to_string(),
+            ty,
+            kind,
+            body: None,
+            sources: Vec::new(),
+            decl,
+            used: false,
+            position: None,
+        });
+        self.slots.len() - 1
+    }
+
+    fn declare_global(&mut self, name: &str, global: Global, decl: Decl) {
+        if let Some((_, first)) = self.globals.get(name) {
+            let problem = if first.file != decl.file {
+                Problem::error(
+                    Code::ExtendsNeedsOverride,
+                    decl.file,
+                    decl.span,
+                    format!("`{name}` is already declared by the base policy"),
+                )
+                .label("declared again here")
+                .also(first.file, first.span, "the base's declaration")
+                .help("choose another name; only a `param`, `let`, `rule` or `stage` can be overridden")
+            } else {
+                duplicate(decl.file, name, decl.span, first.span)
+            };
+            self.report(problem);
+            return;
+        }
+        self.globals.insert(name.to_string(), (global, decl));
+    }
+
+    fn declare_header(&mut self) {
+        let items = self.items.clone();
+        let mut policy: Option<Span> = None;
+        let mut year: Option<Span> = None;
+        let mut rounding: Option<Span> = None;
+        for m in &items {
+            let file = m.file;
+            match m.item {
+                Item::Policy { name, title, span } => {
+                    if let Some(first) = policy.filter(|_| file == 0) {
+                        self.report(
+                            Problem::error(
+                                Code::PolicyDuplicateHeader,
+                                file,
+                                *span,
+                                "a file declares one policy",
+                            )
+                            .label("second `policy` line")
+                            .also(file, first, "first `policy` line")
+                            .help("remove one of the `policy` lines; to build on another policy, use `extends`"),
+                        );
+                        continue;
+                    }
+                    policy = Some(*span);
+                    self.name = name.name.clone();
+                    self.title = title.as_ref().map(|t| t.value.clone());
+                }
+                Item::YearStart { month, day, span } => {
+                    if let Some(first) = year.filter(|_| file == 0) {
+                        self.report(
+                            Problem::error(
+                                Code::PolicyDuplicateHeader,
+                                file,
+                                *span,
+                                "the medical year's start is given twice",
+                            )
+                            .label("second `year starts`")
+                            .also(file, first, "first `year starts`")
+                            .help("keep one `year starts` line"),
+                        );
+                    }
+                    year = Some(*span);
+                    self.year_start = (*month, *day);
+                }
+                Item::Rounding { mode, span } => {
+                    if let Some(first) = rounding.filter(|_| file == 0) {
+                        self.report(
+                            Problem::error(Code::PolicyDuplicateHeader, file, *span, "rounding is given twice")
+                                .label("second `rounding`")
+                                .also(file, first, "first `rounding`")
+                                .help("keep one `rounding` line"),
+                        );
+                    }
+                    rounding = Some(*span);
+                    match ir::Rounding::ALL.iter().find(|r| r.name() == mode.name) {
+                        Some(r) => self.rounding = *r,
+                        None => {
+                            let names = ir::Rounding::ALL.map(ir::Rounding::name);
+                            let help = match did_you_mean(&mode.name, names) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!(
+                                    "the rounding modes are {}",
+                                    names.map(|n| format!("`{n}`")).join(", ")
+                                ),
+                            };
+                            self.report(
+                                Problem::error(
+                                    Code::PolicyUnknownRounding,
+                                    file,
+                                    mode.span,
+                                    format!("unknown rounding mode `{}`", mode.name),
+                                )
+                                .label("not a rounding mode")
+                                .help(help),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if policy.is_none() {
+            self.report(
+                Problem::error(
+                    Code::PolicyMissingHeader,
+                    0,
+                    Span::new(0, 0),
+                    "the file does not say which policy it is",
+                )
+                .label("expected `policy name` here")
+                .help("start the file with a line such as `policy dezhou.employee.inpatient`"),
+            );
+        }
+    }
+
+    fn declare_types(&mut self) {
+        let items = self.items.clone();
+        // Names first, so that records and fields may refer to types declared later.
+        for m in &items {
+            let file = m.file;
+            match m.item {
+                Item::Enum(e) => {
+                    let decl = Decl { file, span: e.name.span };
+                    if let Some(first) = self.type_decl(&e.name.name) {
+                        self.report(duplicate_type(file, &e.name.name, e.name.span, first));
+                        continue;
+                    }
+                    let mut variants: Vec<String> = Vec::new();
+                    let mut labels = Vec::new();
+                    let mut spans: Vec<Span> = Vec::new();
+                    for (v, label) in &e.variants {
+                        if let Some(i) = variants.iter().position(|n| *n == v.name) {
+                            let first = spans.get(i).copied().unwrap_or(v.span);
+                            self.report(duplicate(file, &v.name, v.span, first));
+                            continue;
+                        }
+                        variants.push(v.name.clone());
+                        labels.push(label.as_ref().map(|l| l.value.clone()));
+                        spans.push(v.span);
+                    }
+                    if variants.is_empty() {
+                        self.report(
+                            Problem::error(
+                                Code::TypeNotAValue,
+                                file,
+                                e.span,
+                                format!("enum `{}` has no variants", e.name.name),
+                            )
+                            .label("empty enum")
+                            .help("list its variants: `enum Level { level1, level2 }`"),
+                        );
+                    }
+                    self.enum_names.insert(e.name.name.clone(), (self.enums.len(), decl));
+                    self.enums.push(ir::EnumDef { name: e.name.name.clone(), variants, labels });
+                }
+                Item::Record(r) | Item::Input(r) => {
+                    let decl = Decl { file, span: r.name.span };
+                    if let Some(first) = self.type_decl(&r.name.name) {
+                        self.report(duplicate_type(file, &r.name.name, r.name.span, first));
+                        continue;
+                    }
+                    self.record_names.insert(r.name.name.clone(), (self.records.len(), decl));
+                    self.records.push(ir::RecordDef { name: r.name.name.clone(), fields: Vec::new() });
+                }
+                _ => {}
+            }
+        }
+        let mut input_seen: Option<(usize, Span)> = None;
+        for m in &items {
+            let file = m.file;
+            let (decl, is_input) = match m.item {
+                Item::Record(r) => (r, false),
+                Item::Input(r) => (r, true),
+                _ => continue,
+            };
+            let Some((id, d)) = self.record_names.get(&decl.name.name).copied() else { continue };
+            if d.file != file || d.span != decl.name.span {
+                continue;
+            }
+            let fields = self.record_fields(file, decl, is_input);
+            if let Some(rec) = self.records.get_mut(id) {
+                rec.fields = fields;
+            }
+            if is_input {
+                if let Some((first_file, first)) = input_seen {
+                    self.report(
+                        Problem::error(
+                            Code::PolicyDuplicateHeader,
+                            file,
+                            decl.name.span,
+                            "a policy has one input record",
+                        )
+                        .label("second `input`")
+                        .also(first_file, first, "first `input`")
+                        .help("declare other records with `record`, and use them as `list of` fields"),
+                    );
+                    continue;
+                }
+                input_seen = Some((file, decl.name.span));
+                self.input = Some((id, decl.name.name.clone()));
+                self.declare_global(&decl.name.name, Global::Input, Decl { file, span: decl.name.span });
+                self.check_key_fields(file, decl, id);
+            }
+        }
+        if input_seen.is_none() {
+            self.report(
+                Problem::error(
+                    Code::PolicyMissingInput,
+                    0,
+                    Span::new(0, 0),
+                    "the policy declares no input record",
+                )
+                .label("the policy starts here")
+                .help("declare the claim's fields: `input claim { id: text, member: text, date: date, total: money }`"),
+            );
+        }
+    }
+
+    fn type_decl(&self, name: &str) -> Option<Span> {
+        self.enum_names
+            .get(name)
+            .map(|(_, d)| d.span)
+            .or_else(|| self.record_names.get(name).map(|(_, d)| d.span))
+    }
+
+    fn record_fields(&mut self, file: usize, decl: &RecordDecl, is_input: bool) -> Vec<ir::FieldDef> {
+        let mut fields: Vec<ir::FieldDef> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        for f in &decl.fields {
+            if let Some(i) = fields.iter().position(|x| x.name == f.name.name) {
+                let first = spans.get(i).copied().unwrap_or(f.name.span);
+                self.report(duplicate(file, &f.name.name, f.name.span, first));
+                continue;
+            }
+            let Some(ty) = self.resolve_type(file, &f.ty) else { continue };
+            let nested = match ty {
+                Type::Record(_) => true,
+                Type::List(_) => !is_input,
+                _ => false,
+            };
+            if nested {
+                self.report(
+                    Problem::error(
+                        Code::TypeMismatch,
+                        file,
+                        f.ty.span(),
+                        format!("field `{}` cannot hold a record here", f.name.name),
+                    )
+                    .label("records nest only as `list of` fields of the input")
+                    .help("flatten the fields into this record, or make it a `list of` field of the input"),
+                );
+                continue;
+            }
+            fields.push(ir::FieldDef { name: f.name.name.clone(), ty });
+            spans.push(f.name.span);
+        }
+        fields
+    }
+
+    fn check_key_fields(&mut self, file: usize, decl: &RecordDecl, id: usize) {
+        let fields = self.records.get(id).map(|r| r.fields.clone()).unwrap_or_default();
+        for (key, what) in [("id", "the claim's id"), ("member", "the member's id")] {
+            match fields.iter().find(|f| f.name == key) {
+                Some(f) if f.ty == Type::Text => {}
+                Some(f) => {
+                    let span = decl
+                        .fields
+                        .iter()
+                        .find(|x| x.name.name == key)
+                        .map_or(decl.name.span, |x| x.ty.span());
+                    let found = self.type_name(f.ty);
+                    self.report(
+                        Problem::error(
+                            Code::PolicyMissingKeyField,
+                            file,
+                            span,
+                            format!("field `{key}` must be `text`, not `{found}`"),
+                        )
+                        .label(format!("{what} is text"))
+                        .help(format!("declare it as `{key}: text`")),
+                    );
+                }
+                None => self.report(
+                    Problem::error(
+                        Code::PolicyMissingKeyField,
+                        file,
+                        decl.name.span,
+                        format!("the input has no `{key}` field"),
+                    )
+                    .label(format!("needs `{key}: text`"))
+                    .help(format!(
+                        "add `{key}: text`: the engine needs {what} to order and settle claims"
+                    )),
+                ),
+            }
+        }
+    }
+}
+
+/// A duplicate definition in one namespace.
+pub(crate) fn duplicate(file: usize, name: &str, span: Span, first: Span) -> Problem {
+    Problem::error(Code::NameDuplicate, file, span, format!("`{name}` is declared twice"))
+        .label("declared again here")
+        .with(first, "first declared here")
+        .help("rename one of them, or remove the second")
+}
+
+fn duplicate_type(file: usize, name: &str, span: Span, first: Span) -> Problem {
+    duplicate(file, name, span, first)
+}

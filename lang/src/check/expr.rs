@@ -1,0 +1,1395 @@
+//! Expressions: name resolution and types with units, producing typed IR expressions.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use crate::ast::{self, BinaryOp, ExprKind, Ident, Literal, UnaryOp};
+use crate::diagnostic::{Code, FileId, Problem, did_you_mean};
+use crate::ir::{self, ClaimPart, Const, FoldKind, ParamKind, Type};
+use crate::span::Span;
+
+use super::types::{Outcome, Ty};
+use super::{Checker, Global};
+
+/// The functions a policy may call.
+pub(crate) const FUNCTIONS: &[&str] =
+    &["min", "max", "abs", "segmented", "rate_at", "sum", "count", "any", "all"];
+
+/// What names mean where an expression stands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub file: FileId,
+    /// Inside a stage: its id and the index of the statement being checked.
+    pub stage: Option<(ir::StageId, usize)>,
+    /// The stage's locals and outputs by name, with the statement index that sets them
+    /// (`usize::MAX` for outputs not set yet).
+    pub stage_names: HashMap<String, (ir::ValueId, usize)>,
+    /// Variables bound by folds, outermost first, with their record type.
+    pub vars: Vec<(String, ir::RecordId)>,
+    /// In a test: the labels of its claims.
+    pub claims: Vec<String>,
+}
+
+/// A typed expression while checking.
+#[derive(Debug, Clone)]
+pub(crate) struct TExpr {
+    pub e: ir::Expr,
+    pub ty: Ty,
+}
+
+impl TExpr {
+    fn new(kind: ir::ExprKind, ty: Ty, span: Span) -> Self {
+        let placeholder = match ty {
+            Ty::Known(t) => t,
+            Ty::Number => Type::Money,
+            Ty::Error => Type::Bool,
+        };
+        TExpr { e: ir::Expr { kind, ty: placeholder, span }, ty }
+    }
+
+    fn error(span: Span) -> Self {
+        TExpr::new(ir::ExprKind::Const(Const::Bool(false)), Ty::Error, span)
+    }
+}
+
+impl Checker<'_> {
+    /// Check `e` and convert it to `target`, reporting a mismatch.
+    pub(crate) fn expr_of(
+        &mut self,
+        scope: &Scope,
+        e: &ast::Expr,
+        target: Type,
+        what: &str,
+    ) -> Option<ir::Expr> {
+        let t = self.infer(scope, e, Some(target));
+        self.convert(scope.file, t, target, what)
+    }
+
+    /// Convert a checked expression to `target`: integer literals take the unit, anything else
+    /// must already have the type.
+    pub(crate) fn convert(
+        &mut self,
+        file: FileId,
+        mut t: TExpr,
+        target: Type,
+        what: &str,
+    ) -> Option<ir::Expr> {
+        match t.ty {
+            Ty::Error => None,
+            Ty::Number => {
+                if self.number_to(file, &mut t, target) {
+                    Some(t.e)
+                } else {
+                    None
+                }
+            }
+            Ty::Known(found) if found == target => Some(t.e),
+            Ty::Known(found) => {
+                let help = self.mismatch_help(&t.e, found, target);
+                let expected = self.type_name(target);
+                let found_name = self.type_name(found);
+                self.report(
+                    Problem::error(
+                        Code::TypeMismatch,
+                        file,
+                        t.e.span,
+                        format!("{what} must be `{expected}`, found `{found_name}`"),
+                    )
+                    .label(format!("this is `{found_name}`"))
+                    .help(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn mismatch_help(&self, e: &ir::Expr, found: Type, target: Type) -> String {
+        match (found, target) {
+            (Type::Rate, Type::Money) => {
+                if matches!(&e.kind, ir::ExprKind::Binary(ir::BinOp::Mul, _, _)) {
+                    "a rate times a rate is still a rate; multiply by an amount to get money \
+                     (`amount * 90% * 50%`)"
+                        .into()
+                } else {
+                    "a rate is a share; multiply it by an amount to get money".into()
+                }
+            }
+            (Type::Money, Type::Rate) => {
+                "a rate is written with `%` (`85%`), or is an amount divided by an amount".into()
+            }
+            (Type::Int, Type::Money) => "a count is not an amount of yuan".into(),
+            (Type::Bool, _) => "this is a condition; use `if condition then a else b`".into(),
+            (_, Type::Bool) => "a condition compares values, as in `claim.total > 0`".into(),
+            _ => format!("give a value of type `{}`", self.type_name(target)),
+        }
+    }
+
+    /// Give an integer literal a unit; report `85` where `85%` was meant.
+    fn number_to(&mut self, file: FileId, t: &mut TExpr, target: Type) -> bool {
+        match target {
+            Type::Money | Type::Int => {
+                retype(&mut t.e, target);
+                t.ty = Ty::Known(target);
+                true
+            }
+            Type::Rate if is_zero(&t.e) => {
+                retype(&mut t.e, target);
+                t.ty = Ty::Known(target);
+                true
+            }
+            Type::Rate => {
+                let shown = number_text(&t.e);
+                self.report(
+                    Problem::error(
+                        Code::TypeRateLiteral,
+                        file,
+                        t.e.span,
+                        format!("`{shown}` is not a rate"),
+                    )
+                    .label("a number without `%`")
+                    .help(format!("write rates with `%`: `{shown}%`")),
+                );
+                false
+            }
+            _ => {
+                let expected = self.type_name(target);
+                self.report(
+                    Problem::error(
+                        Code::TypeMismatch,
+                        file,
+                        t.e.span,
+                        format!("expected `{expected}`, found a number"),
+                    )
+                    .label("a number")
+                    .help(format!("give a value of type `{expected}`")),
+                );
+                false
+            }
+        }
+    }
+
+    /// Infer the type of `e`; `expect` helps resolve bare enum variants and literals.
+    pub(crate) fn infer(&mut self, scope: &Scope, e: &ast::Expr, expect: Option<Type>) -> TExpr {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Lit(lit) => literal(lit, span),
+            ExprKind::Paren(inner) => {
+                let mut t = self.infer(scope, inner, expect);
+                t.e.span = span;
+                t
+            }
+            ExprKind::Name(id) => self.name(scope, id, expect),
+            ExprKind::Member(base, field) => self.member(scope, base, field, expect, span),
+            ExprKind::Index(base, keys) => self.index(scope, base, keys, span),
+            ExprKind::Call(func, args) => self.call(scope, func, args, expect, span),
+            ExprKind::Fold { func, body, var, list, filter } => {
+                self.fold(scope, func, body, var, list, filter.as_deref(), expect, span)
+            }
+            ExprKind::If(c, a, b) => {
+                let cond = self.condition(scope, c);
+                let a = self.infer(scope, a, expect);
+                let b = self.infer(scope, b, expect.or(known(a.ty)));
+                match self.unify(scope.file, vec![a, b], "the two branches of `if`") {
+                    Some((ty, mut parts)) => match (cond, parts.pop(), parts.pop()) {
+                        (Some(c), Some(b), Some(a)) => TExpr::new(
+                            ir::ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
+                            ty,
+                            span,
+                        ),
+                        _ => TExpr::error(span),
+                    },
+                    None => TExpr::error(span),
+                }
+            }
+            ExprKind::Unary(UnaryOp::Not, x) => match self.condition(scope, x) {
+                Some(c) => TExpr::new(ir::ExprKind::Not(Box::new(c)), Ty::Known(Type::Bool), span),
+                None => TExpr::error(span),
+            },
+            ExprKind::Unary(UnaryOp::Neg, x) => {
+                let t = self.infer(scope, x, expect);
+                match t.ty {
+                    Ty::Error => t,
+                    Ty::Number | Ty::Known(Type::Money | Type::Rate | Type::Int) => {
+                        TExpr::new(ir::ExprKind::Neg(Box::new(t.e)), t.ty, span)
+                    }
+                    Ty::Known(other) => {
+                        let name = self.type_name(other);
+                        self.report(
+                            Problem::error(
+                                Code::TypeUnits,
+                                scope.file,
+                                span,
+                                format!("cannot negate `{name}`"),
+                            )
+                            .label(format!("this is `{name}`"))
+                            .help("only amounts, rates and counts have a sign"),
+                        );
+                        TExpr::error(span)
+                    }
+                }
+            }
+            ExprKind::Binary(op, l, r) => self.binary(scope, *op, l, r, expect, span),
+            ExprKind::Set(_) => {
+                self.report(
+                    Problem::error(
+                        Code::TypeNotAValue,
+                        scope.file,
+                        span,
+                        "a set of variants stands only after `in`",
+                    )
+                    .label("not a value")
+                    .help("write `claim.group in {minimum_allowance, extreme_poverty}`"),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    /// Check a condition.
+    pub(crate) fn condition(&mut self, scope: &Scope, e: &ast::Expr) -> Option<ir::Expr> {
+        let t = self.infer(scope, e, Some(Type::Bool));
+        match t.ty {
+            Ty::Known(Type::Bool) => Some(t.e),
+            Ty::Error => None,
+            other => {
+                let name = self.ty_name(other);
+                self.report(
+                    Problem::error(
+                        Code::TypeCondition,
+                        scope.file,
+                        e.span,
+                        format!("expected a condition, found `{name}`"),
+                    )
+                    .label("not true or false")
+                    .help("compare it with something, as in `admissions >= 2`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Make several expressions one type (integer literals take the others' unit).
+    fn unify(
+        &mut self,
+        file: FileId,
+        parts: Vec<TExpr>,
+        what: &str,
+    ) -> Option<(Ty, Vec<ir::Expr>)> {
+        if parts.iter().any(|p| p.ty == Ty::Error) {
+            return None;
+        }
+        let target = parts.iter().find_map(|p| known(p.ty));
+        let Some(target) = target else {
+            return Some((Ty::Number, parts.into_iter().map(|p| p.e).collect()));
+        };
+        let mut out = Vec::new();
+        for p in parts {
+            if let Ty::Known(t) = p.ty {
+                if t != target {
+                    let a = self.type_name(target);
+                    let b = self.type_name(t);
+                    self.report(
+                        Problem::error(
+                            Code::TypeMismatch,
+                            file,
+                            p.e.span,
+                            format!("{what} must have one type: `{a}` and `{b}`"),
+                        )
+                        .label(format!("this is `{b}`"))
+                        .help(format!("make every one `{a}`")),
+                    );
+                    return None;
+                }
+            }
+            out.push(self.convert(file, p, target, what)?);
+        }
+        Some((Ty::Known(target), out))
+    }
+
+    fn binary(
+        &mut self,
+        scope: &Scope,
+        op: BinaryOp,
+        l: &ast::Expr,
+        r: &ast::Expr,
+        expect: Option<Type>,
+        span: Span,
+    ) -> TExpr {
+        if op == BinaryOp::In {
+            return self.in_set(scope, l, r, span);
+        }
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            let a = self.condition(scope, l);
+            let b = self.condition(scope, r);
+            return match (a, b) {
+                (Some(a), Some(b)) => TExpr::new(
+                    ir::ExprKind::Binary(ir_op(op), Box::new(a), Box::new(b)),
+                    Ty::Known(Type::Bool),
+                    span,
+                ),
+                _ => TExpr::error(span),
+            };
+        }
+        let pass = matches!(op, BinaryOp::Add | BinaryOp::Sub).then_some(expect).flatten();
+        let (a, b) = if self.is_unbound(scope, l) && !self.is_unbound(scope, r) {
+            let b = self.infer(scope, r, pass);
+            let a = self.infer(scope, l, known(b.ty).or(pass));
+            (a, b)
+        } else {
+            let a = self.infer(scope, l, pass);
+            let b = self.infer(scope, r, known(a.ty).filter(|_| op.is_comparison()).or(pass));
+            (a, b)
+        };
+        let (mut a, mut b) = (a, b);
+        let (lt, rt) = match (a.ty, b.ty) {
+            (Ty::Error, _) | (_, Ty::Error) => return TExpr::error(span),
+            (Ty::Number, Ty::Number) => match op {
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
+                    return TExpr::new(
+                        ir::ExprKind::Binary(ir_op(op), Box::new(a.e), Box::new(b.e)),
+                        Ty::Number,
+                        span,
+                    );
+                }
+                BinaryOp::Div => (Type::Money, Type::Money),
+                _ => (Type::Int, Type::Int),
+            },
+            (Ty::Number, Ty::Known(t)) => (number_side(op, t, true), t),
+            (Ty::Known(t), Ty::Number) => (t, number_side(op, t, false)),
+            (Ty::Known(x), Ty::Known(y)) => (x, y),
+        };
+        if a.ty == Ty::Number && !self.number_to(scope.file, &mut a, lt) {
+            return TExpr::error(span);
+        }
+        if b.ty == Ty::Number && !self.number_to(scope.file, &mut b, rt) {
+            return TExpr::error(span);
+        }
+        match self.binary_outcome(op, lt, rt) {
+            Outcome::Ok { result, .. } => TExpr::new(
+                ir::ExprKind::Binary(ir_op(op), Box::new(a.e), Box::new(b.e)),
+                Ty::Known(result),
+                span,
+            ),
+            Outcome::Err(code, message, help) => {
+                let (ln, rn) = (self.type_name(lt), self.type_name(rt));
+                self.report(
+                    Problem::error(code, scope.file, span, message)
+                        .label(format!("`{}` here", op.symbol()))
+                        .with(a.e.span, format!("`{ln}`"))
+                        .with(b.e.span, format!("`{rn}`"))
+                        .help(help),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    fn in_set(&mut self, scope: &Scope, l: &ast::Expr, r: &ast::Expr, span: Span) -> TExpr {
+        let a = self.infer(scope, l, None);
+        let ExprKind::Set(items) = &r.kind else {
+            self.report(
+                Problem::error(Code::TypeMismatch, scope.file, r.span, "`in` needs a set of variants")
+                    .label("not a set")
+                    .help("write the variants in braces: `claim.group in {minimum_allowance, extreme_poverty}`"),
+            );
+            return TExpr::error(span);
+        };
+        let enum_id = match a.ty {
+            Ty::Known(Type::Enum(e)) => e,
+            Ty::Error => return TExpr::error(span),
+            other => {
+                let name = self.ty_name(other);
+                self.report(
+                    Problem::error(
+                        Code::TypeMismatch,
+                        scope.file,
+                        l.span,
+                        format!("`in` tests an enum, found `{name}`"),
+                    )
+                    .label(format!("this is `{name}`"))
+                    .help("to test a range of amounts, compare: `x >= 100 and x < 200`"),
+                );
+                return TExpr::error(span);
+            }
+        };
+        let mut variants = Vec::new();
+        for item in items {
+            let t = self.infer(scope, item, Some(Type::Enum(enum_id)));
+            match (&t.e.kind, t.ty) {
+                (ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(e))) if e == enum_id => {
+                    variants.push(*v)
+                }
+                (_, Ty::Error) => return TExpr::error(span),
+                _ => {
+                    let name = self.type_name(Type::Enum(enum_id));
+                    self.report(
+                        Problem::error(
+                            Code::TypeMismatch,
+                            scope.file,
+                            item.span,
+                            format!("expected a variant of `{name}`"),
+                        )
+                        .label("not a variant")
+                        .help("list variants of the enum on the left of `in`"),
+                    );
+                    return TExpr::error(span);
+                }
+            }
+        }
+        TExpr::new(ir::ExprKind::In(Box::new(a.e), variants), Ty::Known(Type::Bool), span)
+    }
+
+    /// Whether `e` is a bare name that no scope binds (most likely an enum variant).
+    fn is_unbound(&self, scope: &Scope, e: &ast::Expr) -> bool {
+        match &e.kind {
+            ExprKind::Name(id) => {
+                !scope.vars.iter().any(|(n, _)| *n == id.name)
+                    && !scope.stage_names.contains_key(&id.name)
+                    && !self.globals.contains_key(&id.name)
+            }
+            ExprKind::Paren(inner) => self.is_unbound(scope, inner),
+            _ => false,
+        }
+    }
+
+    fn name(&mut self, scope: &Scope, id: &Ident, expect: Option<Type>) -> TExpr {
+        let span = id.span;
+        if let Some(depth) = scope.vars.iter().rposition(|(n, _)| *n == id.name) {
+            let record = scope.vars.get(depth).map_or(0, |(_, r)| *r);
+            return TExpr::new(ir::ExprKind::Local(depth), Ty::Known(Type::Record(record)), span);
+        }
+        if let Some(&(value, set_at)) = scope.stage_names.get(&id.name) {
+            return self.stage_value(scope, value, set_at, span, &id.name);
+        }
+        if let Some(&(global, _)) = self.globals.get(&id.name) {
+            return self.global(scope, global, &id.name, span);
+        }
+        if scope.claims.contains(&id.name) {
+            self.report(
+                Problem::error(
+                    Code::TypeNotAValue,
+                    scope.file,
+                    span,
+                    format!("`{}` is a claim of this test, not a value", id.name),
+                )
+                .label("a whole claim")
+                .help(format!("read one of its values, as in `{}.basic.pay`", id.name)),
+            );
+            return TExpr::error(span);
+        }
+        self.variant(scope, id, expect)
+    }
+
+    fn stage_value(
+        &mut self,
+        scope: &Scope,
+        value: ir::ValueId,
+        set_at: usize,
+        span: Span,
+        name: &str,
+    ) -> TExpr {
+        let now = scope.stage.map_or(usize::MAX, |(_, i)| i);
+        if set_at >= now {
+            let decl = self.slots.get(value).map(|s| s.decl);
+            let mut p = Problem::error(
+                Code::StageReadBeforeSet,
+                scope.file,
+                span,
+                format!("`{name}` is read before it is set"),
+            )
+            .label("read here")
+            .help("set a value before the statements that read it");
+            if let Some(d) = decl {
+                p = p.also(d.file, d.span, "declared here");
+            }
+            self.report(p);
+            return TExpr::error(span);
+        }
+        self.use_value(value, span)
+    }
+
+    fn use_value(&mut self, value: ir::ValueId, span: Span) -> TExpr {
+        match self.slots.get_mut(value) {
+            Some(slot) => {
+                slot.used = true;
+                match slot.ty {
+                    Some(t) => TExpr::new(ir::ExprKind::Value(value), Ty::Known(t), span),
+                    None => TExpr::error(span),
+                }
+            }
+            None => TExpr::error(span),
+        }
+    }
+
+    fn global(&mut self, scope: &Scope, global: Global, name: &str, span: Span) -> TExpr {
+        match global {
+            Global::Value(v) => self.use_value(v, span),
+            Global::Acc(a) => match self.acc_types.get(a).copied().flatten() {
+                Some(t) => TExpr::new(ir::ExprKind::Acc(a), Ty::Known(t), span),
+                None => TExpr::error(span),
+            },
+            Global::Param(p) => {
+                if let Some(used) = self.param_used.get_mut(p) {
+                    *used = true;
+                }
+                match self.params.get(p).and_then(|p| p.as_ref()).map(|p| p.kind.clone()) {
+                    Some(ParamKind::Scalar(t)) => {
+                        TExpr::new(ir::ExprKind::Param(p), Ty::Known(t), span)
+                    }
+                    Some(ParamKind::Table { keys, .. }) => {
+                        let keys: Vec<String> = keys
+                            .iter()
+                            .map(|k| format!("`{}`", self.type_name(Type::Enum(*k))))
+                            .collect();
+                        self.report(
+                            Problem::error(
+                                Code::TypeNotAValue,
+                                scope.file,
+                                span,
+                                format!("`{name}` is a table, not a value"),
+                            )
+                            .label("a table")
+                            .help(format!(
+                                "look up one cell by {}, as in `{name}[claim.level]`",
+                                keys.join(" and ")
+                            )),
+                        );
+                        TExpr::error(span)
+                    }
+                    Some(ParamKind::Scale) => {
+                        self.report(
+                            Problem::error(
+                                Code::TypeNotAValue,
+                                scope.file,
+                                span,
+                                format!("`{name}` is a scale, not a value"),
+                            )
+                            .label("a segmented scale")
+                            .help(format!(
+                                "apply it to an amount: `segmented({name}, amount)` pays each \
+                                 bracket at its rate; `rate_at({name}, amount)` is one bracket's rate"
+                            )),
+                        );
+                        TExpr::error(span)
+                    }
+                    None => TExpr::error(span),
+                }
+            }
+            Global::Stage(_) => {
+                self.report(
+                    Problem::error(
+                        Code::TypeNotAValue,
+                        scope.file,
+                        span,
+                        format!("`{name}` is a stage, not a value"),
+                    )
+                    .label("a stage")
+                    .help(format!("read one of its outputs, as in `{name}.pay`")),
+                );
+                TExpr::error(span)
+            }
+            Global::Input => {
+                self.report(
+                    Problem::error(
+                        Code::TypeNotAValue,
+                        scope.file,
+                        span,
+                        format!("`{name}` is the whole claim, not a value"),
+                    )
+                    .label("the input record")
+                    .help(format!("read one of its fields, as in `{name}.total`")),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    /// A bare name that is no value: an enum variant, or a mistake.
+    fn variant(&mut self, scope: &Scope, id: &Ident, expect: Option<Type>) -> TExpr {
+        let span = id.span;
+        if let Some(Type::Enum(e)) = expect {
+            if let Some(v) = self.variant_index(e, &id.name) {
+                return TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(e)), span);
+            }
+            let (enum_name, variants) = self
+                .enums
+                .get(e)
+                .map(|d| (d.name.clone(), d.variants.clone()))
+                .unwrap_or_default();
+            let help = match did_you_mean(&id.name, variants.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "the variants of `{enum_name}` are {}",
+                    variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.report(
+                Problem::error(
+                    Code::NameUnknownVariant,
+                    scope.file,
+                    span,
+                    format!("`{}` is not a `{enum_name}`", id.name),
+                )
+                .label(format!("not a variant of `{enum_name}`"))
+                .help(help),
+            );
+            return TExpr::error(span);
+        }
+        let owners: Vec<usize> = (0..self.enums.len())
+            .filter(|e| self.variant_index(*e, &id.name).is_some())
+            .collect();
+        match owners.as_slice() {
+            [e] => {
+                let v = self.variant_index(*e, &id.name).unwrap_or(0);
+                TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(*e)), span)
+            }
+            [first, ..] => {
+                let names: Vec<String> =
+                    owners.iter().map(|e| format!("`{}`", self.type_name(Type::Enum(*e)))).collect();
+                let first_name = self.type_name(Type::Enum(*first));
+                self.report(
+                    Problem::error(
+                        Code::NameAmbiguousVariant,
+                        scope.file,
+                        span,
+                        format!("`{}` is a variant of {}", id.name, names.join(" and ")),
+                    )
+                    .label("which enum?")
+                    .help(format!("name the enum: `{first_name}.{}`", id.name)),
+                );
+                TExpr::error(span)
+            }
+            [] => {
+                self.unknown_name(scope, id);
+                TExpr::error(span)
+            }
+        }
+    }
+
+    fn variant_index(&self, e: ir::EnumId, name: &str) -> Option<u32> {
+        let pos = self.enums.get(e)?.variants.iter().position(|v| v == name)?;
+        u32::try_from(pos).ok()
+    }
+
+    fn unknown_name(&mut self, scope: &Scope, id: &Ident) {
+        let mut candidates: Vec<String> = self.globals.keys().cloned().collect();
+        candidates.extend(scope.stage_names.keys().cloned());
+        candidates.extend(scope.vars.iter().map(|(n, _)| n.clone()));
+        candidates.extend(self.enums.iter().flat_map(|e| e.variants.iter().cloned()));
+        let help = match did_you_mean(&id.name, candidates.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if FUNCTIONS.contains(&id.name.as_str()) => {
+                format!("`{}` is a function: call it with arguments", id.name)
+            }
+            None => "declare it with `let`, `param`, `rule` or `yearly`, or check the spelling"
+                .to_string(),
+        };
+        self.report(
+            Problem::error(
+                Code::NameUnknown,
+                scope.file,
+                id.span,
+                format!("unknown name `{}`", id.name),
+            )
+            .label("not declared")
+            .help(help),
+        );
+    }
+
+    fn member(
+        &mut self,
+        scope: &Scope,
+        base: &ast::Expr,
+        field: &Ident,
+        expect: Option<Type>,
+        span: Span,
+    ) -> TExpr {
+        let _ = expect;
+        if let Some(t) = self.test_path(scope, base, field, span) {
+            return t;
+        }
+        if let ExprKind::Name(b) = &base.kind {
+            let shadowed = scope.vars.iter().any(|(n, _)| *n == b.name)
+                || scope.stage_names.contains_key(&b.name);
+            if !shadowed {
+                match self.globals.get(&b.name).map(|(g, _)| *g) {
+                    Some(Global::Input) => return self.input_field(scope, field, span),
+                    Some(Global::Stage(s)) => return self.stage_output(scope, s, field, span),
+                    _ => {}
+                }
+                if let Some((e, _)) = self.enum_names.get(&b.name).copied() {
+                    return self.variant(scope, field, Some(Type::Enum(e)));
+                }
+            }
+        }
+        let t = self.infer(scope, base, None);
+        match t.ty {
+            Ty::Error => t,
+            Ty::Known(Type::Record(r)) => {
+                let fields = self.records.get(r).map(|r| r.fields.clone()).unwrap_or_default();
+                match fields.iter().position(|f| f.name == field.name) {
+                    Some(i) => {
+                        let ty = fields.get(i).map_or(Type::Bool, |f| f.ty);
+                        TExpr::new(ir::ExprKind::RecordField(Box::new(t.e), i), Ty::Known(ty), span)
+                    }
+                    None => {
+                        let record = self.type_name(Type::Record(r));
+                        self.unknown_field(scope.file, &record, field, fields.iter().map(|f| f.name.as_str()));
+                        TExpr::error(span)
+                    }
+                }
+            }
+            other => {
+                let name = self.ty_name(other);
+                self.report(
+                    Problem::error(
+                        Code::NameUnknownField,
+                        scope.file,
+                        field.span,
+                        format!("a `{name}` has no field `{}`", field.name),
+                    )
+                    .label("no such field")
+                    .help("only records, stages and the input have fields"),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    fn unknown_field<'n>(
+        &mut self,
+        file: FileId,
+        owner: &str,
+        field: &Ident,
+        names: impl Iterator<Item = &'n str> + Clone,
+    ) {
+        let help = match did_you_mean(&field.name, names.clone()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => {
+                let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+                if all.is_empty() {
+                    format!("`{owner}` has no fields")
+                } else {
+                    format!("the fields of `{owner}` are {}", all.join(", "))
+                }
+            }
+        };
+        self.report(
+            Problem::error(
+                Code::NameUnknownField,
+                file,
+                field.span,
+                format!("`{owner}` has no field `{}`", field.name),
+            )
+            .label("no such field")
+            .help(help),
+        );
+    }
+
+    fn input_field(&mut self, scope: &Scope, field: &Ident, span: Span) -> TExpr {
+        let Some((input, name)) = self.input.clone() else { return TExpr::error(span) };
+        let fields = self.records.get(input).map(|r| r.fields.clone()).unwrap_or_default();
+        match fields.iter().position(|f| f.name == field.name) {
+            Some(i) => {
+                let ty = fields.get(i).map_or(Type::Bool, |f| f.ty);
+                TExpr::new(ir::ExprKind::Field(i), Ty::Known(ty), span)
+            }
+            None => {
+                self.unknown_field(scope.file, &name, field, fields.iter().map(|f| f.name.as_str()));
+                TExpr::error(span)
+            }
+        }
+    }
+
+    fn stage_output(&mut self, scope: &Scope, stage: ir::StageId, field: &Ident, span: Span) -> TExpr {
+        let Some(info) = self.stages.get(stage).cloned() else { return TExpr::error(span) };
+        let Some(&(_, value)) = info.outputs.iter().find(|(n, _)| *n == field.name) else {
+            let owner = format!("stage {}", info.name);
+            let names: Vec<&str> = info.outputs.iter().map(|(n, _)| n.as_str()).collect();
+            let help = match did_you_mean(&field.name, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "the outputs of `{}` are {}",
+                    info.name,
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.report(
+                Problem::error(
+                    Code::NameUnknownField,
+                    scope.file,
+                    field.span,
+                    format!("`{}` has no output `{}`", info.name, field.name),
+                )
+                .label(format!("not an output of {owner}"))
+                .help(help),
+            );
+            return TExpr::error(span);
+        };
+        if let Some((current, _)) = scope.stage {
+            if current == stage {
+                let set_at =
+                    scope.stage_names.get(&field.name).map_or(usize::MAX, |(_, at)| *at);
+                return self.stage_value(scope, value, set_at, span, &format!("{}.{}", info.name, field.name));
+            }
+            if stage > current {
+                let here = self.stages.get(current).map(|s| s.name.clone()).unwrap_or_default();
+                self.report(
+                    Problem::error(
+                        Code::OrderLaterStage,
+                        scope.file,
+                        span,
+                        format!("stage `{here}` reads `{}.{}`, which is settled after it", info.name, field.name),
+                    )
+                    .label(format!("`{}` comes later in the payer chain", info.name))
+                    .also(info.decl.file, info.decl.span, "the later stage")
+                    .help(format!(
+                        "a stage sees only the stages before it; move this into `{}` or a later stage, or reorder the stages",
+                        info.name
+                    )),
+                );
+                return TExpr::error(span);
+            }
+        }
+        self.use_value(value, span)
+    }
+
+    /// In a test: `a.field`, `a.rule`, `a.accumulator`, `a.stage.output`.
+    fn test_path(&mut self, scope: &Scope, base: &ast::Expr, field: &Ident, span: Span) -> Option<TExpr> {
+        if scope.claims.is_empty() {
+            return None;
+        }
+        let (label, stage) = match &base.kind {
+            ExprKind::Name(l) => (l, None),
+            ExprKind::Member(inner, s) => match &inner.kind {
+                ExprKind::Name(l) if scope.claims.contains(&l.name) => (l, Some(s)),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let claim = scope.claims.iter().position(|c| *c == label.name)?;
+        let part = match stage {
+            Some(s) => match self.globals.get(&s.name).map(|(g, _)| *g) {
+                Some(Global::Stage(st)) => {
+                    let t = self.stage_output(&Scope { file: scope.file, ..Scope::default() }, st, field, span);
+                    match t.e.kind {
+                        ir::ExprKind::Value(v) => Some((ClaimPart::Value(v), t.ty)),
+                        _ => return Some(TExpr::error(span)),
+                    }
+                }
+                _ => {
+                    self.report(
+                        Problem::error(
+                            Code::TestUnknownValue,
+                            scope.file,
+                            s.span,
+                            format!("`{}` is not a stage", s.name),
+                        )
+                        .label("no stage of this name")
+                        .help(self.stage_help(&s.name)),
+                    );
+                    return Some(TExpr::error(span));
+                }
+            },
+            None => self.claim_part(&field.name),
+        };
+        match part {
+            Some((part, ty)) => Some(TExpr::new(ir::ExprKind::ClaimValue(claim, part), ty, span)),
+            None => {
+                let mut names: Vec<String> = self.globals.keys().cloned().collect();
+                if let Some((input, _)) = &self.input {
+                    names.extend(
+                        self.records.get(*input).into_iter().flat_map(|r| r.fields.iter().map(|f| f.name.clone())),
+                    );
+                }
+                let help = match did_you_mean(&field.name, names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "name an input field, a `let`, a rule, a `yearly` value, or `stage.output`"
+                        .to_string(),
+                };
+                self.report(
+                    Problem::error(
+                        Code::TestUnknownValue,
+                        scope.file,
+                        field.span,
+                        format!("claim `{}` has no value `{}`", label.name, field.name),
+                    )
+                    .label("unknown value")
+                    .help(help),
+                );
+                Some(TExpr::error(span))
+            }
+        }
+    }
+
+    fn stage_help(&self, name: &str) -> String {
+        let names: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
+        match did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "the stages are {}",
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    fn claim_part(&mut self, name: &str) -> Option<(ClaimPart, Ty)> {
+        if let Some((input, _)) = &self.input {
+            if let Some(fields) = self.records.get(*input).map(|r| &r.fields) {
+                if let Some(i) = fields.iter().position(|f| f.name == name) {
+                    return Some((ClaimPart::Field(i), Ty::Known(fields.get(i)?.ty)));
+                }
+            }
+        }
+        match self.globals.get(name).map(|(g, _)| *g)? {
+            Global::Value(v) => {
+                let slot = self.slots.get_mut(v)?;
+                slot.used = true;
+                Some((ClaimPart::Value(v), slot.ty.map_or(Ty::Error, Ty::Known)))
+            }
+            Global::Acc(a) => {
+                Some((ClaimPart::Acc(a), self.acc_types.get(a).copied().flatten().map_or(Ty::Error, Ty::Known)))
+            }
+            _ => None,
+        }
+    }
+
+    fn index(&mut self, scope: &Scope, base: &ast::Expr, keys: &[ast::Expr], span: Span) -> TExpr {
+        let param = match &base.kind {
+            ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
+                Some(Global::Param(p)) => Some((p, id.name.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        let table = param.as_ref().and_then(|(p, _)| {
+            match self.params.get(*p).and_then(|x| x.as_ref()).map(|x| x.kind.clone()) {
+                Some(ParamKind::Table { keys, value }) => Some((keys, value)),
+                _ => None,
+            }
+        });
+        let Some(((p, name), (key_enums, value))) = param.clone().zip(table) else {
+            if let Some((p, _)) = param {
+                if self.params.get(p).is_some_and(Option::is_none) {
+                    // The table itself is wrong and reported; still check the keys.
+                    for key in keys {
+                        let _ = self.infer(scope, key, None);
+                    }
+                    return TExpr::error(span);
+                }
+            }
+            let base_t = self.infer(scope, base, None);
+            if base_t.ty != Ty::Error {
+                self.report(
+                    Problem::error(Code::TypeNotATable, scope.file, base.span, "only a table can be indexed")
+                        .label("not a table parameter")
+                        .help("declare a table with `param name: money by Level` and index it as `name[claim.level]`"),
+                );
+            }
+            return TExpr::error(span);
+        };
+        if let Some(used) = self.param_used.get_mut(p) {
+            *used = true;
+        }
+        if keys.len() != key_enums.len() {
+            let names: Vec<String> =
+                key_enums.iter().map(|k| format!("`{}`", self.type_name(Type::Enum(*k)))).collect();
+            self.report(
+                Problem::error(
+                    Code::TypeKeyCount,
+                    scope.file,
+                    span,
+                    format!("`{name}` takes {} key{}, found {}", key_enums.len(), plural(key_enums.len()), keys.len()),
+                )
+                .label("wrong number of keys")
+                .help(format!("index it by {}", names.join(" then "))),
+            );
+            return TExpr::error(span);
+        }
+        let mut out = Vec::new();
+        for (key, enum_id) in keys.iter().zip(&key_enums) {
+            let t = self.infer(scope, key, Some(Type::Enum(*enum_id)));
+            match t.ty {
+                Ty::Known(Type::Enum(e)) if e == *enum_id => out.push(t.e),
+                Ty::Error => return TExpr::error(span),
+                other => {
+                    let expected = self.type_name(Type::Enum(*enum_id));
+                    let found = self.ty_name(other);
+                    self.report(
+                        Problem::error(
+                            Code::TypeMismatch,
+                            scope.file,
+                            key.span,
+                            format!("`{name}` is keyed by `{expected}`, found `{found}`"),
+                        )
+                        .label(format!("this is `{found}`"))
+                        .help(format!("index it by a `{expected}` value, such as a field of that type")),
+                    );
+                    return TExpr::error(span);
+                }
+            }
+        }
+        TExpr::new(ir::ExprKind::Table(p, out), Ty::Known(value), span)
+    }
+
+    fn call(
+        &mut self,
+        scope: &Scope,
+        func: &Ident,
+        args: &[ast::Expr],
+        expect: Option<Type>,
+        span: Span,
+    ) -> TExpr {
+        match func.name.as_str() {
+            "min" | "max" => {
+                if args.len() < 2 {
+                    self.arity(scope.file, func, span, "at least two values", "min(a, b)");
+                    return TExpr::error(span);
+                }
+                let parts: Vec<TExpr> = args.iter().map(|a| self.infer(scope, a, expect)).collect();
+                let Some((ty, parts)) = self.unify(scope.file, parts, &format!("the values of `{}`", func.name)) else {
+                    return TExpr::error(span);
+                };
+                if let Ty::Known(t) = ty {
+                    if !matches!(t, Type::Money | Type::Rate | Type::Int | Type::Date) {
+                        let name = self.type_name(t);
+                        self.report(
+                            Problem::error(Code::TypeMismatch, scope.file, span, format!("`{}` of `{name}` values", func.name))
+                                .label("these have no order")
+                                .help("compare amounts, rates, counts or dates"),
+                        );
+                        return TExpr::error(span);
+                    }
+                }
+                let kind = if func.name == "min" { ir::ExprKind::Min(parts) } else { ir::ExprKind::Max(parts) };
+                TExpr::new(kind, ty, span)
+            }
+            "abs" => {
+                let [arg] = args else {
+                    self.arity(scope.file, func, span, "one value", "abs(x)");
+                    return TExpr::error(span);
+                };
+                let t = self.infer(scope, arg, expect);
+                match t.ty {
+                    Ty::Number | Ty::Known(Type::Money | Type::Rate | Type::Int) => {
+                        TExpr::new(ir::ExprKind::Abs(Box::new(t.e)), t.ty, span)
+                    }
+                    Ty::Error => t,
+                    Ty::Known(other) => {
+                        let name = self.type_name(other);
+                        self.report(
+                            Problem::error(Code::TypeMismatch, scope.file, arg.span, format!("`abs` of `{name}`"))
+                                .label(format!("this is `{name}`"))
+                                .help("`abs` takes an amount, a rate or a count"),
+                        );
+                        TExpr::error(span)
+                    }
+                }
+            }
+            "segmented" | "rate_at" => {
+                let [scale, amount] = args else {
+                    self.arity(scope.file, func, span, "a scale and an amount", &format!("{}(scale, amount)", func.name));
+                    return TExpr::error(span);
+                };
+                let scale_param = match &scale.kind {
+                    ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
+                        Some(Global::Param(p))
+                            if matches!(
+                                self.params.get(p).and_then(|x| x.as_ref()).map(|x| &x.kind),
+                                Some(ParamKind::Scale)
+                            ) =>
+                        {
+                            Some(p)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(p) = scale_param else {
+                    self.report(
+                        Problem::error(
+                            Code::TypeNotAScale,
+                            scope.file,
+                            scale.span,
+                            format!("`{}` needs a scale parameter first", func.name),
+                        )
+                        .label("not a scale")
+                        .help("declare one with `param name: scale = { 0 .. 100_000: 60%, 100_000 ..: 70% }`"),
+                    );
+                    return TExpr::error(span);
+                };
+                if let Some(used) = self.param_used.get_mut(p) {
+                    *used = true;
+                }
+                let Some(amount) = self.expr_of(scope, amount, Type::Money, "the amount") else {
+                    return TExpr::error(span);
+                };
+                if func.name == "segmented" {
+                    TExpr::new(ir::ExprKind::Segmented(p, Box::new(amount)), Ty::Known(Type::Money), span)
+                } else {
+                    TExpr::new(ir::ExprKind::RateAt(p, Box::new(amount)), Ty::Known(Type::Rate), span)
+                }
+            }
+            "sum" | "count" | "any" | "all" => {
+                self.report(
+                    Problem::error(
+                        Code::TypeNotAFold,
+                        scope.file,
+                        span,
+                        format!("`{}` folds over a list", func.name),
+                    )
+                    .label("no list to fold")
+                    .help(format!(
+                        "write `{}(item.amount for item in claim.items where ...)`; over earlier claims of the year, declare `yearly name = {}(...)`",
+                        func.name, func.name
+                    )),
+                );
+                TExpr::error(span)
+            }
+            _ => {
+                let help = match did_you_mean(&func.name, FUNCTIONS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "the functions are {}",
+                        FUNCTIONS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                self.report(
+                    Problem::error(
+                        Code::NameUnknownFunction,
+                        scope.file,
+                        func.span,
+                        format!("unknown function `{}`", func.name),
+                    )
+                    .label("no function of this name")
+                    .help(help),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    fn arity(&mut self, file: FileId, func: &Ident, span: Span, wants: &str, example: &str) {
+        self.report(
+            Problem::error(Code::TypeArity, file, span, format!("`{}` takes {wants}", func.name))
+                .label("wrong number of arguments")
+                .help(format!("write `{example}`")),
+        );
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "a fold has this many parts")]
+    fn fold(
+        &mut self,
+        scope: &Scope,
+        func: &Ident,
+        body: &ast::Expr,
+        var: &Ident,
+        list: &ast::Expr,
+        filter: Option<&ast::Expr>,
+        expect: Option<Type>,
+        span: Span,
+    ) -> TExpr {
+        let kind = match func.name.as_str() {
+            "sum" => Some(FoldKind::Sum),
+            "count" => Some(FoldKind::Count),
+            "min" => Some(FoldKind::Min),
+            "max" => Some(FoldKind::Max),
+            "any" | "all" => None,
+            _ => {
+                self.report(
+                    Problem::error(
+                        Code::NameUnknownFunction,
+                        scope.file,
+                        func.span,
+                        format!("`{}` cannot fold a list", func.name),
+                    )
+                    .label("not a fold")
+                    .help("fold a list with `sum`, `count`, `min`, `max`, `any` or `all`"),
+                );
+                return TExpr::error(span);
+            }
+        };
+        let list_t = self.infer(scope, list, None);
+        let record = match list_t.ty {
+            Ty::Known(Type::List(r)) => r,
+            Ty::Error => return TExpr::error(span),
+            other => {
+                let name = self.ty_name(other);
+                self.report(
+                    Problem::error(Code::TypeMismatch, scope.file, list.span, format!("expected a list, found `{name}`"))
+                        .label("not a list")
+                        .help("fold over a `list of` field of the claim, as in `for item in claim.items`"),
+                );
+                return TExpr::error(span);
+            }
+        };
+        let mut inner = scope.clone();
+        inner.vars.push((var.name.clone(), record));
+        let filter = match filter {
+            Some(f) => match self.condition(&inner, f) {
+                Some(c) => Some(Box::new(c)),
+                None => return TExpr::error(span),
+            },
+            None => None,
+        };
+        match kind {
+            None => {
+                let Some(cond) = self.condition(&inner, body) else { return TExpr::error(span) };
+                let body = match filter {
+                    // `any(c for x in l where f)` is `any(f and c ...)`; `all` is `all(not f or c)`.
+                    Some(f) if func.name == "any" => ir::Expr {
+                        span: cond.span,
+                        ty: Type::Bool,
+                        kind: ir::ExprKind::Binary(ir::BinOp::And, f, Box::new(cond)),
+                    },
+                    Some(f) => ir::Expr {
+                        span: cond.span,
+                        ty: Type::Bool,
+                        kind: ir::ExprKind::Binary(
+                            ir::BinOp::Or,
+                            Box::new(ir::Expr { span: f.span, ty: Type::Bool, kind: ir::ExprKind::Not(f) }),
+                            Box::new(cond),
+                        ),
+                    },
+                    None => cond,
+                };
+                TExpr::new(
+                    ir::ExprKind::Quantifier { all: func.name == "all", list: Box::new(list_t.e), body: Box::new(body) },
+                    Ty::Known(Type::Bool),
+                    span,
+                )
+            }
+            Some(FoldKind::Count) => {
+                // The body only names the variable; check it for unknown names all the same.
+                let _ = self.infer(&inner, body, None);
+                let one = ir::Expr { kind: ir::ExprKind::Const(Const::Int(1)), ty: Type::Int, span };
+                TExpr::new(
+                    ir::ExprKind::Fold { kind: FoldKind::Count, list: Box::new(list_t.e), body: Box::new(one), filter },
+                    Ty::Known(Type::Int),
+                    span,
+                )
+            }
+            Some(kind) => {
+                let t = self.infer(&inner, body, expect);
+                let target = match t.ty {
+                    Ty::Known(t @ (Type::Money | Type::Rate | Type::Int)) => t,
+                    Ty::Number => expect.filter(|t| matches!(t, Type::Money | Type::Int)).unwrap_or(Type::Money),
+                    Ty::Error => return TExpr::error(span),
+                    Ty::Known(other) => {
+                        let name = self.type_name(other);
+                        self.report(
+                            Problem::error(Code::TypeMismatch, scope.file, body.span, format!("cannot `{}` `{name}` values", func.name))
+                                .label(format!("this is `{name}`"))
+                                .help("fold amounts, rates or counts"),
+                        );
+                        return TExpr::error(span);
+                    }
+                };
+                let Some(body) = self.convert(scope.file, t, target, "the folded value") else {
+                    return TExpr::error(span);
+                };
+                TExpr::new(
+                    ir::ExprKind::Fold { kind, list: Box::new(list_t.e), body: Box::new(body), filter },
+                    Ty::Known(target),
+                    span,
+                )
+            }
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn known(ty: Ty) -> Option<Type> {
+    match ty {
+        Ty::Known(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// The unit an integer literal takes beside an operand of type `other`.
+fn number_side(op: BinaryOp, other: Type, literal_on_left: bool) -> Type {
+    match op {
+        BinaryOp::Mul => Type::Int,
+        BinaryOp::Div if !literal_on_left => Type::Int,
+        _ => other,
+    }
+}
+
+fn ir_op(op: BinaryOp) -> ir::BinOp {
+    match op {
+        BinaryOp::Add => ir::BinOp::Add,
+        BinaryOp::Sub => ir::BinOp::Sub,
+        BinaryOp::Mul => ir::BinOp::Mul,
+        BinaryOp::Div => ir::BinOp::Div,
+        BinaryOp::Eq => ir::BinOp::Eq,
+        BinaryOp::Ne => ir::BinOp::Ne,
+        BinaryOp::Lt => ir::BinOp::Lt,
+        BinaryOp::Le => ir::BinOp::Le,
+        BinaryOp::Gt => ir::BinOp::Gt,
+        BinaryOp::Ge => ir::BinOp::Ge,
+        BinaryOp::And => ir::BinOp::And,
+        BinaryOp::Or | BinaryOp::In => ir::BinOp::Or,
+    }
+}
+
+/// The typed expression of a literal.
+pub(crate) fn literal(lit: &Literal, span: Span) -> TExpr {
+    let (c, ty) = match lit {
+        Literal::Number { value, decimals: false } => (Const::Money(*value), Ty::Number),
+        Literal::Number { value, decimals: true } => (Const::Money(*value), Ty::Known(Type::Money)),
+        Literal::Percent(v) => (Const::Rate(*v), Ty::Known(Type::Rate)),
+        Literal::Date(d) => (Const::Date(*d), Ty::Known(Type::Date)),
+        Literal::Text(s) => (Const::Text(s.as_str().into()), Ty::Known(Type::Text)),
+        Literal::Bool(b) => (Const::Bool(*b), Ty::Known(Type::Bool)),
+    };
+    TExpr::new(ir::ExprKind::Const(c), ty, span)
+}
+
+/// Give an integer-literal expression a unit, rewriting its constants.
+fn retype(e: &mut ir::Expr, target: Type) {
+    e.ty = target;
+    match &mut e.kind {
+        ir::ExprKind::Const(c) => {
+            if let Const::Money(d) = c {
+                *c = match target {
+                    Type::Int => Const::Int(to_int(*d).unwrap_or(i64::MAX)),
+                    Type::Rate => Const::Rate(*d),
+                    _ => Const::Money(*d),
+                };
+            }
+        }
+        ir::ExprKind::Neg(x) | ir::ExprKind::Abs(x) => retype(x, target),
+        ir::ExprKind::Binary(_, a, b) => {
+            retype(a, target);
+            retype(b, target);
+        }
+        ir::ExprKind::Min(xs) | ir::ExprKind::Max(xs) => xs.iter_mut().for_each(|x| retype(x, target)),
+        ir::ExprKind::If(_, a, b) => {
+            retype(a, target);
+            retype(b, target);
+        }
+        _ => {}
+    }
+}
+
+fn is_zero(e: &ir::Expr) -> bool {
+    matches!(&e.kind, ir::ExprKind::Const(Const::Money(d)) if d.is_zero())
+}
+
+fn number_text(e: &ir::Expr) -> String {
+    match &e.kind {
+        ir::ExprKind::Const(Const::Money(d)) => d.normalize().to_string(),
+        ir::ExprKind::Neg(x) => format!("-{}", number_text(x)),
+        _ => "85".to_string(),
+    }
+}
+
+/// The integer value of a decimal, if it has no fraction and fits.
+pub(crate) fn to_int(d: Decimal) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    if d.fract().is_zero() { d.to_i64() } else { None }
+}

@@ -1,0 +1,542 @@
+//! From syntax trees to a checked [`ir::Policy`]: name resolution, types with units, and the
+//! static checks of a policy.
+//!
+//! The checker reads the policy file and the bases it `extends`, merges them (overrides replace
+//! the base's item in place), declares every name, then checks each item, collecting every
+//! problem instead of stopping at the first.
+
+mod decls;
+mod exceptions;
+mod expr;
+mod order;
+mod params;
+mod tests;
+mod types;
+mod values;
+
+use std::collections::HashMap;
+
+use crate::ast::{self, Item, Module};
+use crate::diagnostic::{Code, FileId, Problem, Problems, Sources};
+use crate::ir::{self, Type};
+use crate::span::Span;
+use crate::syntax::parse::parse;
+
+
+/// Reads the base policies named by `extends`. The front end does no I/O itself: the caller
+/// decides where `extends "path"` points.
+pub trait Loader {
+    /// Load the policy `path` named in `from` (the importing file's name): return the loaded
+    /// file's display name and text, or a message saying why it could not be read.
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String>;
+}
+
+/// A loader for policies that extend nothing: every `extends` fails.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLoader;
+
+impl Loader for NoLoader {
+    fn load(&mut self, _from: &str, path: &str) -> Result<(String, String), String> {
+        Err(format!("no base policies are available here to load `{path}`"))
+    }
+}
+
+/// The result of checking a policy: the program when there is no error, and every problem.
+#[derive(Debug)]
+pub struct Checked {
+    /// The checked policy; `None` when any error was found.
+    pub policy: Option<ir::Policy>,
+    /// Errors and warnings, sorted by position.
+    pub problems: Problems,
+    /// The parsed modules, the policy's own first, with their file ids.
+    pub modules: Vec<(FileId, Module)>,
+}
+
+/// The stack the checker runs on: deep enough for every file the parser accepts.
+const STACK_SIZE: usize = 64 << 20;
+
+/// Check a policy file, loading the bases it extends through `loader`.
+///
+/// The work runs on a thread of its own with a large stack, so that no accepted nesting can
+/// exhaust the caller's stack.
+pub fn check_with(name: &str, text: &str, loader: &mut (dyn Loader + Send)) -> Checked {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("settle-check".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, || check_here(name, text, loader))
+            .map_or_else(
+                |_| check_here(name, text, &mut NoLoader),
+                |handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            )
+    })
+}
+
+/// Check raw bytes: text that is not UTF-8 is reported at its first bad byte.
+pub fn check_bytes(name: &str, bytes: &[u8], loader: &mut (dyn Loader + Send)) -> Checked {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => check_with(name, text, loader),
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let at = String::from_utf8_lossy(bytes.get(..e.valid_up_to()).unwrap_or(&[])).len();
+            let mut sources = Sources::default();
+            let file = sources.add(name, text.as_str());
+            let problem = Problem::error(
+                Code::SyntaxInvalidUtf8,
+                file,
+                Span::new(at, at + '\u{fffd}'.len_utf8()),
+                "the file is not UTF-8 text",
+            )
+            .label(format!("invalid byte at offset {}", e.valid_up_to()))
+            .help("save the file as UTF-8; policy files are UTF-8 text, Chinese included");
+            Checked { policy: None, problems: Problems { sources, list: vec![problem] }, modules: Vec::new() }
+        }
+    }
+}
+
+fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
+    let mut sources = Sources::default();
+    let mut problems = Vec::new();
+    let mut modules = Vec::new();
+    let main = sources.add(name, text);
+    modules.push((main, parse(text, main, &mut problems)));
+    load_bases(&mut sources, &mut modules, &mut problems, loader);
+
+    let policy = if problems.iter().any(Problem::is_error) {
+        None
+    } else {
+        let checker = Checker::new(&modules, &sources);
+        let (policy, found) = checker.run();
+        problems.extend(found);
+        policy
+    };
+    let mut problems = Problems { sources, list: problems };
+    problems.sort();
+    let policy = if problems.has_errors() { None } else { policy };
+    Checked { policy, problems, modules }
+}
+
+/// Check a policy held in a string that extends nothing.
+pub fn check(name: &str, text: &str) -> Checked {
+    check_with(name, text, &mut NoLoader)
+}
+
+/// Follow `extends` from the last module added, depth first; report unreadable bases and cycles.
+fn load_bases(
+    sources: &mut Sources,
+    modules: &mut Vec<(FileId, Module)>,
+    problems: &mut Vec<Problem>,
+    loader: &mut dyn Loader,
+) {
+    let mut chain: Vec<String> =
+        sources.get(0).map(|f| vec![f.name.clone()]).unwrap_or_default();
+    let mut current = 0;
+    loop {
+        let Some((file, module)) = modules.get(current) else { break };
+        let file = *file;
+        let extends: Vec<&ast::Text> = module
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Extends { path, .. } => Some(path),
+                _ => None,
+            })
+            .collect();
+        let Some(path) = extends.first() else { break };
+        for extra in extends.get(1..).unwrap_or(&[]) {
+            problems.push(
+                Problem::error(Code::PolicyDuplicateHeader, file, extra.span, "a policy extends one base")
+                    .label("second `extends`")
+                    .also(file, path.span, "first `extends`")
+                    .help("compose in a chain: let the base extend its own base"),
+            );
+        }
+        let from = sources.get(file).map(|f| f.name.clone()).unwrap_or_default();
+        match loader.load(&from, &path.value) {
+            Ok((name, text)) => {
+                if chain.contains(&name) {
+                    problems.push(
+                        Problem::error(
+                            Code::ExtendsCycle,
+                            file,
+                            path.span,
+                            format!("`{}` extends itself through `{name}`", chain.join("` -> `")),
+                        )
+                        .label("this `extends` closes the cycle")
+                        .help("a base policy must not extend the policies built on it"),
+                    );
+                    break;
+                }
+                chain.push(name.clone());
+                let id = sources.add(name, text.as_str());
+                let module = parse(&text, id, problems);
+                modules.push((id, module));
+                current = modules.len() - 1;
+            }
+            Err(why) => {
+                problems.push(
+                    Problem::error(
+                        Code::ExtendsNotFound,
+                        file,
+                        path.span,
+                        format!("cannot read the base policy `{}`", path.value),
+                    )
+                    .label(why)
+                    .help("the path is relative to the file that says `extends`"),
+                );
+                break;
+            }
+        }
+    }
+}
+
+/// What a value-namespace name refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Global {
+    Param(ir::ParamId),
+    Value(ir::ValueId),
+    Acc(ir::AccId),
+    Stage(ir::StageId),
+    Input,
+}
+
+/// Where a name was declared.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Decl {
+    pub file: FileId,
+    pub span: Span,
+}
+
+/// A computed value while it is being checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub name: String,
+    pub ty: Option<Type>,
+    pub kind: ir::ValueKind,
+    pub body: Option<ir::Body>,
+    pub sources: Vec<String>,
+    pub decl: Decl,
+    pub used: bool,
+    /// For stage statements: (stage, statement index).
+    pub position: Option<(ir::StageId, usize)>,
+}
+
+/// A stage while it is being checked.
+#[derive(Debug, Clone)]
+pub(crate) struct StageInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub outputs: Vec<(String, ir::ValueId)>,
+    pub locals: Vec<ir::ValueId>,
+    pub sources: Vec<String>,
+    pub decl: Decl,
+}
+
+/// The checker's state: declarations so far and the problems found.
+pub(crate) struct Checker<'a> {
+    pub items: Vec<Merged<'a>>,
+    pub sources: &'a Sources,
+    pub problems: Vec<Problem>,
+    pub name: String,
+    pub title: Option<String>,
+    pub year_start: (u32, u32),
+    pub rounding: ir::Rounding,
+    pub enums: Vec<ir::EnumDef>,
+    pub enum_names: HashMap<String, (ir::EnumId, Decl)>,
+    pub records: Vec<ir::RecordDef>,
+    pub record_names: HashMap<String, (ir::RecordId, Decl)>,
+    pub input: Option<(ir::RecordId, String)>,
+    pub globals: HashMap<String, (Global, Decl)>,
+    pub params: Vec<Option<ir::Param>>,
+    pub param_used: Vec<bool>,
+    pub param_decls: Vec<Decl>,
+    pub accs: Vec<Option<ir::Accumulator>>,
+    pub acc_types: Vec<Option<Type>>,
+    pub slots: Vec<Slot>,
+    pub stages: Vec<StageInfo>,
+    pub balance: Option<ir::Balance>,
+    pub tests: Vec<ir::Test>,
+    pub dated_field: Option<usize>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(modules: &'a [(FileId, Module)], sources: &'a Sources) -> Self {
+        Checker {
+            items: merge(modules),
+            sources,
+            problems: Vec::new(),
+            name: String::new(),
+            title: None,
+            year_start: (1, 1),
+            rounding: ir::Rounding::default(),
+            enums: Vec::new(),
+            enum_names: HashMap::new(),
+            records: Vec::new(),
+            record_names: HashMap::new(),
+            input: None,
+            globals: HashMap::new(),
+            params: Vec::new(),
+            param_used: Vec::new(),
+            param_decls: Vec::new(),
+            accs: Vec::new(),
+            acc_types: Vec::new(),
+            slots: Vec::new(),
+            stages: Vec::new(),
+            balance: None,
+            tests: Vec::new(),
+            dated_field: None,
+        }
+    }
+
+    pub(crate) fn file_text(&self, file: FileId) -> &str {
+        self.sources.text(file)
+    }
+
+    pub(crate) fn report(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>) {
+        self.check_extends();
+        self.declare();
+        self.check_params();
+        self.check_values();
+        self.check_stages();
+        self.check_balance();
+        self.check_dated_by();
+        self.check_tests();
+        let order = self.check_order();
+        self.report_unused();
+        let policy = self.finish(order);
+        (policy, self.problems)
+    }
+
+    fn finish(&mut self, order: Vec<ir::ValueId>) -> Option<ir::Policy> {
+        if self.problems.iter().any(Problem::is_error) {
+            return None;
+        }
+        let (input, _) = self.input.clone()?;
+        let fields = &self.records.get(input)?.fields;
+        let field = |name: &str| fields.iter().position(|f| f.name == name);
+        let values = self
+            .slots
+            .iter()
+            .map(|s| {
+                Some(ir::ValueDef {
+                    name: s.name.clone(),
+                    ty: s.ty?,
+                    kind: s.kind,
+                    body: s.body.clone()?,
+                    sources: s.sources.clone(),
+                    span: s.decl.span,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(ir::Policy {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            year_start: self.year_start,
+            rounding: self.rounding,
+            enums: self.enums.clone(),
+            records: self.records.clone(),
+            input,
+            id_field: field("id")?,
+            member_field: field("member")?,
+            dated_field: self.dated_field?,
+            params: self.params.iter().cloned().collect::<Option<Vec<_>>>()?,
+            accumulators: self.accs.iter().cloned().collect::<Option<Vec<_>>>()?,
+            values,
+            order,
+            stages: self
+                .stages
+                .iter()
+                .map(|s| ir::Stage {
+                    name: s.name.clone(),
+                    title: s.title.clone(),
+                    outputs: s.outputs.iter().map(|(_, v)| *v).collect(),
+                    locals: s.locals.clone(),
+                    sources: s.sources.clone(),
+                })
+                .collect(),
+            balance: self.balance.clone(),
+            tests: std::mem::take(&mut self.tests),
+        })
+    }
+
+    /// Report `override`s with nothing to override, redefinitions without `override`, and
+    /// overrides whose type differs from the base's.
+    fn check_extends(&mut self) {
+        let has_base = self.has_base();
+        let mut problems = Vec::new();
+        for m in &self.items {
+            let Some((_, name, overrides)) = override_key(m.item) else { continue };
+            let ident = item_name(m.item);
+            match (&m.base, overrides) {
+                (None, true) => problems.push(
+                    Problem::error(
+                        Code::ExtendsNothingToOverride,
+                        m.file,
+                        ident.span,
+                        format!("`{name}` overrides nothing"),
+                    )
+                    .label("no base policy declares this name")
+                    .help(if has_base {
+                        "check the spelling against the base policy, or remove `override` to \
+                         declare a new item"
+                    } else {
+                        "this policy extends no base: remove `override`"
+                    }),
+                ),
+                (Some((base_file, base)), false) => problems.push(
+                    Problem::error(
+                        Code::ExtendsNeedsOverride,
+                        m.file,
+                        ident.span,
+                        format!("`{name}` is already declared by the base policy"),
+                    )
+                    .label("declared again here")
+                    .also(*base_file, item_name(base).span, "the base's declaration")
+                    .help(format!("to replace the base's `{name}`, write `override` before it")),
+                ),
+                (Some((base_file, base)), true) => {
+                    if let Some((ours, theirs)) = signature_difference(m.item, base) {
+                        problems.push(
+                            Problem::error(
+                                Code::ExtendsOverrideType,
+                                m.file,
+                                ident.span,
+                                format!("`{name}` overrides a {theirs} with a {ours}"),
+                            )
+                            .label(format!("this is a {ours}"))
+                            .also(*base_file, item_name(base).span, format!("the base's is a {theirs}"))
+                            .help("an override keeps the base's type, so that every rule reading it still makes sense"),
+                        );
+                    }
+                }
+                (None, false) => {}
+            }
+        }
+        self.problems.extend(problems);
+    }
+
+    fn has_base(&self) -> bool {
+        self.items.iter().any(|m| m.file != 0)
+    }
+}
+
+/// An item of the merged policy, with the base item it overrides or redeclares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Merged<'a> {
+    pub file: FileId,
+    pub item: &'a Item,
+    pub base: Option<(FileId, &'a Item)>,
+}
+
+/// Merge a policy with its bases: base items first, overrides replacing the base's item in
+/// place, new items after. The derived policy's header lines replace the base's; a base's tests
+/// stay with the base.
+fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
+    let mut merged: Vec<Merged<'_>> = Vec::new();
+    for (file, module) in modules.iter().rev() {
+        let file = *file;
+        for item in &module.items {
+            if matches!(item, Item::Test(_)) && file != 0 {
+                continue;
+            }
+            if let Some((kind, name, overrides)) = override_key(item) {
+                let found = merged.iter().position(|m| {
+                    m.file != file
+                        && override_key(m.item).is_some_and(|(k, n, _)| k == kind && n == name)
+                });
+                if let Some(slot) = found.and_then(|i| merged.get_mut(i)) {
+                    let base = Some((slot.file, slot.item));
+                    if overrides {
+                        *slot = Merged { file, item, base };
+                    } else {
+                        merged.push(Merged { file, item, base });
+                    }
+                    continue;
+                }
+            }
+            let header = matches!(
+                item,
+                Item::Policy { .. }
+                    | Item::YearStart { .. }
+                    | Item::DatedBy { .. }
+                    | Item::Rounding { .. }
+                    | Item::Balance { .. }
+                    | Item::Extends { .. }
+            );
+            if header {
+                let same = std::mem::discriminant(item);
+                merged.retain(|m| m.file == file || std::mem::discriminant(m.item) != same);
+            }
+            merged.push(Merged { file, item, base: None });
+        }
+    }
+    merged
+}
+
+fn item_name(item: &Item) -> &ast::Ident {
+    static NONE: std::sync::OnceLock<ast::Ident> = std::sync::OnceLock::new();
+    match item {
+        Item::Param(p) => &p.name,
+        Item::Let(l) => &l.name,
+        Item::Rule(r) => &r.name,
+        Item::Stage(s) => &s.name,
+        _ => NONE.get_or_init(|| ast::Ident { name: String::new(), span: Span::default() }),
+    }
+}
+
+/// How an override's declared shape differs from its base's, as (ours, theirs).
+fn signature_difference(ours: &Item, base: &Item) -> Option<(String, String)> {
+    let describe = |item: &Item| -> String {
+        match item {
+            Item::Param(p) => match &p.ty {
+                ast::ParamType::Scale(_) => "scale".to_string(),
+                ast::ParamType::Value { ty, keys } if keys.is_empty() => type_text(ty),
+                ast::ParamType::Value { ty, keys } => format!(
+                    "`{}` table by {}",
+                    type_text(ty).trim_matches('`'),
+                    keys.iter().map(|k| format!("`{}`", k.name)).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            Item::Let(l) => l.ty.as_ref().map_or_else(|| "let".to_string(), type_text),
+            Item::Rule(r) => type_text(&r.ty),
+            Item::Stage(s) => format!(
+                "stage with outputs ({})",
+                s.outputs
+                    .iter()
+                    .map(|(n, t)| format!("{}: {}", n.name, type_text(t).trim_matches('`')))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => String::new(),
+        }
+    };
+    if let (Item::Let(a), Item::Let(b)) = (ours, base) {
+        // An unannotated `let` takes the type of its value: nothing declared to compare.
+        if a.ty.is_none() || b.ty.is_none() {
+            return None;
+        }
+    }
+    let (a, b) = (describe(ours), describe(base));
+    (a != b).then_some((a, b))
+}
+
+fn type_text(ty: &ast::TypeExpr) -> String {
+    match ty {
+        ast::TypeExpr::Named(n) => format!("`{}`", n.name),
+        ast::TypeExpr::List(n, _) => format!("`list of {}`", n.name),
+    }
+}
+
+fn override_key(item: &Item) -> Option<(u8, &str, bool)> {
+    match item {
+        Item::Param(p) => Some((0, &p.name.name, p.overrides)),
+        Item::Let(l) => Some((1, &l.name.name, l.overrides)),
+        Item::Rule(r) => Some((2, &r.name.name, r.overrides)),
+        Item::Stage(s) => Some((3, &s.name.name, s.overrides)),
+        _ => None,
+    }
+}

@@ -1,0 +1,186 @@
+//! The canonical layout of a policy file, computed from its token stream.
+//!
+//! The formatter keeps every token and every comment, and the author's line breaks; it only
+//! rewrites whitespace: indentation by bracket depth (and one level for the continuation lines
+//! of an item, such as `from`, `when` and `source` lines), single spaces between words and
+//! around operators, none inside parentheses, at most one blank line in a row, and a final
+//! newline. Formatting a formatted file changes nothing.
+
+use crate::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
+
+/// The indentation unit.
+const INDENT: &str = "    ";
+
+/// Format `source`. The caller makes sure the file parses: the formatter trusts the tokens.
+pub fn format(source: &str) -> String {
+    let tokens = tokenize(source);
+    let lines = split_lines(&tokens);
+    let mut out = String::with_capacity(source.len() + source.len() / 8);
+    let mut depth: usize = 0;
+    let mut blank_pending = false;
+    let mut in_item = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() {
+            blank_pending = !out.is_empty();
+            continue;
+        }
+        if blank_pending {
+            out.push('\n');
+            blank_pending = false;
+        }
+        let lead = first_code(line, &lines, i);
+        let closes_first = lead.is_some_and(|t| {
+            matches!(t.kind, Some(Token::RBrace | Token::RParen | Token::RBracket))
+        });
+        let starts_item = lead.is_some_and(|t| {
+            t.kind == Some(Token::Ident)
+                && word_kind(text(source, t)) == WordKind::Item
+                && (depth == 0 || text(source, t) == "let")
+        });
+        let mut indent = depth.saturating_sub(usize::from(closes_first));
+        if depth == 0 && starts_item {
+            in_item = true;
+        } else if depth == 0 && in_item && lead.is_some() {
+            indent += 1;
+        }
+        for _ in 0..indent {
+            out.push_str(INDENT);
+        }
+        write_line(&mut out, source, line);
+        out.push('\n');
+        for t in line {
+            match t.kind {
+                Some(Token::LBrace | Token::LParen | Token::LBracket) => depth += 1,
+                Some(Token::RBrace | Token::RParen | Token::RBracket) => {
+                    depth = depth.saturating_sub(1)
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn text<'s>(source: &'s str, t: &Tok) -> &'s str {
+    source.get(t.span.range()).unwrap_or("")
+}
+
+/// The tokens of each line, without spaces and line breaks.
+fn split_lines(tokens: &[Tok]) -> Vec<Vec<Tok>> {
+    let mut lines = vec![Vec::new()];
+    for t in tokens {
+        match t.kind {
+            Some(Token::Newline) => lines.push(Vec::new()),
+            Some(Token::Space) => {}
+            _ => {
+                if let Some(line) = lines.last_mut() {
+                    line.push(*t);
+                }
+            }
+        }
+    }
+    while lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// The first token that is not a comment on this line, or, for a line of comments only, on the
+/// next line with code: a comment is indented like the code it stands above.
+fn first_code<'a>(line: &'a [Tok], lines: &'a [Vec<Tok>], i: usize) -> Option<&'a Tok> {
+    let is_comment = |t: &&Tok| matches!(t.kind, Some(Token::LineComment | Token::BlockComment(_)));
+    if let Some(t) = line.iter().find(|t| !is_comment(t)) {
+        return Some(t);
+    }
+    lines.get(i + 1..)?.iter().find_map(|l| l.iter().find(|t| !is_comment(t)))
+}
+
+fn write_line(out: &mut String, source: &str, line: &[Tok]) {
+    let mut prev: Option<&Tok> = None;
+    let mut before_prev: Option<&Tok> = None;
+    for t in line {
+        if let Some(p) = prev {
+            match space_between(source, before_prev, p, t) {
+                Gap::None => {}
+                Gap::One => out.push(' '),
+                Gap::Two => out.push_str("  "),
+            }
+        }
+        out.push_str(text(source, t));
+        before_prev = prev;
+        prev = Some(t);
+    }
+}
+
+enum Gap {
+    None,
+    One,
+    Two,
+}
+
+fn space_between(source: &str, before: Option<&Tok>, prev: &Tok, next: &Tok) -> Gap {
+    use Token::*;
+    let (Some(p), Some(n)) = (prev.kind, next.kind) else { return Gap::One };
+    if n == LineComment {
+        return Gap::Two;
+    }
+    if matches!(p, LineComment | BlockComment(_)) || matches!(n, BlockComment(_)) {
+        return Gap::One;
+    }
+    let original_space = prev.span.end < next.span.start;
+    match (p, n) {
+        (LParen | LBracket, _) | (_, RParen | RBracket | Comma | Colon) => Gap::None,
+        (Dot, _) | (_, Dot) => Gap::None,
+        (LBrace, RBrace) => Gap::None,
+        (Minus, _) if is_unary(source, before) => Gap::None,
+        (Ident | Str(_), LParen) => {
+            if original_space || starts_stage_header(source, prev) {
+                Gap::One
+            } else {
+                Gap::None
+            }
+        }
+        (Ident | RParen | RBracket, LBracket) => Gap::None,
+        _ => Gap::One,
+    }
+}
+
+fn starts_stage_header(source: &str, prev: &Tok) -> bool {
+    // `stage name "title" (` keeps a space before the parenthesis even if it was written without.
+    let line_start = source.get(..prev.span.start as usize).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1);
+    let head = source.get(line_start..prev.span.start as usize).unwrap_or("").trim_start();
+    head.starts_with("stage ") || head.starts_with("override stage ")
+}
+
+/// Whether a `-` after `before` is a sign rather than a subtraction.
+fn is_unary(source: &str, before: Option<&Tok>) -> bool {
+    use Token::*;
+    let Some(b) = before else { return true };
+    match b.kind {
+        Some(Ident) => matches!(
+            word_kind(text(source, b)),
+            WordKind::Keyword | WordKind::Operator | WordKind::Item
+        ),
+        Some(Number | Percent | Date | MonthDay | Str(_) | RParen | RBracket | RBrace) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_spaces_and_indentation() {
+        let src = "policy  a.b\nparam x:money by Level\nfrom 2021-01-01 {a:1,b:-2}\n\n\n\nstage s(pay:money){\npay=min( 1 ,2)*-3 // why\n}\n";
+        let want = "policy a.b\nparam x: money by Level\n    from 2021-01-01 { a: 1, b: -2 }\n\nstage s (pay: money) {\n    pay = min(1, 2) * -3  // why\n}\n";
+        assert_eq!(format(src), want);
+        assert_eq!(format(want), want);
+    }
+
+    #[test]
+    fn comments_take_the_indentation_of_the_code_below() {
+        let src = "rule r: money\n// the default\ndefault 1\n";
+        assert_eq!(format(src), "rule r: money\n    // the default\n    default 1\n");
+    }
+}

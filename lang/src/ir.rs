@@ -1,0 +1,584 @@
+//! The typed IR that both backends run.
+//!
+//! A checked policy becomes one [`Policy`]: its input record, its effective-dated parameters,
+//! its year-to-date accumulators, and every computed value (`let`s, rules, stage locals and
+//! stage outputs) as a typed expression tree, listed in an order in which each value only reads
+//! values before it (`Policy::order`). Names are resolved to indices; units are resolved to
+//! types, so a backend never infers anything: it matches on the operator and its operands'
+//! types.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::date::Date;
+use crate::span::Span;
+
+/// An index into [`Policy::enums`].
+pub type EnumId = usize;
+/// An index into [`Policy::records`].
+pub type RecordId = usize;
+/// An index into [`Policy::params`].
+pub type ParamId = usize;
+/// An index into [`Policy::accumulators`].
+pub type AccId = usize;
+/// An index into [`Policy::values`].
+pub type ValueId = usize;
+/// An index into [`Policy::stages`].
+pub type StageId = usize;
+
+/// The type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// Yuan, exact to the fen.
+    Money,
+    /// A ratio, such as `85%` (stored as `0.85`).
+    Rate,
+    /// A whole number.
+    Int,
+    /// `true` or `false`.
+    Bool,
+    /// A calendar day.
+    Date,
+    /// A string.
+    Text,
+    /// A variant of an enum.
+    Enum(EnumId),
+    /// A record.
+    Record(RecordId),
+    /// A list of records.
+    List(RecordId),
+}
+
+/// How money products and quotients are rounded to the fen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rounding {
+    /// Half away from zero: 0.005 -> 0.01, -0.005 -> -0.01 (the default).
+    #[default]
+    HalfUp,
+    /// Half to even (banker's rounding): 0.005 -> 0.00, 0.015 -> 0.02.
+    HalfEven,
+    /// Toward zero: 0.009 -> 0.00.
+    Down,
+    /// Away from zero: 0.001 -> 0.01.
+    Up,
+}
+
+impl Rounding {
+    /// The mode's name as written after `rounding`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::HalfUp => "half_up",
+            Rounding::HalfEven => "half_even",
+            Rounding::Down => "down",
+            Rounding::Up => "up",
+        }
+    }
+
+    /// Every mode.
+    pub const ALL: [Rounding; 4] =
+        [Rounding::HalfUp, Rounding::HalfEven, Rounding::Down, Rounding::Up];
+}
+
+/// A constant value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Const {
+    /// Yuan.
+    Money(Decimal),
+    /// A ratio.
+    Rate(Decimal),
+    /// A whole number.
+    Int(i64),
+    /// A truth value.
+    Bool(bool),
+    /// A day.
+    Date(Date),
+    /// A string.
+    Text(Arc<str>),
+    /// An enum variant's index.
+    Enum(u32),
+    /// A record's field values (in test claims).
+    Record(Vec<Const>),
+    /// A list's items (in test claims).
+    List(Vec<Const>),
+}
+
+/// A whole checked policy, ready to run.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The policy's dotted name.
+    pub name: String,
+    /// An optional title.
+    pub title: Option<String>,
+    /// Month and day on which the medical year starts.
+    pub year_start: (u32, u32),
+    /// How money is rounded.
+    pub rounding: Rounding,
+    /// Enumerations.
+    pub enums: Vec<EnumDef>,
+    /// Record types; `input` is one of them.
+    pub records: Vec<RecordDef>,
+    /// The claim record.
+    pub input: RecordId,
+    /// The claim's id field (`text`).
+    pub id_field: usize,
+    /// The member's id field (`text`).
+    pub member_field: usize,
+    /// The date field that decides the medical year and the parameters in force.
+    pub dated_field: usize,
+    /// Parameters.
+    pub params: Vec<Param>,
+    /// Year-to-date accumulators.
+    pub accumulators: Vec<Accumulator>,
+    /// Computed values.
+    pub values: Vec<ValueDef>,
+    /// The values in an order where each reads only values before it.
+    pub order: Vec<ValueId>,
+    /// Payer stages in order.
+    pub stages: Vec<Stage>,
+    /// What must add up for every claim.
+    pub balance: Option<Balance>,
+    /// In-file tests.
+    pub tests: Vec<Test>,
+}
+
+impl Policy {
+    /// The claim record's definition.
+    pub fn input_record(&self) -> Option<&RecordDef> {
+        self.records.get(self.input)
+    }
+}
+
+/// An enumeration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumDef {
+    /// Its name.
+    pub name: String,
+    /// Variant names, by index.
+    pub variants: Vec<String>,
+    /// Optional display labels, by index.
+    pub labels: Vec<Option<String>>,
+}
+
+/// A record type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordDef {
+    /// Its name.
+    pub name: String,
+    /// Its fields.
+    pub fields: Vec<FieldDef>,
+}
+
+/// A field of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDef {
+    /// Its name (also the CSV column or JSON key of input fields).
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+}
+
+/// A parameter with its dated values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// What kind of value it holds.
+    pub kind: ParamKind,
+    /// Values in order of effective date; an undated value has `from: None` and stands alone.
+    pub versions: Vec<ParamVersion>,
+    /// Sources cited for the parameter as a whole.
+    pub sources: Vec<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The shape of a parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamKind {
+    /// One value.
+    Scalar(Type),
+    /// A value per combination of enum variants.
+    Table {
+        /// The key enums, outermost first.
+        keys: Vec<EnumId>,
+        /// The type of each cell.
+        value: Type,
+    },
+    /// Money brackets with rates.
+    Scale,
+}
+
+/// A parameter's value from a date on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamVersion {
+    /// When it takes effect; `None` for an undated parameter.
+    pub from: Option<Date>,
+    /// The value.
+    pub value: ParamValue,
+    /// Whether any part of the value is marked `assumed`.
+    pub assumed: bool,
+    /// Sources cited for this value.
+    pub sources: Vec<String>,
+}
+
+/// A parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// A single constant.
+    Scalar(Const),
+    /// Cells in row-major order of the key enums' variants.
+    Table(Vec<Const>),
+    /// Brackets, contiguous from 0.
+    Scale(Vec<ScaleBracket>),
+}
+
+/// One bracket of a segmented scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleBracket {
+    /// Inclusive lower bound, in yuan.
+    pub lower: Decimal,
+    /// Exclusive upper bound; `None` when open-ended.
+    pub upper: Option<Decimal>,
+    /// The ratio applied to the part of an amount in this bracket.
+    pub rate: Decimal,
+}
+
+/// How an accumulator folds earlier claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoldKind {
+    /// Number of claims.
+    Count,
+    /// Sum of a value.
+    Sum,
+    /// Smallest value (zero before any claim).
+    Min,
+    /// Largest value (zero before any claim).
+    Max,
+}
+
+/// A year-to-date accumulator, per member and medical year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accumulator {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// The fold.
+    pub fold: FoldKind,
+    /// The value each settled claim contributes (absent for `count`).
+    pub value: Option<Expr>,
+    /// Which claims count.
+    pub filter: Option<Expr>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// What a computed value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A top-level `let`.
+    Let,
+    /// A rule.
+    Rule,
+    /// A `let` inside a stage.
+    StageLocal(StageId),
+    /// A stage output.
+    Output(StageId),
+}
+
+/// A computed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueDef {
+    /// Its name (`basic.pay` for outputs, `basic.eligible` for stage locals).
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// What it is.
+    pub kind: ValueKind,
+    /// How it is computed.
+    pub body: Body,
+    /// Sources cited.
+    pub sources: Vec<String>,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// How a value is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// An expression.
+    Expr(Expr),
+    /// A rule: the default unless exactly one exception applies; two is an error.
+    Rule {
+        /// The default value.
+        default: Expr,
+        /// The exceptions.
+        exceptions: Vec<RuleException>,
+    },
+}
+
+/// An exception of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleException {
+    /// When it applies.
+    pub when: Expr,
+    /// Its value.
+    pub value: Expr,
+    /// The condition as written, to name it in errors and traces.
+    pub text: String,
+    /// Sources cited.
+    pub sources: Vec<String>,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A payer stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Its name.
+    pub name: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its outputs.
+    pub outputs: Vec<ValueId>,
+    /// Its local `let`s.
+    pub locals: Vec<ValueId>,
+    /// Sources cited.
+    pub sources: Vec<String>,
+}
+
+/// `balance total = part + part + ...`: for every claim the parts add up to the total, and none
+/// is negative.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    /// The total.
+    pub total: Expr,
+    /// The parts: money stage outputs.
+    pub parts: Vec<ValueId>,
+}
+
+/// An in-file test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    /// Its name.
+    pub name: String,
+    /// Its claims in the order written.
+    pub claims: Vec<TestClaim>,
+    /// Its expectations.
+    pub expects: Vec<Expect>,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A claim of a test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestClaim {
+    /// Its label.
+    pub label: String,
+    /// A value for every input field.
+    pub fields: Vec<Const>,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// An expectation of a test: a boolean expression over the test's claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// The condition.
+    pub expr: Expr,
+    /// The expectation as written.
+    pub text: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What a test expectation reads from one of its claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimPart {
+    /// An input field.
+    Field(usize),
+    /// A computed value.
+    Value(ValueId),
+    /// An accumulator's value before the claim.
+    Acc(AccId),
+}
+
+/// A typed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// What it computes.
+    pub kind: ExprKind,
+    /// The type of its result.
+    pub ty: Type,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The kinds of expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// A constant.
+    Const(Const),
+    /// An input field of the claim.
+    Field(usize),
+    /// A field of a record value (a list item).
+    RecordField(Box<Expr>, usize),
+    /// A computed value.
+    Value(ValueId),
+    /// An accumulator's value before this claim.
+    Acc(AccId),
+    /// A scalar parameter in force on the claim's date.
+    Param(ParamId),
+    /// A table parameter's cell for these keys.
+    Table(ParamId, Vec<Expr>),
+    /// The amount paid on `amount` by a segmented scale: each bracket's part at its rate.
+    Segmented(ParamId, Box<Expr>),
+    /// The rate of the bracket `amount` falls in.
+    RateAt(ParamId, Box<Expr>),
+    /// The variable bound by the enclosing fold, by nesting depth from the outside (0 first).
+    Local(usize),
+    /// `-x`
+    Neg(Box<Expr>),
+    /// `not x`
+    Not(Box<Expr>),
+    /// A binary operation; its meaning follows from the operands' types.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// Smallest of the operands.
+    Min(Vec<Expr>),
+    /// Largest of the operands.
+    Max(Vec<Expr>),
+    /// Absolute value.
+    Abs(Box<Expr>),
+    /// Whether an enum value is one of these variants.
+    In(Box<Expr>, Vec<u32>),
+    /// A fold over a list: `sum(body for x in list where filter)`.
+    Fold {
+        /// Which fold.
+        kind: FoldKind,
+        /// The list.
+        list: Box<Expr>,
+        /// The value of each item (a constant 1 for `count`).
+        body: Box<Expr>,
+        /// Which items count.
+        filter: Option<Box<Expr>>,
+    },
+    /// `any(cond for x in list)` / `all(...)`.
+    Quantifier {
+        /// `true` for `all`, `false` for `any`.
+        all: bool,
+        /// The list.
+        list: Box<Expr>,
+        /// The condition on each item.
+        body: Box<Expr>,
+    },
+    /// In a test expectation: a value of one of the test's claims.
+    ClaimValue(usize, ClaimPart),
+}
+
+/// Binary operators. Arithmetic keeps units: money results are rounded to the fen by the
+/// policy's rounding mode; rate results are kept to six decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `and`, short-circuit
+    And,
+    /// `or`, short-circuit
+    Or,
+}
+
+impl Expr {
+    /// Call `f` on this expression and every expression inside it.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Const(_)
+            | ExprKind::Field(_)
+            | ExprKind::Value(_)
+            | ExprKind::Acc(_)
+            | ExprKind::Param(_)
+            | ExprKind::Local(_)
+            | ExprKind::ClaimValue(..) => {}
+            ExprKind::RecordField(e, _)
+            | ExprKind::Segmented(_, e)
+            | ExprKind::RateAt(_, e)
+            | ExprKind::Neg(e)
+            | ExprKind::Not(e)
+            | ExprKind::Abs(e)
+            | ExprKind::In(e, _) => e.walk(f),
+            ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => {
+                es.iter().for_each(|e| e.walk(f))
+            }
+            ExprKind::Binary(_, a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::If(c, a, b) => {
+                c.walk(f);
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::Fold { list, body, filter, .. } => {
+                list.walk(f);
+                body.walk(f);
+                if let Some(filter) = filter {
+                    filter.walk(f);
+                }
+            }
+            ExprKind::Quantifier { list, body, .. } => {
+                list.walk(f);
+                body.walk(f);
+            }
+        }
+    }
+}
+
+impl Body {
+    /// Call `f` on every expression of the body.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        match self {
+            Body::Expr(e) => e.walk(f),
+            Body::Rule { default, exceptions } => {
+                default.walk(f);
+                for e in exceptions {
+                    e.when.walk(f);
+                    e.value.walk(f);
+                }
+            }
+        }
+    }
+
+    /// The values this body reads directly.
+    pub fn reads(&self) -> Vec<ValueId> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let ExprKind::Value(v) = e.kind {
+                out.push(v);
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}

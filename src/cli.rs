@@ -1,0 +1,186 @@
+//! The command line: argument parsing and one function per command.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use miette::GraphicalTheme;
+use serde::Serialize;
+use settle_lang::diagnostic::JsonProblem;
+use settle_lang::{Checked, check_bytes};
+
+use crate::files::{FileLoader, write_atomic};
+
+/// Exit code: the files have errors (or warnings, with `--deny-warnings`).
+const EXIT_PROBLEMS: u8 = 1;
+/// Exit code: bad usage, or a file could not be read or written.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "settle", version, about = "Check, format, test and run medical-insurance reimbursement policies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check policy files: syntax, names, types with units, tables, scales, dates, exceptions.
+    Check {
+        /// Policy files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output for people (`human`) or for tools (`json`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Fail on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Format policy files in place, keeping comments.
+    Fmt {
+        /// Policy files to format.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; fail if a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+/// Run the command line and return the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
+        Command::Fmt { files, check } => fmt(&files, check),
+    }
+}
+
+/// Read and check one file; `None` (after a message) when it cannot be read.
+fn check_file(path: &PathBuf) -> Option<Checked> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(check_bytes(&path.to_string_lossy(), &bytes, &mut FileLoader)),
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            None
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport {
+    files: Vec<JsonFile>,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Serialize)]
+struct JsonFile {
+    file: String,
+    errors: usize,
+    warnings: usize,
+    problems: Vec<JsonProblem>,
+}
+
+fn check(files: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
+    let mut unreadable = false;
+    let mut report = JsonReport { files: Vec::new(), errors: 0, warnings: 0 };
+    let theme = if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    for path in files {
+        let Some(checked) = check_file(path) else {
+            unreadable = true;
+            continue;
+        };
+        let problems = &checked.problems;
+        report.errors += problems.error_count();
+        report.warnings += problems.warning_count();
+        match format {
+            Format::Json => report.files.push(JsonFile {
+                file: path.to_string_lossy().into_owned(),
+                errors: problems.error_count(),
+                warnings: problems.warning_count(),
+                problems: problems.to_json(),
+            }),
+            Format::Human => {
+                eprint!("{}", problems.render(theme.clone(), 100));
+                let summary = match (problems.error_count(), problems.warning_count()) {
+                    (0, 0) => "ok".to_string(),
+                    (e, w) => format!("{} and {}", count(e, "error"), count(w, "warning")),
+                };
+                eprintln!("{}: {summary}", path.display());
+            }
+        }
+    }
+    if format == Format::Json {
+        let mut out = std::io::stdout().lock();
+        if serde_json::to_writer_pretty(&mut out, &report).is_err() || writeln!(out).is_err() {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if unreadable {
+        ExitCode::from(EXIT_USAGE)
+    } else if report.errors > 0 || (deny_warnings && report.warnings > 0) {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    let mut unformatted = 0;
+    for path in files {
+        let Some(checked) = check_file(path) else {
+            code = ExitCode::from(EXIT_USAGE);
+            continue;
+        };
+        let syntax_errors: Vec<_> =
+            checked.problems.list.iter().filter(|p| p.code.as_str().starts_with("settle::syntax")).collect();
+        if !syntax_errors.is_empty() || checked.modules.is_empty() {
+            eprint!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+            eprintln!("{}: not formatted: fix the syntax errors first", path.display());
+            code = ExitCode::from(EXIT_PROBLEMS);
+            continue;
+        }
+        let source = checked.problems.sources.text(0);
+        let formatted = settle_lang::format::format(source);
+        if formatted == source {
+            continue;
+        }
+        if check_only {
+            unformatted += 1;
+            eprintln!("{}: not formatted", path.display());
+            continue;
+        }
+        if let Err(e) = write_atomic(path, formatted.as_bytes()) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            code = ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if unformatted > 0 && code == ExitCode::SUCCESS {
+        code = ExitCode::from(EXIT_PROBLEMS);
+    }
+    code
+}
