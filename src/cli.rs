@@ -18,7 +18,11 @@ const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "settle", version, about = "Check, format, test and run medical-insurance reimbursement policies")]
+#[command(
+    name = "settle",
+    version,
+    about = "Check, format, test and run medical-insurance reimbursement policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -156,8 +160,12 @@ fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
             code = ExitCode::from(EXIT_USAGE);
             continue;
         };
-        let syntax_errors: Vec<_> =
-            checked.problems.list.iter().filter(|p| p.code.as_str().starts_with("settle::syntax")).collect();
+        let syntax_errors: Vec<_> = checked
+            .problems
+            .list
+            .iter()
+            .filter(|p| p.code.as_str().starts_with("settle::syntax"))
+            .collect();
         if !syntax_errors.is_empty() || checked.modules.is_empty() {
             eprint!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
             eprintln!("{}: not formatted: fix the syntax errors first", path.display());

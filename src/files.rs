@@ -14,8 +14,9 @@ impl Loader for FileLoader {
         let full: PathBuf = base.join(path);
         let name = full.to_string_lossy().into_owned();
         let bytes = std::fs::read(&full).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|e| format!("`{name}` is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            format!("`{name}` is not UTF-8 text (byte {})", e.utf8_error().valid_up_to())
+        })?;
         Ok((name, text))
     }
 }

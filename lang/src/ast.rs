@@ -10,6 +10,19 @@ use crate::span::Span;
 pub struct Module {
     /// The items in source order.
     pub items: Vec<Item>,
+    /// Items that did not parse (reported already), so that checks do not report them again.
+    pub broken: Vec<Broken>,
+}
+
+/// An item that failed to parse: its first word and the name after it, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Broken {
+    /// The item's keyword, such as `rule`.
+    pub keyword: String,
+    /// The word after it, usually the item's name.
+    pub name: Option<String>,
+    /// Where the broken item stands.
+    pub span: Span,
 }
 
 /// A name as written, with where it was written.

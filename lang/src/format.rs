@@ -147,7 +147,8 @@ fn space_between(source: &str, before: Option<&Tok>, prev: &Tok, next: &Tok) -> 
 
 fn starts_stage_header(source: &str, prev: &Tok) -> bool {
     // `stage name "title" (` keeps a space before the parenthesis even if it was written without.
-    let line_start = source.get(..prev.span.start as usize).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1);
+    let line_start =
+        source.get(..prev.span.start as usize).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1);
     let head = source.get(line_start..prev.span.start as usize).unwrap_or("").trim_start();
     head.starts_with("stage ") || head.starts_with("override stage ")
 }

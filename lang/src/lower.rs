@@ -9,12 +9,12 @@
 use crate::ir::{ValueId, ValueKind};
 
 /// Order values for evaluation, given each value's kind and stage position and what it reads.
-pub fn schedule(values: &[(ValueKind, Option<(usize, usize)>)], reads: &[Vec<ValueId>]) -> Vec<ValueId> {
-    let mut stage_statements: Vec<(usize, usize, ValueId)> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(v, (_, pos))| pos.map(|(s, i)| (s, i, v)))
-        .collect();
+pub fn schedule(
+    values: &[(ValueKind, Option<(usize, usize)>)],
+    reads: &[Vec<ValueId>],
+) -> Vec<ValueId> {
+    let mut stage_statements: Vec<(usize, usize, ValueId)> =
+        values.iter().enumerate().filter_map(|(v, (_, pos))| pos.map(|(s, i)| (s, i, v))).collect();
     stage_statements.sort_unstable();
     let mut placed = vec![false; values.len()];
     let mut order = Vec::with_capacity(values.len());

@@ -20,7 +20,11 @@ impl Checker<'_> {
                     let id = self.accs.len();
                     self.accs.push(None);
                     self.acc_types.push(None);
-                    self.declare_global(&y.name.name, Global::Acc(id), Decl { file, span: y.name.span });
+                    self.declare_global(
+                        &y.name.name,
+                        Global::Acc(id),
+                        Decl { file, span: y.name.span },
+                    );
                 }
                 Item::Param(p) => {
                     let id = self.params.len();
@@ -110,6 +114,8 @@ impl Checker<'_> {
 
     fn declare_global(&mut self, name: &str, global: Global, decl: Decl) {
         if let Some((_, first)) = self.globals.get(name) {
+            let overridable =
+                matches!(global, Global::Param(_) | Global::Value(_) | Global::Stage(_));
             let problem = if first.file != decl.file {
                 Problem::error(
                     Code::ExtendsNeedsOverride,
@@ -119,7 +125,11 @@ impl Checker<'_> {
                 )
                 .label("declared again here")
                 .also(first.file, first.span, "the base's declaration")
-                .help("choose another name; only a `param`, `let`, `rule` or `stage` can be overridden")
+                .help(if overridable {
+                    format!("to replace the base's `{name}`, write `override` before it")
+                } else {
+                    "choose another name; only a `param`, `let`, `rule` or `stage` can be overridden".to_string()
+                })
             } else {
                 duplicate(decl.file, name, decl.span, first.span)
             };
@@ -176,10 +186,15 @@ impl Checker<'_> {
                 Item::Rounding { mode, span } => {
                     if let Some(first) = rounding.filter(|_| file == 0) {
                         self.report(
-                            Problem::error(Code::PolicyDuplicateHeader, file, *span, "rounding is given twice")
-                                .label("second `rounding`")
-                                .also(file, first, "first `rounding`")
-                                .help("keep one `rounding` line"),
+                            Problem::error(
+                                Code::PolicyDuplicateHeader,
+                                file,
+                                *span,
+                                "rounding is given twice",
+                            )
+                            .label("second `rounding`")
+                            .also(file, first, "first `rounding`")
+                            .help("keep one `rounding` line"),
                         );
                     }
                     rounding = Some(*span);
@@ -210,7 +225,7 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        if policy.is_none() {
+        if policy.is_none() && !self.is_broken("policy") {
             self.report(
                 Problem::error(
                     Code::PolicyMissingHeader,
@@ -271,7 +286,8 @@ impl Checker<'_> {
                         continue;
                     }
                     self.record_names.insert(r.name.name.clone(), (self.records.len(), decl));
-                    self.records.push(ir::RecordDef { name: r.name.name.clone(), fields: Vec::new() });
+                    self.records
+                        .push(ir::RecordDef { name: r.name.name.clone(), fields: Vec::new() });
                 }
                 _ => {}
             }
@@ -303,17 +319,23 @@ impl Checker<'_> {
                         )
                         .label("second `input`")
                         .also(first_file, first, "first `input`")
-                        .help("declare other records with `record`, and use them as `list of` fields"),
+                        .help(
+                            "declare other records with `record`, and use them as `list of` fields",
+                        ),
                     );
                     continue;
                 }
                 input_seen = Some((file, decl.name.span));
                 self.input = Some((id, decl.name.name.clone()));
-                self.declare_global(&decl.name.name, Global::Input, Decl { file, span: decl.name.span });
+                self.declare_global(
+                    &decl.name.name,
+                    Global::Input,
+                    Decl { file, span: decl.name.span },
+                );
                 self.check_key_fields(file, decl, id);
             }
         }
-        if input_seen.is_none() {
+        if input_seen.is_none() && !self.is_broken("input") {
             self.report(
                 Problem::error(
                     Code::PolicyMissingInput,
@@ -334,7 +356,12 @@ impl Checker<'_> {
             .or_else(|| self.record_names.get(name).map(|(_, d)| d.span))
     }
 
-    fn record_fields(&mut self, file: usize, decl: &RecordDecl, is_input: bool) -> Vec<ir::FieldDef> {
+    fn record_fields(
+        &mut self,
+        file: usize,
+        decl: &RecordDecl,
+        is_input: bool,
+    ) -> Vec<ir::FieldDef> {
         let mut fields: Vec<ir::FieldDef> = Vec::new();
         let mut spans: Vec<Span> = Vec::new();
         for f in &decl.fields {

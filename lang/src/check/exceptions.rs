@@ -29,8 +29,15 @@ enum Var {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Fact {
-    Num { lo: Option<(Decimal, bool)>, hi: Option<(Decimal, bool)>, not: Vec<Decimal>, step: Decimal },
-    Enum { allowed: Vec<bool> },
+    Num {
+        lo: Option<(Decimal, bool)>,
+        hi: Option<(Decimal, bool)>,
+        not: Vec<Decimal>,
+        step: Decimal,
+    },
+    Enum {
+        allowed: Vec<bool>,
+    },
     Bool(bool),
 }
 
@@ -43,7 +50,12 @@ struct Conj {
 
 impl Checker<'_> {
     /// Report exceptions that never fire and pairs that both apply to some claim.
-    pub(crate) fn check_exceptions(&mut self, file: FileId, rule: &str, exceptions: &[ir::RuleException]) {
+    pub(crate) fn check_exceptions(
+        &mut self,
+        file: FileId,
+        rule: &str,
+        exceptions: &[ir::RuleException],
+    ) {
         let forms: Vec<Vec<Conj>> = exceptions.iter().map(|e| self.dnf(&e.when)).collect();
         let mut never = vec![false; exceptions.len()];
         for (i, (e, form)) in exceptions.iter().zip(&forms).enumerate() {
@@ -69,14 +81,17 @@ impl Checker<'_> {
                     continue;
                 }
                 let (Some(a), Some(b)) = (forms.get(i), forms.get(j)) else { continue };
-                let witness = a.iter().flat_map(|x| b.iter().map(move |y| (x, y))).find_map(|(x, y)| {
-                    if x.opaque || y.opaque {
-                        return None;
-                    }
-                    let both = and(x.clone(), y);
-                    (!both.contradiction).then(|| self.witness(&both))
-                });
-                let (Some(witness), Some(ei), Some(ej)) = (witness, exceptions.get(i), exceptions.get(j)) else {
+                let witness =
+                    a.iter().flat_map(|x| b.iter().map(move |y| (x, y))).find_map(|(x, y)| {
+                        if x.opaque || y.opaque {
+                            return None;
+                        }
+                        let both = and(x.clone(), y);
+                        (!both.contradiction).then(|| self.witness(&both))
+                    });
+                let (Some(witness), Some(ei), Some(ej)) =
+                    (witness, exceptions.get(i), exceptions.get(j))
+                else {
                     continue;
                 };
                 self.report(
@@ -139,11 +154,12 @@ impl Checker<'_> {
                 Some(self.with_domain(var, Fact::Enum { allowed }))
             }
             ExprKind::Binary(op, l, r) => {
-                let (var, ty, value, op) = match (self.var_of(l), constant(r), self.var_of(r), constant(l)) {
-                    (Some((v, t)), Some(c), _, _) => (v, t, c, *op),
-                    (_, _, Some((v, t)), Some(c)) => (v, t, c, flip(*op)?),
-                    _ => return None,
-                };
+                let (var, ty, value, op) =
+                    match (self.var_of(l), constant(r), self.var_of(r), constant(l)) {
+                        (Some((v, t)), Some(c), _, _) => (v, t, c, *op),
+                        (_, _, Some((v, t)), Some(c)) => (v, t, c, flip(*op)?),
+                        _ => return None,
+                    };
                 let op = if negated { negate(op)? } else { op };
                 let fact = match value {
                     Const::Enum(v) => {
@@ -201,14 +217,21 @@ impl Checker<'_> {
                 .and_then(|(r, _)| self.records.get(*r))
                 .and_then(|r| r.fields.get(i))
                 .is_some_and(|f| f.ty == Type::Money),
-            Var::Acc(a) => self
-                .accs
-                .get(a)
-                .and_then(|x| x.as_ref())
-                .is_some_and(|x| x.fold == FoldKind::Count),
+            Var::Acc(a) => {
+                self.accs.get(a).and_then(|x| x.as_ref()).is_some_and(|x| x.fold == FoldKind::Count)
+            }
         };
         if let (true, Fact::Num { step, .. }) = (non_negative, &fact) {
-            c = add(c, var, Fact::Num { lo: Some((Decimal::ZERO, true)), hi: None, not: Vec::new(), step: *step });
+            c = add(
+                c,
+                var,
+                Fact::Num {
+                    lo: Some((Decimal::ZERO, true)),
+                    hi: None,
+                    not: Vec::new(),
+                    step: *step,
+                },
+            );
         }
         add(c, var, fact)
     }
@@ -238,7 +261,11 @@ impl Checker<'_> {
                 Some(format!("`{name}` is {value}"))
             })
             .collect();
-        if parts.is_empty() { "to every claim".to_string() } else { format!("when {}", parts.join(" and ")) }
+        if parts.is_empty() {
+            "to every claim".to_string()
+        } else {
+            format!("when {}", parts.join(" and "))
+        }
     }
 
     fn var_name(&self, var: Var) -> Option<(String, Type)> {
@@ -347,7 +374,11 @@ fn add(mut c: Conj, var: Var, fact: Fact) -> Conj {
     c
 }
 
-fn tighter(a: Option<(Decimal, bool)>, b: Option<(Decimal, bool)>, lower: bool) -> Option<(Decimal, bool)> {
+fn tighter(
+    a: Option<(Decimal, bool)>,
+    b: Option<(Decimal, bool)>,
+    lower: bool,
+) -> Option<(Decimal, bool)> {
     match (a, b) {
         (None, x) | (x, None) => x,
         (Some(x), Some(y)) => {
@@ -371,7 +402,12 @@ fn satisfiable(f: &Fact) -> bool {
 }
 
 /// A value on the grid of `step` within the bounds and not excluded, if any.
-fn pick(lo: Option<(Decimal, bool)>, hi: Option<(Decimal, bool)>, not: &[Decimal], step: Decimal) -> Option<Decimal> {
+fn pick(
+    lo: Option<(Decimal, bool)>,
+    hi: Option<(Decimal, bool)>,
+    not: &[Decimal],
+    step: Decimal,
+) -> Option<Decimal> {
     let first = match lo {
         Some((l, incl)) => {
             let k = (l / step).ceil() * step;

@@ -373,9 +373,11 @@ impl Checker<'_> {
             ),
             Outcome::Err(code, message, help) => {
                 let (ln, rn) = (self.type_name(lt), self.type_name(rt));
+                let at =
+                    self.operator_span(scope.file, a.e.span, b.e.span, op.symbol()).unwrap_or(span);
                 self.report(
-                    Problem::error(code, scope.file, span, message)
-                        .label(format!("`{}` here", op.symbol()))
+                    Problem::error(code, scope.file, at, message)
+                        .label("here")
                         .with(a.e.span, format!("`{ln}`"))
                         .with(b.e.span, format!("`{rn}`"))
                         .help(help),
@@ -438,6 +440,13 @@ impl Checker<'_> {
             }
         }
         TExpr::new(ir::ExprKind::In(Box::new(a.e), variants), Ty::Known(Type::Bool), span)
+    }
+
+    /// Where the operator between two operands is written.
+    fn operator_span(&self, file: FileId, left: Span, right: Span, symbol: &str) -> Option<Span> {
+        let between = self.file_text(file).get(left.end as usize..right.start as usize)?;
+        let at = between.find(symbol)? + left.end as usize;
+        Some(Span::new(at, at + symbol.len()))
     }
 
     /// Whether `e` is a bare name that no scope binds (most likely an enum variant).
@@ -610,13 +619,14 @@ impl Checker<'_> {
         let span = id.span;
         if let Some(Type::Enum(e)) = expect {
             if let Some(v) = self.variant_index(e, &id.name) {
-                return TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(e)), span);
+                return TExpr::new(
+                    ir::ExprKind::Const(Const::Enum(v)),
+                    Ty::Known(Type::Enum(e)),
+                    span,
+                );
             }
-            let (enum_name, variants) = self
-                .enums
-                .get(e)
-                .map(|d| (d.name.clone(), d.variants.clone()))
-                .unwrap_or_default();
+            let (enum_name, variants) =
+                self.enums.get(e).map(|d| (d.name.clone(), d.variants.clone())).unwrap_or_default();
             let help = match did_you_mean(&id.name, variants.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
@@ -636,17 +646,18 @@ impl Checker<'_> {
             );
             return TExpr::error(span);
         }
-        let owners: Vec<usize> = (0..self.enums.len())
-            .filter(|e| self.variant_index(*e, &id.name).is_some())
-            .collect();
+        let owners: Vec<usize> =
+            (0..self.enums.len()).filter(|e| self.variant_index(*e, &id.name).is_some()).collect();
         match owners.as_slice() {
             [e] => {
                 let v = self.variant_index(*e, &id.name).unwrap_or(0);
                 TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(*e)), span)
             }
             [first, ..] => {
-                let names: Vec<String> =
-                    owners.iter().map(|e| format!("`{}`", self.type_name(Type::Enum(*e)))).collect();
+                let names: Vec<String> = owners
+                    .iter()
+                    .map(|e| format!("`{}`", self.type_name(Type::Enum(*e))))
+                    .collect();
                 let first_name = self.type_name(Type::Enum(*first));
                 self.report(
                     Problem::error(
@@ -673,6 +684,29 @@ impl Checker<'_> {
     }
 
     fn unknown_name(&mut self, scope: &Scope, id: &Ident) {
+        if self.is_broken(&id.name) {
+            return;
+        }
+        if !scope.claims.is_empty() {
+            let help = match did_you_mean(&id.name, scope.claims.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "the claims of this test are {}",
+                    scope.claims.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.report(
+                Problem::error(
+                    Code::TestUnknownClaim,
+                    scope.file,
+                    id.span,
+                    format!("this test has no claim `{}`", id.name),
+                )
+                .label("no claim of this name")
+                .help(help),
+            );
+            return;
+        }
         let mut candidates: Vec<String> = self.globals.keys().cloned().collect();
         candidates.extend(scope.stage_names.keys().cloned());
         candidates.extend(scope.vars.iter().map(|(n, _)| n.clone()));
@@ -735,7 +769,12 @@ impl Checker<'_> {
                     }
                     None => {
                         let record = self.type_name(Type::Record(r));
-                        self.unknown_field(scope.file, &record, field, fields.iter().map(|f| f.name.as_str()));
+                        self.unknown_field(
+                            scope.file,
+                            &record,
+                            field,
+                            fields.iter().map(|f| f.name.as_str()),
+                        );
                         TExpr::error(span)
                     }
                 }
@@ -796,13 +835,24 @@ impl Checker<'_> {
                 TExpr::new(ir::ExprKind::Field(i), Ty::Known(ty), span)
             }
             None => {
-                self.unknown_field(scope.file, &name, field, fields.iter().map(|f| f.name.as_str()));
+                self.unknown_field(
+                    scope.file,
+                    &name,
+                    field,
+                    fields.iter().map(|f| f.name.as_str()),
+                );
                 TExpr::error(span)
             }
         }
     }
 
-    fn stage_output(&mut self, scope: &Scope, stage: ir::StageId, field: &Ident, span: Span) -> TExpr {
+    fn stage_output(
+        &mut self,
+        scope: &Scope,
+        stage: ir::StageId,
+        field: &Ident,
+        span: Span,
+    ) -> TExpr {
         let Some(info) = self.stages.get(stage).cloned() else { return TExpr::error(span) };
         let Some(&(_, value)) = info.outputs.iter().find(|(n, _)| *n == field.name) else {
             let owner = format!("stage {}", info.name);
@@ -829,9 +879,14 @@ impl Checker<'_> {
         };
         if let Some((current, _)) = scope.stage {
             if current == stage {
-                let set_at =
-                    scope.stage_names.get(&field.name).map_or(usize::MAX, |(_, at)| *at);
-                return self.stage_value(scope, value, set_at, span, &format!("{}.{}", info.name, field.name));
+                let set_at = scope.stage_names.get(&field.name).map_or(usize::MAX, |(_, at)| *at);
+                return self.stage_value(
+                    scope,
+                    value,
+                    set_at,
+                    span,
+                    &format!("{}.{}", info.name, field.name),
+                );
             }
             if stage > current {
                 let here = self.stages.get(current).map(|s| s.name.clone()).unwrap_or_default();
@@ -856,7 +911,13 @@ impl Checker<'_> {
     }
 
     /// In a test: `a.field`, `a.rule`, `a.accumulator`, `a.stage.output`.
-    fn test_path(&mut self, scope: &Scope, base: &ast::Expr, field: &Ident, span: Span) -> Option<TExpr> {
+    fn test_path(
+        &mut self,
+        scope: &Scope,
+        base: &ast::Expr,
+        field: &Ident,
+        span: Span,
+    ) -> Option<TExpr> {
         if scope.claims.is_empty() {
             return None;
         }
@@ -872,7 +933,12 @@ impl Checker<'_> {
         let part = match stage {
             Some(s) => match self.globals.get(&s.name).map(|(g, _)| *g) {
                 Some(Global::Stage(st)) => {
-                    let t = self.stage_output(&Scope { file: scope.file, ..Scope::default() }, st, field, span);
+                    let t = self.stage_output(
+                        &Scope { file: scope.file, ..Scope::default() },
+                        st,
+                        field,
+                        span,
+                    );
                     match t.e.kind {
                         ir::ExprKind::Value(v) => Some((ClaimPart::Value(v), t.ty)),
                         _ => return Some(TExpr::error(span)),
@@ -900,13 +966,18 @@ impl Checker<'_> {
                 let mut names: Vec<String> = self.globals.keys().cloned().collect();
                 if let Some((input, _)) = &self.input {
                     names.extend(
-                        self.records.get(*input).into_iter().flat_map(|r| r.fields.iter().map(|f| f.name.clone())),
+                        self.records
+                            .get(*input)
+                            .into_iter()
+                            .flat_map(|r| r.fields.iter().map(|f| f.name.clone())),
                     );
                 }
                 let help = match did_you_mean(&field.name, names.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => "name an input field, a `let`, a rule, a `yearly` value, or `stage.output`"
-                        .to_string(),
+                    None => {
+                        "name an input field, a `let`, a rule, a `yearly` value, or `stage.output`"
+                            .to_string()
+                    }
                 };
                 self.report(
                     Problem::error(
@@ -948,9 +1019,10 @@ impl Checker<'_> {
                 slot.used = true;
                 Some((ClaimPart::Value(v), slot.ty.map_or(Ty::Error, Ty::Known)))
             }
-            Global::Acc(a) => {
-                Some((ClaimPart::Acc(a), self.acc_types.get(a).copied().flatten().map_or(Ty::Error, Ty::Known)))
-            }
+            Global::Acc(a) => Some((
+                ClaimPart::Acc(a),
+                self.acc_types.get(a).copied().flatten().map_or(Ty::Error, Ty::Known),
+            )),
             _ => None,
         }
     }
@@ -1000,7 +1072,12 @@ impl Checker<'_> {
                     Code::TypeKeyCount,
                     scope.file,
                     span,
-                    format!("`{name}` takes {} key{}, found {}", key_enums.len(), plural(key_enums.len()), keys.len()),
+                    format!(
+                        "`{name}` takes {} key{}, found {}",
+                        key_enums.len(),
+                        plural(key_enums.len()),
+                        keys.len()
+                    ),
                 )
                 .label("wrong number of keys")
                 .help(format!("index it by {}", names.join(" then "))),
@@ -1024,7 +1101,9 @@ impl Checker<'_> {
                             format!("`{name}` is keyed by `{expected}`, found `{found}`"),
                         )
                         .label(format!("this is `{found}`"))
-                        .help(format!("index it by a `{expected}` value, such as a field of that type")),
+                        .help(format!(
+                            "index it by a `{expected}` value, such as a field of that type"
+                        )),
                     );
                     return TExpr::error(span);
                 }
@@ -1048,21 +1127,32 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 }
                 let parts: Vec<TExpr> = args.iter().map(|a| self.infer(scope, a, expect)).collect();
-                let Some((ty, parts)) = self.unify(scope.file, parts, &format!("the values of `{}`", func.name)) else {
+                let Some((ty, parts)) =
+                    self.unify(scope.file, parts, &format!("the values of `{}`", func.name))
+                else {
                     return TExpr::error(span);
                 };
                 if let Ty::Known(t) = ty {
                     if !matches!(t, Type::Money | Type::Rate | Type::Int | Type::Date) {
                         let name = self.type_name(t);
                         self.report(
-                            Problem::error(Code::TypeMismatch, scope.file, span, format!("`{}` of `{name}` values", func.name))
-                                .label("these have no order")
-                                .help("compare amounts, rates, counts or dates"),
+                            Problem::error(
+                                Code::TypeMismatch,
+                                scope.file,
+                                span,
+                                format!("`{}` of `{name}` values", func.name),
+                            )
+                            .label("these have no order")
+                            .help("compare amounts, rates, counts or dates"),
                         );
                         return TExpr::error(span);
                     }
                 }
-                let kind = if func.name == "min" { ir::ExprKind::Min(parts) } else { ir::ExprKind::Max(parts) };
+                let kind = if func.name == "min" {
+                    ir::ExprKind::Min(parts)
+                } else {
+                    ir::ExprKind::Max(parts)
+                };
                 TExpr::new(kind, ty, span)
             }
             "abs" => {
@@ -1079,9 +1169,14 @@ impl Checker<'_> {
                     Ty::Known(other) => {
                         let name = self.type_name(other);
                         self.report(
-                            Problem::error(Code::TypeMismatch, scope.file, arg.span, format!("`abs` of `{name}`"))
-                                .label(format!("this is `{name}`"))
-                                .help("`abs` takes an amount, a rate or a count"),
+                            Problem::error(
+                                Code::TypeMismatch,
+                                scope.file,
+                                arg.span,
+                                format!("`abs` of `{name}`"),
+                            )
+                            .label(format!("this is `{name}`"))
+                            .help("`abs` takes an amount, a rate or a count"),
                         );
                         TExpr::error(span)
                     }
@@ -1089,7 +1184,13 @@ impl Checker<'_> {
             }
             "segmented" | "rate_at" => {
                 let [scale, amount] = args else {
-                    self.arity(scope.file, func, span, "a scale and an amount", &format!("{}(scale, amount)", func.name));
+                    self.arity(
+                        scope.file,
+                        func,
+                        span,
+                        "a scale and an amount",
+                        &format!("{}(scale, amount)", func.name),
+                    );
                     return TExpr::error(span);
                 };
                 let scale_param = match &scale.kind {
@@ -1126,9 +1227,17 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 };
                 if func.name == "segmented" {
-                    TExpr::new(ir::ExprKind::Segmented(p, Box::new(amount)), Ty::Known(Type::Money), span)
+                    TExpr::new(
+                        ir::ExprKind::Segmented(p, Box::new(amount)),
+                        Ty::Known(Type::Money),
+                        span,
+                    )
                 } else {
-                    TExpr::new(ir::ExprKind::RateAt(p, Box::new(amount)), Ty::Known(Type::Rate), span)
+                    TExpr::new(
+                        ir::ExprKind::RateAt(p, Box::new(amount)),
+                        Ty::Known(Type::Rate),
+                        span,
+                    )
                 }
             }
             "sum" | "count" | "any" | "all" => {
@@ -1217,9 +1326,16 @@ impl Checker<'_> {
             other => {
                 let name = self.ty_name(other);
                 self.report(
-                    Problem::error(Code::TypeMismatch, scope.file, list.span, format!("expected a list, found `{name}`"))
-                        .label("not a list")
-                        .help("fold over a `list of` field of the claim, as in `for item in claim.items`"),
+                    Problem::error(
+                        Code::TypeMismatch,
+                        scope.file,
+                        list.span,
+                        format!("expected a list, found `{name}`"),
+                    )
+                    .label("not a list")
+                    .help(
+                        "fold over a `list of` field of the claim, as in `for item in claim.items`",
+                    ),
                 );
                 return TExpr::error(span);
             }
@@ -1248,14 +1364,22 @@ impl Checker<'_> {
                         ty: Type::Bool,
                         kind: ir::ExprKind::Binary(
                             ir::BinOp::Or,
-                            Box::new(ir::Expr { span: f.span, ty: Type::Bool, kind: ir::ExprKind::Not(f) }),
+                            Box::new(ir::Expr {
+                                span: f.span,
+                                ty: Type::Bool,
+                                kind: ir::ExprKind::Not(f),
+                            }),
                             Box::new(cond),
                         ),
                     },
                     None => cond,
                 };
                 TExpr::new(
-                    ir::ExprKind::Quantifier { all: func.name == "all", list: Box::new(list_t.e), body: Box::new(body) },
+                    ir::ExprKind::Quantifier {
+                        all: func.name == "all",
+                        list: Box::new(list_t.e),
+                        body: Box::new(body),
+                    },
                     Ty::Known(Type::Bool),
                     span,
                 )
@@ -1263,9 +1387,15 @@ impl Checker<'_> {
             Some(FoldKind::Count) => {
                 // The body only names the variable; check it for unknown names all the same.
                 let _ = self.infer(&inner, body, None);
-                let one = ir::Expr { kind: ir::ExprKind::Const(Const::Int(1)), ty: Type::Int, span };
+                let one =
+                    ir::Expr { kind: ir::ExprKind::Const(Const::Int(1)), ty: Type::Int, span };
                 TExpr::new(
-                    ir::ExprKind::Fold { kind: FoldKind::Count, list: Box::new(list_t.e), body: Box::new(one), filter },
+                    ir::ExprKind::Fold {
+                        kind: FoldKind::Count,
+                        list: Box::new(list_t.e),
+                        body: Box::new(one),
+                        filter,
+                    },
                     Ty::Known(Type::Int),
                     span,
                 )
@@ -1274,14 +1404,21 @@ impl Checker<'_> {
                 let t = self.infer(&inner, body, expect);
                 let target = match t.ty {
                     Ty::Known(t @ (Type::Money | Type::Rate | Type::Int)) => t,
-                    Ty::Number => expect.filter(|t| matches!(t, Type::Money | Type::Int)).unwrap_or(Type::Money),
+                    Ty::Number => expect
+                        .filter(|t| matches!(t, Type::Money | Type::Int))
+                        .unwrap_or(Type::Money),
                     Ty::Error => return TExpr::error(span),
                     Ty::Known(other) => {
                         let name = self.type_name(other);
                         self.report(
-                            Problem::error(Code::TypeMismatch, scope.file, body.span, format!("cannot `{}` `{name}` values", func.name))
-                                .label(format!("this is `{name}`"))
-                                .help("fold amounts, rates or counts"),
+                            Problem::error(
+                                Code::TypeMismatch,
+                                scope.file,
+                                body.span,
+                                format!("cannot `{}` `{name}` values", func.name),
+                            )
+                            .label(format!("this is `{name}`"))
+                            .help("fold amounts, rates or counts"),
                         );
                         return TExpr::error(span);
                     }
@@ -1290,7 +1427,12 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 };
                 TExpr::new(
-                    ir::ExprKind::Fold { kind, list: Box::new(list_t.e), body: Box::new(body), filter },
+                    ir::ExprKind::Fold {
+                        kind,
+                        list: Box::new(list_t.e),
+                        body: Box::new(body),
+                        filter,
+                    },
                     Ty::Known(target),
                     span,
                 )
@@ -1367,7 +1509,9 @@ fn retype(e: &mut ir::Expr, target: Type) {
             retype(a, target);
             retype(b, target);
         }
-        ir::ExprKind::Min(xs) | ir::ExprKind::Max(xs) => xs.iter_mut().for_each(|x| retype(x, target)),
+        ir::ExprKind::Min(xs) | ir::ExprKind::Max(xs) => {
+            xs.iter_mut().for_each(|x| retype(x, target))
+        }
         ir::ExprKind::If(_, a, b) => {
             retype(a, target);
             retype(b, target);

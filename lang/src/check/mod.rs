@@ -22,7 +22,6 @@ use crate::ir::{self, Type};
 use crate::span::Span;
 use crate::syntax::parse::parse;
 
-
 /// Reads the base policies named by `extends`. The front end does no I/O itself: the caller
 /// decides where `extends "path"` points.
 pub trait Loader {
@@ -89,7 +88,11 @@ pub fn check_bytes(name: &str, bytes: &[u8], loader: &mut (dyn Loader + Send)) -
             )
             .label(format!("invalid byte at offset {}", e.valid_up_to()))
             .help("save the file as UTF-8; policy files are UTF-8 text, Chinese included");
-            Checked { policy: None, problems: Problems { sources, list: vec![problem] }, modules: Vec::new() }
+            Checked {
+                policy: None,
+                problems: Problems { sources, list: vec![problem] },
+                modules: Vec::new(),
+            }
         }
     }
 }
@@ -102,7 +105,12 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     modules.push((main, parse(text, main, &mut problems)));
     load_bases(&mut sources, &mut modules, &mut problems, loader);
 
-    let policy = if problems.iter().any(Problem::is_error) {
+    // Check what parsed even when some items did not, so that one run shows every mistake;
+    // only a file the parser refused whole is left alone.
+    let refused = problems
+        .iter()
+        .any(|p| matches!(p.code, Code::SyntaxTooDeep | Code::SyntaxTooLarge | Code::ExtendsCycle));
+    let policy = if refused {
         None
     } else {
         let checker = Checker::new(&modules, &sources);
@@ -128,8 +136,7 @@ fn load_bases(
     problems: &mut Vec<Problem>,
     loader: &mut dyn Loader,
 ) {
-    let mut chain: Vec<String> =
-        sources.get(0).map(|f| vec![f.name.clone()]).unwrap_or_default();
+    let mut chain: Vec<String> = sources.get(0).map(|f| vec![f.name.clone()]).unwrap_or_default();
     let mut current = 0;
     loop {
         let Some((file, module)) = modules.get(current) else { break };
@@ -145,10 +152,15 @@ fn load_bases(
         let Some(path) = extends.first() else { break };
         for extra in extends.get(1..).unwrap_or(&[]) {
             problems.push(
-                Problem::error(Code::PolicyDuplicateHeader, file, extra.span, "a policy extends one base")
-                    .label("second `extends`")
-                    .also(file, path.span, "first `extends`")
-                    .help("compose in a chain: let the base extend its own base"),
+                Problem::error(
+                    Code::PolicyDuplicateHeader,
+                    file,
+                    extra.span,
+                    "a policy extends one base",
+                )
+                .label("second `extends`")
+                .also(file, path.span, "first `extends`")
+                .help("compose in a chain: let the base extend its own base"),
             );
         }
         let from = sources.get(file).map(|f| f.name.clone()).unwrap_or_default();
@@ -235,6 +247,8 @@ pub(crate) struct StageInfo {
 /// The checker's state: declarations so far and the problems found.
 pub(crate) struct Checker<'a> {
     pub items: Vec<Merged<'a>>,
+    /// Items that did not parse: their names are not reported as unknown.
+    pub broken: Vec<&'a ast::Broken>,
     pub sources: &'a Sources,
     pub problems: Vec<Problem>,
     pub name: String,
@@ -263,6 +277,7 @@ impl<'a> Checker<'a> {
     fn new(modules: &'a [(FileId, Module)], sources: &'a Sources) -> Self {
         Checker {
             items: merge(modules),
+            broken: modules.iter().flat_map(|(_, m)| &m.broken).collect(),
             sources,
             problems: Vec::new(),
             name: String::new(),
@@ -290,6 +305,11 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn file_text(&self, file: FileId) -> &str {
         self.sources.text(file)
+    }
+
+    /// Whether a broken item declared `name` (or, for `keyword` lines, exists at all).
+    pub(crate) fn is_broken(&self, name: &str) -> bool {
+        self.broken.iter().any(|b| b.name.as_deref() == Some(name) || b.keyword == name)
     }
 
     pub(crate) fn report(&mut self, problem: Problem) {
@@ -387,17 +407,8 @@ impl<'a> Checker<'a> {
                         "this policy extends no base: remove `override`"
                     }),
                 ),
-                (Some((base_file, base)), false) => problems.push(
-                    Problem::error(
-                        Code::ExtendsNeedsOverride,
-                        m.file,
-                        ident.span,
-                        format!("`{name}` is already declared by the base policy"),
-                    )
-                    .label("declared again here")
-                    .also(*base_file, item_name(base).span, "the base's declaration")
-                    .help(format!("to replace the base's `{name}`, write `override` before it")),
-                ),
+                // Reported where the name is declared a second time (`declare_global`).
+                (Some(_), false) => {}
                 (Some((base_file, base)), true) => {
                     if let Some((ours, theirs)) = signature_difference(m.item, base) {
                         problems.push(

@@ -12,8 +12,11 @@ type Need = Option<(usize, usize)>;
 impl Checker<'_> {
     /// Check the order of values and return an evaluation order (see [`crate::lower`]).
     pub(crate) fn check_order(&mut self) -> Vec<ValueId> {
-        let reads: Vec<Vec<ValueId>> =
-            self.slots.iter().map(|s| s.body.as_ref().map(|b| b.reads()).unwrap_or_default()).collect();
+        let reads: Vec<Vec<ValueId>> = self
+            .slots
+            .iter()
+            .map(|s| s.body.as_ref().map(|b| b.reads()).unwrap_or_default())
+            .collect();
         let top = |kind: ValueKind| matches!(kind, ValueKind::Let | ValueKind::Rule);
         let n = self.slots.len();
         // Depth-first over top-level values: 0 new, 1 on stack, 2 done.
@@ -32,7 +35,8 @@ impl Checker<'_> {
                 let next = reads.get(v).and_then(|r| r.get(*i)).copied();
                 *i += 1;
                 match next {
-                    Some(d) if self.slots.get(d).is_some_and(|s| top(s.kind)) => match state.get(d) {
+                    Some(d) if self.slots.get(d).is_some_and(|s| top(s.kind)) => match state.get(d)
+                    {
                         Some(0) => {
                             if let Some(s) = state.get_mut(d) {
                                 *s = 1;
@@ -41,7 +45,8 @@ impl Checker<'_> {
                         }
                         Some(1) => {
                             let pos = stack.iter().position(|(x, _)| *x == d).unwrap_or(0);
-                            let cycle: Vec<usize> = stack.get(pos..).unwrap_or(&[]).iter().map(|(x, _)| *x).collect();
+                            let cycle: Vec<usize> =
+                                stack.get(pos..).unwrap_or(&[]).iter().map(|(x, _)| *x).collect();
                             if !cycle.iter().any(|c| cyclic.get(*c) == Some(&true)) {
                                 self.report_value_cycle(&cycle);
                             }
@@ -57,7 +62,9 @@ impl Checker<'_> {
                     None => {
                         let mine = reads
                             .get(v)
-                            .map(|r| r.iter().map(|d| self.position_or_need(*d, &need)).max().flatten())
+                            .map(|r| {
+                                r.iter().map(|d| self.position_or_need(*d, &need)).max().flatten()
+                            })
                             .unwrap_or(None);
                         if let Some(x) = need.get_mut(v) {
                             *x = mine;
@@ -90,7 +97,10 @@ impl Checker<'_> {
                         Code::OrderLaterStage,
                         slot.decl.file,
                         slot.decl.span,
-                        format!("stage `{here}` reads `{}`, which needs `{later}` of a later stage", dep.name),
+                        format!(
+                            "stage `{here}` reads `{}`, which needs `{later}` of a later stage",
+                            dep.name
+                        ),
                     )
                     .label(format!("`{}` is computed here", slot.name))
                     .also(dep.decl.file, dep.decl.span, format!("`{}` reads `{later}`", dep.name))
@@ -100,7 +110,10 @@ impl Checker<'_> {
                         Code::StageReadBeforeSet,
                         slot.decl.file,
                         slot.decl.span,
-                        format!("`{}` reads `{}`, which needs `{later}`, set later in this stage", slot.name, dep.name),
+                        format!(
+                            "`{}` reads `{}`, which needs `{later}`, set later in this stage",
+                            slot.name, dep.name
+                        ),
                     )
                     .label("computed here")
                     .also(dep.decl.file, dep.decl.span, format!("`{}` reads `{later}`", dep.name))
@@ -110,7 +123,10 @@ impl Checker<'_> {
             }
         }
         self.problems.extend(problems);
-        crate::lower::schedule(&self.slots.iter().map(|s| (s.kind, s.position)).collect::<Vec<_>>(), &reads)
+        crate::lower::schedule(
+            &self.slots.iter().map(|s| (s.kind, s.position)).collect::<Vec<_>>(),
+            &reads,
+        )
     }
 
     fn position_or_need(&self, d: ValueId, need: &[Need]) -> Need {
@@ -130,8 +146,11 @@ impl Checker<'_> {
 
     fn report_value_cycle(&mut self, cycle: &[ValueId]) {
         let Some(first) = cycle.first().and_then(|v| self.slots.get(*v)).cloned() else { return };
-        let names: Vec<String> =
-            cycle.iter().filter_map(|v| self.slots.get(*v)).map(|s| format!("`{}`", s.name)).collect();
+        let names: Vec<String> = cycle
+            .iter()
+            .filter_map(|v| self.slots.get(*v))
+            .map(|s| format!("`{}`", s.name))
+            .collect();
         let mut problem = Problem::error(
             Code::OrderCycle,
             first.decl.file,
@@ -145,10 +164,18 @@ impl Checker<'_> {
         .label("the cycle starts here");
         for v in cycle.iter().skip(1) {
             if let Some(s) = self.slots.get(*v) {
-                problem = problem.also(s.decl.file, s.decl.span, format!("`{}` is part of the cycle", s.name));
+                problem = problem.also(
+                    s.decl.file,
+                    s.decl.span,
+                    format!("`{}` is part of the cycle", s.name),
+                );
             }
         }
-        self.report(problem.help("every value must be computable from the claim, parameters and earlier values"));
+        self.report(
+            problem.help(
+                "every value must be computable from the claim, parameters and earlier values",
+            ),
+        );
     }
 
     /// Warn of parameters, rules and `let`s of the policy's own file that nothing reads.
@@ -159,11 +186,20 @@ impl Checker<'_> {
             if *used || decl.file != 0 {
                 continue;
             }
-            let name = self.params.get(p).and_then(|x| x.as_ref()).map(|x| x.name.clone()).unwrap_or_default();
+            // A parameter that failed its own checks is reported already.
+            let Some(name) = self.params.get(p).and_then(|x| x.as_ref()).map(|x| x.name.clone())
+            else {
+                continue;
+            };
             problems.push(
-                Problem::warning(Code::UnusedParam, decl.file, decl.span, format!("parameter `{name}` is never used"))
-                    .label("declared here, read nowhere")
-                    .help("remove it, or use it in a rule or stage"),
+                Problem::warning(
+                    Code::UnusedParam,
+                    decl.file,
+                    decl.span,
+                    format!("parameter `{name}` is never used"),
+                )
+                .label("declared here, read nowhere")
+                .help("remove it, or use it in a rule or stage"),
             );
         }
         for slot in &self.slots {
@@ -176,9 +212,14 @@ impl Checker<'_> {
                 ValueKind::Output(_) => continue,
             };
             problems.push(
-                Problem::warning(code, slot.decl.file, slot.decl.span, format!("{what} `{}` is never used", slot.name))
-                    .label("computed, read nowhere")
-                    .help("remove it, or read it in a stage or a test"),
+                Problem::warning(
+                    code,
+                    slot.decl.file,
+                    slot.decl.span,
+                    format!("{what} `{}` is never used", slot.name),
+                )
+                .label("computed, read nowhere")
+                .help("remove it, or read it in a stage or a test"),
             );
         }
         self.problems.extend(problems);

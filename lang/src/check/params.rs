@@ -163,9 +163,14 @@ impl Checker<'_> {
             }
             (ParamKind::Scale, Value::Table { entries, span }) if entries.is_empty() => {
                 self.report(
-                    Problem::error(Code::ScaleStart, file, *span, format!("scale `{name}` has no brackets"))
-                        .label("empty")
-                        .help("list brackets: `{ 0 .. 100_000: 60%, 100_000 ..: 70% }`"),
+                    Problem::error(
+                        Code::ScaleStart,
+                        file,
+                        *span,
+                        format!("scale `{name}` has no brackets"),
+                    )
+                    .label("empty")
+                    .help("list brackets: `{ 0 .. 100_000: 60%, 100_000 ..: 70% }`"),
                 );
                 None
             }
@@ -174,9 +179,14 @@ impl Checker<'_> {
                     ParamKind::Scalar(t) => format!("a single `{}` value", self.type_name(*t)),
                     ParamKind::Table { keys, .. } => format!(
                         "a table keyed by {}",
-                        keys.iter().map(|k| format!("`{}`", self.type_name(Type::Enum(*k)))).collect::<Vec<_>>().join(" then ")
+                        keys.iter()
+                            .map(|k| format!("`{}`", self.type_name(Type::Enum(*k))))
+                            .collect::<Vec<_>>()
+                            .join(" then ")
                     ),
-                    ParamKind::Scale => "a scale of brackets `{ 0 .. 100_000: 60%, ... }`".to_string(),
+                    ParamKind::Scale => {
+                        "a scale of brackets `{ 0 .. 100_000: 60%, ... }`".to_string()
+                    }
                 };
                 let found = match value {
                     Value::Scalar(_) => "a single value",
@@ -235,7 +245,9 @@ impl Checker<'_> {
                             Code::TableShape,
                             file,
                             other.span(),
-                            format!("expected a `{tname}` value in table `{name}`, found a nested table"),
+                            format!(
+                                "expected a `{tname}` value in table `{name}`, found a nested table"
+                            ),
                         )
                         .label("one level too deep")
                         .help("the table has as many levels as the enums after `by`"),
@@ -254,7 +266,9 @@ impl Checker<'_> {
                     format!("expected a table keyed by `{enum_name}` in `{name}`"),
                 )
                 .label("a single value")
-                .help(format!("write `{{ variant: value, ... }}` with every variant of `{enum_name}`")),
+                .help(format!(
+                    "write `{{ variant: value, ... }}` with every variant of `{enum_name}`"
+                )),
             );
             return false;
         };
@@ -269,10 +283,15 @@ impl Checker<'_> {
                 None => {
                     if let Some((_, first)) = wildcard {
                         self.report(
-                            Problem::error(Code::TableDuplicateKey, file, entry.key_span, format!("`_` appears twice in `{name}`"))
-                                .label("second `_`")
-                                .with(first, "first `_`")
-                                .help("keep one `_` for every other variant"),
+                            Problem::error(
+                                Code::TableDuplicateKey,
+                                file,
+                                entry.key_span,
+                                format!("`_` appears twice in `{name}`"),
+                            )
+                            .label("second `_`")
+                            .with(first, "first `_`")
+                            .help("keep one `_` for every other variant"),
                         );
                         ok = false;
                     }
@@ -303,11 +322,16 @@ impl Checker<'_> {
                         }
                     }
                     None => {
-                        let help = match did_you_mean(&k.name, variants.iter().map(String::as_str)) {
+                        let help = match did_you_mean(&k.name, variants.iter().map(String::as_str))
+                        {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!(
                                 "the variants of `{enum_name}` are {}",
-                                variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                                variants
+                                    .iter()
+                                    .map(|v| format!("`{v}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         };
                         self.report(
@@ -325,12 +349,8 @@ impl Checker<'_> {
                 },
             }
         }
-        let missing: Vec<&String> = variants
-            .iter()
-            .zip(&slots)
-            .filter(|(_, s)| s.is_none())
-            .map(|(v, _)| v)
-            .collect();
+        let missing: Vec<&String> =
+            variants.iter().zip(&slots).filter(|(_, s)| s.is_none()).map(|(v, _)| v).collect();
         if let Some((_, wspan)) = wildcard {
             if missing.is_empty() {
                 self.report(
@@ -397,7 +417,10 @@ impl Checker<'_> {
                             format!("scale `{name}` starts at {}, not 0", b.lower.0),
                         )
                         .label("first bracket")
-                        .help(format!("start the first bracket at 0: `0 .. {}: 0%` covers the amounts below", b.lower.0)),
+                        .help(format!(
+                            "start the first bracket at 0: `0 .. {}: 0%` covers the amounts below",
+                            b.lower.0
+                        )),
                     );
                     ok = false;
                 }
@@ -426,7 +449,9 @@ impl Checker<'_> {
                             )
                             .label(format!("starts at {}", b.lower.0))
                             .with(upper_span, format!("the bracket before ends at {upper}"))
-                            .help(format!("start this bracket at {upper}, where the one before ends")),
+                            .help(format!(
+                                "start this bracket at {upper}, where the one before ends"
+                            )),
                         );
                         ok = false;
                     }
@@ -436,11 +461,16 @@ impl Checker<'_> {
                                 Code::ScaleOverlap,
                                 file,
                                 b.lower.1,
-                                format!("brackets of `{name}` overlap from {} to {upper}", b.lower.0),
+                                format!(
+                                    "brackets of `{name}` overlap from {} to {upper}",
+                                    b.lower.0
+                                ),
                             )
                             .label(format!("starts at {}", b.lower.0))
                             .with(upper_span, format!("the bracket before runs to {upper}"))
-                            .help(format!("start this bracket at {upper}, where the one before ends")),
+                            .help(format!(
+                                "start this bracket at {upper}, where the one before ends"
+                            )),
                         );
                         ok = false;
                     }

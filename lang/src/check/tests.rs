@@ -58,30 +58,52 @@ impl Checker<'_> {
             }
             labels.push((c.label.name.clone(), c.label.span));
             match self.test_record(file, input, &c.fields, c.span, Some(&c.label.name)) {
-                Some(fields) => claims.push(ir::TestClaim { label: c.label.name.clone(), fields, span: c.span }),
+                Some(fields) => {
+                    claims.push(ir::TestClaim { label: c.label.name.clone(), fields, span: c.span })
+                }
                 None => ok = false,
             }
         }
         if t.claims.is_empty() {
             self.report(
-                Problem::error(Code::TestNoClaims, file, t.name.span, format!("test \"{}\" settles no claim", t.name.value))
-                    .label("no claims")
-                    .help(format!("add a claim: `{input_name} a {{ member: \"m1\", date: 2024-03-01, ... }}`")),
+                Problem::error(
+                    Code::TestNoClaims,
+                    file,
+                    t.name.span,
+                    format!("test \"{}\" settles no claim", t.name.value),
+                )
+                .label("no claims")
+                .help(format!(
+                    "add a claim: `{input_name} a {{ member: \"m1\", date: 2024-03-01, ... }}`"
+                )),
             );
             ok = false;
         }
         if t.expects.is_empty() {
             self.report(
-                Problem::warning(Code::TestNoExpectation, file, t.name.span, format!("test \"{}\" expects nothing", t.name.value))
-                    .label("this test cannot fail")
-                    .help("add a line such as `expect a.basic.pay == 8_820.00`"),
+                Problem::warning(
+                    Code::TestNoExpectation,
+                    file,
+                    t.name.span,
+                    format!("test \"{}\" expects nothing", t.name.value),
+                )
+                .label("this test cannot fail")
+                .help("add a line such as `expect a.basic.pay == 8_820.00`"),
             );
         }
-        let scope = Scope { file, claims: labels.iter().map(|(l, _)| l.clone()).collect(), ..Scope::default() };
+        let scope = Scope {
+            file,
+            claims: labels.iter().map(|(l, _)| l.clone()).collect(),
+            ..Scope::default()
+        };
         let mut expects = Vec::new();
         for e in &t.expects {
             match self.condition(&scope, e) {
-                Some(expr) => expects.push(ir::Expect { expr, text: self.source_text(file, e.span), span: e.span }),
+                Some(expr) => expects.push(ir::Expect {
+                    expr,
+                    text: self.source_text(file, e.span),
+                    span: e.span,
+                }),
                 None => ok = false,
             }
         }
@@ -107,12 +129,21 @@ impl Checker<'_> {
                 let names: Vec<&str> = def.fields.iter().map(|d| d.name.as_str()).collect();
                 let help = match did_you_mean(&f.name.name, names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the fields of `{}` are {}", def.name, names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "the fields of `{}` are {}",
+                        def.name,
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ),
                 };
                 self.report(
-                    Problem::error(Code::NameUnknownField, file, f.name.span, format!("`{}` has no field `{}`", def.name, f.name.name))
-                        .label("no such field")
-                        .help(help),
+                    Problem::error(
+                        Code::NameUnknownField,
+                        file,
+                        f.name.span,
+                        format!("`{}` has no field `{}`", def.name, f.name.name),
+                    )
+                    .label("no such field")
+                    .help(help),
                 );
                 ok = false;
                 continue;
@@ -140,21 +171,32 @@ impl Checker<'_> {
                 (FieldValue::List(_, lspan), _) => {
                     let tname = self.type_name(ty);
                     self.report(
-                        Problem::error(Code::TypeMismatch, file, *lspan, format!("field `{}` is `{tname}`, not a list", f.name.name))
-                            .label("a list")
-                            .help(format!("give a single `{tname}` value")),
+                        Problem::error(
+                            Code::TypeMismatch,
+                            file,
+                            *lspan,
+                            format!("field `{}` is `{tname}`, not a list", f.name.name),
+                        )
+                        .label("a list")
+                        .help(format!("give a single `{tname}` value")),
                     );
                     None
                 }
                 (FieldValue::Expr(e), _) => {
-                    let converted = self.expr_of(&scope, e, ty, &format!("field `{}`", f.name.name));
+                    let converted =
+                        self.expr_of(&scope, e, ty, &format!("field `{}`", f.name.name));
                     match converted.map(|x| constant_value(&x)) {
                         Some(Some(c)) => Some(c),
                         Some(None) => {
                             self.report(
-                                Problem::error(Code::TypeMismatch, file, e.span, "a test claim's fields are written as plain values")
-                                    .label("not a plain value")
-                                    .help("write the figure itself, such as `10_000` or `2021-08-01`"),
+                                Problem::error(
+                                    Code::TypeMismatch,
+                                    file,
+                                    e.span,
+                                    "a test claim's fields are written as plain values",
+                                )
+                                .label("not a plain value")
+                                .help("write the figure itself, such as `10_000` or `2021-08-01`"),
                             );
                             None
                         }
@@ -195,9 +237,14 @@ impl Checker<'_> {
         if !missing.is_empty() {
             let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
             self.report(
-                Problem::error(Code::TestMissingField, file, span, format!("this claim gives no {list}"))
-                    .label(format!("missing {list}"))
-                    .help("dates and enum fields have no default: give them; amounts default to 0"),
+                Problem::error(
+                    Code::TestMissingField,
+                    file,
+                    span,
+                    format!("this claim gives no {list}"),
+                )
+                .label(format!("missing {list}"))
+                .help("dates and enum fields have no default: give them; amounts default to 0"),
             );
             return None;
         }

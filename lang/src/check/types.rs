@@ -73,6 +73,9 @@ impl Checker<'_> {
                 if let Some((r, _)) = self.record_names.get(&id.name) {
                     return Some(Type::Record(*r));
                 }
+                if self.is_broken(&id.name) {
+                    return None;
+                }
                 let help = self.unknown_type_help(&id.name);
                 self.report(
                     Problem::error(
@@ -239,9 +242,7 @@ impl Checker<'_> {
                 "an amount is not a rate: compare an amount with an amount, or a rate with a rate"
             }
             (Type::Date, _) | (_, Type::Date) => "compare a date with a date, such as `2023-05-01`",
-            (Type::Enum(_), _) | (_, Type::Enum(_)) => {
-                "compare an enum with one of its variants"
-            }
+            (Type::Enum(_), _) | (_, Type::Enum(_)) => "compare an enum with one of its variants",
             _ => "both sides of a comparison need the same type",
         };
         Outcome::Err(Code::TypeCompare, format!("cannot compare `{l}` with `{r}`"), help.into())

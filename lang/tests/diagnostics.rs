@@ -1,0 +1,1005 @@
+//! Every diagnostic a policy author meets, rendered as they see it (without colour).
+//!
+//! Each case is a realistic mistake in a small policy. The snapshot shows the source and what
+//! `settle check` prints for it; a case that stops producing its diagnostic fails.
+
+use std::collections::HashMap;
+
+use settle_lang::{Code, Loader, check_bytes, check_with};
+
+/// The start of most cases: a header, two enums and the claim.
+const PRELUDE: &str = "policy test.case
+enum Level { level1, level2, level3 }
+enum Group { none, minimum_allowance, extreme_poverty }
+input claim {
+    id: text
+    member: text
+    date: date
+    level: Level
+    group: Group
+    total: money
+    self_paid: money
+}
+yearly admissions = count()
+";
+
+/// A payer chain to put after the case's lines when the case needs none of its own.
+const CHAIN: &str = "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+";
+
+/// In-memory base policies for `extends`.
+struct Bases(HashMap<&'static str, &'static str>);
+
+impl Loader for Bases {
+    fn load(&mut self, _from: &str, path: &str) -> Result<(String, String), String> {
+        self.0
+            .get(path)
+            .map(|t| (path.to_string(), (*t).to_string()))
+            .ok_or_else(|| format!("no file `{path}`"))
+    }
+}
+
+fn render(source: &str, bases: &[(&'static str, &'static str)]) -> (String, Vec<Code>) {
+    let mut loader = Bases(bases.iter().copied().collect());
+    let checked = check_with("policy.settle", source, &mut loader);
+    let codes = checked.problems.list.iter().map(|p| p.code).collect();
+    (checked.problems.render_plain(), codes)
+}
+
+/// Snapshot the diagnostics of `source` and assert that `code` is among them.
+macro_rules! case {
+    ($name:ident, $code:ident, $source:expr) => {
+        case!($name, $code, $source, &[]);
+    };
+    ($name:ident, $code:ident, $source:expr, $bases:expr) => {
+        #[test]
+        fn $name() {
+            let source: String = $source;
+            let (rendered, codes) = render(&source, $bases);
+            assert!(
+                codes.contains(&Code::$code),
+                "expected {:?} among {codes:?}\n{rendered}",
+                Code::$code
+            );
+            insta::assert_snapshot!(format!(
+                "----- SOURCE\n{source}\n----- DIAGNOSTICS\n{rendered}"
+            ));
+        }
+    };
+}
+
+fn with_chain(lines: &str) -> String {
+    format!("{PRELUDE}{lines}{CHAIN}")
+}
+
+fn alone(lines: &str) -> String {
+    format!("{PRELUDE}{lines}")
+}
+
+// ----- names
+
+case!(
+    typo_in_a_parameter_name,
+    NameUnknown,
+    with_chain(
+        "
+param deductible: money = 450
+let due = max(claim.total - deductable, 0)
+"
+    )
+);
+
+case!(
+    typo_in_an_enum_variant,
+    NameUnknownVariant,
+    with_chain(
+        "
+let top = claim.level == levl3
+"
+    )
+);
+
+case!(
+    variant_of_another_enum,
+    NameUnknownVariant,
+    with_chain(
+        "
+let poor = claim.group == level1
+"
+    )
+);
+
+case!(
+    typo_in_an_input_field,
+    NameUnknownField,
+    with_chain(
+        "
+let range = claim.total - claim.self_payed
+"
+    )
+);
+
+case!(
+    typo_in_a_stage_output,
+    NameUnknownField,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pya
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    unknown_type,
+    NameUnknownType,
+    with_chain(
+        "
+param cap: decimal = 80_000
+"
+    )
+);
+
+case!(
+    unknown_function,
+    NameUnknownFunction,
+    with_chain(
+        "
+let least = mn(claim.total, 1_000)
+"
+    )
+);
+
+case!(
+    ambiguous_variant,
+    NameAmbiguousVariant,
+    format!(
+        "policy test.case
+enum Group {{ none, minimum_allowance }}
+enum Referral {{ none, upward, downward }}
+input claim {{ id: text, member: text, date: date, group: Group, referral: Referral, total: money }}
+let plain = none
+{CHAIN}"
+    )
+);
+
+case!(
+    duplicate_definition,
+    NameDuplicate,
+    with_chain(
+        "
+param cap: money = 80_000
+param cap: money = 150_000
+"
+    )
+);
+
+case!(
+    reserved_word_as_a_name,
+    SyntaxUnexpected,
+    with_chain(
+        "
+let source = claim.total
+"
+    )
+);
+
+// ----- units and types
+
+case!(
+    money_plus_rate,
+    TypeUnits,
+    with_chain(
+        "
+let wrong = claim.total + 10%
+"
+    )
+);
+
+case!(
+    money_times_money,
+    TypeUnits,
+    with_chain(
+        "
+let wrong = claim.total * claim.self_paid
+"
+    )
+);
+
+case!(
+    rate_times_rate_used_as_money,
+    TypeMismatch,
+    with_chain(
+        "
+param ratio: rate = 90%
+rule share: money
+    default ratio * 50%
+"
+    )
+);
+
+case!(
+    money_compared_with_a_date,
+    TypeCompare,
+    with_chain(
+        "
+let late = claim.total > 2023-05-01
+"
+    )
+);
+
+case!(
+    percent_sign_forgotten_in_a_parameter,
+    TypeRateLiteral,
+    with_chain(
+        "
+param ratio: rate = 85
+"
+    )
+);
+
+case!(
+    percent_sign_forgotten_in_a_comparison,
+    TypeRateLiteral,
+    with_chain(
+        "
+param ratio: rate = 85%
+let generous = ratio > 80
+"
+    )
+);
+
+case!(
+    count_added_to_money,
+    TypeUnits,
+    with_chain(
+        "
+let wrong = claim.total + admissions
+"
+    )
+);
+
+case!(
+    condition_that_is_not_true_or_false,
+    TypeCondition,
+    with_chain(
+        "
+rule due: money
+    default 450
+    when claim.total -> 0
+"
+    )
+);
+
+case!(
+    table_used_as_a_value,
+    TypeNotAValue,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, level3: 900 }
+let due = deductible + 1
+"
+    )
+);
+
+case!(
+    table_with_the_wrong_number_of_keys,
+    TypeKeyCount,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, level3: 900 }
+let due = deductible[claim.level, claim.group]
+"
+    )
+);
+
+case!(
+    table_indexed_by_the_wrong_enum,
+    TypeMismatch,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, level3: 900 }
+let due = deductible[claim.group]
+"
+    )
+);
+
+case!(
+    indexing_something_that_is_no_table,
+    TypeNotATable,
+    with_chain(
+        "
+param cap: money = 80_000
+let due = cap[claim.level]
+"
+    )
+);
+
+case!(
+    sum_without_a_list,
+    TypeNotAFold,
+    with_chain(
+        "
+let spent = sum(claim.total)
+"
+    )
+);
+
+case!(
+    yearly_that_is_not_a_fold,
+    TypeNotAFold,
+    with_chain(
+        "
+yearly paid = basic.pay
+"
+    )
+);
+
+case!(
+    in_on_an_amount,
+    TypeMismatch,
+    with_chain(
+        "
+let small = claim.total in {100, 200}
+"
+    )
+);
+
+case!(
+    scale_argument_that_is_no_scale,
+    TypeNotAScale,
+    with_chain(
+        "
+param cap: money = 80_000
+let part = segmented(cap, claim.total)
+"
+    )
+);
+
+// ----- tables, scales, dates
+
+case!(
+    table_missing_a_level,
+    TableMissingKeys,
+    with_chain(
+        "
+param deductible: money by Level
+    from 2021-07-01 { level1: 200, level2: 500 }
+"
+    )
+);
+
+case!(
+    table_with_a_key_twice,
+    TableDuplicateKey,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, level2: 550, level3: 900 }
+"
+    )
+);
+
+case!(
+    table_with_an_unknown_key,
+    NameUnknownVariant,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, levle3: 900 }
+"
+    )
+);
+
+case!(
+    table_given_a_single_value,
+    TableShape,
+    with_chain(
+        "
+param deductible: money by Level = 450
+"
+    )
+);
+
+case!(
+    wildcard_that_matches_nothing,
+    TableUselessWildcard,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200, level2: 500, level3: 900, _: 1_000 }
+let due = deductible[claim.level]
+"
+    )
+);
+
+case!(
+    scale_with_a_gap,
+    ScaleGap,
+    with_chain(
+        "
+param critical: scale = { 0 .. 100_000: 60%, 120_000 ..: 70% }
+"
+    )
+);
+
+case!(
+    scale_with_overlapping_brackets,
+    ScaleOverlap,
+    with_chain(
+        "
+param critical: scale = { 0 .. 100_000: 60%, 90_000 ..: 70% }
+"
+    )
+);
+
+case!(
+    scale_with_decreasing_bounds,
+    ScaleDecreasing,
+    with_chain(
+        "
+param critical: scale = { 0 .. 100_000: 60%, 100_000 .. 50_000: 70%, 50_000 ..: 80% }
+"
+    )
+);
+
+case!(
+    scale_not_starting_at_zero,
+    ScaleStart,
+    with_chain(
+        "
+param critical: scale = { 15_000 .. 100_000: 60%, 100_000 ..: 70% }
+"
+    )
+);
+
+case!(
+    scale_bracket_after_the_open_one,
+    ScaleOpenBracket,
+    with_chain(
+        "
+param critical: scale = { 0 ..: 60%, 100_000 .. 200_000: 70% }
+"
+    )
+);
+
+case!(
+    effective_dates_out_of_order,
+    ParamDateOrder,
+    with_chain(
+        "
+param cap: money
+    from 2021-07-01 150_000
+    from 2021-01-01 80_000
+"
+    )
+);
+
+case!(
+    effective_date_twice,
+    ParamDuplicateDate,
+    with_chain(
+        "
+param cap: money
+    from 2021-07-01 80_000
+    from 2021-07-01 150_000
+"
+    )
+);
+
+case!(
+    a_day_that_does_not_exist,
+    SyntaxBadDate,
+    with_chain(
+        "
+param cap: money
+    from 2023-02-30 150_000
+"
+    )
+);
+
+case!(
+    medical_year_starting_on_no_day,
+    SyntaxBadDate,
+    format!("{PRELUDE}year starts 13-01\n{CHAIN}")
+);
+
+// ----- rules and exceptions
+
+case!(
+    exceptions_that_both_apply,
+    RuleConflict,
+    with_chain(
+        "
+param deductible: money = 450
+rule due: money
+    default deductible
+    when admissions >= 1 -> deductible * 50%
+    when admissions >= 2 -> 0
+"
+    )
+);
+
+case!(
+    exceptions_on_enum_values_that_overlap,
+    RuleConflict,
+    with_chain(
+        "
+rule ratio: rate
+    default 80%
+    when claim.level == level1 -> 90%
+    when claim.level in {level1, level2} -> 85%
+"
+    )
+);
+
+case!(
+    exception_that_can_never_apply,
+    RuleNeverFires,
+    with_chain(
+        "
+rule due: money
+    default 450
+    when admissions < 0 -> 0
+"
+    )
+);
+
+case!(
+    exception_with_contradictory_bounds,
+    RuleNeverFires,
+    with_chain(
+        "
+rule due: money
+    default 450
+    when claim.total > 10_000 and claim.total < 5_000 -> 0
+"
+    )
+);
+
+// ----- stages and order
+
+case!(
+    stage_reading_a_later_stage,
+    OrderLaterStage,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total - patient.out_of_pocket
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total * 10%
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    stage_reading_a_later_stage_through_a_let,
+    OrderLaterStage,
+    alone(
+        "
+let left = claim.total - patient.out_of_pocket
+stage basic (pay: money) {
+    pay = left
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total * 10%
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    output_never_set,
+    StageOutputUnset,
+    alone(
+        "
+stage basic (pay: money, over_cap: money) {
+    pay = claim.total * 90%
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    output_set_twice,
+    StageOutputTwice,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+    pay = claim.total * 80%
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    setting_an_undeclared_output,
+    StageNotAnOutput,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+    paid = pay
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    reading_an_output_before_it_is_set,
+    StageReadBeforeSet,
+    alone(
+        "
+stage basic (pay: money, over_cap: money) {
+    over_cap = max(claim.total - pay, 0)
+    pay = min(claim.total, 80_000)
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    lets_defined_in_terms_of_each_other,
+    OrderCycle,
+    with_chain(
+        "
+let a = b + 1
+let b = a + 1
+"
+    )
+);
+
+case!(
+    rules_defined_in_terms_of_each_other,
+    OrderCycle,
+    with_chain(
+        "
+rule a: money
+    default b
+rule b: money
+    default a
+"
+    )
+);
+
+case!(
+    no_balance_line,
+    PolicyMissingBalance,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+}
+"
+    )
+);
+
+case!(
+    balance_share_that_is_no_output,
+    BalanceTerm,
+    alone(
+        "
+stage basic (pay: money) {
+    pay = claim.total * 90%
+}
+balance claim.total = basic.pay + claim.self_paid
+"
+    )
+);
+
+// ----- warnings
+
+case!(
+    parameter_never_used,
+    UnusedParam,
+    with_chain(
+        "
+param tcm_bonus: rate = 10%
+"
+    )
+);
+
+case!(
+    rule_never_used,
+    UnusedRule,
+    with_chain(
+        "
+rule due: money
+    default 450
+"
+    )
+);
+
+// ----- header
+
+case!(
+    no_policy_line,
+    PolicyMissingHeader,
+    format!("input claim {{ id: text, member: text, date: date, total: money }}\n{CHAIN}")
+);
+
+case!(
+    no_input_record,
+    PolicyMissingInput,
+    "policy test.case\nparam cap: money = 80_000\n".to_string()
+);
+
+case!(
+    input_without_a_member,
+    PolicyMissingKeyField,
+    format!("policy test.case\ninput claim {{ id: text, date: date, total: money }}\n{CHAIN}")
+);
+
+case!(unknown_rounding_mode, PolicyUnknownRounding, format!("{PRELUDE}rounding half_upp\n{CHAIN}"));
+
+case!(dated_by_an_amount, PolicyBadDatedField, format!("{PRELUDE}dated by claim.total\n{CHAIN}"));
+
+// ----- composition
+
+const BASE: &str = "policy shandong.resident
+enum Level { primary, county, city }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param ratio: rate by Level = { primary: 80%, county: 70%, city: 60% }
+stage basic (pay: money) {
+    pay = claim.total * ratio[claim.level]
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+";
+
+case!(
+    override_with_another_type,
+    ExtendsOverrideType,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ratio: money by Level = { primary: 85, county: 70, city: 60 }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    redefinition_without_override,
+    ExtendsNeedsOverride,
+    "policy weihai.resident
+extends \"shandong.settle\"
+param ratio: rate by Level = { primary: 85%, county: 70%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    override_of_nothing,
+    ExtendsNothingToOverride,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ration: rate by Level = { primary: 85%, county: 70%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    base_policy_missing,
+    ExtendsNotFound,
+    "policy weihai.resident
+extends \"shandong-2023.settle\"
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+// ----- tests in the file
+
+case!(
+    test_expecting_an_unknown_claim,
+    TestUnknownClaim,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+    expect b.basic.pay == 9_000
+}
+"
+    )
+);
+
+case!(
+    test_claim_with_an_unknown_field,
+    NameUnknownField,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, totl: 10_000 }
+    expect a.basic.pay == 9_000
+}
+"
+    )
+);
+
+case!(
+    test_claim_without_a_date,
+    TestMissingField,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", level: level1, group: none, total: 10_000 }
+    expect a.basic.pay == 9_000
+}
+"
+    )
+);
+
+case!(
+    test_expecting_an_unknown_value,
+    TestUnknownValue,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+    expect a.basic_pay == 9_000
+}
+"
+    )
+);
+
+case!(
+    test_that_cannot_fail,
+    TestNoExpectation,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+}
+"
+    )
+);
+
+case!(
+    test_claim_of_another_record,
+    TestNotTheInput,
+    with_chain(
+        "
+test \"first admission\" {
+    clam a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+    expect a.basic.pay == 9_000
+}
+"
+    )
+);
+
+// ----- syntax
+
+case!(
+    unterminated_string,
+    SyntaxUnterminatedString,
+    with_chain(
+        "
+param cap: money = 80_000
+    source \"Dezhou press conference 2021-07-28
+"
+    )
+);
+
+case!(
+    unterminated_comment,
+    SyntaxUnterminatedComment,
+    format!("{PRELUDE}{CHAIN}\n/* the subsidy stage comes later\n")
+);
+
+case!(
+    full_width_comma,
+    SyntaxInvalidCharacter,
+    with_chain(
+        "
+param deductible: money by Level = { level1: 200， level2: 500, level3: 900 }
+"
+    )
+);
+
+case!(
+    arrow_forgotten_in_an_exception,
+    SyntaxUnexpected,
+    with_chain(
+        "
+rule due: money
+    default 450
+    when admissions >= 2 0
+"
+    )
+);
+
+case!(
+    single_equals_in_a_condition,
+    SyntaxUnexpected,
+    with_chain(
+        "
+rule due: money
+    default 450
+    when admissions = 2 -> 0
+"
+    )
+);
+
+case!(
+    rule_without_default,
+    SyntaxUnexpected,
+    with_chain(
+        "
+rule due: money
+    when admissions >= 2 -> 0
+"
+    )
+);
+
+case!(
+    nesting_too_deep,
+    SyntaxTooDeep,
+    with_chain(&format!("let deep = {}1{}\n", "(".repeat(70), ")".repeat(70)))
+);
+
+case!(
+    every_error_of_the_file_at_once,
+    NameUnknown,
+    with_chain(
+        "
+param ratio: rate = 85
+let a = claim.totl
+let b = deductable
+rule due: money
+    default 450
+    when admissions = 2 -> 0
+let c = claim.total + 10%
+"
+    )
+);
+
+#[test]
+fn invalid_utf8_is_reported_at_the_first_bad_byte() {
+    let mut bytes = format!("{PRELUDE}{CHAIN}").into_bytes();
+    bytes.extend_from_slice(b"// caf\xe9\n");
+    let checked = check_bytes("latin1.settle", &bytes, &mut settle_lang::NoLoader);
+    let rendered = checked.problems.render_plain();
+    assert!(checked.problems.list.iter().any(|p| p.code == Code::SyntaxInvalidUtf8), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn at_least_forty_distinct_diagnostics_are_snapshotted() {
+    let source = include_str!("diagnostics.rs");
+    let cases = source.matches("\ncase!(").count();
+    assert!(cases >= 40, "only {cases} cases");
+}
