@@ -4,7 +4,8 @@
 //! rewrites whitespace: indentation by bracket depth (and one level for the continuation lines
 //! of an item, such as `from`, `when` and `source` lines), single spaces between words and
 //! around operators, none inside parentheses, at most one blank line in a row, and a final
-//! newline. Formatting a formatted file changes nothing.
+//! newline. Trailing comments on consecutive lines are aligned two spaces after the longest
+//! line's code. Formatting a formatted file changes nothing.
 
 use crate::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
 
@@ -15,7 +16,8 @@ const INDENT: &str = "    ";
 pub fn format(source: &str) -> String {
     let tokens = tokenize(source);
     let lines = split_lines(&tokens);
-    let mut out = String::with_capacity(source.len() + source.len() / 8);
+    // Each output line: its code (indented) and its trailing comment; `None` for a blank line.
+    let mut out: Vec<Option<(String, Option<String>)>> = Vec::new();
     let mut depth: usize = 0;
     let mut blank_pending = false;
     let mut in_item = false;
@@ -25,7 +27,7 @@ pub fn format(source: &str) -> String {
             continue;
         }
         if blank_pending {
-            out.push('\n');
+            out.push(None);
             blank_pending = false;
         }
         let lead = first_code(line, &lines, i);
@@ -43,11 +45,18 @@ pub fn format(source: &str) -> String {
         } else if depth == 0 && in_item && lead.is_some() {
             indent += 1;
         }
-        for _ in 0..indent {
-            out.push_str(INDENT);
-        }
-        write_line(&mut out, source, line);
-        out.push('\n');
+        let mut code = INDENT.repeat(indent);
+        let trailing = match line.split_last() {
+            Some((last, rest)) if last.kind == Some(Token::LineComment) && !rest.is_empty() => {
+                write_line(&mut code, source, rest);
+                Some(text(source, last).to_string())
+            }
+            _ => {
+                write_line(&mut code, source, line);
+                None
+            }
+        };
+        out.push(Some((code, trailing)));
         for t in line {
             match t.kind {
                 Some(Token::LBrace | Token::LParen | Token::LBracket) => depth += 1,
@@ -57,6 +66,42 @@ pub fn format(source: &str) -> String {
                 _ => {}
             }
         }
+    }
+    join(&out)
+}
+
+/// Join output lines, aligning the trailing comments of each run of consecutive lines.
+fn join(lines: &[Option<(String, Option<String>)>]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        let Some((code, comment)) = line else {
+            out.push('\n');
+            i += 1;
+            continue;
+        };
+        if comment.is_none() {
+            out.push_str(code);
+            out.push('\n');
+            i += 1;
+            continue;
+        }
+        let run: Vec<&(String, Option<String>)> = lines
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .map_while(|l| l.as_ref().filter(|(_, c)| c.is_some()))
+            .collect();
+        let width = run.iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+        for (code, comment) in &run {
+            out.push_str(code);
+            for _ in code.chars().count()..width + 2 {
+                out.push(' ');
+            }
+            out.push_str(comment.as_deref().unwrap_or(""));
+            out.push('\n');
+        }
+        i += run.len().max(1);
     }
     out
 }
