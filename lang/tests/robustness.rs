@@ -17,10 +17,7 @@ fn corpus() -> Vec<(PathBuf, String)> {
         collect(&root.join(dir), &mut files);
     }
     files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
-        .collect()
+    files.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -54,7 +51,12 @@ fn formatting_is_idempotent_and_keeps_every_token() {
     for (path, text) in corpus() {
         let once = format(&text);
         assert_eq!(format(&once), once, "{} formats differently twice", path.display());
-        assert_eq!(significant(&once), significant(&text), "{} lost or changed a token", path.display());
+        assert_eq!(
+            significant(&once),
+            significant(&text),
+            "{} lost or changed a token",
+            path.display()
+        );
     }
 }
 
@@ -71,7 +73,8 @@ fn formatting_does_not_change_what_the_checker_finds() {
         let name = path.to_string_lossy();
         let before = check_bytes(&name, text.as_bytes(), &mut NoLoader);
         let after = check_bytes(&name, format(&text).as_bytes(), &mut NoLoader);
-        let codes = |c: &settle_lang::Checked| c.problems.list.iter().map(|p| p.code).collect::<Vec<_>>();
+        let codes =
+            |c: &settle_lang::Checked| c.problems.list.iter().map(|p| p.code).collect::<Vec<_>>();
         assert_eq!(codes(&before), codes(&after), "{name}");
     }
 }
@@ -86,19 +89,81 @@ enum Mutation {
 }
 
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "\"", "/*", "*/", "//", "->", "==", "=", ".", "..", ":", ",", "%",
-    "-", "+", "*", "/", "when", "default", "from", "source", "param", "rule", "stage", "let",
-    "yearly", "test", "expect", "override", "extends", "policy", "input", "enum", "balance", "in",
-    "not", "and", "or", "if", "then", "else", "for", "where", "sum(", "count()", "min(", "max(",
-    "segmented(", "2023-02-30", "2021-07-01", "99999999999999999999999999999999", "85%", "0",
-    "_", "level9", "起付线", "\n", "\t", "　", "，", "\u{feff}",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\"",
+    "/*",
+    "*/",
+    "//",
+    "->",
+    "==",
+    "=",
+    ".",
+    "..",
+    ":",
+    ",",
+    "%",
+    "-",
+    "+",
+    "*",
+    "/",
+    "when",
+    "default",
+    "from",
+    "source",
+    "param",
+    "rule",
+    "stage",
+    "let",
+    "yearly",
+    "test",
+    "expect",
+    "override",
+    "extends",
+    "policy",
+    "input",
+    "enum",
+    "balance",
+    "in",
+    "not",
+    "and",
+    "or",
+    "if",
+    "then",
+    "else",
+    "for",
+    "where",
+    "sum(",
+    "count()",
+    "min(",
+    "max(",
+    "segmented(",
+    "2023-02-30",
+    "2021-07-01",
+    "99999999999999999999999999999999",
+    "85%",
+    "0",
+    "_",
+    "level9",
+    "起付线",
+    "\n",
+    "\t",
+    "　",
+    "，",
+    "\u{feff}",
 ];
 
 fn mutation(len: usize) -> impl Strategy<Value = Mutation> {
     let len = len.max(1);
     prop_oneof![
-        (0..len, prop::sample::select(FRAGMENTS)).prop_map(|(at, f)| Mutation::Insert(at, f.as_bytes().to_vec())),
-        (0..len, prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(at, b)| Mutation::Insert(at, b)),
+        (0..len, prop::sample::select(FRAGMENTS))
+            .prop_map(|(at, f)| Mutation::Insert(at, f.as_bytes().to_vec())),
+        (0..len, prop::collection::vec(any::<u8>(), 1..8))
+            .prop_map(|(at, b)| Mutation::Insert(at, b)),
         (0..len, 1..64usize).prop_map(|(at, n)| Mutation::Delete(at, n)),
         (0..len).prop_map(Mutation::Truncate),
         (0..len, 1..200usize).prop_map(|(at, n)| Mutation::Duplicate(at, n)),

@@ -138,8 +138,7 @@ fn load_bases(
 ) {
     let mut chain: Vec<String> = sources.get(0).map(|f| vec![f.name.clone()]).unwrap_or_default();
     let mut current = 0;
-    loop {
-        let Some((file, module)) = modules.get(current) else { break };
+    while let Some((file, module)) = modules.get(current) {
         let file = *file;
         let extends: Vec<&ast::Text> = module
             .items
@@ -448,6 +447,8 @@ pub(crate) struct Merged<'a> {
 /// stay with the base.
 fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
     let mut merged: Vec<Merged<'_>> = Vec::new();
+    // Where each (kind, name) of an overridable item stands in `merged`, and its file.
+    let mut index: HashMap<(u8, &str), (usize, FileId)> = HashMap::new();
     for (file, module) in modules.iter().rev() {
         let file = *file;
         for item in &module.items {
@@ -455,14 +456,17 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                 continue;
             }
             if let Some((kind, name, overrides)) = override_key(item) {
-                let found = merged.iter().position(|m| {
-                    m.file != file
-                        && override_key(m.item).is_some_and(|(k, n, _)| k == kind && n == name)
-                });
+                let found = index.get(&(kind, name)).filter(|(_, f)| *f != file).map(|(i, _)| *i);
+                if found.is_none() {
+                    index.entry((kind, name)).or_insert((merged.len(), file));
+                }
                 if let Some(slot) = found.and_then(|i| merged.get_mut(i)) {
                     let base = Some((slot.file, slot.item));
                     if overrides {
                         *slot = Merged { file, item, base };
+                        if let Some(entry) = index.get_mut(&(kind, name)) {
+                            entry.1 = file;
+                        }
                     } else {
                         merged.push(Merged { file, item, base });
                     }
@@ -479,8 +483,21 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                     | Item::Extends { .. }
             );
             if header {
+                // Header lines are not overridable items, so removing base ones here leaves the
+                // positions in `index` (taken before any header of a later file) valid only if
+                // we rebuild it; headers are few, so do that.
                 let same = std::mem::discriminant(item);
+                let before = merged.len();
                 merged.retain(|m| m.file == file || std::mem::discriminant(m.item) != same);
+                if merged.len() != before {
+                    index = merged
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, m)| {
+                            override_key(m.item).map(|(k, n, _)| ((k, n), (i, m.file)))
+                        })
+                        .collect();
+                }
             }
             merged.push(Merged { file, item, base: None });
         }

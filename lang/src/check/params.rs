@@ -200,7 +200,7 @@ impl Checker<'_> {
                         value.span(),
                         format!("`{name}` needs {expected}, found {found}"),
                     )
-                    .label(format!("{found}"))
+                    .label(found.to_string())
                     .help("make the value match the declared type, or change the declaration"),
                 );
                 None

@@ -54,16 +54,120 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
     }
     let lexical: Vec<Span> =
         problems.get(lexical_start..).unwrap_or(&[]).iter().map(Problem::span).collect();
-    pest::set_error_detail(true);
-    let builder = Builder { file, problems: RefCell::new(Vec::new()), tokens: &tokens };
+    let chunks = chunks(source, &tokens);
+    let parts: Vec<Part> = if chunks.len() > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|&(from, to)| {
+                    let tokens = &tokens;
+                    std::thread::Builder::new()
+                        .stack_size(PARSE_STACK)
+                        .spawn_scoped(scope, move || parse_range(source, tokens, file, from, to))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&chunks)
+                .map(|(h, &(from, to))| match h {
+                    Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(_) => parse_range(source, &tokens, file, from, to),
+                })
+                .collect()
+        })
+    } else {
+        vec![parse_range(source, &tokens, file, 0, source.len())]
+    };
     let mut items = Vec::new();
     let mut broken = Vec::new();
-    let mut pos = 0;
-    loop {
-        let rest = source.get(pos..).unwrap_or("");
-        if SettleParser::parse(Rule::eoi_only, rest).is_ok() {
-            break;
+    for part in parts {
+        items.extend(part.items);
+        problems.extend(part.problems);
+        for failure in part.failures {
+            let item_span = Span::new(failure.pos, failure.resume);
+            broken.push(broken_item(source, &tokens, item_span));
+            if lexical.iter().any(|s| s.start >= item_span.start && s.start < item_span.end) {
+                continue;
+            }
+            // Parse the item again, collecting what was expected for a precise message;
+            // collecting it costs time, so only failing items pay for it.
+            pest::set_error_detail(true);
+            let detailed =
+                SettleParser::parse(Rule::item_alone, source.get(failure.pos..).unwrap_or(""));
+            pest::set_error_detail(false);
+            if let Err(error) = detailed {
+                problems.push(syntax_error(source, &tokens, file, failure.pos, failure.at, &error));
+            }
         }
+    }
+    Module { items, broken }
+}
+
+/// The stack of each parsing thread: as deep as the checker's own.
+const PARSE_STACK: usize = 64 << 20;
+
+/// Files larger than this are parsed in chunks on several threads.
+const PARALLEL_FROM: usize = 16 << 10;
+
+/// Ranges of the file to parse independently: split before items that start a line at bracket
+/// depth 0, one range per available core, for large files only.
+fn chunks(source: &str, tokens: &[Tok]) -> Vec<(usize, usize)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if source.len() < PARALLEL_FROM || threads < 2 {
+        return vec![(0, source.len())];
+    }
+    let target = source.len() / threads;
+    let mut cuts = vec![0];
+    let mut depth = 0usize;
+    let mut line_start = true;
+    for t in tokens {
+        let start = t.span.start as usize;
+        if line_start
+            && depth == 0
+            && t.kind == Some(Token::Ident)
+            && word_kind(source.get(t.span.range()).unwrap_or("")) == WordKind::Item
+            && start >= cuts.last().copied().unwrap_or(0) + target
+            && cuts.len() < threads
+        {
+            cuts.push(start);
+        }
+        match t.kind {
+            Some(Token::LBrace | Token::LParen | Token::LBracket) => depth += 1,
+            Some(Token::RBrace | Token::RParen | Token::RBracket) => {
+                depth = depth.saturating_sub(1)
+            }
+            _ => {}
+        }
+        line_start = t.kind == Some(Token::Newline);
+    }
+    let mut ranges: Vec<(usize, usize)> =
+        cuts.iter().zip(cuts.iter().skip(1)).map(|(a, b)| (*a, *b)).collect();
+    ranges.push((cuts.last().copied().unwrap_or(0), source.len()));
+    ranges
+}
+
+/// What one range of the file parsed to.
+struct Part {
+    items: Vec<Item>,
+    problems: Vec<Problem>,
+    failures: Vec<Failure>,
+}
+
+/// An item that did not parse: where it starts, where the error is, where parsing resumed.
+struct Failure {
+    pos: usize,
+    at: usize,
+    resume: usize,
+}
+
+/// Parse the items that start in `from..to`.
+fn parse_range(source: &str, tokens: &[Tok], file: FileId, from: usize, to: usize) -> Part {
+    let builder = Builder { file, problems: RefCell::new(Vec::new()), tokens };
+    let mut items = Vec::new();
+    let mut failures = Vec::new();
+    let mut pos = from;
+    while pos < to && !only_trivia_after(tokens, pos) {
+        let rest = source.get(pos..).unwrap_or("");
         match SettleParser::parse(Rule::item_alone, rest) {
             Ok(mut pairs) => {
                 let Some(pair) = pairs.next() else { break };
@@ -82,21 +186,16 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
                         InputLocation::Pos(p) => p,
                         InputLocation::Span((p, _)) => p,
                     };
-                let resume = next_item_start(source, &tokens, at.max(pos + 1));
-                let item_span = Span::new(pos, resume);
-                broken.push(broken_item(source, &tokens, item_span));
-                if !lexical.iter().any(|s| s.start >= item_span.start && s.start < item_span.end) {
-                    problems.push(syntax_error(source, &tokens, file, pos, at, &error));
-                }
-                if resume <= pos || resume >= source.len() {
+                let resume = next_item_start(source, tokens, at.max(pos + 1));
+                failures.push(Failure { pos, at, resume });
+                if resume <= pos {
                     break;
                 }
                 pos = resume;
             }
         }
     }
-    problems.extend(builder.problems.into_inner());
-    Module { items, broken }
+    Part { items, problems: builder.problems.into_inner(), failures }
 }
 
 /// The keyword and name of an item that did not parse, such as (`rule`, `due`).
@@ -111,6 +210,17 @@ fn broken_item(source: &str, tokens: &[Tok], span: Span) -> Broken {
     let keyword = words.next().unwrap_or_default();
     let name = words.next();
     Broken { keyword, name, span }
+}
+
+/// Whether nothing but spaces and comments follows byte `pos`.
+fn only_trivia_after(tokens: &[Tok], pos: usize) -> bool {
+    let first = tokens.partition_point(|t| (t.span.end as usize) <= pos);
+    tokens.get(first..).unwrap_or(&[]).iter().all(|t| {
+        matches!(
+            t.kind,
+            Some(Token::Space | Token::Newline | Token::LineComment | Token::BlockComment(true))
+        )
+    })
 }
 
 /// The byte offset of the next line after `from` whose first token, in the first column, starts
@@ -1004,5 +1114,32 @@ mod tests {
         let m = parse("let x = 1 +\nlet y = 2\nparam p: money = \nlet z = 3\n", 0, &mut problems);
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert_eq!(m.items.len(), 2, "{:#?}", m.items);
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+
+    #[test]
+    fn chunked_parsing_equals_parsing_in_one_piece() {
+        let mut src = String::from("policy big\n");
+        for i in 0..600 {
+            src.push_str(&format!(
+                "param p{i}: money by Level\n    from 2021-01-01 {{ a: 1, b: 2 }}\nlet l{i} = p{i}[claim.level] * 2\n"
+            ));
+            if i == 300 {
+                src.push_str("rule broken: money\n    when x = 1 -> 2\n");
+            }
+        }
+        assert!(src.len() > PARALLEL_FROM);
+        let tokens = tokenize(&src);
+        let whole = parse_range(&src, &tokens, 0, 0, src.len());
+        let mut problems = Vec::new();
+        let module = parse(&src, 0, &mut problems);
+        assert_eq!(module.items, whole.items);
+        assert_eq!(whole.failures.len(), 1);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(module.broken.len(), 1);
     }
 }

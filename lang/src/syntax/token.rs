@@ -237,7 +237,7 @@ pub fn check_tokens(source: &str, tokens: &[Tok], file: FileId, out: &mut Vec<Pr
         }
         line_start = kind == Token::Newline;
         if matches!(kind, Token::Plus | Token::Minus | Token::Star | Token::Slash | Token::Compare)
-            || (kind == Token::Ident && matches!(word, "and" | "or"))
+            || (kind == Token::Ident && matches!(word, "and" | "or" | "if"))
         {
             operators += 1;
             if operators == MAX_OPERATORS + 1 && safe {

@@ -1,0 +1,124 @@
+//! The `settle` command as users and CI run it: exit codes, output formats, files written.
+
+#![allow(clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn settle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the settle binary runs")
+}
+
+/// A scratch directory under `target/`, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("cli-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+const BROKEN: &str = "policy broken.example
+input claim { id: text, member: text, date: date, total: money }
+param ratio: rate = 85
+stage basic (pay: money) {
+    pay = claim.total * ratoi
+}
+balance claim.total = basic.pay
+";
+
+#[test]
+fn check_exits_zero_on_a_clean_policy() {
+    let out = settle(&["check", "examples/sketch.settle"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sketch.settle: ok"));
+}
+
+#[test]
+fn check_exits_one_on_errors_and_reports_them_all_as_json() {
+    let dir = scratch("json");
+    let file = dir.join("broken.settle");
+    std::fs::write(&file, BROKEN).expect("write");
+    let out = settle(&["check", "--format", "json", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    let codes: Vec<&str> = json["files"][0]["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| p["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(codes, ["settle::type::rate_literal", "settle::name::unknown"]);
+    assert_eq!(json["errors"], 2);
+    let first = &json["files"][0]["problems"][0];
+    assert_eq!(first["range"]["line"], 3);
+    assert_eq!(first["range"]["column"], 21);
+    assert_eq!(first["help"], "write rates with `%`: `85%`");
+}
+
+#[test]
+fn check_exits_two_when_a_file_cannot_be_read() {
+    let out = settle(&["check", "no/such/policy.settle"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(settle(&["check"]).status.code(), Some(2));
+    assert_eq!(settle(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn warnings_fail_only_when_denied() {
+    let dir = scratch("warnings");
+    let file = dir.join("unused.settle");
+    let text = std::fs::read_to_string("examples/sketch.settle").expect("sketch")
+        + "\nparam unused_bonus: rate = 5%\n";
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    assert_eq!(settle(&["check", path]).status.code(), Some(0));
+    assert_eq!(settle(&["check", "--deny-warnings", path]).status.code(), Some(1));
+}
+
+#[test]
+fn fmt_rewrites_a_file_and_check_mode_reports_it() {
+    let dir = scratch("fmt");
+    let file = dir.join("messy.settle");
+    let messy = std::fs::read_to_string("examples/sketch.settle")
+        .expect("sketch")
+        .replace("    pay = min(", "pay=min(")
+        .replace("yearly admissions = count()", "yearly   admissions=count( )");
+    std::fs::write(&file, &messy).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    assert_eq!(settle(&["fmt", "--check", path]).status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), messy, "--check must not write");
+    assert_eq!(settle(&["fmt", path]).status.code(), Some(0));
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(formatted, std::fs::read_to_string("examples/sketch.settle").expect("sketch"));
+    assert_eq!(settle(&["fmt", "--check", path]).status.code(), Some(0));
+}
+
+#[test]
+fn fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
+    let dir = scratch("fmt-broken");
+    let file = dir.join("broken.settle");
+    let text = "policy a\nlet x = (1 +\n";
+    std::fs::write(&file, text).expect("write");
+    let out = settle(&["fmt", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), text);
+}
+
+#[test]
+fn check_reports_invalid_utf8_without_crashing() {
+    let dir = scratch("utf8");
+    let file = dir.join("latin1.settle");
+    std::fs::write(&file, b"policy caf\xe9\n").expect("write");
+    let out = settle(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("settle::syntax::invalid_utf8"));
+}
