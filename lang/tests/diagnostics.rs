@@ -513,6 +513,28 @@ case!(
     format!("{PRELUDE}year starts 13-01\n{CHAIN}")
 );
 
+case!(
+    amount_with_three_decimals,
+    SyntaxBadNumber,
+    with_chain(
+        "
+param fee: money = 12.345
+let due = claim.total + fee
+"
+    )
+);
+
+case!(
+    base_enum_declared_again,
+    ExtendsRedeclared,
+    "policy weihai.resident
+extends \"shandong.settle\"
+enum Level { primary, county, city, province }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
 // ----- rules and exceptions
 
 case!(
@@ -1002,4 +1024,15 @@ fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");
     let cases = source.matches("\ncase!(").count();
     assert!(cases >= 40, "only {cases} cases");
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = include_str!("../../docs/diagnostics.md");
+    for code in Code::ALL {
+        assert!(
+            doc.contains(&format!("`{}`", code.as_str())),
+            "{code} is missing from docs/diagnostics.md"
+        );
+    }
 }

@@ -349,11 +349,11 @@ impl Checker<'_> {
         }
     }
 
-    fn type_decl(&self, name: &str) -> Option<Span> {
+    fn type_decl(&self, name: &str) -> Option<Decl> {
         self.enum_names
             .get(name)
-            .map(|(_, d)| d.span)
-            .or_else(|| self.record_names.get(name).map(|(_, d)| d.span))
+            .map(|(_, d)| *d)
+            .or_else(|| self.record_names.get(name).map(|(_, d)| *d))
     }
 
     fn record_fields(
@@ -443,6 +443,12 @@ pub(crate) fn duplicate(file: usize, name: &str, span: Span, first: Span) -> Pro
         .help("rename one of them, or remove the second")
 }
 
-fn duplicate_type(file: usize, name: &str, span: Span, first: Span) -> Problem {
-    duplicate(file, name, span, first)
+fn duplicate_type(file: usize, name: &str, span: Span, first: Decl) -> Problem {
+    if first.file == file {
+        return duplicate(file, name, span, first.span);
+    }
+    Problem::error(Code::ExtendsRedeclared, file, span, format!("`{name}` is declared by the base policy"))
+        .label("declared again here")
+        .also(first.file, first.span, "the base's declaration")
+        .help("a policy keeps its base's enums, records and input; only a `param`, `let`, `rule` or `stage` can be overridden")
 }

@@ -819,6 +819,22 @@ impl Builder<'_> {
         })
     }
 
+    /// Report a literal with more decimals than its unit keeps.
+    fn precision(&self, pair: &P<'_>, base: usize, value: Decimal, decimals: u32, help: &str) {
+        if value.normalize().scale() > decimals {
+            self.report(
+                Problem::error(
+                    Code::SyntaxBadNumber,
+                    self.file,
+                    self.span(pair, base),
+                    format!("`{}` has more than {decimals} decimals", pair.as_str()),
+                )
+                .label("too precise")
+                .help(help),
+            );
+        }
+    }
+
     fn date(&self, pair: &P<'_>, base: usize) -> Option<Date> {
         let date = Date::parse(pair.as_str());
         if date.is_none() {
@@ -838,13 +854,28 @@ impl Builder<'_> {
 
     fn literal(&self, pair: &P<'_>, base: usize) -> Option<Literal> {
         Some(match pair.as_rule() {
-            Rule::number => Literal::Number {
-                value: self.number(pair, base),
-                decimals: pair.as_str().contains('.'),
-            },
-            Rule::percent => {
+            Rule::number => {
                 let value = self.number(pair, base);
-                Literal::Percent(value.checked_div(Decimal::ONE_HUNDRED).unwrap_or_default())
+                self.precision(
+                    pair,
+                    base,
+                    value,
+                    2,
+                    "amounts are exact to the fen: at most two decimals",
+                );
+                Literal::Number { value, decimals: pair.as_str().contains('.') }
+            }
+            Rule::percent => {
+                let value =
+                    self.number(pair, base).checked_div(Decimal::ONE_HUNDRED).unwrap_or_default();
+                self.precision(
+                    pair,
+                    base,
+                    value,
+                    6,
+                    "a rate keeps six decimals: `12.3456%` is the finest",
+                );
+                Literal::Percent(value)
             }
             Rule::date => Literal::Date(self.date(pair, base).unwrap_or(Date(0))),
             Rule::string => Literal::Text(self.text(pair.clone(), base).value),
