@@ -12,10 +12,10 @@ use settle_lang::{Checked, check_bytes};
 
 use crate::files::{FileLoader, write_atomic};
 
-/// Exit code: the files have errors (or warnings, with `--deny-warnings`).
-const EXIT_PROBLEMS: u8 = 1;
+/// Exit code: the files have errors (or warnings, with `--deny-warnings`), or tests failed.
+pub const EXIT_PROBLEMS: u8 = 1;
 /// Exit code: bad usage, or a file could not be read or written.
-const EXIT_USAGE: u8 = 2;
+pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,6 +42,52 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Settle a file of claims with a policy.
+    Run {
+        /// The policy.
+        policy: PathBuf,
+        /// The claims: CSV with a header, or JSON Lines (`.jsonl`).
+        #[arg(long)]
+        claims: PathBuf,
+        /// Where to write the settlements (written whole or not at all); standard output if absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Output format; by default the `--out` file's extension decides, else CSV.
+        #[arg(long, value_enum)]
+        format: Option<DataFormat>,
+        /// Threads settling members in parallel (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// The backend.
+        #[arg(long, value_enum, default_value_t = Backend::Interp)]
+        backend: Backend,
+    },
+    /// Run the tests written in policy files.
+    Test {
+        /// Policy files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output for people (`human`) or for tools (`json`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Also write a JUnit XML report for CI.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Explain one claim's settlement: inputs, year to date, parameters and sources, rules, stages.
+    Explain {
+        /// The policy.
+        policy: PathBuf,
+        /// The claims file holding the claim and the member's earlier claims.
+        #[arg(long)]
+        claims: PathBuf,
+        /// The claim's id.
+        #[arg(long)]
+        claim: String,
+        /// Output for people (`text`) or for tools (`json`).
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
     /// Format policy files in place, keeping comments.
     Fmt {
         /// Policy files to format.
@@ -59,6 +105,24 @@ enum Format {
     Json,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DataFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// The interpreter over exact decimals.
+    Interp,
+}
+
 /// Run the command line and return the process's exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -71,11 +135,26 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt(&files, check),
+        Command::Run { policy, claims, out, format, threads, backend: Backend::Interp } => {
+            crate::run::run(
+                &policy,
+                &claims,
+                out.as_deref(),
+                format.map(|f| f == DataFormat::Jsonl),
+                threads,
+            )
+        }
+        Command::Test { files, format, junit } => {
+            crate::run::test(&files, format == Format::Json, junit.as_deref())
+        }
+        Command::Explain { policy, claims, claim, format } => {
+            crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
+        }
     }
 }
 
 /// Read and check one file; `None` (after a message) when it cannot be read.
-fn check_file(path: &PathBuf) -> Option<Checked> {
+pub fn check_file(path: &PathBuf) -> Option<Checked> {
     match std::fs::read(path) {
         Ok(bytes) => Some(check_bytes(&path.to_string_lossy(), &bytes, &mut FileLoader)),
         Err(e) => {

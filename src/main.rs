@@ -2,6 +2,7 @@
 
 mod cli;
 mod files;
+mod run;
 
 use std::process::ExitCode;
 

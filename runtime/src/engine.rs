@@ -1,0 +1,351 @@
+//! The settlement engine: members in parallel, each member's claims in date order, year-to-date
+//! accumulators, and the balance check on every claim.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use settle_lang::date::Date;
+use settle_lang::ir::{FoldKind, Policy};
+
+use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
+use crate::value::{self as arith, Value};
+
+/// One claim to settle: its input fields, and the line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Where the claim was read (1-based line of its file), or its position in a batch.
+    pub line: usize,
+    /// A value for every field of the policy's input record, in declaration order.
+    pub fields: Vec<Value>,
+}
+
+/// A settled claim: every computed value and the accumulators before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// Every value of the policy, by value id.
+    pub values: Vec<Value>,
+    /// Each accumulator's value before this claim.
+    pub accumulators: Vec<Value>,
+}
+
+/// Why a claim has no settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimError {
+    /// A value could not be computed.
+    Eval(EvalError),
+    /// The shares do not add up to the total, or one is negative.
+    Balance(String),
+    /// The claim's input was wrong (reported by the reader).
+    Input(String),
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimError::Eval(e) => write!(f, "{e}"),
+            ClaimError::Balance(m) | ClaimError::Input(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The outcome of one claim.
+pub type Outcome = Result<Settlement, ClaimError>;
+
+/// One accumulator's state for a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccState {
+    /// The value so far, as written in settlement output.
+    pub value: String,
+    /// Whether any claim contributed (for `min` and `max`).
+    pub seen: bool,
+}
+
+/// A member's year-to-date state: what an engine at a hospital counter keeps per member between
+/// claims, so that one claim can be settled without replaying the year.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemberState {
+    /// The first day (`YYYY-MM-DD`) of the medical year the state belongs to; `None` before any
+    /// claim.
+    pub year_start: Option<String>,
+    /// Each accumulator by name.
+    pub accumulators: Vec<(String, AccState)>,
+}
+
+/// A member's state while settling, in runtime values.
+#[derive(Debug, Clone)]
+struct Running {
+    year_start: Option<Date>,
+    values: Vec<Value>,
+    seen: Vec<bool>,
+}
+
+/// A checked policy ready to settle claims with the interpreter.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Arc<Policy>,
+    prepared: Arc<Prepared>,
+}
+
+impl Engine {
+    /// An engine for a checked policy.
+    pub fn new(policy: Policy) -> Self {
+        let prepared = Prepared::new(&policy);
+        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared) }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn fresh(&self) -> Running {
+        Running {
+            year_start: None,
+            values: self.policy.accumulators.iter().map(|a| zero(a.ty)).collect(),
+            seen: vec![false; self.policy.accumulators.len()],
+        }
+    }
+
+    /// The date deciding a claim's medical year and parameters.
+    pub fn date_of(&self, claim: &Claim) -> Date {
+        match claim.fields.get(self.policy.dated_field) {
+            Some(Value::Date(d)) => *d,
+            _ => Date(0),
+        }
+    }
+
+    fn text_field(&self, claim: &Claim, field: usize) -> Arc<str> {
+        match claim.fields.get(field) {
+            Some(Value::Text(t)) => t.clone(),
+            _ => Arc::from(""),
+        }
+    }
+
+    /// The member's id of a claim.
+    pub fn member_of(&self, claim: &Claim) -> Arc<str> {
+        self.text_field(claim, self.policy.member_field)
+    }
+
+    /// The claim's id.
+    pub fn id_of(&self, claim: &Claim) -> Arc<str> {
+        self.text_field(claim, self.policy.id_field)
+    }
+
+    /// Settle a batch: members in parallel, each member's claims by date then id. Results are in
+    /// input order and the same for any number of threads.
+    pub fn settle_batch(&self, claims: &[Claim]) -> Vec<Outcome> {
+        self.settle_batch_with(claims, &|_| {})
+    }
+
+    /// [`Engine::settle_batch`], calling `progress` with the number of claims settled as each
+    /// member is done.
+    pub fn settle_batch_with(
+        &self,
+        claims: &[Claim],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Vec<Outcome> {
+        let mut members: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
+        for (i, claim) in claims.iter().enumerate() {
+            members.entry(self.member_of(claim)).or_default().push(i);
+        }
+        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
+        groups.sort_unstable_by_key(|g| g.first().copied());
+        let settled: Vec<Vec<(usize, Outcome)>> = groups
+            .into_par_iter()
+            .map(|mut group| {
+                group.sort_by(|&a, &b| {
+                    let (ca, cb) = (claims.get(a), claims.get(b));
+                    let key = |c: Option<&Claim>| c.map(|c| (self.date_of(c), self.id_of(c)));
+                    key(ca).cmp(&key(cb)).then(a.cmp(&b))
+                });
+                let mut state = self.fresh();
+                let done: Vec<(usize, Outcome)> = group
+                    .into_iter()
+                    .filter_map(|i| claims.get(i).map(|c| (i, self.settle_in(c, &mut state, None))))
+                    .collect();
+                progress(done.len() as u64);
+                done
+            })
+            .collect();
+        let mut out: Vec<Option<Outcome>> = vec![None; claims.len()];
+        for (i, outcome) in settled.into_iter().flatten() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(outcome);
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(ClaimError::Input("claim was not settled".into()))))
+            .collect()
+    }
+
+    /// Settle one claim against a member's saved state, updating the state.
+    pub fn settle_one(&self, claim: &Claim, state: &mut MemberState) -> Outcome {
+        let mut running = self.load(state);
+        let outcome = self.settle_in(claim, &mut running, None);
+        *state = self.save(&running);
+        outcome
+    }
+
+    /// Settle a member's claims in order, tracing the one at `traced` (an index into `claims`).
+    pub fn settle_traced(&self, claims: &[&Claim], traced: usize) -> (Vec<Outcome>, Option<Trace>) {
+        let mut state = self.fresh();
+        let mut trace = None;
+        let outcomes = claims
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == traced {
+                    let mut t = Trace::default();
+                    let o = self.settle_in(c, &mut state, Some(&mut t));
+                    trace = Some(t);
+                    o
+                } else {
+                    self.settle_in(c, &mut state, None)
+                }
+            })
+            .collect();
+        (outcomes, trace)
+    }
+
+    fn load(&self, state: &MemberState) -> Running {
+        let mut running = self.fresh();
+        running.year_start = state.year_start.as_deref().and_then(Date::parse);
+        for (i, acc) in self.policy.accumulators.iter().enumerate() {
+            let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
+                continue;
+            };
+            let parsed = crate::io::parse_value(&self.policy, acc.ty, &saved.value).ok();
+            if let (Some(v), Some(slot)) = (parsed, running.values.get_mut(i)) {
+                *slot = v;
+            }
+            if let Some(seen) = running.seen.get_mut(i) {
+                *seen = saved.seen;
+            }
+        }
+        running
+    }
+
+    fn save(&self, running: &Running) -> MemberState {
+        MemberState {
+            year_start: running.year_start.map(|d| d.to_string()),
+            accumulators: self
+                .policy
+                .accumulators
+                .iter()
+                .zip(running.values.iter().zip(&running.seen))
+                .map(|(a, (v, seen))| {
+                    (
+                        a.name.clone(),
+                        AccState {
+                            value: crate::io::format_value(&self.policy, a.ty, v),
+                            seen: *seen,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn settle_in(&self, claim: &Claim, state: &mut Running, trace: Option<&mut Trace>) -> Outcome {
+        let policy = &*self.policy;
+        let date = self.date_of(claim);
+        let year = date.year_start(policy.year_start);
+        if state.year_start != Some(year) {
+            *state = self.fresh();
+            state.year_start = Some(year);
+        }
+        let mut versions = Vec::with_capacity(policy.params.len());
+        versions_in_force(policy, date, &mut versions);
+        let mut cx = Cx {
+            policy,
+            prepared: &self.prepared,
+            fields: &claim.fields,
+            accs: &state.values,
+            versions: &versions,
+            date,
+            values: Vec::new(),
+            locals: Vec::new(),
+            trace: trace.as_ref().map(|_| Trace::default()),
+            claims: &[],
+        };
+        let result = cx.run().map_err(ClaimError::Eval).and_then(|()| self.balance(&mut cx));
+        if let (Some(out), Some(t)) = (trace, cx.trace.take()) {
+            *out = t;
+        }
+        result?;
+        // Fold this claim into the accumulators.
+        let mut next = state.values.clone();
+        let mut next_seen = state.seen.clone();
+        for (i, acc) in policy.accumulators.iter().enumerate() {
+            let keep = match &acc.filter {
+                Some(f) => cx.truth(f),
+                None => Ok(true),
+            }
+            .map_err(|fault| eval_error(&acc.name, fault))?;
+            if !keep {
+                continue;
+            }
+            let v = match (&acc.value, acc.fold) {
+                (_, FoldKind::Count) | (None, _) => Value::Int(1),
+                (Some(e), _) => cx.eval(e).map_err(|fault| eval_error(&acc.name, fault))?,
+            };
+            let (Some(slot), Some(seen)) = (next.get_mut(i), next_seen.get_mut(i)) else {
+                continue;
+            };
+            *slot = fold(acc.fold, slot.clone(), v, *seen)
+                .map_err(|fault| eval_error(&acc.name, fault))?;
+            *seen = true;
+        }
+        let settlement = Settlement {
+            values: std::mem::take(&mut cx.values),
+            accumulators: state.values.clone(),
+        };
+        state.values = next;
+        state.seen = next_seen;
+        Ok(settlement)
+    }
+
+    fn balance(&self, cx: &mut Cx<'_>) -> Result<(), ClaimError> {
+        let Some(balance) = &self.policy.balance else { return Ok(()) };
+        let total = match cx.eval(&balance.total).map_err(|f| eval_error("balance", f))? {
+            Value::Money(d) => d,
+            _ => Decimal::ZERO,
+        };
+        let mut sum = Decimal::ZERO;
+        for &part in &balance.parts {
+            let name = self.policy.values.get(part).map(|v| v.name.as_str()).unwrap_or("");
+            let amount = cx.values.get(part).and_then(Value::decimal).unwrap_or_default();
+            if amount.is_sign_negative() && !amount.is_zero() {
+                return Err(ClaimError::Balance(format!(
+                    "the share `{name}` is negative ({amount:.2})"
+                )));
+            }
+            sum = arith::money_add(sum, amount, false)
+                .map_err(|e| eval_error("balance", Fault::Arith(e)))?;
+        }
+        if sum != total {
+            let parts: Vec<String> = balance
+                .parts
+                .iter()
+                .map(|p| {
+                    let name = self.policy.values.get(*p).map(|v| v.name.as_str()).unwrap_or("");
+                    let v = cx.values.get(*p).and_then(Value::decimal).unwrap_or_default();
+                    format!("{name} {v:.2}")
+                })
+                .collect();
+            return Err(ClaimError::Balance(format!(
+                "the shares add up to {sum:.2}, not the total {total:.2} ({})",
+                parts.join(" + ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn eval_error(value: &str, fault: Fault) -> ClaimError {
+    ClaimError::Eval(EvalError { value: value.to_string(), fault })
+}

@@ -1,0 +1,575 @@
+//! Claims in (CSV, JSON Lines) and settlements out, columns bound by name to the policy's input.
+//!
+//! Every record of an input file becomes one [`Row`]: a claim, or an error naming its line and
+//! field. Nothing is dropped: a file of N records gives N rows, and the output has N rows.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use settle_lang::date::Date;
+use settle_lang::diagnostic::did_you_mean;
+use settle_lang::ir::{Policy, RecordDef, Type};
+
+use crate::engine::{Claim, Outcome};
+use crate::value::{MONEY_LIMIT_FEN, Value, fen, millionths};
+
+/// A record of an input file: a claim, or why it is not one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// A claim to settle.
+    Claim(Claim),
+    /// A record that could not be read.
+    Error(InputError),
+}
+
+/// A record that could not be read: where, which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The line of the record (1-based; the CSV header is line 1).
+    pub line: usize,
+    /// The claim id, if it could be read.
+    pub id: Option<String>,
+    /// The member id, if it could be read.
+    pub member: Option<String>,
+    /// The field at fault, if one.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "line {}, field `{field}`: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// A problem with a whole file (unreadable, or a header without the policy's columns).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Columns the policy's input needs are missing from the header.
+    #[error("{path}, line 1: missing column{} {}", if .missing.len() == 1 { "" } else { "s" }, .missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))]
+    MissingColumns {
+        /// The file.
+        path: String,
+        /// The columns.
+        missing: Vec<String>,
+    },
+    /// The CSV header could not be read.
+    #[error("{path}: {message}")]
+    Header {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Input and output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl Format {
+    /// The format a file's extension suggests (`.jsonl`, `.ndjson`, `.json`: JSON Lines).
+    pub fn of_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl" | "ndjson" | "json") => Format::JsonLines,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Read claims from a file in the given format.
+pub fn read_claims(policy: &Policy, path: &Path, format: Format) -> Result<Vec<Row>, FileError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| FileError::Io { path: name.clone(), source })?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    match format {
+        Format::Csv => read_csv(policy, reader, &name),
+        Format::JsonLines => read_jsonl(policy, reader, &name),
+    }
+}
+
+/// Read claims from CSV with a header line naming the input's fields.
+pub fn read_csv(policy: &Policy, reader: impl Read, name: &str) -> Result<Vec<Row>, FileError> {
+    let record = input(policy);
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+    let header = csv
+        .headers()
+        .map_err(|e| FileError::Header { path: name.to_string(), message: e.to_string() })?
+        .clone();
+    let columns: HashMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}'), i))
+        .collect();
+    let missing: Vec<String> = record
+        .fields
+        .iter()
+        .filter(|f| !columns.contains_key(f.name.as_str()))
+        .map(|f| f.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(FileError::MissingColumns { path: name.to_string(), missing });
+    }
+    let positions: Vec<usize> =
+        record.fields.iter().map(|f| columns.get(f.name.as_str()).copied().unwrap_or(0)).collect();
+    let mut rows = Vec::new();
+    let mut ids = Ids::default();
+    let mut raw = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line() as usize;
+        match csv.read_record(&mut raw) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = raw.position().map_or(line, |p| p.line() as usize);
+                if raw.len() != header.len() {
+                    rows.push(Row::Error(InputError {
+                        line,
+                        id: None,
+                        member: None,
+                        field: None,
+                        message: format!(
+                            "the line has {} field{}, the header {}",
+                            raw.len(),
+                            if raw.len() == 1 { "" } else { "s" },
+                            header.len()
+                        ),
+                    }));
+                    continue;
+                }
+                let cell = |i: usize| raw.get(positions.get(i).copied().unwrap_or(0)).unwrap_or("");
+                rows.push(build_claim(policy, record, line, cell, &mut ids));
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line() as usize);
+                rows.push(Row::Error(InputError {
+                    line,
+                    id: None,
+                    member: None,
+                    field: None,
+                    message: format!("not a CSV record: {e}"),
+                }));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Read claims from JSON Lines: one object per line, keys naming the input's fields.
+pub fn read_jsonl(
+    policy: &Policy,
+    reader: impl BufRead,
+    name: &str,
+) -> Result<Vec<Row>, FileError> {
+    let record = input(policy);
+    let mut rows = Vec::new();
+    let mut ids = Ids::default();
+    for (index, line) in reader.lines().enumerate() {
+        let number = index + 1;
+        let text = line.map_err(|source| FileError::Io { path: name.to_string(), source })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(o) => o,
+            Err(e) => {
+                rows.push(Row::Error(InputError {
+                    line: number,
+                    id: None,
+                    member: None,
+                    field: None,
+                    message: format!("not a JSON object: {e}"),
+                }));
+                continue;
+            }
+        };
+        let cells: Vec<Option<String>> =
+            record.fields.iter().map(|f| object.get(&f.name).map(json_text)).collect();
+        if let Some(missing) =
+            record.fields.iter().zip(&cells).find(|(_, c)| c.is_none()).map(|(f, _)| f)
+        {
+            rows.push(Row::Error(InputError {
+                line: number,
+                id: object.get("id").map(json_text),
+                member: object.get("member").map(json_text),
+                field: Some(missing.name.clone()),
+                message: "missing".to_string(),
+            }));
+            continue;
+        }
+        let cell = |i: usize| cells.get(i).and_then(|c| c.as_deref()).unwrap_or("");
+        rows.push(build_claim(policy, record, number, cell, &mut ids));
+    }
+    Ok(rows)
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn input(policy: &Policy) -> &RecordDef {
+    static EMPTY: RecordDef = RecordDef { name: String::new(), fields: Vec::new() };
+    policy.records.get(policy.input).unwrap_or(&EMPTY)
+}
+
+/// Claim ids seen so far, with their lines.
+#[derive(Default)]
+struct Ids(HashMap<String, usize>);
+
+fn build_claim<'a>(
+    policy: &Policy,
+    record: &RecordDef,
+    line: usize,
+    cell: impl Fn(usize) -> &'a str,
+    ids: &mut Ids,
+) -> Row {
+    let id = cell(policy.id_field).trim().to_string();
+    let member = cell(policy.member_field).trim().to_string();
+    let error = |field: Option<&str>, message: String| {
+        Row::Error(InputError {
+            line,
+            id: (!id.is_empty()).then(|| id.clone()),
+            member: (!member.is_empty()).then(|| member.clone()),
+            field: field.map(str::to_string),
+            message,
+        })
+    };
+    let mut fields = Vec::with_capacity(record.fields.len());
+    for (i, f) in record.fields.iter().enumerate() {
+        match parse_value(policy, f.ty, cell(i)) {
+            Ok(v) => fields.push(v),
+            Err(message) => return error(Some(&f.name), message),
+        }
+    }
+    for (key, name) in [(policy.id_field, "id"), (policy.member_field, "member")] {
+        if matches!(fields.get(key), Some(Value::Text(t)) if t.is_empty()) {
+            let field = record.fields.get(key).map_or(name, |f| f.name.as_str());
+            return error(Some(field), "empty".to_string());
+        }
+    }
+    if let Some(first) = ids.0.get(&id) {
+        return error(Some("id"), format!("duplicate claim id `{id}`, first on line {first}"));
+    }
+    ids.0.insert(id, line);
+    Row::Claim(Claim { line, fields })
+}
+
+/// Parse one field's text as a value of `ty`.
+pub fn parse_value(policy: &Policy, ty: Type, text: &str) -> Result<Value, String> {
+    let t = text.trim();
+    match ty {
+        Type::Money => {
+            let d = decimal(t)?;
+            if d.scale() > 2 && d.normalize().scale() > 2 {
+                return Err(format!(
+                    "`{t}` has more than two decimals (amounts are exact to the fen)"
+                ));
+            }
+            if d.is_sign_negative() && !d.is_zero() {
+                return Err(format!("`{t}` is negative; amounts must be 0 or more"));
+            }
+            if fen(d).abs() > MONEY_LIMIT_FEN {
+                return Err(format!("`{t}` is beyond 10^15 yuan"));
+            }
+            Ok(Value::Money(Decimal::from_i128_with_scale(fen(d), 2)))
+        }
+        Type::Rate => {
+            let (number, percent) = match t.strip_suffix('%') {
+                Some(n) => (n.trim(), true),
+                None => (t, false),
+            };
+            let mut d = decimal(number)?;
+            if percent {
+                d = d.checked_div(Decimal::ONE_HUNDRED).unwrap_or_default();
+            }
+            if d.normalize().scale() > 6 {
+                return Err(format!("`{t}` has more than six decimals"));
+            }
+            Ok(Value::Rate(Decimal::from_i128_with_scale(millionths(d), 6).normalize()))
+        }
+        Type::Int => {
+            t.parse::<i64>().map(Value::Int).map_err(|_| format!("`{t}` is not a whole number"))
+        }
+        Type::Bool => match t.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "y" | "是" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" | "n" | "否" | "" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{t}` is not true or false")),
+        },
+        Type::Date => Date::parse(t).map(Value::Date).ok_or_else(|| {
+            if t.is_empty() {
+                "empty".to_string()
+            } else {
+                format!("`{t}` is not a date (YYYY-MM-DD, a day that exists)")
+            }
+        }),
+        Type::Text => Ok(Value::Text(Arc::from(t))),
+        Type::Enum(e) => {
+            let Some(def) = policy.enums.get(e) else { return Err("unknown enum".into()) };
+            if let Some(i) = def.variants.iter().position(|v| v == t) {
+                return Ok(Value::Enum(i as u32));
+            }
+            if let Some(i) = def.labels.iter().position(|l| l.as_deref() == Some(t)) {
+                return Ok(Value::Enum(i as u32));
+            }
+            let hint = match did_you_mean(t, def.variants.iter().map(String::as_str)) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => format!(
+                    "; one of {}",
+                    def.variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            Err(format!("`{t}` is not a `{}`{hint}", def.name))
+        }
+        Type::Record(r) | Type::List(r) => {
+            let json: serde_json::Value = serde_json::from_str(if t.is_empty() { "[]" } else { t })
+                .map_err(|e| format!("not JSON: {e}"))?;
+            let record = policy.records.get(r).ok_or("unknown record")?;
+            let parse_record = |item: &serde_json::Value| -> Result<Value, String> {
+                let obj = item.as_object().ok_or("a list item must be an object")?;
+                let fields = record
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let text = obj
+                            .get(&f.name)
+                            .map(json_text)
+                            .ok_or(format!("an item has no `{}`", f.name))?;
+                        parse_value(policy, f.ty, &text).map_err(|m| format!("`{}`: {m}", f.name))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Value::Record(fields.into()))
+            };
+            match (ty, &json) {
+                (Type::List(_), serde_json::Value::Array(items)) => Ok(Value::List(
+                    items.iter().map(parse_record).collect::<Result<Vec<_>, _>>()?.into(),
+                )),
+                (Type::Record(_), obj @ serde_json::Value::Object(_)) => parse_record(obj),
+                _ => Err("expected a JSON array of objects".into()),
+            }
+        }
+    }
+}
+
+fn decimal(t: &str) -> Result<Decimal, String> {
+    if t.is_empty() {
+        return Err("empty".into());
+    }
+    if t.contains(['e', 'E']) {
+        return Err(format!("`{t}` is not a plain decimal number"));
+    }
+    let cleaned: String = t.chars().filter(|c| *c != '_' && *c != ',').collect();
+    Decimal::from_str(&cleaned).map_err(|_| format!("`{t}` is not a number"))
+}
+
+/// A value as written in output files.
+pub fn format_value(policy: &Policy, ty: Type, v: &Value) -> String {
+    match (ty, v) {
+        (_, Value::Money(d)) => format!("{d:.2}"),
+        (_, Value::Rate(d)) => d.normalize().to_string(),
+        (Type::Enum(e), Value::Enum(i)) => policy
+            .enums
+            .get(e)
+            .and_then(|d| d.variants.get(*i as usize))
+            .cloned()
+            .unwrap_or_default(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// The output columns: stage outputs, then accumulators (values before the claim).
+pub fn output_columns(policy: &Policy) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    for stage in &policy.stages {
+        for v in &stage.outputs {
+            if let Some(def) = policy.values.get(*v) {
+                cols.push(def.name.clone());
+            }
+        }
+    }
+    cols.extend(policy.accumulators.iter().map(|a| a.name.clone()));
+    cols
+}
+
+/// One output row's cells: line, id, member, status, outputs..., accumulators..., error.
+fn output_cells(
+    policy: &Policy,
+    row: &Row,
+    outcome: Option<&Outcome>,
+) -> (Vec<String>, Vec<(String, String, Type)>) {
+    let (line, id, member) = match row {
+        Row::Claim(c) => (
+            c.line,
+            format_value(
+                policy,
+                Type::Text,
+                c.fields.get(policy.id_field).unwrap_or(&Value::Bool(false)),
+            ),
+            format_value(
+                policy,
+                Type::Text,
+                c.fields.get(policy.member_field).unwrap_or(&Value::Bool(false)),
+            ),
+        ),
+        Row::Error(e) => {
+            (e.line, e.id.clone().unwrap_or_default(), e.member.clone().unwrap_or_default())
+        }
+    };
+    let mut head = vec![line.to_string(), id, member];
+    let mut cols = Vec::new();
+    let error = match (row, outcome) {
+        (Row::Error(e), _) => Some(e.to_string()),
+        (Row::Claim(_), Some(Err(e))) => Some(e.to_string()),
+        (Row::Claim(_), None) => Some("not settled".to_string()),
+        (Row::Claim(_), Some(Ok(s))) => {
+            for stage in &policy.stages {
+                for v in &stage.outputs {
+                    if let (Some(def), Some(val)) = (policy.values.get(*v), s.values.get(*v)) {
+                        cols.push((def.name.clone(), format_value(policy, def.ty, val), def.ty));
+                    }
+                }
+            }
+            for (a, val) in policy.accumulators.iter().zip(&s.accumulators) {
+                cols.push((a.name.clone(), format_value(policy, a.ty, val), a.ty));
+            }
+            None
+        }
+    };
+    head.push(if error.is_some() { "error".into() } else { "ok".into() });
+    head.push(error.unwrap_or_default());
+    (head, cols)
+}
+
+/// Write settlements as CSV: `line,id,member,status,error,<outputs>,<accumulators>`.
+pub fn write_csv(
+    policy: &Policy,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    out: impl Write,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut header =
+        vec!["line".to_string(), "id".into(), "member".into(), "status".into(), "error".into()];
+    let columns = output_columns(policy);
+    header.extend(columns.iter().cloned());
+    w.write_record(&header)?;
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        let (mut cells, cols) = output_cells(policy, row, outcome.as_ref());
+        if cols.is_empty() {
+            cells.extend(columns.iter().map(|_| String::new()));
+        } else {
+            cells.extend(cols.into_iter().map(|(_, v, _)| v));
+        }
+        w.write_record(&cells)?;
+    }
+    w.flush()
+}
+
+/// Write settlements as JSON Lines, amounts as exact decimal numbers.
+pub fn write_jsonl(
+    policy: &Policy,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    mut out: impl Write,
+) -> std::io::Result<()> {
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        let (cells, cols) = output_cells(policy, row, outcome.as_ref());
+        let mut obj = serde_json::Map::new();
+        let line: u64 = cells.first().and_then(|l| l.parse().ok()).unwrap_or(0);
+        obj.insert("line".into(), line.into());
+        for (key, value) in ["id", "member", "status"].iter().zip(cells.iter().skip(1)) {
+            obj.insert((*key).into(), value.clone().into());
+        }
+        if let Some(error) = cells.get(4).filter(|e| !e.is_empty()) {
+            obj.insert("error".into(), error.clone().into());
+        }
+        for (name, value, ty) in cols {
+            let json = match ty {
+                Type::Money | Type::Rate | Type::Int => serde_json::Number::from_str(&value)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::String(value)),
+                Type::Bool => serde_json::Value::Bool(value == "true"),
+                _ => serde_json::Value::String(value),
+            };
+            obj.insert(name, json);
+        }
+        serde_json::to_writer(&mut out, &obj)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// A file written whole or not at all: a temporary file beside the target, renamed over it on
+/// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temporary: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Create the temporary file (this fails early when the directory is not writable).
+    pub fn create(target: &Path) -> std::io::Result<Self> {
+        let dir =
+            target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temporary = dir.join(format!(".{name}.{}.partial", std::process::id()));
+        let file = File::create(&temporary)?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temporary,
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// The writer; `None` once committed.
+    pub fn writer(&mut self) -> Option<&mut BufWriter<File>> {
+        self.writer.as_mut()
+    }
+
+    /// Flush, sync and move the file into place.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        if let Some(w) = self.writer.take() {
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&self.temporary, &self.target)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            self.writer = None;
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `settle run`, `settle test` and `settle explain`: the commands that settle claims.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use miette::GraphicalTheme;
+use rust_decimal::Decimal;
+use settle_lang::ir::Policy;
+use settle_runtime::io::{self, AtomicFile, Format, Row};
+use settle_runtime::testing::{TestReport, run_tests};
+use settle_runtime::{Claim, Engine, Outcome, Value};
+
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file};
+
+/// Claims from which `run` shows a progress bar on a terminal.
+const PROGRESS_FROM: usize = 100_000;
+
+/// Check a policy file and return its IR; print its problems and return the exit code if it has
+/// errors.
+fn load(path: &PathBuf) -> Result<(Policy, String), ExitCode> {
+    let Some(checked) = check_file(path) else { return Err(ExitCode::from(EXIT_USAGE)) };
+    let text = checked.problems.sources.text(0).to_string();
+    match checked.policy {
+        Some(policy) => {
+            if checked.problems.warning_count() > 0 {
+                eprint!("{}", checked.problems.render(theme(), 100));
+            }
+            Ok((policy, text))
+        }
+        None => {
+            eprint!("{}", checked.problems.render(theme(), 100));
+            eprintln!(
+                "{}: {} errors; nothing settled",
+                path.display(),
+                checked.problems.error_count()
+            );
+            Err(ExitCode::from(EXIT_PROBLEMS))
+        }
+    }
+}
+
+fn theme() -> GraphicalTheme {
+    if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    }
+}
+
+fn read_rows(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
+    io::read_claims(policy, claims, Format::of_path(claims)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// `settle run`.
+pub fn run(
+    policy_path: &PathBuf,
+    claims: &Path,
+    out: Option<&Path>,
+    jsonl: Option<bool>,
+    threads: Option<usize>,
+) -> ExitCode {
+    let started = Instant::now();
+    let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    // Fail before any work when the output cannot be written.
+    let mut target = match out.map(AtomicFile::create).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write `{}`: {e}",
+                out.map(|p| p.display().to_string()).unwrap_or_default()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let jsonl =
+        jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
+    let rows = match read_rows(&policy, claims) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let read = started.elapsed();
+    let engine = Engine::new(policy);
+    let batch: Vec<Claim> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c.clone()),
+            Row::Error(_) => None,
+        })
+        .collect();
+    let bar = (std::io::stderr().is_terminal() && batch.len() >= PROGRESS_FROM).then(|| {
+        let bar = ProgressBar::new(batch.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} claims ({per_sec})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let settle = || {
+        engine.settle_batch_with(&batch, &|n| {
+            if let Some(b) = &bar {
+                b.inc(n)
+            }
+        })
+    };
+    let settled = match threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
+            Ok(pool) => pool.install(settle),
+            Err(e) => {
+                eprintln!("error: cannot start {n} threads: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => settle(),
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut settled = settled.into_iter();
+    let outcomes: Vec<Option<Outcome>> =
+        rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect();
+    let policy = engine.policy();
+    let written = match &mut target {
+        Some(file) => match file.writer() {
+            Some(w) => write_rows(policy, &rows, &outcomes, jsonl, w),
+            None => Ok(()),
+        },
+        None => write_rows(policy, &rows, &outcomes, jsonl, &mut std::io::stdout().lock()),
+    };
+    let committed = written.and_then(|()| target.map_or(Ok(()), AtomicFile::commit));
+    if let Err(e) = committed {
+        eprintln!("error: cannot write the settlements: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    summary(policy, &rows, &outcomes, started, read);
+    ExitCode::SUCCESS
+}
+
+fn write_rows(
+    policy: &Policy,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    jsonl: bool,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    if jsonl {
+        io::write_jsonl(policy, rows, outcomes, w)
+    } else {
+        io::write_csv(policy, rows, outcomes, w)
+    }
+}
+
+fn summary(
+    policy: &Policy,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    started: Instant,
+    read: std::time::Duration,
+) {
+    let errors = outcomes
+        .iter()
+        .zip(rows)
+        .filter(|(o, r)| matches!(r, Row::Error(_)) || matches!(o, Some(Err(_))))
+        .count();
+    let mut totals: Vec<(String, Decimal)> = policy
+        .balance
+        .iter()
+        .flat_map(|b| b.parts.iter())
+        .filter_map(|p| policy.values.get(*p).map(|d| (d.name.clone(), Decimal::ZERO)))
+        .collect();
+    let parts: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
+    for s in outcomes.iter().flatten().flatten() {
+        for (total, part) in totals.iter_mut().zip(&parts) {
+            if let Some(Value::Money(d)) = s.values.get(*part) {
+                total.1 += d;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let per_second = rows.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "claims   {}", rows.len());
+    let _ = writeln!(err, "settled  {}", rows.len() - errors);
+    let _ = writeln!(err, "errors   {errors}");
+    for (name, total) in &totals {
+        let _ = writeln!(err, "{name:<24} {total:>20.2}");
+    }
+    let _ = writeln!(
+        err,
+        "time     {:.3} s (read {:.3} s), {:.0} claims/s",
+        elapsed.as_secs_f64(),
+        read.as_secs_f64(),
+        per_second
+    );
+}
+
+/// `settle test`.
+pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
+    let mut passed = 0usize;
+    let mut failed = 0usize;
+    let mut broken = false;
+    let mut all: Vec<(String, Vec<TestReport>)> = Vec::new();
+    for path in files {
+        let (policy, text) = match load(path) {
+            Ok(p) => p,
+            Err(_) => {
+                broken = true;
+                continue;
+            }
+        };
+        let engine = Engine::new(policy);
+        let reports = run_tests(&engine, &text);
+        for r in &reports {
+            if r.passed() {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            if !json {
+                print_report(path, r);
+            }
+        }
+        all.push((path.display().to_string(), reports));
+    }
+    if json {
+        let value = serde_json::json!({
+            "files": all.iter().map(|(f, r)| serde_json::json!({"file": f, "tests": r})).collect::<Vec<_>>(),
+            "passed": passed,
+            "failed": failed,
+        });
+        println!("{value:#}");
+    } else {
+        println!("\n{passed} passed, {failed} failed");
+    }
+    if let Some(path) = junit {
+        if let Err(e) = write_junit(path, &all) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if broken || failed > 0 { ExitCode::from(EXIT_PROBLEMS) } else { ExitCode::SUCCESS }
+}
+
+fn print_report(path: &Path, r: &TestReport) {
+    if r.passed() {
+        println!("test {}:{} \"{}\" ... ok", path.display(), r.line, r.name);
+        return;
+    }
+    println!("test {}:{} \"{}\" ... FAILED", path.display(), r.line, r.name);
+    for f in &r.failures {
+        println!("  line {}: expect {}", f.line, f.expect);
+        println!("    {}", f.detail);
+        if let Some(e) = &f.explanation {
+            for line in e.to_text().lines() {
+                println!("    | {line}");
+            }
+        }
+    }
+}
+
+fn write_junit(path: &Path, all: &[(String, Vec<TestReport>)]) -> std::io::Result<()> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    };
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (file, reports) in all {
+        let failures = reports.iter().filter(|r| !r.passed()).count();
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+            escape(file),
+            reports.len()
+        ));
+        for r in reports {
+            xml.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                escape(file),
+                escape(&r.name)
+            ));
+            if r.passed() {
+                xml.push_str("/>\n");
+                continue;
+            }
+            xml.push_str(">\n");
+            for f in &r.failures {
+                xml.push_str(&format!(
+                    "      <failure message=\"{}\">line {}: expect {}</failure>\n",
+                    escape(&f.detail),
+                    f.line,
+                    escape(&f.expect)
+                ));
+            }
+            xml.push_str("    </testcase>\n");
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    crate::files::write_atomic(path, xml.as_bytes())
+}
+
+/// `settle explain`.
+pub fn explain(policy_path: &PathBuf, claims: &Path, id: &str, json: bool) -> ExitCode {
+    let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let rows = match read_rows(&policy, claims) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if let Some(Row::Error(e)) =
+        rows.iter().find(|r| matches!(r, Row::Error(e) if e.id.as_deref() == Some(id)))
+    {
+        eprintln!("error: claim `{id}` cannot be read: {e}");
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let engine = Engine::new(policy);
+    let batch: Vec<Claim> = rows
+        .into_iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c),
+            Row::Error(_) => None,
+        })
+        .collect();
+    match settle_runtime::trace::explain(&engine, &batch, id) {
+        Ok(e) if json => {
+            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(e) => {
+            print!("{}", e.to_text());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
