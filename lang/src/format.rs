@@ -18,7 +18,8 @@ pub fn format(source: &str) -> String {
     let lines = split_lines(&tokens);
     // Each output line: its code (indented) and its trailing comment; `None` for a blank line.
     let mut out: Vec<Option<(String, Option<String>)>> = Vec::new();
-    let mut depth: usize = 0;
+    // The indentation of the line on which each open bracket was opened.
+    let mut open: Vec<usize> = Vec::new();
     let mut blank_pending = false;
     let mut in_item = false;
     for (i, line) in lines.iter().enumerate() {
@@ -34,17 +35,21 @@ pub fn format(source: &str) -> String {
         let closes_first = lead.is_some_and(|t| {
             matches!(t.kind, Some(Token::RBrace | Token::RParen | Token::RBracket))
         });
-        let starts_item = lead.is_some_and(|t| {
-            t.kind == Some(Token::Ident)
-                && word_kind(text(source, t)) == WordKind::Item
-                && (depth == 0 || text(source, t) == "let")
-        });
-        let mut indent = depth.saturating_sub(usize::from(closes_first));
-        if depth == 0 && starts_item {
-            in_item = true;
-        } else if depth == 0 && in_item && lead.is_some() {
-            indent += 1;
-        }
+        let indent = match open.last() {
+            Some(&outer) if closes_first => outer,
+            Some(&outer) => outer + 1,
+            None => {
+                let starts_item = lead.is_some_and(|t| {
+                    t.kind == Some(Token::Ident) && word_kind(text(source, t)) == WordKind::Item
+                });
+                if starts_item {
+                    in_item = true;
+                    0
+                } else {
+                    usize::from(in_item && lead.is_some())
+                }
+            }
+        };
         let mut code = INDENT.repeat(indent);
         let trailing = match line.split_last() {
             Some((last, rest)) if last.kind == Some(Token::LineComment) && !rest.is_empty() => {
@@ -59,9 +64,9 @@ pub fn format(source: &str) -> String {
         out.push(Some((code, trailing)));
         for t in line {
             match t.kind {
-                Some(Token::LBrace | Token::LParen | Token::LBracket) => depth += 1,
+                Some(Token::LBrace | Token::LParen | Token::LBracket) => open.push(indent),
                 Some(Token::RBrace | Token::RParen | Token::RBracket) => {
-                    depth = depth.saturating_sub(1)
+                    open.pop();
                 }
                 _ => {}
             }
@@ -220,6 +225,14 @@ mod tests {
     fn normalizes_spaces_and_indentation() {
         let src = "policy  a.b\nparam x:money by Level\nfrom 2021-01-01 {a:1,b:-2}\n\n\n\nstage s(pay:money){\npay=min( 1 ,2)*-3 // why\n}\n";
         let want = "policy a.b\nparam x: money by Level\n    from 2021-01-01 { a: 1, b: -2 }\n\nstage s (pay: money) {\n    pay = min(1, 2) * -3  // why\n}\n";
+        assert_eq!(format(src), want);
+        assert_eq!(format(want), want);
+    }
+
+    #[test]
+    fn brackets_opened_on_a_continuation_line_indent_from_it() {
+        let src = "param r: rate by Level\nfrom 2021-01-01 {\na: 50%,\nb: 60%,\n}\nlet x = 1\n";
+        let want = "param r: rate by Level\n    from 2021-01-01 {\n        a: 50%,\n        b: 60%,\n    }\nlet x = 1\n";
         assert_eq!(format(src), want);
         assert_eq!(format(want), want);
     }

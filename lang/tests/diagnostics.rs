@@ -899,6 +899,19 @@ test \"first admission\" {
 );
 
 case!(
+    test_expectation_naming_no_claim,
+    TestUnknownValue,
+    with_chain(
+        "
+test \"first admission\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+    expect basic.pay == 9_000
+}
+"
+    )
+);
+
+case!(
     test_that_cannot_fail,
     TestNoExpectation,
     with_chain(

@@ -472,6 +472,9 @@ impl Checker<'_> {
             return self.stage_value(scope, value, set_at, span, &id.name);
         }
         if let Some(&(global, _)) = self.globals.get(&id.name) {
+            if !scope.claims.is_empty() {
+                return self.outside_claim(scope, &id.name, span);
+            }
             return self.global(scope, global, &id.name, span);
         }
         if scope.claims.contains(&id.name) {
@@ -488,6 +491,22 @@ impl Checker<'_> {
             return TExpr::error(span);
         }
         self.variant(scope, id, expect)
+    }
+
+    /// A test expectation reading a value without saying of which claim.
+    fn outside_claim(&mut self, scope: &Scope, name: &str, span: Span) -> TExpr {
+        let first = scope.claims.first().cloned().unwrap_or_default();
+        self.report(
+            Problem::error(
+                Code::TestUnknownValue,
+                scope.file,
+                span,
+                format!("`{name}` is read without naming a claim of the test"),
+            )
+            .label("which claim's value?")
+            .help(format!("name the claim first, as in `{first}.{name}`")),
+        );
+        TExpr::error(span)
     }
 
     fn stage_value(
@@ -746,6 +765,9 @@ impl Checker<'_> {
         if let ExprKind::Name(b) = &base.kind {
             let shadowed = scope.vars.iter().any(|(n, _)| *n == b.name)
                 || scope.stage_names.contains_key(&b.name);
+            if !shadowed && !scope.claims.is_empty() && self.globals.contains_key(&b.name) {
+                return self.outside_claim(scope, &format!("{}.{}", b.name, field.name), span);
+            }
             if !shadowed {
                 match self.globals.get(&b.name).map(|(g, _)| *g) {
                     Some(Global::Input) => return self.input_field(scope, field, span),
