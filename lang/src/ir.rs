@@ -216,8 +216,9 @@ pub struct ParamVersion {
     pub from: Option<Date>,
     /// The value.
     pub value: ParamValue,
-    /// Whether any part of the value is marked `assumed`.
-    pub assumed: bool,
+    /// Which parts of the value are marked `assumed` (not given by the source): one flag for a
+    /// scalar, one per cell of a table, one per bracket of a scale.
+    pub assumed: Vec<bool>,
     /// Sources cited for this value.
     pub sources: Vec<String>,
 }

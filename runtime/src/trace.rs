@@ -9,6 +9,14 @@ use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind};
 use crate::engine::{Claim, Engine, Outcome};
 use crate::interp::Trace;
 use crate::io::format_value;
+
+/// A value as a person reads it: rates as percentages.
+fn shown(policy: &Policy, ty: Type, v: &Value) -> String {
+    match v {
+        Value::Rate(d) => format!("{}%", (d * rust_decimal::Decimal::ONE_HUNDRED).normalize()),
+        _ => format_value(policy, ty, v),
+    }
+}
 use crate::value::Value;
 
 /// One claim's settlement, explained.
@@ -143,7 +151,7 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                             ValueKind::StageLocal(_) => "stage",
                             ValueKind::Output(_) => "output",
                         },
-                        value: format_value(policy, def.ty, s.values.get(v)?),
+                        value: shown(policy, def.ty, s.values.get(v)?),
                         applied,
                         sources,
                     })
@@ -207,7 +215,7 @@ fn param_use(policy: &Policy, p: usize, version: usize, cell: usize) -> Option<P
     let v = param.versions.get(version)?;
     let (name, value) = match (&param.kind, &v.value) {
         (ParamKind::Scalar(ty), ParamValue::Scalar(c)) => {
-            (param.name.clone(), format_value(policy, *ty, &Value::from_const(c)))
+            (param.name.clone(), shown(policy, *ty, &Value::from_const(c)))
         }
         (ParamKind::Table { keys, value }, ParamValue::Table(cells)) => {
             let mut rest = cell;
@@ -230,7 +238,7 @@ fn param_use(policy: &Policy, p: usize, version: usize, cell: usize) -> Option<P
             let c = cells.get(cell)?;
             (
                 format!("{}[{}]", param.name, names.join(", ")),
-                format_value(policy, *value, &Value::from_const(c)),
+                shown(policy, *value, &Value::from_const(c)),
             )
         }
         (ParamKind::Scale, ParamValue::Scale(brackets)) => {
@@ -251,7 +259,11 @@ fn param_use(policy: &Policy, p: usize, version: usize, cell: usize) -> Option<P
     };
     let mut sources = param.sources.clone();
     sources.extend(v.sources.iter().cloned());
-    Some(ParamUse { name, value, from: v.from.map(|d| d.to_string()), assumed: v.assumed, sources })
+    let assumed = match param.kind {
+        ParamKind::Table { .. } => v.assumed.get(cell).copied().unwrap_or(false),
+        _ => v.assumed.iter().any(|a| *a),
+    };
+    Some(ParamUse { name, value, from: v.from.map(|d| d.to_string()), assumed, sources })
 }
 
 impl Explanation {

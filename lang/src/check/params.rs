@@ -127,7 +127,7 @@ impl Checker<'_> {
             if v.from.is_some() {
                 previous = v.from;
             }
-            let mut assumed = false;
+            let mut assumed = Vec::new();
             match self.param_value(file, &p.name.name, &v.value, kind, &mut assumed) {
                 Some(value) => out.push(ir::ParamVersion {
                     from: v.from.map(|(d, _)| d),
@@ -147,7 +147,7 @@ impl Checker<'_> {
         name: &str,
         value: &Value,
         kind: &ParamKind,
-        assumed: &mut bool,
+        assumed: &mut Vec<bool>,
     ) -> Option<ParamValue> {
         match (kind, value) {
             (ParamKind::Scalar(ty), Value::Scalar(s)) => {
@@ -208,8 +208,14 @@ impl Checker<'_> {
         }
     }
 
-    fn scalar(&mut self, file: FileId, s: &Scalar, ty: Type, assumed: &mut bool) -> Option<Const> {
-        *assumed |= s.assumed;
+    fn scalar(
+        &mut self,
+        file: FileId,
+        s: &Scalar,
+        ty: Type,
+        assumed: &mut Vec<bool>,
+    ) -> Option<Const> {
+        assumed.push(s.assumed);
         let t = literal(&s.lit, s.span);
         let e = self.convert(file, t, ty, "this value")?;
         match e.kind {
@@ -227,7 +233,7 @@ impl Checker<'_> {
         keys: &[ir::EnumId],
         ty: Type,
         cells: &mut Vec<Const>,
-        assumed: &mut bool,
+        assumed: &mut Vec<bool>,
     ) -> bool {
         let Some((&key, rest)) = keys.split_first() else {
             return match value {
@@ -400,7 +406,7 @@ impl Checker<'_> {
         file: FileId,
         name: &str,
         brackets: &[ast::Bracket],
-        assumed: &mut bool,
+        assumed: &mut Vec<bool>,
     ) -> Option<Vec<ir::ScaleBracket>> {
         let mut out = Vec::new();
         let mut ok = true;

@@ -1,0 +1,100 @@
+//! The bureaus' policies and the examples: each checks clean, and every test written in them
+//! passes under the interpreter.
+
+#![allow(clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::path::{Path, PathBuf};
+
+use settle_lang::{Loader, check_with};
+use settle_runtime::Engine;
+use settle_runtime::testing::run_tests;
+
+/// Loads `extends` relative to the importing file.
+struct Files;
+
+impl Loader for Files {
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
+        let full = Path::new(from).parent().unwrap_or(Path::new("")).join(path);
+        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
+        Ok((full.display().to_string(), text))
+    }
+}
+
+fn policy_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["policies", "examples"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("readable directory").flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "settle") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 8, "expected the bureaus' policies, found {files:?}");
+    files
+}
+
+#[test]
+fn every_policy_checks_without_errors_or_warnings() {
+    for path in policy_files() {
+        let text = std::fs::read_to_string(&path).expect("readable policy");
+        let checked = check_with(&path.display().to_string(), &text, &mut Files);
+        assert!(checked.problems.list.is_empty(), "{}", checked.problems.render_plain());
+    }
+}
+
+#[test]
+fn every_test_written_in_a_policy_passes() {
+    let mut count = 0;
+    for path in policy_files() {
+        let text = std::fs::read_to_string(&path).expect("readable policy");
+        let checked = check_with(&path.display().to_string(), &text, &mut Files);
+        let policy = checked.policy.expect("the policy checks");
+        let engine = Engine::new(policy);
+        for report in run_tests(&engine, &text) {
+            count += 1;
+            let failures: Vec<String> = report
+                .failures
+                .iter()
+                .map(|f| format!("line {}: expect {}: {}", f.line, f.expect, f.detail))
+                .collect();
+            assert!(
+                report.passed(),
+                "{}: \"{}\"\n{}",
+                path.display(),
+                report.name,
+                failures.join("\n")
+            );
+        }
+    }
+    assert!(count >= 30, "only {count} tests in the policies");
+}
+
+#[test]
+fn the_readme_examples_check() {
+    let readme = include_str!("../README.md");
+    let mut blocks = 0;
+    for block in readme.split("```settle\n").skip(1) {
+        let code = block.split("```").next().unwrap_or("");
+        let checked = settle_lang::check("README.md", code);
+        assert!(checked.problems.list.is_empty(), "{}", checked.problems.render_plain());
+        let policy = checked.policy.expect("checks");
+        for report in run_tests(&Engine::new(policy), code) {
+            assert!(
+                report.passed(),
+                "README test \"{}\" fails: {:?}",
+                report.name,
+                report.failures
+            );
+        }
+        blocks += 1;
+    }
+    assert!(blocks >= 1);
+}
