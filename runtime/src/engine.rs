@@ -81,6 +81,8 @@ struct Running {
     year_start: Option<Date>,
     values: Vec<Value>,
     seen: Vec<bool>,
+    /// Scratch: the parameter versions in force for the claim being settled.
+    versions: Vec<Option<usize>>,
 }
 
 /// A checked policy ready to settle claims with the interpreter.
@@ -107,6 +109,7 @@ impl Engine {
             year_start: None,
             values: self.policy.accumulators.iter().map(|a| zero(a.ty)).collect(),
             seen: vec![false; self.policy.accumulators.len()],
+            versions: Vec::with_capacity(self.policy.params.len()),
         }
     }
 
@@ -122,6 +125,13 @@ impl Engine {
         match claim.fields.get(field) {
             Some(Value::Text(t)) => t.clone(),
             _ => Arc::from(""),
+        }
+    }
+
+    fn text<'c>(&self, claim: &'c Claim, field: usize) -> &'c str {
+        match claim.fields.get(field) {
+            Some(Value::Text(t)) => t,
+            _ => "",
         }
     }
 
@@ -148,19 +158,20 @@ impl Engine {
         claims: &[Claim],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<Outcome> {
-        let mut members: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
+        let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, claim) in claims.iter().enumerate() {
-            members.entry(self.member_of(claim)).or_default().push(i);
+            members.entry(self.text(claim, self.policy.member_field)).or_default().push(i);
         }
         let mut groups: Vec<Vec<usize>> = members.into_values().collect();
         groups.sort_unstable_by_key(|g| g.first().copied());
         let settled: Vec<Vec<(usize, Outcome)>> = groups
             .into_par_iter()
             .map(|mut group| {
-                group.sort_by(|&a, &b| {
-                    let (ca, cb) = (claims.get(a), claims.get(b));
-                    let key = |c: Option<&Claim>| c.map(|c| (self.date_of(c), self.id_of(c)));
-                    key(ca).cmp(&key(cb)).then(a.cmp(&b))
+                group.sort_by_cached_key(|&i| {
+                    let claim = claims.get(i);
+                    let date = claim.map(|c| self.date_of(c));
+                    let id = claim.map_or("", |c| self.text(c, self.policy.id_field));
+                    (date, id, i)
                 });
                 let mut state = self.fresh();
                 let done: Vec<(usize, Outcome)> = group
@@ -258,14 +269,32 @@ impl Engine {
             *state = self.fresh();
             state.year_start = Some(year);
         }
-        let mut versions = Vec::with_capacity(policy.params.len());
+        let mut versions = std::mem::take(&mut state.versions);
         versions_in_force(policy, date, &mut versions);
+        let before = state.values.clone();
+        let outcome = self.evaluate(claim, date, &before, &versions, state, trace);
+        state.versions = versions;
+        outcome.map(|values| Settlement { values, accumulators: before })
+    }
+
+    /// Compute a claim's values, check the balance, and fold the claim into the member's
+    /// accumulators; on an error the accumulators are left as they were.
+    fn evaluate(
+        &self,
+        claim: &Claim,
+        date: Date,
+        before: &[Value],
+        versions: &[Option<usize>],
+        state: &mut Running,
+        trace: Option<&mut Trace>,
+    ) -> Result<Vec<Value>, ClaimError> {
+        let policy = &*self.policy;
         let mut cx = Cx {
             policy,
             prepared: &self.prepared,
             fields: &claim.fields,
-            accs: &state.values,
-            versions: &versions,
+            accs: before,
+            versions,
             date,
             values: Vec::new(),
             locals: Vec::new(),
@@ -277,44 +306,42 @@ impl Engine {
             *out = t;
         }
         result?;
-        // Fold this claim into the accumulators.
-        let mut next = state.values.clone();
-        let mut next_seen = state.seen.clone();
+        let seen_before = state.seen.clone();
         for (i, acc) in policy.accumulators.iter().enumerate() {
-            let keep = match &acc.filter {
+            let contribution = match &acc.filter {
                 Some(f) => cx.truth(f),
                 None => Ok(true),
             }
-            .map_err(|fault| eval_error(&acc.name, fault))?;
-            if !keep {
-                continue;
+            .and_then(|keep| match (keep, &acc.value, acc.fold) {
+                (false, ..) => Ok(None),
+                (true, _, FoldKind::Count) | (true, None, _) => Ok(Some(Value::Int(1))),
+                (true, Some(e), _) => cx.eval(e).map(Some),
+            })
+            .and_then(|v| match (v, state.values.get_mut(i), state.seen.get_mut(i)) {
+                (Some(v), Some(slot), Some(seen)) => {
+                    *slot = fold(acc.fold, slot.clone(), v, *seen)?;
+                    *seen = true;
+                    Ok(())
+                }
+                _ => Ok(()),
+            });
+            if let Err(fault) = contribution {
+                state.values.clear();
+                state.values.extend_from_slice(before);
+                state.seen = seen_before;
+                return Err(eval_error(policy, &acc.name, fault));
             }
-            let v = match (&acc.value, acc.fold) {
-                (_, FoldKind::Count) | (None, _) => Value::Int(1),
-                (Some(e), _) => cx.eval(e).map_err(|fault| eval_error(&acc.name, fault))?,
-            };
-            let (Some(slot), Some(seen)) = (next.get_mut(i), next_seen.get_mut(i)) else {
-                continue;
-            };
-            *slot = fold(acc.fold, slot.clone(), v, *seen)
-                .map_err(|fault| eval_error(&acc.name, fault))?;
-            *seen = true;
         }
-        let settlement = Settlement {
-            values: std::mem::take(&mut cx.values),
-            accumulators: state.values.clone(),
-        };
-        state.values = next;
-        state.seen = next_seen;
-        Ok(settlement)
+        Ok(cx.values)
     }
 
     fn balance(&self, cx: &mut Cx<'_>) -> Result<(), ClaimError> {
         let Some(balance) = &self.policy.balance else { return Ok(()) };
-        let total = match cx.eval(&balance.total).map_err(|f| eval_error("balance", f))? {
-            Value::Money(d) => d,
-            _ => Decimal::ZERO,
-        };
+        let total =
+            match cx.eval(&balance.total).map_err(|f| eval_error(&self.policy, "balance", f))? {
+                Value::Money(d) => d,
+                _ => Decimal::ZERO,
+            };
         let mut sum = Decimal::ZERO;
         for &part in &balance.parts {
             let name = self.policy.values.get(part).map(|v| v.name.as_str()).unwrap_or("");
@@ -325,7 +352,7 @@ impl Engine {
                 )));
             }
             sum = arith::money_add(sum, amount, false)
-                .map_err(|e| eval_error("balance", Fault::Arith(e)))?;
+                .map_err(|e| eval_error(&self.policy, "balance", Fault::Arith(e)))?;
         }
         if sum != total {
             let parts: Vec<String> = balance
@@ -346,6 +373,6 @@ impl Engine {
     }
 }
 
-fn eval_error(value: &str, fault: Fault) -> ClaimError {
-    ClaimError::Eval(EvalError { value: value.to_string(), fault })
+fn eval_error(policy: &Policy, value: &str, fault: Fault) -> ClaimError {
+    ClaimError::Eval(EvalError::new(policy, value, fault))
 }

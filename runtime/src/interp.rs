@@ -15,26 +15,27 @@ use settle_lang::ir::{
 
 use crate::value::{self as arith, ArithError, Value};
 
-/// Why a value could not be computed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a value could not be computed. Small and cheap to pass around: names are looked up in
+/// the policy only when the fault is described ([`Fault::describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Overflow or division by zero.
     Arith(ArithError),
     /// No value of a parameter is in force on the claim's date.
     NotInForce {
         /// The parameter.
-        param: String,
+        param: ir::ParamId,
         /// The claim's date.
         date: Date,
-        /// When its first value takes effect.
-        first: Option<Date>,
     },
     /// Two exceptions of a rule apply.
     Conflict {
-        /// The first exception, as written.
-        first: String,
-        /// The second exception, as written.
-        second: String,
+        /// The rule.
+        rule: ir::ValueId,
+        /// The first exception that applies.
+        first: usize,
+        /// The second.
+        second: usize,
     },
     /// A test expectation read a claim that was not settled.
     Unsettled(usize),
@@ -46,39 +47,54 @@ impl From<ArithError> for Fault {
     }
 }
 
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Arith(e) => write!(f, "{e}"),
-            Fault::NotInForce { param, date, first: Some(first) } => {
-                write!(
-                    f,
-                    "no value of `{param}` is in force on {date} (its first takes effect {first})"
-                )
+impl Fault {
+    /// The fault in words, with the policy's names.
+    pub fn describe(&self, policy: &Policy) -> String {
+        match *self {
+            Fault::Arith(e) => e.to_string(),
+            Fault::NotInForce { param, date } => {
+                let p = policy.params.get(param);
+                let name = p.map_or("", |p| p.name.as_str());
+                match p.and_then(|p| p.versions.first()).and_then(|v| v.from) {
+                    Some(first) => format!(
+                        "no value of `{name}` is in force on {date} (its first takes effect {first})"
+                    ),
+                    None => format!("no value of `{name}` is in force on {date}"),
+                }
             }
-            Fault::NotInForce { param, date, first: None } => {
-                write!(f, "no value of `{param}` is in force on {date}")
+            Fault::Conflict { rule, first, second } => {
+                let text = |i: usize| match policy.values.get(rule).map(|v| &v.body) {
+                    Some(Body::Rule { exceptions, .. }) => {
+                        exceptions.get(i).map(|e| e.text.clone()).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                format!("two exceptions apply: `when {}` and `when {}`", text(first), text(second))
             }
-            Fault::Conflict { first, second } => {
-                write!(f, "two exceptions apply: `when {first}` and `when {second}`")
-            }
-            Fault::Unsettled(claim) => write!(f, "claim #{claim} of the test was not settled"),
+            Fault::Unsettled(claim) => format!("claim #{claim} of the test was not settled"),
         }
     }
 }
 
-/// A fault while computing a named value.
+/// A fault while computing a named value, described.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalError {
     /// The value being computed (`basic.pay`, `deductible_due`, an accumulator, `balance`).
     pub value: String,
     /// What went wrong.
-    pub fault: Fault,
+    pub message: String,
+}
+
+impl EvalError {
+    /// Describe `fault` met while computing `value`.
+    pub fn new(policy: &Policy, value: &str, fault: Fault) -> Self {
+        EvalError { value: value.to_string(), message: fault.describe(policy) }
+    }
 }
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "computing `{}`: {}", self.value, self.fault)
+        write!(f, "computing `{}`: {}", self.value, self.message)
     }
 }
 
@@ -184,7 +200,7 @@ impl<'a> Cx<'a> {
             let Some(def) = self.policy.values.get(v) else { continue };
             let value = self
                 .body(v, &def.body)
-                .map_err(|fault| EvalError { value: def.name.clone(), fault })?;
+                .map_err(|fault| EvalError::new(self.policy, &def.name, fault))?;
             if let Some(slot) = self.values.get_mut(v) {
                 *slot = value;
             }
@@ -199,11 +215,8 @@ impl<'a> Cx<'a> {
                 let mut applied: Option<usize> = None;
                 for (i, e) in exceptions.iter().enumerate() {
                     if self.truth(&e.when)? {
-                        if let Some(first) = applied.and_then(|a| exceptions.get(a)) {
-                            return Err(Fault::Conflict {
-                                first: first.text.clone(),
-                                second: e.text.clone(),
-                            });
+                        if let Some(first) = applied {
+                            return Err(Fault::Conflict { rule: v, first, second: i });
                         }
                         applied = Some(i);
                     }
@@ -418,12 +431,7 @@ impl<'a> Cx<'a> {
     }
 
     fn not_in_force(&self, p: ir::ParamId) -> Fault {
-        let param = self.policy.params.get(p);
-        Fault::NotInForce {
-            param: param.map(|x| x.name.clone()).unwrap_or_default(),
-            date: self.date,
-            first: param.and_then(|x| x.versions.first()).and_then(|v| v.from),
-        }
+        Fault::NotInForce { param: p, date: self.date }
     }
 
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr) -> R<Value> {
