@@ -62,6 +62,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Interp)]
         backend: Backend,
     },
+    /// Generate realistic claims for a policy's input, the same bytes for the same seed.
+    Gen {
+        /// The policy.
+        policy: PathBuf,
+        /// How many claims.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write them (written whole or not at all); standard output if absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Output format; by default the `--out` file's extension decides, else CSV.
+        #[arg(long, value_enum)]
+        format: Option<DataFormat>,
+    },
     /// Run the tests written in policy files.
     Test {
         /// Policy files.
@@ -143,6 +160,9 @@ pub fn main() -> ExitCode {
                 format.map(|f| f == DataFormat::Jsonl),
                 threads,
             )
+        }
+        Command::Gen { policy, count, seed, out, format } => {
+            crate::run::generate(&policy, count, seed, out.as_deref(), format.map(|f| f == DataFormat::Jsonl))
         }
         Command::Test { files, format, junit } => {
             crate::run::test(&files, format == Format::Json, junit.as_deref())

@@ -203,6 +203,31 @@ fn summary(
     );
 }
 
+/// `settle gen`.
+pub fn generate(policy_path: &PathBuf, count: usize, seed: u64, out: Option<&Path>, jsonl: Option<bool>) -> ExitCode {
+    let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let jsonl = jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
+    let result = match out {
+        Some(path) => AtomicFile::create(path).and_then(|mut file| {
+            if let Some(w) = file.writer() {
+                settle_runtime::generate::write(&policy, count, seed, jsonl, w)?;
+            }
+            file.commit()
+        }),
+        None => settle_runtime::generate::write(&policy, count, seed, jsonl, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the claims: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
 /// `settle test`.
 pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
     let mut passed = 0usize;

@@ -51,6 +51,8 @@ impl std::fmt::Display for InputError {
     }
 }
 
+impl std::error::Error for InputError {}
+
 /// A problem with a whole file (unreadable, or a header without the policy's columns).
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {

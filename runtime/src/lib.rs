@@ -20,6 +20,7 @@
 //! ```
 
 pub mod engine;
+pub mod generate;
 pub mod interp;
 pub mod io;
 pub mod testing;
