@@ -46,13 +46,6 @@ fn csv_output(engine: &Engine, rows: &[Row]) -> String {
 }
 
 #[test]
-fn settlements_of_the_sample_claims() {
-    let engine = dezhou();
-    let rows = sample_rows(&engine);
-    insta::assert_snapshot!(csv_output(&engine, &rows));
-}
-
-#[test]
 fn settlements_as_json_lines() {
     let engine = dezhou();
     let rows = sample_rows(&engine);
