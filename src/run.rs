@@ -204,12 +204,19 @@ fn summary(
 }
 
 /// `settle gen`.
-pub fn generate(policy_path: &PathBuf, count: usize, seed: u64, out: Option<&Path>, jsonl: Option<bool>) -> ExitCode {
+pub fn generate(
+    policy_path: &PathBuf,
+    count: usize,
+    seed: u64,
+    out: Option<&Path>,
+    jsonl: Option<bool>,
+) -> ExitCode {
     let (policy, _) = match load(policy_path) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let jsonl = jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
+    let jsonl =
+        jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
     let result = match out {
         Some(path) => AtomicFile::create(path).and_then(|mut file| {
             if let Some(w) = file.writer() {
@@ -217,7 +224,13 @@ pub fn generate(policy_path: &PathBuf, count: usize, seed: u64, out: Option<&Pat
             }
             file.commit()
         }),
-        None => settle_runtime::generate::write(&policy, count, seed, jsonl, &mut std::io::stdout().lock()),
+        None => settle_runtime::generate::write(
+            &policy,
+            count,
+            seed,
+            jsonl,
+            &mut std::io::stdout().lock(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

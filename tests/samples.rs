@@ -40,7 +40,9 @@ fn root() -> &'static Path {
 fn engine(policy: &str) -> Engine {
     let path = root().join(policy);
     let text = std::fs::read_to_string(&path).expect("policy");
-    Engine::new(settle_runtime::load_with(&path.display().to_string(), &text, &mut Files).expect("checks"))
+    Engine::new(
+        settle_runtime::load_with(&path.display().to_string(), &text, &mut Files).expect("checks"),
+    )
 }
 
 fn settle(engine: &Engine, rows: &[Row]) -> (String, Vec<Option<Outcome>>) {
@@ -61,7 +63,8 @@ fn settle(engine: &Engine, rows: &[Row]) -> (String, Vec<Option<Outcome>>) {
 
 /// FNV-1a, 64 bits: a fingerprint of the output, to notice any change.
 fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn summary(engine: &Engine, outcomes: &[Option<Outcome>], output: &str) -> String {
@@ -94,7 +97,8 @@ fn summary(engine: &Engine, outcomes: &[Option<Outcome>], output: &str) -> Strin
 fn hand_written_sample_claims() {
     for (policy, claims) in SAMPLES {
         let engine = engine(policy);
-        let rows = io::read_claims(engine.policy(), &root().join(claims), Format::Csv).expect("readable");
+        let rows =
+            io::read_claims(engine.policy(), &root().join(claims), Format::Csv).expect("readable");
         let (output, outcomes) = settle(&engine, &rows);
         assert!(
             outcomes.iter().all(|o| matches!(o, Some(Ok(_)))),
@@ -110,8 +114,10 @@ fn generated_claims_with_a_fixed_seed() {
     for (policy, claims) in SAMPLES {
         let engine = engine(policy);
         let mut generated = Vec::new();
-        settle_runtime::generate::write(engine.policy(), 1000, 1, false, &mut generated).expect("generated");
-        let rows = io::read_csv(engine.policy(), generated.as_slice(), "generated.csv").expect("readable");
+        settle_runtime::generate::write(engine.policy(), 1000, 1, false, &mut generated)
+            .expect("generated");
+        let rows =
+            io::read_csv(engine.policy(), generated.as_slice(), "generated.csv").expect("readable");
         assert_eq!(rows.len(), 1000);
         let (output, outcomes) = settle(&engine, &rows);
         let name = Path::new(claims).file_stem().and_then(|s| s.to_str()).unwrap_or("sample");

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
-use settle_lang::ir::{FoldKind, Policy};
+use settle_lang::ir::{FoldKind, Policy, Type};
 
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
-use crate::value::{self as arith, Value};
+use crate::value::{self as arith, ArithError, Value};
 
 /// One claim to settle: its input fields, and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,20 +84,45 @@ struct Running {
     seen: Vec<bool>,
     /// Scratch: the parameter versions in force for the claim being settled.
     versions: Vec<Option<usize>>,
+    /// Scratch: the compiled code's buffers.
+    frame: Option<Frame>,
 }
 
-/// A checked policy ready to settle claims with the interpreter.
+/// How an engine computes a claim's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The interpreter over exact decimals.
+    Interpreter,
+    /// Native code compiled by Cranelift.
+    Jit,
+}
+
+/// A checked policy ready to settle claims.
 #[derive(Debug, Clone)]
 pub struct Engine {
     policy: Arc<Policy>,
     prepared: Arc<Prepared>,
+    jit: Option<Arc<Compiled>>,
 }
 
 impl Engine {
-    /// An engine for a checked policy.
+    /// An engine that settles with the interpreter.
     pub fn new(policy: Policy) -> Self {
         let prepared = Prepared::new(&policy);
-        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared) }
+        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), jit: None }
+    }
+
+    /// An engine that settles with native code compiled once, now.
+    pub fn compiled(policy: Policy) -> Result<Self, CompileError> {
+        let jit = settle_compiler::compile(&policy)?;
+        let mut engine = Engine::new(policy);
+        engine.jit = Some(Arc::new(jit));
+        Ok(engine)
+    }
+
+    /// The backend this engine settles with.
+    pub fn backend(&self) -> Backend {
+        if self.jit.is_some() { Backend::Jit } else { Backend::Interpreter }
     }
 
     /// The policy.
@@ -110,6 +136,7 @@ impl Engine {
             values: self.policy.accumulators.iter().map(|a| zero(a.ty)).collect(),
             seen: vec![false; self.policy.accumulators.len()],
             versions: Vec::with_capacity(self.policy.params.len()),
+            frame: self.jit.as_ref().map(|j| j.frame()),
         }
     }
 
@@ -288,6 +315,9 @@ impl Engine {
         state: &mut Running,
         trace: Option<&mut Trace>,
     ) -> Result<Vec<Value>, ClaimError> {
+        if let (Some(jit), None) = (&self.jit, &trace) {
+            return self.evaluate_compiled(jit, claim, before, state);
+        }
         let policy = &*self.policy;
         let mut cx = Cx {
             policy,
@@ -335,6 +365,106 @@ impl Engine {
         Ok(cx.values)
     }
 
+    /// [`Engine::evaluate`] with the compiled code: the same values, faults and messages.
+    fn evaluate_compiled(
+        &self,
+        jit: &Compiled,
+        claim: &Claim,
+        before: &[Value],
+        state: &mut Running,
+    ) -> Result<Vec<Value>, ClaimError> {
+        let policy = &*self.policy;
+        let mut frame = state.frame.take().unwrap_or_else(|| jit.frame());
+        for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
+            *slot = scaled(v);
+        }
+        for ((slot, seen), (v, s)) in
+            frame.accs.iter_mut().zip(frame.seen.iter_mut()).zip(before.iter().zip(&state.seen))
+        {
+            *slot = scaled(v);
+            *seen = i64::from(*s);
+        }
+        let result = jit.settle(&mut frame);
+        let outcome = match result {
+            Ok(()) => {
+                let values = policy
+                    .values
+                    .iter()
+                    .zip(&frame.values)
+                    .map(|(d, x)| unscaled(d.ty, *x))
+                    .collect();
+                for ((slot, seen), (acc, (x, s))) in
+                    state.values.iter_mut().zip(state.seen.iter_mut()).zip(
+                        policy
+                            .accumulators
+                            .iter()
+                            .zip(frame.next_accs.iter().zip(&frame.next_seen)),
+                    )
+                {
+                    *slot = unscaled(acc.ty, *x);
+                    *seen = *s != 0;
+                }
+                Ok(values)
+            }
+            Err(f) => Err(self.compiled_fault(f, &frame)),
+        };
+        state.frame = Some(frame);
+        outcome
+    }
+
+    /// The interpreter's error for a fault of the compiled code.
+    fn compiled_fault(&self, f: settle_compiler::Fault, frame: &Frame) -> ClaimError {
+        use settle_compiler::fault;
+        let policy = &*self.policy;
+        let values = policy.values.len();
+        let name = match f.at.checked_sub(values) {
+            None => policy.values.get(f.at).map_or("", |v| v.name.as_str()),
+            Some(a) => policy.accumulators.get(a).map_or("balance", |a| a.name.as_str()),
+        };
+        let fen = |x: i64| Decimal::new(x, 2);
+        let fault = match f.kind {
+            fault::OVERFLOW => Fault::Arith(ArithError::Overflow),
+            fault::DIVISION_BY_ZERO => Fault::Arith(ArithError::DivisionByZero),
+            fault::NOT_IN_FORCE => Fault::NotInForce {
+                param: usize::try_from(f.a).unwrap_or(0),
+                date: Date(i32::try_from(f.b).unwrap_or(0)),
+            },
+            fault::CONFLICT => Fault::Conflict {
+                rule: f.at,
+                first: usize::try_from(f.a).unwrap_or(0),
+                second: usize::try_from(f.b).unwrap_or(0),
+            },
+            fault::NEGATIVE_SHARE => {
+                let share = usize::try_from(f.a)
+                    .ok()
+                    .and_then(|p| policy.values.get(p))
+                    .map_or("", |v| v.name.as_str());
+                return ClaimError::Balance(format!(
+                    "the share `{share}` is negative ({:.2})",
+                    fen(f.b)
+                ));
+            }
+            _ => {
+                let parts: Vec<String> = policy
+                    .balance
+                    .iter()
+                    .flat_map(|b| b.parts.iter())
+                    .map(|p| {
+                        let name = policy.values.get(*p).map_or("", |v| v.name.as_str());
+                        format!("{name} {:.2}", fen(frame.values.get(*p).copied().unwrap_or(0)))
+                    })
+                    .collect();
+                return ClaimError::Balance(format!(
+                    "the shares add up to {:.2}, not the total {:.2} ({})",
+                    fen(f.b),
+                    fen(f.a),
+                    parts.join(" + ")
+                ));
+            }
+        };
+        eval_error(policy, name, fault)
+    }
+
     fn balance(&self, cx: &mut Cx<'_>) -> Result<(), ClaimError> {
         let Some(balance) = &self.policy.balance else { return Ok(()) };
         let total =
@@ -370,6 +500,32 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+}
+
+/// A value as the compiled code holds it: fen, millionths, days, indices, 0 or 1.
+fn scaled(v: &Value) -> i64 {
+    match v {
+        Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(i64::MAX),
+        Value::Rate(d) => settle_compiler::rate_millionths(*d).unwrap_or(i64::MAX),
+        Value::Int(i) => *i,
+        Value::Bool(b) => i64::from(*b),
+        Value::Date(d) => i64::from(d.0),
+        Value::Enum(e) => i64::from(*e),
+        Value::Text(_) | Value::Record(_) | Value::List(_) => 0,
+    }
+}
+
+/// A value of type `ty` from the compiled code's representation.
+fn unscaled(ty: Type, x: i64) -> Value {
+    match ty {
+        Type::Money => Value::Money(Decimal::new(x, 2)),
+        Type::Rate => Value::Rate(Decimal::new(x, 6).normalize()),
+        Type::Int => Value::Int(x),
+        Type::Bool => Value::Bool(x != 0),
+        Type::Date => Value::Date(Date(i32::try_from(x).unwrap_or(0))),
+        Type::Enum(_) => Value::Enum(u32::try_from(x).unwrap_or(0)),
+        Type::Text | Type::Record(_) | Type::List(_) => Value::Bool(false),
     }
 }
 

@@ -87,7 +87,13 @@ fn money(fen: i64) -> String {
 }
 
 /// Write `count` claims for `policy`, as CSV with a header or as JSON Lines.
-pub fn write(policy: &Policy, count: usize, seed: u64, jsonl: bool, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn write(
+    policy: &Policy,
+    count: usize,
+    seed: u64,
+    jsonl: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let Some(input) = policy.input_record() else { return Ok(()) };
     let mut rng = Rng::new(seed);
     let start = first_day(policy);
@@ -98,7 +104,7 @@ pub fn write(policy: &Policy, count: usize, seed: u64, jsonl: bool, out: &mut dy
     } else {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(&header)?;
-        Sink::Csv(w)
+        Sink::Csv(Box::new(w))
     };
     let total_field = policy.balance.as_ref().and_then(|b| match b.total.kind {
         settle_lang::ir::ExprKind::Field(i) => Some(i),
@@ -119,7 +125,9 @@ pub fn write(policy: &Policy, count: usize, seed: u64, jsonl: bool, out: &mut dy
                     let m = rng.below(members).min(rng.below(members));
                     format!("p{m:06}")
                 }
-                Type::Date if i == policy.dated_field => Date(start.0 + rng.below(730) as i32).to_string(),
+                Type::Date if i == policy.dated_field => {
+                    Date(start.0 + rng.below(730) as i32).to_string()
+                }
                 Type::Date => Date(start.0 + rng.below(760) as i32).to_string(),
                 Type::Money if Some(i) == total_field => money(total),
                 Type::Money => {
@@ -150,7 +158,12 @@ pub fn write(policy: &Policy, count: usize, seed: u64, jsonl: bool, out: &mut dy
                     if i > 0 {
                         json.push(',');
                     }
-                    let _ = write!(json, "{}:{}", serde_json::Value::from(*name), serde_json::Value::from(cell.as_str()));
+                    let _ = write!(
+                        json,
+                        "{}:{}",
+                        serde_json::Value::from(*name),
+                        serde_json::Value::from(cell.as_str())
+                    );
                 }
                 json.push_str("}\n");
                 w.write_all(json.as_bytes())?;
@@ -165,7 +178,7 @@ pub fn write(policy: &Policy, count: usize, seed: u64, jsonl: bool, out: &mut dy
 
 /// Where generated claims go.
 enum Sink<'a> {
-    Csv(csv::Writer<&'a mut dyn Write>),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
     Json(&'a mut dyn Write),
 }
 

@@ -27,7 +27,8 @@ pub mod testing;
 pub mod trace;
 pub mod value;
 
-pub use engine::{Claim, ClaimError, Engine, MemberState, Outcome, Settlement};
+pub use engine::{Backend, Claim, ClaimError, Engine, MemberState, Outcome, Settlement};
+pub use settle_compiler::CompileError;
 pub use value::Value;
 
 use settle_lang::ir::Policy;

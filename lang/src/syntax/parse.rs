@@ -21,6 +21,11 @@ use crate::date::{Date, valid_month_day};
 use crate::diagnostic::{Code, FileId, Problem};
 use crate::span::Span;
 
+/// The largest amount a literal may write, in yuan (both backends compute within it).
+const MONEY_LIMIT: i64 = 1_000_000_000_000_000;
+/// The largest rate a literal may write.
+const RATE_LIMIT: i64 = 1_000_000_000;
+
 /// The largest policy file accepted, in bytes.
 pub const MAX_FILE_SIZE: usize = 4 << 20;
 
@@ -835,6 +840,22 @@ impl Builder<'_> {
         }
     }
 
+    /// Report a literal beyond the magnitude its unit allows.
+    fn magnitude(&self, pair: &P<'_>, base: usize, value: Decimal, limit: Decimal, help: &str) {
+        if value.abs() > limit {
+            self.report(
+                Problem::error(
+                    Code::SyntaxBadNumber,
+                    self.file,
+                    self.span(pair, base),
+                    format!("`{}` is too large", pair.as_str()),
+                )
+                .label("beyond the largest value")
+                .help(help),
+            );
+        }
+    }
+
     fn date(&self, pair: &P<'_>, base: usize) -> Option<Date> {
         let date = Date::parse(pair.as_str());
         if date.is_none() {
@@ -863,6 +884,13 @@ impl Builder<'_> {
                     2,
                     "amounts are exact to the fen: at most two decimals",
                 );
+                self.magnitude(
+                    pair,
+                    base,
+                    value,
+                    Decimal::from(MONEY_LIMIT),
+                    "amounts are at most 10^15 yuan",
+                );
                 Literal::Number { value, decimals: pair.as_str().contains('.') }
             }
             Rule::percent => {
@@ -874,6 +902,13 @@ impl Builder<'_> {
                     value,
                     6,
                     "a rate keeps six decimals: `12.3456%` is the finest",
+                );
+                self.magnitude(
+                    pair,
+                    base,
+                    value,
+                    Decimal::from(RATE_LIMIT),
+                    "rates are at most 10^9",
                 );
                 Literal::Percent(value)
             }

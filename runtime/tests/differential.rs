@@ -1,0 +1,234 @@
+//! The JIT against the interpreter: every policy's in-file tests under both backends, and
+//! generated claims (ordinary, extreme amounts near the bounds, zero) settled by both, compared
+//! value by value, accumulator by accumulator and error by error.
+
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use settle_lang::Loader;
+use settle_runtime::io::{self, Row};
+use settle_runtime::testing::run_tests;
+use settle_runtime::{Backend, Claim, Engine, Value};
+
+struct Files;
+
+impl Loader for Files {
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
+        let full = Path::new(from).parent().unwrap_or(Path::new("")).join(path);
+        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
+        Ok((full.display().to_string(), text))
+    }
+}
+
+fn policies() -> Vec<(String, String, settle_lang::ir::Policy)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut out = Vec::new();
+    let mut stack = vec![root.join("policies"), root.join("examples")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "settle") {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(&path).expect("policy");
+                let policy = settle_runtime::load_with(&name, &text, &mut Files).expect("checks");
+                out.push((name, text, policy));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 8);
+    out
+}
+
+fn claims(policy: &settle_lang::ir::Policy, count: usize, seed: u64) -> Vec<Claim> {
+    let mut csv = Vec::new();
+    settle_runtime::generate::write(policy, count, seed, false, &mut csv).expect("generated");
+    io::read_csv(policy, csv.as_slice(), "generated.csv")
+        .expect("read")
+        .into_iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c),
+            Row::Error(_) => None,
+        })
+        .collect()
+}
+
+/// Move every date `days` earlier (before the first effective dates: parameters not in force).
+fn earlier(claims: &[Claim], days: i32) -> Vec<Claim> {
+    claims
+        .iter()
+        .map(|c| Claim {
+            line: c.line,
+            fields: c
+                .fields
+                .iter()
+                .map(|v| match v {
+                    Value::Date(d) => Value::Date(settle_lang::date::Date(d.0 - days)),
+                    other => other.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Scale every amount of the claims by `factor` fen-for-fen, clamped to the input bound.
+fn scaled(claims: &[Claim], factor: i64) -> Vec<Claim> {
+    let limit = Decimal::from(1_000_000_000_000_000i64);
+    claims
+        .iter()
+        .map(|c| Claim {
+            line: c.line,
+            fields: c
+                .fields
+                .iter()
+                .map(|v| match v {
+                    Value::Money(d) => {
+                        Value::Money((*d * Decimal::from(factor)).min(limit).round_dp(2))
+                    }
+                    other => other.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_policy_compiles() {
+    for (name, _, policy) in policies() {
+        let engine = Engine::compiled(policy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(engine.backend(), Backend::Jit);
+    }
+}
+
+#[test]
+fn in_file_tests_pass_under_the_jit() {
+    let mut count = 0;
+    for (name, text, policy) in policies() {
+        let engine = Engine::compiled(policy).expect("compiles");
+        for report in run_tests(&engine, &text) {
+            count += 1;
+            assert!(
+                report.passed(),
+                "{name}: \"{}\" fails under the JIT: {:?}",
+                report.name,
+                report.failures
+            );
+        }
+    }
+    assert!(count >= 30);
+}
+
+#[test]
+fn both_backends_agree_on_generated_claims() {
+    let mut compared = 0;
+    let mut faults = 0;
+    for (name, _, policy) in policies() {
+        let interpreter = Engine::new(policy.clone());
+        let jit = Engine::compiled(policy.clone()).expect("compiles");
+        for seed in 1..=3u64 {
+            let ordinary = claims(&policy, 700, seed);
+            let batches = [
+                ordinary.clone(),
+                scaled(&ordinary, 1_000),
+                scaled(&ordinary, 100_000_000),
+                scaled(&ordinary, 0),
+                earlier(&ordinary, 400),
+            ];
+            for batch in batches {
+                let a = interpreter.settle_batch(&batch);
+                let b = jit.settle_batch(&batch);
+                for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert_eq!(x, y, "{name}, seed {seed}, claim {i}: {:?}", batch[i]);
+                    faults += usize::from(x.is_err());
+                }
+                compared += batch.len();
+            }
+        }
+    }
+    assert!(compared >= 20_000, "only {compared} claims compared");
+    assert!(faults > 0, "no claim exercised an error path");
+}
+
+/// Small policies whose claims fault in every way the engine reports.
+const FAULTY: &[&str] = &[
+    "policy f.overflow\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     let huge = claim.total * claim.n\nlet count = claim.n * claim.n\n\
+     stage basic (pay: money) { pay = min(huge, claim.total) + claim.total * 0 * count }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
+    "policy f.division\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     let share = claim.total / claim.n\nlet ratio = claim.total / (claim.total - 500)\n\
+     stage basic (pay: money) { pay = min(share, claim.total) + claim.total * 0 * ratio }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
+    "policy f.conflict\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     let half = claim.total / 2\nrule extra: rate\n    default 10%\n    when half > 100 -> 20%\n    when half > 300 -> 30%\n\
+     stage basic (pay: money) { pay = claim.total * extra }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
+    "policy f.balance\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     stage basic (pay: money) { pay = claim.total * 60% - claim.n * 100.00 }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total * 50% }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
+    "policy f.dates\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     param cap: money\n    from 2021-06-01 1_000\n    from 2022-01-01 2_000\n\
+     param scale_: scale\n    from 2021-06-01 { 0 .. 100: 50%, 100 ..: 80% }\n    from 2022-01-01 { 0 ..: 90% }\n\
+     yearly paid = sum(basic.pay)\nyearly biggest = max(claim.total) where claim.n > 2\n\
+     stage basic (pay: money) { pay = min(segmented(scale_, claim.total), max(cap - paid, 0)) }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
+];
+
+#[test]
+fn both_backends_fault_alike() {
+    let amounts = [
+        "0",
+        "1",
+        "99.99",
+        "100",
+        "250",
+        "500",
+        "999.99",
+        "1000000",
+        "999999999999999",
+        "1000000000000000",
+    ];
+    let ns = ["0", "1", "2", "3", "-1", "1000000000", "9223372036854775807"];
+    let dates = ["2021-01-15", "2021-06-01", "2021-12-31", "2022-01-01", "2023-03-01"];
+    for text in FAULTY {
+        let policy = settle_runtime::load_str("faulty.settle", text)
+            .unwrap_or_else(|p| panic!("{}", p.render_plain()));
+        let interpreter = Engine::new(policy.clone());
+        let jit = Engine::compiled(policy).expect("compiles");
+        let mut csv = String::from("id,member,date,total,n\n");
+        let mut i = 0;
+        for a in amounts {
+            for n in ns {
+                for d in dates {
+                    csv.push_str(&format!("c{i},m{},{d},{a},{n}\n", i % 7));
+                    i += 1;
+                }
+            }
+        }
+        let rows = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv").expect("read");
+        let batch: Vec<Claim> = rows
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Claim(c) => Some(c),
+                Row::Error(_) => None,
+            })
+            .collect();
+        let a = interpreter.settle_batch(&batch);
+        let b = jit.settle_batch(&batch);
+        let mut errors = 0;
+        for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "claim {k}: {:?}", batch[k]);
+            errors += usize::from(x.is_err());
+        }
+        assert!(errors > 0, "no fault in {text}");
+    }
+}
