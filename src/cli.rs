@@ -59,7 +59,7 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// The backend.
-        #[arg(long, value_enum, default_value_t = Backend::Interp)]
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
         backend: Backend,
     },
     /// Generate realistic claims for a policy's input, the same bytes for the same seed.
@@ -114,6 +114,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Serve editors over standard input and output (the Language Server Protocol).
+    Lsp,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +138,9 @@ enum ExplainFormat {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
+    /// Native code compiled once with Cranelift (falls back to the interpreter, with a note,
+    /// for a policy it does not compile).
+    Jit,
     /// The interpreter over exact decimals.
     Interp,
 }
@@ -152,24 +157,28 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt(&files, check),
-        Command::Run { policy, claims, out, format, threads, backend: Backend::Interp } => {
-            crate::run::run(
-                &policy,
-                &claims,
-                out.as_deref(),
-                format.map(|f| f == DataFormat::Jsonl),
-                threads,
-            )
-        }
-        Command::Gen { policy, count, seed, out, format } => {
-            crate::run::generate(&policy, count, seed, out.as_deref(), format.map(|f| f == DataFormat::Jsonl))
-        }
+        Command::Run { policy, claims, out, format, threads, backend } => crate::run::run(
+            &policy,
+            &claims,
+            out.as_deref(),
+            format.map(|f| f == DataFormat::Jsonl),
+            threads,
+            backend == Backend::Jit,
+        ),
+        Command::Gen { policy, count, seed, out, format } => crate::run::generate(
+            &policy,
+            count,
+            seed,
+            out.as_deref(),
+            format.map(|f| f == DataFormat::Jsonl),
+        ),
         Command::Test { files, format, junit } => {
             crate::run::test(&files, format == Format::Json, junit.as_deref())
         }
         Command::Explain { policy, claims, claim, format } => {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
+        Command::Lsp => crate::lsp::main(),
     }
 }
 

@@ -64,6 +64,7 @@ pub fn run(
     out: Option<&Path>,
     jsonl: Option<bool>,
     threads: Option<usize>,
+    jit: bool,
 ) -> ExitCode {
     let started = Instant::now();
     let (policy, _) = match load(policy_path) {
@@ -88,7 +89,17 @@ pub fn run(
         Err(code) => return code,
     };
     let read = started.elapsed();
-    let engine = Engine::new(policy);
+    let engine = if jit {
+        match Engine::compiled(policy.clone()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("note: {e}; settling with the interpreter");
+                Engine::new(policy)
+            }
+        }
+    } else {
+        Engine::new(policy)
+    };
     let batch: Vec<Claim> = rows
         .iter()
         .filter_map(|r| match r {
