@@ -11,6 +11,7 @@ mod check;
 pub mod date;
 pub mod diagnostic;
 pub mod format;
+pub mod index;
 pub mod ir;
 pub mod lower;
 pub mod span;
