@@ -10,8 +10,7 @@ pub struct FileLoader;
 
 impl Loader for FileLoader {
     fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
-        let base = Path::new(from).parent().unwrap_or_else(|| Path::new(""));
-        let full: PathBuf = base.join(path);
+        let full = base_path(from, path);
         let name = full.to_string_lossy().into_owned();
         let bytes = std::fs::read(&full).map_err(|e| format!("cannot read `{name}`: {e}"))?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -19,6 +18,11 @@ impl Loader for FileLoader {
         })?;
         Ok((name, text))
     }
+}
+
+/// Where `extends "path"` written in the file `from` points: relative to that file.
+pub fn base_path(from: &str, path: &str) -> PathBuf {
+    Path::new(from).parent().unwrap_or_else(|| Path::new("")).join(path)
 }
 
 /// Write `contents` to `path` whole or not at all: a temporary file beside it, then a rename.

@@ -1,0 +1,260 @@
+//! Completion: after a dot, the owner's fields, outputs or variants; elsewhere the names in
+//! scope, the variants (those of the enum the context expects first), the functions, and at
+//! the start of a line the keywords; after `:` in a declaration, the types.
+
+use lsp_types::{CompletionItem, CompletionItemKind};
+use settle_lang::index::{Decl, Kind, Symbol};
+use settle_lang::span::Span;
+use settle_lang::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
+
+use super::analysis::Analysis;
+use super::hover::detail;
+
+/// The functions of the language, with how they are called.
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("min", "min(a, b, ...): the smallest"),
+    ("max", "max(a, b, ...): the largest"),
+    ("abs", "abs(a): the absolute value"),
+    ("segmented", "segmented(scale, amount): each bracket's part at its rate, summed"),
+    ("rate_at", "rate_at(scale, amount): the rate of the bracket holding the amount"),
+    ("count", "count() or count(x for x in list where ...)"),
+    ("sum", "sum(value) or sum(x.value for x in list where ...)"),
+    ("any", "any(condition for x in list)"),
+    ("all", "all(condition for x in list)"),
+];
+
+/// Words that begin an item or one of its lines.
+const LINE_KEYWORDS: &[&str] = &[
+    "policy", "extends", "year", "dated", "rounding", "enum", "record", "input", "yearly", "param",
+    "let", "rule", "stage", "balance", "test", "override", "source", "from", "default", "when",
+    "expect",
+];
+
+const TYPES: &[&str] = &["money", "rate", "int", "bool", "date", "text"];
+
+/// The completions at `offset` of the document, those starting with the word being typed.
+pub fn completion(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
+    let text = a.text(0);
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let start = word_start(text, offset);
+    let prefix = text.get(start..offset).unwrap_or("");
+    let before = text.get(..start).unwrap_or("");
+    let mut items = if before.ends_with('.') {
+        after_dot(a, text, start.saturating_sub(1))
+    } else {
+        in_scope(a, text, start)
+    };
+    items.retain(|i| i.label.starts_with(prefix));
+    items
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn word_start(text: &str, end: usize) -> usize {
+    let before = text.get(..end).unwrap_or("");
+    before.char_indices().rev().take_while(|(_, c)| is_word_char(*c)).last().map_or(end, |(i, _)| i)
+}
+
+/// The owner before the dot at `dot` (a chain such as `a.basic`), resolved, and its members.
+fn after_dot(a: &Analysis, text: &str, dot: usize) -> Vec<CompletionItem> {
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut end = dot;
+    loop {
+        let start = word_start(text, end);
+        if start == end {
+            break;
+        }
+        words.insert(0, (start, text.get(start..end).unwrap_or("")));
+        match text.get(..start) {
+            Some(b) if b.ends_with('.') => end = start - 1,
+            _ => break,
+        }
+    }
+    let Some((&(start, first), rest)) = words.split_first() else { return Vec::new() };
+    let mut symbol = match a.index.at(0, start).filter(|o| o.span.start as usize == start) {
+        Some(o) => Some(o.symbol.clone()),
+        None => a.index.resolve(0, start, first).cloned(),
+    };
+    if symbol.is_none() && is_test_claim(a, text, first) {
+        symbol = Some(Symbol::Claim(0, Span::default(), first.to_string()));
+    }
+    for (_, word) in rest {
+        symbol = symbol.and_then(|s| {
+            let members = a.index.members(&s);
+            members.iter().find(|d| d.symbol.name() == *word).map(|d| d.symbol.clone())
+        });
+    }
+    let Some(symbol) = symbol else { return Vec::new() };
+    a.index.members(&symbol).into_iter().map(|d| item(a, d, "1")).collect()
+}
+
+/// Whether a test of the document has a claim labelled `label` (`claim a { ... }`), even in a
+/// test that does not parse yet.
+fn is_test_claim(a: &Analysis, text: &str, label: &str) -> bool {
+    let Some(input) = a.index.input_name() else { return false };
+    let words = significant(text, text.len());
+    words.windows(3).any(|w| match w {
+        [r, l, b] => {
+            r.kind == Some(Token::Ident)
+                && word(text, r) == input
+                && word(text, l) == label
+                && b.kind == Some(Token::LBrace)
+        }
+        _ => false,
+    })
+}
+
+/// The tokens of `text` before `end`, without spaces and comments.
+fn significant(text: &str, end: usize) -> Vec<Tok> {
+    tokenize(text.get(..end).unwrap_or(""))
+        .into_iter()
+        .filter(|t| {
+            !matches!(
+                t.kind,
+                Some(Token::Space | Token::Newline | Token::LineComment | Token::BlockComment(_))
+            )
+        })
+        .collect()
+}
+
+fn word<'t>(text: &'t str, tok: &Tok) -> &'t str {
+    text.get(tok.span.range()).unwrap_or("")
+}
+
+/// The names that can be written at `start`.
+fn in_scope(a: &Analysis, text: &str, start: usize) -> Vec<CompletionItem> {
+    let line_start = text.get(..start).and_then(|b| b.rfind('\n')).map_or(0, |i| i + 1);
+    let at_line_start = text.get(line_start..start).is_some_and(|s| s.trim().is_empty());
+    let tokens = significant(text, start);
+    let previous = tokens.last().map(|t| (t.kind, word(text, t)));
+    let in_test = current_item(text, &tokens) == Some("test");
+    let mut items = Vec::new();
+    let typing_type = match previous {
+        Some((Some(Token::Colon), _)) => !in_test && !in_table(&tokens),
+        Some((Some(Token::Ident), w)) => matches!(w, "by" | "of"),
+        _ => false,
+    };
+    if typing_type {
+        items.extend(TYPES.iter().map(|t| keyword(t, CompletionItemKind::KEYWORD, "type")));
+        for d in &a.index.decls {
+            if matches!(d.kind, Kind::Enum | Kind::Record) && !has(&items, d.symbol.name()) {
+                items.push(item(a, d, "1"));
+            }
+        }
+        return items;
+    }
+    let expected = expected_enum(a, text, &tokens, in_test);
+    if at_line_start {
+        items.extend(LINE_KEYWORDS.iter().map(|k| keyword(k, CompletionItemKind::KEYWORD, "")));
+    }
+    for d in a.index.visible(0, start) {
+        items.push(item(a, d, "1"));
+    }
+    for d in &a.index.decls {
+        if d.kind == Kind::Variant && !items.iter().any(|i| same_variant(i, a, d)) {
+            let first = matches!(&d.symbol, Symbol::Variant(e, _) if Some(e) == expected.as_ref());
+            items.push(item(a, d, if first { "0" } else { "2" }));
+        }
+    }
+    items.extend(FUNCTIONS.iter().map(|(f, doc)| keyword(f, CompletionItemKind::FUNCTION, doc)));
+    items
+}
+
+fn has(items: &[CompletionItem], label: &str) -> bool {
+    items.iter().any(|i| i.label == label)
+}
+
+fn same_variant(i: &CompletionItem, a: &Analysis, d: &Decl) -> bool {
+    i.label == d.symbol.name() && i.detail == detail(a, d)
+}
+
+/// The keyword of the item the tokens end in: the last item keyword standing first on its line.
+fn current_item<'t>(text: &'t str, tokens: &[Tok]) -> Option<&'t str> {
+    tokens.iter().enumerate().rev().find_map(|(i, t)| {
+        let w = word(text, t);
+        let first_on_line = match i.checked_sub(1).and_then(|p| tokens.get(p)) {
+            Some(prev) => text.get(prev.span.end as usize..t.span.start as usize)?.contains('\n'),
+            None => true,
+        };
+        (t.kind == Some(Token::Ident) && first_on_line && word_kind(w) == WordKind::Item)
+            .then_some(w)
+    })
+}
+
+/// Whether the tokens end inside an open `{`: a table, where `:` is followed by a value.
+fn in_table(tokens: &[Tok]) -> bool {
+    let mut depth = 0i32;
+    for t in tokens.iter().rev() {
+        match t.kind {
+            Some(Token::RBrace) => depth += 1,
+            Some(Token::LBrace) if depth == 0 => return true,
+            Some(Token::LBrace) => depth -= 1,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The enum a value written here must belong to: after `x ==` or `x !=`, the type of `x`; in a
+/// test, after `field:`, the field's type.
+fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Option<String> {
+    let (last, before) = tokens.split_last()?;
+    let symbol = match last.kind {
+        Some(Token::Compare) if matches!(word(text, last), "==" | "!=") => {
+            let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
+            let start = name.span.start as usize;
+            a.index.at(0, start).filter(|o| o.span == name.span).map(|o| o.symbol.clone())
+        }
+        Some(Token::Colon) if in_test => {
+            let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
+            let input = a.index.input_name()?;
+            Some(Symbol::Field(input.to_string(), word(text, name).to_string()))
+        }
+        _ => None,
+    }?;
+    let decl = a.index.definition(&symbol)?;
+    let ty = detail(a, decl)?;
+    let enum_name = ty.split(' ').next()?;
+    let is_enum = a.index.kind(&Symbol::Type(enum_name.to_string())) == Some(Kind::Enum);
+    is_enum.then(|| enum_name.to_string())
+}
+
+fn item(a: &Analysis, d: &Decl, rank: &str) -> CompletionItem {
+    CompletionItem {
+        label: d.symbol.name().to_string(),
+        kind: Some(completion_kind(d.kind)),
+        detail: detail(a, d),
+        sort_text: Some(format!("{rank}{}", d.symbol.name())),
+        ..CompletionItem::default()
+    }
+}
+
+fn keyword(label: &str, kind: CompletionItemKind, doc: &str) -> CompletionItem {
+    CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        detail: (!doc.is_empty()).then(|| doc.to_string()),
+        sort_text: Some(format!("3{label}")),
+        ..CompletionItem::default()
+    }
+}
+
+fn completion_kind(kind: Kind) -> CompletionItemKind {
+    match kind {
+        Kind::Enum => CompletionItemKind::ENUM,
+        Kind::Variant => CompletionItemKind::ENUM_MEMBER,
+        Kind::Record | Kind::Input => CompletionItemKind::STRUCT,
+        Kind::Field | Kind::Output => CompletionItemKind::FIELD,
+        Kind::Param => CompletionItemKind::CONSTANT,
+        Kind::Rule => CompletionItemKind::VALUE,
+        Kind::Stage => CompletionItemKind::MODULE,
+        Kind::Let | Kind::Yearly | Kind::Local | Kind::Binding | Kind::Claim => {
+            CompletionItemKind::VARIABLE
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! The server driven through an in-memory connection, as an editor drives it: documents opened
+//! and changed, diagnostics published and cleared, hovers, definitions, references, outlines,
+//! completions, tokens and formatting.
+
+#![allow(clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
+
+use std::collections::VecDeque;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Initialized,
+    Notification as _, PublishDiagnostics,
+};
+use lsp_types::request::{
+    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Initialize,
+    References, SemanticTokensFullRequest, Shutdown,
+};
+use lsp_types::{
+    CompletionParams, CompletionResponse, Diagnostic, DidChangeTextDocumentParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams,
+    DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, FormattingOptions,
+    GotoDefinitionParams, GotoDefinitionResponse, HoverContents, HoverParams, InitializeParams,
+    InitializedParams, Location, Position, PublishDiagnosticsParams, ReferenceContext,
+    ReferenceParams, SemanticTokensParams, SemanticTokensResult, TextDocumentContentChangeEvent,
+    TextDocumentIdentifier, TextDocumentItem, TextDocumentPositionParams, Url,
+    VersionedTextDocumentIdentifier,
+};
+use settle_lang::date::Date;
+
+use super::server::serve;
+use super::tokens::legend;
+
+/// An editor connected to a server running on a thread of its own.
+struct Editor {
+    connection: Connection,
+    server: Option<JoinHandle<()>>,
+    next_id: i32,
+    /// Notifications received while waiting for a response.
+    notifications: VecDeque<Notification>,
+    /// Each open document's version.
+    versions: Vec<(Url, i32)>,
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+impl Editor {
+    /// Start a server for which today is `today`, and initialize it.
+    fn start(today: &str) -> Editor {
+        let today = Date::parse(today).expect("a date");
+        let (server_side, connection) = Connection::memory();
+        let server = std::thread::spawn(move || {
+            serve(&server_side, today).expect("the server stops cleanly");
+        });
+        let mut editor = Editor {
+            connection,
+            server: Some(server),
+            next_id: 0,
+            notifications: VecDeque::new(),
+            versions: Vec::new(),
+        };
+        let _ = editor.request::<Initialize>(InitializeParams::default());
+        editor.notify::<Initialized>(InitializedParams {});
+        editor
+    }
+
+    fn send_request<R: lsp_types::request::Request>(&mut self, params: R::Params) -> RequestId {
+        self.next_id += 1;
+        let id = RequestId::from(self.next_id);
+        let request = Request::new(id.clone(), R::METHOD.to_string(), params);
+        self.connection.sender.send(Message::Request(request)).expect("the server listens");
+        id
+    }
+
+    fn response(&mut self, id: &RequestId) -> Response {
+        loop {
+            match self.connection.receiver.recv_timeout(WAIT).expect("the server answers") {
+                Message::Response(r) if r.id == *id => return r,
+                Message::Notification(n) => self.notifications.push_back(n),
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    fn request<R: lsp_types::request::Request>(&mut self, params: R::Params) -> R::Result {
+        let id = self.send_request::<R>(params);
+        match self.response(&id).response_result {
+            Ok(result) => serde_json::from_value(result).expect("a well-formed result"),
+            Err(error) => panic!("{} failed: {}", R::METHOD, error.message),
+        }
+    }
+
+    fn notify<N: lsp_types::notification::Notification>(&mut self, params: N::Params) {
+        let notification = Notification::new(N::METHOD.to_string(), params);
+        self.connection.sender.send(notification.into()).expect("the server listens");
+    }
+
+    fn open(&mut self, uri: &Url, text: &str) {
+        self.versions.push((uri.clone(), 1));
+        self.notify::<DidOpenTextDocument>(DidOpenTextDocumentParams {
+            text_document: TextDocumentItem {
+                uri: uri.clone(),
+                language_id: "settle".into(),
+                version: 1,
+                text: text.into(),
+            },
+        });
+    }
+
+    fn change(&mut self, uri: &Url, text: &str) {
+        let version = self.versions.iter_mut().find(|(u, _)| u == uri).map(|(_, v)| {
+            *v += 1;
+            *v
+        });
+        self.notify::<DidChangeTextDocument>(DidChangeTextDocumentParams {
+            text_document: VersionedTextDocumentIdentifier {
+                uri: uri.clone(),
+                version: version.expect("an open document"),
+            },
+            content_changes: vec![TextDocumentContentChangeEvent {
+                range: None,
+                range_length: None,
+                text: text.into(),
+            }],
+        });
+    }
+
+    fn close(&mut self, uri: &Url) {
+        self.notify::<DidCloseTextDocument>(DidCloseTextDocumentParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+        });
+    }
+
+    /// The next diagnostics published for `uri`.
+    fn diagnostics(&mut self, uri: &Url) -> Vec<Diagnostic> {
+        let published = |n: &Notification| {
+            (n.method == PublishDiagnostics::METHOD)
+                .then(|| serde_json::from_value::<PublishDiagnosticsParams>(n.params.clone()).ok())
+                .flatten()
+                .filter(|p| p.uri == *uri)
+        };
+        if let Some(i) = self.notifications.iter().position(|n| published(n).is_some()) {
+            let n = self.notifications.remove(i).expect("queued");
+            return published(&n).expect("published").diagnostics;
+        }
+        loop {
+            match self.connection.receiver.recv_timeout(WAIT).expect("diagnostics are published") {
+                Message::Notification(n) => match published(&n) {
+                    Some(p) => return p.diagnostics,
+                    None => self.notifications.push_back(n),
+                },
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    fn position(&self, uri: &Url, position: Position) -> TextDocumentPositionParams {
+        TextDocumentPositionParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            position,
+        }
+    }
+
+    fn hover(&mut self, uri: &Url, at: Position) -> Option<String> {
+        let params = HoverParams {
+            text_document_position_params: self.position(uri, at),
+            work_done_progress_params: Default::default(),
+        };
+        let hover = self.request::<HoverRequest>(params)?;
+        match hover.contents {
+            HoverContents::Markup(m) => Some(m.value),
+            other => panic!("hover as markup, not {other:?}"),
+        }
+    }
+
+    fn definition(&mut self, uri: &Url, at: Position) -> Option<Location> {
+        let params = GotoDefinitionParams {
+            text_document_position_params: self.position(uri, at),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        };
+        match self.request::<GotoDefinition>(params)? {
+            GotoDefinitionResponse::Scalar(location) => Some(location),
+            other => panic!("one location, not {other:?}"),
+        }
+    }
+
+    fn references(&mut self, uri: &Url, at: Position, declarations: bool) -> Vec<Location> {
+        let params = ReferenceParams {
+            text_document_position: self.position(uri, at),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+            context: ReferenceContext { include_declaration: declarations },
+        };
+        self.request::<References>(params).unwrap_or_default()
+    }
+
+    fn completion(&mut self, uri: &Url, at: Position) -> Vec<String> {
+        let params = CompletionParams {
+            text_document_position: self.position(uri, at),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+            context: None,
+        };
+        let Some(CompletionResponse::Array(mut items)) = self.request::<Completion>(params) else {
+            panic!("a completion list");
+        };
+        items.sort_by(|a, b| a.sort_text.cmp(&b.sort_text));
+        items
+            .into_iter()
+            .map(|i| match i.detail {
+                Some(d) => format!("{}: {d}", i.label),
+                None => i.label,
+            })
+            .collect()
+    }
+
+    fn format(&mut self, uri: &Url) -> Result<Option<Vec<lsp_types::TextEdit>>, String> {
+        let params = DocumentFormattingParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            options: FormattingOptions { tab_size: 4, insert_spaces: true, ..Default::default() },
+            work_done_progress_params: Default::default(),
+        };
+        let id = self.send_request::<Formatting>(params);
+        match self.response(&id).response_result {
+            Ok(result) => Ok(serde_json::from_value(result).expect("a well-formed result")),
+            Err(error) => Err(error.message),
+        }
+    }
+
+    fn shutdown(mut self) {
+        self.request::<Shutdown>(());
+        self.notify::<Exit>(());
+        if let Some(server) = self.server.take() {
+            server.join().expect("the server thread ends");
+        }
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A policy of the repository: its URI and text.
+fn policy(path: &str) -> (Url, String) {
+    let full: PathBuf = repo().join(path);
+    let text = std::fs::read_to_string(&full).expect("the policy exists");
+    (Url::from_file_path(&full).expect("an absolute path"), text)
+}
+
+/// A document that exists only in the editor.
+fn scratch(name: &str) -> Url {
+    Url::from_file_path(repo().join("target").join("lsp-memory").join(name)).expect("a path")
+}
+
+/// The position of the `n`th (from 0) occurrence of `needle` in `text`.
+fn find(text: &str, needle: &str, n: usize) -> Position {
+    let offset = text.match_indices(needle).nth(n).map(|(i, _)| i).expect("the needle");
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let column = before.rsplit('\n').next().map_or(0, |l| l.encode_utf16().count());
+    Position::new(line as u32, column as u32)
+}
+
+/// A location as `path:line:column-line:column`, lines and columns from 1, paths from the
+/// repository's root.
+fn show(location: &Location) -> String {
+    let path = location.uri.to_file_path().expect("a file");
+    let path = path.strip_prefix(repo()).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+    let r = location.range;
+    format!(
+        "{path}:{}:{}-{}:{}",
+        r.start.line + 1,
+        r.start.character + 1,
+        r.end.line + 1,
+        r.end.character + 1
+    )
+}
+
+fn show_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let code = match &d.code {
+            Some(lsp_types::NumberOrString::String(c)) => c.as_str(),
+            _ => "",
+        };
+        let r = d.range;
+        let _ = writeln!(
+            out,
+            "{}:{}-{}:{} {:?} {code}\n  {}",
+            r.start.line + 1,
+            r.start.character + 1,
+            r.end.line + 1,
+            r.end.character + 1,
+            d.severity.expect("a severity"),
+            d.message.replace('\n', "\n  ")
+        );
+        for related in d.related_information.iter().flatten() {
+            let _ = writeln!(out, "  related {}: {}", show(&related.location), related.message);
+        }
+    }
+    out
+}
+
+const BROKEN: &str = "policy broken.example \"示例：一个有错误的政策\"
+input claim { id: text, member: text, date: date, total: money }
+param ratio: rate = 85
+param unused_bonus: rate = 5%
+stage basic (pay: money) {
+    pay = claim.total * ratoi  // 比例
+}
+balance claim.total = basic.pay
+";
+
+#[test]
+fn diagnostics_are_published_on_open_and_cleared_by_the_fix() {
+    let mut editor = Editor::start("2024-01-01");
+    let uri = scratch("broken.settle");
+    editor.open(&uri, BROKEN);
+    let diagnostics = editor.diagnostics(&uri);
+    insta::assert_snapshot!(show_diagnostics(&diagnostics));
+
+    let fixed = BROKEN.replace("= 85", "= 85%").replace("ratoi", "ratio");
+    editor.change(&uri, &fixed);
+    let diagnostics = editor.diagnostics(&uri);
+    let codes: Vec<_> = diagnostics.iter().map(|d| d.code.clone()).collect();
+    assert_eq!(
+        codes,
+        [Some(lsp_types::NumberOrString::String("settle::unused::param".into()))],
+        "only the warning is left"
+    );
+    let fixed = fixed.replace("param unused_bonus: rate = 5%\n", "");
+    editor.change(&uri, &fixed);
+    assert_eq!(editor.diagnostics(&uri), []);
+
+    editor.change(&uri, BROKEN);
+    assert_eq!(editor.diagnostics(&uri).len(), 3, "broken again");
+    editor.close(&uri);
+    assert_eq!(editor.diagnostics(&uri), [], "closing clears its diagnostics");
+    editor.shutdown();
+}
+
+#[test]
+fn diagnostic_columns_count_utf16_code_units() {
+    let mut editor = Editor::start("2024-01-01");
+    let uri = scratch("columns.settle");
+    let text = "policy columns
+input claim { id: text, member: text, date: date, total: money }
+let note = if claim.total > 0 then \"𠀀起付线\" else 比例
+";
+    editor.open(&uri, text);
+    let diagnostics = editor.diagnostics(&uri);
+    let unknown = diagnostics
+        .iter()
+        .find(|d| d.message.starts_with("unknown name `比例`"))
+        .expect("the unknown name is reported");
+    // `𠀀` is two UTF-16 code units, each Chinese character one.
+    assert_eq!(unknown.range.start, find(text, "比例", 0));
+    assert_eq!(unknown.range.start.character, 48);
+    assert_eq!(unknown.range.end.character, 50);
+    editor.shutdown();
+}
+
+#[test]
+fn hover_on_a_parameter_shows_every_dated_value_and_source() {
+    let mut editor = Editor::start("2021-08-01");
+    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    editor.open(&uri, &text);
+    assert_eq!(editor.diagnostics(&uri), []);
+
+    let table = editor.hover(&uri, find(&text, "deductible[claim.level]", 0)).expect("a hover");
+    insta::assert_snapshot!("hover_table_parameter", table);
+    let scalar = editor.hover(&uri, find(&text, "basic_cap - basic_paid", 0)).expect("a hover");
+    insta::assert_snapshot!("hover_dated_parameter", scalar);
+    let scale = editor.hover(&uri, find(&text, "subsidy_scale,", 0)).expect("a hover");
+    insta::assert_snapshot!("hover_scale_parameter", scale);
+    editor.shutdown();
+}
+
+#[test]
+fn hover_marks_no_value_in_force_before_the_first_date() {
+    let mut editor = Editor::start("2019-12-31");
+    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    editor.open(&uri, &text);
+    let hover = editor.hover(&uri, find(&text, "basic_cap - basic_paid", 0)).expect("a hover");
+    assert!(
+        hover.contains(
+            "no value is in force today (2019-12-31): the first takes effect on 2020-01-01"
+        )
+    );
+    assert!(!hover.contains("(in force today)"));
+    editor.shutdown();
+}
+
+#[test]
+fn hover_on_a_rule_shows_its_default_and_exceptions() {
+    let mut editor = Editor::start("2021-08-01");
+    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    editor.open(&uri, &text);
+    let rule = editor.hover(&uri, find(&text, "deductible_due, 0)", 0)).expect("a hover");
+    insta::assert_snapshot!("hover_rule", rule);
+    let mut names = String::new();
+    for (needle, n) in [
+        ("claim.level]", 0),
+        ("level]", 0),
+        ("admissions ==", 0),
+        ("eligible * ratio", 0),
+        ("pay = min", 0),
+        ("basic.over_cap)", 0),
+        ("over_cap)", 0),
+        ("Level {", 0),
+        ("level1 \"", 0),
+        ("policy_range =", 0),
+    ] {
+        let hover = editor.hover(&uri, find(&text, needle, n)).expect("a hover");
+        let _ = writeln!(names, "----- {needle}\n{hover}");
+    }
+    insta::assert_snapshot!("hover_names", names);
+    assert_eq!(editor.hover(&uri, find(&text, "// The TCM", 0)), None, "nothing in a comment");
+    editor.shutdown();
+}
+
+#[test]
+fn hover_on_a_file_with_errors_shows_values_as_written() {
+    let mut editor = Editor::start("2021-08-01");
+    let uri = scratch("dated.settle");
+    let text = "policy dated
+input claim { id: text, member: text, date: date, total: money }
+param cap: money
+    source \"the notice\"
+    from 2021-01-01 80_000
+    from 2021-07-01 150_000 assumed source \"item 3\"
+let paid = min(claim.total, cap) + missing
+";
+    editor.open(&uri, text);
+    assert_eq!(editor.diagnostics(&uri).len(), 1);
+    let hover = editor.hover(&uri, find(text, "cap)", 0)).expect("a hover");
+    insta::assert_snapshot!(hover);
+    editor.shutdown();
+}
+
+#[test]
+fn definitions_and_references_reach_across_extends() {
+    let mut editor = Editor::start("2023-06-01");
+    let (city, city_text) = policy("policies/weihai/resident.settle");
+    editor.open(&city, &city_text);
+    assert_eq!(editor.diagnostics(&city), []);
+    let mut out = String::new();
+    for (needle, n) in [
+        ("deductible[claim.care", 0),
+        ("claim.care", 0),
+        ("care, claim.level]", 0),
+        ("upward_in_community ->", 0),
+        ("burden - critical", 0),
+        ("critical.pay", 0),
+        ("pay = min(left", 0),
+        ("ratio: rate by Care", 0),
+        ("deductible_due: money", 0),
+        ("managed_patients_included and", 0),
+    ] {
+        let to = editor.definition(&city, find(&city_text, needle, n));
+        let _ = writeln!(out, "{needle} -> {}", to.as_ref().map_or("nothing".into(), show));
+    }
+    insta::assert_snapshot!("definitions_across_extends", out);
+
+    // The base's references, from the city, with the override's declaration.
+    let at = find(&city_text, "ratio: rate by Care", 0);
+    let refs: Vec<String> = editor.references(&city, at, true).iter().map(show).collect();
+    insta::assert_snapshot!("references_of_an_overridden_parameter", refs.join("\n"));
+
+    // From the base, once open: the city that extends it reads its names too.
+    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    editor.open(&base, &base_text);
+    let at = find(&base_text, "burden_so_far = sum", 0);
+    let refs: Vec<String> = editor.references(&base, at, false).iter().map(show).collect();
+    assert!(refs.iter().any(|r| r.starts_with("policies/shandong/")), "{refs:?}");
+    let at = find(&base_text, "burden =", 0);
+    let refs: Vec<String> = editor.references(&base, at, false).iter().map(show).collect();
+    assert!(refs.iter().any(|r| r.starts_with("policies/weihai/resident.settle:")), "{refs:?}");
+    editor.shutdown();
+}
+
+#[test]
+fn an_open_base_is_read_from_the_editor_by_the_policies_extending_it() {
+    let mut editor = Editor::start("2023-06-01");
+    let (city, city_text) = policy("policies/weihai/resident.settle");
+    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    editor.open(&city, &city_text);
+    assert_eq!(editor.diagnostics(&city), []);
+
+    // The base opened with a mistake: both checks read it; the problem is published once.
+    let broken = base_text.replacen(
+        "yearly basic_paid = sum(basic.pay)",
+        "yearly basic_paid = sum(basic.pya)",
+        1,
+    );
+    editor.open(&base, &broken);
+    let diagnostics = editor.diagnostics(&base);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(
+        diagnostics[0].message,
+        "`basic` has no output `pya`\nhelp: the outputs of `basic` are `pay`, `below_deductible`, `over_cap`"
+    );
+    let hover = editor.hover(&city, find(&city_text, "deductible[claim.care", 0));
+    assert!(hover.is_some(), "the city still answers");
+
+    editor.close(&base);
+    assert_eq!(editor.diagnostics(&base), [], "closed: the city reads the file on disk again");
+    editor.shutdown();
+}
+
+#[test]
+fn document_symbols_outline_the_policy() {
+    let mut editor = Editor::start("2021-08-01");
+    let (uri, text) = policy("examples/sketch.settle");
+    editor.open(&uri, &text);
+    let params = DocumentSymbolParams {
+        text_document: TextDocumentIdentifier { uri: uri.clone() },
+        work_done_progress_params: Default::default(),
+        partial_result_params: Default::default(),
+    };
+    let Some(DocumentSymbolResponse::Nested(symbols)) =
+        editor.request::<DocumentSymbolRequest>(params)
+    else {
+        panic!("nested symbols");
+    };
+    fn outline(out: &mut String, symbols: &[DocumentSymbol], depth: usize) {
+        for s in symbols {
+            let r = s.range;
+            let _ = writeln!(
+                out,
+                "{}{} {:?} {} [{}-{}]",
+                "  ".repeat(depth),
+                s.name,
+                s.kind,
+                s.detail.as_deref().unwrap_or(""),
+                r.start.line + 1,
+                r.end.line + 1
+            );
+            outline(out, s.children.as_deref().unwrap_or(&[]), depth + 1);
+        }
+    }
+    let mut out = String::new();
+    outline(&mut out, &symbols, 0);
+    insta::assert_snapshot!(out);
+    editor.shutdown();
+}
+
+#[test]
+fn completion_offers_members_names_and_the_expected_variants() {
+    let mut editor = Editor::start("2021-08-01");
+    let (uri, text) = policy("examples/sketch.settle");
+    // The author is typing a new `let` at the end and a new expectation in the test.
+    let typing = text.replace(
+        "    expect c.basic.pay == 9_000.00",
+        "    expect c.basic.\n    expect c.basic.pay == 9_000.00",
+    ) + "let extra = claim.\n";
+    editor.open(&uri, &typing);
+    let mut out = String::new();
+    let end = Position::new(typing.lines().count() as u32 - 1, "let extra = claim.".len() as u32);
+    let _ = writeln!(out, "----- claim.\n{}", editor.completion(&uri, end).join("\n"));
+    let at = find(&typing, "c.basic.\n", 0);
+    let at = Position::new(at.line, at.character + "c.basic.".len() as u32);
+    let _ = writeln!(out, "----- c.basic.\n{}", editor.completion(&uri, at).join("\n"));
+    let at = find(&typing, "level1, group", 0);
+    let _ =
+        writeln!(out, "----- level: (in a test claim)\n{}", editor.completion(&uri, at).join("\n"));
+    let at = find(&typing, "eligible - pay", 0);
+    let at = Position::new(at.line, at.character + 2);
+    let _ = writeln!(out, "----- el (in stage basic)\n{}", editor.completion(&uri, at).join("\n"));
+    insta::assert_snapshot!(out);
+    editor.shutdown();
+}
+
+#[test]
+fn semantic_tokens_classify_every_token() {
+    let mut editor = Editor::start("2021-08-01");
+    let uri = scratch("tokens.settle");
+    let text = "policy t /* a
+comment */
+enum Level { level1 \"一级\" }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param cap: money = 1_000
+let paid = min(claim.total, cap) // 封顶
+";
+    editor.open(&uri, text);
+    let params = SemanticTokensParams {
+        text_document: TextDocumentIdentifier { uri: uri.clone() },
+        work_done_progress_params: Default::default(),
+        partial_result_params: Default::default(),
+    };
+    let Some(SemanticTokensResult::Tokens(tokens)) =
+        editor.request::<SemanticTokensFullRequest>(params)
+    else {
+        panic!("tokens");
+    };
+    let legend = legend();
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut line, mut start) = (0u32, 0u32);
+    let mut out = String::new();
+    for t in &tokens.data {
+        line += t.delta_line;
+        start = if t.delta_line == 0 { start + t.delta_start } else { t.delta_start };
+        let units: Vec<u16> = lines[line as usize].encode_utf16().collect();
+        let word = String::from_utf16_lossy(&units[start as usize..(start + t.length) as usize]);
+        let modifiers: Vec<&str> = legend
+            .token_modifiers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| t.token_modifiers_bitset & (1 << i) != 0)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        let ty = legend.token_types[t.token_type as usize].as_str();
+        let _ = writeln!(out, "{}:{} {word:?} {ty} {}", line + 1, start + 1, modifiers.join(","));
+    }
+    insta::assert_snapshot!(out);
+    editor.shutdown();
+}
+
+#[test]
+fn formatting_is_settle_fmt() {
+    let mut editor = Editor::start("2021-08-01");
+    let uri = scratch("format.settle");
+    let text = "policy   f\ninput claim {\nid: text, member: text, date: date,total: money }\n";
+    editor.open(&uri, text);
+    let edits = editor.format(&uri).expect("formatted").expect("edits");
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].new_text, settle_lang::format::format(text));
+    assert_eq!(edits[0].range.end, Position::new(3, 0));
+    editor.change(&uri, &edits[0].new_text);
+    assert_eq!(editor.format(&uri), Ok(Some(Vec::new())), "formatted already");
+    editor.change(&uri, "policy f\ninput claim { id: text\n");
+    assert_eq!(editor.format(&uri), Err("not formatted: fix the syntax errors first".into()));
+    editor.shutdown();
+}
