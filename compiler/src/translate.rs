@@ -22,6 +22,16 @@ const MONEY_LIMIT: i64 = 100_000_000_000_000_000;
 /// The largest rate magnitude, in millionths.
 const RATE_LIMIT: i64 = 1_000_000_000_000_000;
 const MILLION: i64 = 1_000_000;
+/// The multiplier that divides a signed 64-bit integer by 10^6 with a shift of 18 (Hacker's
+/// Delight, 10-4); `tests::magic_division_by_a_million` checks it.
+const MILLION_MAGIC: i64 = 0x431B_DE82_D7B6_34DB;
+
+/// A divisor: the constant 10^6 of rates, or a value computed at run time.
+#[derive(Debug, Clone, Copy)]
+enum Divisor {
+    Million,
+    Dynamic(Value),
+}
 
 fn codegen(e: impl std::fmt::Display) -> CompileError {
     CompileError::Codegen(e.to_string())
@@ -154,6 +164,8 @@ struct Translator<'a, 'f> {
     at: i64,
     /// A stack slot for the helper's result.
     slot: cranelift_codegen::ir::StackSlot,
+    /// The offset of each dated parameter's version in force (see `cache_versions`).
+    version_cache: Vec<Option<Value>>,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -204,6 +216,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             error,
             at: 0,
             slot,
+            version_cache: Vec::new(),
         }
     }
 
@@ -213,6 +226,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         frontend: cranelift_codegen::isa::TargetFrontendConfig,
     ) -> Result<(), CompileError> {
         let policy = self.policy;
+        self.cache_versions();
         for &v in &policy.order {
             let Some(def) = policy.values.get(v) else { continue };
             self.at = v as i64;
@@ -440,18 +454,36 @@ impl<'a, 'f> Translator<'a, 'f> {
             let date = self.date;
             self.fault_if(before, fault::NOT_IN_FORCE, param_id, date);
         }
-        let mut current = self.b.ins().iconst(I64, offsets.first().copied().unwrap_or(0) as i64);
-        for (v, off) in param.versions.iter().zip(offsets).skip(1) {
-            let Some(from) = v.from else { continue };
-            let reached = self.b.ins().icmp_imm_s(
-                IntCC::SignedGreaterThanOrEqual,
-                self.date,
-                i64::from(from.0),
-            );
-            let this = self.b.ins().iconst(I64, *off as i64);
-            current = self.b.ins().select(reached, this, current);
+        if let Some(Some(cached)) = self.version_cache.get(p) {
+            return Ok(*cached);
         }
-        Ok(current)
+        Ok(self.b.ins().iconst(I64, offsets.first().copied().unwrap_or(0) as i64))
+    }
+
+    /// At the function's entry: the offset of the version in force of every dated parameter,
+    /// computed once per claim (the check that one is in force stays where it is read).
+    fn cache_versions(&mut self) {
+        let policy = self.policy;
+        for (p, param) in policy.params.iter().enumerate() {
+            let offsets = self.layout.offsets.get(p).cloned().unwrap_or_default();
+            if param.versions.len() < 2 {
+                self.version_cache.push(None);
+                continue;
+            }
+            let mut current =
+                self.b.ins().iconst(I64, offsets.first().copied().unwrap_or(0) as i64);
+            for (v, off) in param.versions.iter().zip(&offsets).skip(1) {
+                let Some(from) = v.from else { continue };
+                let reached = self.b.ins().icmp_imm_s(
+                    IntCC::SignedGreaterThanOrEqual,
+                    self.date,
+                    i64::from(from.0),
+                );
+                let this = self.b.ins().iconst(I64, *off as i64);
+                current = self.b.ins().select(reached, this, current);
+            }
+            self.version_cache.push(Some(current));
+        }
     }
 
     /// Load cell `cell` (a value, or a constant index) of the version in force of `p`.
@@ -496,9 +528,11 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// `round(x * y / d)` with the policy's rounding; 64-bit fast path, 128-bit helper otherwise.
     /// Faults on a zero divisor first, as the interpreter does.
-    fn muldiv(&mut self, x: Value, y: Value, d: Value) -> Value {
-        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, d, 0);
-        self.fault_simple(zero, fault::DIVISION_BY_ZERO);
+    fn muldiv(&mut self, x: Value, y: Value, d: Divisor) -> Value {
+        if let Divisor::Dynamic(d) = d {
+            let zero = self.b.ins().icmp_imm_s(IntCC::Equal, d, 0);
+            self.fault_simple(zero, fault::DIVISION_BY_ZERO);
+        }
         let (product, over) = self.b.ins().smul_overflow(x, y);
         let is_min = self.b.ins().icmp_imm_s(IntCC::Equal, product, i64::MIN);
         let wide = self.b.ins().bor(over, is_min);
@@ -516,6 +550,10 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.seal_block(slow);
         let mode = self.b.ins().iconst(I64, self.mode);
         let out = self.b.ins().stack_addr(I64, self.slot, 0);
+        let d = match d {
+            Divisor::Million => self.b.ins().iconst(I64, MILLION),
+            Divisor::Dynamic(d) => d,
+        };
         let call = self.b.ins().call(self.muldiv, &[x, y, d, mode, out]);
         let status = self.b.inst_results(call).first().copied().unwrap_or(mode);
         let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
@@ -529,9 +567,23 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// `n / d` rounded by the policy's mode; `d` is not zero and `n` is not `i64::MIN`.
-    fn round_div(&mut self, n: Value, d: Value) -> Value {
-        let q = self.b.ins().sdiv(n, d);
-        let r = self.b.ins().srem(n, d);
+    fn round_div(&mut self, n: Value, d: Divisor) -> Value {
+        let (q, r, d) = match d {
+            Divisor::Million => {
+                // Division by 10^6 as a multiplication: q = (mulhs(n, M) >> 18) - (n >> 63),
+                // the quotient truncated toward zero, exactly as `sdiv` gives it.
+                let magic = self.b.ins().iconst(I64, MILLION_MAGIC);
+                let high = self.b.ins().smulhi(n, magic);
+                let shifted = self.b.ins().sshr_imm_s(high, 18);
+                let sign = self.b.ins().sshr_imm_s(n, 63);
+                let q = self.b.ins().isub(shifted, sign);
+                let back = self.b.ins().imul_imm_s(q, MILLION);
+                let r = self.b.ins().isub(n, back);
+                let d = self.b.ins().iconst(I64, MILLION);
+                (q, r, d)
+            }
+            Divisor::Dynamic(d) => (self.b.ins().sdiv(n, d), self.b.ins().srem(n, d), d),
+        };
         if self.mode == 2 {
             return q;
         }
@@ -625,7 +677,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             (BinOp::Add, _, _) => self.b.ins().iadd(x, y),
             (BinOp::Sub, _, _) => self.b.ins().isub(x, y),
             (BinOp::Mul, Money, Rate) | (BinOp::Mul, Rate, Money) | (BinOp::Mul, Rate, Rate) => {
-                self.muldiv(x, y, million)
+                self.muldiv(x, y, Divisor::Million)
             }
             (BinOp::Mul, _, _) => {
                 let (v, over) = self.b.ins().smul_overflow(x, y);
@@ -635,9 +687,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             (BinOp::Div, Money, Int) | (BinOp::Div, Rate, Int) => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
                 self.fault_simple(zero, fault::DIVISION_BY_ZERO);
-                self.round_div(x, y)
+                self.round_div(x, Divisor::Dynamic(y))
             }
-            (BinOp::Div, _, _) => self.muldiv(x, million, y),
+            (BinOp::Div, _, _) => self.muldiv(x, million, Divisor::Dynamic(y)),
             _ => {
                 return Err(CompileError::Codegen(format!(
                     "no lowering for {op:?} on {l:?} and {r:?}"
@@ -717,7 +769,6 @@ impl<'a, 'f> Translator<'a, 'f> {
         let amount = self.translate_expr(amount)?;
         self.per_version(p, |t, brackets| {
             let mut total = t.b.ins().iconst(I64, 0);
-            let million = t.b.ins().iconst(I64, MILLION);
             for &(lower, upper, rate) in brackets {
                 // A bracket the amount does not reach adds nothing (the interpreter stops there).
                 let active = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, amount, lower);
@@ -732,7 +783,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let part = t.b.ins().select(active, part, zero);
                 t.bound(part, MONEY_LIMIT);
                 let r = t.b.ins().iconst(I64, rate);
-                let paid = t.muldiv(part, r, million);
+                let paid = t.muldiv(part, r, Divisor::Million);
                 t.bound(paid, MONEY_LIMIT);
                 total = t.b.ins().iadd(total, paid);
                 t.bound(total, MONEY_LIMIT);
@@ -849,4 +900,31 @@ impl<'a, 'f> Translator<'a, 'f> {
 /// The byte offset of slot `i` of an `i64` buffer.
 fn offset(i: usize) -> i32 {
     i32::try_from(i * 8).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_magic(n: i64) -> i64 {
+        let high = ((i128::from(n) * i128::from(MILLION_MAGIC)) >> 64) as i64;
+        (high >> 18) - (n >> 63)
+    }
+
+    #[test]
+    fn magic_division_by_a_million() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut samples =
+            vec![0, 1, -1, MILLION, -MILLION, MILLION - 1, 1 - MILLION, i64::MAX, i64::MIN + 1];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(x as i64);
+            samples.push((x as i64) >> (x % 63));
+        }
+        for n in samples {
+            assert_eq!(by_magic(n), n / MILLION, "{n}");
+        }
+    }
 }

@@ -1,5 +1,11 @@
-//! Interpreter throughput on the Dezhou employee policy (claims per second on one thread), and
-//! the latency of one claim through the embedding API with a saved member state.
+//! Settlement throughput on the Dezhou employee policy, in claims per second on one thread:
+//! the interpreter, the JIT through the engine, the compiled code alone on prepared claims, and
+//! a hand-written plain-Rust implementation of the same policy (the ceiling), all on the same
+//! in-memory claims in the same run; the JIT's compile time; and the latency of one claim
+//! through the embedding API with a saved member state.
+
+#[path = "dezhou_rust.rs"]
+mod dezhou_rust;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -58,9 +64,101 @@ fn claims(n: usize) -> Vec<Claim> {
         .collect()
 }
 
+/// The claims in engine order (member, date, id), scaled for the compiled code and the
+/// hand-written implementation, with where each member's medical year starts again.
+struct Prepared {
+    frames: Vec<(bool, Vec<i64>)>,
+    plain: Vec<(bool, dezhou_rust::Claim)>,
+}
+
+fn prepare(engine: &Engine, batch: &[Claim]) -> Prepared {
+    let mut order: Vec<&Claim> = batch.iter().collect();
+    order.sort_by_key(|c| (engine.member_of(c), engine.date_of(c), engine.id_of(c)));
+    let fen = |v: &Value| match v {
+        Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(0),
+        Value::Date(d) => i64::from(d.0),
+        Value::Enum(e) => i64::from(*e),
+        _ => 0,
+    };
+    let mut frames = Vec::new();
+    let mut plain = Vec::new();
+    let mut last: Option<(std::sync::Arc<str>, Date)> = None;
+    for c in order {
+        let member = engine.member_of(c);
+        let year = engine.date_of(c).year_start((1, 1));
+        let fresh = last.as_ref() != Some(&(member.clone(), year));
+        last = Some((member, year));
+        let f: Vec<i64> = c.fields.iter().map(fen).collect();
+        let get = |i: usize| f.get(i).copied().unwrap_or(0);
+        plain.push((
+            fresh,
+            dezhou_rust::Claim {
+                date: get(2),
+                level: get(3) as usize,
+                total: get(4),
+                self_paid: get(5),
+                prepay: get(6),
+                special_drugs: get(7),
+                tcm: get(8),
+            },
+        ));
+        frames.push((fresh, f));
+    }
+    Prepared { frames, plain }
+}
+
+/// Settle every prepared claim with the compiled code; returns the total of value `total_of`.
+fn run_compiled(
+    compiled: &settle_compiler::Compiled,
+    prepared: &Prepared,
+    frame: &mut settle_compiler::Frame,
+    total_of: usize,
+) -> i64 {
+    let mut paid = 0;
+    for (fresh, fields) in &prepared.frames {
+        if *fresh {
+            frame.accs.iter_mut().for_each(|a| *a = 0);
+            frame.seen.iter_mut().for_each(|a| *a = 0);
+        }
+        frame.fields.copy_from_slice(fields);
+        if compiled.settle(frame).is_ok() {
+            std::mem::swap(&mut frame.accs, &mut frame.next_accs);
+            std::mem::swap(&mut frame.seen, &mut frame.next_seen);
+            paid += frame.values.get(total_of).copied().unwrap_or(0);
+        }
+    }
+    paid
+}
+
+fn run_plain(prepared: &Prepared) -> Vec<dezhou_rust::Shares> {
+    let mut year = dezhou_rust::Year::default();
+    prepared
+        .plain
+        .iter()
+        .map(|(fresh, c)| {
+            if *fresh {
+                year = dezhou_rust::Year::default();
+            }
+            dezhou_rust::settle(c, &mut year)
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let engine = engine();
     let batch = claims(100_000);
+    let jit = Engine::compiled(engine.policy().clone()).unwrap_or_else(|e| panic!("{e}"));
+    let compiled = settle_compiler::compile(engine.policy()).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = prepare(&engine, &batch);
+    let mut frame = compiled.frame();
+    // The hand-written policy and the compiled one agree before either is timed.
+    let plain: i64 = run_plain(&prepared).iter().map(|s| s.basic).sum();
+    let basic_pay = engine.policy().values.iter().position(|v| v.name == "basic.pay").unwrap_or(0);
+    assert_eq!(
+        run_compiled(&compiled, &prepared, &mut frame, basic_pay),
+        plain,
+        "the two implementations differ"
+    );
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     let mut group = c.benchmark_group("interpreter");
     group.throughput(Throughput::Elements(batch.len() as u64));
@@ -72,6 +170,29 @@ fn bench(c: &mut Criterion) {
     }
     group.bench_function("dezhou_employee_100k_claims_all_threads", |b| {
         b.iter(|| engine.settle_batch(black_box(&batch)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("jit");
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.sample_size(10);
+    if let Ok(pool) = &one_thread {
+        group.bench_function("engine_100k_claims_1_thread", |b| {
+            b.iter(|| pool.install(|| jit.settle_batch(black_box(&batch))))
+        });
+    }
+    group.bench_function("compiled_code_100k_claims", |b| {
+        b.iter(|| run_compiled(&compiled, black_box(&prepared), &mut frame, basic_pay))
+    });
+    group.bench_function("hand_written_rust_100k_claims", |b| {
+        b.iter(|| run_plain(black_box(&prepared)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(20);
+    group.bench_function("dezhou_employee", |b| {
+        b.iter(|| settle_compiler::compile(black_box(engine.policy())))
     });
     group.finish();
 

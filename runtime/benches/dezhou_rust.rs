@@ -1,0 +1,133 @@
+//! The Dezhou employee inpatient policy written by hand in plain Rust over fen and millionths:
+//! the ceiling the compiled policy is measured against. It follows
+//! `policies/dezhou/employee_inpatient.settle` rule for rule, with the same rounding.
+
+/// Days since 1970-01-01 of 2021-01-01 and 2021-07-01.
+const JAN_2021: i64 = 18_628;
+const JUL_2021: i64 = 18_809;
+const MILLION: i64 = 1_000_000;
+
+/// A claim in scaled integers: fen, days, level index.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub date: i64,
+    pub level: usize,
+    pub total: i64,
+    pub self_paid: i64,
+    pub prepay: i64,
+    pub special_drugs: i64,
+    pub tcm: i64,
+}
+
+/// A member's year-to-date values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Year {
+    pub admissions: i64,
+    pub basic_paid: i64,
+    pub over_cap: i64,
+    pub subsidy_paid: i64,
+    pub burden: i64,
+    pub critical_general: i64,
+    pub special: i64,
+}
+
+/// The shares of one claim, in fen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shares {
+    pub basic: i64,
+    pub subsidy: i64,
+    pub critical: i64,
+    pub patient: i64,
+}
+
+/// Half away from zero, as the policy's default rounding.
+fn round_div(n: i128, d: i128) -> i64 {
+    let q = n / d;
+    let r = n % d;
+    let q = if r != 0 && 2 * r.abs() >= d.abs() {
+        q + if (n < 0) == (d < 0) { 1 } else { -1 }
+    } else {
+        q
+    };
+    q as i64
+}
+
+fn times_rate(fen: i64, millionths: i64) -> i64 {
+    round_div(i128::from(fen) * i128::from(millionths), i128::from(MILLION))
+}
+
+fn segmented(amount: i64, brackets: &[(i64, i64, i64)]) -> i64 {
+    let mut total = 0;
+    for &(lower, upper, rate) in brackets {
+        if amount <= lower {
+            break;
+        }
+        total += times_rate(amount.min(upper) - lower, rate);
+    }
+    total
+}
+
+/// Settle one claim, updating the member's year.
+pub fn settle(c: &Claim, y: &mut Year) -> Shares {
+    let after_july = c.date >= JUL_2021;
+    let deductible = match (c.level, after_july) {
+        (0, false) => 45_000,
+        (1, false) => 55_000,
+        (0, true) => 20_000,
+        (1, true) => 50_000,
+        _ => 90_000,
+    };
+    let (second, later) = if after_july { (500_000, 0) } else { (MILLION, MILLION) };
+    let due = match y.admissions {
+        0 => deductible,
+        1 => times_rate(deductible, second),
+        _ => times_rate(deductible, later),
+    };
+    let ratio = [900_000, 850_000, 800_000][c.level.min(2)];
+    let basic_cap = if after_july { 15_000_000 } else { 8_000_000 };
+    let policy_range = c.total - c.self_paid - c.prepay - c.special_drugs;
+    let eligible = (policy_range - due).max(0);
+    let tcm_part = c.tcm.min(eligible);
+    let wanted = times_rate(eligible, ratio) + times_rate(tcm_part, 100_000);
+    let room = (basic_cap - y.basic_paid).max(0);
+    let basic = wanted.min(room);
+    let over_cap = if wanted > room {
+        let share = round_div(i128::from(room) * i128::from(MILLION), i128::from(wanted));
+        eligible - times_rate(eligible, share)
+    } else {
+        0
+    };
+    let (subsidy_scale, subsidy_cap): (&[(i64, i64, i64)], i64) = if after_july {
+        (&[(0, i64::MAX, 920_000)], 85_000_000)
+    } else {
+        (&[(0, 10_000_000, 850_000), (10_000_000, i64::MAX, 900_000)], 50_000_000)
+    };
+    let subsidy_wanted =
+        segmented(y.over_cap + over_cap, subsidy_scale) - segmented(y.over_cap, subsidy_scale);
+    let subsidy = subsidy_wanted.min((subsidy_cap - y.subsidy_paid).max(0));
+    let burden = policy_range - basic - subsidy;
+    let critical_scale = [
+        (0, 10_000_000, 600_000),
+        (10_000_000, 20_000_000, 650_000),
+        (20_000_000, i64::MAX, 700_000),
+    ];
+    let above_before = (y.burden - 1_500_000).max(0);
+    let above_after = (y.burden + burden - 1_500_000).max(0);
+    let by_segments =
+        segmented(above_after, &critical_scale) - segmented(above_before, &critical_scale);
+    let general_wanted = if c.date >= JAN_2021 { by_segments } else { 0 };
+    let general = general_wanted.min((40_000_000 - y.critical_general).max(0));
+    let (special_ratio, special_cap) =
+        if c.date >= JAN_2021 { (800_000, 40_000_000) } else { (600_000, 20_000_000) };
+    let special = times_rate(c.special_drugs, special_ratio).min((special_cap - y.special).max(0));
+    let critical = general + special;
+    let patient = c.total - basic - subsidy - critical;
+    y.admissions += 1;
+    y.basic_paid += basic;
+    y.over_cap += over_cap;
+    y.subsidy_paid += subsidy;
+    y.burden += burden;
+    y.critical_general += general;
+    y.special += special;
+    Shares { basic, subsidy, critical, patient }
+}
