@@ -232,3 +232,32 @@ fn both_backends_fault_alike() {
         assert!(errors > 0, "no fault in {text}");
     }
 }
+
+/// Found by the random programs: `22_000 * 0` as an amount was yuan times yuan, which neither
+/// backend computes; an integer literal times an integer literal is an amount times a count.
+#[test]
+fn a_literal_product_is_an_amount_times_a_count() {
+    let text = "policy regression.literal_product
+enum Level { level1, level2 }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+rule r0: money
+    default 0
+    when claim.level == level1 -> 22_000 * 3
+stage basic (pay: money) { pay = min(r0, claim.total) }
+stage patient (out: money) { out = claim.total - basic.pay }
+balance claim.total = basic.pay + patient.out
+";
+    let policy = settle_runtime::load_str("regression.settle", text).expect("checks");
+    let interpreter = Engine::new(policy.clone());
+    let jit = Engine::compiled(policy).expect("compiles");
+    let claim = interpreter
+        .claim_from_json(
+            r#"{"id":"a","member":"m","date":"2024-01-01","level":"level1","total":"100000"}"#,
+        )
+        .expect("claim");
+    let a = interpreter.settle_batch(std::slice::from_ref(&claim));
+    let b = jit.settle_batch(&[claim]);
+    assert_eq!(a, b);
+    let settled = a[0].as_ref().expect("settled");
+    assert_eq!(interpreter.output(settled, "r0").as_deref(), Some("66000.00"));
+}

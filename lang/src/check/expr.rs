@@ -1527,6 +1527,11 @@ fn retype(e: &mut ir::Expr, target: Type) {
             }
         }
         ir::ExprKind::Neg(x) | ir::ExprKind::Abs(x) => retype(x, target),
+        // An amount times a number is an amount times a count, never yuan times yuan.
+        ir::ExprKind::Binary(ir::BinOp::Mul, a, b) if target == Type::Money => {
+            retype(a, target);
+            retype(b, Type::Int);
+        }
         ir::ExprKind::Binary(_, a, b) => {
             retype(a, target);
             retype(b, target);
