@@ -3,8 +3,9 @@
 //!
 //! Each open document is checked on every change, with the unsaved texts of the other open
 //! documents standing in for their files, so a policy extending an open base sees the base's
-//! edits; every open document that read a changed one is checked again. A file's published
-//! diagnostics are those of every open document's check that read it, without repeats.
+//! edits; every open document that read a changed one is checked again. An open document's
+//! published diagnostics are its own check's; a base that is not open gets those of every
+//! check that read it, without repeats.
 
 use std::collections::{BTreeSet, HashMap};
 use std::error::Error;
@@ -263,14 +264,20 @@ impl Server<'_> {
             .collect()
     }
 
-    /// Publish the diagnostics of each URI in `uris` that changed since last published: the
-    /// document's own check's first, then those of the other checks that read it.
+    /// Publish the diagnostics of each URI in `uris` that changed since last published: an
+    /// open document's own check's; for a file not open, those of the checks that read it.
     fn publish(&mut self, uris: BTreeSet<Url>) -> Result<(), ServerError> {
         for uri in uris {
-            let own = self.docs.get(&uri).map(|d| &d.analysis);
-            let others = self.docs.iter().filter(|(u, _)| **u != uri).map(|(_, d)| &d.analysis);
+            let checks: Vec<&Analysis> = match self.docs.get(&uri) {
+                Some(doc) => vec![&doc.analysis],
+                None => {
+                    let mut readers: Vec<(&Url, &Document)> = self.docs.iter().collect();
+                    readers.sort_by_key(|(u, _)| *u);
+                    readers.into_iter().map(|(_, d)| &d.analysis).collect()
+                }
+            };
             let mut list: Vec<Diagnostic> = Vec::new();
-            for analysis in own.into_iter().chain(others) {
+            for analysis in checks {
                 for d in analysis.diagnostics.get(&uri).into_iter().flatten() {
                     if !list.contains(d) {
                         list.push(d.clone());

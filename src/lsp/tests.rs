@@ -636,3 +636,52 @@ fn formatting_is_settle_fmt() {
     assert_eq!(editor.format(&uri), Err("not formatted: fix the syntax errors first".into()));
     editor.shutdown();
 }
+
+#[test]
+fn every_position_of_every_policy_answers_without_panicking() {
+    use super::analysis::{Analysis, Buffers};
+    use super::{completion, hover, navigation, tokens};
+
+    let today = Date::parse("2023-06-01").expect("a date");
+    let mut paths = Vec::new();
+    for folder in ["policies", "examples"] {
+        for entry in std::fs::read_dir(repo().join(folder)).expect("a folder") {
+            let path = entry.expect("an entry").path();
+            match std::fs::read_dir(&path) {
+                Ok(inner) => paths.extend(inner.map(|e| e.expect("an entry").path())),
+                Err(_) => paths.push(path),
+            }
+        }
+    }
+    paths.retain(|p| p.extension().is_some_and(|e| e == "settle"));
+    assert!(paths.len() >= 8);
+    let buffers = Buffers::new();
+    let mut answered = 0;
+    for path in &paths {
+        let text = std::fs::read_to_string(path).expect("the policy");
+        let uri = Url::from_file_path(path).expect("an absolute path");
+        let a = Analysis::new(&uri, &text, &buffers);
+        assert!(!tokens::semantic_tokens(&a).data.is_empty());
+        assert!(!navigation::symbols(&a).is_empty());
+        let offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(5).collect();
+        for (n, &offset) in offsets.iter().enumerate() {
+            if hover::hover(&a, offset, today).is_some() {
+                answered += 1;
+            }
+            let _ = navigation::definition(&a, offset);
+            let _ = navigation::references(&a, &[], offset, true);
+            if n % 40 == 0 {
+                let _ = completion::completion(&a, offset);
+            }
+        }
+        // The author typing the file from the top: each prefix checks and completes.
+        for cut in text.char_indices().map(|(i, _)| i).step_by(997) {
+            let prefix = &text[..cut];
+            let a = Analysis::new(&uri, prefix, &buffers);
+            let _ = completion::completion(&a, cut);
+            let _ = tokens::semantic_tokens(&a);
+            let _ = navigation::symbols(&a);
+        }
+    }
+    assert!(answered > 1000, "hovers answered: {answered}");
+}
