@@ -190,13 +190,15 @@ impl Server<'_> {
     fn notification(&mut self, notification: Notification) -> Result<(), ServerError> {
         match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
-                let p: DidOpenTextDocumentParams =
-                    notification.extract(DidOpenTextDocument::METHOD)?;
+                let Some(p) = params::<DidOpenTextDocumentParams>(notification) else {
+                    return Ok(());
+                };
                 self.set_text(p.text_document.uri, p.text_document.text.into())
             }
             DidChangeTextDocument::METHOD => {
-                let p: DidChangeTextDocumentParams =
-                    notification.extract(DidChangeTextDocument::METHOD)?;
+                let Some(p) = params::<DidChangeTextDocumentParams>(notification) else {
+                    return Ok(());
+                };
                 let uri = p.text_document.uri;
                 let Some(doc) = self.docs.get(&uri) else { return Ok(()) };
                 let mut text = doc.text.to_string();
@@ -212,8 +214,9 @@ impl Server<'_> {
                 self.set_text(uri, text.into())
             }
             DidCloseTextDocument::METHOD => {
-                let p: DidCloseTextDocumentParams =
-                    notification.extract(DidCloseTextDocument::METHOD)?;
+                let Some(p) = params::<DidCloseTextDocumentParams>(notification) else {
+                    return Ok(());
+                };
                 let uri = p.text_document.uri;
                 let Some(closed) = self.docs.remove(&uri) else { return Ok(()) };
                 let mut affected: BTreeSet<Url> = closed.analysis.diagnostics.into_keys().collect();
@@ -301,6 +304,17 @@ impl Server<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A notification's parameters; malformed ones are reported on standard error and ignored.
+fn params<P: DeserializeOwned>(notification: Notification) -> Option<P> {
+    match serde_json::from_value(notification.params) {
+        Ok(params) => Some(params),
+        Err(e) => {
+            eprintln!("settle lsp: ignored `{}`: {e}", notification.method);
+            None
+        }
     }
 }
 

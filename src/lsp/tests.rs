@@ -685,3 +685,25 @@ fn every_position_of_every_policy_answers_without_panicking() {
     }
     assert!(answered > 1000, "hovers answered: {answered}");
 }
+
+#[test]
+fn malformed_and_unknown_messages_do_not_stop_the_server() {
+    let mut editor = Editor::start("2021-08-01");
+    let bogus =
+        Notification::new(DidOpenTextDocument::METHOD.into(), serde_json::json!({ "x": 1 }));
+    editor.connection.sender.send(bogus.into()).expect("the server listens");
+    let id = editor.send_request::<lsp_types::request::WorkspaceSymbolRequest>(
+        lsp_types::WorkspaceSymbolParams {
+            query: "x".into(),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        },
+    );
+    let error = editor.response(&id).response_result.expect_err("not supported");
+    assert_eq!(error.code, lsp_server::ErrorCode::MethodNotFound as i32);
+    assert_eq!(editor.hover(&scratch("never-opened.settle"), Position::new(0, 0)), None);
+    let uri = scratch("after.settle");
+    editor.open(&uri, BROKEN);
+    assert_eq!(editor.diagnostics(&uri).len(), 3, "the server still checks");
+    editor.shutdown();
+}
