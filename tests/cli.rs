@@ -122,3 +122,84 @@ fn check_reports_invalid_utf8_without_crashing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("settle::syntax::invalid_utf8"));
 }
+
+#[test]
+fn an_unwritable_output_fails_before_any_work() {
+    let out = settle(&[
+        "run",
+        "policies/dezhou/employee_inpatient.settle",
+        "--claims",
+        "no/such/claims.csv",
+        "--out",
+        "/nonexistent-directory/settlements.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write `/nonexistent-directory/settlements.csv`"), "{stderr}");
+    assert!(!stderr.contains("claims.csv"), "the claims were read first: {stderr}");
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_previous_output_and_no_partial_file() {
+    let dir = scratch("interrupted");
+    let claims = dir.join("claims.csv");
+    let target = dir.join("settlements.csv");
+    let policy = "policies/dezhou/employee_inpatient.settle";
+    let generated = settle(&[
+        "gen",
+        policy,
+        "--count",
+        "200000",
+        "--seed",
+        "7",
+        "--out",
+        claims.to_str().expect("path"),
+    ]);
+    assert_eq!(generated.status.code(), Some(0));
+    std::fs::write(&target, "previous\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args([
+            "run",
+            policy,
+            "--claims",
+            claims.to_str().expect("path"),
+            "--out",
+            target.to_str().expect("path"),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    // SIGTERM, as a scheduler stops a job.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("exits");
+    let content = std::fs::read_to_string(&target).expect("the target exists");
+    let complete = content.lines().count() == 200_001;
+    assert!(content == "previous\n" || complete, "half-written output after {status:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
+}
+
+#[test]
+fn extra_columns_are_ignored() {
+    let dir = scratch("extra-columns");
+    let claims = dir.join("claims.csv");
+    let original = std::fs::read_to_string("examples/claims/dezhou_employee.csv").expect("sample");
+    let widened: String = original
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { format!("{l},note\n") } else { format!("{l},x\n") })
+        .collect();
+    std::fs::write(&claims, widened).expect("write");
+    let run = |file: &str| {
+        let out = settle(&["run", "policies/dezhou/employee_inpatient.settle", "--claims", file]);
+        assert_eq!(out.status.code(), Some(0));
+        out.stdout
+    };
+    assert_eq!(run(claims.to_str().expect("path")), run("examples/claims/dezhou_employee.csv"));
+}

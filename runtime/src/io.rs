@@ -528,6 +528,25 @@ pub fn write_jsonl(
     out.flush()
 }
 
+/// The temporary files of every [`AtomicFile`] not yet committed, for [`remove_partial_files`].
+static PARTIAL: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remove the temporary files of outputs being written: for a process about to exit on a signal,
+/// so that an interrupted run leaves the previous output or none, and no partial file beside it.
+pub fn remove_partial_files() {
+    if let Ok(mut files) = PARTIAL.lock() {
+        for f in files.drain(..) {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+fn forget_partial(path: &Path) {
+    if let Ok(mut files) = PARTIAL.lock() {
+        files.retain(|f| f != path);
+    }
+}
+
 /// A file written whole or not at all: a temporary file beside the target, renamed over it on
 /// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed.
 #[derive(Debug)]
@@ -545,6 +564,9 @@ impl AtomicFile {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = dir.join(format!(".{name}.{}.partial", std::process::id()));
         let file = File::create(&temporary)?;
+        if let Ok(mut files) = PARTIAL.lock() {
+            files.push(temporary.clone());
+        }
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temporary,
@@ -563,7 +585,12 @@ impl AtomicFile {
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
         }
-        std::fs::rename(&self.temporary, &self.target)
+        let renamed = std::fs::rename(&self.temporary, &self.target);
+        forget_partial(&self.temporary);
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+        renamed
     }
 }
 
@@ -572,6 +599,7 @@ impl Drop for AtomicFile {
         if self.writer.is_some() {
             self.writer = None;
             let _ = std::fs::remove_file(&self.temporary);
+            forget_partial(&self.temporary);
         }
     }
 }
