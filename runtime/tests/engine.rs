@@ -326,3 +326,22 @@ fn read_dezhou(engine: &Engine, body: &str) -> Vec<Row> {
     let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{body}");
     io::read_csv(engine.policy(), csv.as_bytes(), "claims.csv").expect("read")
 }
+
+#[test]
+fn a_claim_that_faults_leaves_the_members_year_unchanged() {
+    let engine = small();
+    let with_fault = read(
+        &engine,
+        &format!(
+            "{HEADER}a,m1,2021-03-01,level1,100,1\nb,m1,2021-03-02,level1,100,0\nc,m1,2021-03-03,level1,100,1\n"
+        ),
+    );
+    let without = read(
+        &engine,
+        &format!("{HEADER}a,m1,2021-03-01,level1,100,1\nc,m1,2021-03-03,level1,100,1\n"),
+    );
+    let faulted = settle_rows(&engine, &with_fault);
+    let clean = settle_rows(&engine, &without);
+    assert!(matches!(faulted[1], Some(Err(_))));
+    assert_eq!(faulted[2], clean[1], "the faulting claim counted in the year");
+}
