@@ -966,6 +966,21 @@ param deductible: money by Level = { level1: 200， level2: 500, level3: 900 }
 );
 
 case!(
+    input_block_never_closed,
+    SyntaxUnexpected,
+    format!(
+        "policy test.case
+input claim {{
+    id: text
+    member: text
+    date: date
+    total: money
+let x = claim.total
+{CHAIN}"
+    )
+);
+
+case!(
     arrow_forgotten_in_an_exception,
     SyntaxUnexpected,
     with_chain(

@@ -106,10 +106,14 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     load_bases(&mut sources, &mut modules, &mut problems, loader);
 
     // Check what parsed even when some items did not, so that one run shows every mistake;
-    // only a file the parser refused whole is left alone.
-    let refused = problems
-        .iter()
-        .any(|p| matches!(p.code, Code::SyntaxTooDeep | Code::SyntaxTooLarge | Code::ExtendsCycle));
+    // only a file the parser refused whole, or whose base is missing (every name of the base
+    // would be reported unknown), is left alone.
+    let refused = problems.iter().any(|p| {
+        matches!(
+            p.code,
+            Code::SyntaxTooDeep | Code::SyntaxTooLarge | Code::ExtendsCycle | Code::ExtendsNotFound
+        )
+    });
     let policy = if refused {
         None
     } else {

@@ -271,7 +271,19 @@ fn syntax_error(
     let mut expected = describe_expected(error);
     let found_word = found_tok.and_then(|t| source.get(t.span.range())).unwrap_or("");
     let mut help = item_help(source, tokens, item_start);
-    if found_word == "=" && expected.iter().any(|e| e == "`==`") {
+    let starts_line = found_tok.is_some_and(|t| {
+        source
+            .get(..t.span.start as usize)
+            .is_none_or(|before| before.is_empty() || before.ends_with('\n'))
+    });
+    if starts_line
+        && found_tok.is_some_and(|t| t.kind == Some(Token::Ident))
+        && word_kind(found_word) == WordKind::Item
+    {
+        help = format!(
+            "`{found_word}` starts a new item, but the one above is not finished: is a closing `}}` or `)` missing?"
+        );
+    } else if found_word == "=" && expected.iter().any(|e| e == "`==`") {
         help = "to compare two values write `==`; a single `=` gives a value a name".to_string();
     } else if is_reserved(found_word) && expected.iter().any(|e| e == "a name") {
         help = format!("`{found_word}` is a reserved word; choose another name");
