@@ -1,5 +1,45 @@
 //! Rust functions the compiled code calls for what it does not lower natively: products and
-//! quotients whose intermediate does not fit in 64 bits.
+//! quotients whose intermediate does not fit in 64 bits, and the expressions it leaves to the
+//! engine's [`Fallback`](crate::Fallback).
+
+use crate::Bridge;
+
+/// Compute fallback expression `expr` through the bridge. Writes the result to `out[0]`, or a
+/// fault's kind, value and details to `out[1..4]`, and returns 0 or the fault's kind.
+pub extern "C" fn fallback(
+    bridge: *const Bridge<'_>,
+    expr: i64,
+    values: *const i64,
+    accs: *const i64,
+    out: *mut i64,
+) -> i64 {
+    // SAFETY: the compiled code passes back the bridge `Compiled::settle` gave it, alive for the
+    // whole call, and the `values` and `accs` buffers of the frame, whose lengths `settle`
+    // checked against the bridge's sizes; `out` is a four-slot stack area of the code's frame.
+    let (bridge, values, accs, out) = unsafe {
+        let bridge = &*bridge;
+        (
+            bridge,
+            std::slice::from_raw_parts(values, bridge.values),
+            std::slice::from_raw_parts(accs, bridge.accs),
+            std::slice::from_raw_parts_mut(out, 4),
+        )
+    };
+    match bridge.fallback.eval(usize::try_from(expr).unwrap_or(usize::MAX), values, accs) {
+        Ok(v) => {
+            if let Some(slot) = out.first_mut() {
+                *slot = v;
+            }
+            0
+        }
+        Err(f) => {
+            for (slot, v) in out.iter_mut().skip(1).zip([f.kind, f.a, f.b]) {
+                *slot = v;
+            }
+            f.kind.max(1)
+        }
+    }
+}
 
 /// `round(x * y / d)` computed exactly in 128 bits, rounded by `mode` (0 half up, 1 half even,
 /// 2 down, 3 up). Writes the result to `out` and returns 0, or returns 1 when the result does not

@@ -91,7 +91,35 @@ type Entry = unsafe extern "C" fn(
     next_accs: *mut i64,
     next_seen: *mut i64,
     err: *mut i64,
+    fallback: *const Bridge<'_>,
 ) -> i64;
+
+/// What the compiled code cannot compute itself (folds over a claim's lists, comparisons of
+/// text), it asks of a `Fallback`: the engine answers with the interpreter.
+pub trait Fallback {
+    /// Compute expression `expr` (an index into [`Compiled::fallbacks`]) for the claim being
+    /// settled, given the values computed so far and the accumulators before the claim, as the
+    /// compiled code holds them; the result in the same representation.
+    fn eval(&self, expr: usize, values: &[i64], accs: &[i64]) -> Result<i64, Fault>;
+}
+
+/// A fallback that computes nothing: for policies that need none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFallback;
+
+impl Fallback for NoFallback {
+    fn eval(&self, _expr: usize, _values: &[i64], _accs: &[i64]) -> Result<i64, Fault> {
+        Err(Fault { kind: fault::OVERFLOW, at: 0, a: 0, b: 0 })
+    }
+}
+
+/// What the compiled code passes back to [`helpers::fallback`]: the fallback and the sizes of
+/// the buffers it reads.
+pub(crate) struct Bridge<'a> {
+    pub fallback: &'a dyn Fallback,
+    pub values: usize,
+    pub accs: usize,
+}
 
 /// A policy compiled to native code.
 pub struct Compiled {
@@ -99,6 +127,7 @@ pub struct Compiled {
     fields: usize,
     values: usize,
     accs: usize,
+    fallbacks: Vec<settle_lang::ir::Expr>,
     // INVARIANT: the code of `entry` lives in `_module` and reads parameter cells from `_data`;
     // both live as long as `self`.
     _data: Box<[i64]>,
@@ -133,18 +162,26 @@ impl Compiled {
         }
     }
 
-    /// Settle one claim held in `frame`.
-    pub fn settle(&self, frame: &mut Frame) -> Result<(), Fault> {
+    /// The expressions the code asks of its [`Fallback`], by index.
+    pub fn fallbacks(&self) -> &[settle_lang::ir::Expr] {
+        &self.fallbacks
+    }
+
+    /// Settle one claim held in `frame`; `fallback` computes what the code does not (see
+    /// [`Compiled::fallbacks`]).
+    pub fn settle(&self, frame: &mut Frame, fallback: &dyn Fallback) -> Result<(), Fault> {
         let sizes_ok = frame.fields.len() == self.fields
             && frame.accs.len() == self.accs
             && frame.seen.len() == self.accs
             && frame.values.len() == self.values
             && frame.next_accs.len() == self.accs
             && frame.next_seen.len() == self.accs;
+        // INVARIANT: the fallback bridge reads `values` and `accs` with the lengths checked here.
         if !sizes_ok {
             return Err(Fault { kind: fault::OVERFLOW, at: self.values, a: 0, b: 0 });
         }
         let mut err = [0i64; 4];
+        let bridge = Bridge { fallback, values: self.values, accs: self.accs };
         // SAFETY: every buffer has the length the code was compiled for (checked above), the
         // code reads and writes only within them and `err` (4 slots), and it never traps: faults
         // come back through the return value.
@@ -157,6 +194,7 @@ impl Compiled {
                 frame.next_accs.as_mut_ptr(),
                 frame.next_seen.as_mut_ptr(),
                 err.as_mut_ptr(),
+                &bridge,
             )
         };
         if status == 0 {
@@ -172,7 +210,7 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     translate::compile(policy)
 }
 
-/// The 64-bit representation of a type's values, or why it has none.
+/// Whether the code computes expressions of type `ty` itself.
 pub fn scalar(ty: Type) -> Result<(), CompileError> {
     match ty {
         Type::Money | Type::Rate | Type::Int | Type::Bool | Type::Date | Type::Enum(_) => Ok(()),

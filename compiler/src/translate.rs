@@ -55,6 +55,7 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     let frontend = isa.frontend_config();
     let mut jit = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
     jit.symbol("settle_muldiv", helpers::muldiv as *const u8);
+    jit.symbol("settle_fallback", helpers::fallback as *const u8);
     let mut module = JITModule::new(jit);
 
     let mut helper = module.make_signature();
@@ -65,16 +66,20 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     let muldiv_id =
         module.declare_function("settle_muldiv", Linkage::Import, &helper).map_err(codegen)?;
 
+    let fallback_id =
+        module.declare_function("settle_fallback", Linkage::Import, &helper).map_err(codegen)?;
+
     let mut ctx = module.make_context();
-    for _ in 0..7 {
+    for _ in 0..8 {
         ctx.func.signature.params.push(AbiParam::new(I64));
     }
     ctx.func.signature.returns.push(AbiParam::new(I64));
     let muldiv = module.declare_func_in_func(muldiv_id, &mut ctx.func);
+    let fallback = module.declare_func_in_func(fallback_id, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-    let translator = Translator::new(b, policy, &layout, data.as_ptr() as i64, muldiv);
-    translator.translate(frontend)?;
+    let translator = Translator::new(b, policy, &layout, data.as_ptr() as i64, muldiv, fallback);
+    let fallbacks = translator.translate(frontend)?;
 
     let id = module
         .declare_function("settle_claim", Linkage::Export, &ctx.func.signature)
@@ -92,49 +97,86 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
         fields,
         values: policy.values.len(),
         accs: policy.accumulators.len(),
+        fallbacks,
         _data: data,
         _module: module,
     })
 }
 
-/// Refuse, before any code is emitted, what the JIT does not lower.
+/// Whether the code leaves `e` to the engine's fallback: folds and quantifiers over a claim's
+/// lists, and comparisons of text.
+fn needs_fallback(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Fold { .. } | ExprKind::Quantifier { .. } => true,
+        ExprKind::Binary(_, a, b) => a.ty == Type::Text || b.ty == Type::Text,
+        _ => false,
+    }
+}
+
+/// Refuse, before any code is emitted, what the JIT neither lowers nor leaves to the fallback:
+/// values of text, list or record type.
 fn check_supported(policy: &Policy) -> Result<(), CompileError> {
-    let mut problem: Option<CompileError> = None;
-    let mut visit = |e: &Expr| {
-        if problem.is_some() {
-            return;
+    fn expr(e: &Expr) -> Result<(), CompileError> {
+        if needs_fallback(e) {
+            return Ok(());
         }
-        let bad = match &e.kind {
-            ExprKind::Fold { .. }
-            | ExprKind::Quantifier { .. }
-            | ExprKind::Local(_)
-            | ExprKind::RecordField(..) => Some("folds over lists".to_string()),
-            ExprKind::ClaimValue(..) => Some("test expectations".to_string()),
-            _ => scalar(e.ty).err().map(|err| err.to_string()),
-        };
-        if let Some(what) = bad {
-            problem = Some(CompileError::Unsupported(
-                what.trim_start_matches("the JIT does not compile ").to_string(),
-            ));
+        scalar(e.ty)?;
+        for child in direct_children(e) {
+            expr(child)?;
         }
-    };
+        Ok(())
+    }
     for v in &policy.values {
-        v.body.walk(&mut visit);
+        scalar(v.ty)?;
+        match &v.body {
+            Body::Expr(e) => expr(e)?,
+            Body::Rule { default, exceptions } => {
+                expr(default)?;
+                for x in exceptions {
+                    expr(&x.when)?;
+                    expr(&x.value)?;
+                }
+            }
+        }
     }
     for a in &policy.accumulators {
-        if let Some(e) = &a.value {
-            e.walk(&mut visit);
-        }
-        if let Some(e) = &a.filter {
-            e.walk(&mut visit);
+        scalar(a.ty)?;
+        for e in a.value.iter().chain(a.filter.iter()) {
+            expr(e)?;
         }
     }
     if let Some(b) = &policy.balance {
-        b.total.walk(&mut visit);
+        expr(&b.total)?;
     }
-    match problem {
-        Some(p) => Err(p),
-        None => Ok(()),
+    Ok(())
+}
+
+/// The expressions directly inside `e`.
+fn direct_children(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Const(_)
+        | ExprKind::Field(_)
+        | ExprKind::Value(_)
+        | ExprKind::Acc(_)
+        | ExprKind::Param(_)
+        | ExprKind::Local(_)
+        | ExprKind::ClaimValue(..) => Vec::new(),
+        ExprKind::RecordField(x, _)
+        | ExprKind::Segmented(_, x)
+        | ExprKind::RateAt(_, x)
+        | ExprKind::Neg(x)
+        | ExprKind::Not(x)
+        | ExprKind::Abs(x)
+        | ExprKind::In(x, _) => vec![x],
+        ExprKind::Table(_, xs) | ExprKind::Min(xs) | ExprKind::Max(xs) => xs.iter().collect(),
+        ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::If(c, a, b) => vec![c, a, b],
+        ExprKind::Fold { list, body, filter, .. } => {
+            let mut v: Vec<&Expr> = vec![list, body];
+            v.extend(filter.iter().map(|f| &**f));
+            v
+        }
+        ExprKind::Quantifier { list, body, .. } => vec![list, body],
     }
 }
 
@@ -166,6 +208,13 @@ struct Translator<'a, 'f> {
     slot: cranelift_codegen::ir::StackSlot,
     /// The offset of each dated parameter's version in force (see `cache_versions`).
     version_cache: Vec<Option<Value>>,
+    /// The bridge to the engine's fallback (the function's last parameter) and the helper.
+    bridge: Value,
+    fallback: FuncRef,
+    /// The expressions left to the fallback, by index.
+    fallbacks: Vec<Expr>,
+    /// Four slots for the fallback's answer.
+    answer: cranelift_codegen::ir::StackSlot,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -175,6 +224,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         layout: &'a Layout,
         data: i64,
         muldiv: FuncRef,
+        fallback: FuncRef,
     ) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -182,6 +232,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         b.seal_block(entry);
         let params: Vec<Value> = b.block_params(entry).to_vec();
         let p = |i: usize| params.get(i).copied().unwrap_or(Value::from_u32(0));
+        let bridge = p(7);
         let (fields, accs, seen, values, next_accs, next_seen, err) =
             (p(0), p(1), p(2), p(3), p(4), p(5), p(6));
         let date = b.ins().load(I64, MemFlagsData::trusted(), fields, offset(policy.dated_field));
@@ -191,6 +242,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             b.append_block_param(error, I64);
         }
         let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+        let answer =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 32, 3));
         let mode = match policy.rounding {
             Rounding::HalfUp => 0,
             Rounding::HalfEven => 1,
@@ -217,6 +270,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             at: 0,
             slot,
             version_cache: Vec::new(),
+            bridge,
+            fallback,
+            fallbacks: Vec::new(),
+            answer,
         }
     }
 
@@ -224,7 +281,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn translate(
         mut self,
         frontend: cranelift_codegen::isa::TargetFrontendConfig,
-    ) -> Result<(), CompileError> {
+    ) -> Result<Vec<Expr>, CompileError> {
         let policy = self.policy;
         self.cache_versions();
         for &v in &policy.order {
@@ -251,7 +308,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let one = self.b.ins().iconst(I64, 1);
         self.b.ins().return_(&[one]);
         self.b.finalize(frontend);
-        Ok(())
+        Ok(self.fallbacks)
     }
 
     /// Branch to the error exit when `cond` holds.
@@ -332,6 +389,9 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn translate_expr(&mut self, e: &Expr) -> Result<Value, CompileError> {
+        if needs_fallback(e) {
+            return Ok(self.translate_fallback(e));
+        }
         Ok(match &e.kind {
             ExprKind::Const(c) => {
                 let v = constant(c)?;
@@ -435,6 +495,28 @@ impl<'a, 'f> Translator<'a, 'f> {
                 return Err(CompileError::Unsupported("folds over lists".into()));
             }
         })
+    }
+
+    /// Ask the engine's fallback for `e`, with the values computed so far; its fault, if any,
+    /// becomes the code's.
+    fn translate_fallback(&mut self, e: &Expr) -> Value {
+        let id = self.b.ins().iconst(I64, self.fallbacks.len() as i64);
+        self.fallbacks.push(e.clone());
+        let out = self.b.ins().stack_addr(I64, self.answer, 0);
+        let call =
+            self.b.ins().call(self.fallback, &[self.bridge, id, self.values, self.accs, out]);
+        let status = self.b.inst_results(call).first().copied().unwrap_or(id);
+        let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
+        let a = self.b.ins().stack_load(I64, I64, self.answer, 16);
+        let b = self.b.ins().stack_load(I64, I64, self.answer, 24);
+        let cont = self.b.create_block();
+        let at = self.b.ins().iconst(I64, self.at);
+        let args =
+            [BlockArg::from(status), BlockArg::from(at), BlockArg::from(a), BlockArg::from(b)];
+        self.b.ins().brif(failed, self.error, &args, cont, &[]);
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+        self.b.ins().stack_load(I64, I64, self.answer, 0)
     }
 
     /// The offset into the data block of the version of parameter `p` in force; faults when

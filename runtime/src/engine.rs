@@ -316,7 +316,7 @@ impl Engine {
         trace: Option<&mut Trace>,
     ) -> Result<Vec<Value>, ClaimError> {
         if let (Some(jit), None) = (&self.jit, &trace) {
-            return self.evaluate_compiled(jit, claim, before, state);
+            return self.evaluate_compiled(jit, claim, date, before, versions, state);
         }
         let policy = &*self.policy;
         let mut cx = Cx {
@@ -370,7 +370,9 @@ impl Engine {
         &self,
         jit: &Compiled,
         claim: &Claim,
+        date: Date,
         before: &[Value],
+        versions: &[Option<usize>],
         state: &mut Running,
     ) -> Result<Vec<Value>, ClaimError> {
         let policy = &*self.policy;
@@ -384,7 +386,8 @@ impl Engine {
             *slot = scaled(v);
             *seen = i64::from(*s);
         }
-        let result = jit.settle(&mut frame);
+        let fallback = Interpreted { engine: self, jit, claim, date, versions };
+        let result = jit.settle(&mut frame, &fallback);
         let outcome = match result {
             Ok(()) => {
                 let values = policy
@@ -500,6 +503,57 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+}
+
+/// The interpreter computing, for the compiled code, what it leaves to its fallback.
+struct Interpreted<'a> {
+    engine: &'a Engine,
+    jit: &'a Compiled,
+    claim: &'a Claim,
+    date: Date,
+    versions: &'a [Option<usize>],
+}
+
+impl settle_compiler::Fallback for Interpreted<'_> {
+    fn eval(
+        &self,
+        expr: usize,
+        values: &[i64],
+        accs: &[i64],
+    ) -> Result<i64, settle_compiler::Fault> {
+        use settle_compiler::fault;
+        let policy = &*self.engine.policy;
+        let failure = |kind: i64, a: i64, b: i64| settle_compiler::Fault { kind, at: 0, a, b };
+        let Some(e) = self.jit.fallbacks().get(expr) else {
+            return Err(failure(fault::OVERFLOW, 0, 0));
+        };
+        let accs: Vec<Value> =
+            policy.accumulators.iter().zip(accs).map(|(a, x)| unscaled(a.ty, *x)).collect();
+        let mut cx = Cx {
+            policy,
+            prepared: &self.engine.prepared,
+            fields: &self.claim.fields,
+            accs: &accs,
+            versions: self.versions,
+            date: self.date,
+            values: policy.values.iter().zip(values).map(|(d, x)| unscaled(d.ty, *x)).collect(),
+            locals: Vec::new(),
+            trace: None,
+            claims: &[],
+        };
+        match cx.eval(e) {
+            Ok(v) => Ok(scaled(&v)),
+            Err(Fault::Arith(ArithError::DivisionByZero)) => {
+                Err(failure(fault::DIVISION_BY_ZERO, 0, 0))
+            }
+            Err(Fault::NotInForce { param, date }) => Err(failure(
+                fault::NOT_IN_FORCE,
+                i64::try_from(param).unwrap_or(0),
+                i64::from(date.0),
+            )),
+            Err(_) => Err(failure(fault::OVERFLOW, 0, 0)),
+        }
     }
 }
 

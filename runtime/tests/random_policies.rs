@@ -5,7 +5,9 @@
 //! Programs are generated as source text, so the front end checks them too. The generator
 //! builds every expression for a wanted type: fields, parameters (dated values, enum-keyed
 //! tables, segmented scales), `let`s, rules with exceptions, accumulators, stage outputs, and
-//! every operator of the language on them. A mismatch prints the program and the claim.
+//! every operator of the language on them, folds over a claim's list of items and comparisons of
+//! text (which the compiled code leaves to the interpreter). A mismatch prints the program and
+//! the claim.
 
 #![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
 
@@ -20,7 +22,8 @@ use settle_runtime::{Claim, Engine};
 #[test]
 fn random_programs_agree_under_both_backends() {
     let mut maker = Gen { rng: Rng::new(20_260_401) };
-    let (mut programs, mut compared, mut rejected, mut faults) = (0usize, 0usize, 0usize, 0usize);
+    let (mut programs, mut compared, mut rejected, mut faults, mut folds) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
     while programs < 250 {
         let text = maker.program();
         let Ok(policy) = settle_runtime::load_str("random.settle", &text) else {
@@ -29,6 +32,7 @@ fn random_programs_agree_under_both_backends() {
             continue;
         };
         programs += 1;
+        folds += usize::from(text.contains(" for i in ") || text.contains("claim.hospital"));
         let interpreter = Engine::new(policy.clone());
         let jit = Engine::compiled(policy).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let csv = maker.claims(90);
@@ -50,4 +54,5 @@ fn random_programs_agree_under_both_backends() {
     }
     assert!(compared >= 20_000, "only {compared} programs x claims compared");
     assert!(faults > 100, "too few error paths exercised: {faults}");
+    assert!(folds > 50, "too few programs fold lists or compare text: {folds}");
 }

@@ -74,7 +74,14 @@ impl Gen {
         }
         let d = depth - 1;
         match ty {
-            T::Money => match self.rng.below(13) {
+            T::Money => match self.rng.below(15) {
+                13 => format!(
+                    "sum(i.amount for i in claim.items where i.kind == {})",
+                    self.pick(&["drug", "exam"])
+                ),
+                14 => {
+                    format!("max(i.amount * {} for i in claim.items)", self.expr(T::Rate, scope, 0))
+                }
                 0 => format!(
                     "({} + {})",
                     self.expr(T::Money, scope, d),
@@ -143,7 +150,8 @@ impl Gen {
                     self.expr(T::Rate, scope, d)
                 ),
             },
-            T::Int => match self.rng.below(4) {
+            T::Int => match self.rng.below(5) {
+                4 => "count(i for i in claim.items where i.amount > 100)".to_string(),
                 0 => format!("({} + {})", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
                 1 => format!("({} - {})", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
                 2 => format!("{} * {}", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
@@ -151,7 +159,12 @@ impl Gen {
                     format!("min({}, {})", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d))
                 }
             },
-            T::Bool => match self.rng.below(8) {
+            T::Bool => match self.rng.below(10) {
+                8 => format!("claim.hospital == \"{}\"", self.pick(&["h1", "h2"])),
+                9 => format!(
+                    "any(i.kind == exam and i.amount > {} for i in claim.items)",
+                    self.money_literal()
+                ),
                 0 => {
                     format!("{} > {}", self.expr(T::Money, scope, d), self.expr(T::Money, scope, d))
                 }
@@ -185,8 +198,8 @@ impl Gen {
         let mut s = String::from("policy random.program\nrounding ");
         s.push_str(self.pick(&["half_up", "half_even", "down", "up"]));
         s.push_str(
-            "\nenum Level { level1, level2, level3 }\n\
-             input claim { id: text, member: text, date: date, level: Level, total: money, part: money, days: int, flag: bool }\n",
+            "\nenum Level { level1, level2, level3 }\nenum Kind { drug, exam }\nrecord Item { kind: Kind, amount: money }\n\
+             input claim { id: text, member: text, date: date, level: Level, total: money, part: money, days: int, flag: bool, hospital: text, items: list of Item }\n",
         );
         let mut scope = Scope::default();
         for (n, t) in [
@@ -305,7 +318,7 @@ impl Gen {
 
     /// `count` random claims for every program of this generator, as CSV.
     pub fn claims(&mut self, count: usize) -> String {
-        let mut csv = String::from("id,member,date,level,total,part,days,flag\n");
+        let mut csv = String::from("id,member,date,level,total,part,days,flag,hospital,items\n");
         for i in 0..count {
             let date = [
                 "2020-12-31",
@@ -324,12 +337,24 @@ impl Gen {
             };
             let part = format!("{}", self.rng.below(50_000));
             let days = ["0", "1", "2", "7", "-3", "1000000000000"][self.rng.below(6) as usize];
+            let items: Vec<String> = (0..self.rng.below(4))
+                .map(|_| {
+                    let kind = if self.rng.chance(50) { "drug" } else { "exam" };
+                    format!(
+                        "{{\"\"kind\"\":\"\"{kind}\"\",\"\"amount\"\":\"\"{}.{:02}\"\"}}",
+                        self.rng.below(5_000),
+                        self.rng.below(100)
+                    )
+                })
+                .collect();
             let _ = writeln!(
                 csv,
-                "c{i},m{},{date},level{},{total},{part},{days},{}",
+                "c{i},m{},{date},level{},{total},{part},{days},{},h{},\"[{}]\"",
                 self.rng.below(5),
                 1 + self.rng.below(3),
-                self.rng.chance(50)
+                self.rng.chance(50),
+                1 + self.rng.below(2),
+                items.join(",")
             );
         }
         csv
