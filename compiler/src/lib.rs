@@ -170,7 +170,21 @@ impl Compiled {
     /// Settle one claim held in `frame`; `fallback` computes what the code does not (see
     /// [`Compiled::fallbacks`]).
     pub fn settle(&self, frame: &mut Frame, fallback: &dyn Fallback) -> Result<(), Fault> {
-        let sizes_ok = frame.fields.len() == self.fields
+        let fields = std::mem::take(&mut frame.fields);
+        let settled = self.settle_fields(&fields, frame, fallback);
+        frame.fields = fields;
+        settled
+    }
+
+    /// [`Compiled::settle`] with the claim's fields read from `fields` instead of the frame's:
+    /// for callers holding claims in one contiguous block.
+    pub fn settle_fields(
+        &self,
+        fields: &[i64],
+        frame: &mut Frame,
+        fallback: &dyn Fallback,
+    ) -> Result<(), Fault> {
+        let sizes_ok = fields.len() == self.fields
             && frame.accs.len() == self.accs
             && frame.seen.len() == self.accs
             && frame.values.len() == self.values
@@ -187,7 +201,7 @@ impl Compiled {
         // come back through the return value.
         let status = unsafe {
             (self.entry)(
-                frame.fields.as_ptr(),
+                fields.as_ptr(),
                 frame.accs.as_ptr(),
                 frame.seen.as_ptr(),
                 frame.values.as_mut_ptr(),

@@ -120,8 +120,7 @@ fn run_compiled(
             frame.accs.iter_mut().for_each(|a| *a = 0);
             frame.seen.iter_mut().for_each(|a| *a = 0);
         }
-        frame.fields.copy_from_slice(fields);
-        if compiled.settle(frame, &settle_compiler::NoFallback).is_ok() {
+        if compiled.settle_fields(fields, frame, &settle_compiler::NoFallback).is_ok() {
             std::mem::swap(&mut frame.accs, &mut frame.next_accs);
             std::mem::swap(&mut frame.seen, &mut frame.next_seen);
             paid += frame.values.get(total_of).copied().unwrap_or(0);
