@@ -313,11 +313,16 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Branch to the error exit when `cond` holds.
     fn fault_if(&mut self, cond: Value, kind: i64, a: Value, b: Value) {
-        let cont = self.b.create_block();
+        // The fault's constants are made on the cold path only.
+        let (cold, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.set_cold_block(cold);
+        self.b.switch_to_block(cold);
+        self.b.seal_block(cold);
         let kind = self.b.ins().iconst(I64, kind);
         let at = self.b.ins().iconst(I64, self.at);
         let args = [BlockArg::from(kind), BlockArg::from(at), BlockArg::from(a), BlockArg::from(b)];
-        self.b.ins().brif(cond, self.error, &args, cont, &[]);
+        self.b.ins().jump(self.error, &args);
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
     }
@@ -850,10 +855,17 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn translate_segmented(&mut self, p: usize, amount: &Expr) -> Result<Value, CompileError> {
         let amount = self.translate_expr(amount)?;
         self.per_version(p, |t, brackets| {
+            // Bracket by bracket, leaving at the first one the amount does not reach, as the
+            // interpreter does.
+            let done = t.b.create_block();
+            t.b.append_block_param(done, I64);
             let mut total = t.b.ins().iconst(I64, 0);
             for &(lower, upper, rate) in brackets {
-                // A bracket the amount does not reach adds nothing (the interpreter stops there).
-                let active = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, amount, lower);
+                let reached = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, amount, lower);
+                let next = t.b.create_block();
+                t.b.ins().brif(reached, next, &[], done, &[BlockArg::from(total)]);
+                t.b.switch_to_block(next);
+                t.b.seal_block(next);
                 let top = if upper == i64::MAX {
                     amount
                 } else {
@@ -861,8 +873,6 @@ impl<'a, 'f> Translator<'a, 'f> {
                     t.b.ins().smin(amount, u)
                 };
                 let part = t.b.ins().iadd_imm_s(top, -lower);
-                let zero = t.b.ins().iconst(I64, 0);
-                let part = t.b.ins().select(active, part, zero);
                 t.bound(part, MONEY_LIMIT);
                 let r = t.b.ins().iconst(I64, rate);
                 let paid = t.muldiv(part, r, Divisor::Million);
@@ -870,7 +880,10 @@ impl<'a, 'f> Translator<'a, 'f> {
                 total = t.b.ins().iadd(total, paid);
                 t.bound(total, MONEY_LIMIT);
             }
-            Ok(total)
+            t.b.ins().jump(done, &[BlockArg::from(total)]);
+            t.b.switch_to_block(done);
+            t.b.seal_block(done);
+            Ok(t.b.block_params(done).first().copied().unwrap_or(total))
         })
     }
 
