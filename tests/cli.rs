@@ -203,3 +203,23 @@ fn extra_columns_are_ignored() {
     };
     assert_eq!(run(claims.to_str().expect("path")), run("examples/claims/dezhou_employee.csv"));
 }
+
+#[test]
+fn a_killed_runs_partial_file_is_removed_by_the_next_run() {
+    let dir = scratch("killed");
+    let target = dir.join("settlements.csv");
+    // What a run killed with SIGKILL leaves: a temporary file of a process that no longer exists.
+    let stale = dir.join(".settlements.csv.4194303999.partial");
+    std::fs::write(&stale, "half a file").expect("write");
+    let out = settle(&[
+        "run",
+        "policies/dezhou/employee_inpatient.settle",
+        "--claims",
+        "examples/claims/dezhou_employee.csv",
+        "--out",
+        target.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!stale.exists(), "the stale partial file is still there");
+    assert_eq!(std::fs::read_to_string(&target).expect("written").lines().count(), 15);
+}

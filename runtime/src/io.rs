@@ -547,6 +547,30 @@ fn forget_partial(path: &Path) {
     }
 }
 
+/// Remove the temporary files of earlier runs writing `name` in `dir` that were killed before
+/// they could clean up (their process is gone). Only where `/proc` tells which processes live.
+fn remove_stale(dir: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".partial"))
+        else {
+            continue;
+        };
+        if pid.chars().all(|c| c.is_ascii_digit()) && !proc.join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A file written whole or not at all: a temporary file beside the target, renamed over it on
 /// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed.
 #[derive(Debug)]
@@ -563,6 +587,7 @@ impl AtomicFile {
             target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = dir.join(format!(".{name}.{}.partial", std::process::id()));
+        remove_stale(dir, &name);
         let file = File::create(&temporary)?;
         if let Ok(mut files) = PARTIAL.lock() {
             files.push(temporary.clone());
