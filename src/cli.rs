@@ -79,11 +79,36 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<DataFormat>,
     },
-    /// Run the tests written in policy files.
+    /// What a rule change moves: settle a corpus under a base and a reform, report the change.
+    Diff {
+        /// The policy in force.
+        base: PathBuf,
+        /// The changed policy (usually one that `extends` the base).
+        reform: PathBuf,
+        /// The claims to settle under both.
+        #[arg(long)]
+        claims: PathBuf,
+        /// Text for a terminal, JSON for tools, HTML for a self-contained report page.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Where to write the report (whole or not at all); standard output if absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the tests written in policy files, or compare a corpus's settlements with a snapshot.
     Test {
         /// Policy files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// With `--snapshot`: the claims to settle.
+        #[arg(long, requires = "snapshot")]
+        claims: Option<PathBuf>,
+        /// Compare every settlement of `--claims` with the snapshot kept in this directory.
+        #[arg(long, requires = "claims")]
+        snapshot: Option<PathBuf>,
+        /// With `--snapshot`: take the new settlements as the snapshot.
+        #[arg(long, requires = "snapshot")]
+        accept: bool,
         /// Output for people (`human`) or for tools (`json`).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -131,6 +156,13 @@ enum DataFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Text,
+    Json,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum ExplainFormat {
     Text,
     Json,
@@ -172,14 +204,45 @@ pub fn main() -> ExitCode {
             out.as_deref(),
             format.map(|f| f == DataFormat::Jsonl),
         ),
-        Command::Test { files, format, junit } => {
+        Command::Test { files, claims: Some(claims), snapshot: Some(dir), accept, .. } => {
+            snapshot_all(&files, &claims, &dir, accept)
+        }
+        Command::Test { files, format, junit, .. } => {
             crate::run::test(&files, format == Format::Json, junit.as_deref())
         }
+        Command::Diff { base, reform, claims, format, out } => crate::report::diff(
+            &base,
+            &reform,
+            &claims,
+            match format {
+                ReportFormat::Text => crate::report::DiffFormat::Text,
+                ReportFormat::Json => crate::report::DiffFormat::Json,
+                ReportFormat::Html => crate::report::DiffFormat::Html,
+            },
+            out.as_deref(),
+        ),
         Command::Explain { policy, claims, claim, format } => {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
     }
+}
+
+/// `settle test --snapshot` for each policy; the worst exit code.
+fn snapshot_all(
+    files: &[PathBuf],
+    claims: &std::path::Path,
+    dir: &std::path::Path,
+    accept: bool,
+) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for f in files {
+        let c = crate::report::snapshot(f, claims, dir, accept);
+        if c != ExitCode::SUCCESS {
+            code = c;
+        }
+    }
+    code
 }
 
 /// Read and check one file; `None` (after a message) when it cannot be read.

@@ -3,6 +3,7 @@
 mod cli;
 mod files;
 mod lsp;
+mod report;
 mod run;
 
 use std::process::ExitCode;

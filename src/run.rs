@@ -20,7 +20,7 @@ const PROGRESS_FROM: usize = 100_000;
 
 /// Check a policy file and return its IR; print its problems and return the exit code if it has
 /// errors.
-fn load(path: &PathBuf) -> Result<(Policy, String), ExitCode> {
+pub fn load(path: &PathBuf) -> Result<(Policy, String), ExitCode> {
     let Some(checked) = check_file(path) else { return Err(ExitCode::from(EXIT_USAGE)) };
     let text = checked.problems.sources.text(0).to_string();
     match checked.policy {

@@ -1,0 +1,260 @@
+//! The impact of a rule change: two policies settle one corpus; what moved, by how much, for
+//! whom. All sums are exact decimals, and the per-claim changes add up to the change of the
+//! totals, to the fen.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use settle_lang::ir::{Policy, Type};
+
+use crate::engine::{Engine, Outcome};
+use crate::io::{Row, format_value};
+use crate::value::Value;
+
+/// The impact report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Impact {
+    /// The base policy's name.
+    pub base: String,
+    /// The reform's name.
+    pub reform: String,
+    /// Claims in the corpus.
+    pub claims: usize,
+    /// Claims whose settlement changed (a share, or whether it settles at all).
+    pub affected: usize,
+    /// Claims that do not settle under the base, and under the reform.
+    pub errors: (usize, usize),
+    /// Each share of the balance: its totals under both policies and the change.
+    pub shares: Vec<ShareChange>,
+    /// The change of the funds (every share but the last, the patient's), in total.
+    pub fund_change: String,
+    /// The changes by the variants of each enum field of the input.
+    pub by_field: Vec<FieldBreakdown>,
+    /// The claims that moved most (by the change of the funds' payments), largest first.
+    pub movers: Vec<Mover>,
+    /// The change of the funds' payments per affected claim, for a histogram.
+    pub changes: Vec<String>,
+    /// Whether the per-claim changes add up to the change of the totals (always, or a defect).
+    pub reconciled: bool,
+}
+
+/// One share's totals.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ShareChange {
+    /// The share (`basic.pay`).
+    pub name: String,
+    /// Its total under the base.
+    pub base: String,
+    /// Its total under the reform.
+    pub reform: String,
+    /// The change.
+    pub change: String,
+}
+
+/// The changes for the variants of one enum field.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldBreakdown {
+    /// The input field (`level`).
+    pub field: String,
+    /// One row per variant present in the corpus.
+    pub rows: Vec<VariantChange>,
+}
+
+/// The change for the claims with one variant.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VariantChange {
+    /// The variant.
+    pub variant: String,
+    /// Claims with it.
+    pub claims: usize,
+    /// Of which changed.
+    pub affected: usize,
+    /// The change of each share, in the order of [`Impact::shares`].
+    pub changes: Vec<String>,
+}
+
+/// A claim that moved.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Mover {
+    /// Its id.
+    pub id: String,
+    /// Its member.
+    pub member: String,
+    /// The line it came from.
+    pub line: usize,
+    /// The change of the funds' payments.
+    pub fund_change: String,
+    /// Each share before and after: `(name, base, reform)`.
+    pub shares: Vec<(String, String, String)>,
+}
+
+/// For one variant: claims, claims affected, and the change of each share.
+type Tally = (usize, usize, Vec<Decimal>);
+
+/// The shares of a settled claim, by the base's share names; `None` when it did not settle.
+fn shares(policy: &Policy, outcome: Option<&Outcome>, names: &[String]) -> Option<Vec<Decimal>> {
+    let settled = outcome?.as_ref().ok()?;
+    names
+        .iter()
+        .map(|n| {
+            let v = policy.values.iter().position(|d| d.name == *n)?;
+            settled.values.get(v).and_then(Value::decimal)
+        })
+        .collect()
+}
+
+/// The share names of a policy's balance.
+pub fn share_names(policy: &Policy) -> Vec<String> {
+    policy
+        .balance
+        .iter()
+        .flat_map(|b| b.parts.iter())
+        .filter_map(|p| policy.values.get(*p).map(|d| d.name.clone()))
+        .collect()
+}
+
+fn money(d: Decimal) -> String {
+    format!("{d:.2}")
+}
+
+/// Compare two policies' settlements of the same corpus. `base_rows` and `reform_rows` are the
+/// corpus as each policy read it (record for record), with their outcomes.
+pub fn impact(
+    base: &Engine,
+    reform: &Engine,
+    base_rows: &[Row],
+    base_outcomes: &[Option<Outcome>],
+    reform_outcomes: &[Option<Outcome>],
+    movers: usize,
+) -> Impact {
+    let bp = base.policy();
+    let rp = reform.policy();
+    let names = share_names(bp);
+    let last = names.len().saturating_sub(1);
+    let mut totals = vec![(Decimal::ZERO, Decimal::ZERO); names.len()];
+    let mut per_claim_fund = Decimal::ZERO;
+    let mut affected = 0;
+    let mut errors = (0, 0);
+    let mut moved: Vec<(Decimal, usize)> = Vec::new();
+    let mut changes = Vec::new();
+    // For each enum field of the input: variant -> (claims, affected, change per share).
+    let enum_fields: Vec<(usize, String, usize)> = bp
+        .input_record()
+        .map(|r| {
+            r.fields
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| match f.ty {
+                    Type::Enum(e) => Some((i, f.name.clone(), e)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut breakdown: Vec<BTreeMap<u32, Tally>> = vec![BTreeMap::new(); enum_fields.len()];
+    for (i, row) in base_rows.iter().enumerate() {
+        let before = shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names);
+        let after = shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names);
+        errors.0 += usize::from(before.is_none());
+        errors.1 += usize::from(after.is_none());
+        let delta: Vec<Decimal> = match (&before, &after) {
+            (Some(b), Some(a)) => a.iter().zip(b).map(|(x, y)| x - y).collect(),
+            _ => vec![Decimal::ZERO; names.len()],
+        };
+        if let (Some(b), Some(a)) = (&before, &after) {
+            for ((t, x), y) in totals.iter_mut().zip(b).zip(a) {
+                t.0 += x;
+                t.1 += y;
+            }
+        }
+        let changed = before != after;
+        affected += usize::from(changed);
+        let fund: Decimal = delta.iter().take(last).sum();
+        per_claim_fund += fund;
+        if changed {
+            moved.push((fund, i));
+            changes.push(money(fund));
+        }
+        if let Row::Claim(c) = row {
+            for (slot, (f, _, _)) in breakdown.iter_mut().zip(&enum_fields) {
+                let Some(Value::Enum(v)) = c.fields.get(*f) else { continue };
+                let entry =
+                    slot.entry(*v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; names.len()]));
+                entry.0 += 1;
+                entry.1 += usize::from(changed);
+                for (t, d) in entry.2.iter_mut().zip(&delta) {
+                    *t += d;
+                }
+            }
+        }
+    }
+    let fund_change: Decimal = totals.iter().take(last).map(|(b, a)| a - b).sum();
+    moved.sort_by(|a, b| b.0.abs().cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
+    let movers = moved
+        .iter()
+        .take(movers)
+        .filter_map(|&(fund, i)| {
+            let Row::Claim(c) = base_rows.get(i)? else { return None };
+            let before = shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names);
+            let after = shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names);
+            let show = |s: &Option<Vec<Decimal>>, k: usize| {
+                s.as_ref().and_then(|v| v.get(k)).map_or_else(|| "error".to_string(), |d| money(*d))
+            };
+            Some(Mover {
+                id: format_value(bp, Type::Text, c.fields.get(bp.id_field)?),
+                member: format_value(bp, Type::Text, c.fields.get(bp.member_field)?),
+                line: c.line,
+                fund_change: money(fund),
+                shares: names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| (n.clone(), show(&before, k), show(&after, k)))
+                    .collect(),
+            })
+        })
+        .collect();
+    let by_field = enum_fields
+        .iter()
+        .zip(breakdown)
+        .map(|((_, name, e), rows)| FieldBreakdown {
+            field: name.clone(),
+            rows: rows
+                .into_iter()
+                .map(|(v, (claims, affected, deltas))| VariantChange {
+                    variant: bp
+                        .enums
+                        .get(*e)
+                        .and_then(|d| d.variants.get(v as usize))
+                        .cloned()
+                        .unwrap_or_default(),
+                    claims,
+                    affected,
+                    changes: deltas.into_iter().map(money).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Impact {
+        base: bp.name.clone(),
+        reform: rp.name.clone(),
+        claims: base_rows.len(),
+        affected,
+        errors,
+        shares: names
+            .iter()
+            .zip(&totals)
+            .map(|(n, (b, a))| ShareChange {
+                name: n.clone(),
+                base: money(*b),
+                reform: money(*a),
+                change: money(a - b),
+            })
+            .collect(),
+        fund_change: money(fund_change),
+        by_field,
+        movers,
+        changes,
+        reconciled: per_claim_fund == fund_change,
+    }
+}

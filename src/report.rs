@@ -1,0 +1,477 @@
+//! `settle diff` and `settle test --snapshot`: what a rule change moves.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use settle_lang::ir::Policy;
+use settle_runtime::diff::{Impact, impact};
+use settle_runtime::io::{self, Format, Row};
+use settle_runtime::{Claim, Engine, Outcome};
+
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
+use crate::run::load;
+
+/// The claims that moved most, listed in reports.
+const MOVERS: usize = 10;
+
+/// Settle `rows` with `engine`, one outcome per row (`None` for unreadable records).
+fn settle_rows(engine: &Engine, rows: &[Row]) -> Vec<Option<Outcome>> {
+    let batch: Vec<Claim> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c.clone()),
+            Row::Error(_) => None,
+        })
+        .collect();
+    let mut settled = engine.settle_batch(&batch).into_iter();
+    rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect()
+}
+
+/// The policy compiled, or interpreted when the JIT does not compile it.
+fn engine(policy: Policy) -> Engine {
+    Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy))
+}
+
+fn read(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
+    io::read_claims(policy, claims, Format::of_path(claims)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// The output formats of `settle diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// Aligned tables for a terminal.
+    Text,
+    /// The report as JSON.
+    Json,
+    /// A self-contained page with charts.
+    Html,
+}
+
+/// `settle diff`.
+pub fn diff(
+    base: &PathBuf,
+    reform: &PathBuf,
+    claims: &Path,
+    format: DiffFormat,
+    out: Option<&Path>,
+) -> ExitCode {
+    let (base_policy, _) = match load(base) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (reform_policy, _) = match load(reform) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let base_rows = match read(&base_policy, claims) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let reform_rows = match read(&reform_policy, claims) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if base_rows.len() != reform_rows.len() {
+        eprintln!(
+            "error: the two policies read a different number of claims from `{}`",
+            claims.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let (b, r) = (engine(base_policy), engine(reform_policy));
+    let before = settle_rows(&b, &base_rows);
+    let after = settle_rows(&r, &reform_rows);
+    let report = impact(&b, &r, &base_rows, &before, &after, MOVERS);
+    let text = match format {
+        DiffFormat::Text => text(&report),
+        DiffFormat::Json => {
+            serde_json::to_string_pretty(&report).map(|s| s + "\n").unwrap_or_default()
+        }
+        DiffFormat::Html => html(&report),
+    };
+    match out {
+        Some(path) => {
+            if let Err(e) = crate::files::write_atomic(path, text.as_bytes()) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+        None => print!("{text}"),
+    }
+    ExitCode::SUCCESS
+}
+
+fn widths(rows: &[Vec<String>]) -> Vec<usize> {
+    let mut w = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let n = cell.chars().count();
+            match w.get_mut(i) {
+                Some(x) if *x < n => *x = n,
+                Some(_) => {}
+                None => w.push(n),
+            }
+        }
+    }
+    w
+}
+
+/// Rows as an aligned table: the first column left-aligned, the others right-aligned.
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    let w = widths(rows);
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let width = w.get(i).copied().unwrap_or(0);
+            if i == 0 {
+                let _ = write!(line, "  {cell:<width$}");
+            } else {
+                let _ = write!(line, "  {cell:>width$}");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// The report as text.
+pub fn text(r: &Impact) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} -> {}", r.base, r.reform);
+    let _ = writeln!(
+        out,
+        "{} claims, {} affected; not settled: {} under the base, {} under the reform",
+        r.claims, r.affected, r.errors.0, r.errors.1
+    );
+    let _ = writeln!(out, "\nshares");
+    let mut rows = vec![vec!["share".into(), "base".into(), "reform".into(), "change".into()]];
+    rows.extend(
+        r.shares
+            .iter()
+            .map(|s| vec![s.name.clone(), s.base.clone(), s.reform.clone(), s.change.clone()]),
+    );
+    table(&mut out, &rows);
+    let more_or_less = if r.fund_change.starts_with('-') { "less" } else { "more" };
+    let _ = writeln!(
+        out,
+        "\nthe funds pay {} {more_or_less} in total (every share but the patient's)",
+        r.fund_change.trim_start_matches('-')
+    );
+    for f in &r.by_field {
+        let _ = writeln!(out, "\nby {}", f.field);
+        let mut head = vec![f.field.clone(), "claims".into(), "affected".into()];
+        head.extend(r.shares.iter().map(|s| s.name.clone()));
+        let mut rows = vec![head];
+        for v in &f.rows {
+            let mut row = vec![v.variant.clone(), v.claims.to_string(), v.affected.to_string()];
+            row.extend(v.changes.iter().cloned());
+            rows.push(row);
+        }
+        table(&mut out, &rows);
+    }
+    if !r.movers.is_empty() {
+        let _ = writeln!(out, "\nlargest movers (change of the funds' payments)");
+        let mut rows = vec![vec![
+            "claim".into(),
+            "member".into(),
+            "line".into(),
+            "funds".into(),
+            "shares before -> after".into(),
+        ]];
+        for m in &r.movers {
+            let shares: Vec<String> = m
+                .shares
+                .iter()
+                .filter(|(_, b, a)| b != a)
+                .map(|(n, b, a)| format!("{n} {b} -> {a}"))
+                .collect();
+            rows.push(vec![
+                m.id.clone(),
+                m.member.clone(),
+                m.line.to_string(),
+                m.fund_change.clone(),
+                shares.join(", "),
+            ]);
+        }
+        table(&mut out, &rows);
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if r.reconciled {
+            "the per-claim changes add up to the change of the totals"
+        } else {
+            "the per-claim changes do NOT add up to the change of the totals"
+        }
+    );
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A bar chart as inline SVG: labels and signed values.
+fn bars(title: &str, items: &[(String, f64)]) -> String {
+    let height = 22 * items.len().max(1) + 40;
+    let max = items.iter().map(|(_, v)| v.abs()).fold(0.0, f64::max).max(1e-9);
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg viewBox=\"0 0 640 {height}\" width=\"640\" height=\"{height}\" role=\"img\">",
+        escape(title)
+    );
+    let zero = 330.0;
+    for (i, (label, v)) in items.iter().enumerate() {
+        let y = 20 + i * 22;
+        let w = v.abs() / max * 180.0;
+        let x = if *v < 0.0 { zero - w } else { zero };
+        let class = if *v < 0.0 { "down" } else { "up" };
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\" class=\"label\">{}</text><rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"{class}\"/><text x=\"{:.1}\" y=\"{}\" class=\"value\">{:.2}</text>",
+            y + 13,
+            escape(label),
+            if *v < 0.0 { x - 4.0 } else { x + w + 4.0 },
+            y + 13,
+            v
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{zero}\" y1=\"10\" x2=\"{zero}\" y2=\"{}\" class=\"axis\"/></svg></figure>",
+        height - 10
+    );
+    svg
+}
+
+/// A histogram of per-claim changes as inline SVG.
+fn histogram(title: &str, changes: &[f64]) -> String {
+    let n = 20;
+    let (lo, hi) = changes.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    let (lo, hi) = if changes.is_empty() {
+        (0.0, 1.0)
+    } else if (hi - lo).abs() < 1e-9 {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    };
+    let step = (hi - lo) / n as f64;
+    let mut counts = vec![0usize; n];
+    for v in changes {
+        let i = (((v - lo) / step) as usize).min(n - 1);
+        if let Some(c) = counts.get_mut(i) {
+            *c += 1;
+        }
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1);
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg viewBox=\"0 0 640 240\" width=\"640\" height=\"240\" role=\"img\">",
+        escape(title)
+    );
+    for (i, c) in counts.iter().enumerate() {
+        let h = *c as f64 / top as f64 * 180.0;
+        let _ = write!(
+            svg,
+            "<rect x=\"{}\" y=\"{:.1}\" width=\"28\" height=\"{h:.1}\" class=\"up\"><title>{:.2} to {:.2}: {c} claims</title></rect>",
+            20 + i * 30,
+            200.0 - h,
+            lo + step * i as f64,
+            lo + step * (i + 1) as f64
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"20\" y=\"225\" class=\"label\">{lo:.2}</text><text x=\"620\" y=\"225\" class=\"label\" text-anchor=\"end\">{hi:.2}</text></svg></figure>"
+    );
+    svg
+}
+
+/// The report as a self-contained page: tables and inline SVG charts, no script.
+pub fn html(r: &Impact) -> String {
+    let number = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>{} &rarr; {}</h1><p>{} claims, <strong>{} affected</strong>; not settled: {} under the base, {} under the reform. The funds pay <strong>{}</strong> {} in total.</p>",
+        escape(&r.base),
+        escape(&r.reform),
+        r.claims,
+        r.affected,
+        r.errors.0,
+        r.errors.1,
+        escape(r.fund_change.trim_start_matches('-')),
+        if r.fund_change.starts_with('-') { "less" } else { "more" }
+    );
+    body.push_str(
+        "<h2>Shares</h2><table><tr><th>share</th><th>base</th><th>reform</th><th>change</th></tr>",
+    );
+    for s in &r.shares {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.name),
+            escape(&s.base),
+            escape(&s.reform),
+            escape(&s.change)
+        );
+    }
+    body.push_str("</table>");
+    let changes: Vec<f64> = r.changes.iter().map(|c| number(c)).collect();
+    body.push_str(&histogram("Change of the funds' payments per affected claim (yuan)", &changes));
+    let funds = r.shares.len().saturating_sub(1);
+    for f in &r.by_field {
+        let items: Vec<(String, f64)> = f
+            .rows
+            .iter()
+            .map(|v| (v.variant.clone(), v.changes.iter().take(funds).map(|c| number(c)).sum()))
+            .collect();
+        body.push_str(&bars(&format!("Change of the funds' payments by {}", f.field), &items));
+    }
+    if !r.movers.is_empty() {
+        body.push_str("<h2>Largest movers</h2><table><tr><th>claim</th><th>member</th><th>line</th><th>funds</th><th>shares before &rarr; after</th></tr>");
+        for m in &r.movers {
+            let shares: Vec<String> = m
+                .shares
+                .iter()
+                .filter(|(_, b, a)| b != a)
+                .map(|(n, b, a)| format!("{} {} &rarr; {}", escape(n), escape(b), escape(a)))
+                .collect();
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&m.id),
+                escape(&m.member),
+                m.line,
+                escape(&m.fund_change),
+                shares.join("<br>")
+            );
+        }
+        body.push_str("</table>");
+    }
+    let _ = write!(
+        body,
+        "<p class=\"note\">{}</p>",
+        if r.reconciled {
+            "The per-claim changes add up to the change of the totals."
+        } else {
+            "The per-claim changes do NOT add up to the change of the totals."
+        }
+    );
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} &rarr; {}</title><style>\
+         body{{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right}}\
+         td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}figcaption{{font-weight:600}}\
+         .up{{fill:#3b7dd8}}.down{{fill:#d8633b}}.label,.value{{font-size:12px}}.axis{{stroke:#888}}.note{{color:#555}}\
+         </style></head><body>{body}</body></html>\n",
+        escape(&r.base),
+        escape(&r.reform)
+    )
+}
+
+/// `settle test POLICY --claims FILE --snapshot DIR [--accept]`: compare every settlement row
+/// with the stored snapshot.
+pub fn snapshot(policy_path: &PathBuf, claims: &Path, dir: &Path, accept: bool) -> ExitCode {
+    let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let rows = match read(&policy, claims) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(policy);
+    let outcomes = settle_rows(&engine, &rows);
+    let mut current = Vec::new();
+    if let Err(e) = io::write_csv(engine.policy(), &rows, &outcomes, &mut current) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let current = String::from_utf8_lossy(&current).into_owned();
+    let stem =
+        |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = dir.join(format!("{}__{}.csv", stem(policy_path), stem(claims)));
+    let stored = std::fs::read_to_string(&file).ok();
+    if accept || stored.is_none() {
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| crate::files::write_atomic(&file, current.as_bytes()));
+        return match written {
+            Ok(()) => {
+                eprintln!(
+                    "{}: snapshot {} ({} claims)",
+                    file.display(),
+                    if stored.is_some() { "updated" } else { "written" },
+                    rows.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write `{}`: {e}", file.display());
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
+    let stored = stored.unwrap_or_default();
+    let moved = compare(&stored, &current);
+    if moved.is_empty() {
+        println!("{}: {} claims as in the snapshot", file.display(), rows.len());
+        return ExitCode::SUCCESS;
+    }
+    println!("{}: {} claims moved", file.display(), moved.len());
+    for line in &moved {
+        println!("  {line}");
+    }
+    println!("run again with --accept to take the new settlements as the snapshot");
+    ExitCode::from(EXIT_PROBLEMS)
+}
+
+/// The claims whose rows differ between two settlement CSVs, with the fields that moved.
+fn compare(stored: &str, current: &str) -> Vec<String> {
+    let parse = |text: &str| -> (Vec<String>, Vec<Vec<String>>) {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+        let header =
+            reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
+        let rows =
+            reader.records().flatten().map(|r| r.iter().map(str::to_string).collect()).collect();
+        (header, rows)
+    };
+    let (old_header, old_rows) = parse(stored);
+    let (new_header, new_rows) = parse(current);
+    let mut out = Vec::new();
+    if old_header != new_header {
+        out.push(format!("columns: {} -> {}", old_header.join(","), new_header.join(",")));
+    }
+    let key = |r: &Vec<String>| {
+        (r.get(1).cloned().unwrap_or_default(), r.first().cloned().unwrap_or_default())
+    };
+    let old: std::collections::HashMap<_, _> = old_rows.iter().map(|r| (key(r), r)).collect();
+    for row in &new_rows {
+        let (id, line) = key(row);
+        match old.get(&(id.clone(), line.clone())) {
+            None => out.push(format!("claim {id} (line {line}): new")),
+            Some(before) if *before != row => {
+                let fields: Vec<String> = new_header
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, name)| {
+                        let j = old_header.iter().position(|h| h == name)?;
+                        let (a, b) = (before.get(j)?, row.get(i)?);
+                        (a != b).then(|| format!("{name} {a} -> {b}"))
+                    })
+                    .collect();
+                out.push(format!("claim {id} (line {line}): {}", fields.join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    let new_keys: std::collections::HashSet<_> = new_rows.iter().map(key).collect();
+    for row in &old_rows {
+        let k = key(row);
+        if !new_keys.contains(&k) {
+            out.push(format!("claim {} (line {}): gone", k.0, k.1));
+        }
+    }
+    out
+}
