@@ -100,10 +100,10 @@ pub fn run(
     } else {
         Engine::new(policy)
     };
-    let batch: Vec<Claim> = rows
+    let batch: Vec<&Claim> = rows
         .iter()
         .filter_map(|r| match r {
-            Row::Claim(c) => Some(c.clone()),
+            Row::Claim(c) => Some(c),
             Row::Error(_) => None,
         })
         .collect();

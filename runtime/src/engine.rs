@@ -1,6 +1,7 @@
 //! The settlement engine: members in parallel, each member's claims in date order, year-to-date
 //! accumulators, and the balance check on every claim.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -174,20 +175,20 @@ impl Engine {
 
     /// Settle a batch: members in parallel, each member's claims by date then id. Results are in
     /// input order and the same for any number of threads.
-    pub fn settle_batch(&self, claims: &[Claim]) -> Vec<Outcome> {
+    pub fn settle_batch<C: Borrow<Claim> + Sync>(&self, claims: &[C]) -> Vec<Outcome> {
         self.settle_batch_with(claims, &|_| {})
     }
 
     /// [`Engine::settle_batch`], calling `progress` with the number of claims settled as each
     /// member is done.
-    pub fn settle_batch_with(
+    pub fn settle_batch_with<C: Borrow<Claim> + Sync>(
         &self,
-        claims: &[Claim],
+        claims: &[C],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<Outcome> {
         let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, claim) in claims.iter().enumerate() {
-            members.entry(self.text(claim, self.policy.member_field)).or_default().push(i);
+            members.entry(self.text(claim.borrow(), self.policy.member_field)).or_default().push(i);
         }
         let mut groups: Vec<Vec<usize>> = members.into_values().collect();
         groups.sort_unstable_by_key(|g| g.first().copied());
@@ -195,7 +196,7 @@ impl Engine {
             .into_par_iter()
             .map(|mut group| {
                 group.sort_by_cached_key(|&i| {
-                    let claim = claims.get(i);
+                    let claim = claims.get(i).map(Borrow::borrow);
                     let date = claim.map(|c| self.date_of(c));
                     let id = claim.map_or("", |c| self.text(c, self.policy.id_field));
                     (date, id, i)
@@ -203,7 +204,9 @@ impl Engine {
                 let mut state = self.fresh();
                 let done: Vec<(usize, Outcome)> = group
                     .into_iter()
-                    .filter_map(|i| claims.get(i).map(|c| (i, self.settle_in(c, &mut state, None))))
+                    .filter_map(|i| {
+                        claims.get(i).map(|c| (i, self.settle_in(c.borrow(), &mut state, None)))
+                    })
                     .collect();
                 progress(done.len() as u64);
                 done

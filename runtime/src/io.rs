@@ -4,6 +4,7 @@
 //! field. Nothing is dropped: a file of N records gives N rows, and the output has N rows.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -477,21 +478,104 @@ pub fn write_csv(
     out: impl Write,
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    let mut header =
-        vec!["line".to_string(), "id".into(), "member".into(), "status".into(), "error".into()];
     let columns = output_columns(policy);
-    header.extend(columns.iter().cloned());
-    w.write_record(&header)?;
+    w.write_record(
+        ["line", "id", "member", "status", "error"]
+            .iter()
+            .copied()
+            .chain(columns.iter().map(String::as_str)),
+    )?;
+    // The output values in column order, and one reusable buffer for formatting a cell.
+    let slots: Vec<(usize, Type)> = policy
+        .stages
+        .iter()
+        .flat_map(|s| s.outputs.iter())
+        .filter_map(|v| policy.values.get(*v).map(|d| (*v, d.ty)))
+        .collect();
+    let mut cell = String::new();
     for (row, outcome) in rows.iter().zip(outcomes) {
-        let (mut cells, cols) = output_cells(policy, row, outcome.as_ref());
-        if cols.is_empty() {
-            cells.extend(columns.iter().map(|_| String::new()));
-        } else {
-            cells.extend(cols.into_iter().map(|(_, v, _)| v));
+        let (line, id, member) = match row {
+            Row::Claim(c) => (
+                c.line,
+                text_of(c.fields.get(policy.id_field)),
+                text_of(c.fields.get(policy.member_field)),
+            ),
+            Row::Error(e) => {
+                (e.line, e.id.as_deref().unwrap_or(""), e.member.as_deref().unwrap_or(""))
+            }
+        };
+        cell.clear();
+        let _ = write!(cell, "{line}");
+        w.write_field(&cell)?;
+        w.write_field(id)?;
+        w.write_field(member)?;
+        let settled = match (row, outcome) {
+            (Row::Error(e), _) => Err(e.to_string()),
+            (Row::Claim(_), Some(Err(e))) => Err(e.to_string()),
+            (Row::Claim(_), None) => Err("not settled".to_string()),
+            (Row::Claim(_), Some(Ok(s))) => Ok(s),
+        };
+        match settled {
+            Ok(s) => {
+                w.write_field("ok")?;
+                w.write_field("")?;
+                for (v, ty) in &slots {
+                    cell.clear();
+                    write_value(&mut cell, policy, *ty, s.values.get(*v));
+                    w.write_field(&cell)?;
+                }
+                for (a, v) in policy.accumulators.iter().zip(&s.accumulators) {
+                    cell.clear();
+                    write_value(&mut cell, policy, a.ty, Some(v));
+                    w.write_field(&cell)?;
+                }
+            }
+            Err(message) => {
+                w.write_field("error")?;
+                w.write_field(&message)?;
+                for _ in &columns {
+                    w.write_field("")?;
+                }
+            }
         }
-        w.write_record(&cells)?;
+        w.write_record(None::<&[u8]>)?;
     }
     w.flush()
+}
+
+fn text_of(v: Option<&Value>) -> &str {
+    match v {
+        Some(Value::Text(t)) => t,
+        _ => "",
+    }
+}
+
+/// Format a value as [`format_value`] does, into a buffer.
+fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
+    match (ty, v) {
+        (_, Some(Value::Money(d))) => {
+            // Integers format faster than decimals: yuan, then two digits of fen.
+            let f = fen(*d);
+            let sign = if f < 0 { "-" } else { "" };
+            let _ = write!(out, "{sign}{}.{:02}", f.unsigned_abs() / 100, f.unsigned_abs() % 100);
+        }
+        (Type::Enum(e), Some(Value::Enum(i))) => {
+            out.push_str(
+                policy
+                    .enums
+                    .get(e)
+                    .and_then(|d| d.variants.get(*i as usize))
+                    .map_or("", String::as_str),
+            );
+        }
+        (_, Some(Value::Rate(d))) => {
+            let _ = write!(out, "{}", d.normalize());
+        }
+        (_, Some(other)) => {
+            let _ = write!(out, "{other}");
+        }
+        (_, None) => {}
+    }
 }
 
 /// Write settlements as JSON Lines, amounts as exact decimal numbers.
