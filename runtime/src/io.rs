@@ -388,8 +388,36 @@ fn decimal(t: &str) -> Result<Decimal, String> {
     if t.contains(['e', 'E']) {
         return Err(format!("`{t}` is not a plain decimal number"));
     }
+    if let Some(d) = plain_decimal(t) {
+        return Ok(d);
+    }
     let cleaned: String = t.chars().filter(|c| *c != '_' && *c != ',').collect();
     Decimal::from_str(&cleaned).map_err(|_| format!("`{t}` is not a number"))
+}
+
+/// The common case without allocating: an optional `-`, up to 18 digits, an optional point and
+/// up to 6 more digits. `None` for anything else (handled by the general parser).
+fn plain_decimal(t: &str) -> Option<Decimal> {
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (digits, ""),
+    };
+    if int.is_empty() || int.len() > 18 || frac.len() > 6 || digits.ends_with('.') {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut m: i64 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m * 10 + i64::from(b - b'0');
+    }
+    let scale = u32::try_from(frac.len()).ok()?;
+    Some(Decimal::new(if negative { -m } else { m }, scale))
 }
 
 /// A value as written in output files.
@@ -710,5 +738,25 @@ impl Drop for AtomicFile {
             let _ = std::fs::remove_file(&self.temporary);
             forget_partial(&self.temporary);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_decimal_parser_agrees_with_the_general_one() {
+        for t in
+            ["0", "1", "12.5", "12.50", "-3.25", "999999999999999999", "0.000001", "007.10", "-0"]
+        {
+            assert_eq!(plain_decimal(t), Decimal::from_str(t).ok(), "{t}");
+        }
+        for t in
+            ["1.", ".5", "1e3", "1_000", "-", "", "1.0000001", "1234567890123456789", "+1", "1,000"]
+        {
+            assert_eq!(plain_decimal(t), None, "{t}");
+        }
+        assert_eq!(plain_decimal("12.50").map(|d| d.to_string()), Some("12.50".to_string()));
     }
 }
