@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use settle_lang::ir::Policy;
 use settle_runtime::diff::{Impact, impact};
 use settle_runtime::io::{self, Format, Row};
-use settle_runtime::{Claim, Engine, Outcome};
+use settle_runtime::{Engine, Outcome};
 
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::run::load;
@@ -17,15 +17,7 @@ const MOVERS: usize = 10;
 
 /// Settle `rows` with `engine`, one outcome per row (`None` for unreadable records).
 fn settle_rows(engine: &Engine, rows: &[Row]) -> Vec<Option<Outcome>> {
-    let batch: Vec<Claim> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c.clone()),
-            Row::Error(_) => None,
-        })
-        .collect();
-    let mut settled = engine.settle_batch(&batch).into_iter();
-    rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect()
+    io::by_row(rows, engine.settle_batch(&io::claims_of(rows)))
 }
 
 /// The policy compiled, or interpreted when the JIT does not compile it.

@@ -100,13 +100,7 @@ pub fn run(
     } else {
         Engine::new(policy)
     };
-    let batch: Vec<&Claim> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c),
-            Row::Error(_) => None,
-        })
-        .collect();
+    let batch = io::claims_of(&rows);
     let bar = (std::io::stderr().is_terminal() && batch.len() >= PROGRESS_FROM).then(|| {
         let bar = ProgressBar::new(batch.len() as u64);
         if let Ok(style) = ProgressStyle::with_template(
@@ -136,9 +130,7 @@ pub fn run(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let mut settled = settled.into_iter();
-    let outcomes: Vec<Option<Outcome>> =
-        rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect();
+    let outcomes = io::by_row(&rows, settled);
     let policy = engine.policy();
     let written = match &mut target {
         Some(file) => match file.writer() {

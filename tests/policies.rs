@@ -5,20 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use settle_lang::{Loader, check_with};
+use settle_lang::check_with;
 use settle_runtime::Engine;
+use settle_runtime::io::FileLoader as Files;
 use settle_runtime::testing::run_tests;
-
-/// Loads `extends` relative to the importing file.
-struct Files;
-
-impl Loader for Files {
-    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(from).parent().unwrap_or(Path::new("")).join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
-        Ok((full.display().to_string(), text))
-    }
-}
 
 fn policy_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

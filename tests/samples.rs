@@ -8,8 +8,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use rust_decimal::Decimal;
-use settle_lang::Loader;
-use settle_runtime::io::{self, Format, Row};
+use settle_runtime::io::{self, FileLoader as Files, Format, Row};
 use settle_runtime::{Engine, Outcome, Value};
 
 /// Each policy with its hand-written sample claims.
@@ -22,16 +21,6 @@ const SAMPLES: &[(&str, &str)] = &[
     ("policies/shandong/resident_base.settle", "examples/claims/shandong_resident.csv"),
     ("policies/weihai/resident.settle", "examples/claims/weihai_resident.csv"),
 ];
-
-struct Files;
-
-impl Loader for Files {
-    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(from).parent().unwrap_or(Path::new("")).join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
-        Ok((full.display().to_string(), text))
-    }
-}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,16 +35,7 @@ fn engine(policy: &str) -> Engine {
 }
 
 fn settle(engine: &Engine, rows: &[Row]) -> (String, Vec<Option<Outcome>>) {
-    let batch: Vec<_> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c.clone()),
-            Row::Error(_) => None,
-        })
-        .collect();
-    let mut settled = engine.settle_batch(&batch).into_iter();
-    let outcomes: Vec<Option<Outcome>> =
-        rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect();
+    let outcomes = io::by_row(rows, engine.settle_batch(&io::claims_of(rows)));
     let mut out = Vec::new();
     io::write_csv(engine.policy(), rows, &outcomes, &mut out).expect("written");
     (String::from_utf8(out).expect("utf-8"), outcomes)

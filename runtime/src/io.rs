@@ -102,6 +102,53 @@ impl Format {
     }
 }
 
+/// The claims among `rows`, in order.
+pub fn claims_of(rows: &[Row]) -> Vec<&Claim> {
+    rows.iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c),
+            Row::Error(_) => None,
+        })
+        .collect()
+}
+
+/// Spread the outcomes of the claims among `rows` (as [`claims_of`] lists them) back over the
+/// rows: `None` for a row that was no claim.
+pub fn by_row(rows: &[Row], settled: Vec<Outcome>) -> Vec<Option<Outcome>> {
+    let mut settled = settled.into_iter();
+    rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect()
+}
+
+/// Resolves `extends "path"` relative to the file that says it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileLoader;
+
+impl settle_lang::Loader for FileLoader {
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
+        let full = base_path(from, path);
+        let name = full.to_string_lossy().into_owned();
+        let bytes = std::fs::read(&full).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            format!("`{name}` is not UTF-8 text (byte {})", e.utf8_error().valid_up_to())
+        })?;
+        Ok((name, text))
+    }
+}
+
+/// Where `extends "path"` written in the file `from` points: relative to that file.
+pub fn base_path(from: &str, path: &str) -> PathBuf {
+    Path::new(from).parent().unwrap_or_else(|| Path::new("")).join(path)
+}
+
+/// Write `contents` to `path` whole or not at all (see [`AtomicFile`]).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    if let Some(w) = file.writer() {
+        w.write_all(contents)?;
+    }
+    file.commit()
+}
+
 /// Read claims from a file in the given format.
 pub fn read_claims(policy: &Policy, path: &Path, format: Format) -> Result<Vec<Row>, FileError> {
     let name = path.display().to_string();

@@ -7,20 +7,9 @@
 use std::path::Path;
 
 use rust_decimal::Decimal;
-use settle_lang::Loader;
-use settle_runtime::io::{self, Row};
+use settle_runtime::io::{self, FileLoader as Files, Row};
 use settle_runtime::testing::run_tests;
 use settle_runtime::{Backend, Claim, Engine, Value};
-
-struct Files;
-
-impl Loader for Files {
-    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(from).parent().unwrap_or(Path::new("")).join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
-        Ok((full.display().to_string(), text))
-    }
-}
 
 fn policies() -> Vec<(String, String, settle_lang::ir::Policy)> {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));

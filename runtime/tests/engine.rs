@@ -33,9 +33,7 @@ fn claims(rows: &[Row]) -> Vec<Claim> {
 }
 
 fn settle_rows(engine: &Engine, rows: &[Row]) -> Vec<Option<Outcome>> {
-    let batch = claims(rows);
-    let mut settled = engine.settle_batch(&batch).into_iter();
-    rows.iter().map(|r| matches!(r, Row::Claim(_)).then(|| settled.next()).flatten()).collect()
+    io::by_row(rows, engine.settle_batch(&io::claims_of(rows)))
 }
 
 fn csv_output(engine: &Engine, rows: &[Row]) -> String {
