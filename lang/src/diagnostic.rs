@@ -151,6 +151,7 @@ codes! {
     TestNotTheInput => "settle::test::not_the_input",
     TestNoClaims => "settle::test::no_claims",
     TestNoExpectation => "settle::test::no_expectation",
+    TestBeforeParameters => "settle::test::before_parameters",
 }
 
 impl fmt::Display for Code {

@@ -899,6 +899,22 @@ test \"first admission\" {
 );
 
 case!(
+    test_claim_before_a_parameter,
+    TestBeforeParameters,
+    with_chain(
+        "
+param cap: money
+    from 2021-01-01 80_000
+let room = cap - claim.total
+test \"an old claim\" {
+    claim a { member: \"m1\", date: 2020-06-01, level: level1, group: none, total: 10_000 }
+    expect a.room == 70_000
+}
+"
+    )
+);
+
+case!(
     test_expectation_naming_no_claim,
     TestUnknownValue,
     with_chain(

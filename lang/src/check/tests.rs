@@ -59,7 +59,12 @@ impl Checker<'_> {
             labels.push((c.label.name.clone(), c.label.span));
             match self.test_record(file, input, &c.fields, c.span, Some(&c.label.name)) {
                 Some(fields) => {
-                    claims.push(ir::TestClaim { label: c.label.name.clone(), fields, span: c.span })
+                    self.warn_before_parameters(file, c, &fields);
+                    claims.push(ir::TestClaim {
+                        label: c.label.name.clone(),
+                        fields,
+                        span: c.span,
+                    });
                 }
                 None => ok = false,
             }
@@ -108,6 +113,32 @@ impl Checker<'_> {
             }
         }
         ok.then(|| ir::Test { name: t.name.value.clone(), claims, expects, span: t.span })
+    }
+
+    /// Warn when a test claim is dated before some parameter's first value takes effect.
+    fn warn_before_parameters(&mut self, file: FileId, c: &ast::TestClaim, fields: &[Const]) {
+        let Some(Const::Date(date)) = self.dated_field.and_then(|i| fields.get(i)) else { return };
+        let first = self
+            .params
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                p.versions.first().and_then(|v| v.from).map(|from| (from, p.name.clone()))
+            })
+            .filter(|(from, _)| from > date)
+            .min();
+        if let Some((from, name)) = first {
+            self.report(
+                Problem::warning(
+                    Code::TestBeforeParameters,
+                    file,
+                    c.label.span,
+                    format!("claim `{}` is dated {date}, before `{name}` takes effect ({from})", c.label.name),
+                )
+                .label("this claim will not settle")
+                .help(format!("date the claim on or after {from}, or give `{name}` a value from an earlier date")),
+            );
+        }
     }
 
     /// A value for every field of `record`, from the fields given and defaults for the rest.

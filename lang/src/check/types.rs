@@ -155,7 +155,9 @@ impl Checker<'_> {
                 (Money, Int) | (Int, Money) => Outcome::Err(
                     Code::TypeUnits,
                     format!("cannot {} `{l}` and `{r}`", verb(op)),
-                    "a count is not an amount of yuan; to scale an amount, multiply it".into(),
+                    "a count is not an amount of yuan: to scale an amount, multiply it; to write an \
+                     amount, give it decimals (`100.00`)"
+                        .into(),
                 ),
                 (Date, _) | (_, Date) => Outcome::Err(
                     Code::TypeUnits,
