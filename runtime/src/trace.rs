@@ -176,7 +176,7 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                     .collect();
                 format!(
                     "{} = {} ({})",
-                    total_of(claim, policy, &s.values),
+                    total_of(policy, &s.values),
                     parts.join(" + "),
                     names.join(" + ")
                 )
@@ -200,13 +200,12 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
     }
 }
 
-fn total_of(claim: &Claim, policy: &Policy, values: &[Value]) -> String {
+fn total_of(policy: &Policy, values: &[Value]) -> String {
     let Some(b) = &policy.balance else { return String::new() };
     let mut sum = rust_decimal::Decimal::ZERO;
     for p in &b.parts {
         sum += values.get(*p).and_then(Value::decimal).unwrap_or_default();
     }
-    let _ = claim;
     format!("{sum:.2}")
 }
 

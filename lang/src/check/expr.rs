@@ -180,7 +180,7 @@ impl Checker<'_> {
                 t
             }
             ExprKind::Name(id) => self.name(scope, id, expect),
-            ExprKind::Member(base, field) => self.member(scope, base, field, expect, span),
+            ExprKind::Member(base, field) => self.member(scope, base, field, span),
             ExprKind::Index(base, keys) => self.index(scope, base, keys, span),
             ExprKind::Call(func, args) => self.call(scope, func, args, expect, span),
             ExprKind::Fold { func, body, var, list, filter } => {
@@ -750,15 +750,7 @@ impl Checker<'_> {
         );
     }
 
-    fn member(
-        &mut self,
-        scope: &Scope,
-        base: &ast::Expr,
-        field: &Ident,
-        expect: Option<Type>,
-        span: Span,
-    ) -> TExpr {
-        let _ = expect;
+    fn member(&mut self, scope: &Scope, base: &ast::Expr, field: &Ident, span: Span) -> TExpr {
         if let Some(t) = self.test_path(scope, base, field, span) {
             return t;
         }

@@ -960,13 +960,11 @@ impl Builder<'_> {
         let default = self.arm(inner.next()?, base)?;
         let mut exceptions = Vec::new();
         for e in inner {
-            let espan = self.span(&e, base);
             let mut ei = kids(e).peekable();
             let when = self.expr(ei.next()?, base);
             let value = self.expr(ei.next()?, base);
             let sources = self.sources(&mut ei, base);
             let arm_span = value.span.to(sources.last().map_or(value.span, |s| s.span));
-            let _ = espan;
             exceptions.push(Exception { when, arm: Arm { value, sources, span: arm_span } });
         }
         Some(RuleDecl { overrides, name, ty, sources, default, exceptions, span })
