@@ -408,6 +408,14 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         Rule::test_claim => Text("a claim"),
         Rule::expect => Text("`expect`"),
         Rule::where_clause => Text("`where`"),
+        Rule::table_entry | Rule::wildcard => Text("a key such as `level1: 450`"),
+        Rule::bracket => Text("a bracket such as `0 .. 100_000: 60%`"),
+        Rule::variant => Text("a variant"),
+        Rule::field => Text("a field `name: type`"),
+        Rule::output_decl => Text("an output `name: type`"),
+        Rule::stage_let | Rule::assign => Text("a `let` or an output `name = ...`"),
+        Rule::field_init => Text("a field `name: value`"),
+        Rule::record_lit | Rule::list_lit => Text("a value"),
         Rule::assumed => Text("`assumed`"),
         Rule::or
         | Rule::and
