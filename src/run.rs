@@ -84,7 +84,17 @@ pub fn run(
     };
     let jsonl =
         jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
-    let rows = match read_rows(&policy, claims) {
+    // Reading and settling both run on the pool: `--threads 1` uses one thread throughout.
+    let pool = match threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build())
+    {
+        Some(Err(e)) => {
+            eprintln!("error: cannot start {} threads: {e}", threads.unwrap_or_default());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Some(Ok(pool)) => Some(pool),
+        None => None,
+    };
+    let rows = match in_pool(pool.as_ref(), || read_rows(&policy, claims)) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -117,16 +127,7 @@ pub fn run(
             }
         })
     };
-    let settled = match threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
-            Ok(pool) => pool.install(settle),
-            Err(e) => {
-                eprintln!("error: cannot start {n} threads: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        },
-        None => settle(),
-    };
+    let settled = in_pool(pool.as_ref(), settle);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -146,6 +147,14 @@ pub fn run(
     }
     summary(policy, &rows, &outcomes, started, read);
     ExitCode::SUCCESS
+}
+
+/// Run `work` on `pool`, or on rayon's global pool when there is none.
+fn in_pool<T: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
 }
 
 fn write_rows(

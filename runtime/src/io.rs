@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use settle_lang::date::Date;
 use settle_lang::diagnostic::did_you_mean;
@@ -152,18 +153,55 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Read claims from a file in the given format.
 pub fn read_claims(policy: &Policy, path: &Path, format: Format) -> Result<Vec<Row>, FileError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|source| FileError::Io { path: name.clone(), source })?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let io_error = |source| FileError::Io { path: name.clone(), source };
     match format {
-        Format::Csv => read_csv(policy, reader, &name),
-        Format::JsonLines => read_jsonl(policy, reader, &name),
+        Format::Csv => read_csv_bytes(policy, &std::fs::read(path).map_err(io_error)?, &name),
+        Format::JsonLines => {
+            let file = File::open(path).map_err(io_error)?;
+            read_jsonl(policy, std::io::BufReader::with_capacity(1 << 20, file), &name)
+        }
     }
 }
 
 /// Read claims from CSV with a header line naming the input's fields.
-pub fn read_csv(policy: &Policy, reader: impl Read, name: &str) -> Result<Vec<Row>, FileError> {
+pub fn read_csv(policy: &Policy, mut reader: impl Read, name: &str) -> Result<Vec<Row>, FileError> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| FileError::Io { path: name.to_string(), source })?;
+    read_csv_bytes(policy, &bytes, name)
+}
+
+/// Below this many bytes a CSV file is read in one piece.
+const PARALLEL_FROM: usize = 1 << 20;
+
+/// Read claims from CSV held in memory. Large inputs are cut at record boundaries and the pieces
+/// read in parallel (on the current rayon pool); the rows, their line numbers and the duplicate-id
+/// errors are the same as reading it in one piece.
+pub fn read_csv_bytes(policy: &Policy, bytes: &[u8], name: &str) -> Result<Vec<Row>, FileError> {
+    let pieces =
+        if bytes.len() < PARALLEL_FROM { 1 } else { (rayon::current_num_threads() * 4).max(1) };
+    read_csv_in_pieces(policy, bytes, name, pieces)
+}
+
+/// How the records of a CSV body map onto the policy's input fields.
+struct Layout<'p> {
+    policy: &'p Policy,
+    record: &'p RecordDef,
+    /// The column of each input field.
+    positions: Vec<usize>,
+    /// The number of columns of the header.
+    width: usize,
+}
+
+fn read_csv_in_pieces(
+    policy: &Policy,
+    bytes: &[u8],
+    name: &str,
+    pieces: usize,
+) -> Result<Vec<Row>, FileError> {
     let record = input(policy);
-    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
     let header = csv
         .headers()
         .map_err(|e| FileError::Header { path: name.to_string(), message: e.to_string() })?
@@ -182,18 +220,109 @@ pub fn read_csv(policy: &Policy, reader: impl Read, name: &str) -> Result<Vec<Ro
     if !missing.is_empty() {
         return Err(FileError::MissingColumns { path: name.to_string(), missing });
     }
-    let positions: Vec<usize> =
+    let positions =
         record.fields.iter().map(|f| columns.get(f.name.as_str()).copied().unwrap_or(0)).collect();
+    let layout = Layout { policy, record, positions, width: header.len() };
+    let start = usize::try_from(csv.position().byte()).unwrap_or(bytes.len()).min(bytes.len());
+    let (head, body) = bytes.split_at(start);
+    let lines_before = head.iter().filter(|&&b| b == b'\n').count();
+    let cuts = record_cuts(body, pieces);
+    let parts: Vec<&[u8]> =
+        cuts.windows(2).filter_map(|w| body.get(*w.first()?..*w.last()?)).collect();
+    let newlines: Vec<usize> =
+        parts.par_iter().map(|part| part.iter().filter(|&&b| b == b'\n').count()).collect();
+    let firsts = newlines.iter().scan(lines_before, |seen, n| {
+        let first = *seen;
+        *seen += n;
+        Some(first)
+    });
+    let jobs: Vec<(&[u8], usize)> = parts.into_iter().zip(firsts).collect();
+    let pieces: Vec<Vec<Row>> =
+        jobs.into_par_iter().map(|(piece, before)| read_piece(&layout, piece, before)).collect();
+    let mut rows = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    rows.extend(pieces.into_iter().flatten());
+    mark_duplicates(policy, &mut rows);
+    Ok(rows)
+}
+
+/// Offsets into `body` that start a record, `0` first and `body.len()` last, cutting it into
+/// about `pieces` parts. A cut follows a line feed that ends a record, found by following the
+/// quoting of the `csv` reader: a quote opens a quoted field only at the start of a field, and
+/// `""` inside one is a quote.
+fn record_cuts(body: &[u8], pieces: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    if pieces > 1 && !body.is_empty() {
+        let step = body.len().div_ceil(pieces);
+        if !body.contains(&b'"') {
+            for i in 1..pieces {
+                let from = (i * step).min(body.len());
+                let cut = body
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(body.len(), |p| from + p + 1);
+                cuts.push(cut);
+            }
+        } else {
+            #[derive(Clone, Copy, PartialEq)]
+            enum At {
+                FieldStart,
+                Field,
+                Quoted,
+                QuoteInQuoted,
+            }
+            let mut at = At::FieldStart;
+            let mut next = step;
+            for (i, &b) in body.iter().enumerate() {
+                at = match (at, b) {
+                    (At::Quoted, b'"') => At::QuoteInQuoted,
+                    (At::Quoted, _) => At::Quoted,
+                    (At::FieldStart, b'"') | (At::QuoteInQuoted, b'"') => At::Quoted,
+                    (_, b',' | b'\r') => At::FieldStart,
+                    (_, b'\n') => {
+                        if i + 1 >= next {
+                            cuts.push(i + 1);
+                            next = i + 1 + step;
+                        }
+                        At::FieldStart
+                    }
+                    _ => At::Field,
+                };
+            }
+        }
+    }
+    cuts.push(body.len());
+    cuts.dedup();
+    cuts
+}
+
+/// Read the records of one piece of a CSV body; `before` is the number of lines before it.
+fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
+    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(piece);
     let mut rows = Vec::new();
-    let mut ids = Ids::default();
     let mut raw = csv::StringRecord::new();
+    // The line a record starts on, counted from its byte offset: the reader's own line count
+    // points before a record's line end when lines end with CR LF or blank lines precede it.
+    let mut counted = (0, before + 1);
+    let mut line_at = |position: Option<&csv::Position>, fallback: u64| {
+        let byte = position.map_or(fallback, csv::Position::byte);
+        let mut at = usize::try_from(byte).unwrap_or(piece.len()).min(piece.len());
+        while matches!(piece.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        if let Some(skipped) = piece.get(counted.0..at) {
+            counted = (at, counted.1 + skipped.iter().filter(|&&b| b == b'\n').count());
+        }
+        counted.1
+    };
     loop {
-        let line = csv.position().line() as usize;
+        let fallback = csv.position().byte();
         match csv.read_record(&mut raw) {
             Ok(false) => break,
             Ok(true) => {
-                let line = raw.position().map_or(line, |p| p.line() as usize);
-                if raw.len() != header.len() {
+                let line = line_at(raw.position(), fallback);
+                if raw.len() != layout.width {
                     rows.push(Row::Error(InputError {
                         line,
                         id: None,
@@ -203,22 +332,30 @@ pub fn read_csv(policy: &Policy, reader: impl Read, name: &str) -> Result<Vec<Ro
                             "the line has {} field{}, the header {}",
                             raw.len(),
                             if raw.len() == 1 { "" } else { "s" },
-                            header.len()
+                            layout.width
                         ),
                     }));
                     continue;
                 }
-                let cell = |i: usize| raw.get(positions.get(i).copied().unwrap_or(0)).unwrap_or("");
-                rows.push(build_claim(policy, record, line, cell, &mut ids));
+                let cell =
+                    |i: usize| raw.get(layout.positions.get(i).copied().unwrap_or(0)).unwrap_or("");
+                rows.push(build_claim(layout.policy, layout.record, line, cell));
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+                let message = match e.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => format!(
+                        "field {} is not UTF-8 text (valid up to byte {})",
+                        err.field() + 1,
+                        err.valid_up_to()
+                    ),
+                    _ => format!("not a CSV record: {e}"),
+                };
                 rows.push(Row::Error(InputError {
-                    line,
+                    line: line_at(e.position(), fallback),
                     id: None,
                     member: None,
                     field: None,
-                    message: format!("not a CSV record: {e}"),
+                    message,
                 }));
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     break;
@@ -226,7 +363,7 @@ pub fn read_csv(policy: &Policy, reader: impl Read, name: &str) -> Result<Vec<Ro
             }
         }
     }
-    Ok(rows)
+    rows
 }
 
 /// Read claims from JSON Lines: one object per line, keys naming the input's fields.
@@ -237,7 +374,6 @@ pub fn read_jsonl(
 ) -> Result<Vec<Row>, FileError> {
     let record = input(policy);
     let mut rows = Vec::new();
-    let mut ids = Ids::default();
     for (index, line) in reader.lines().enumerate() {
         let number = index + 1;
         let text = line.map_err(|source| FileError::Io { path: name.to_string(), source })?;
@@ -272,8 +408,9 @@ pub fn read_jsonl(
             continue;
         }
         let cell = |i: usize| cells.get(i).and_then(|c| c.as_deref()).unwrap_or("");
-        rows.push(build_claim(policy, record, number, cell, &mut ids));
+        rows.push(build_claim(policy, record, number, cell));
     }
+    mark_duplicates(policy, &mut rows);
     Ok(rows)
 }
 
@@ -290,24 +427,18 @@ fn input(policy: &Policy) -> &RecordDef {
     policy.records.get(policy.input).unwrap_or(&EMPTY)
 }
 
-/// Claim ids seen so far, with their lines.
-#[derive(Default)]
-struct Ids(HashMap<String, usize>);
-
 fn build_claim<'a>(
     policy: &Policy,
     record: &RecordDef,
     line: usize,
     cell: impl Fn(usize) -> &'a str,
-    ids: &mut Ids,
 ) -> Row {
-    let id = cell(policy.id_field).trim().to_string();
-    let member = cell(policy.member_field).trim().to_string();
     let error = |field: Option<&str>, message: String| {
+        let key = |i: usize| Some(cell(i).trim()).filter(|k| !k.is_empty()).map(str::to_string);
         Row::Error(InputError {
             line,
-            id: (!id.is_empty()).then(|| id.clone()),
-            member: (!member.is_empty()).then(|| member.clone()),
+            id: key(policy.id_field),
+            member: key(policy.member_field),
             field: field.map(str::to_string),
             message,
         })
@@ -325,11 +456,34 @@ fn build_claim<'a>(
             return error(Some(field), "empty".to_string());
         }
     }
-    if let Some(first) = ids.0.get(&id) {
-        return error(Some("id"), format!("duplicate claim id `{id}`, first on line {first}"));
-    }
-    ids.0.insert(id, line);
     Row::Claim(Claim { line, fields })
+}
+
+/// Turn every claim whose id an earlier claim already has into an error row naming the first.
+fn mark_duplicates(policy: &Policy, rows: &mut [Row]) {
+    let text = |claim: &Claim, key: usize| match claim.fields.get(key) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let mut first: HashMap<Arc<str>, usize> = HashMap::with_capacity(rows.len());
+    for row in rows.iter_mut() {
+        let Row::Claim(claim) = row else { continue };
+        let Some(id) = text(claim, policy.id_field) else { continue };
+        match first.get(&id) {
+            Some(&earlier) => {
+                *row = Row::Error(InputError {
+                    line: claim.line,
+                    message: format!("duplicate claim id `{id}`, first on line {earlier}"),
+                    id: Some(id.to_string()),
+                    member: text(claim, policy.member_field).map(|m| m.to_string()),
+                    field: Some("id".to_string()),
+                });
+            }
+            None => {
+                first.insert(id, claim.line);
+            }
+        }
+    }
 }
 
 /// Parse one field's text as a value of `ty`.
@@ -841,5 +995,135 @@ mod tests {
             assert_eq!(plain_decimal(t), None, "{t}");
         }
         assert_eq!(plain_decimal("12.50").map(|d| d.to_string()), Some("12.50".to_string()));
+    }
+
+    fn dezhou() -> Policy {
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/dezhou/employee_inpatient.settle");
+        let text = std::fs::read_to_string(path).expect("policy");
+        crate::load_str("employee_inpatient.settle", &text).expect("checks")
+    }
+
+    const HEADER: &str = "id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n";
+
+    /// Every way of cutting `csv` gives the rows of reading it in one piece.
+    fn same_in_pieces(policy: &Policy, csv: &[u8]) -> Vec<Row> {
+        let whole = read_csv_in_pieces(policy, csv, "t.csv", 1).expect("header");
+        for pieces in 2..=12 {
+            let cut = read_csv_in_pieces(policy, csv, "t.csv", pieces).expect("header");
+            assert_eq!(cut, whole, "{pieces} pieces of {:?}", String::from_utf8_lossy(csv));
+        }
+        whole
+    }
+
+    #[test]
+    fn reading_in_pieces_keeps_rows_lines_and_duplicates() {
+        let policy = dezhou();
+        let mut csv = HEADER.as_bytes().to_vec();
+        csv.extend_from_slice(
+            concat!(
+                "c1,m1,2021-02-03,level2,18000.00,1200.00,450.00,0.00,0.00\n",
+                "\"c2\",\"m\"\"2\",2021-02-04,level1,100.00,0,0,0,0\r\n",
+                "\n",
+                "\"c\n3\",m3,2021-02-05,level1,100.00,0,0,0,0\n",
+                "c4,m\"4,2021-02-06,level1,100.00,0,0,0,0\n",
+                "c5,m5,2021-02-07,level1,100.00\n",
+                "c1,m9,2021-02-08,level1,100.00,0,0,0,0\r",
+                "c6,m6,2021-02-09,level1,1.001,0,0,0,0\n",
+            )
+            .as_bytes(),
+        );
+        csv.extend_from_slice(b"c7,m\xff,2021-02-10,level1,100.00,0,0,0,0\n");
+        csv.extend_from_slice(b"\"c\"\"8\",\"m,8\nx\",2021-02-11,level1,5,0,0,0,0\n");
+        csv.extend_from_slice(b"\"c2\",m1,2021-02-12,level1,5,0,0,0,0");
+        let rows = same_in_pieces(&policy, &csv);
+        let summary: Vec<(usize, bool)> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Claim(c) => (c.line, true),
+                Row::Error(e) => (e.line, false),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (2, true),
+                (3, true),
+                (5, true),
+                (7, true),
+                (8, false),
+                (9, false),
+                (9, false),
+                (10, false),
+                (11, true),
+                (13, false),
+            ]
+        );
+        let Row::Error(duplicate) = &rows[9] else { panic!("an error row") };
+        assert_eq!(duplicate.message, "duplicate claim id `c2`, first on line 3");
+        assert_eq!(duplicate.member.as_deref(), Some("m1"));
+    }
+
+    #[test]
+    fn lines_ending_in_cr_lf_are_numbered_as_an_editor_shows_them() {
+        let policy = dezhou();
+        let csv = HEADER.replace('\n', "\r\n")
+            + "c1,m1,2021-02-03,level1,100.00,0,0,0,0\r\n"
+            + "\r\n"
+            + "c2,m1,2021-02-04,level1,1.001,0,0,0,0\r\n"
+            + "c3,m1,2021-02-05,level1\r\n";
+        let lines: Vec<usize> = same_in_pieces(&policy, csv.as_bytes())
+            .iter()
+            .map(|r| match r {
+                Row::Claim(c) => c.line,
+                Row::Error(e) => e.line,
+            })
+            .collect();
+        assert_eq!(lines, [2, 4, 5]);
+    }
+
+    #[test]
+    fn reading_a_large_file_in_pieces_matches_reading_it_whole() {
+        let policy = dezhou();
+        let mut csv = HEADER.to_string();
+        for i in 0..40_000 {
+            let quoted = if i % 7 == 0 { "\"" } else { "" };
+            let id = if i % 1_000 == 999 { i - 500 } else { i };
+            let _ = writeln!(
+                csv,
+                "{quoted}c{id}{quoted},m{},2021-{:02}-01,level{},{}.{:02},0,0,0,0",
+                i % 97,
+                i % 12 + 1,
+                i % 3 + 1,
+                i * 13 % 50_000,
+                i % 100
+            );
+        }
+        assert!(csv.len() > PARALLEL_FROM);
+        let rows = same_in_pieces(&policy, csv.as_bytes());
+        assert_eq!(rows.len(), 40_000);
+        let errors = rows.iter().filter(|r| matches!(r, Row::Error(_))).count();
+        assert_eq!(errors, 40);
+        let parallel = read_csv_bytes(&policy, csv.as_bytes(), "t.csv").expect("header");
+        assert_eq!(parallel, rows);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any text after the header, quotes and line ends anywhere, reads the same in pieces.
+        #[test]
+        fn any_body_reads_the_same_in_pieces(
+            tokens in proptest::collection::vec(proptest::sample::select(vec![
+                "c1", "m2", "2021-03-04", "level1", "12.50", "0", ",", "\"", "\"\"", "\n", "\r\n",
+                "\r", " ", "x\"y", ",,,,,,,,",
+            ]), 0..80)
+        ) {
+            let policy = dezhou();
+            let csv = format!("{HEADER}{}", tokens.concat());
+            same_in_pieces(&policy, csv.as_bytes());
+        }
     }
 }
