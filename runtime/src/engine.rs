@@ -186,7 +186,8 @@ impl Engine {
         claims: &[C],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<Outcome> {
-        let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut members: HashMap<&str, Vec<usize>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (i, claim) in claims.iter().enumerate() {
             members.entry(self.text(claim.borrow(), self.policy.member_field)).or_default().push(i);
         }

@@ -465,7 +465,8 @@ fn mark_duplicates(policy: &Policy, rows: &mut [Row]) {
         Some(Value::Text(t)) => Some(t.clone()),
         _ => None,
     };
-    let mut first: HashMap<Arc<str>, usize> = HashMap::with_capacity(rows.len());
+    let mut first: HashMap<Arc<str>, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
     for row in rows.iter_mut() {
         let Row::Claim(claim) = row else { continue };
         let Some(id) = text(claim, policy.id_field) else { continue };
@@ -775,10 +776,14 @@ pub fn write_csv(
 /// Write an amount in fen as yuan with two decimals (`-1234.05`), digit by digit: the output's
 /// hottest loop.
 fn push_fen(out: &mut String, fen: i128) {
-    if fen < 0 {
-        out.push('-');
-    }
-    let mut n = fen.unsigned_abs();
+    let sign = if fen < 0 { "-" } else { "" };
+    // Every bounded amount fits 64 bits, whose division by ten is a multiplication.
+    let Ok(mut n) = u64::try_from(fen.unsigned_abs()) else {
+        let n = fen.unsigned_abs();
+        let _ = write!(out, "{sign}{}.{:02}", n / 100, n % 100);
+        return;
+    };
+    out.push_str(sign);
     let mut digits = [0u8; 40];
     let mut i = digits.len();
     // At least three digits: `0.05` is fen 5.
@@ -974,6 +979,10 @@ mod tests {
             (-5, "-0.05"),
             (123_456, "1234.56"),
             (-100_000_000_000_000_000, "-1000000000000000.00"),
+            (18_446_744_073_709_551_615, "184467440737095516.15"),
+            (18_446_744_073_709_551_616, "184467440737095516.16"),
+            (-18_446_744_073_709_551_616, "-184467440737095516.16"),
+            (1_000_000_000_000_000_000_000_000_001, "10000000000000000000000000.01"),
         ] {
             let mut out = String::new();
             push_fen(&mut out, fen);

@@ -121,7 +121,13 @@ pub fn millionths(d: Decimal) -> i128 {
 fn scaled(d: Decimal, scale: u32) -> i128 {
     let m = d.mantissa();
     let s = d.scale();
-    if s <= scale { m.saturating_mul(10i128.pow(scale - s)) } else { m / 10i128.pow(s - scale) }
+    if s == scale {
+        m
+    } else if s < scale {
+        m.saturating_mul(10i128.pow(scale - s))
+    } else {
+        m / 10i128.pow(s - scale)
+    }
 }
 
 /// Money from fen, checked against the bound.
