@@ -1134,5 +1134,16 @@ mod tests {
             let csv = format!("{HEADER}{}", tokens.concat());
             same_in_pieces(&policy, csv.as_bytes());
         }
+
+        /// Arbitrary bytes after the header, invalid UTF-8 included, read the same in pieces.
+        #[test]
+        fn any_bytes_read_the_same_in_pieces(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
+        ) {
+            let policy = dezhou();
+            let mut csv = HEADER.as_bytes().to_vec();
+            csv.extend_from_slice(&body);
+            same_in_pieces(&policy, &csv);
+        }
     }
 }
