@@ -133,13 +133,13 @@ pub fn run(
     }
     let outcomes = io::by_row(&rows, settled);
     let policy = engine.policy();
-    let written = match &mut target {
+    let written = in_pool(pool.as_ref(), || match &mut target {
         Some(file) => match file.writer() {
             Some(w) => write_rows(policy, &rows, &outcomes, jsonl, w),
             None => Ok(()),
         },
         None => write_rows(policy, &rows, &outcomes, jsonl, &mut std::io::stdout().lock()),
-    };
+    });
     let committed = written.and_then(|()| target.map_or(Ok(()), AtomicFile::commit));
     if let Err(e) = committed {
         eprintln!("error: cannot write the settlements: {e}");

@@ -705,16 +705,46 @@ pub fn write_csv(
     policy: &Policy,
     rows: &[Row],
     outcomes: &[Option<Outcome>],
-    out: impl Write,
+    mut out: impl Write,
 ) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
     let columns = output_columns(policy);
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(
         ["line", "id", "member", "status", "error"]
             .iter()
             .copied()
             .chain(columns.iter().map(String::as_str)),
     )?;
+    out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
+    // Rows are formatted in parallel pieces, written in order a batch at a time so that only
+    // one batch of text is held.
+    const BATCH: usize = 1 << 16;
+    const PIECE: usize = 1 << 12;
+    for (rows, outcomes) in rows.chunks(BATCH).zip(outcomes.chunks(BATCH)) {
+        let pieces: Vec<std::io::Result<Vec<u8>>> = rows
+            .par_chunks(PIECE)
+            .zip(outcomes.par_chunks(PIECE))
+            .map(|(rows, outcomes)| {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                write_csv_rows(policy, rows, outcomes, columns.len(), &mut w)?;
+                w.into_inner().map_err(csv::IntoInnerError::into_error)
+            })
+            .collect();
+        for piece in pieces {
+            out.write_all(&piece?)?;
+        }
+    }
+    out.flush()
+}
+
+/// The settlement rows of [`write_csv`], without the header.
+fn write_csv_rows<W: Write>(
+    policy: &Policy,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    columns: usize,
+    w: &mut csv::Writer<W>,
+) -> std::io::Result<()> {
     // The output values in column order, and one reusable buffer for formatting a cell.
     let slots: Vec<(usize, Type)> = policy
         .stages
@@ -763,7 +793,7 @@ pub fn write_csv(
             Err(message) => {
                 w.write_field("error")?;
                 w.write_field(&message)?;
-                for _ in &columns {
+                for _ in 0..columns {
                     w.write_field("")?;
                 }
             }
@@ -1115,6 +1145,40 @@ mod tests {
         assert_eq!(errors, 40);
         let parallel = read_csv_bytes(&policy, csv.as_bytes(), "t.csv").expect("header");
         assert_eq!(parallel, rows);
+    }
+
+    #[test]
+    fn writing_in_parallel_pieces_gives_the_bytes_of_one_writer() {
+        let policy = dezhou();
+        let mut csv = HEADER.to_string();
+        for i in 0..10_000 {
+            let total = if i % 1_001 == 0 {
+                "oops".to_string()
+            } else {
+                format!("{}.{:02}", i * 7, i % 100)
+            };
+            let _ = writeln!(
+                csv,
+                "c{i},m{},2021-{:02}-02,level{},{total},0,0,0,0",
+                i % 37,
+                i % 12 + 1,
+                i % 3 + 1
+            );
+        }
+        let rows = read_csv_bytes(&policy, csv.as_bytes(), "t.csv").expect("header");
+        let engine = crate::engine::Engine::new(policy.clone());
+        let settled = engine.settle_batch(&claims_of(&rows));
+        let outcomes = by_row(&rows, settled);
+        let mut parallel = Vec::new();
+        write_csv(&policy, &rows, &outcomes, &mut parallel).expect("written");
+        let mut whole = csv::Writer::from_writer(Vec::new());
+        let columns = output_columns(&policy).len();
+        write_csv_rows(&policy, &rows, &outcomes, columns, &mut whole).expect("written");
+        let whole = whole.into_inner().expect("flushed");
+        let header_end = parallel.iter().position(|&b| b == b'\n').expect("a header") + 1;
+        assert_eq!(parallel.get(header_end..), Some(whole.as_slice()));
+        assert_eq!(parallel.iter().filter(|&&b| b == b'\n').count(), 10_001);
+        assert!(String::from_utf8_lossy(&whole).contains(",error,"));
     }
 
     proptest::proptest! {
