@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use settle_lang::ir::Policy;
 use settle_runtime::io::{self, AtomicFile, Format, Row};
 use settle_runtime::testing::{TestReport, run_tests};
-use settle_runtime::{Claim, Engine, Outcome, Value};
+use settle_runtime::{Engine, Outcome, Value};
 
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file};
 
@@ -378,13 +378,7 @@ pub fn explain(policy_path: &PathBuf, claims: &Path, id: &str, json: bool) -> Ex
         return ExitCode::from(EXIT_PROBLEMS);
     }
     let engine = Engine::new(policy);
-    let batch: Vec<Claim> = rows
-        .into_iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c),
-            Row::Error(_) => None,
-        })
-        .collect();
+    let batch = io::into_claims(rows);
     match settle_runtime::trace::explain(&engine, &batch, id) {
         Ok(e) if json => {
             println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());

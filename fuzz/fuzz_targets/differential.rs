@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use settle_runtime::io::{self, Row};
-use settle_runtime::{Claim, Engine};
+use settle_runtime::io;
+use settle_runtime::Engine;
 
 #[path = "../../runtime/tests/support/programs.rs"]
 #[allow(dead_code)]
@@ -25,13 +25,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let csv = maker.claims(40);
     let Ok(rows) = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv") else { return };
-    let batch: Vec<Claim> = rows
-        .into_iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c),
-            Row::Error(_) => None,
-        })
-        .collect();
+    let batch = io::into_claims(rows);
     let a = interpreter.settle_batch(&batch);
     let b = jit.settle_batch(&batch);
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {

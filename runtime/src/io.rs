@@ -113,6 +113,16 @@ pub fn claims_of(rows: &[Row]) -> Vec<&Claim> {
         .collect()
 }
 
+/// The claims among `rows`, in order, owned.
+pub fn into_claims(rows: Vec<Row>) -> Vec<Claim> {
+    rows.into_iter()
+        .filter_map(|r| match r {
+            Row::Claim(c) => Some(c),
+            Row::Error(_) => None,
+        })
+        .collect()
+}
+
 /// Spread the outcomes of the claims among `rows` (as [`claims_of`] lists them) back over the
 /// rows: `None` for a row that was no claim.
 pub fn by_row(rows: &[Row], settled: Vec<Outcome>) -> Vec<Option<Outcome>> {
@@ -624,31 +634,18 @@ fn plain_decimal(t: &str) -> Option<Decimal> {
 
 /// A value as written in output files.
 pub fn format_value(policy: &Policy, ty: Type, v: &Value) -> String {
-    match (ty, v) {
-        (_, Value::Money(d)) => format!("{d:.2}"),
-        (_, Value::Rate(d)) => d.normalize().to_string(),
-        (Type::Enum(e), Value::Enum(i)) => policy
-            .enums
-            .get(e)
-            .and_then(|d| d.variants.get(*i as usize))
-            .cloned()
-            .unwrap_or_default(),
-        (_, other) => other.to_string(),
-    }
+    let mut out = String::new();
+    write_value(&mut out, policy, ty, Some(v));
+    out
 }
 
 /// The output columns: stage outputs, then accumulators (values before the claim).
 pub fn output_columns(policy: &Policy) -> Vec<String> {
-    let mut cols: Vec<String> = Vec::new();
-    for stage in &policy.stages {
-        for v in &stage.outputs {
-            if let Some(def) = policy.values.get(*v) {
-                cols.push(def.name.clone());
-            }
-        }
-    }
-    cols.extend(policy.accumulators.iter().map(|a| a.name.clone()));
-    cols
+    let outputs = output_slots(policy).into_iter().filter_map(|(v, _)| policy.values.get(v));
+    outputs
+        .map(|d| d.name.clone())
+        .chain(policy.accumulators.iter().map(|a| a.name.clone()))
+        .collect()
 }
 
 /// One output row's cells: line, id, member, status, outputs..., accumulators..., error.
@@ -716,6 +713,8 @@ pub fn write_csv(
             .chain(columns.iter().map(String::as_str)),
     )?;
     out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
+    let slots = output_slots(policy);
+    let columns = columns.len();
     // Rows are formatted in parallel pieces, written in order a batch at a time so that only
     // one batch of text is held.
     const BATCH: usize = 1 << 16;
@@ -726,7 +725,7 @@ pub fn write_csv(
             .zip(outcomes.par_chunks(PIECE))
             .map(|(rows, outcomes)| {
                 let mut w = csv::Writer::from_writer(Vec::new());
-                write_csv_rows(policy, rows, outcomes, columns.len(), &mut w)?;
+                write_csv_rows(policy, &slots, columns, rows, outcomes, &mut w)?;
                 w.into_inner().map_err(csv::IntoInnerError::into_error)
             })
             .collect();
@@ -738,20 +737,25 @@ pub fn write_csv(
 }
 
 /// The settlement rows of [`write_csv`], without the header.
-fn write_csv_rows<W: Write>(
-    policy: &Policy,
-    rows: &[Row],
-    outcomes: &[Option<Outcome>],
-    columns: usize,
-    w: &mut csv::Writer<W>,
-) -> std::io::Result<()> {
-    // The output values in column order, and one reusable buffer for formatting a cell.
-    let slots: Vec<(usize, Type)> = policy
+/// The stages' output values in column order, with their types.
+fn output_slots(policy: &Policy) -> Vec<(usize, Type)> {
+    policy
         .stages
         .iter()
         .flat_map(|s| s.outputs.iter())
         .filter_map(|v| policy.values.get(*v).map(|d| (*v, d.ty)))
-        .collect();
+        .collect()
+}
+
+/// `slots` are the output values in column order, `columns` the number of output columns.
+fn write_csv_rows<W: Write>(
+    policy: &Policy,
+    slots: &[(usize, Type)],
+    columns: usize,
+    rows: &[Row],
+    outcomes: &[Option<Outcome>],
+    w: &mut csv::Writer<W>,
+) -> std::io::Result<()> {
     let mut cell = String::new();
     for (row, outcome) in rows.iter().zip(outcomes) {
         let (line, id, member) = match row {
@@ -779,7 +783,7 @@ fn write_csv_rows<W: Write>(
             Ok(s) => {
                 w.write_field("ok")?;
                 w.write_field("")?;
-                for (v, ty) in &slots {
+                for (v, ty) in slots {
                     cell.clear();
                     write_value(&mut cell, policy, *ty, s.values.get(*v));
                     w.write_field(&cell)?;
@@ -838,7 +842,7 @@ fn text_of(v: Option<&Value>) -> &str {
     }
 }
 
-/// Format a value as [`format_value`] does, into a buffer.
+/// Write a value as output files show it, into a buffer.
 fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
     match (ty, v) {
         (_, Some(Value::Money(d))) => push_fen(out, fen(*d)),
@@ -1173,7 +1177,8 @@ mod tests {
         write_csv(&policy, &rows, &outcomes, &mut parallel).expect("written");
         let mut whole = csv::Writer::from_writer(Vec::new());
         let columns = output_columns(&policy).len();
-        write_csv_rows(&policy, &rows, &outcomes, columns, &mut whole).expect("written");
+        let slots = output_slots(&policy);
+        write_csv_rows(&policy, &slots, columns, &rows, &outcomes, &mut whole).expect("written");
         let whole = whole.into_inner().expect("flushed");
         let header_end = parallel.iter().position(|&b| b == b'\n').expect("a header") + 1;
         assert_eq!(parallel.get(header_end..), Some(whole.as_slice()));

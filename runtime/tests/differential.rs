@@ -36,14 +36,7 @@ fn policies() -> Vec<(String, String, settle_lang::ir::Policy)> {
 fn claims(policy: &settle_lang::ir::Policy, count: usize, seed: u64) -> Vec<Claim> {
     let mut csv = Vec::new();
     settle_runtime::generate::write(policy, count, seed, false, &mut csv).expect("generated");
-    io::read_csv(policy, csv.as_slice(), "generated.csv")
-        .expect("read")
-        .into_iter()
-        .filter_map(|r| match r {
-            Row::Claim(c) => Some(c),
-            Row::Error(_) => None,
-        })
-        .collect()
+    io::into_claims(io::read_csv(policy, csv.as_slice(), "generated.csv").expect("read"))
 }
 
 /// Move every date `days` earlier (before the first effective dates: parameters not in force).
@@ -204,13 +197,7 @@ fn both_backends_fault_alike() {
             }
         }
         let rows = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv").expect("read");
-        let batch: Vec<Claim> = rows
-            .into_iter()
-            .filter_map(|r| match r {
-                Row::Claim(c) => Some(c),
-                Row::Error(_) => None,
-            })
-            .collect();
+        let batch = io::into_claims(rows);
         let a = interpreter.settle_batch(&batch);
         let b = jit.settle_batch(&batch);
         let mut errors = 0;

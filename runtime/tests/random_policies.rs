@@ -15,9 +15,9 @@
 mod programs;
 
 use programs::Gen;
+use settle_runtime::Engine;
 use settle_runtime::generate::Rng;
-use settle_runtime::io::{self, Row};
-use settle_runtime::{Claim, Engine};
+use settle_runtime::io;
 
 #[test]
 fn random_programs_agree_under_both_backends() {
@@ -37,13 +37,7 @@ fn random_programs_agree_under_both_backends() {
         let jit = Engine::compiled(policy).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let csv = maker.claims(90);
         let rows = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv").expect("read");
-        let batch: Vec<Claim> = rows
-            .into_iter()
-            .filter_map(|r| match r {
-                Row::Claim(c) => Some(c),
-                Row::Error(_) => None,
-            })
-            .collect();
+        let batch = io::into_claims(rows);
         let a = interpreter.settle_batch(&batch);
         let b = jit.settle_batch(&batch);
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
