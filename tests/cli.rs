@@ -2,23 +2,15 @@
 
 #![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn settle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_settle"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the settle binary runs")
-}
+use std::path::PathBuf;
+use std::process::Command;
 
-/// A scratch directory under `target/`, emptied first.
+use support::settle;
+
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("cli-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    support::scratch("cli-tests", name)
 }
 
 const BROKEN: &str = "policy broken.example

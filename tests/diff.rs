@@ -2,22 +2,15 @@
 
 #![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn settle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_settle"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the settle binary runs")
-}
+use std::path::PathBuf;
+use std::process::Output;
+
+use support::settle;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("diff-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    support::scratch("diff-tests", name)
 }
 
 const BASE: &str = "examples/reforms/dezhou_without_2021_07.settle";

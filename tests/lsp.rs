@@ -8,6 +8,8 @@
     reason = "a test fails by panicking"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -222,12 +224,8 @@ fn shape(uri: &Url, d: &Diagnostic) -> Value {
     })
 }
 
-/// A scratch directory under `target/`, emptied first.
 fn scratch(name: &str) -> PathBuf {
-    let dir = repo().join("target").join("lsp-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    std::fs::canonicalize(&dir).expect("the directory exists")
+    support::scratch("lsp-tests", name)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
