@@ -121,10 +121,13 @@ fn check_supported(policy: &Policy) -> Result<(), CompileError> {
             return Ok(());
         }
         scalar(e.ty)?;
-        for child in direct_children(e) {
-            expr(child)?;
-        }
-        Ok(())
+        let mut result = Ok(());
+        e.for_each_child(&mut |child| {
+            if result.is_ok() {
+                result = expr(child);
+            }
+        });
+        result
     }
     for v in &policy.values {
         scalar(v.ty)?;
@@ -149,35 +152,6 @@ fn check_supported(policy: &Policy) -> Result<(), CompileError> {
         expr(&b.total)?;
     }
     Ok(())
-}
-
-/// The expressions directly inside `e`.
-fn direct_children(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        ExprKind::Const(_)
-        | ExprKind::Field(_)
-        | ExprKind::Value(_)
-        | ExprKind::Acc(_)
-        | ExprKind::Param(_)
-        | ExprKind::Local(_)
-        | ExprKind::ClaimValue(..) => Vec::new(),
-        ExprKind::RecordField(x, _)
-        | ExprKind::Segmented(_, x)
-        | ExprKind::RateAt(_, x)
-        | ExprKind::Neg(x)
-        | ExprKind::Not(x)
-        | ExprKind::Abs(x)
-        | ExprKind::In(x, _) => vec![x],
-        ExprKind::Table(_, xs) | ExprKind::Min(xs) | ExprKind::Max(xs) => xs.iter().collect(),
-        ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::If(c, a, b) => vec![c, a, b],
-        ExprKind::Fold { list, body, filter, .. } => {
-            let mut v: Vec<&Expr> = vec![list, body];
-            v.extend(filter.iter().map(|f| &**f));
-            v
-        }
-        ExprKind::Quantifier { list, body, .. } => vec![list, body],
-    }
 }
 
 /// Emits the function that settles one claim.

@@ -513,6 +513,11 @@ impl Expr {
     /// Call `f` on this expression and every expression inside it.
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
         f(self);
+        self.for_each_child(&mut |child| child.walk(f));
+    }
+
+    /// Call `f` on each expression directly inside this one, in source order.
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&Expr)) {
         match &self.kind {
             ExprKind::Const(_)
             | ExprKind::Field(_)
@@ -527,29 +532,27 @@ impl Expr {
             | ExprKind::Neg(e)
             | ExprKind::Not(e)
             | ExprKind::Abs(e)
-            | ExprKind::In(e, _) => e.walk(f),
-            ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => {
-                es.iter().for_each(|e| e.walk(f))
-            }
+            | ExprKind::In(e, _) => f(e),
+            ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => es.iter().for_each(f),
             ExprKind::Binary(_, a, b) => {
-                a.walk(f);
-                b.walk(f);
+                f(a);
+                f(b);
             }
             ExprKind::If(c, a, b) => {
-                c.walk(f);
-                a.walk(f);
-                b.walk(f);
+                f(c);
+                f(a);
+                f(b);
             }
             ExprKind::Fold { list, body, filter, .. } => {
-                list.walk(f);
-                body.walk(f);
+                f(list);
+                f(body);
                 if let Some(filter) = filter {
-                    filter.walk(f);
+                    f(filter);
                 }
             }
             ExprKind::Quantifier { list, body, .. } => {
-                list.walk(f);
-                body.walk(f);
+                f(list);
+                f(body);
             }
         }
     }
