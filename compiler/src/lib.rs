@@ -22,7 +22,7 @@ use std::fmt;
 use cranelift_jit::JITModule;
 use settle_lang::ir::{Policy, Type};
 
-pub use layout::{money_fen, rate_millionths};
+pub use layout::{constant, money_fen, rate_millionths};
 
 /// Why a policy cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +222,19 @@ impl Compiled {
 /// Compile a checked policy.
 pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     translate::compile(policy)
+}
+
+/// Whether a policy can be settled on 64-bit scaled integers: every value, accumulator and
+/// balance total a number, truth value, date or enum variant (text, list and record values are
+/// not). What [`compile`] checks before it emits any code.
+pub fn supported(policy: &Policy) -> Result<(), CompileError> {
+    translate::check_supported(policy)
+}
+
+/// Whether an expression is left to the [`Fallback`]: folds and quantifiers over a claim's
+/// lists, and comparisons of text.
+pub fn needs_fallback(e: &settle_lang::ir::Expr) -> bool {
+    translate::needs_fallback(e)
 }
 
 /// Whether the code computes expressions of type `ty` itself.

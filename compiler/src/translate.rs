@@ -105,7 +105,7 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
 
 /// Whether the code leaves `e` to the engine's fallback: folds and quantifiers over a claim's
 /// lists, and comparisons of text.
-fn needs_fallback(e: &Expr) -> bool {
+pub fn needs_fallback(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Fold { .. } | ExprKind::Quantifier { .. } => true,
         ExprKind::Binary(_, a, b) => a.ty == Type::Text || b.ty == Type::Text,
@@ -115,7 +115,7 @@ fn needs_fallback(e: &Expr) -> bool {
 
 /// Refuse, before any code is emitted, what the JIT neither lowers nor leaves to the fallback:
 /// values of text, list or record type.
-fn check_supported(policy: &Policy) -> Result<(), CompileError> {
+pub fn check_supported(policy: &Policy) -> Result<(), CompileError> {
     fn expr(e: &Expr) -> Result<(), CompileError> {
         if needs_fallback(e) {
             return Ok(());

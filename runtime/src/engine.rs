@@ -13,6 +13,7 @@ use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
 use settle_lang::ir::{FoldKind, Policy, Type};
 
+use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
 use crate::value::{self as arith, ArithError, Value};
 
@@ -98,32 +99,87 @@ pub enum Backend {
     Jit,
 }
 
+/// A policy prepared to settle claims held as 64-bit scaled integers (see [`Frame`]).
+#[derive(Debug)]
+enum Code {
+    /// Native code.
+    Jit(Box<Compiled>),
+    /// The interpreter's closures.
+    Closures(Closures),
+}
+
+impl Code {
+    fn frame(&self) -> Frame {
+        match self {
+            Code::Jit(c) => c.frame(),
+            Code::Closures(c) => c.frame(),
+        }
+    }
+
+    fn fallbacks(&self) -> &[settle_lang::ir::Expr] {
+        match self {
+            Code::Jit(c) => c.fallbacks(),
+            Code::Closures(c) => c.fallbacks(),
+        }
+    }
+
+    fn settle(
+        &self,
+        frame: &mut Frame,
+        fallback: &dyn settle_compiler::Fallback,
+    ) -> Result<(), settle_compiler::Fault> {
+        match self {
+            Code::Jit(c) => c.settle(frame, fallback),
+            Code::Closures(c) => c.settle(frame, fallback),
+        }
+    }
+}
+
 /// A checked policy ready to settle claims.
 #[derive(Debug, Clone)]
 pub struct Engine {
     policy: Arc<Policy>,
     prepared: Arc<Prepared>,
-    jit: Option<Arc<Compiled>>,
+    code: Option<Arc<Code>>,
 }
 
 impl Engine {
-    /// An engine that settles with the interpreter.
+    /// An engine that settles with the interpreter: the policy turned into closures over scaled
+    /// integers ([`crate::closures`]) when it can be, else walking the IR for every claim.
     pub fn new(policy: Policy) -> Self {
+        let code = Closures::new(&policy).ok().map(|c| Arc::new(Code::Closures(c)));
+        let mut engine = Engine::reference(policy);
+        engine.code = code;
+        engine
+    }
+
+    /// An engine that walks the IR for every claim ([`crate::interp`]): the reference the
+    /// closures and the JIT are tested against, and what traces are made with.
+    pub fn reference(policy: Policy) -> Self {
         let prepared = Prepared::new(&policy);
-        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), jit: None }
+        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), code: None }
     }
 
     /// An engine that settles with native code compiled once, now.
     pub fn compiled(policy: Policy) -> Result<Self, CompileError> {
         let jit = settle_compiler::compile(&policy)?;
-        let mut engine = Engine::new(policy);
-        engine.jit = Some(Arc::new(jit));
+        let mut engine = Engine::reference(policy);
+        engine.code = Some(Arc::new(Code::Jit(Box::new(jit))));
         Ok(engine)
     }
 
     /// The backend this engine settles with.
     pub fn backend(&self) -> Backend {
-        if self.jit.is_some() { Backend::Jit } else { Backend::Interpreter }
+        match self.code.as_deref() {
+            Some(Code::Jit(_)) => Backend::Jit,
+            _ => Backend::Interpreter,
+        }
+    }
+
+    /// Whether the interpreter runs as closures over scaled integers (`false`: it walks the IR,
+    /// for policies with values of text, list or record type).
+    pub fn uses_closures(&self) -> bool {
+        matches!(self.code.as_deref(), Some(Code::Closures(_)))
     }
 
     /// The policy.
@@ -137,7 +193,7 @@ impl Engine {
             values: self.policy.accumulators.iter().map(|a| zero(a.ty)).collect(),
             seen: vec![false; self.policy.accumulators.len()],
             versions: Vec::with_capacity(self.policy.params.len()),
-            frame: self.jit.as_ref().map(|j| j.frame()),
+            frame: self.code.as_ref().map(|c| c.frame()),
         }
     }
 
@@ -319,8 +375,8 @@ impl Engine {
         state: &mut Running,
         trace: Option<&mut Trace>,
     ) -> Result<Vec<Value>, ClaimError> {
-        if let (Some(jit), None) = (&self.jit, &trace) {
-            return self.evaluate_compiled(jit, claim, date, before, versions, state);
+        if let (Some(code), None) = (&self.code, &trace) {
+            return self.evaluate_compiled(code, claim, date, before, versions, state);
         }
         let policy = &*self.policy;
         let mut cx = Cx {
@@ -369,10 +425,11 @@ impl Engine {
         Ok(cx.values)
     }
 
-    /// [`Engine::evaluate`] with the compiled code: the same values, faults and messages.
+    /// [`Engine::evaluate`] with the compiled code or the closures: the same values, faults and
+    /// messages.
     fn evaluate_compiled(
         &self,
-        jit: &Compiled,
+        jit: &Code,
         claim: &Claim,
         date: Date,
         before: &[Value],
@@ -513,7 +570,7 @@ impl Engine {
 /// The interpreter computing, for the compiled code, what it leaves to its fallback.
 struct Interpreted<'a> {
     engine: &'a Engine,
-    jit: &'a Compiled,
+    jit: &'a Code,
     claim: &'a Claim,
     date: Date,
     versions: &'a [Option<usize>],

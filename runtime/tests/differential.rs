@@ -1,6 +1,7 @@
-//! The JIT against the interpreter: every policy's in-file tests under both backends, and
-//! generated claims (ordinary, extreme amounts near the bounds, zero) settled by both, compared
-//! value by value, accumulator by accumulator and error by error.
+//! The three ways to settle against each other: the reference interpreter walking the IR, the
+//! interpreter's closures and the JIT. Every policy's in-file tests under each, and generated
+//! claims (ordinary, extreme amounts near the bounds, zero) settled by all three, compared value
+//! by value, accumulator by accumulator and error by error.
 
 #![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use rust_decimal::Decimal;
 use settle_runtime::io::{self, FileLoader as Files, Row};
 use settle_runtime::testing::run_tests;
-use settle_runtime::{Backend, Claim, Engine, Value};
+use settle_runtime::{Backend, Claim, Engine, Outcome, Value};
 
 fn policies() -> Vec<(String, String, settle_lang::ir::Policy)> {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -78,12 +79,49 @@ fn scaled(claims: &[Claim], factor: i64) -> Vec<Claim> {
         .collect()
 }
 
+/// The reference, the closures and the JIT for one policy.
+fn engines(policy: &settle_lang::ir::Policy) -> [Engine; 3] {
+    let closures = Engine::new(policy.clone());
+    assert!(closures.uses_closures(), "{} is not turned into closures", policy.name);
+    let jit = Engine::compiled(policy.clone()).expect("compiles");
+    [Engine::reference(policy.clone()), closures, jit]
+}
+
+/// Settle `batch` with each engine; every outcome must be the same. Returns the reference's.
+fn agree(engines: &[Engine; 3], batch: &[Claim], what: &str) -> Vec<Outcome> {
+    let [reference, closures, jit] = engines;
+    let a = reference.settle_batch(batch);
+    for (other, name) in [(closures, "closures"), (jit, "JIT")] {
+        let b = other.settle_batch(batch);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "{name} differ from the reference: {what}, claim {:?}", batch[i]);
+        }
+    }
+    a
+}
+
 #[test]
 fn every_policy_compiles() {
     for (name, _, policy) in policies() {
-        let engine = Engine::compiled(policy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let engine = Engine::compiled(policy.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(engine.backend(), Backend::Jit);
+        let closures = Engine::new(policy);
+        assert_eq!(closures.backend(), Backend::Interpreter);
+        assert!(closures.uses_closures(), "{name}");
     }
+}
+
+#[test]
+fn in_file_tests_pass_under_the_reference_interpreter() {
+    let mut count = 0;
+    for (name, text, policy) in policies() {
+        let engine = Engine::reference(policy);
+        for report in run_tests(&engine, &text) {
+            count += 1;
+            assert!(report.passed(), "{name}: \"{}\" fails: {:?}", report.name, report.failures);
+        }
+    }
+    assert!(count >= 30);
 }
 
 #[test]
@@ -109,8 +147,7 @@ fn both_backends_agree_on_generated_claims() {
     let mut compared = 0;
     let mut faults = 0;
     for (name, _, policy) in policies() {
-        let interpreter = Engine::new(policy.clone());
-        let jit = Engine::compiled(policy.clone()).expect("compiles");
+        let engines = engines(&policy);
         for seed in 1..=3u64 {
             let ordinary = claims(&policy, 700, seed);
             let batches = [
@@ -121,12 +158,8 @@ fn both_backends_agree_on_generated_claims() {
                 earlier(&ordinary, 400),
             ];
             for batch in batches {
-                let a = interpreter.settle_batch(&batch);
-                let b = jit.settle_batch(&batch);
-                for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                    assert_eq!(x, y, "{name}, seed {seed}, claim {i}: {:?}", batch[i]);
-                    faults += usize::from(x.is_err());
-                }
+                let a = agree(&engines, &batch, &format!("{name}, seed {seed}"));
+                faults += a.iter().filter(|x| x.is_err()).count();
                 compared += batch.len();
             }
         }
@@ -184,8 +217,7 @@ fn both_backends_fault_alike() {
     for text in FAULTY {
         let policy = settle_runtime::load_str("faulty.settle", text)
             .unwrap_or_else(|p| panic!("{}", p.render_plain()));
-        let interpreter = Engine::new(policy.clone());
-        let jit = Engine::compiled(policy).expect("compiles");
+        let engines = engines(&policy);
         let mut csv = String::from("id,member,date,total,n\n");
         let mut i = 0;
         for a in amounts {
@@ -196,15 +228,9 @@ fn both_backends_fault_alike() {
                 }
             }
         }
-        let rows = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv").expect("read");
+        let rows = io::read_csv(&policy, csv.as_bytes(), "claims.csv").expect("read");
         let batch = io::into_claims(rows);
-        let a = interpreter.settle_batch(&batch);
-        let b = jit.settle_batch(&batch);
-        let mut errors = 0;
-        for (k, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert_eq!(x, y, "claim {k}: {:?}", batch[k]);
-            errors += usize::from(x.is_err());
-        }
+        let errors = agree(&engines, &batch, text).iter().filter(|x| x.is_err()).count();
         assert!(errors > 0, "no fault in {text}");
     }
 }
@@ -224,16 +250,13 @@ stage patient (out: money) { out = claim.total - basic.pay }
 balance claim.total = basic.pay + patient.out
 ";
     let policy = settle_runtime::load_str("regression.settle", text).expect("checks");
-    let interpreter = Engine::new(policy.clone());
-    let jit = Engine::compiled(policy).expect("compiles");
-    let claim = interpreter
+    let engines = engines(&policy);
+    let claim = engines[0]
         .claim_from_json(
             r#"{"id":"a","member":"m","date":"2024-01-01","level":"level1","total":"100000"}"#,
         )
         .expect("claim");
-    let a = interpreter.settle_batch(std::slice::from_ref(&claim));
-    let b = jit.settle_batch(&[claim]);
-    assert_eq!(a, b);
+    let a = agree(&engines, &[claim], "literal product");
     let settled = a[0].as_ref().expect("settled");
-    assert_eq!(interpreter.output(settled, "r0").as_deref(), Some("66000.00"));
+    assert_eq!(engines[0].output(settled, "r0").as_deref(), Some("66000.00"));
 }

@@ -1,4 +1,5 @@
-//! Random well-typed policies, each settled under the interpreter and the JIT on random claims
+//! Random well-typed policies, each settled under the reference interpreter, the interpreter's
+//! closures and the JIT on random claims
 //! (ordinary amounts, amounts near the bounds, zeros, dates before the first effective date),
 //! compared value by value and error by error.
 //!
@@ -20,7 +21,7 @@ use settle_runtime::generate::Rng;
 use settle_runtime::io;
 
 #[test]
-fn random_programs_agree_under_both_backends() {
+fn random_programs_agree_under_every_backend() {
     let mut maker = Gen { rng: Rng::new(20_260_401) };
     let (mut programs, mut compared, mut rejected, mut faults, mut folds) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
@@ -33,17 +34,21 @@ fn random_programs_agree_under_both_backends() {
         };
         programs += 1;
         folds += usize::from(text.contains(" for i in ") || text.contains("claim.hospital"));
-        let interpreter = Engine::new(policy.clone());
+        let reference = Engine::reference(policy.clone());
+        let closures = Engine::new(policy.clone());
+        assert!(closures.uses_closures(), "{text}");
         let jit = Engine::compiled(policy).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let csv = maker.claims(90);
-        let rows = io::read_csv(interpreter.policy(), csv.as_bytes(), "claims.csv").expect("read");
+        let rows = io::read_csv(reference.policy(), csv.as_bytes(), "claims.csv").expect("read");
         let batch = io::into_claims(rows);
-        let a = interpreter.settle_batch(&batch);
-        let b = jit.settle_batch(&batch);
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert_eq!(x, y, "claim {:?}\nof program\n{text}", batch[i]);
-            faults += usize::from(x.is_err());
+        let a = reference.settle_batch(&batch);
+        for (other, name) in [(&closures, "closures"), (&jit, "JIT")] {
+            let b = other.settle_batch(&batch);
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x, y, "{name}: claim {:?}\nof program\n{text}", batch[i]);
+            }
         }
+        faults += a.iter().filter(|x| x.is_err()).count();
         compared += batch.len();
     }
     assert!(compared >= 20_000, "only {compared} programs x claims compared");
