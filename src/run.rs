@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use settle_lang::ir::Policy;
 use settle_runtime::io::{self, AtomicFile, Format, Row};
 use settle_runtime::testing::{TestReport, run_tests};
-use settle_runtime::{Engine, Outcome, Value};
+use settle_runtime::{Engine, Outcome};
 
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file};
 
@@ -197,8 +197,8 @@ fn summary(
     let parts: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
     for s in outcomes.iter().flatten().flatten() {
         for (total, part) in totals.iter_mut().zip(&parts) {
-            if let Some(Value::Money(d)) = s.values.get(*part) {
-                total.1 += d;
+            if let Some(fen) = s.fen(*part) {
+                total.1 += Decimal::new(fen, 2);
             }
         }
     }

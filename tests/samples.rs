@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use settle_runtime::io::{self, FileLoader as Files, Format, Row};
-use settle_runtime::{Engine, Outcome, Value};
+use settle_runtime::{Engine, Outcome};
 
 /// Each policy with its hand-written sample claims.
 const SAMPLES: &[(&str, &str)] = &[
@@ -56,8 +56,8 @@ fn summary(engine: &Engine, outcomes: &[Option<Outcome>], output: &str) -> Strin
         match outcome {
             Some(Ok(s)) => {
                 for (t, p) in totals.iter_mut().zip(&parts) {
-                    if let Some(Value::Money(d)) = s.values.get(*p) {
-                        *t += d;
+                    if let Some(fen) = s.fen(*p) {
+                        *t += Decimal::new(fen, 2);
                     }
                 }
             }

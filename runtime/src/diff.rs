@@ -99,7 +99,7 @@ fn shares(policy: &Policy, outcome: Option<&Outcome>, names: &[String]) -> Optio
         .iter()
         .map(|n| {
             let v = policy.values.iter().position(|d| d.name == *n)?;
-            settled.values.get(v).and_then(Value::decimal)
+            settled.value(policy, v).as_ref().and_then(Value::decimal)
         })
         .collect()
 }

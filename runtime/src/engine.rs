@@ -26,14 +26,91 @@ pub struct Claim {
     pub fields: Vec<Value>,
 }
 
-/// A settled claim: every computed value and the accumulators before it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A settled claim: every computed value and the accumulators before it. Read them with the
+/// policy at hand ([`Settlement::value`], [`Settlement::accumulator`]): a settlement made by the
+/// closures or the compiled code keeps them as the scaled integers it computed (fen,
+/// millionths, days, indices), one block per claim, and makes a [`Value`] only when asked.
+#[derive(Debug, Clone)]
 pub struct Settlement {
-    /// Every value of the policy, by value id.
-    pub values: Vec<Value>,
-    /// Each accumulator's value before this claim.
-    pub accumulators: Vec<Value>,
+    /// Every value by value id, then every accumulator by accumulator id.
+    cells: Cells,
 }
+
+#[derive(Debug, Clone)]
+enum Cells {
+    /// As the closures and the compiled code hold them.
+    Scaled(Box<[i64]>),
+    /// As the reference interpreter computes them.
+    Values(Box<[Value]>),
+}
+
+impl Settlement {
+    fn cell(&self, i: usize, ty: Type) -> Option<Value> {
+        match &self.cells {
+            Cells::Scaled(c) => c.get(i).map(|x| unscaled(ty, *x)),
+            Cells::Values(v) => v.get(i).cloned(),
+        }
+    }
+
+    /// Value `v` (an index into the policy's values).
+    pub fn value(&self, policy: &Policy, v: usize) -> Option<Value> {
+        self.cell(v, policy.values.get(v)?.ty)
+    }
+
+    /// Accumulator `a`'s value before this claim.
+    pub fn accumulator(&self, policy: &Policy, a: usize) -> Option<Value> {
+        self.cell(policy.values.len() + a, policy.accumulators.get(a)?.ty)
+    }
+
+    /// Every value, by value id.
+    pub fn values(&self, policy: &Policy) -> Vec<Value> {
+        (0..policy.values.len()).filter_map(|v| self.value(policy, v)).collect()
+    }
+
+    /// Every accumulator's value before this claim.
+    pub fn accumulators(&self, policy: &Policy) -> Vec<Value> {
+        (0..policy.accumulators.len()).filter_map(|a| self.accumulator(policy, a)).collect()
+    }
+
+    /// Money value `v` in fen, without making a [`Value`].
+    pub fn fen(&self, v: usize) -> Option<i64> {
+        match &self.cells {
+            Cells::Scaled(c) => c.get(v).copied(),
+            Cells::Values(values) => match values.get(v) {
+                Some(Value::Money(d)) => settle_compiler::money_fen(*d),
+                _ => None,
+            },
+        }
+    }
+
+    /// Write cell `i` (a value id, or the number of values plus an accumulator id) of type `ty`
+    /// as output shows it.
+    pub(crate) fn write_cell(&self, out: &mut String, policy: &Policy, i: usize, ty: Type) {
+        match &self.cells {
+            Cells::Scaled(c) => {
+                if let Some(x) = c.get(i) {
+                    crate::io::write_scaled(out, policy, ty, *x);
+                }
+            }
+            Cells::Values(v) => crate::io::write_value(out, policy, ty, v.get(i)),
+        }
+    }
+}
+
+/// The same values, whichever way each settlement holds them.
+impl PartialEq for Settlement {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.cells, &other.cells) {
+            (Cells::Scaled(a), Cells::Scaled(b)) => a == b,
+            (Cells::Values(a), Cells::Values(b)) => a == b,
+            (Cells::Scaled(s), Cells::Values(v)) | (Cells::Values(v), Cells::Scaled(s)) => {
+                s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| scaled(v) == *x)
+            }
+        }
+    }
+}
+
+impl Eq for Settlement {}
 
 /// Why a claim has no settlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +155,8 @@ pub struct MemberState {
     pub accumulators: Vec<(String, AccState)>,
 }
 
-/// A member's state while settling, in runtime values.
+/// A member's state while settling: with closures or compiled code, the accumulators live in
+/// the frame's `accs` and `seen`; walking the IR, in `values` and `seen`.
 #[derive(Debug, Clone)]
 struct Running {
     year_start: Option<Date>,
@@ -86,7 +164,7 @@ struct Running {
     seen: Vec<bool>,
     /// Scratch: the parameter versions in force for the claim being settled.
     versions: Vec<Option<usize>>,
-    /// Scratch: the compiled code's buffers.
+    /// The closures' or compiled code's buffers.
     frame: Option<Frame>,
 }
 
@@ -188,12 +266,40 @@ impl Engine {
     }
 
     fn fresh(&self) -> Running {
+        let code = self.code.is_some();
+        let accs = if code { 0 } else { self.policy.accumulators.len() };
         Running {
             year_start: None,
-            values: self.policy.accumulators.iter().map(|a| zero(a.ty)).collect(),
-            seen: vec![false; self.policy.accumulators.len()],
-            versions: Vec::with_capacity(self.policy.params.len()),
+            values: self.policy.accumulators.iter().take(accs).map(|a| zero(a.ty)).collect(),
+            seen: vec![false; accs],
+            versions: Vec::new(),
             frame: self.code.as_ref().map(|c| c.frame()),
+        }
+    }
+
+    /// Start a new medical year: every accumulator back to zero, unseen.
+    fn reset(&self, running: &mut Running) {
+        if let Some(frame) = &mut running.frame {
+            frame.accs.iter_mut().for_each(|a| *a = 0);
+            frame.seen.iter_mut().for_each(|a| *a = 0);
+        } else {
+            running.values.clear();
+            running.values.extend(self.policy.accumulators.iter().map(|a| zero(a.ty)));
+            running.seen.iter_mut().for_each(|s| *s = false);
+        }
+    }
+
+    /// The accumulators of a running state and whether each has seen a claim.
+    fn running_accs(&self, running: &Running) -> Vec<(Value, bool)> {
+        match &running.frame {
+            Some(frame) => self
+                .policy
+                .accumulators
+                .iter()
+                .zip(frame.accs.iter().zip(&frame.seen))
+                .map(|(a, (x, s))| (unscaled(a.ty, *x), *s != 0))
+                .collect(),
+            None => running.values.iter().cloned().zip(running.seen.iter().copied()).collect(),
         }
     }
 
@@ -317,6 +423,15 @@ impl Engine {
                 continue;
             };
             let parsed = crate::io::parse_value(&self.policy, acc.ty, &saved.value).ok();
+            if let Some(frame) = &mut running.frame {
+                if let (Some(v), Some(slot)) = (parsed, frame.accs.get_mut(i)) {
+                    *slot = scaled(&v);
+                }
+                if let Some(seen) = frame.seen.get_mut(i) {
+                    *seen = i64::from(saved.seen);
+                }
+                continue;
+            }
             if let (Some(v), Some(slot)) = (parsed, running.values.get_mut(i)) {
                 *slot = v;
             }
@@ -334,14 +449,11 @@ impl Engine {
                 .policy
                 .accumulators
                 .iter()
-                .zip(running.values.iter().zip(&running.seen))
+                .zip(self.running_accs(running))
                 .map(|(a, (v, seen))| {
                     (
                         a.name.clone(),
-                        AccState {
-                            value: crate::io::format_value(&self.policy, a.ty, v),
-                            seen: *seen,
-                        },
+                        AccState { value: crate::io::format_value(&self.policy, a.ty, &v), seen },
                     )
                 })
                 .collect(),
@@ -353,15 +465,38 @@ impl Engine {
         let date = self.date_of(claim);
         let year = date.year_start(policy.year_start);
         if state.year_start != Some(year) {
-            *state = self.fresh();
+            self.reset(state);
             state.year_start = Some(year);
+        }
+        if let (Some(code), None) = (&self.code, &trace) {
+            return self.evaluate_compiled(code, claim, date, state);
         }
         let mut versions = std::mem::take(&mut state.versions);
         versions_in_force(policy, date, &mut versions);
+        // Tracing with closures or compiled code: the IR is walked on the frame's accumulators.
+        let in_frame = state.frame.is_some();
+        if in_frame {
+            let (values, seen) = self.running_accs(state).into_iter().unzip();
+            (state.values, state.seen) = (values, seen);
+        }
         let before = state.values.clone();
         let outcome = self.evaluate(claim, date, &before, &versions, state, trace);
         state.versions = versions;
-        outcome.map(|values| Settlement { values, accumulators: before })
+        if let (true, Some(frame)) = (in_frame, &mut state.frame) {
+            for ((slot, seen), (v, s)) in frame
+                .accs
+                .iter_mut()
+                .zip(frame.seen.iter_mut())
+                .zip(state.values.drain(..).zip(state.seen.drain(..)))
+            {
+                *slot = scaled(&v);
+                *seen = i64::from(s);
+            }
+        }
+        outcome.map(|mut values| {
+            values.extend(before);
+            Settlement { cells: Cells::Values(values.into_boxed_slice()) }
+        })
     }
 
     /// Compute a claim's values, check the balance, and fold the claim into the member's
@@ -375,9 +510,6 @@ impl Engine {
         state: &mut Running,
         trace: Option<&mut Trace>,
     ) -> Result<Vec<Value>, ClaimError> {
-        if let (Some(code), None) = (&self.code, &trace) {
-            return self.evaluate_compiled(code, claim, date, before, versions, state);
-        }
         let policy = &*self.policy;
         let mut cx = Cx {
             policy,
@@ -425,50 +557,29 @@ impl Engine {
         Ok(cx.values)
     }
 
-    /// [`Engine::evaluate`] with the compiled code or the closures: the same values, faults and
-    /// messages.
+    /// [`Engine::evaluate`] with the closures or the compiled code: the same values, faults and
+    /// messages. The accumulators are the frame's: on a fault they stay as they were.
     fn evaluate_compiled(
         &self,
-        jit: &Code,
+        code: &Code,
         claim: &Claim,
         date: Date,
-        before: &[Value],
-        versions: &[Option<usize>],
         state: &mut Running,
-    ) -> Result<Vec<Value>, ClaimError> {
-        let policy = &*self.policy;
-        let mut frame = state.frame.take().unwrap_or_else(|| jit.frame());
+    ) -> Outcome {
+        let mut frame = state.frame.take().unwrap_or_else(|| code.frame());
         for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
             *slot = scaled(v);
         }
-        for ((slot, seen), (v, s)) in
-            frame.accs.iter_mut().zip(frame.seen.iter_mut()).zip(before.iter().zip(&state.seen))
-        {
-            *slot = scaled(v);
-            *seen = i64::from(*s);
-        }
-        let fallback = Interpreted { engine: self, jit, claim, date, versions };
-        let result = jit.settle(&mut frame, &fallback);
-        let outcome = match result {
+        let fallback =
+            Interpreted { engine: self, code, claim, date, versions: std::cell::OnceCell::new() };
+        let outcome = match code.settle(&mut frame, &fallback) {
             Ok(()) => {
-                let values = policy
-                    .values
-                    .iter()
-                    .zip(&frame.values)
-                    .map(|(d, x)| unscaled(d.ty, *x))
-                    .collect();
-                for ((slot, seen), (acc, (x, s))) in
-                    state.values.iter_mut().zip(state.seen.iter_mut()).zip(
-                        policy
-                            .accumulators
-                            .iter()
-                            .zip(frame.next_accs.iter().zip(&frame.next_seen)),
-                    )
-                {
-                    *slot = unscaled(acc.ty, *x);
-                    *seen = *s != 0;
-                }
-                Ok(values)
+                let mut cells = Vec::with_capacity(frame.values.len() + frame.accs.len());
+                cells.extend_from_slice(&frame.values);
+                cells.extend_from_slice(&frame.accs);
+                std::mem::swap(&mut frame.accs, &mut frame.next_accs);
+                std::mem::swap(&mut frame.seen, &mut frame.next_seen);
+                Ok(Settlement { cells: Cells::Scaled(cells.into_boxed_slice()) })
             }
             Err(f) => Err(self.compiled_fault(f, &frame)),
         };
@@ -570,10 +681,11 @@ impl Engine {
 /// The interpreter computing, for the compiled code, what it leaves to its fallback.
 struct Interpreted<'a> {
     engine: &'a Engine,
-    jit: &'a Code,
+    code: &'a Code,
     claim: &'a Claim,
     date: Date,
-    versions: &'a [Option<usize>],
+    /// The parameter versions in force, found when first asked for.
+    versions: std::cell::OnceCell<Vec<Option<usize>>>,
 }
 
 impl settle_compiler::Fallback for Interpreted<'_> {
@@ -586,7 +698,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         use settle_compiler::fault;
         let policy = &*self.engine.policy;
         let failure = |kind: i64, a: i64, b: i64| settle_compiler::Fault { kind, at: 0, a, b };
-        let Some(e) = self.jit.fallbacks().get(expr) else {
+        let Some(e) = self.code.fallbacks().get(expr) else {
             return Err(failure(fault::OVERFLOW, 0, 0));
         };
         let accs: Vec<Value> =
@@ -596,7 +708,11 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             prepared: &self.engine.prepared,
             fields: &self.claim.fields,
             accs: &accs,
-            versions: self.versions,
+            versions: self.versions.get_or_init(|| {
+                let mut versions = Vec::new();
+                versions_in_force(policy, self.date, &mut versions);
+                versions
+            }),
             date: self.date,
             values: policy.values.iter().zip(values).map(|(d, x)| unscaled(d.ty, *x)).collect(),
             locals: Vec::new(),

@@ -681,13 +681,17 @@ fn output_cells(
         (Row::Claim(_), Some(Ok(s))) => {
             for stage in &policy.stages {
                 for v in &stage.outputs {
-                    if let (Some(def), Some(val)) = (policy.values.get(*v), s.values.get(*v)) {
-                        cols.push((def.name.clone(), format_value(policy, def.ty, val), def.ty));
+                    if let Some(def) = policy.values.get(*v) {
+                        let mut cell = String::new();
+                        s.write_cell(&mut cell, policy, *v, def.ty);
+                        cols.push((def.name.clone(), cell, def.ty));
                     }
                 }
             }
-            for (a, val) in policy.accumulators.iter().zip(&s.accumulators) {
-                cols.push((a.name.clone(), format_value(policy, a.ty, val), a.ty));
+            for (i, a) in policy.accumulators.iter().enumerate() {
+                let mut cell = String::new();
+                s.write_cell(&mut cell, policy, policy.values.len() + i, a.ty);
+                cols.push((a.name.clone(), cell, a.ty));
             }
             None
         }
@@ -785,12 +789,12 @@ fn write_csv_rows<W: Write>(
                 w.write_field("")?;
                 for (v, ty) in slots {
                     cell.clear();
-                    write_value(&mut cell, policy, *ty, s.values.get(*v));
+                    s.write_cell(&mut cell, policy, *v, *ty);
                     w.write_field(&cell)?;
                 }
-                for (a, v) in policy.accumulators.iter().zip(&s.accumulators) {
+                for (i, a) in policy.accumulators.iter().enumerate() {
                     cell.clear();
-                    write_value(&mut cell, policy, a.ty, Some(v));
+                    s.write_cell(&mut cell, policy, policy.values.len() + i, a.ty);
                     w.write_field(&cell)?;
                 }
             }
@@ -843,7 +847,7 @@ fn text_of(v: Option<&Value>) -> &str {
 }
 
 /// Write a value as output files show it, into a buffer.
-fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
+pub(crate) fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
     match (ty, v) {
         (_, Some(Value::Money(d))) => push_fen(out, fen(*d)),
         (Type::Enum(e), Some(Value::Enum(i))) => {
@@ -862,6 +866,32 @@ fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
             let _ = write!(out, "{other}");
         }
         (_, None) => {}
+    }
+}
+
+/// Write a value of type `ty` held as a scaled integer (fen, millionths, a count, 0 or 1, a
+/// day, an enum variant's index) exactly as [`write_value`] writes the same value.
+pub(crate) fn write_scaled(out: &mut String, policy: &Policy, ty: Type, x: i64) {
+    match ty {
+        Type::Money => push_fen(out, i128::from(x)),
+        Type::Rate => {
+            let _ = write!(out, "{}", Decimal::new(x, 6).normalize());
+        }
+        Type::Int => {
+            let _ = write!(out, "{x}");
+        }
+        Type::Bool => out.push_str(if x != 0 { "true" } else { "false" }),
+        Type::Date => {
+            let _ = write!(out, "{}", Date(i32::try_from(x).unwrap_or(0)));
+        }
+        Type::Enum(e) => out.push_str(
+            policy
+                .enums
+                .get(e)
+                .and_then(|d| d.variants.get(usize::try_from(x).ok()?))
+                .map_or("", String::as_str),
+        ),
+        Type::Text | Type::Record(_) | Type::List(_) => {}
     }
 }
 

@@ -83,6 +83,6 @@ impl Engine {
         let policy = self.policy();
         let v = policy.values.iter().position(|d| d.name == name)?;
         let def = policy.values.get(v)?;
-        Some(io::format_value(policy, def.ty, settlement.values.get(v)?))
+        Some(io::format_value(policy, def.ty, &settlement.value(policy, v)?))
     }
 }

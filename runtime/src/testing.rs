@@ -65,7 +65,7 @@ fn run_test(engine: &Engine, test: &Test, source: &str) -> TestReport {
         .iter()
         .zip(&outcomes)
         .map(|(c, o)| {
-            o.as_ref().ok().map(|s| (c.fields.clone(), s.values.clone(), s.accumulators.clone()))
+            o.as_ref().ok().map(|s| (c.fields.clone(), s.values(policy), s.accumulators(policy)))
         })
         .collect();
     let prepared = Prepared::new(policy);

@@ -151,7 +151,7 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                             ValueKind::StageLocal(_) => "stage",
                             ValueKind::Output(_) => "output",
                         },
-                        value: shown(policy, def.ty, s.values.get(v)?),
+                        value: shown(policy, def.ty, &s.value(policy, v)?),
                         applied,
                         sources,
                     })
@@ -160,14 +160,14 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
             let ytd = policy
                 .accumulators
                 .iter()
-                .zip(&s.accumulators)
-                .map(|(a, v)| Named { name: a.name.clone(), value: format_value(policy, a.ty, v) })
+                .zip(s.accumulators(policy))
+                .map(|(a, v)| Named { name: a.name.clone(), value: format_value(policy, a.ty, &v) })
                 .collect();
             let balance = policy.balance.as_ref().map(|b| {
                 let parts: Vec<String> = b
                     .parts
                     .iter()
-                    .filter_map(|p| Some(format_value(policy, Type::Money, s.values.get(*p)?)))
+                    .filter_map(|p| Some(format_value(policy, Type::Money, &s.value(policy, *p)?)))
                     .collect();
                 let names: Vec<&str> = b
                     .parts
@@ -176,7 +176,7 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                     .collect();
                 format!(
                     "{} = {} ({})",
-                    total_of(policy, &s.values),
+                    total_of(policy, &s.values(policy)),
                     parts.join(" + "),
                     names.join(" + ")
                 )

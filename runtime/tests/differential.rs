@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use rust_decimal::Decimal;
-use settle_runtime::io::{self, FileLoader as Files, Row};
+use settle_runtime::io::{self, FileLoader as Files};
 use settle_runtime::testing::run_tests;
 use settle_runtime::{Backend, Claim, Engine, Outcome, Value};
 

@@ -108,15 +108,15 @@ proptest! {
         for (claim, outcome) in batch.iter().zip(&outcomes) {
             let settled = outcome.as_ref().map_err(|e| TestCaseError::fail(e.to_string()))?;
             let total = claim.fields[4].decimal().expect("money");
-            let parts: Vec<Decimal> = shares.iter().map(|s| value(&engine, &settled.values, s)).collect();
+            let parts: Vec<Decimal> = shares.iter().map(|s| value(&engine, &settled.values(engine.policy()), s)).collect();
             prop_assert!(parts.iter().all(|p| !p.is_sign_negative() || p.is_zero()), "negative share {parts:?}");
             prop_assert_eq!(parts.iter().sum::<Decimal>(), total);
             let year = engine.date_of(claim).year_start((1, 1)).0;
             let entry = yearly.entry((engine.member_of(claim).to_string(), year)).or_default();
             entry[0] += parts[0];
             entry[1] += parts[1];
-            entry[2] += value(&engine, &settled.values, "critical.general");
-            entry[3] += value(&engine, &settled.values, "critical.special");
+            entry[2] += value(&engine, &settled.values(engine.policy()), "critical.general");
+            entry[3] += value(&engine, &settled.values(engine.policy()), "critical.special");
         }
         for ((member, year), [basic, subsidy, general, special]) in yearly {
             let context = format!("member {member}, year from day {year}");
