@@ -17,6 +17,9 @@ use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
 use crate::value::{self as arith, ArithError, Value};
 
+/// How many members one parallel task settles, one after another with the same running state.
+const MEMBERS_PER_TASK: usize = 64;
+
 /// One claim to settle: its input fields, and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -348,42 +351,88 @@ impl Engine {
         claims: &[C],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<Outcome> {
-        let mut members: HashMap<&str, Vec<usize>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for (i, claim) in claims.iter().enumerate() {
-            members.entry(self.text(claim.borrow(), self.policy.member_field)).or_default().push(i);
+        let n = claims.len();
+        let claim = |i: u32| claims.get(i as usize).map(Borrow::borrow);
+        // Number the members in order of first appearance.
+        let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut member_of: Vec<u32> = Vec::with_capacity(n);
+        for c in claims {
+            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+            member_of
+                .push(*ids.entry(self.text(c.borrow(), self.policy.member_field)).or_insert(next));
         }
-        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
-        groups.sort_unstable_by_key(|g| g.first().copied());
-        let settled: Vec<Vec<(usize, Outcome)>> = groups
-            .into_par_iter()
-            .map(|mut group| {
-                group.sort_by_cached_key(|&i| {
-                    let claim = claims.get(i).map(Borrow::borrow);
-                    let date = claim.map(|c| self.date_of(c));
-                    let id = claim.map_or("", |c| self.text(c, self.policy.id_field));
-                    (date, id, i)
-                });
+        // Each member's claims side by side (a counting sort), then by date, id and position.
+        let mut lengths = vec![0usize; ids.len()];
+        for &m in &member_of {
+            if let Some(count) = lengths.get_mut(m as usize) {
+                *count += 1;
+            }
+        }
+        let mut fill = Vec::with_capacity(lengths.len());
+        let mut total = 0;
+        for &count in &lengths {
+            fill.push(total);
+            total += count;
+        }
+        let mut order = vec![0u32; n];
+        for (i, &m) in member_of.iter().enumerate() {
+            if let Some(at) = fill.get_mut(m as usize) {
+                if let Some(slot) = order.get_mut(*at) {
+                    *slot = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+                *at += 1;
+            }
+        }
+        drop(member_of);
+        let mut members: Vec<&mut [u32]> = Vec::with_capacity(lengths.len());
+        let mut rest: &mut [u32] = &mut order;
+        for &count in &lengths {
+            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(count) else {
+                break;
+            };
+            members.push(head);
+            rest = tail;
+        }
+        // Members settle in parallel, a few dozen to a task, each task with one running state.
+        let settled: Vec<Vec<Outcome>> = members
+            .par_chunks_mut(MEMBERS_PER_TASK)
+            .map(|chunk| {
                 let mut state = self.fresh();
-                let done: Vec<(usize, Outcome)> = group
-                    .into_iter()
-                    .filter_map(|i| {
-                        claims.get(i).map(|c| (i, self.settle_in(c.borrow(), &mut state, None)))
-                    })
-                    .collect();
-                progress(done.len() as u64);
+                let mut done = Vec::with_capacity(chunk.iter().map(|m| m.len()).sum());
+                for member in chunk.iter_mut() {
+                    member.sort_unstable_by(|&a, &b| {
+                        self.key(claim(a), a).cmp(&self.key(claim(b), b))
+                    });
+                    state.year_start = None;
+                    for &i in member.iter() {
+                        done.push(match claim(i) {
+                            Some(c) => self.settle_in(c, &mut state, None),
+                            None => Err(ClaimError::Input("claim was not settled".into())),
+                        });
+                    }
+                    progress(member.len() as u64);
+                }
                 done
             })
             .collect();
-        let mut out: Vec<Option<Outcome>> = vec![None; claims.len()];
-        for (i, outcome) in settled.into_iter().flatten() {
-            if let Some(slot) = out.get_mut(i) {
+        drop(members);
+        let mut out: Vec<Option<Outcome>> = Vec::with_capacity(n);
+        out.resize_with(n, || None);
+        for (&i, outcome) in order.iter().zip(settled.into_iter().flatten()) {
+            if let Some(slot) = out.get_mut(i as usize) {
                 *slot = Some(outcome);
             }
         }
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| Err(ClaimError::Input("claim was not settled".into()))))
             .collect()
+    }
+
+    /// Where a claim comes in its member's order: by date, then id, then position.
+    fn key<'c>(&self, claim: Option<&'c Claim>, position: u32) -> (Option<Date>, &'c str, u32) {
+        let date = claim.map(|c| self.date_of(c));
+        let id = claim.map_or("", |c| self.text(c, self.policy.id_field));
+        (date, id, position)
     }
 
     /// Settle one claim against a member's saved state, updating the state.
