@@ -17,7 +17,7 @@ use settle_lang::ir::{
     BinOp, Body, Expr, ExprKind, FoldKind, ParamKind, ParamValue, Policy, Rounding, Type,
 };
 
-use crate::value::{MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS, divide};
+use crate::value::{ArithError, MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS, divide, divide64};
 
 /// The largest money magnitude, in fen.
 const MONEY_LIMIT: i64 = MONEY_LIMIT_FEN as i64;
@@ -279,12 +279,19 @@ fn limit(ty: Type) -> Option<i64> {
     }
 }
 
-/// `round(x * y / d)` in 128 bits by `mode`; an overflow when it does not fit in 64 bits.
+/// `round(x * y / d)` by `mode`, in 64 bits when the product fits and 128 otherwise; an
+/// overflow when the result does not fit in 64 bits.
 fn muldiv(r: &mut Regs<'_>, x: i64, y: i64, d: i64, mode: Rounding) -> R {
-    match divide(i128::from(x) * i128::from(y), i128::from(d), mode) {
-        Ok(q) => i64::try_from(q).map_err(|_| r.fail(fault::OVERFLOW, 0, 0)),
-        Err(crate::value::ArithError::DivisionByZero) => Err(r.fail(fault::DIVISION_BY_ZERO, 0, 0)),
-        Err(crate::value::ArithError::Overflow) => Err(r.fail(fault::OVERFLOW, 0, 0)),
+    let narrow = x.checked_mul(y).and_then(|n| divide64(n, d, mode));
+    let result = match narrow {
+        Some(q) => q,
+        None => divide(i128::from(x) * i128::from(y), i128::from(d), mode)
+            .and_then(|q| i64::try_from(q).map_err(|_| ArithError::Overflow)),
+    };
+    match result {
+        Ok(q) => Ok(q),
+        Err(ArithError::DivisionByZero) => Err(r.fail(fault::DIVISION_BY_ZERO, 0, 0)),
+        Err(ArithError::Overflow) => Err(r.fail(fault::OVERFLOW, 0, 0)),
     }
 }
 

@@ -374,18 +374,19 @@ impl Engine {
             fill.push(total);
             total += count;
         }
-        let mut order = vec![0u32; n];
-        for (i, &m) in member_of.iter().enumerate() {
+        // (date, position) of each claim, members side by side.
+        let mut order = vec![(Date(0), 0u32); n];
+        for ((i, &m), c) in member_of.iter().enumerate().zip(claims) {
             if let Some(at) = fill.get_mut(m as usize) {
                 if let Some(slot) = order.get_mut(*at) {
-                    *slot = u32::try_from(i).unwrap_or(u32::MAX);
+                    *slot = (self.date_of(c.borrow()), u32::try_from(i).unwrap_or(u32::MAX));
                 }
                 *at += 1;
             }
         }
         drop(member_of);
-        let mut members: Vec<&mut [u32]> = Vec::with_capacity(lengths.len());
-        let mut rest: &mut [u32] = &mut order;
+        let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(lengths.len());
+        let mut rest: &mut [(Date, u32)] = &mut order;
         for &count in &lengths {
             let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(count) else {
                 break;
@@ -400,11 +401,15 @@ impl Engine {
                 let mut state = self.fresh();
                 let mut done = Vec::with_capacity(chunk.iter().map(|m| m.len()).sum());
                 for member in chunk.iter_mut() {
-                    member.sort_unstable_by(|&a, &b| {
-                        self.key(claim(a), a).cmp(&self.key(claim(b), b))
+                    member.sort_unstable_by(|&(d, a), &(e, b)| {
+                        d.cmp(&e).then_with(|| {
+                            let id =
+                                |i| claim(i).map_or("", |c| self.text(c, self.policy.id_field));
+                            id(a).cmp(id(b)).then(a.cmp(&b))
+                        })
                     });
                     state.year_start = None;
-                    for &i in member.iter() {
+                    for &(_, i) in member.iter() {
                         done.push(match claim(i) {
                             Some(c) => self.settle_in(c, &mut state, None),
                             None => Err(ClaimError::Input("claim was not settled".into())),
@@ -418,7 +423,7 @@ impl Engine {
         drop(members);
         let mut out: Vec<Option<Outcome>> = Vec::with_capacity(n);
         out.resize_with(n, || None);
-        for (&i, outcome) in order.iter().zip(settled.into_iter().flatten()) {
+        for (&(_, i), outcome) in order.iter().zip(settled.into_iter().flatten()) {
             if let Some(slot) = out.get_mut(i as usize) {
                 *slot = Some(outcome);
             }
@@ -426,13 +431,6 @@ impl Engine {
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| Err(ClaimError::Input("claim was not settled".into()))))
             .collect()
-    }
-
-    /// Where a claim comes in its member's order: by date, then id, then position.
-    fn key<'c>(&self, claim: Option<&'c Claim>, position: u32) -> (Option<Date>, &'c str, u32) {
-        let date = claim.map(|c| self.date_of(c));
-        let id = claim.map_or("", |c| self.text(c, self.policy.id_field));
-        (date, id, position)
     }
 
     /// Settle one claim against a member's saved state, updating the state.

@@ -157,15 +157,39 @@ pub fn divide(n: i128, d: i128, mode: Rounding) -> Arith<i128> {
         return Ok(q);
     }
     let away = if (n < 0) == (d < 0) { 1 } else { -1 };
-    let twice = r.unsigned_abs().saturating_mul(2);
-    let d_abs = d.unsigned_abs();
-    let up = match mode {
+    let up = rounds_away(mode, r.unsigned_abs().saturating_mul(2), d.unsigned_abs(), q % 2 != 0);
+    Ok(if up { q + away } else { q })
+}
+
+/// [`divide`] on 64-bit operands, for the common case of a product that fits: the same result,
+/// without 128-bit division. `None` for `n == i64::MIN` (whose quotient by -1 does not fit).
+pub fn divide64(n: i64, d: i64, mode: Rounding) -> Option<Arith<i64>> {
+    if d == 0 {
+        return Some(Err(ArithError::DivisionByZero));
+    }
+    if n == i64::MIN {
+        return None;
+    }
+    let q = n / d;
+    let r = n % d;
+    if r == 0 {
+        return Some(Ok(q));
+    }
+    let away = if (n < 0) == (d < 0) { 1 } else { -1 };
+    let twice = u128::from(r.unsigned_abs()) * 2;
+    let up = rounds_away(mode, twice, u128::from(d.unsigned_abs()), q % 2 != 0);
+    Some(Ok(if up { q + away } else { q }))
+}
+
+/// Whether a quotient with remainder `twice_rem / 2` (not zero) over a divisor of magnitude
+/// `d_abs` moves away from zero under `mode`.
+fn rounds_away(mode: Rounding, twice_rem: u128, d_abs: u128, q_is_odd: bool) -> bool {
+    match mode {
         Rounding::Down => false,
         Rounding::Up => true,
-        Rounding::HalfUp => twice >= d_abs,
-        Rounding::HalfEven => twice > d_abs || (twice == d_abs && q % 2 != 0),
-    };
-    Ok(if up { q + away } else { q })
+        Rounding::HalfUp => twice_rem >= d_abs,
+        Rounding::HalfEven => twice_rem > d_abs || (twice_rem == d_abs && q_is_odd),
+    }
 }
 
 /// `money + money` or `money - money`.
@@ -259,6 +283,33 @@ mod tests {
         assert_eq!(divide(-125, 10, Rounding::Down), Ok(-12));
         assert_eq!(divide(-121, 10, Rounding::Up), Ok(-13));
         assert_eq!(divide(1, 0, Rounding::HalfUp), Err(ArithError::DivisionByZero));
+    }
+
+    #[test]
+    fn the_64_bit_division_is_the_128_bit_one() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as i64
+        };
+        for i in 0..200_000 {
+            let n = next() >> (i % 60);
+            let d = match i % 4 {
+                0 => 1_000_000,
+                1 => next() >> (i % 62),
+                2 => (next() % 1000) - 500,
+                _ => -1,
+            };
+            for mode in Rounding::ALL {
+                let wide = divide(i128::from(n), i128::from(d), mode).map(|q| q as i64);
+                if let Some(narrow) = divide64(n, d, mode) {
+                    assert_eq!(narrow, wide, "{n} / {d} by {mode:?}");
+                }
+            }
+        }
+        assert_eq!(divide64(i64::MIN, -1, Rounding::HalfUp), None);
     }
 
     #[test]
