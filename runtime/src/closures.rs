@@ -173,8 +173,21 @@ impl Closures {
 
     /// Settle the claim held in `frame`: every value, the balance, the accumulators after it.
     pub fn settle(&self, frame: &mut Frame, fallback: &dyn Fallback) -> Result<(), Fault> {
+        let fields = std::mem::take(&mut frame.fields);
+        let settled = self.settle_fields(&fields, frame, fallback);
+        frame.fields = fields;
+        settled
+    }
+
+    /// [`Closures::settle`] with the claim's fields read from `fields` instead of the frame's.
+    pub fn settle_fields(
+        &self,
+        fields: &[i64],
+        frame: &mut Frame,
+        fallback: &dyn Fallback,
+    ) -> Result<(), Fault> {
         let accs = self.accs.len();
-        let sizes_ok = frame.fields.len() == self.fields
+        let sizes_ok = fields.len() == self.fields
             && frame.accs.len() == accs
             && frame.seen.len() == accs
             && frame.values.len() == self.values
@@ -183,7 +196,7 @@ impl Closures {
         if !sizes_ok {
             return Err(Fault { kind: fault::OVERFLOW, at: self.values, a: 0, b: 0 });
         }
-        let Frame { fields, accs: before, seen, values, next_accs, next_seen } = frame;
+        let Frame { accs: before, seen, values, next_accs, next_seen, .. } = frame;
         let mut r = Regs {
             fields,
             accs: before,

@@ -20,6 +20,9 @@ use crate::value::{self as arith, ArithError, Value};
 /// How many members one parallel task settles, one after another with the same running state.
 const MEMBERS_PER_TASK: usize = 64;
 
+/// How many claims one parallel task scales into the block of fields.
+const SCALE_CHUNK: usize = 4096;
+
 /// One claim to settle: its input fields, and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -163,6 +166,8 @@ pub struct MemberState {
 #[derive(Debug, Clone)]
 struct Running {
     year_start: Option<Date>,
+    /// The first day after the medical year that starts on `year_start`.
+    year_end: Date,
     values: Vec<Value>,
     seen: Vec<bool>,
     /// Scratch: the parameter versions in force for the claim being settled.
@@ -212,6 +217,18 @@ impl Code {
         match self {
             Code::Jit(c) => c.settle(frame, fallback),
             Code::Closures(c) => c.settle(frame, fallback),
+        }
+    }
+
+    fn settle_fields(
+        &self,
+        fields: &[i64],
+        frame: &mut Frame,
+        fallback: &dyn settle_compiler::Fallback,
+    ) -> Result<(), settle_compiler::Fault> {
+        match self {
+            Code::Jit(c) => c.settle_fields(fields, frame, fallback),
+            Code::Closures(c) => c.settle_fields(fields, frame, fallback),
         }
     }
 }
@@ -273,6 +290,7 @@ impl Engine {
         let accs = if code { 0 } else { self.policy.accumulators.len() };
         Running {
             year_start: None,
+            year_end: Date(0),
             values: self.policy.accumulators.iter().take(accs).map(|a| zero(a.ty)).collect(),
             seen: vec![false; accs],
             versions: Vec::new(),
@@ -394,6 +412,27 @@ impl Engine {
             members.push(head);
             rest = tail;
         }
+        // With closures or compiled code, every claim's fields scaled once, in input order, into
+        // one block: settling then reads members' claims from it instead of chasing each
+        // claim's values across the heap.
+        let width = self.policy.input_record().map_or(0, |r| r.fields.len());
+        let rows: Option<Vec<i64>> = self.code.as_ref().filter(|_| width > 0).map(|_| {
+            let mut rows = vec![0i64; n * width];
+            rows.par_chunks_mut(width * SCALE_CHUNK).zip(claims.par_chunks(SCALE_CHUNK)).for_each(
+                |(out, chunk)| {
+                    for (row, c) in out.chunks_mut(width).zip(chunk) {
+                        for (slot, v) in row.iter_mut().zip(&c.borrow().fields) {
+                            *slot = scaled(v);
+                        }
+                    }
+                },
+            );
+            rows
+        });
+        let row = |i: u32| {
+            let start = i as usize * width;
+            rows.as_ref().and_then(|r| r.get(start..start + width))
+        };
         // Members settle in parallel, a few dozen to a task, each task with one running state.
         let settled: Vec<Vec<Outcome>> = members
             .par_chunks_mut(MEMBERS_PER_TASK)
@@ -409,10 +448,14 @@ impl Engine {
                         })
                     });
                     state.year_start = None;
-                    for &(_, i) in member.iter() {
-                        done.push(match claim(i) {
-                            Some(c) => self.settle_in(c, &mut state, None),
-                            None => Err(ClaimError::Input("claim was not settled".into())),
+                    for &(date, i) in member.iter() {
+                        done.push(match (claim(i), &self.code, row(i)) {
+                            (Some(c), Some(code), Some(fields)) => {
+                                self.enter_year(date, &mut state);
+                                self.evaluate_compiled(code, c, Some(fields), date, &mut state)
+                            }
+                            (Some(c), ..) => self.settle_in(c, &mut state, None),
+                            (None, ..) => Err(ClaimError::Input("claim was not settled".into())),
                         });
                     }
                     progress(member.len() as u64);
@@ -464,7 +507,17 @@ impl Engine {
 
     fn load(&self, state: &MemberState) -> Running {
         let mut running = self.fresh();
-        running.year_start = state.year_start.as_deref().and_then(Date::parse);
+        // A saved start that is no medical year's first day starts nothing: the next claim
+        // starts its own year.
+        let first_day = self.policy.year_start;
+        running.year_start = state
+            .year_start
+            .as_deref()
+            .and_then(Date::parse)
+            .filter(|d| d.year_start(first_day) == *d);
+        if let Some(start) = running.year_start {
+            running.year_end = Date(start.0.saturating_add(366)).year_start(self.policy.year_start);
+        }
         for (i, acc) in self.policy.accumulators.iter().enumerate() {
             let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
                 continue;
@@ -507,16 +560,25 @@ impl Engine {
         }
     }
 
+    /// Start the medical year of `date` unless the state is in it already.
+    fn enter_year(&self, date: Date, state: &mut Running) {
+        let inside = state.year_start.is_some_and(|s| s <= date && date < state.year_end);
+        if !inside {
+            let start = self.policy.year_start;
+            let year = date.year_start(start);
+            self.reset(state);
+            state.year_start = Some(year);
+            // A medical year has at most 366 days: 366 days on is in the next one.
+            state.year_end = Date(year.0.saturating_add(366)).year_start(start);
+        }
+    }
+
     fn settle_in(&self, claim: &Claim, state: &mut Running, trace: Option<&mut Trace>) -> Outcome {
         let policy = &*self.policy;
         let date = self.date_of(claim);
-        let year = date.year_start(policy.year_start);
-        if state.year_start != Some(year) {
-            self.reset(state);
-            state.year_start = Some(year);
-        }
+        self.enter_year(date, state);
         if let (Some(code), None) = (&self.code, &trace) {
-            return self.evaluate_compiled(code, claim, date, state);
+            return self.evaluate_compiled(code, claim, None, date, state);
         }
         let mut versions = std::mem::take(&mut state.versions);
         versions_in_force(policy, date, &mut versions);
@@ -606,20 +668,28 @@ impl Engine {
 
     /// [`Engine::evaluate`] with the closures or the compiled code: the same values, faults and
     /// messages. The accumulators are the frame's: on a fault they stay as they were.
+    /// `fields` are the claim's fields already scaled; `None`: scale them from the claim.
     fn evaluate_compiled(
         &self,
         code: &Code,
         claim: &Claim,
+        fields: Option<&[i64]>,
         date: Date,
         state: &mut Running,
     ) -> Outcome {
         let mut frame = state.frame.take().unwrap_or_else(|| code.frame());
-        for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
-            *slot = scaled(v);
+        if fields.is_none() {
+            for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
+                *slot = scaled(v);
+            }
         }
         let fallback =
             Interpreted { engine: self, code, claim, date, versions: std::cell::OnceCell::new() };
-        let outcome = match code.settle(&mut frame, &fallback) {
+        let settled = match fields {
+            Some(fields) => code.settle_fields(fields, &mut frame, &fallback),
+            None => code.settle(&mut frame, &fallback),
+        };
+        let outcome = match settled {
             Ok(()) => {
                 let mut cells = Vec::with_capacity(frame.values.len() + frame.accs.len());
                 cells.extend_from_slice(&frame.values);
