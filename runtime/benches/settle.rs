@@ -1,5 +1,6 @@
 //! Settlement throughput on the Dezhou employee policy, in claims per second on one thread:
-//! the interpreter, the JIT through the engine, the compiled code alone on prepared claims, and
+//! the interpreter (its closures, and the reference tree walker as the baseline), the JIT
+//! through the engine, the compiled code alone on prepared claims, and
 //! a hand-written plain-Rust implementation of the same policy (the ceiling), all on the same
 //! in-memory claims in the same run; the JIT's compile time; and the latency of one claim
 //! through the embedding API with a saved member state.
@@ -170,6 +171,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("dezhou_employee_100k_claims_all_threads", |b| {
         b.iter(|| engine.settle_batch(black_box(&batch)))
     });
+    // The baseline: the reference interpreter walking the IR over decimals for every claim.
+    let reference = Engine::reference(engine.policy().clone());
+    if let Ok(pool) = &one_thread {
+        group.bench_function("reference_tree_walker_100k_claims_1_thread", |b| {
+            b.iter(|| pool.install(|| reference.settle_batch(black_box(&batch))))
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("jit");

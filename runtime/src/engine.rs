@@ -20,6 +20,12 @@ use crate::value::{self as arith, ArithError, Value};
 /// How many members one parallel task settles, one after another with the same running state.
 const MEMBERS_PER_TASK: usize = 64;
 
+/// A claim settled in a batch task: its cells' start in the task's block, or its outcome.
+enum Pending {
+    Slab(usize),
+    Done(Outcome),
+}
+
 /// How many claims one parallel task scales into the block of fields.
 const SCALE_CHUNK: usize = 4096;
 
@@ -44,16 +50,43 @@ pub struct Settlement {
 
 #[derive(Debug, Clone)]
 enum Cells {
-    /// As the closures and the compiled code hold them.
-    Scaled(Box<[i64]>),
+    /// As the closures and the compiled code hold them: `len` cells from `start` of a block
+    /// shared by the claims settled together.
+    Scaled { block: Arc<[i64]>, start: u32, len: u32 },
     /// As the reference interpreter computes them.
     Values(Box<[Value]>),
 }
 
+impl Cells {
+    fn scaled(&self) -> Option<&[i64]> {
+        match self {
+            Cells::Scaled { block, start, len } => {
+                let start = *start as usize;
+                block.get(start..start + *len as usize)
+            }
+            Cells::Values(_) => None,
+        }
+    }
+}
+
 impl Settlement {
+    fn scaled(block: Arc<[i64]>, start: usize, len: usize) -> Self {
+        let (start, len) = (u32::try_from(start), u32::try_from(len));
+        match (start, len) {
+            (Ok(start), Ok(len)) => Settlement { cells: Cells::Scaled { block, start, len } },
+            // Beyond 32 bits of cells: a block of its own.
+            _ => {
+                let own: Arc<[i64]> =
+                    block.get(start.unwrap_or(0) as usize..).unwrap_or(&[]).into();
+                let len = u32::try_from(own.len()).unwrap_or(u32::MAX);
+                Settlement { cells: Cells::Scaled { block: own, start: 0, len } }
+            }
+        }
+    }
+
     fn cell(&self, i: usize, ty: Type) -> Option<Value> {
         match &self.cells {
-            Cells::Scaled(c) => c.get(i).map(|x| unscaled(ty, *x)),
+            Cells::Scaled { .. } => self.cells.scaled()?.get(i).map(|x| unscaled(ty, *x)),
             Cells::Values(v) => v.get(i).cloned(),
         }
     }
@@ -81,7 +114,7 @@ impl Settlement {
     /// Money value `v` in fen, without making a [`Value`].
     pub fn fen(&self, v: usize) -> Option<i64> {
         match &self.cells {
-            Cells::Scaled(c) => c.get(v).copied(),
+            Cells::Scaled { .. } => self.cells.scaled()?.get(v).copied(),
             Cells::Values(values) => match values.get(v) {
                 Some(Value::Money(d)) => settle_compiler::money_fen(*d),
                 _ => None,
@@ -93,8 +126,8 @@ impl Settlement {
     /// as output shows it.
     pub(crate) fn write_cell(&self, out: &mut String, policy: &Policy, i: usize, ty: Type) {
         match &self.cells {
-            Cells::Scaled(c) => {
-                if let Some(x) = c.get(i) {
+            Cells::Scaled { .. } => {
+                if let Some(x) = self.cells.scaled().and_then(|c| c.get(i)) {
                     crate::io::write_scaled(out, policy, ty, *x);
                 }
             }
@@ -107,9 +140,11 @@ impl Settlement {
 impl PartialEq for Settlement {
     fn eq(&self, other: &Self) -> bool {
         match (&self.cells, &other.cells) {
-            (Cells::Scaled(a), Cells::Scaled(b)) => a == b,
             (Cells::Values(a), Cells::Values(b)) => a == b,
-            (Cells::Scaled(s), Cells::Values(v)) | (Cells::Values(v), Cells::Scaled(s)) => {
+            (a @ Cells::Scaled { .. }, b @ Cells::Scaled { .. }) => a.scaled() == b.scaled(),
+            (s @ Cells::Scaled { .. }, Cells::Values(v))
+            | (Cells::Values(v), s @ Cells::Scaled { .. }) => {
+                let s = s.scaled().unwrap_or(&[]);
                 s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| scaled(v) == *x)
             }
         }
@@ -438,7 +473,9 @@ impl Engine {
             .par_chunks_mut(MEMBERS_PER_TASK)
             .map(|chunk| {
                 let mut state = self.fresh();
-                let mut done = Vec::with_capacity(chunk.iter().map(|m| m.len()).sum());
+                let claims_here = chunk.iter().map(|m| m.len()).sum();
+                let mut done: Vec<Pending> = Vec::with_capacity(claims_here);
+                let mut slab: Vec<i64> = Vec::with_capacity(claims_here * self.cells());
                 for member in chunk.iter_mut() {
                     member.sort_unstable_by(|&(d, a), &(e, b)| {
                         d.cmp(&e).then_with(|| {
@@ -452,15 +489,36 @@ impl Engine {
                         done.push(match (claim(i), &self.code, row(i)) {
                             (Some(c), Some(code), Some(fields)) => {
                                 self.enter_year(date, &mut state);
-                                self.evaluate_compiled(code, c, Some(fields), date, &mut state)
+                                let start = slab.len();
+                                match self.evaluate_compiled(
+                                    code,
+                                    c,
+                                    Some(fields),
+                                    date,
+                                    &mut state,
+                                    &mut slab,
+                                ) {
+                                    Ok(()) => Pending::Slab(start),
+                                    Err(e) => Pending::Done(Err(e)),
+                                }
                             }
-                            (Some(c), ..) => self.settle_in(c, &mut state, None),
-                            (None, ..) => Err(ClaimError::Input("claim was not settled".into())),
+                            (Some(c), ..) => Pending::Done(self.settle_in(c, &mut state, None)),
+                            (None, ..) => Pending::Done(Err(ClaimError::Input(
+                                "claim was not settled".into(),
+                            ))),
                         });
                     }
                     progress(member.len() as u64);
                 }
-                done
+                // One block for the task's settlements, shared by them.
+                let block: Arc<[i64]> = slab.into();
+                let len = self.cells();
+                done.into_iter()
+                    .map(|p| match p {
+                        Pending::Slab(start) => Ok(Settlement::scaled(block.clone(), start, len)),
+                        Pending::Done(outcome) => outcome,
+                    })
+                    .collect::<Vec<Outcome>>()
             })
             .collect();
         drop(members);
@@ -560,6 +618,11 @@ impl Engine {
         }
     }
 
+    /// How many cells a settlement holds: every value, then every accumulator.
+    fn cells(&self) -> usize {
+        self.policy.values.len() + self.policy.accumulators.len()
+    }
+
     /// Start the medical year of `date` unless the state is in it already.
     fn enter_year(&self, date: Date, state: &mut Running) {
         let inside = state.year_start.is_some_and(|s| s <= date && date < state.year_end);
@@ -578,7 +641,10 @@ impl Engine {
         let date = self.date_of(claim);
         self.enter_year(date, state);
         if let (Some(code), None) = (&self.code, &trace) {
-            return self.evaluate_compiled(code, claim, None, date, state);
+            let mut cells = Vec::with_capacity(self.cells());
+            self.evaluate_compiled(code, claim, None, date, state, &mut cells)?;
+            let len = cells.len();
+            return Ok(Settlement::scaled(cells.into(), 0, len));
         }
         let mut versions = std::mem::take(&mut state.versions);
         versions_in_force(policy, date, &mut versions);
@@ -676,7 +742,8 @@ impl Engine {
         fields: Option<&[i64]>,
         date: Date,
         state: &mut Running,
-    ) -> Outcome {
+        out: &mut Vec<i64>,
+    ) -> Result<(), ClaimError> {
         let mut frame = state.frame.take().unwrap_or_else(|| code.frame());
         if fields.is_none() {
             for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
@@ -691,12 +758,11 @@ impl Engine {
         };
         let outcome = match settled {
             Ok(()) => {
-                let mut cells = Vec::with_capacity(frame.values.len() + frame.accs.len());
-                cells.extend_from_slice(&frame.values);
-                cells.extend_from_slice(&frame.accs);
+                out.extend_from_slice(&frame.values);
+                out.extend_from_slice(&frame.accs);
                 std::mem::swap(&mut frame.accs, &mut frame.next_accs);
                 std::mem::swap(&mut frame.seen, &mut frame.next_seen);
-                Ok(Settlement { cells: Cells::Scaled(cells.into_boxed_slice()) })
+                Ok(())
             }
             Err(f) => Err(self.compiled_fault(f, &frame)),
         };
