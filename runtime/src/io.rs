@@ -195,21 +195,23 @@ pub fn read_csv_bytes(policy: &Policy, bytes: &[u8], name: &str) -> Result<Vec<R
 }
 
 /// How the records of a CSV body map onto the policy's input fields.
-struct Layout<'p> {
-    policy: &'p Policy,
-    record: &'p RecordDef,
+pub(crate) struct Layout<'p> {
+    pub(crate) policy: &'p Policy,
+    pub(crate) record: &'p RecordDef,
     /// The column of each input field.
-    positions: Vec<usize>,
+    pub(crate) positions: Vec<usize>,
     /// The number of columns of the header.
-    width: usize,
+    pub(crate) width: usize,
 }
 
-fn read_csv_in_pieces(
-    policy: &Policy,
-    bytes: &[u8],
+/// A CSV file's header read against the policy's input, and its body cut into about `pieces`
+/// parts at record boundaries, each with the number of lines before it.
+pub(crate) fn csv_pieces<'b, 'p>(
+    policy: &'p Policy,
+    bytes: &'b [u8],
     name: &str,
     pieces: usize,
-) -> Result<Vec<Row>, FileError> {
+) -> Result<(Layout<'p>, Vec<(&'b [u8], usize)>), FileError> {
     let record = input(policy);
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
     let header = csv
@@ -246,7 +248,16 @@ fn read_csv_in_pieces(
         *seen += n;
         Some(first)
     });
-    let jobs: Vec<(&[u8], usize)> = parts.into_iter().zip(firsts).collect();
+    Ok((layout, parts.into_iter().zip(firsts).collect()))
+}
+
+fn read_csv_in_pieces(
+    policy: &Policy,
+    bytes: &[u8],
+    name: &str,
+    pieces: usize,
+) -> Result<Vec<Row>, FileError> {
+    let (layout, jobs) = csv_pieces(policy, bytes, name, pieces)?;
     let pieces: Vec<Vec<Row>> =
         jobs.into_par_iter().map(|(piece, before)| read_piece(&layout, piece, before)).collect();
     let mut rows = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
@@ -312,19 +323,9 @@ fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(piece);
     let mut rows = Vec::new();
     let mut raw = csv::StringRecord::new();
-    // The line a record starts on, counted from its byte offset: the reader's own line count
-    // points before a record's line end when lines end with CR LF or blank lines precede it.
-    let mut counted = (0, before + 1);
+    let mut lines = Lines::new(piece, before);
     let mut line_at = |position: Option<&csv::Position>, fallback: u64| {
-        let byte = position.map_or(fallback, csv::Position::byte);
-        let mut at = usize::try_from(byte).unwrap_or(piece.len()).min(piece.len());
-        while matches!(piece.get(at), Some(b'\r' | b'\n')) {
-            at += 1;
-        }
-        if let Some(skipped) = piece.get(counted.0..at) {
-            counted = (at, counted.1 + skipped.iter().filter(|&&b| b == b'\n').count());
-        }
-        counted.1
+        lines.at(position.map_or(fallback, csv::Position::byte))
     };
     loop {
         let fallback = csv.position().byte();
@@ -333,18 +334,7 @@ fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
             Ok(true) => {
                 let line = line_at(raw.position(), fallback);
                 if raw.len() != layout.width {
-                    rows.push(Row::Error(InputError {
-                        line,
-                        id: None,
-                        member: None,
-                        field: None,
-                        message: format!(
-                            "the line has {} field{}, the header {}",
-                            raw.len(),
-                            if raw.len() == 1 { "" } else { "s" },
-                            layout.width
-                        ),
-                    }));
+                    rows.push(width_error(line, raw.len(), layout.width));
                     continue;
                 }
                 let cell =
@@ -352,21 +342,17 @@ fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
                 rows.push(build_claim(layout.policy, layout.record, line, cell));
             }
             Err(e) => {
-                let message = match e.kind() {
-                    csv::ErrorKind::Utf8 { err, .. } => format!(
-                        "field {} is not UTF-8 text (valid up to byte {})",
-                        err.field() + 1,
-                        err.valid_up_to()
-                    ),
-                    _ => format!("not a CSV record: {e}"),
-                };
-                rows.push(Row::Error(InputError {
-                    line: line_at(e.position(), fallback),
-                    id: None,
-                    member: None,
-                    field: None,
-                    message,
-                }));
+                let line = line_at(e.position(), fallback);
+                rows.push(match e.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => utf8_error(line, err),
+                    _ => Row::Error(InputError {
+                        line,
+                        id: None,
+                        member: None,
+                        field: None,
+                        message: format!("not a CSV record: {e}"),
+                    }),
+                });
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     break;
                 }
@@ -374,6 +360,65 @@ fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// The line a record starts on, counted from its byte offset: the reader's own line count points
+/// before a record's line end when lines end with CR LF or blank lines precede it.
+pub(crate) struct Lines<'b> {
+    piece: &'b [u8],
+    /// A byte offset and the line it is on.
+    counted: (usize, usize),
+}
+
+impl<'b> Lines<'b> {
+    /// Lines of `piece`, which has `before` lines before it.
+    pub(crate) fn new(piece: &'b [u8], before: usize) -> Self {
+        Lines { piece, counted: (0, before + 1) }
+    }
+
+    /// The line of the record at byte `byte` (offsets only grow between calls).
+    pub(crate) fn at(&mut self, byte: u64) -> usize {
+        let piece = self.piece;
+        let mut at = usize::try_from(byte).unwrap_or(piece.len()).min(piece.len());
+        while matches!(piece.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        if let Some(skipped) = piece.get(self.counted.0..at) {
+            self.counted = (at, self.counted.1 + skipped.iter().filter(|&&b| b == b'\n').count());
+        }
+        self.counted.1
+    }
+}
+
+/// The error row of a record whose field count differs from the header's.
+pub(crate) fn width_error(line: usize, fields: usize, header: usize) -> Row {
+    Row::Error(InputError {
+        line,
+        id: None,
+        member: None,
+        field: None,
+        message: format!(
+            "the line has {} field{}, the header {}",
+            fields,
+            if fields == 1 { "" } else { "s" },
+            header
+        ),
+    })
+}
+
+/// The error row of a record that is not UTF-8.
+pub(crate) fn utf8_error(line: usize, err: &csv::Utf8Error) -> Row {
+    Row::Error(InputError {
+        line,
+        id: None,
+        member: None,
+        field: None,
+        message: format!(
+            "field {} is not UTF-8 text (valid up to byte {})",
+            err.field() + 1,
+            err.valid_up_to()
+        ),
+    })
 }
 
 /// Read claims from JSON Lines: one object per line, keys naming the input's fields.
@@ -432,12 +477,12 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn input(policy: &Policy) -> &RecordDef {
+pub(crate) fn input(policy: &Policy) -> &RecordDef {
     static EMPTY: RecordDef = RecordDef { name: String::new(), fields: Vec::new() };
     policy.records.get(policy.input).unwrap_or(&EMPTY)
 }
 
-fn build_claim<'a>(
+pub(crate) fn build_claim<'a>(
     policy: &Policy,
     record: &RecordDef,
     line: usize,
@@ -742,7 +787,7 @@ pub fn write_csv(
 
 /// The settlement rows of [`write_csv`], without the header.
 /// The stages' output values in column order, with their types.
-fn output_slots(policy: &Policy) -> Vec<(usize, Type)> {
+pub(crate) fn output_slots(policy: &Policy) -> Vec<(usize, Type)> {
     policy
         .stages
         .iter()
@@ -813,7 +858,7 @@ fn write_csv_rows<W: Write>(
 
 /// Write an amount in fen as yuan with two decimals (`-1234.05`), digit by digit: the output's
 /// hottest loop.
-fn push_fen(out: &mut String, fen: i128) {
+pub(crate) fn push_fen(out: &mut String, fen: i128) {
     let sign = if fen < 0 { "-" } else { "" };
     // Every bounded amount fits 64 bits, whose division by ten is a multiplication.
     let Ok(mut n) = u64::try_from(fen.unsigned_abs()) else {
