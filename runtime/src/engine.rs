@@ -18,7 +18,72 @@ use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_for
 use crate::value::{self as arith, ArithError, Value};
 
 /// How many members one parallel task settles, one after another with the same running state.
-const MEMBERS_PER_TASK: usize = 64;
+pub(crate) const MEMBERS_PER_TASK: usize = 64;
+
+/// Claims grouped by member: the members numbered in order of first appearance, each member's
+/// claims side by side (a counting sort) as (date, position), to be ordered within the member.
+pub(crate) struct MemberOrder {
+    /// (date, position) of every claim settled, members side by side.
+    pub(crate) order: Vec<(Date, u32)>,
+    /// How many claims each member has.
+    lengths: Vec<usize>,
+}
+
+impl MemberOrder {
+    /// Each member's claims, to sort and settle.
+    pub(crate) fn members(&mut self) -> Vec<&mut [(Date, u32)]> {
+        let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(self.lengths.len());
+        let mut rest: &mut [(Date, u32)] = &mut self.order;
+        for &count in &self.lengths {
+            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(count) else {
+                break;
+            };
+            members.push(head);
+            rest = tail;
+        }
+        members
+    }
+}
+
+/// Group claims `0..n` by member: `member(i)` is claim `i`'s member (`None`: the claim is not
+/// settled), `date(i)` its date.
+pub(crate) fn member_order<'k>(
+    n: usize,
+    member: impl Fn(usize) -> Option<&'k [u8]>,
+    date: impl Fn(usize) -> Date,
+) -> MemberOrder {
+    let mut ids: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut member_of: Vec<u32> = Vec::with_capacity(n);
+    for i in 0..n {
+        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        member_of.push(match member(i) {
+            Some(m) => *ids.entry(m).or_insert(next),
+            None => u32::MAX,
+        });
+    }
+    let mut lengths = vec![0usize; ids.len()];
+    for &m in &member_of {
+        if let Some(count) = lengths.get_mut(m as usize) {
+            *count += 1;
+        }
+    }
+    let mut fill = Vec::with_capacity(lengths.len());
+    let mut total = 0;
+    for &count in &lengths {
+        fill.push(total);
+        total += count;
+    }
+    let mut order = vec![(Date(0), 0u32); total];
+    for (i, &m) in member_of.iter().enumerate() {
+        if let Some(at) = fill.get_mut(m as usize) {
+            if let Some(slot) = order.get_mut(*at) {
+                *slot = (date(i), u32::try_from(i).unwrap_or(u32::MAX));
+            }
+            *at += 1;
+        }
+    }
+    MemberOrder { order, lengths }
+}
 
 /// A claim settled in a batch task: its cells' start in the task's block, or its outcome.
 enum Pending {
@@ -309,6 +374,49 @@ impl Engine {
         }
     }
 
+    /// Whether the engine settles with closures or compiled code that never ask the reference
+    /// interpreter for anything (no folds over lists, no comparisons of text).
+    pub fn settles_without_fallback(&self) -> bool {
+        self.code.as_ref().is_some_and(|c| c.fallbacks().is_empty())
+    }
+
+    /// Settle members' claims in order with the closures or compiled code, one running state for
+    /// all: `id(i)` is claim `i`'s id (for the order of a day's claims), `row(i)` its fields
+    /// scaled; `sink` gets each claim's frame after it settled, or its error.
+    pub(crate) fn settle_members<'t>(
+        &self,
+        members: &mut [&mut [(Date, u32)]],
+        id: &dyn Fn(usize) -> &'t [u8],
+        row: &dyn Fn(usize) -> Option<&'t [i64]>,
+        sink: &mut dyn FnMut(usize, Result<&Frame, ClaimError>),
+        progress: &(dyn Fn(u64) + Sync),
+    ) {
+        let Some(code) = &self.code else { return };
+        let mut state = self.fresh();
+        for member in members.iter_mut() {
+            member.sort_unstable_by(|&(d, a), &(e, b)| {
+                d.cmp(&e).then_with(|| id(a as usize).cmp(id(b as usize)).then(a.cmp(&b)))
+            });
+            state.year_start = None;
+            for &(date, i) in member.iter() {
+                let i = i as usize;
+                let Some(fields) = row(i) else {
+                    sink(i, Err(ClaimError::Input("claim was not settled".into())));
+                    continue;
+                };
+                self.enter_year(date, &mut state);
+                let settled =
+                    self.evaluate_compiled(code, None, Some(fields), date, &mut state, |frame| {
+                        sink(i, Ok(frame))
+                    });
+                if let Err(e) = settled {
+                    sink(i, Err(e));
+                }
+            }
+            progress(member.len() as u64);
+        }
+    }
+
     /// Whether the interpreter runs as closures over scaled integers (`false`: it walks the IR,
     /// for policies with values of text, list or record type).
     pub fn uses_closures(&self) -> bool {
@@ -406,47 +514,12 @@ impl Engine {
     ) -> Vec<Outcome> {
         let n = claims.len();
         let claim = |i: u32| claims.get(i as usize).map(Borrow::borrow);
-        // Number the members in order of first appearance.
-        let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut member_of: Vec<u32> = Vec::with_capacity(n);
-        for c in claims {
-            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-            member_of
-                .push(*ids.entry(self.text(c.borrow(), self.policy.member_field)).or_insert(next));
-        }
-        // Each member's claims side by side (a counting sort), then by date, id and position.
-        let mut lengths = vec![0usize; ids.len()];
-        for &m in &member_of {
-            if let Some(count) = lengths.get_mut(m as usize) {
-                *count += 1;
-            }
-        }
-        let mut fill = Vec::with_capacity(lengths.len());
-        let mut total = 0;
-        for &count in &lengths {
-            fill.push(total);
-            total += count;
-        }
-        // (date, position) of each claim, members side by side.
-        let mut order = vec![(Date(0), 0u32); n];
-        for ((i, &m), c) in member_of.iter().enumerate().zip(claims) {
-            if let Some(at) = fill.get_mut(m as usize) {
-                if let Some(slot) = order.get_mut(*at) {
-                    *slot = (self.date_of(c.borrow()), u32::try_from(i).unwrap_or(u32::MAX));
-                }
-                *at += 1;
-            }
-        }
-        drop(member_of);
-        let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(lengths.len());
-        let mut rest: &mut [(Date, u32)] = &mut order;
-        for &count in &lengths {
-            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(count) else {
-                break;
-            };
-            members.push(head);
-            rest = tail;
-        }
+        let mut order = member_order(
+            n,
+            |i| claim(i as u32).map(|c| self.text(c, self.policy.member_field).as_bytes()),
+            |i| claim(i as u32).map_or(Date(0), |c| self.date_of(c)),
+        );
+        let mut members = order.members();
         // With closures or compiled code, every claim's fields scaled once, in input order, into
         // one block: settling then reads members' claims from it instead of chasing each
         // claim's values across the heap.
@@ -490,13 +563,17 @@ impl Engine {
                             (Some(c), Some(code), Some(fields)) => {
                                 self.enter_year(date, &mut state);
                                 let start = slab.len();
+                                let keep = |frame: &Frame| {
+                                    slab.extend_from_slice(&frame.values);
+                                    slab.extend_from_slice(&frame.accs);
+                                };
                                 match self.evaluate_compiled(
                                     code,
-                                    c,
+                                    Some(c),
                                     Some(fields),
                                     date,
                                     &mut state,
-                                    &mut slab,
+                                    keep,
                                 ) {
                                     Ok(()) => Pending::Slab(start),
                                     Err(e) => Pending::Done(Err(e)),
@@ -524,7 +601,7 @@ impl Engine {
         drop(members);
         let mut out: Vec<Option<Outcome>> = Vec::with_capacity(n);
         out.resize_with(n, || None);
-        for (&(_, i), outcome) in order.iter().zip(settled.into_iter().flatten()) {
+        for (&(_, i), outcome) in order.order.iter().zip(settled.into_iter().flatten()) {
             if let Some(slot) = out.get_mut(i as usize) {
                 *slot = Some(outcome);
             }
@@ -642,7 +719,10 @@ impl Engine {
         self.enter_year(date, state);
         if let (Some(code), None) = (&self.code, &trace) {
             let mut cells = Vec::with_capacity(self.cells());
-            self.evaluate_compiled(code, claim, None, date, state, &mut cells)?;
+            self.evaluate_compiled(code, Some(claim), None, date, state, |frame| {
+                cells.extend_from_slice(&frame.values);
+                cells.extend_from_slice(&frame.accs);
+            })?;
             let len = cells.len();
             return Ok(Settlement::scaled(cells.into(), 0, len));
         }
@@ -738,14 +818,14 @@ impl Engine {
     fn evaluate_compiled(
         &self,
         code: &Code,
-        claim: &Claim,
+        claim: Option<&Claim>,
         fields: Option<&[i64]>,
         date: Date,
         state: &mut Running,
-        out: &mut Vec<i64>,
+        keep: impl FnOnce(&Frame),
     ) -> Result<(), ClaimError> {
         let mut frame = state.frame.take().unwrap_or_else(|| code.frame());
-        if fields.is_none() {
+        if let (None, Some(claim)) = (fields, claim) {
             for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
                 *slot = scaled(v);
             }
@@ -758,8 +838,7 @@ impl Engine {
         };
         let outcome = match settled {
             Ok(()) => {
-                out.extend_from_slice(&frame.values);
-                out.extend_from_slice(&frame.accs);
+                keep(&frame);
                 std::mem::swap(&mut frame.accs, &mut frame.next_accs);
                 std::mem::swap(&mut frame.seen, &mut frame.next_seen);
                 Ok(())
@@ -865,7 +944,8 @@ impl Engine {
 struct Interpreted<'a> {
     engine: &'a Engine,
     code: &'a Code,
-    claim: &'a Claim,
+    /// The claim, when the fallback may need it.
+    claim: Option<&'a Claim>,
     date: Date,
     /// The parameter versions in force, found when first asked for.
     versions: std::cell::OnceCell<Vec<Option<usize>>>,
@@ -881,7 +961,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         use settle_compiler::fault;
         let policy = &*self.engine.policy;
         let failure = |kind: i64, a: i64, b: i64| settle_compiler::Fault { kind, at: 0, a, b };
-        let Some(e) = self.code.fallbacks().get(expr) else {
+        let (Some(e), Some(claim)) = (self.code.fallbacks().get(expr), self.claim) else {
             return Err(failure(fault::OVERFLOW, 0, 0));
         };
         let accs: Vec<Value> =
@@ -889,7 +969,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         let mut cx = Cx {
             policy,
             prepared: &self.engine.prepared,
-            fields: &self.claim.fields,
+            fields: &claim.fields,
             accs: &accs,
             versions: self.versions.get_or_init(|| {
                 let mut versions = Vec::new();

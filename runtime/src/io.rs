@@ -204,6 +204,9 @@ pub(crate) struct Layout<'p> {
     pub(crate) width: usize,
 }
 
+/// Pieces of a CSV body, each with the number of lines before it.
+pub(crate) type Pieces<'b> = Vec<(&'b [u8], usize)>;
+
 /// A CSV file's header read against the policy's input, and its body cut into about `pieces`
 /// parts at record boundaries, each with the number of lines before it.
 pub(crate) fn csv_pieces<'b, 'p>(
@@ -211,7 +214,7 @@ pub(crate) fn csv_pieces<'b, 'p>(
     bytes: &'b [u8],
     name: &str,
     pieces: usize,
-) -> Result<(Layout<'p>, Vec<(&'b [u8], usize)>), FileError> {
+) -> Result<(Layout<'p>, Pieces<'b>), FileError> {
     let record = input(policy);
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
     let header = csv

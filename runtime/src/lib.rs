@@ -19,6 +19,7 @@
 //! assert_eq!(engine.output(&settlement, "basic.pay").as_deref(), Some("900.00"));
 //! ```
 
+pub mod batch;
 pub mod closures;
 pub mod diff;
 pub mod engine;

@@ -1,0 +1,212 @@
+//! The batch fast path against the general path: the same CSV file read, settled and written
+//! both ways must give the same bytes, for every policy the fast path takes, on generated claims,
+//! the sample files and hostile input (bad fields, quoting, CR LF, blank lines, duplicates, text
+//! that is not UTF-8), with closures and with compiled code.
+
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+
+use std::path::Path;
+
+use settle_runtime::Engine;
+use settle_runtime::batch::{read_table, settle_table, supported, write_table_csv};
+use settle_runtime::io::{self, FileLoader as Files};
+
+fn policies() -> Vec<(String, settle_lang::ir::Policy)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut out = Vec::new();
+    let mut stack = vec![root.join("policies"), root.join("examples")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "settle") {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(&path).expect("policy");
+                out.push((
+                    name.clone(),
+                    settle_runtime::load_with(&name, &text, &mut Files).expect("checks"),
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The general path's output for `csv`.
+fn general(engine: &Engine, csv: &[u8]) -> Vec<u8> {
+    let rows = io::read_csv_bytes(engine.policy(), csv, "claims.csv").expect("read");
+    let settled = engine.settle_batch(&io::claims_of(&rows));
+    let outcomes = io::by_row(&rows, settled);
+    let mut out = Vec::new();
+    io::write_csv(engine.policy(), &rows, &outcomes, &mut out).expect("written");
+    out
+}
+
+/// The fast path's output for `csv`; `None` when the file is left to the general path.
+fn fast(engine: &Engine, csv: &[u8]) -> Option<Vec<u8>> {
+    let table = read_table(engine.policy(), csv, "claims.csv").expect("read")?;
+    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
+    let mut out = Vec::new();
+    write_table_csv(engine.policy(), &table, &settled, &mut out).expect("written");
+    Some(out)
+}
+
+fn same(engine: &Engine, csv: &[u8], what: &str) {
+    let a = general(engine, csv);
+    let b = fast(engine, csv).unwrap_or_else(|| panic!("{what}: left to the general path"));
+    assert!(a.len() > 200, "{what}: nothing written");
+    if a != b {
+        let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        for (x, y) in a.lines().zip(b.lines()) {
+            assert_eq!(x, y, "{what}: the first differing line");
+        }
+        assert_eq!(a.lines().count(), b.lines().count(), "{what}: line counts");
+    }
+}
+
+/// `csv` with hostile records added after its header: every way a record can be wrong or odd.
+fn hostile(policy: &settle_lang::ir::Policy, csv: &str) -> String {
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let header = lines.first().cloned().unwrap_or_default();
+    let columns: Vec<&str> = header.split(',').collect();
+    let sample: Vec<String> =
+        lines.get(1).map(|l| l.split(',').map(str::to_string).collect()).unwrap_or_default();
+    let input = policy.input_record().expect("input");
+    let column_of = |field: usize| {
+        input.fields.get(field).and_then(|f| columns.iter().position(|c| *c == f.name))
+    };
+    let with = |field: usize, value: &str| {
+        let mut cells = sample.clone();
+        if let Some(c) = column_of(field) {
+            cells[c] = value.to_string();
+        }
+        cells.join(",")
+    };
+    let mut extra = vec![
+        String::new(),
+        "only,two".to_string(),
+        with(policy.id_field, "\"quoted, id\""),
+        with(policy.id_field, " spaced "),
+        with(policy.id_field, ""),
+        with(policy.member_field, ""),
+        with(policy.member_field, "\"m \"\"q\"\"\""),
+        with(policy.dated_field, "2024-02-30"),
+        with(policy.dated_field, " 2024-02-03"),
+        with(policy.dated_field, "yesterday"),
+    ];
+    for (i, f) in input.fields.iter().enumerate() {
+        let bad: &[&str] = match f.ty {
+            settle_lang::ir::Type::Money => &[
+                "-5",
+                "1.234",
+                "1_000.5",
+                " 12.3 ",
+                "12.",
+                ".5",
+                "1e3",
+                "x",
+                "1000000000000000.01",
+                "0012.50",
+                "7",
+                "12.3",
+                "0.5",
+            ],
+            settle_lang::ir::Type::Enum(_) => &["nonsense", " level1", ""],
+            settle_lang::ir::Type::Int => &["-3", "x", "99999999999999999999"],
+            settle_lang::ir::Type::Bool => &["yes", "maybe", ""],
+            settle_lang::ir::Type::Rate => &["50%", "0.5", "x"],
+            _ => &[],
+        };
+        for b in bad {
+            extra.push(with(i, b));
+        }
+    }
+    let mut out = vec![header];
+    // Each odd record with an id of its own, where it has the sample's.
+    let id = sample.first().cloned().unwrap_or_default();
+    out.extend(extra.into_iter().enumerate().map(|(k, l)| l.replacen(&id, &format!("h{k}"), 1)));
+    // The first claim twice: a duplicate id.
+    if let Some(first) = lines.get(1).cloned() {
+        out.push(first);
+    }
+    out.extend(lines.drain(1..));
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn the_fast_path_writes_what_the_general_path_writes() {
+    let mut taken = 0;
+    for (name, policy) in policies() {
+        let closures = Engine::new(policy.clone());
+        let jit = Engine::compiled(policy.clone()).expect("compiles");
+        if !supported(&closures) {
+            assert!(!supported(&jit), "{name}");
+            assert!(settle_table(&closures, &Default::default(), &|_| {}).is_none());
+            continue;
+        }
+        taken += 1;
+        for seed in 1..=2u64 {
+            let mut csv = Vec::new();
+            settle_runtime::generate::write(&policy, 3_000, seed, false, &mut csv)
+                .expect("generated");
+            let text = String::from_utf8(csv.clone()).expect("utf-8");
+            for engine in [&closures, &jit] {
+                same(engine, &csv, &format!("{name}, seed {seed}"));
+                let odd = hostile(&policy, &text);
+                same(engine, odd.as_bytes(), &format!("{name}, seed {seed}, hostile"));
+                same(engine, odd.replace('\n', "\r\n").as_bytes(), &format!("{name}, CR LF"));
+                let mut broken = odd.clone().into_bytes();
+                let at = broken.len() / 2;
+                broken.splice(at..at, [0xff, 0xfe]);
+                same(engine, &broken, &format!("{name}, not UTF-8"));
+            }
+        }
+    }
+    assert!(taken >= 3, "only {taken} policies take the fast path");
+}
+
+#[test]
+fn the_sample_files_settle_alike() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/claims"));
+    let policy_of = |file: &str| -> Option<&str> {
+        Some(match file {
+            "dezhou_employee.csv" => "policies/dezhou/employee_inpatient.settle",
+            "dezhou_resident.csv" => "policies/dezhou/resident_inpatient.settle",
+            "out_of_area.csv" => "policies/out-of-area/non_referred.settle",
+            _ => return None,
+        })
+    };
+    let mut compared = 0;
+    for entry in std::fs::read_dir(root).expect("claims").flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(path) = policy_of(&file) else { continue };
+        let full = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path);
+        let text = std::fs::read_to_string(&full).expect("policy");
+        let policy = settle_runtime::load_with(path, &text, &mut Files).expect("checks");
+        let engine = Engine::new(policy);
+        if supported(&engine) {
+            same(&engine, &std::fs::read(entry.path()).expect("claims"), &file);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 1);
+}
+
+/// A text longer than the arena's cells leaves the file to the general path.
+#[test]
+fn a_huge_text_is_left_to_the_general_path() {
+    let (_, policy) = policies()
+        .into_iter()
+        .find(|(n, _)| n.ends_with("employee_inpatient.settle"))
+        .expect("dezhou");
+    let mut csv = Vec::new();
+    settle_runtime::generate::write(&policy, 10, 1, false, &mut csv).expect("generated");
+    let text = String::from_utf8(csv).expect("utf-8");
+    let huge = "x".repeat(2 << 20);
+    let body = text.replacen("\ng0000003,", &format!("\n{huge},"), 1);
+    assert_ne!(body, text);
+    let engine = Engine::new(policy);
+    assert!(fast(&engine, body.as_bytes()).is_none());
+}
