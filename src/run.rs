@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use settle_lang::ir::Policy;
 use settle_runtime::io::{self, AtomicFile, Format, Row};
 use settle_runtime::testing::{TestReport, run_tests};
-use settle_runtime::{Engine, Outcome};
+use settle_runtime::{Engine, Outcome, batch};
 
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file};
 
@@ -94,11 +94,6 @@ pub fn run(
         Some(Ok(pool)) => Some(pool),
         None => None,
     };
-    let rows = match in_pool(pool.as_ref(), || read_rows(&policy, claims)) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let read = started.elapsed();
     let engine = if jit {
         match Engine::compiled(policy.clone()) {
             Ok(engine) => engine,
@@ -110,16 +105,30 @@ pub fn run(
     } else {
         Engine::new(policy)
     };
-    let batch = io::claims_of(&rows);
-    let bar = (std::io::stderr().is_terminal() && batch.len() >= PROGRESS_FROM).then(|| {
-        let bar = ProgressBar::new(batch.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} claims ({per_sec})",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
+    // CSV in and out with closures or compiled code: the fast path, without a value per field.
+    if !jsonl && Format::of_path(claims) == Format::Csv && batch::supported(&engine) {
+        match in_pool(pool.as_ref(), || run_fast(&engine, claims, target.as_mut(), started)) {
+            Fast::Done(code) => {
+                if let Some(file) = target {
+                    if let Err(e) = file.commit() {
+                        eprintln!("error: cannot write the settlements: {e}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                }
+                return code;
+            }
+            Fast::Failed(code) => return code,
+            Fast::General => {}
         }
-        bar
-    });
+    }
+    let policy = engine.policy().clone();
+    let rows = match in_pool(pool.as_ref(), || read_rows(&policy, claims)) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let read = started.elapsed();
+    let batch = io::claims_of(&rows);
+    let bar = progress_bar(batch.len());
     let settle = || {
         engine.settle_batch_with(&batch, &|n| {
             if let Some(b) = &bar {
@@ -152,6 +161,90 @@ pub fn run(
     std::mem::forget(batch);
     std::mem::forget(rows);
     ExitCode::SUCCESS
+}
+
+/// How the fast path ended.
+enum Fast {
+    /// Settled and written (not yet committed): the exit code.
+    Done(ExitCode),
+    /// An error was reported: the exit code.
+    Failed(ExitCode),
+    /// The file is for the general path.
+    General,
+}
+
+/// `settle run` by the batch fast path (`settle_runtime::batch`): the same output, the same
+/// summary.
+fn run_fast(
+    engine: &Engine,
+    claims: &Path,
+    target: Option<&mut AtomicFile>,
+    started: Instant,
+) -> Fast {
+    let policy = engine.policy();
+    let bytes = match std::fs::read(claims) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", claims.display());
+            return Fast::Failed(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let table = match batch::read_table(policy, &bytes, &claims.display().to_string()) {
+        Ok(Some(table)) => table,
+        Ok(None) => return Fast::General,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Fast::Failed(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    drop(bytes);
+    let read = started.elapsed();
+    let bar = progress_bar(table.len() - table.error_rows());
+    let Some(settled) = batch::settle_table(engine, &table, &|n| {
+        if let Some(b) = &bar {
+            b.inc(n)
+        }
+    }) else {
+        return Fast::General;
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let written = match target {
+        Some(file) => match file.writer() {
+            Some(w) => batch::write_table_csv(policy, &table, &settled, w),
+            None => Ok(()),
+        },
+        None => batch::write_table_csv(policy, &table, &settled, &mut std::io::stdout().lock()),
+    };
+    if let Err(e) = written {
+        eprintln!("error: cannot write the settlements: {e}");
+        return Fast::Failed(ExitCode::from(EXIT_USAGE));
+    }
+    let totals: Vec<(String, Decimal)> = settled
+        .totals
+        .iter()
+        .map(|(name, fen)| (name.clone(), Decimal::from_i128_with_scale(*fen, 2)))
+        .collect();
+    let errors = table.error_rows() + settled.failed();
+    print_summary(table.len(), errors, &totals, started, read);
+    // As in the general path: the memory goes back whole at exit.
+    std::mem::forget(settled);
+    std::mem::forget(table);
+    Fast::Done(ExitCode::SUCCESS)
+}
+
+/// A progress bar for `claims` claims on a terminal, for long inputs.
+fn progress_bar(claims: usize) -> Option<ProgressBar> {
+    (std::io::stderr().is_terminal() && claims >= PROGRESS_FROM).then(|| {
+        let bar = ProgressBar::new(claims as u64);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} claims ({per_sec})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    })
 }
 
 /// Run `work` on `pool`, or on rayon's global pool when there is none.
@@ -202,13 +295,24 @@ fn summary(
             }
         }
     }
+    print_summary(rows.len(), errors, &totals, started, read);
+}
+
+/// The summary at the end of `settle run`: claims, errors, each share's total, time.
+fn print_summary(
+    claims: usize,
+    errors: usize,
+    totals: &[(String, Decimal)],
+    started: Instant,
+    read: std::time::Duration,
+) {
     let elapsed = started.elapsed();
-    let per_second = rows.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    let per_second = claims as f64 / elapsed.as_secs_f64().max(1e-9);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "claims   {}", rows.len());
-    let _ = writeln!(err, "settled  {}", rows.len() - errors);
+    let _ = writeln!(err, "claims   {claims}");
+    let _ = writeln!(err, "settled  {}", claims - errors);
     let _ = writeln!(err, "errors   {errors}");
-    for (name, total) in &totals {
+    for (name, total) in totals {
         let _ = writeln!(err, "{name:<24} {total:>20.2}");
     }
     let _ = writeln!(
