@@ -591,98 +591,203 @@ pub fn write_table_csv(
     let n = table.len();
     for batch in (0..n).step_by(BATCH) {
         let end = (batch + BATCH).min(n);
-        let pieces: Vec<std::io::Result<Vec<u8>>> = (batch..end)
+        let pieces: Vec<Vec<u8>> = (batch..end)
             .step_by(PIECE)
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|from| {
-                let mut w = csv::Writer::from_writer(Vec::with_capacity(PIECE * 128));
-                let mut cell = String::new();
+                let mut row =
+                    OutPiece { out: Vec::with_capacity(PIECE * 128), cell: String::new() };
                 for i in from..(from + PIECE).min(end) {
-                    write_row(
-                        policy,
-                        table,
-                        settled,
-                        &types,
-                        outputs,
-                        columns.len(),
-                        i,
-                        &mut w,
-                        &mut cell,
-                    )?;
+                    row.write(policy, table, settled, &types, outputs, columns.len(), i);
                 }
-                w.into_inner().map_err(csv::IntoInnerError::into_error)
+                row.out
             })
             .collect();
         for piece in pieces {
-            out.write_all(&piece?)?;
+            out.write_all(&piece)?;
         }
     }
     out.flush()
 }
 
-#[allow(clippy::too_many_arguments, reason = "one row's inputs, named")]
-fn write_row(
-    policy: &Policy,
-    table: &Table,
-    settled: &Settled,
-    types: &[Type],
-    outputs: usize,
-    columns: usize,
-    i: usize,
-    w: &mut csv::Writer<Vec<u8>>,
-    cell: &mut String,
-) -> std::io::Result<()> {
-    use std::fmt::Write as _;
-    cell.clear();
-    let _ = write!(cell, "{}", table.lines.get(i).copied().unwrap_or(0));
-    w.write_field(cell.as_bytes())?;
-    let input_error = if table.bad.get(i).copied().unwrap_or(true) {
-        table.errors.binary_search_by_key(&i, |(k, _)| *k).ok().and_then(|k| table.errors.get(k))
+/// Two digits of every number below 100.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Write `n`'s digits (at least `min` of them) to the end of `buf`, returning where they start.
+fn digits(buf: &mut [u8; 24], mut n: u64, min: usize) -> usize {
+    let mut i = buf.len();
+    while n > 0 || buf.len() - i < min {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        let (Some(&hi), Some(&lo)) = (PAIRS.get(pair), PAIRS.get(pair + 1)) else { break };
+        let (Some(a), Some(b)) = (i.checked_sub(2), i.checked_sub(1)) else { break };
+        if let Some(slot) = buf.get_mut(b) {
+            *slot = lo;
+        }
+        if let Some(slot) = buf.get_mut(a) {
+            *slot = hi;
+        }
+        i = a;
+    }
+    // One leading zero too many from the last pair.
+    while i + min < buf.len() && buf.get(i) == Some(&b'0') {
+        i += 1;
+    }
+    i
+}
+
+/// Write a count.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 24];
+    let at = digits(&mut buf, n.unsigned_abs(), 1);
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(buf.get(at..).unwrap_or(&[]));
+}
+
+/// Write an amount in fen as yuan with two decimals (`-1234.05`), as `io::push_fen` does.
+fn push_fen(out: &mut Vec<u8>, fen: i64) {
+    let mut buf = [0u8; 24];
+    let at = digits(&mut buf, fen.unsigned_abs(), 3);
+    let all = buf.get(at..).unwrap_or(&[]);
+    let (yuan, cents) = all.split_at(all.len().saturating_sub(2));
+    if fen < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(yuan);
+    out.push(b'.');
+    out.extend_from_slice(cents);
+}
+
+/// Write a field as the `csv` writer does: quoted when it holds a comma, a quote or a line
+/// end, quotes doubled inside.
+fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        out.push(b'"');
+        for &b in bytes {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
     } else {
-        None
-    };
-    let message = match input_error {
-        Some((_, e)) => {
-            w.write_field(e.id.as_deref().unwrap_or(""))?;
-            w.write_field(e.member.as_deref().unwrap_or(""))?;
-            Some(e.to_string())
-        }
-        None => {
-            w.write_field(table.text(i, policy.id_field))?;
-            w.write_field(table.text(i, policy.member_field))?;
-            if table.bad.get(i).copied().unwrap_or(true) {
-                Some("not settled".to_string())
-            } else {
-                settled
-                    .errors
-                    .binary_search_by_key(&i, |(k, _)| *k)
-                    .ok()
-                    .and_then(|k| settled.errors.get(k))
-                    .map(|(_, e)| e.to_string())
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// One piece of output being written.
+struct OutPiece {
+    out: Vec<u8>,
+    /// Scratch for cells of rarer types.
+    cell: String,
+}
+
+impl OutPiece {
+    #[allow(clippy::too_many_arguments, reason = "one row's inputs, named")]
+    fn write(
+        &mut self,
+        policy: &Policy,
+        table: &Table,
+        settled: &Settled,
+        types: &[Type],
+        outputs: usize,
+        columns: usize,
+        i: usize,
+    ) {
+        let out = &mut self.out;
+        push_int(out, i64::from(table.lines.get(i).copied().unwrap_or(0)));
+        out.push(b',');
+        let bad = table.bad.get(i).copied().unwrap_or(true);
+        let input_error = if bad {
+            table
+                .errors
+                .binary_search_by_key(&i, |(k, _)| *k)
+                .ok()
+                .and_then(|k| table.errors.get(k))
+        } else {
+            None
+        };
+        let message = match input_error {
+            Some((_, e)) => {
+                push_field(out, e.id.as_deref().unwrap_or("").as_bytes());
+                out.push(b',');
+                push_field(out, e.member.as_deref().unwrap_or("").as_bytes());
+                Some(e.to_string())
+            }
+            None => {
+                push_field(out, table.text(i, policy.id_field));
+                out.push(b',');
+                push_field(out, table.text(i, policy.member_field));
+                if bad {
+                    Some("not settled".to_string())
+                } else {
+                    settled
+                        .errors
+                        .binary_search_by_key(&i, |(k, _)| *k)
+                        .ok()
+                        .and_then(|k| settled.errors.get(k))
+                        .map(|(_, e)| e.to_string())
+                }
+            }
+        };
+        match message {
+            None => {
+                out.extend_from_slice(b",ok,");
+                let cells = settled.row(i).enumerate();
+                let shown = cells.filter(|(k, _)| *k < outputs || *k >= settled.kept.len());
+                for ((_, x), ty) in shown.zip(types) {
+                    out.push(b',');
+                    match ty {
+                        Type::Money => push_fen(out, x),
+                        Type::Int => push_int(out, x),
+                        _ => {
+                            self.cell.clear();
+                            write_scaled(&mut self.cell, policy, *ty, x);
+                            push_field(out, self.cell.as_bytes());
+                        }
+                    }
+                }
+            }
+            Some(message) => {
+                out.extend_from_slice(b",error,");
+                push_field(out, message.as_bytes());
+                out.extend(std::iter::repeat_n(b',', columns));
             }
         }
-    };
-    match message {
-        None => {
-            w.write_field("ok")?;
-            w.write_field("")?;
-            let cells = settled.row(i);
-            let shown = cells.enumerate().filter(|(k, _)| *k < outputs || *k >= settled.kept.len());
-            for ((_, x), ty) in shown.zip(types) {
-                cell.clear();
-                write_scaled(cell, policy, *ty, x);
-                w.write_field(cell.as_bytes())?;
-            }
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_the_general_writer_writes_them() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut cases: Vec<i64> =
+            vec![0, 1, -1, 5, -5, 9, 10, 99, 100, 101, 999, 1000, i64::MAX, i64::MIN];
+        for i in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x as i64) >> (i % 63));
         }
-        Some(message) => {
-            w.write_field("error")?;
-            w.write_field(&message)?;
-            for _ in 0..columns {
-                w.write_field("")?;
-            }
+        for n in cases {
+            let (mut fen, mut int) = (Vec::new(), Vec::new());
+            push_fen(&mut fen, n);
+            push_int(&mut int, n);
+            let mut expected = String::new();
+            crate::io::push_fen(&mut expected, i128::from(n));
+            assert_eq!(String::from_utf8_lossy(&fen), expected, "{n}");
+            assert_eq!(String::from_utf8_lossy(&int), n.to_string(), "{n}");
         }
     }
-    w.write_record(None::<&[u8]>)?;
-    Ok(())
 }
