@@ -234,80 +234,96 @@ struct Piece {
 
 fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize) -> Piece {
     let width = kinds.len();
-    let mut out = Piece { table: Table { width, ..Table::default() }, too_long: false };
-    let t = &mut out.table;
+    let records = memchr::memchr_iter(b'\n', piece).count() + 1;
+    let mut out = Piece {
+        table: Table {
+            width,
+            cells: Vec::with_capacity(records * width),
+            lines: Vec::with_capacity(records),
+            bad: Vec::with_capacity(records),
+            ..Table::default()
+        },
+        too_long: false,
+    };
+    if memchr::memchr(b'"', piece).is_none() {
+        split_piece(layout, kinds, piece, before, &mut out);
+    } else {
+        read_quoted_piece(layout, kinds, piece, before, &mut out);
+    }
+    // A text cell too long for the arena cannot be told apart: the general path reads it.
+    if out.table.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
+        out.too_long = true;
+    }
+    out
+}
+
+/// A piece without quotes: records end at a CR or LF (blank lines are no records) and fields
+/// at commas, exactly as the `csv` reader cuts them.
+fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize, out: &mut Piece) {
+    let mut line = before + 1;
+    let mut at = 0;
+    let mut commas: Vec<usize> = Vec::with_capacity(layout.width + 1);
+    while let Some(&b) = piece.get(at) {
+        if b == b'\n' {
+            line += 1;
+            at += 1;
+            continue;
+        }
+        if b == b'\r' {
+            at += 1;
+            continue;
+        }
+        let end = memchr::memchr2(b'\r', b'\n', piece.get(at..).unwrap_or(&[]))
+            .map_or(piece.len(), |e| at + e);
+        let record = piece.get(at..end).unwrap_or(&[]);
+        commas.clear();
+        commas.extend(memchr::memchr_iter(b',', record));
+        let count = commas.len() + 1;
+        let field = |column: usize| {
+            let start = if column == 0 {
+                0
+            } else {
+                commas.get(column - 1).map_or(record.len(), |c| c + 1)
+            };
+            let stop = commas.get(column).copied().unwrap_or(record.len());
+            record.get(start..stop).unwrap_or(&[])
+        };
+        if take_record(layout, kinds, line, record, count, field, out).is_err() {
+            return;
+        }
+        at = end;
+    }
+}
+
+/// A piece with quotes, read with the `csv` reader.
+fn read_quoted_piece(
+    layout: &Layout<'_>,
+    kinds: &[Kind],
+    piece: &[u8],
+    before: usize,
+    out: &mut Piece,
+) {
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(piece);
     let mut raw = csv::ByteRecord::new();
     let mut lines = Lines::new(piece, before);
-    let fail = |t: &mut Table, row: Row| {
-        if let Row::Error(e) = row {
-            t.errors.push((t.bad.len(), e));
-        }
-        t.bad.push(true);
-        t.cells.extend(std::iter::repeat_n(0, width));
-    };
     loop {
         let fallback = csv.position().byte();
         match csv.read_byte_record(&mut raw) {
             Ok(false) => break,
             Ok(true) => {
                 let line = lines.at(raw.position().map_or(fallback, csv::Position::byte));
-                t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
-                if raw.iter().any(|f| std::str::from_utf8(f).is_err()) {
-                    match csv::StringRecord::from_byte_record(raw.clone()) {
-                        Err(e) => fail(t, utf8_error(line, e.utf8_error())),
-                        Ok(_) => fail(t, width_error(line, raw.len(), layout.width)),
-                    }
-                    continue;
-                }
-                if raw.len() != layout.width {
-                    fail(t, width_error(line, raw.len(), layout.width));
-                    continue;
-                }
-                let (cells_at, text_at) = (t.cells.len(), t.text.len());
-                let field = |i: usize| {
-                    raw.get(layout.positions.get(i).copied().unwrap_or(0)).unwrap_or(&[])
-                };
-                let mut taken = true;
-                for (i, kind) in kinds.iter().enumerate() {
-                    match fast(kind, field(i), &mut t.text) {
-                        Some(x) => t.cells.push(x),
-                        None => {
-                            taken = false;
-                            break;
-                        }
-                    }
-                }
-                if taken {
-                    t.bad.push(false);
-                    continue;
-                }
-                // The general reader decides: the same value or the same error row.
-                t.cells.truncate(cells_at);
-                t.text.truncate(text_at);
-                let text = |i: usize| std::str::from_utf8(field(i)).unwrap_or("");
-                match build_claim(layout.policy, layout.record, line, text) {
-                    Row::Claim(claim) => {
-                        for v in &claim.fields {
-                            match cell_of(v, &mut t.text) {
-                                Some(x) => t.cells.push(x),
-                                None => {
-                                    out.too_long = true;
-                                    return out;
-                                }
-                            }
-                        }
-                        t.bad.push(false);
-                    }
-                    error => fail(t, error),
+                let field = |column: usize| raw.get(column).unwrap_or(&[]);
+                if take_record(layout, kinds, line, raw.as_slice(), raw.len(), field, out).is_err()
+                {
+                    return;
                 }
             }
             Err(e) => {
                 let line = lines.at(e.position().map_or(fallback, csv::Position::byte));
-                t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
                 let io = matches!(e.kind(), csv::ErrorKind::Io(_));
                 fail(
-                    t,
+                    &mut out.table,
+                    line,
                     Row::Error(InputError {
                         line,
                         id: None,
@@ -322,11 +338,85 @@ fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize) 
             }
         }
     }
-    // A text cell too long for the arena cannot be told apart: the general path reads it.
-    if t.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
-        out.too_long = true;
+}
+
+/// Record an error row.
+fn fail(t: &mut Table, line: usize, row: Row) {
+    t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+    if let Row::Error(e) = row {
+        t.errors.push((t.bad.len(), e));
     }
-    out
+    t.bad.push(true);
+    t.cells.extend(std::iter::repeat_n(0, t.width));
+}
+
+/// A text too long for the arena: the file is for the general path.
+struct TooLong;
+
+/// Take one record of `count` fields (`field(column)`, all of them `all`) on line `line`.
+fn take_record<'r>(
+    layout: &Layout<'_>,
+    kinds: &[Kind],
+    line: usize,
+    all: &[u8],
+    count: usize,
+    field: impl Fn(usize) -> &'r [u8],
+    out: &mut Piece,
+) -> Result<(), TooLong> {
+    let t = &mut out.table;
+    if !all.is_ascii() && (0..count).any(|c| std::str::from_utf8(field(c)).is_err()) {
+        let mut raw = csv::ByteRecord::new();
+        for c in 0..count {
+            raw.push_field(field(c));
+        }
+        match csv::StringRecord::from_byte_record(raw) {
+            Err(e) => fail(t, line, utf8_error(line, e.utf8_error())),
+            Ok(_) => fail(t, line, width_error(line, count, layout.width)),
+        }
+        return Ok(());
+    }
+    if count != layout.width {
+        fail(t, line, width_error(line, count, layout.width));
+        return Ok(());
+    }
+    let (cells_at, text_at) = (t.cells.len(), t.text.len());
+    let input = |i: usize| field(layout.positions.get(i).copied().unwrap_or(0));
+    let mut taken = true;
+    for (i, kind) in kinds.iter().enumerate() {
+        match fast(kind, input(i), &mut t.text) {
+            Some(x) => t.cells.push(x),
+            None => {
+                taken = false;
+                break;
+            }
+        }
+    }
+    if !taken {
+        // The general reader decides: the same value or the same error row.
+        t.cells.truncate(cells_at);
+        t.text.truncate(text_at);
+        let text = |i: usize| std::str::from_utf8(input(i)).unwrap_or("");
+        match build_claim(layout.policy, layout.record, line, text) {
+            Row::Claim(claim) => {
+                for v in &claim.fields {
+                    match cell_of(v, &mut t.text) {
+                        Some(x) => t.cells.push(x),
+                        None => {
+                            out.too_long = true;
+                            return Err(TooLong);
+                        }
+                    }
+                }
+            }
+            error => {
+                fail(t, line, error);
+                return Ok(());
+            }
+        }
+    }
+    t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+    t.bad.push(false);
+    Ok(())
 }
 
 /// Read a CSV file held in memory into a [`Table`], in parallel pieces on the current rayon
