@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, member_order};
+use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_pieces, output_columns,
     output_slots, utf8_error, width_error, write_scaled,
@@ -481,41 +481,37 @@ pub fn read_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Ta
 /// Turn every claim whose id an earlier claim has into an error row naming the first, as the
 /// general reader does.
 fn mark_duplicates(policy: &Policy, table: &mut Table) {
-    let mut first: std::collections::HashMap<&[u8], u32, foldhash::fast::RandomState> =
-        std::collections::HashMap::with_capacity_and_hasher(
-            table.len(),
-            foldhash::fast::RandomState::default(),
-        );
-    let mut found = Vec::new();
-    for i in 0..table.len() {
-        if table.bad.get(i).copied().unwrap_or(true) {
+    // Claims sorted by id (hashed, in parallel), each id's claims in input order: the first of
+    // a run is the first claim with that id, the others its duplicates.
+    let t = &*table;
+    let id = |i: u32| t.text(i as usize, policy.id_field);
+    let mut keyed = hashed(t, policy.id_field);
+    keyed.par_sort_unstable_by(|&(h, a), &(k, b)| {
+        h.cmp(&k).then_with(|| id(a).cmp(id(b))).then(a.cmp(&b))
+    });
+    let mut found: Vec<(usize, InputError)> = Vec::new();
+    let mut first = 0;
+    for k in 1..keyed.len() {
+        let (Some(&(h, a)), Some(&(g, b))) = (keyed.get(first), keyed.get(k)) else { break };
+        if h != g || id(a) != id(b) {
+            first = k;
             continue;
         }
-        let id = table.text(i, policy.id_field);
-        let line = table.lines.get(i).copied().unwrap_or(0);
-        match first.get(id) {
-            Some(&earlier) => {
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                found.push((
-                    i,
-                    InputError {
-                        line: line as usize,
-                        message: format!(
-                            "duplicate claim id `{}`, first on line {earlier}",
-                            text(id)
-                        ),
-                        id: Some(text(id)),
-                        member: Some(text(table.text(i, policy.member_field))),
-                        field: Some("id".to_string()),
-                    },
-                ));
-            }
-            None => {
-                first.insert(id, line);
-            }
-        }
+        let earlier = t.lines.get(a as usize).copied().unwrap_or(0);
+        let i = b as usize;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        found.push((
+            i,
+            InputError {
+                line: t.lines.get(i).copied().unwrap_or(0) as usize,
+                message: format!("duplicate claim id `{}`, first on line {earlier}", text(id(b))),
+                id: Some(text(id(b))),
+                member: Some(text(t.text(i, policy.member_field))),
+                field: Some("id".to_string()),
+            },
+        ));
     }
-    drop(first);
+    drop(keyed);
     if found.is_empty() {
         return;
     }
@@ -526,6 +522,18 @@ fn mark_duplicates(policy: &Policy, table: &mut Table) {
     }
     table.errors.extend(found);
     table.errors.sort_by_key(|(i, _)| *i);
+}
+
+/// (hash of text field `field`, record index) of every claim that is not an error row, made in
+/// parallel.
+fn hashed(table: &Table, field: usize) -> Vec<(u64, u32)> {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::FixedState::default();
+    (0..table.len())
+        .into_par_iter()
+        .filter(|&i| !table.bad.get(i).copied().unwrap_or(true))
+        .map(|i| (state.hash_one(table.text(i, field)), u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect()
 }
 
 /// The settlements of a [`Table`]: each claim's output cells and accumulators, in input order.
@@ -580,19 +588,41 @@ pub fn settle_table(
     }
     let per_claim = kept.len() + policy.accumulators.len();
     let n = table.len();
-    let cells: Vec<AtomicI64> = (0..n * per_claim).map(|_| AtomicI64::new(0)).collect();
+    let cells: Vec<AtomicI64> =
+        (0..n * per_claim).into_par_iter().map(|_| AtomicI64::new(0)).collect();
     let errors = Mutex::new(Vec::new());
     let date = |i: usize| {
         let cell = table.row(i).and_then(|r| r.get(policy.dated_field)).copied().unwrap_or(0);
         Date(i32::try_from(cell).unwrap_or(0))
     };
-    let mut order = member_order(
-        n,
-        |i| {
-            (!table.bad.get(i).copied().unwrap_or(true)).then(|| table.text(i, policy.member_field))
-        },
-        date,
-    );
+    // Claims sorted by member (hashed, in parallel), each member's by date, id and position.
+    let member = |i: u32| table.text(i as usize, policy.member_field);
+    let id = |i: u32| table.text(i as usize, policy.id_field);
+    let mut keyed = hashed(table, policy.member_field);
+    keyed.par_sort_unstable_by(|&(h, a), &(k, b)| {
+        h.cmp(&k)
+            .then_with(|| member(a).cmp(member(b)))
+            .then_with(|| date(a as usize).cmp(&date(b as usize)))
+            .then_with(|| id(a).cmp(id(b)))
+            .then(a.cmp(&b))
+    });
+    let mut lengths = Vec::new();
+    let mut run = 0;
+    for (k, &(h, i)) in keyed.iter().enumerate() {
+        let same =
+            k > 0 && keyed.get(k - 1).is_some_and(|&(g, j)| g == h && member(j) == member(i));
+        if !same && run > 0 {
+            lengths.push(run);
+            run = 0;
+        }
+        run += 1;
+    }
+    if run > 0 {
+        lengths.push(run);
+    }
+    let order: Vec<(Date, u32)> = keyed.par_iter().map(|&(_, i)| (date(i as usize), i)).collect();
+    drop(keyed);
+    let mut order = MemberOrder::new(order, lengths);
     let mut members = order.members();
     members.par_chunks_mut(MEMBERS_PER_TASK).for_each(|chunk| {
         let mut failed = Vec::new();

@@ -30,6 +30,11 @@ pub(crate) struct MemberOrder {
 }
 
 impl MemberOrder {
+    /// Claims already side by side by member, with each member's number of claims.
+    pub(crate) fn new(order: Vec<(Date, u32)>, lengths: Vec<usize>) -> Self {
+        MemberOrder { order, lengths }
+    }
+
     /// Each member's claims, to sort and settle.
     pub(crate) fn members(&mut self) -> Vec<&mut [(Date, u32)]> {
         let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(self.lengths.len());
@@ -824,7 +829,7 @@ impl Engine {
         state: &mut Running,
         keep: impl FnOnce(&Frame),
     ) -> Result<(), ClaimError> {
-        let mut frame = state.frame.take().unwrap_or_else(|| code.frame());
+        let frame = state.frame.get_or_insert_with(|| code.frame());
         if let (None, Some(claim)) = (fields, claim) {
             for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
                 *slot = scaled(v);
@@ -833,20 +838,18 @@ impl Engine {
         let fallback =
             Interpreted { engine: self, code, claim, date, versions: std::cell::OnceCell::new() };
         let settled = match fields {
-            Some(fields) => code.settle_fields(fields, &mut frame, &fallback),
-            None => code.settle(&mut frame, &fallback),
+            Some(fields) => code.settle_fields(fields, frame, &fallback),
+            None => code.settle(frame, &fallback),
         };
-        let outcome = match settled {
+        match settled {
             Ok(()) => {
-                keep(&frame);
+                keep(frame);
                 std::mem::swap(&mut frame.accs, &mut frame.next_accs);
                 std::mem::swap(&mut frame.seen, &mut frame.next_seen);
                 Ok(())
             }
-            Err(f) => Err(self.compiled_fault(f, &frame)),
-        };
-        state.frame = Some(frame);
-        outcome
+            Err(f) => Err(self.compiled_fault(f, frame)),
+        }
     }
 
     /// The interpreter's error for a fault of the compiled code.
