@@ -536,6 +536,29 @@ fn hashed(table: &Table, field: usize) -> Vec<(u64, u32)> {
         .collect()
 }
 
+/// Put the claims of one hash group in `out` as one member, or, when different members share
+/// the hash, as one group per member.
+fn split_by_member<'a, 'k>(
+    group: &'a mut [(Date, u32)],
+    member: &impl Fn(u32) -> &'k [u8],
+    out: &mut Vec<&'a mut [(Date, u32)]>,
+) {
+    let first = group.first().map(|&(_, i)| member(i));
+    if group.iter().all(|&(_, i)| Some(member(i)) == first) {
+        out.push(group);
+        return;
+    }
+    group.sort_by(|a, b| member(a.1).cmp(member(b.1)).then(a.1.cmp(&b.1)));
+    let mut rest = group;
+    while let Some(&(_, i)) = rest.first() {
+        let m = member(i);
+        let len = rest.iter().take_while(|&&(_, j)| member(j) == m).count().max(1);
+        let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(len) else { break };
+        out.push(head);
+        rest = tail;
+    }
+}
+
 /// The settlements of a [`Table`]: each claim's output cells and accumulators, in input order.
 #[derive(Debug)]
 pub struct Settled {
@@ -595,26 +618,20 @@ pub fn settle_table(
         let cell = table.row(i).and_then(|r| r.get(policy.dated_field)).copied().unwrap_or(0);
         Date(i32::try_from(cell).unwrap_or(0))
     };
-    // Claims sorted by member (hashed, in parallel), each member's by date, id and position.
+    // Claims grouped by the hash of their member (a parallel sort of hashes and positions);
+    // a group whose members differ (a collision) is split by member in its task.
     let member = |i: u32| table.text(i as usize, policy.member_field);
-    let id = |i: u32| table.text(i as usize, policy.id_field);
     let mut keyed = hashed(table, policy.member_field);
-    keyed.par_sort_unstable_by(|&(h, a), &(k, b)| {
-        h.cmp(&k)
-            .then_with(|| member(a).cmp(member(b)))
-            .then_with(|| date(a as usize).cmp(&date(b as usize)))
-            .then_with(|| id(a).cmp(id(b)))
-            .then(a.cmp(&b))
-    });
+    keyed.par_sort_unstable();
     let mut lengths = Vec::new();
     let mut run = 0;
-    for (k, &(h, i)) in keyed.iter().enumerate() {
-        let same =
-            k > 0 && keyed.get(k - 1).is_some_and(|&(g, j)| g == h && member(j) == member(i));
-        if !same && run > 0 {
+    let mut last = None;
+    for &(h, _) in &keyed {
+        if last != Some(h) && run > 0 {
             lengths.push(run);
             run = 0;
         }
+        last = Some(h);
         run += 1;
     }
     if run > 0 {
@@ -626,8 +643,12 @@ pub fn settle_table(
     let mut members = order.members();
     members.par_chunks_mut(MEMBERS_PER_TASK).for_each(|chunk| {
         let mut failed = Vec::new();
+        let mut groups = Vec::with_capacity(chunk.len());
+        for group in chunk.iter_mut() {
+            split_by_member(std::mem::take(group), &member, &mut groups);
+        }
         engine.settle_members(
-            chunk,
+            &mut groups,
             &|i| table.text(i, policy.id_field),
             &|i| table.row(i),
             &mut |i, result| match result {
@@ -888,6 +909,21 @@ impl OutPiece {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_sharing_a_hash_are_split() {
+        let names: [&[u8]; 5] = [b"m2", b"m1", b"m2", b"m3", b"m1"];
+        let member = |i: u32| names.get(i as usize).copied().unwrap_or(b"");
+        let mut group: Vec<(Date, u32)> = (0..5).map(|i| (Date(10 - i), i as u32)).collect();
+        let mut out = Vec::new();
+        split_by_member(&mut group, &member, &mut out);
+        let split: Vec<Vec<u32>> = out.iter().map(|g| g.iter().map(|c| c.1).collect()).collect();
+        assert_eq!(split, vec![vec![1, 4], vec![0, 2], vec![3]]);
+        let mut one: Vec<(Date, u32)> = vec![(Date(3), 1), (Date(1), 4)];
+        let mut out = Vec::new();
+        split_by_member(&mut one, &member, &mut out);
+        assert_eq!(out.len(), 1);
+    }
 
     #[test]
     fn numbers_are_written_as_the_general_writer_writes_them() {
