@@ -215,7 +215,12 @@ fn run_fast(
             Some(w) => batch::write_table_csv(policy, &table, &settled, w),
             None => Ok(()),
         },
-        None => batch::write_table_csv(policy, &table, &settled, &mut std::io::stdout().lock()),
+        None => batch::write_table_csv(
+            policy,
+            &table,
+            &settled,
+            std::io::BufWriter::new(std::io::stdout()),
+        ),
     };
     if let Err(e) = written {
         eprintln!("error: cannot write the settlements: {e}");

@@ -710,7 +710,7 @@ pub fn write_table_csv(
     policy: &Policy,
     table: &Table,
     settled: &Settled,
-    mut out: impl Write,
+    mut out: impl Write + Send,
 ) -> std::io::Result<()> {
     let columns = output_columns(policy);
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -730,26 +730,41 @@ pub fn write_table_csv(
     const BATCH: usize = 1 << 16;
     const PIECE: usize = 1 << 12;
     let n = table.len();
-    for batch in (0..n).step_by(BATCH) {
-        let end = (batch + BATCH).min(n);
-        let pieces: Vec<Vec<u8>> = (batch..end)
-            .step_by(PIECE)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|from| {
-                let mut row =
-                    OutPiece { out: Vec::with_capacity(PIECE * 128), cell: String::new() };
-                for i in from..(from + PIECE).min(end) {
-                    row.write(policy, table, settled, &types, outputs, columns.len(), i);
+    // A thread of its own writes the pieces in order while the pool formats the next batch:
+    // writing a large file is slow kernel work that formatting need not wait for.
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * BATCH / PIECE);
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for piece in receive {
+                out.write_all(&piece)?;
+            }
+            out.flush()
+        });
+        'batches: for batch in (0..n).step_by(BATCH) {
+            let end = (batch + BATCH).min(n);
+            let pieces: Vec<Vec<u8>> = (batch..end)
+                .step_by(PIECE)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|from| {
+                    let mut row =
+                        OutPiece { out: Vec::with_capacity(PIECE * 128), cell: String::new() };
+                    for i in from..(from + PIECE).min(end) {
+                        row.write(policy, table, settled, &types, outputs, columns.len(), i);
+                    }
+                    row.out
+                })
+                .collect();
+            for piece in pieces {
+                // The writer stopped on an error: it reports it below.
+                if send.send(piece).is_err() {
+                    break 'batches;
                 }
-                row.out
-            })
-            .collect();
-        for piece in pieces {
-            out.write_all(&piece)?;
+            }
         }
-    }
-    out.flush()
+        drop(send);
+        writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the writer thread failed")))
+    })
 }
 
 /// Two digits of every number below 100.
