@@ -33,8 +33,8 @@ use settle_lang::ir::{Policy, Type};
 
 use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder};
 use crate::io::{
-    FileError, InputError, Layout, Lines, Row, build_claim, csv_pieces, output_columns,
-    output_slots, utf8_error, width_error, write_scaled,
+    FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, output_columns, output_slots,
+    utf8_error, width_error, write_scaled,
 };
 use crate::value::Value;
 
@@ -43,9 +43,20 @@ const LENGTH_BITS: u32 = 20;
 /// Texts longer than this send the file to the general path.
 const LONGEST_TEXT: usize = (1 << LENGTH_BITS) - 1;
 
-/// Claims read from a CSV file as scaled integers.
+/// Claims read from a CSV file as scaled integers: the parts read in parallel, kept as they
+/// were read (joining them would copy every cell once more).
 #[derive(Debug, Default)]
 pub struct Table {
+    parts: Vec<Part>,
+    /// The index of each part's first record, then the number of records.
+    starts: Vec<usize>,
+    /// The error rows, by record index.
+    errors: Vec<(usize, InputError)>,
+}
+
+/// The records of one piece of the file.
+#[derive(Debug, Default)]
+struct Part {
     /// Input fields a claim has.
     width: usize,
     /// Every record's fields, `width` a record, as the closures and compiled code read them;
@@ -55,21 +66,32 @@ pub struct Table {
     lines: Vec<u32>,
     /// Whether each record is an error row.
     bad: Vec<bool>,
-    /// The error rows, by record index.
+    /// The error rows, by record index in the part.
     errors: Vec<(usize, InputError)>,
-    /// The texts of every record.
+    /// The texts of the part's records.
     text: Vec<u8>,
+}
+
+impl Part {
+    fn row(&self, i: usize) -> Option<&[i64]> {
+        self.cells.get(i * self.width..(i + 1) * self.width)
+    }
+
+    fn text(&self, i: usize, field: usize) -> &[u8] {
+        let cell = self.row(i).and_then(|r| r.get(field)).copied().unwrap_or(0);
+        text_of(&self.text, cell)
+    }
 }
 
 impl Table {
     /// How many records (claims and error rows).
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.starts.last().copied().unwrap_or(0)
     }
 
     /// Whether the file had no records.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.len() == 0
     }
 
     /// How many records are error rows.
@@ -77,14 +99,29 @@ impl Table {
         self.errors.len()
     }
 
+    /// The part holding record `i`, and its index there.
+    fn locate(&self, i: usize) -> Option<(&Part, usize)> {
+        let p = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
+        Some((self.parts.get(p)?, i - self.starts.get(p)?))
+    }
+
     fn row(&self, i: usize) -> Option<&[i64]> {
-        self.cells.get(i * self.width..(i + 1) * self.width)
+        self.locate(i).and_then(|(p, k)| p.row(k))
     }
 
     /// Text field `field` of record `i`.
     fn text(&self, i: usize, field: usize) -> &[u8] {
-        let cell = self.row(i).and_then(|r| r.get(field)).copied().unwrap_or(0);
-        text_of(&self.text, cell)
+        self.locate(i).map_or(&[], |(p, k)| p.text(k, field))
+    }
+
+    /// The line record `i` starts on.
+    fn line(&self, i: usize) -> u32 {
+        self.locate(i).and_then(|(p, k)| p.lines.get(k).copied()).unwrap_or(0)
+    }
+
+    /// Whether record `i` is an error row.
+    fn is_bad(&self, i: usize) -> bool {
+        self.locate(i).and_then(|(p, k)| p.bad.get(k).copied()).unwrap_or(true)
     }
 }
 
@@ -227,31 +264,36 @@ fn cell_of(value: &Value, arena: &mut Vec<u8>) -> Option<i64> {
 /// One piece of the file, read.
 #[derive(Default)]
 struct Piece {
-    table: Table,
+    part: Part,
+    /// How many line feeds the piece holds.
+    newlines: usize,
     /// A text too long for the arena was met: the file goes to the general path.
     too_long: bool,
 }
 
-fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize) -> Piece {
+/// Read a piece; line numbers count from 1 at its start.
+fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8]) -> Piece {
     let width = kinds.len();
-    let records = memchr::memchr_iter(b'\n', piece).count() + 1;
+    // A generous guess at the records: capacity never touched costs no memory.
+    let records = piece.len() / 24 + 16;
     let mut out = Piece {
-        table: Table {
+        part: Part {
             width,
             cells: Vec::with_capacity(records * width),
             lines: Vec::with_capacity(records),
             bad: Vec::with_capacity(records),
-            ..Table::default()
+            ..Part::default()
         },
+        newlines: 0,
         too_long: false,
     };
     if memchr::memchr(b'"', piece).is_none() {
-        split_piece(layout, kinds, piece, before, &mut out);
+        split_piece(layout, kinds, piece, &mut out);
     } else {
-        read_quoted_piece(layout, kinds, piece, before, &mut out);
+        read_quoted_piece(layout, kinds, piece, &mut out);
     }
     // A text cell too long for the arena cannot be told apart: the general path reads it.
-    if out.table.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
+    if out.part.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
         out.too_long = true;
     }
     out
@@ -259,8 +301,8 @@ fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize) 
 
 /// A piece without quotes: records end at a CR or LF (blank lines are no records) and fields
 /// at commas, exactly as the `csv` reader cuts them.
-fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize, out: &mut Piece) {
-    let mut line = before + 1;
+fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piece) {
+    let mut line = 1;
     let mut at = 0;
     let mut commas: Vec<usize> = Vec::with_capacity(layout.width + 1);
     while let Some(&b) = piece.get(at) {
@@ -293,19 +335,14 @@ fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], before: usize,
         }
         at = end;
     }
+    out.newlines = line - 1;
 }
 
 /// A piece with quotes, read with the `csv` reader.
-fn read_quoted_piece(
-    layout: &Layout<'_>,
-    kinds: &[Kind],
-    piece: &[u8],
-    before: usize,
-    out: &mut Piece,
-) {
+fn read_quoted_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piece) {
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(piece);
     let mut raw = csv::ByteRecord::new();
-    let mut lines = Lines::new(piece, before);
+    let mut lines = Lines::new(piece, 0);
     loop {
         let fallback = csv.position().byte();
         match csv.read_byte_record(&mut raw) {
@@ -322,7 +359,7 @@ fn read_quoted_piece(
                 let line = lines.at(e.position().map_or(fallback, csv::Position::byte));
                 let io = matches!(e.kind(), csv::ErrorKind::Io(_));
                 fail(
-                    &mut out.table,
+                    &mut out.part,
                     line,
                     Row::Error(InputError {
                         line,
@@ -338,10 +375,11 @@ fn read_quoted_piece(
             }
         }
     }
+    out.newlines = lines.at(piece.len() as u64).saturating_sub(1);
 }
 
 /// Record an error row.
-fn fail(t: &mut Table, line: usize, row: Row) {
+fn fail(t: &mut Part, line: usize, row: Row) {
     t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
     if let Row::Error(e) = row {
         t.errors.push((t.bad.len(), e));
@@ -363,7 +401,7 @@ fn take_record<'r>(
     field: impl Fn(usize) -> &'r [u8],
     out: &mut Piece,
 ) -> Result<(), TooLong> {
-    let t = &mut out.table;
+    let t = &mut out.part;
     if !all.is_ascii() && (0..count).any(|c| std::str::from_utf8(field(c)).is_err()) {
         let mut raw = csv::ByteRecord::new();
         for c in 0..count {
@@ -424,56 +462,39 @@ fn take_record<'r>(
 /// [`crate::io::read_csv_bytes`].
 pub fn read_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table>, FileError> {
     let pieces = (rayon::current_num_threads() * 4).max(1);
-    let (layout, jobs) = csv_pieces(policy, bytes, name, pieces)?;
+    let (layout, parts, lines_before) = csv_cuts(policy, bytes, name, pieces)?;
     let kinds = kinds(policy);
-    let read: Vec<Piece> = jobs
-        .into_par_iter()
-        .map(|(piece, before)| read_piece(&layout, &kinds, piece, before))
-        .collect();
+    let mut read: Vec<Piece> =
+        parts.into_par_iter().map(|piece| read_piece(&layout, &kinds, piece)).collect();
     if read.iter().any(|p| p.too_long) {
         return Ok(None);
     }
-    let width = kinds.len();
-    let texts: Vec<usize> = policy
-        .input_record()
-        .into_iter()
-        .flat_map(|r| r.fields.iter().enumerate())
-        .filter(|(_, f)| f.ty == Type::Text)
-        .map(|(i, _)| i)
+    // Line numbers from the start of the file: each piece's count from its own start, moved by
+    // the lines before it.
+    let mut before = lines_before;
+    let shifts: Vec<usize> = read
+        .iter()
+        .map(|p| {
+            let shift = before;
+            before += p.newlines;
+            shift
+        })
         .collect();
-    let mut table = Table {
-        width,
-        cells: Vec::with_capacity(read.iter().map(|p| p.table.cells.len()).sum()),
-        lines: Vec::with_capacity(read.iter().map(|p| p.table.lines.len()).sum()),
-        bad: Vec::with_capacity(read.iter().map(|p| p.table.bad.len()).sum()),
-        errors: Vec::new(),
-        text: Vec::with_capacity(read.iter().map(|p| p.table.text.len()).sum()),
-    };
+    read.par_iter_mut().zip(shifts).for_each(|(p, shift)| {
+        let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
+        p.part.lines.iter_mut().for_each(|l| *l = l.saturating_add(shift32));
+        p.part.errors.iter_mut().for_each(|(_, e)| e.line += shift);
+    });
+    let mut table = Table::default();
+    let mut start = 0;
     for piece in read {
-        let p = piece.table;
-        let records = table.lines.len();
-        let shift = i64::try_from(table.text.len()).unwrap_or(0) << LENGTH_BITS;
-        let start = table.cells.len();
-        table.cells.extend_from_slice(&p.cells);
-        if shift != 0 {
-            for (row, bad) in
-                table.cells.get_mut(start..).unwrap_or(&mut []).chunks_mut(width.max(1)).zip(&p.bad)
-            {
-                if *bad {
-                    continue;
-                }
-                for &f in &texts {
-                    if let Some(c) = row.get_mut(f) {
-                        *c += shift;
-                    }
-                }
-            }
-        }
-        table.text.extend_from_slice(&p.text);
-        table.lines.extend_from_slice(&p.lines);
-        table.bad.extend_from_slice(&p.bad);
-        table.errors.extend(p.errors.into_iter().map(|(i, e)| (records + i, e)));
+        let mut part = piece.part;
+        table.starts.push(start);
+        table.errors.extend(part.errors.drain(..).map(|(i, e)| (start + i, e)));
+        start += part.lines.len();
+        table.parts.push(part);
     }
+    table.starts.push(start);
     mark_duplicates(policy, &mut table);
     Ok(Some(table))
 }
@@ -497,13 +518,13 @@ fn mark_duplicates(policy: &Policy, table: &mut Table) {
             first = k;
             continue;
         }
-        let earlier = t.lines.get(a as usize).copied().unwrap_or(0);
+        let earlier = t.line(a as usize);
         let i = b as usize;
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         found.push((
             i,
             InputError {
-                line: t.lines.get(i).copied().unwrap_or(0) as usize,
+                line: t.line(i) as usize,
                 message: format!("duplicate claim id `{}`, first on line {earlier}", text(id(b))),
                 id: Some(text(id(b))),
                 member: Some(text(t.text(i, policy.member_field))),
@@ -516,7 +537,9 @@ fn mark_duplicates(policy: &Policy, table: &mut Table) {
         return;
     }
     for (i, _) in &found {
-        if let Some(b) = table.bad.get_mut(*i) {
+        let p = table.starts.partition_point(|&s| s <= *i).saturating_sub(1);
+        let k = i - table.starts.get(p).copied().unwrap_or(0);
+        if let Some(b) = table.parts.get_mut(p).and_then(|p| p.bad.get_mut(k)) {
             *b = true;
         }
     }
@@ -531,7 +554,7 @@ fn hashed(table: &Table, field: usize) -> Vec<(u64, u32)> {
     let state = foldhash::fast::FixedState::default();
     (0..table.len())
         .into_par_iter()
-        .filter(|&i| !table.bad.get(i).copied().unwrap_or(true))
+        .filter(|&i| !table.is_bad(i))
         .map(|i| (state.hash_one(table.text(i, field)), u32::try_from(i).unwrap_or(u32::MAX)))
         .collect()
 }
@@ -681,7 +704,7 @@ pub fn settle_table(
     let failed: std::collections::HashSet<usize> = settled.errors.iter().map(|(i, _)| *i).collect();
     let sums: Vec<i128> = (0..n)
         .into_par_iter()
-        .filter(|i| !table.bad.get(*i).copied().unwrap_or(true) && !failed.contains(i))
+        .filter(|i| !table.is_bad(*i) && !failed.contains(i))
         .fold(
             || vec![0i128; positions.len()],
             |mut acc, i| {
@@ -858,9 +881,9 @@ impl OutPiece {
         i: usize,
     ) {
         let out = &mut self.out;
-        push_int(out, i64::from(table.lines.get(i).copied().unwrap_or(0)));
+        push_int(out, i64::from(table.line(i)));
         out.push(b',');
-        let bad = table.bad.get(i).copied().unwrap_or(true);
+        let bad = table.is_bad(i);
         let input_error = if bad {
             table
                 .errors

@@ -204,17 +204,14 @@ pub(crate) struct Layout<'p> {
     pub(crate) width: usize,
 }
 
-/// Pieces of a CSV body, each with the number of lines before it.
-pub(crate) type Pieces<'b> = Vec<(&'b [u8], usize)>;
-
-/// A CSV file's header read against the policy's input, and its body cut into about `pieces`
-/// parts at record boundaries, each with the number of lines before it.
-pub(crate) fn csv_pieces<'b, 'p>(
+/// A CSV file's header read against the policy's input, its body cut into about `pieces` parts
+/// at record boundaries, and the number of lines before the body.
+pub(crate) fn csv_cuts<'b, 'p>(
     policy: &'p Policy,
     bytes: &'b [u8],
     name: &str,
     pieces: usize,
-) -> Result<(Layout<'p>, Pieces<'b>), FileError> {
+) -> Result<(Layout<'p>, Vec<&'b [u8]>, usize), FileError> {
     let record = input(policy);
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
     let header = csv
@@ -242,8 +239,22 @@ pub(crate) fn csv_pieces<'b, 'p>(
     let (head, body) = bytes.split_at(start);
     let lines_before = head.iter().filter(|&&b| b == b'\n').count();
     let cuts = record_cuts(body, pieces);
-    let parts: Vec<&[u8]> =
-        cuts.windows(2).filter_map(|w| body.get(*w.first()?..*w.last()?)).collect();
+    let parts = cuts.windows(2).filter_map(|w| body.get(*w.first()?..*w.last()?)).collect();
+    Ok((layout, parts, lines_before))
+}
+
+/// Pieces of a CSV body, each with the number of lines before it.
+pub(crate) type Pieces<'b> = Vec<(&'b [u8], usize)>;
+
+/// A CSV file's header read against the policy's input, and its body cut into about `pieces`
+/// parts at record boundaries, each with the number of lines before it.
+pub(crate) fn csv_pieces<'b, 'p>(
+    policy: &'p Policy,
+    bytes: &'b [u8],
+    name: &str,
+    pieces: usize,
+) -> Result<(Layout<'p>, Pieces<'b>), FileError> {
+    let (layout, parts, lines_before) = csv_cuts(policy, bytes, name, pieces)?;
     let newlines: Vec<usize> =
         parts.par_iter().map(|part| part.iter().filter(|&&b| b == b'\n').count()).collect();
     let firsts = newlines.iter().scan(lines_before, |seen, n| {
