@@ -664,29 +664,62 @@ pub fn settle_table(
     drop(keyed);
     let mut order = MemberOrder::new(order, lengths);
     let mut members = order.members();
+    let id = |i: u32| table.text(i as usize, policy.id_field);
+    let width = policy.input_record().map_or(0, |r| r.fields.len());
     members.par_chunks_mut(MEMBERS_PER_TASK).for_each(|chunk| {
         let mut failed = Vec::new();
         let mut groups = Vec::with_capacity(chunk.len());
         for group in chunk.iter_mut() {
             split_by_member(std::mem::take(group), &member, &mut groups);
         }
+        for group in &mut groups {
+            group.sort_unstable_by(|&(d, a), &(e, b)| {
+                d.cmp(&e).then_with(|| id(a).cmp(id(b))).then(a.cmp(&b))
+            });
+        }
+        // The task's claims gathered into one block in the order they settle, their outputs
+        // kept in another and put in place at the end: settling reads and writes memory in
+        // order instead of across the whole table.
+        let claims: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
+        let mut rows: Vec<i64> = Vec::with_capacity(claims.len() * width);
+        for &i in &claims {
+            match table.row(i as usize) {
+                Some(r) => rows.extend_from_slice(r),
+                None => rows.extend(std::iter::repeat_n(0, width)),
+            }
+        }
+        let mut outs: Vec<i64> = vec![0; claims.len() * per_claim];
+        let mut done = vec![false; claims.len()];
         engine.settle_members(
-            &mut groups,
-            &|i| table.text(i, policy.id_field),
-            &|i| table.row(i),
-            &mut |i, result| match result {
+            &groups,
+            &|k| rows.get(k * width..(k + 1) * width),
+            &mut |k, result| match result {
                 Ok(frame) => {
-                    let start = i * per_claim;
-                    let Some(row) = cells.get(start..start + per_claim) else { return };
+                    let Some(out) = outs.get_mut(k * per_claim..(k + 1) * per_claim) else {
+                        return;
+                    };
                     let values = kept.iter().map(|&v| frame.values.get(v).copied().unwrap_or(0));
-                    for (slot, x) in row.iter().zip(values.chain(frame.accs.iter().copied())) {
-                        slot.store(x, Ordering::Relaxed);
+                    for (slot, x) in out.iter_mut().zip(values.chain(frame.accs.iter().copied())) {
+                        *slot = x;
+                    }
+                    if let Some(d) = done.get_mut(k) {
+                        *d = true;
                     }
                 }
-                Err(e) => failed.push((i, e)),
+                Err(e) => failed.push((claims.get(k).map_or(usize::MAX, |&i| i as usize), e)),
             },
             progress,
         );
+        for ((&i, out), _) in
+            claims.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
+        {
+            let start = i as usize * per_claim;
+            if let Some(row) = cells.get(start..start + per_claim) {
+                for (slot, x) in row.iter().zip(out) {
+                    slot.store(*x, Ordering::Relaxed);
+                }
+            }
+        }
         if !failed.is_empty()
             && let Ok(mut errors) = errors.lock()
         {

@@ -385,38 +385,41 @@ impl Engine {
         self.code.as_ref().is_some_and(|c| c.fallbacks().is_empty())
     }
 
-    /// Settle members' claims in order with the closures or compiled code, one running state for
-    /// all: `id(i)` is claim `i`'s id (for the order of a day's claims), `row(i)` its fields
-    /// scaled; `sink` gets each claim's frame after it settled, or its error.
+    /// Settle members' claims, each member's already in order (by date, id, position), with the
+    /// closures or compiled code and one running state for all. Claims are numbered in the order
+    /// settled, from 0: `row(k)` is claim `k`'s fields scaled; `sink(k, …)` gets its frame after
+    /// it settled, or its error.
     pub(crate) fn settle_members<'t>(
         &self,
-        members: &mut [&mut [(Date, u32)]],
-        id: &dyn Fn(usize) -> &'t [u8],
+        members: &[&mut [(Date, u32)]],
         row: &dyn Fn(usize) -> Option<&'t [i64]>,
         sink: &mut dyn FnMut(usize, Result<&Frame, ClaimError>),
         progress: &(dyn Fn(u64) + Sync),
     ) {
         let Some(code) = &self.code else { return };
         let mut state = self.fresh();
-        for member in members.iter_mut() {
-            member.sort_unstable_by(|&(d, a), &(e, b)| {
-                d.cmp(&e).then_with(|| id(a as usize).cmp(id(b as usize)).then(a.cmp(&b)))
-            });
+        let mut k = 0;
+        for member in members {
             state.year_start = None;
-            for &(date, i) in member.iter() {
-                let i = i as usize;
-                let Some(fields) = row(i) else {
-                    sink(i, Err(ClaimError::Input("claim was not settled".into())));
-                    continue;
-                };
-                self.enter_year(date, &mut state);
-                let settled =
-                    self.evaluate_compiled(code, None, Some(fields), date, &mut state, |frame| {
-                        sink(i, Ok(frame))
-                    });
-                if let Err(e) = settled {
-                    sink(i, Err(e));
+            for &(date, _) in member.iter() {
+                match row(k) {
+                    Some(fields) => {
+                        self.enter_year(date, &mut state);
+                        let settled = self.evaluate_compiled(
+                            code,
+                            None,
+                            Some(fields),
+                            date,
+                            &mut state,
+                            |frame| sink(k, Ok(frame)),
+                        );
+                        if let Err(e) = settled {
+                            sink(k, Err(e));
+                        }
+                    }
+                    None => sink(k, Err(ClaimError::Input("claim was not settled".into()))),
                 }
+                k += 1;
             }
             progress(member.len() as u64);
         }
