@@ -61,6 +61,10 @@ enum Command {
         /// The backend.
         #[arg(long, value_enum, default_value_t = Backend::Jit)]
         backend: Backend,
+        /// Only read the claims and report their input errors (line, field, why); settle and
+        /// write nothing. Exits with 1 when a claim is in error.
+        #[arg(long, conflicts_with = "out")]
+        read_only: bool,
     },
     /// Generate realistic claims for a policy's input, the same bytes for the same seed.
     Gen {
@@ -189,7 +193,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt(&files, check),
-        Command::Run { policy, claims, out, format, threads, backend } => crate::run::run(
+        Command::Run { policy, claims, threads, read_only: true, .. } => {
+            crate::run::read_only(&policy, &claims, threads)
+        }
+        Command::Run { policy, claims, out, format, threads, backend, .. } => crate::run::run(
             &policy,
             &claims,
             out.as_deref(),

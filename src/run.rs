@@ -163,6 +163,82 @@ pub fn run(
     ExitCode::SUCCESS
 }
 
+/// Input errors listed by `settle run --read-only` before it says how many more there are.
+const ERRORS_LISTED: usize = 20;
+
+/// `settle run --read-only`: read the claims as `run` would, report their input errors.
+pub fn read_only(policy_path: &PathBuf, claims: &Path, threads: Option<usize>) -> ExitCode {
+    let started = Instant::now();
+    let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let pool = match threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build())
+    {
+        Some(Err(e)) => {
+            eprintln!("error: cannot start {} threads: {e}", threads.unwrap_or_default());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Some(Ok(pool)) => Some(pool),
+        None => None,
+    };
+    let engine = Engine::new(policy);
+    let policy = engine.policy();
+    let read = in_pool(pool.as_ref(), || -> Result<(usize, Vec<String>), ExitCode> {
+        if Format::of_path(claims) == Format::Csv && batch::supported(&engine) {
+            let bytes = std::fs::read(claims).map_err(|e| {
+                eprintln!("error: cannot read `{}`: {e}", claims.display());
+                ExitCode::from(EXIT_USAGE)
+            })?;
+            let name = claims.display().to_string();
+            match batch::read_table(policy, &bytes, &name) {
+                Ok(Some(table)) => {
+                    let errors = table.input_errors().map(ToString::to_string).collect();
+                    let count = table.len();
+                    std::mem::forget(table);
+                    return Ok((count, errors));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Err(ExitCode::from(EXIT_USAGE));
+                }
+            }
+        }
+        let rows = read_rows(policy, claims)?;
+        let errors = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Error(e) => Some(e.to_string()),
+                Row::Claim(_) => None,
+            })
+            .collect();
+        let count = rows.len();
+        std::mem::forget(rows);
+        Ok((count, errors))
+    });
+    let (count, errors) = match read {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut err = std::io::stderr().lock();
+    for e in errors.iter().take(ERRORS_LISTED) {
+        let _ = writeln!(err, "{e}");
+    }
+    if errors.len() > ERRORS_LISTED {
+        let _ = writeln!(err, "... and {} more", errors.len() - ERRORS_LISTED);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = writeln!(err, "claims   {count}");
+    let _ = writeln!(err, "errors   {}", errors.len());
+    let _ = writeln!(
+        err,
+        "time     {elapsed:.3} s, {:.0} claims/s (read only)",
+        count as f64 / elapsed.max(1e-9)
+    );
+    if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_PROBLEMS) }
+}
+
 /// How the fast path ended.
 enum Fast {
     /// Settled and written (not yet committed): the exit code.

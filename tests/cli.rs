@@ -215,3 +215,37 @@ fn a_killed_runs_partial_file_is_removed_by_the_next_run() {
     assert!(!stale.exists(), "the stale partial file is still there");
     assert_eq!(std::fs::read_to_string(&target).expect("written").lines().count(), 15);
 }
+
+#[test]
+fn read_only_reports_input_errors_and_settles_nothing() {
+    let policy = "policies/dezhou/employee_inpatient.settle";
+    let clean =
+        settle(&["run", policy, "--claims", "examples/claims/dezhou_employee.csv", "--read-only"]);
+    let text = String::from_utf8_lossy(&clean.stderr);
+    assert_eq!(clean.status.code(), Some(0), "{text}");
+    assert!(text.contains("errors   0"), "{text}");
+    assert!(clean.stdout.is_empty(), "settlements were written");
+
+    let dir = scratch("read-only");
+    let claims = dir.join("claims.csv");
+    let original = std::fs::read_to_string("examples/claims/dezhou_employee.csv").expect("sample");
+    let broken = original.replacen("level2,18000.00", "level9,18000.00", 1)
+        + "c999,m01,2021-02-30,level1,1.00,0,0,0,0\n";
+    std::fs::write(&claims, broken).expect("written");
+    for threads in ["1", "2"] {
+        let out = settle(&[
+            "run",
+            policy,
+            "--claims",
+            claims.to_str().expect("path"),
+            "--read-only",
+            "--threads",
+            threads,
+        ]);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("line 2") && text.contains("level9"), "{text}");
+        assert!(text.contains("2021-02-30"), "{text}");
+        assert!(text.contains("errors   2"), "{text}");
+    }
+}

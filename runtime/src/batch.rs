@@ -99,6 +99,11 @@ impl Table {
         self.errors.len()
     }
 
+    /// The error rows' input errors, in file order.
+    pub fn input_errors(&self) -> impl Iterator<Item = &InputError> {
+        self.errors.iter().map(|(_, e)| e)
+    }
+
     /// The part holding record `i`, and its index there.
     fn locate(&self, i: usize) -> Option<(&Part, usize)> {
         let p = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
