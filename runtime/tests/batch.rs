@@ -210,3 +210,77 @@ fn a_huge_text_is_left_to_the_general_path() {
     let engine = Engine::new(policy);
     assert!(fast(&engine, body.as_bytes()).is_none());
 }
+
+mod random_bodies {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Pieces of CSV bodies: valid-looking cells, odd ones, quotes, separators, line ends.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(",".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\r".to_string()),
+            Just("\"".to_string()),
+            Just("\"\"".to_string()),
+            Just(" ".to_string()),
+            Just("2021-03-04".to_string()),
+            Just("2024-02-29".to_string()),
+            Just("level1".to_string()),
+            Just("level3".to_string()),
+            Just("-1.5".to_string()),
+            Just("12.34".to_string()),
+            Just("é".to_string()),
+            Just("c1".to_string()),
+            Just("m1".to_string()),
+            "[0-9]{1,6}(\\.[0-9]{1,3})?",
+            "[a-z]{1,4}",
+        ]
+    }
+
+    fn row() -> impl Strategy<Value = String> {
+        prop_oneof![
+            // A plausible claim with one cell possibly replaced.
+            (0usize..9, token(), 0u32..40).prop_map(|(k, t, n)| {
+                let mut cells = vec![
+                    format!("c{n}"),
+                    format!("m{}", n % 5),
+                    format!("2021-0{}-1{}", 1 + n % 9, n % 10),
+                    ["level1", "level2", "level3"][(n % 3) as usize].to_string(),
+                    format!("{}.{:02}", 100 + n * 37, n % 100),
+                    "0.00".to_string(),
+                    format!("{}", n * 3),
+                    "0".to_string(),
+                    "1.5".to_string(),
+                ];
+                if k < cells.len() && n % 3 == 0 {
+                    cells[k] = t;
+                }
+                cells.join(",") + "\n"
+            }),
+            // Anything.
+            prop::collection::vec(token(), 0..20).prop_map(|t| t.concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+        #[test]
+        fn any_body_settles_alike(rows in prop::collection::vec(row(), 0..60)) {
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(|| {
+                let (_, policy) = policies()
+                    .into_iter()
+                    .find(|(n, _)| n.ends_with("employee_inpatient.settle"))
+                    .expect("dezhou");
+                Engine::new(policy)
+            });
+            let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{}", rows.concat());
+            let a = general(engine, csv.as_bytes());
+            let b = fast(engine, csv.as_bytes()).expect("taken");
+            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        }
+    }
+}
