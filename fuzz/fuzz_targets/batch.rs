@@ -1,0 +1,48 @@
+//! Any bytes as a CSV claims file for a real policy, read, settled and written by the batch fast
+//! path and by the general path: the two outputs must be the same bytes, and neither panics.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use settle_runtime::batch::{read_table, settle_table, write_table_csv};
+use settle_runtime::io;
+use settle_runtime::Engine;
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let text = include_str!("../../policies/dezhou/employee_inpatient.settle");
+        match settle_runtime::load_str("employee_inpatient.settle", text) {
+            Ok(policy) => Engine::new(policy),
+            Err(problems) => panic!("{}", problems.render_plain()),
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let engine = engine();
+    let policy = engine.policy();
+    let general = io::read_csv_bytes(policy, data, "fuzz.csv").map(|rows| {
+        let settled = engine.settle_batch(&io::claims_of(&rows));
+        let outcomes = io::by_row(&rows, settled);
+        let mut out = Vec::new();
+        let _ = io::write_csv(policy, &rows, &outcomes, &mut out);
+        out
+    });
+    let fast = read_table(policy, data, "fuzz.csv").map(|table| {
+        table.map(|table| {
+            let mut out = Vec::new();
+            if let Some(settled) = settle_table(engine, &table, &|_| {}) {
+                let _ = write_table_csv(policy, &table, &settled, &mut out);
+            }
+            out
+        })
+    });
+    match (general, fast) {
+        (Ok(a), Ok(Some(b))) => assert_eq!(a, b, "the fast path wrote other bytes"),
+        (Ok(_), Ok(None)) => {}
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!("one path read the file, the other refused it: {:?} / {:?}", a.is_ok(), b.is_ok()),
+    }
+});
