@@ -649,12 +649,23 @@ pub fn settle_table(
     // Claims grouped by the hash of their member (a parallel sort of hashes and positions);
     // a group whose members differ (a collision) is split by member in its task.
     let member = |i: u32| table.text(i as usize, policy.member_field);
-    let mut keyed = hashed(table, policy.member_field);
-    keyed.par_sort_unstable();
+    let mut keyed: Vec<(u64, u32, Date)> = {
+        use std::hash::BuildHasher;
+        let state = foldhash::fast::FixedState::default();
+        (0..n)
+            .into_par_iter()
+            .filter(|&i| !table.is_bad(i))
+            .map(|i| {
+                let h = state.hash_one(table.text(i, policy.member_field));
+                (h, u32::try_from(i).unwrap_or(u32::MAX), date(i))
+            })
+            .collect()
+    };
+    keyed.par_sort_unstable_by_key(|&(h, i, _)| (h, i));
     let mut lengths = Vec::new();
     let mut run = 0;
     let mut last = None;
-    for &(h, _) in &keyed {
+    for &(h, ..) in &keyed {
         if last != Some(h) && run > 0 {
             lengths.push(run);
             run = 0;
@@ -665,7 +676,7 @@ pub fn settle_table(
     if run > 0 {
         lengths.push(run);
     }
-    let order: Vec<(Date, u32)> = keyed.par_iter().map(|&(_, i)| (date(i as usize), i)).collect();
+    let order: Vec<(Date, u32)> = keyed.par_iter().map(|&(_, i, d)| (d, i)).collect();
     drop(keyed);
     let mut order = MemberOrder::new(order, lengths);
     let mut members = order.members();
