@@ -288,11 +288,11 @@ fn run_fast(
     }
     let written = match target {
         Some(file) => match file.writer() {
-            Some(w) => batch::write_table_csv(policy, &table, &settled, w),
+            Some(w) => batch::write_table_csv(engine, &table, &settled, w),
             None => Ok(()),
         },
         None => batch::write_table_csv(
-            policy,
+            engine,
             &table,
             &settled,
             std::io::BufWriter::new(std::io::stdout()),

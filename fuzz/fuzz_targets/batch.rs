@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         table.map(|table| {
             let mut out = Vec::new();
             if let Some(settled) = settle_table(engine, &table, &|_| {}) {
-                let _ = write_table_csv(policy, &table, &settled, &mut out);
+                let _ = write_table_csv(engine, &table, &settled, &mut out);
             }
             out
         })

@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder};
+use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder, Running};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, output_columns, output_slots,
     utf8_error, width_error, write_scaled,
@@ -595,11 +595,10 @@ fn split_by_member<'a, 'k>(
 /// The settlements of a [`Table`]: each claim's output cells and accumulators, in input order.
 #[derive(Debug)]
 pub struct Settled {
-    /// Cells a claim has: the kept values, then the accumulators.
+    /// Cells a claim has: its accumulators before it, then a mask of those that had seen a
+    /// claim. The outputs are computed again from these when the row is written: keeping the
+    /// accumulators takes half the memory of keeping the outputs.
     per_claim: usize,
-    /// The values kept, by value id: the outputs in column order, then balance shares that are
-    /// not outputs.
-    kept: Vec<usize>,
     cells: Vec<AtomicI64>,
     /// Claims that did not settle, by record index.
     errors: Vec<(usize, ClaimError)>,
@@ -613,15 +612,22 @@ impl Settled {
         self.errors.len()
     }
 
-    fn row(&self, i: usize) -> impl Iterator<Item = i64> + '_ {
+    /// Claim `i`'s accumulators before it, and which had seen a claim.
+    fn before(&self, i: usize, accs: &mut [i64], seen: &mut [i64]) {
         let start = i * self.per_claim;
-        self.cells
-            .get(start..start + self.per_claim)
-            .unwrap_or(&[])
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
+        let cells = self.cells.get(start..start + self.per_claim).unwrap_or(&[]);
+        for (slot, cell) in accs.iter_mut().zip(cells) {
+            *slot = cell.load(Ordering::Relaxed);
+        }
+        let mask = cells.last().map_or(0, |c| c.load(Ordering::Relaxed)) as u64;
+        for (k, slot) in seen.iter_mut().enumerate() {
+            *slot = i64::from(mask >> k & 1 == 1);
+        }
     }
 }
+
+/// Accumulators whose "seen" flags fit the mask of a [`Settled`] cell.
+const MOST_ACCUMULATORS: usize = 64;
 
 /// Settle a table's claims: members in parallel on the current rayon pool, calling `progress`
 /// with the number of claims settled as each member is done. `None` when the engine does not
@@ -631,22 +637,17 @@ pub fn settle_table(
     table: &Table,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Option<Settled> {
-    if !supported(engine) {
+    if !supported(engine) || engine.policy().accumulators.len() > MOST_ACCUMULATORS {
         return None;
     }
     let policy = engine.policy();
     let shares: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
-    let mut kept: Vec<usize> = output_slots(policy).into_iter().map(|(v, _)| v).collect();
-    for &p in &shares {
-        if !kept.contains(&p) {
-            kept.push(p);
-        }
-    }
-    let per_claim = kept.len() + policy.accumulators.len();
+    let per_claim = policy.accumulators.len() + 1;
     let n = table.len();
     let cells: Vec<AtomicI64> =
         (0..n * per_claim).into_par_iter().map(|_| AtomicI64::new(0)).collect();
     let errors = Mutex::new(Vec::new());
+    let totals = Mutex::new(vec![0i128; shares.len()]);
     let date = |i: usize| {
         let cell = table.row(i).and_then(|r| r.get(policy.dated_field)).copied().unwrap_or(0);
         Date(i32::try_from(cell).unwrap_or(0))
@@ -711,6 +712,7 @@ pub fn settle_table(
         }
         let mut outs: Vec<i64> = vec![0; claims.len() * per_claim];
         let mut done = vec![false; claims.len()];
+        let mut sums = vec![0i128; shares.len()];
         engine.settle_members(
             &groups,
             &|k| rows.get(k * width..(k + 1) * width),
@@ -719,9 +721,17 @@ pub fn settle_table(
                     let Some(out) = outs.get_mut(k * per_claim..(k + 1) * per_claim) else {
                         return;
                     };
-                    let values = kept.iter().map(|&v| frame.values.get(v).copied().unwrap_or(0));
-                    for (slot, x) in out.iter_mut().zip(values.chain(frame.accs.iter().copied())) {
+                    let mask = frame
+                        .seen
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |m, (a, s)| if *s != 0 { m | 1 << a } else { m });
+                    let cells = frame.accs.iter().copied().chain([mask as i64]);
+                    for (slot, x) in out.iter_mut().zip(cells) {
                         *slot = x;
+                    }
+                    for (sum, &p) in sums.iter_mut().zip(&shares) {
+                        *sum += i128::from(frame.values.get(p).copied().unwrap_or(0));
                     }
                     if let Some(d) = done.get_mut(k) {
                         *d = true;
@@ -731,6 +741,11 @@ pub fn settle_table(
             },
             progress,
         );
+        if let Ok(mut totals) = totals.lock() {
+            for (t, s) in totals.iter_mut().zip(sums) {
+                *t += s;
+            }
+        }
         for ((&i, out), _) in
             claims.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
         {
@@ -751,44 +766,24 @@ pub fn settle_table(
     drop(order);
     let mut errors = errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     errors.sort_by_key(|(i, _)| *i);
-    let mut settled = Settled { per_claim, kept, cells, errors, totals: Vec::new() };
-    // The shares' totals over the claims that settled.
-    let positions: Vec<usize> =
-        shares.iter().filter_map(|p| settled.kept.iter().position(|k| k == p)).collect();
-    let failed: std::collections::HashSet<usize> = settled.errors.iter().map(|(i, _)| *i).collect();
-    let sums: Vec<i128> = (0..n)
-        .into_par_iter()
-        .filter(|i| !table.is_bad(*i) && !failed.contains(i))
-        .fold(
-            || vec![0i128; positions.len()],
-            |mut acc, i| {
-                for (sum, &p) in acc.iter_mut().zip(&positions) {
-                    let cell = settled.cells.get(i * per_claim + p);
-                    *sum += i128::from(cell.map_or(0, |c| c.load(Ordering::Relaxed)));
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0i128; positions.len()],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        );
-    settled.totals = shares
+    let sums = totals.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let totals = shares
         .iter()
         .zip(sums)
         .map(|(p, sum)| (policy.values.get(*p).map_or(String::new(), |d| d.name.clone()), sum))
         .collect();
-    Some(settled)
+    Some(Settled { per_claim, cells, errors, totals })
 }
 
 /// Write the settlements of a table as CSV, byte for byte what [`crate::io::write_csv`] writes
 /// for the same claims: rows formatted in parallel pieces, written in order.
 pub fn write_table_csv(
-    policy: &Policy,
+    engine: &Engine,
     table: &Table,
     settled: &Settled,
     mut out: impl Write + Send,
 ) -> std::io::Result<()> {
+    let policy = engine.policy();
     let columns = output_columns(policy);
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(
@@ -798,12 +793,7 @@ pub fn write_table_csv(
             .chain(columns.iter().map(String::as_str)),
     )?;
     out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
-    let types: Vec<Type> = output_slots(policy)
-        .into_iter()
-        .map(|(_, ty)| ty)
-        .chain(policy.accumulators.iter().map(|a| a.ty))
-        .collect();
-    let outputs = output_slots(policy).len();
+    let c = Columns { engine, table, settled, slots: output_slots(policy), count: columns.len() };
     const BATCH: usize = 1 << 16;
     const PIECE: usize = 1 << 12;
     let n = table.len();
@@ -824,12 +814,11 @@ pub fn write_table_csv(
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|from| {
-                    let mut row =
-                        OutPiece { out: Vec::with_capacity(PIECE * 128), cell: String::new() };
+                    let mut piece = OutPiece::new(engine, PIECE);
                     for i in from..(from + PIECE).min(end) {
-                        row.write(policy, table, settled, &types, outputs, columns.len(), i);
+                        piece.write(&c, i);
                     }
-                    row.out
+                    piece.out
                 })
                 .collect();
             for piece in pieces {
@@ -920,20 +909,51 @@ struct OutPiece {
     out: Vec<u8>,
     /// Scratch for cells of rarer types.
     cell: String,
+    /// The running state the rows are settled again with.
+    state: Running,
+    /// Scratch: a claim's accumulators before it, and which had seen a claim.
+    accs: Vec<i64>,
+    seen: Vec<i64>,
+}
+
+/// What every row of the output needs.
+struct Columns<'a> {
+    engine: &'a Engine,
+    table: &'a Table,
+    settled: &'a Settled,
+    /// The output values, with their types.
+    slots: Vec<(usize, Type)>,
+    /// Output columns (outputs, then accumulators).
+    count: usize,
 }
 
 impl OutPiece {
-    #[allow(clippy::too_many_arguments, reason = "one row's inputs, named")]
-    fn write(
-        &mut self,
-        policy: &Policy,
-        table: &Table,
-        settled: &Settled,
-        types: &[Type],
-        outputs: usize,
-        columns: usize,
-        i: usize,
-    ) {
+    fn new(engine: &Engine, rows: usize) -> Self {
+        let accs = engine.policy().accumulators.len();
+        OutPiece {
+            out: Vec::with_capacity(rows * 128),
+            cell: String::new(),
+            state: engine.running(),
+            accs: vec![0; accs],
+            seen: vec![0; accs],
+        }
+    }
+
+    fn cell(out: &mut Vec<u8>, scratch: &mut String, policy: &Policy, ty: Type, x: i64) {
+        out.push(b',');
+        match ty {
+            Type::Money => push_fen(out, x),
+            Type::Int => push_int(out, x),
+            _ => {
+                scratch.clear();
+                write_scaled(scratch, policy, ty, x);
+                push_field(out, scratch.as_bytes());
+            }
+        }
+    }
+
+    fn write(&mut self, c: &Columns<'_>, i: usize) {
+        let (policy, table, settled) = (c.engine.policy(), c.table, c.settled);
         let out = &mut self.out;
         push_int(out, i64::from(table.line(i)));
         out.push(b',');
@@ -947,7 +967,7 @@ impl OutPiece {
         } else {
             None
         };
-        let message = match input_error {
+        let mut message = match input_error {
             Some((_, e)) => {
                 push_field(out, e.id.as_deref().unwrap_or("").as_bytes());
                 out.push(b',');
@@ -970,29 +990,28 @@ impl OutPiece {
                 }
             }
         };
-        match message {
-            None => {
-                out.extend_from_slice(b",ok,");
-                let cells = settled.row(i).enumerate();
-                let shown = cells.filter(|(k, _)| *k < outputs || *k >= settled.kept.len());
-                for ((_, x), ty) in shown.zip(types) {
-                    out.push(b',');
-                    match ty {
-                        Type::Money => push_fen(out, x),
-                        Type::Int => push_int(out, x),
-                        _ => {
-                            self.cell.clear();
-                            write_scaled(&mut self.cell, policy, *ty, x);
-                            push_field(out, self.cell.as_bytes());
-                        }
+        if message.is_none() {
+            // The claim settles again from its accumulators before it, as it did.
+            settled.before(i, &mut self.accs, &mut self.seen);
+            let fields = table.row(i).unwrap_or(&[]);
+            match c.engine.replay(fields, &self.accs, &self.seen, &mut self.state) {
+                Ok(frame) => {
+                    out.extend_from_slice(b",ok,");
+                    for &(v, ty) in &c.slots {
+                        let x = frame.values.get(v).copied().unwrap_or(0);
+                        Self::cell(out, &mut self.cell, policy, ty, x);
+                    }
+                    for (a, &x) in policy.accumulators.iter().zip(&self.accs) {
+                        Self::cell(out, &mut self.cell, policy, a.ty, x);
                     }
                 }
+                Err(e) => message = Some(e.to_string()),
             }
-            Some(message) => {
-                out.extend_from_slice(b",error,");
-                push_field(out, message.as_bytes());
-                out.extend(std::iter::repeat_n(b',', columns));
-            }
+        }
+        if let Some(message) = message {
+            out.extend_from_slice(b",error,");
+            push_field(out, message.as_bytes());
+            out.extend(std::iter::repeat_n(b',', c.count));
         }
         out.push(b'\n');
     }
