@@ -14,19 +14,20 @@
 //!   general path's. Duplicate ids are found by a parallel sort of hashed ids.
 //! - **Settling.** Members are grouped by a parallel sort of hashed member ids (a hash shared by
 //!   different members is split exactly); tasks of 64 members gather their claims into one
-//!   block, settle them, and put each claim's output cells and accumulators in its row of one
-//!   block in input order.
-//! - **Writing.** Rows are formatted in parallel pieces from that block, straight to bytes, and
-//!   written in order by a thread of their own while the next batch is formatted.
+//!   block, settle them, and keep each claim's accumulators before it in its row of one block
+//!   in input order (half the memory of keeping its outputs).
+//! - **Writing.** Each row settles its claim again from those accumulators (the code is a
+//!   function of the claim and them) and is formatted in parallel pieces straight to bytes,
+//!   written in order by a thread of its own while the next batch is formatted.
 //!
 //! The output is byte for byte the general path's; `tests/batch.rs` compares the two on every
 //! policy the path takes, generated claims, hostile input and random bodies, and the `batch`
 //! fuzz target on any bytes.
 //!
-//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 outputs, 7
-//! accumulators): the file while reading (about 70 bytes, dropped before settling), 72 bytes of
-//! fields, 5 of line number and status, about 20 of id texts, 8 to 16 for grouping while
-//! settling, and 112 of output cells: about 225 bytes a claim, 3.4 times the input's size.
+//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 accumulators): while
+//! reading, the file (about 70 bytes) and the table (72 bytes of fields, about 20 of id texts,
+//! 5 of line number and status); while settling, the table, 64 bytes of accumulators and their
+//! mask, and up to 24 for grouping: about 180 bytes a claim, 2.7 times the input's size.
 
 use std::io::Write;
 use std::sync::Mutex;
