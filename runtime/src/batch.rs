@@ -65,9 +65,12 @@ pub struct Table {
 struct Part {
     /// Input fields a claim has.
     width: usize,
-    /// Every record's fields, `width` a record, as the closures and compiled code read them;
-    /// a text field holds its offset in `text` and its length. Zeros for error rows.
+    /// While the part is read: every record's fields, `width` a record, as the closures and
+    /// compiled code read them; a text field holds its offset in `text` and its length. Zeros
+    /// for error rows. Then moved into `columns`.
     cells: Vec<i64>,
+    /// Once read: each field's values, as narrow as they all fit.
+    columns: Vec<Column>,
     /// The line each record starts on.
     lines: Vec<u32>,
     /// Whether each record is an error row.
@@ -78,14 +81,60 @@ struct Part {
     text: Vec<u8>,
 }
 
+/// One field's values in a part: a byte, 32 or 64 bits each, as narrow as they all fit.
+#[derive(Debug)]
+enum Column {
+    Byte(Vec<u8>),
+    Narrow(Vec<i32>),
+    Wide(Vec<i64>),
+}
+
+impl Column {
+    fn get(&self, k: usize) -> Option<i64> {
+        match self {
+            Column::Byte(v) => v.get(k).map(|&x| i64::from(x)),
+            Column::Narrow(v) => v.get(k).map(|&x| i64::from(x)),
+            Column::Wide(v) => v.get(k).copied(),
+        }
+    }
+
+    /// Field `field` of the row-major `cells`, `width` a record.
+    fn of(cells: &[i64], width: usize, field: usize) -> Column {
+        let values = || cells.iter().skip(field).step_by(width.max(1)).copied();
+        if values().all(|x| (0..=255).contains(&x)) {
+            Column::Byte(values().map(|x| x as u8).collect())
+        } else if values().all(|x| i32::try_from(x).is_ok()) {
+            Column::Narrow(values().map(|x| x as i32).collect())
+        } else {
+            Column::Wide(values().collect())
+        }
+    }
+}
+
 impl Part {
-    fn row(&self, i: usize) -> Option<&[i64]> {
-        self.cells.get(i * self.width..(i + 1) * self.width)
+    /// Move the row-major cells into columns.
+    fn make_columns(&mut self) {
+        let cells = std::mem::take(&mut self.cells);
+        self.columns = (0..self.width).map(|f| Column::of(&cells, self.width, f)).collect();
+    }
+
+    fn cell(&self, i: usize, field: usize) -> Option<i64> {
+        self.columns.get(field)?.get(i)
+    }
+
+    /// Record `i`'s fields into `row`; `false` when there is no record `i`.
+    fn fill(&self, i: usize, row: &mut [i64]) -> bool {
+        if i >= self.lines.len() {
+            return false;
+        }
+        for (slot, column) in row.iter_mut().zip(&self.columns) {
+            *slot = column.get(i).unwrap_or(0);
+        }
+        true
     }
 
     fn text(&self, i: usize, field: usize) -> &[u8] {
-        let cell = self.row(i).and_then(|r| r.get(field)).copied().unwrap_or(0);
-        text_of(&self.text, cell)
+        text_of(&self.text, self.cell(i, field).unwrap_or(0))
     }
 }
 
@@ -116,8 +165,14 @@ impl Table {
         Some((self.parts.get(p)?, i - self.starts.get(p)?))
     }
 
-    fn row(&self, i: usize) -> Option<&[i64]> {
-        self.locate(i).and_then(|(p, k)| p.row(k))
+    /// Field `field` of record `i`.
+    fn cell(&self, i: usize, field: usize) -> Option<i64> {
+        self.locate(i).and_then(|(p, k)| p.cell(k, field))
+    }
+
+    /// Record `i`'s fields into `row`; `false` when there is no record `i`.
+    fn fill(&self, i: usize, row: &mut [i64]) -> bool {
+        self.locate(i).is_some_and(|(p, k)| p.fill(k, row))
     }
 
     /// Text field `field` of record `i`.
@@ -307,6 +362,7 @@ fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8]) -> Piece {
     if out.part.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
         out.too_long = true;
     }
+    out.part.make_columns();
     out
 }
 
@@ -650,7 +706,7 @@ pub fn settle_table(
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
     let date = |i: usize| {
-        let cell = table.row(i).and_then(|r| r.get(policy.dated_field)).copied().unwrap_or(0);
+        let cell = table.cell(i, policy.dated_field).unwrap_or(0);
         Date(i32::try_from(cell).unwrap_or(0))
     };
     // Claims grouped by the hash of their member (a parallel sort of hashes and positions);
@@ -704,12 +760,9 @@ pub fn settle_table(
         // kept in another and put in place at the end: settling reads and writes memory in
         // order instead of across the whole table.
         let claims: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
-        let mut rows: Vec<i64> = Vec::with_capacity(claims.len() * width);
-        for &i in &claims {
-            match table.row(i as usize) {
-                Some(r) => rows.extend_from_slice(r),
-                None => rows.extend(std::iter::repeat_n(0, width)),
-            }
+        let mut rows: Vec<i64> = vec![0; claims.len() * width];
+        for (&i, row) in claims.iter().zip(rows.chunks_exact_mut(width.max(1))) {
+            table.fill(i as usize, row);
         }
         let mut outs: Vec<i64> = vec![0; claims.len() * per_claim];
         let mut done = vec![false; claims.len()];
@@ -912,7 +965,8 @@ struct OutPiece {
     cell: String,
     /// The running state the rows are settled again with.
     state: Running,
-    /// Scratch: a claim's accumulators before it, and which had seen a claim.
+    /// Scratch: a claim's fields, its accumulators before it, and which had seen a claim.
+    fields: Vec<i64>,
     accs: Vec<i64>,
     seen: Vec<i64>,
 }
@@ -935,6 +989,7 @@ impl OutPiece {
             out: Vec::with_capacity(rows * 128),
             cell: String::new(),
             state: engine.running(),
+            fields: vec![0; engine.policy().input_record().map_or(0, |r| r.fields.len())],
             accs: vec![0; accs],
             seen: vec![0; accs],
         }
@@ -994,8 +1049,8 @@ impl OutPiece {
         if message.is_none() {
             // The claim settles again from its accumulators before it, as it did.
             settled.before(i, &mut self.accs, &mut self.seen);
-            let fields = table.row(i).unwrap_or(&[]);
-            match c.engine.replay(fields, &self.accs, &self.seen, &mut self.state) {
+            table.fill(i, &mut self.fields);
+            match c.engine.replay(&self.fields, &self.accs, &self.seen, &mut self.state) {
                 Ok(frame) => {
                     out.extend_from_slice(b",ok,");
                     for &(v, ty) in &c.slots {
