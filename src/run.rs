@@ -191,7 +191,7 @@ pub fn read_only(policy_path: &PathBuf, claims: &Path, threads: Option<usize>) -
                 ExitCode::from(EXIT_USAGE)
             })?;
             let name = claims.display().to_string();
-            match batch::read_table(policy, &bytes, &name) {
+            match batch::read_table_from(policy, bytes, &name) {
                 Ok(Some(table)) => {
                     let errors = table.input_errors().map(ToString::to_string).collect();
                     let count = table.len();
@@ -265,7 +265,7 @@ fn run_fast(
             return Fast::Failed(ExitCode::from(EXIT_USAGE));
         }
     };
-    let table = match batch::read_table(policy, &bytes, &claims.display().to_string()) {
+    let table = match batch::read_table_from(policy, bytes, &claims.display().to_string()) {
         Ok(Some(table)) => table,
         Ok(None) => return Fast::General,
         Err(e) => {
@@ -273,7 +273,6 @@ fn run_fast(
             return Fast::Failed(ExitCode::from(EXIT_USAGE));
         }
     };
-    drop(bytes);
     let read = started.elapsed();
     let bar = progress_bar(table.len() - table.error_rows());
     let Some(settled) = batch::settle_table(engine, &table, &|n| {

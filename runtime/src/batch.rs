@@ -31,7 +31,7 @@
 
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 use settle_lang::date::Date;
@@ -528,6 +528,30 @@ fn take_record<'r>(
 /// pool. `Ok(None)`: the file holds a text too long for this path (over 1 MiB); read it with
 /// [`crate::io::read_csv_bytes`].
 pub fn read_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table>, FileError> {
+    let mut table = parse_table(policy, bytes, name)?;
+    if let Some(table) = &mut table {
+        mark_duplicates(policy, table);
+    }
+    Ok(table)
+}
+
+/// [`read_table`] taking the file's bytes, which it frees as soon as they are parsed: the file
+/// and the table's duplicate search are never in memory together.
+pub fn read_table_from(
+    policy: &Policy,
+    bytes: Vec<u8>,
+    name: &str,
+) -> Result<Option<Table>, FileError> {
+    let mut table = parse_table(policy, &bytes, name)?;
+    drop(bytes);
+    if let Some(table) = &mut table {
+        mark_duplicates(policy, table);
+    }
+    Ok(table)
+}
+
+/// Parse the records of a CSV file into a table, duplicates not yet marked.
+fn parse_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table>, FileError> {
     let pieces = (rayon::current_num_threads() * 4).max(1);
     let (layout, parts, lines_before) = csv_cuts(policy, bytes, name, pieces)?;
     let kinds = kinds(policy);
@@ -562,7 +586,6 @@ pub fn read_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Ta
         table.parts.push(part);
     }
     table.starts.push(start);
-    mark_duplicates(policy, &mut table);
     Ok(Some(table))
 }
 
@@ -653,10 +676,12 @@ fn split_by_member<'a, 'k>(
 #[derive(Debug)]
 pub struct Settled {
     /// Cells a claim has: its accumulators before it, then a mask of those that had seen a
-    /// claim. The outputs are computed again from these when the row is written: keeping the
-    /// accumulators takes half the memory of keeping the outputs.
+    /// claim, 32 bits each. The outputs are computed again from these when the row is written:
+    /// keeping the accumulators takes a quarter of the memory of keeping the outputs.
     per_claim: usize,
-    cells: Vec<AtomicI64>,
+    cells: Vec<AtomicU32>,
+    /// The accumulators of the claims where one does not fit 32 bits, by record index.
+    wide: Vec<(usize, Vec<i64>)>,
     /// Claims that did not settle, by record index.
     errors: Vec<(usize, ClaimError)>,
     /// The total of each balance share over the settled claims, in fen.
@@ -673,10 +698,19 @@ impl Settled {
     fn before(&self, i: usize, accs: &mut [i64], seen: &mut [i64]) {
         let start = i * self.per_claim;
         let cells = self.cells.get(start..start + self.per_claim).unwrap_or(&[]);
-        for (slot, cell) in accs.iter_mut().zip(cells) {
-            *slot = cell.load(Ordering::Relaxed);
+        let wide = match self.wide.binary_search_by_key(&i, |(k, _)| *k) {
+            Ok(k) => self.wide.get(k).map(|(_, v)| v.as_slice()),
+            Err(_) => None,
+        };
+        match wide {
+            Some(values) => accs.iter_mut().zip(values).for_each(|(slot, x)| *slot = *x),
+            None => {
+                for (slot, cell) in accs.iter_mut().zip(cells) {
+                    *slot = i64::from(cell.load(Ordering::Relaxed) as i32);
+                }
+            }
         }
-        let mask = cells.last().map_or(0, |c| c.load(Ordering::Relaxed)) as u64;
+        let mask = cells.last().map_or(0, |c| c.load(Ordering::Relaxed));
         for (k, slot) in seen.iter_mut().enumerate() {
             *slot = i64::from(mask >> k & 1 == 1);
         }
@@ -684,7 +718,7 @@ impl Settled {
 }
 
 /// Accumulators whose "seen" flags fit the mask of a [`Settled`] cell.
-const MOST_ACCUMULATORS: usize = 64;
+const MOST_ACCUMULATORS: usize = 32;
 
 /// Settle a table's claims: members in parallel on the current rayon pool, calling `progress`
 /// with the number of claims settled as each member is done. `None` when the engine does not
@@ -701,8 +735,9 @@ pub fn settle_table(
     let shares: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
     let per_claim = policy.accumulators.len() + 1;
     let n = table.len();
-    let cells: Vec<AtomicI64> =
-        (0..n * per_claim).into_par_iter().map(|_| AtomicI64::new(0)).collect();
+    let cells: Vec<AtomicU32> =
+        (0..n * per_claim).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+    let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
     let date = |i: usize| {
@@ -800,15 +835,27 @@ pub fn settle_table(
                 *t += s;
             }
         }
+        let mut wider = Vec::new();
         for ((&i, out), _) in
             claims.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
         {
-            let start = i as usize * per_claim;
+            let (i, start) = (i as usize, i as usize * per_claim);
+            let (accs, mask) = out.split_at(out.len().saturating_sub(1));
+            let narrow = accs.iter().all(|&x| i32::try_from(x).is_ok());
+            if !narrow {
+                wider.push((i, accs.to_vec()));
+            }
             if let Some(row) = cells.get(start..start + per_claim) {
-                for (slot, x) in row.iter().zip(out) {
-                    slot.store(*x, Ordering::Relaxed);
+                let values = accs.iter().map(|&x| if narrow { x as i32 as u32 } else { 0 });
+                for (slot, x) in row.iter().zip(values.chain(mask.iter().map(|&m| m as u32))) {
+                    slot.store(x, Ordering::Relaxed);
                 }
             }
+        }
+        if !wider.is_empty()
+            && let Ok(mut wide) = wide.lock()
+        {
+            wide.extend(wider);
         }
         if !failed.is_empty()
             && let Ok(mut errors) = errors.lock()
@@ -826,7 +873,9 @@ pub fn settle_table(
         .zip(sums)
         .map(|(p, sum)| (policy.values.get(*p).map_or(String::new(), |d| d.name.clone()), sum))
         .collect();
-    Some(Settled { per_claim, cells, errors, totals })
+    let mut wide = wide.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    wide.sort_by_key(|(i, _)| *i);
+    Some(Settled { per_claim, cells, wide, errors, totals })
 }
 
 /// Write the settlements of a table as CSV, byte for byte what [`crate::io::write_csv`] writes

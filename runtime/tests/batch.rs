@@ -112,6 +112,8 @@ fn hostile(policy: &settle_lang::ir::Policy, csv: &str) -> String {
                 "7",
                 "12.3",
                 "0.5",
+                "90000000.00",
+                "5000000000.00",
             ],
             settle_lang::ir::Type::Enum(_) => &["nonsense", " level1", ""],
             settle_lang::ir::Type::Int => &["-3", "x", "99999999999999999999"],
