@@ -75,12 +75,6 @@ struct Prepared {
 fn prepare(engine: &Engine, batch: &[Claim]) -> Prepared {
     let mut order: Vec<&Claim> = batch.iter().collect();
     order.sort_by_key(|c| (engine.member_of(c), engine.date_of(c), engine.id_of(c)));
-    let fen = |v: &Value| match v {
-        Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(0),
-        Value::Date(d) => i64::from(d.0),
-        Value::Enum(e) => i64::from(*e),
-        _ => 0,
-    };
     let mut frames = Vec::new();
     let mut plain = Vec::new();
     let mut last: Option<(std::sync::Arc<str>, Date)> = None;
@@ -89,7 +83,7 @@ fn prepare(engine: &Engine, batch: &[Claim]) -> Prepared {
         let year = engine.date_of(c).year_start((1, 1));
         let fresh = last.as_ref() != Some(&(member.clone(), year));
         last = Some((member, year));
-        let f: Vec<i64> = c.fields.iter().map(fen).collect();
+        let f: Vec<i64> = c.fields.iter().map(Value::scaled).collect();
         let get = |i: usize| f.get(i).copied().unwrap_or(0);
         plain.push((
             fresh,

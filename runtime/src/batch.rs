@@ -316,16 +316,10 @@ fn fast(kind: &Kind, bytes: &[u8], arena: &mut Vec<u8>) -> Option<i64> {
 
 /// A value from the general reader as a cell; `None` for a text too long for the arena.
 fn cell_of(value: &Value, arena: &mut Vec<u8>) -> Option<i64> {
-    Some(match value {
-        Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(i64::MAX),
-        Value::Rate(d) => settle_compiler::rate_millionths(*d).unwrap_or(i64::MAX),
-        Value::Int(i) => *i,
-        Value::Bool(b) => i64::from(*b),
-        Value::Date(d) => i64::from(d.0),
-        Value::Enum(e) => i64::from(*e),
-        Value::Text(t) => return push_text(arena, t.as_bytes()),
-        Value::Record(_) | Value::List(_) => 0,
-    })
+    match value {
+        Value::Text(t) => push_text(arena, t.as_bytes()),
+        other => Some(other.scaled()),
+    }
 }
 
 /// One piece of the file, read.

@@ -128,7 +128,7 @@ enum Cells {
 }
 
 impl Cells {
-    fn scaled(&self) -> Option<&[i64]> {
+    fn slice(&self) -> Option<&[i64]> {
         match self {
             Cells::Scaled { block, start, len } => {
                 let start = *start as usize;
@@ -156,7 +156,7 @@ impl Settlement {
 
     fn cell(&self, i: usize, ty: Type) -> Option<Value> {
         match &self.cells {
-            Cells::Scaled { .. } => self.cells.scaled()?.get(i).map(|x| unscaled(ty, *x)),
+            Cells::Scaled { .. } => self.cells.slice()?.get(i).map(|x| Value::from_scaled(ty, *x)),
             Cells::Values(v) => v.get(i).cloned(),
         }
     }
@@ -184,7 +184,7 @@ impl Settlement {
     /// Money value `v` in fen, without making a [`Value`].
     pub fn fen(&self, v: usize) -> Option<i64> {
         match &self.cells {
-            Cells::Scaled { .. } => self.cells.scaled()?.get(v).copied(),
+            Cells::Scaled { .. } => self.cells.slice()?.get(v).copied(),
             Cells::Values(values) => match values.get(v) {
                 Some(Value::Money(d)) => settle_compiler::money_fen(*d),
                 _ => None,
@@ -197,7 +197,7 @@ impl Settlement {
     pub(crate) fn write_cell(&self, out: &mut String, policy: &Policy, i: usize, ty: Type) {
         match &self.cells {
             Cells::Scaled { .. } => {
-                if let Some(x) = self.cells.scaled().and_then(|c| c.get(i)) {
+                if let Some(x) = self.cells.slice().and_then(|c| c.get(i)) {
                     crate::io::write_scaled(out, policy, ty, *x);
                 }
             }
@@ -211,11 +211,11 @@ impl PartialEq for Settlement {
     fn eq(&self, other: &Self) -> bool {
         match (&self.cells, &other.cells) {
             (Cells::Values(a), Cells::Values(b)) => a == b,
-            (a @ Cells::Scaled { .. }, b @ Cells::Scaled { .. }) => a.scaled() == b.scaled(),
+            (a @ Cells::Scaled { .. }, b @ Cells::Scaled { .. }) => a.slice() == b.slice(),
             (s @ Cells::Scaled { .. }, Cells::Values(v))
             | (Cells::Values(v), s @ Cells::Scaled { .. }) => {
-                let s = s.scaled().unwrap_or(&[]);
-                s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| scaled(v) == *x)
+                let s = s.slice().unwrap_or(&[]);
+                s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| v.scaled() == *x)
             }
         }
     }
@@ -498,7 +498,7 @@ impl Engine {
                 .accumulators
                 .iter()
                 .zip(frame.accs.iter().zip(&frame.seen))
-                .map(|(a, (x, s))| (unscaled(a.ty, *x), *s != 0))
+                .map(|(a, (x, s))| (Value::from_scaled(a.ty, *x), *s != 0))
                 .collect(),
             None => running.values.iter().cloned().zip(running.seen.iter().copied()).collect(),
         }
@@ -567,7 +567,7 @@ impl Engine {
                 |(out, chunk)| {
                     for (row, c) in out.chunks_mut(width).zip(chunk) {
                         for (slot, v) in row.iter_mut().zip(&c.borrow().fields) {
-                            *slot = scaled(v);
+                            *slot = v.scaled();
                         }
                     }
                 },
@@ -697,7 +697,7 @@ impl Engine {
             let parsed = crate::io::parse_value(&self.policy, acc.ty, &saved.value).ok();
             if let Some(frame) = &mut running.frame {
                 if let (Some(v), Some(slot)) = (parsed, frame.accs.get_mut(i)) {
-                    *slot = scaled(&v);
+                    *slot = v.scaled();
                 }
                 if let Some(seen) = frame.seen.get_mut(i) {
                     *seen = i64::from(saved.seen);
@@ -781,7 +781,7 @@ impl Engine {
                 .zip(frame.seen.iter_mut())
                 .zip(state.values.drain(..).zip(state.seen.drain(..)))
             {
-                *slot = scaled(&v);
+                *slot = v.scaled();
                 *seen = i64::from(s);
             }
         }
@@ -864,7 +864,7 @@ impl Engine {
         let frame = state.frame.get_or_insert_with(|| code.frame());
         if let (None, Some(claim)) = (fields, claim) {
             for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
-                *slot = scaled(v);
+                *slot = v.scaled();
             }
         }
         let fallback =
@@ -999,8 +999,12 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         let (Some(e), Some(claim)) = (self.code.fallbacks().get(expr), self.claim) else {
             return Err(failure(fault::OVERFLOW, 0, 0));
         };
-        let accs: Vec<Value> =
-            policy.accumulators.iter().zip(accs).map(|(a, x)| unscaled(a.ty, *x)).collect();
+        let accs: Vec<Value> = policy
+            .accumulators
+            .iter()
+            .zip(accs)
+            .map(|(a, x)| Value::from_scaled(a.ty, *x))
+            .collect();
         let mut cx = Cx {
             policy,
             prepared: &self.engine.prepared,
@@ -1012,13 +1016,18 @@ impl settle_compiler::Fallback for Interpreted<'_> {
                 versions
             }),
             date: self.date,
-            values: policy.values.iter().zip(values).map(|(d, x)| unscaled(d.ty, *x)).collect(),
+            values: policy
+                .values
+                .iter()
+                .zip(values)
+                .map(|(d, x)| Value::from_scaled(d.ty, *x))
+                .collect(),
             locals: Vec::new(),
             trace: None,
             claims: &[],
         };
         match cx.eval(e) {
-            Ok(v) => Ok(scaled(&v)),
+            Ok(v) => Ok(v.scaled()),
             Err(Fault::Arith(ArithError::DivisionByZero)) => {
                 Err(failure(fault::DIVISION_BY_ZERO, 0, 0))
             }
@@ -1029,32 +1038,6 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             )),
             Err(_) => Err(failure(fault::OVERFLOW, 0, 0)),
         }
-    }
-}
-
-/// A value as the compiled code holds it: fen, millionths, days, indices, 0 or 1.
-fn scaled(v: &Value) -> i64 {
-    match v {
-        Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(i64::MAX),
-        Value::Rate(d) => settle_compiler::rate_millionths(*d).unwrap_or(i64::MAX),
-        Value::Int(i) => *i,
-        Value::Bool(b) => i64::from(*b),
-        Value::Date(d) => i64::from(d.0),
-        Value::Enum(e) => i64::from(*e),
-        Value::Text(_) | Value::Record(_) | Value::List(_) => 0,
-    }
-}
-
-/// A value of type `ty` from the compiled code's representation.
-fn unscaled(ty: Type, x: i64) -> Value {
-    match ty {
-        Type::Money => Value::Money(Decimal::new(x, 2)),
-        Type::Rate => Value::Rate(Decimal::new(x, 6).normalize()),
-        Type::Int => Value::Int(x),
-        Type::Bool => Value::Bool(x != 0),
-        Type::Date => Value::Date(Date(i32::try_from(x).unwrap_or(0))),
-        Type::Enum(_) => Value::Enum(u32::try_from(x).unwrap_or(0)),
-        Type::Text | Type::Record(_) | Type::List(_) => Value::Bool(false),
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use settle_lang::date::Date;
-use settle_lang::ir::{Const, Rounding};
+use settle_lang::ir::{Const, Rounding, Type};
 
 /// The largest money magnitude, in fen (10^15 yuan).
 pub const MONEY_LIMIT_FEN: i128 = 100_000_000_000_000_000;
@@ -56,6 +56,33 @@ impl Value {
             Const::Enum(e) => Value::Enum(*e),
             Const::Record(fields) => Value::Record(fields.iter().map(Value::from_const).collect()),
             Const::List(items) => Value::List(items.iter().map(Value::from_const).collect()),
+        }
+    }
+
+    /// The value as the closures and compiled code hold it: fen, millionths, a count, 0 or 1,
+    /// days, an enum variant's index; 0 for text, records and lists, which they never read.
+    pub fn scaled(&self) -> i64 {
+        match self {
+            Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(i64::MAX),
+            Value::Rate(d) => settle_compiler::rate_millionths(*d).unwrap_or(i64::MAX),
+            Value::Int(i) => *i,
+            Value::Bool(b) => i64::from(*b),
+            Value::Date(d) => i64::from(d.0),
+            Value::Enum(e) => i64::from(*e),
+            Value::Text(_) | Value::Record(_) | Value::List(_) => 0,
+        }
+    }
+
+    /// A value of type `ty` from its [`Value::scaled`] form.
+    pub fn from_scaled(ty: Type, x: i64) -> Value {
+        match ty {
+            Type::Money => Value::Money(Decimal::new(x, 2)),
+            Type::Rate => Value::Rate(Decimal::new(x, 6).normalize()),
+            Type::Int => Value::Int(x),
+            Type::Bool => Value::Bool(x != 0),
+            Type::Date => Value::Date(Date(i32::try_from(x).unwrap_or(0))),
+            Type::Enum(_) => Value::Enum(u32::try_from(x).unwrap_or(0)),
+            Type::Text | Type::Record(_) | Type::List(_) => Value::Bool(false),
         }
     }
 
