@@ -40,8 +40,8 @@ use settle_lang::ir::{Policy, Type};
 
 use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder, Running};
 use crate::io::{
-    FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, output_columns, output_slots,
-    utf8_error, width_error, write_scaled,
+    FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, output_slots,
+    utf8_error, width_error, write_csv_header, write_scaled,
 };
 use crate::value::Value;
 
@@ -420,17 +420,7 @@ fn read_quoted_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mu
             Err(e) => {
                 let line = lines.at(e.position().map_or(fallback, csv::Position::byte));
                 let io = matches!(e.kind(), csv::ErrorKind::Io(_));
-                fail(
-                    &mut out.part,
-                    line,
-                    Row::Error(InputError {
-                        line,
-                        id: None,
-                        member: None,
-                        field: None,
-                        message: format!("not a CSV record: {e}"),
-                    }),
-                );
+                fail(&mut out.part, line, csv_error(line, &e));
                 if io {
                     break;
                 }
@@ -882,16 +872,8 @@ pub fn write_table_csv(
     mut out: impl Write + Send,
 ) -> std::io::Result<()> {
     let policy = engine.policy();
-    let columns = output_columns(policy);
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(
-        ["line", "id", "member", "status", "error"]
-            .iter()
-            .copied()
-            .chain(columns.iter().map(String::as_str)),
-    )?;
-    out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
-    let c = Columns { engine, table, settled, slots: output_slots(policy), count: columns.len() };
+    let count = write_csv_header(policy, &mut out)?;
+    let c = Columns { engine, table, settled, slots: output_slots(policy), count };
     const BATCH: usize = 1 << 16;
     const PIECE: usize = 1 << 12;
     let n = table.len();

@@ -357,16 +357,7 @@ fn read_piece(layout: &Layout<'_>, piece: &[u8], before: usize) -> Vec<Row> {
             }
             Err(e) => {
                 let line = line_at(e.position(), fallback);
-                rows.push(match e.kind() {
-                    csv::ErrorKind::Utf8 { err, .. } => utf8_error(line, err),
-                    _ => Row::Error(InputError {
-                        line,
-                        id: None,
-                        member: None,
-                        field: None,
-                        message: format!("not a CSV record: {e}"),
-                    }),
-                });
+                rows.push(csv_error(line, &e));
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     break;
                 }
@@ -406,33 +397,27 @@ impl<'b> Lines<'b> {
 
 /// The error row of a record whose field count differs from the header's.
 pub(crate) fn width_error(line: usize, fields: usize, header: usize) -> Row {
-    Row::Error(InputError {
-        line,
-        id: None,
-        member: None,
-        field: None,
-        message: format!(
-            "the line has {} field{}, the header {}",
-            fields,
-            if fields == 1 { "" } else { "s" },
-            header
-        ),
-    })
+    let s = if fields == 1 { "" } else { "s" };
+    record_error(line, format!("the line has {fields} field{s}, the header {header}"))
 }
 
 /// The error row of a record that is not UTF-8.
 pub(crate) fn utf8_error(line: usize, err: &csv::Utf8Error) -> Row {
-    Row::Error(InputError {
-        line,
-        id: None,
-        member: None,
-        field: None,
-        message: format!(
-            "field {} is not UTF-8 text (valid up to byte {})",
-            err.field() + 1,
-            err.valid_up_to()
-        ),
-    })
+    let (field, valid) = (err.field() + 1, err.valid_up_to());
+    record_error(line, format!("field {field} is not UTF-8 text (valid up to byte {valid})"))
+}
+
+/// The error row of a record the `csv` reader could not read.
+pub(crate) fn csv_error(line: usize, e: &csv::Error) -> Row {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => utf8_error(line, err),
+        _ => record_error(line, format!("not a CSV record: {e}")),
+    }
+}
+
+/// An error row about a whole record, before any of its fields is read.
+fn record_error(line: usize, message: String) -> Row {
+    Row::Error(InputError { line, id: None, member: None, field: None, message })
 }
 
 /// Read claims from JSON Lines: one object per line, keys naming the input's fields.
@@ -767,17 +752,8 @@ pub fn write_csv(
     outcomes: &[Option<Outcome>],
     mut out: impl Write,
 ) -> std::io::Result<()> {
-    let columns = output_columns(policy);
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(
-        ["line", "id", "member", "status", "error"]
-            .iter()
-            .copied()
-            .chain(columns.iter().map(String::as_str)),
-    )?;
-    out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
+    let columns = write_csv_header(policy, &mut out)?;
     let slots = output_slots(policy);
-    let columns = columns.len();
     // Rows are formatted in parallel pieces, written in order a batch at a time so that only
     // one batch of text is held.
     const BATCH: usize = 1 << 16;
@@ -797,6 +773,21 @@ pub fn write_csv(
         }
     }
     out.flush()
+}
+
+/// Write the header of settlements as CSV; returns how many output columns follow the five
+/// first (`line,id,member,status,error`).
+pub(crate) fn write_csv_header(policy: &Policy, mut out: impl Write) -> std::io::Result<usize> {
+    let columns = output_columns(policy);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(
+        ["line", "id", "member", "status", "error"]
+            .iter()
+            .copied()
+            .chain(columns.iter().map(String::as_str)),
+    )?;
+    out.write_all(&w.into_inner().map_err(csv::IntoInnerError::into_error)?)?;
+    Ok(columns.len())
 }
 
 /// The settlement rows of [`write_csv`], without the header.
