@@ -83,6 +83,37 @@ pub struct Frame {
     pub next_seen: Vec<i64>,
 }
 
+impl Frame {
+    /// Buffers for `fields` input fields, `values` values and `accs` accumulators.
+    pub fn sized(fields: usize, values: usize, accs: usize) -> Frame {
+        Frame {
+            fields: vec![0; fields],
+            accs: vec![0; accs],
+            seen: vec![0; accs],
+            values: vec![0; values],
+            next_accs: vec![0; accs],
+            next_seen: vec![0; accs],
+        }
+    }
+
+    /// Whether every buffer but `fields` has the size for `values` values and `accs`
+    /// accumulators.
+    pub fn fits(&self, values: usize, accs: usize) -> bool {
+        self.values.len() == values
+            && [&self.accs, &self.seen, &self.next_accs, &self.next_seen]
+                .iter()
+                .all(|b| b.len() == accs)
+    }
+
+    /// Run `settle` with the frame's own fields (taken out of the frame for the call).
+    pub fn with_own_fields<R>(&mut self, settle: impl FnOnce(&[i64], &mut Frame) -> R) -> R {
+        let fields = std::mem::take(&mut self.fields);
+        let settled = settle(&fields, self);
+        self.fields = fields;
+        settled
+    }
+}
+
 type Entry = unsafe extern "C" fn(
     fields: *const i64,
     accs: *const i64,
@@ -152,14 +183,7 @@ unsafe impl Sync for Compiled {}
 impl Compiled {
     /// Buffers of the right sizes for this policy.
     pub fn frame(&self) -> Frame {
-        Frame {
-            fields: vec![0; self.fields],
-            accs: vec![0; self.accs],
-            seen: vec![0; self.accs],
-            values: vec![0; self.values],
-            next_accs: vec![0; self.accs],
-            next_seen: vec![0; self.accs],
-        }
+        Frame::sized(self.fields, self.values, self.accs)
     }
 
     /// The expressions the code asks of its [`Fallback`], by index.
@@ -170,10 +194,7 @@ impl Compiled {
     /// Settle one claim held in `frame`; `fallback` computes what the code does not (see
     /// [`Compiled::fallbacks`]).
     pub fn settle(&self, frame: &mut Frame, fallback: &dyn Fallback) -> Result<(), Fault> {
-        let fields = std::mem::take(&mut frame.fields);
-        let settled = self.settle_fields(&fields, frame, fallback);
-        frame.fields = fields;
-        settled
+        frame.with_own_fields(|fields, frame| self.settle_fields(fields, frame, fallback))
     }
 
     /// [`Compiled::settle`] with the claim's fields read from `fields` instead of the frame's:
@@ -184,12 +205,7 @@ impl Compiled {
         frame: &mut Frame,
         fallback: &dyn Fallback,
     ) -> Result<(), Fault> {
-        let sizes_ok = fields.len() == self.fields
-            && frame.accs.len() == self.accs
-            && frame.seen.len() == self.accs
-            && frame.values.len() == self.values
-            && frame.next_accs.len() == self.accs
-            && frame.next_seen.len() == self.accs;
+        let sizes_ok = fields.len() == self.fields && frame.fits(self.values, self.accs);
         // INVARIANT: the fallback bridge reads `values` and `accs` with the lengths checked here.
         if !sizes_ok {
             return Err(Fault { kind: fault::OVERFLOW, at: self.values, a: 0, b: 0 });

@@ -155,15 +155,7 @@ impl Closures {
 
     /// Buffers of the right sizes for this policy.
     pub fn frame(&self) -> Frame {
-        let accs = self.accs.len();
-        Frame {
-            fields: vec![0; self.fields],
-            accs: vec![0; accs],
-            seen: vec![0; accs],
-            values: vec![0; self.values],
-            next_accs: vec![0; accs],
-            next_seen: vec![0; accs],
-        }
+        Frame::sized(self.fields, self.values, self.accs.len())
     }
 
     /// The expressions left to the [`Fallback`], by index.
@@ -173,10 +165,7 @@ impl Closures {
 
     /// Settle the claim held in `frame`: every value, the balance, the accumulators after it.
     pub fn settle(&self, frame: &mut Frame, fallback: &dyn Fallback) -> Result<(), Fault> {
-        let fields = std::mem::take(&mut frame.fields);
-        let settled = self.settle_fields(&fields, frame, fallback);
-        frame.fields = fields;
-        settled
+        frame.with_own_fields(|fields, frame| self.settle_fields(fields, frame, fallback))
     }
 
     /// [`Closures::settle`] with the claim's fields read from `fields` instead of the frame's.
@@ -187,13 +176,7 @@ impl Closures {
         fallback: &dyn Fallback,
     ) -> Result<(), Fault> {
         let accs = self.accs.len();
-        let sizes_ok = fields.len() == self.fields
-            && frame.accs.len() == accs
-            && frame.seen.len() == accs
-            && frame.values.len() == self.values
-            && frame.next_accs.len() == accs
-            && frame.next_seen.len() == accs;
-        if !sizes_ok {
+        if fields.len() != self.fields || !frame.fits(self.values, accs) {
             return Err(Fault { kind: fault::OVERFLOW, at: self.values, a: 0, b: 0 });
         }
         let Frame { accs: before, seen, values, next_accs, next_seen, .. } = frame;
