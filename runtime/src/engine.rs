@@ -122,7 +122,7 @@ pub struct Settlement {
 enum Cells {
     /// As the closures and the compiled code hold them: `len` cells from `start` of a block
     /// shared by the claims settled together.
-    Scaled { block: Arc<[i64]>, start: u32, len: u32 },
+    Scaled { block: Arc<[i64]>, start: usize, len: usize },
     /// As the reference interpreter computes them.
     Values(Box<[Value]>),
 }
@@ -130,10 +130,7 @@ enum Cells {
 impl Cells {
     fn slice(&self) -> Option<&[i64]> {
         match self {
-            Cells::Scaled { block, start, len } => {
-                let start = *start as usize;
-                block.get(start..start + *len as usize)
-            }
+            Cells::Scaled { block, start, len } => block.get(*start..*start + *len),
             Cells::Values(_) => None,
         }
     }
@@ -141,17 +138,7 @@ impl Cells {
 
 impl Settlement {
     fn scaled(block: Arc<[i64]>, start: usize, len: usize) -> Self {
-        let (start, len) = (u32::try_from(start), u32::try_from(len));
-        match (start, len) {
-            (Ok(start), Ok(len)) => Settlement { cells: Cells::Scaled { block, start, len } },
-            // Beyond 32 bits of cells: a block of its own.
-            _ => {
-                let own: Arc<[i64]> =
-                    block.get(start.unwrap_or(0) as usize..).unwrap_or(&[]).into();
-                let len = u32::try_from(own.len()).unwrap_or(u32::MAX);
-                Settlement { cells: Cells::Scaled { block: own, start: 0, len } }
-            }
-        }
+        Settlement { cells: Cells::Scaled { block, start, len } }
     }
 
     fn cell(&self, i: usize, ty: Type) -> Option<Value> {
