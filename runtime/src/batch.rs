@@ -160,15 +160,22 @@ impl Table {
         self.errors.iter().map(|(_, e)| e)
     }
 
+    /// Every record that is a claim (no error row), in parallel: its index, its part and its
+    /// index there.
+    fn claims(&self) -> impl ParallelIterator<Item = (u32, &Part, usize)> {
+        self.parts.par_iter().zip(&self.starts).flat_map_iter(|(part, &start)| {
+            part.bad
+                .iter()
+                .enumerate()
+                .filter(|(_, bad)| !**bad)
+                .map(move |(k, _)| (u32::try_from(start + k).unwrap_or(u32::MAX), part, k))
+        })
+    }
+
     /// The part holding record `i`, and its index there.
     fn locate(&self, i: usize) -> Option<(&Part, usize)> {
         let p = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
         Some((self.parts.get(p)?, i - self.starts.get(p)?))
-    }
-
-    /// Field `field` of record `i`.
-    fn cell(&self, i: usize, field: usize) -> Option<i64> {
-        self.locate(i).and_then(|(p, k)| p.cell(k, field))
     }
 
     /// Record `i`'s fields into `row`; `false` when there is no record `i`.
@@ -184,11 +191,6 @@ impl Table {
     /// The line record `i` starts on.
     fn line(&self, i: usize) -> u32 {
         self.locate(i).and_then(|(p, k)| p.lines.get(k).copied()).unwrap_or(0)
-    }
-
-    /// Whether record `i` is an error row.
-    fn is_bad(&self, i: usize) -> bool {
-        self.locate(i).and_then(|(p, k)| p.bad.get(k).copied()).unwrap_or(true)
     }
 }
 
@@ -627,11 +629,7 @@ fn mark_duplicates(policy: &Policy, table: &mut Table) {
 fn hashed(table: &Table, field: usize) -> Vec<(u64, u32)> {
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::default();
-    (0..table.len())
-        .into_par_iter()
-        .filter(|&i| !table.is_bad(i))
-        .map(|i| (state.hash_one(table.text(i, field)), u32::try_from(i).unwrap_or(u32::MAX)))
-        .collect()
+    table.claims().map(|(i, part, k)| (state.hash_one(part.text(k, field)), i)).collect()
 }
 
 /// Put the claims of one hash group in `out` as one member, or, when different members share
@@ -725,22 +723,18 @@ pub fn settle_table(
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
-    let date = |i: usize| {
-        let cell = table.cell(i, policy.dated_field).unwrap_or(0);
-        Date(i32::try_from(cell).unwrap_or(0))
-    };
     // Claims grouped by the hash of their member (a parallel sort of hashes and positions);
     // a group whose members differ (a collision) is split by member in its task.
     let member = |i: u32| table.text(i as usize, policy.member_field);
     let mut keyed: Vec<(u64, u32, Date)> = {
         use std::hash::BuildHasher;
         let state = foldhash::fast::FixedState::default();
-        (0..n)
-            .into_par_iter()
-            .filter(|&i| !table.is_bad(i))
-            .map(|i| {
-                let h = state.hash_one(table.text(i, policy.member_field));
-                (h, u32::try_from(i).unwrap_or(u32::MAX), date(i))
+        table
+            .claims()
+            .map(|(i, part, k)| {
+                let h = state.hash_one(part.text(k, policy.member_field));
+                let day = part.cell(k, policy.dated_field).unwrap_or(0);
+                (h, i, Date(i32::try_from(day).unwrap_or(0)))
             })
             .collect()
     };
@@ -1036,10 +1030,11 @@ impl OutPiece {
 
     fn write(&mut self, c: &Columns<'_>, i: usize) {
         let (policy, table, settled) = (c.engine.policy(), c.table, c.settled);
+        let Some((part, k)) = table.locate(i) else { return };
         let out = &mut self.out;
-        push_int(out, i64::from(table.line(i)));
+        push_int(out, i64::from(part.lines.get(k).copied().unwrap_or(0)));
         out.push(b',');
-        let bad = table.is_bad(i);
+        let bad = part.bad.get(k).copied().unwrap_or(true);
         let input_error = if bad {
             table
                 .errors
@@ -1057,9 +1052,9 @@ impl OutPiece {
                 Some(e.to_string())
             }
             None => {
-                push_field(out, table.text(i, policy.id_field));
+                push_field(out, part.text(k, policy.id_field));
                 out.push(b',');
-                push_field(out, table.text(i, policy.member_field));
+                push_field(out, part.text(k, policy.member_field));
                 if bad {
                     Some("not settled".to_string())
                 } else {
@@ -1075,7 +1070,7 @@ impl OutPiece {
         if message.is_none() {
             // The claim settles again from its accumulators before it, as it did.
             settled.before(i, &mut self.accs, &mut self.seen);
-            table.fill(i, &mut self.fields);
+            part.fill(k, &mut self.fields);
             match c.engine.replay(&self.fields, &self.accs, &self.seen, &mut self.state) {
                 Ok(frame) => {
                     out.extend_from_slice(b",ok,");
