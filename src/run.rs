@@ -85,14 +85,9 @@ pub fn run(
     let jsonl =
         jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
     // Reading and settling both run on the pool: `--threads 1` uses one thread throughout.
-    let pool = match threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build())
-    {
-        Some(Err(e)) => {
-            eprintln!("error: cannot start {} threads: {e}", threads.unwrap_or_default());
-            return ExitCode::from(EXIT_USAGE);
-        }
-        Some(Ok(pool)) => Some(pool),
-        None => None,
+    let pool = match pool(threads) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let engine = if jit {
         match Engine::compiled(policy.clone()) {
@@ -106,7 +101,7 @@ pub fn run(
         Engine::new(policy)
     };
     // CSV in and out with closures or compiled code: the fast path, without a value per field.
-    if !jsonl && Format::of_path(claims) == Format::Csv && batch::supported(&engine) {
+    if !jsonl {
         match in_pool(pool.as_ref(), || run_fast(&engine, claims, target.as_mut(), started)) {
             Fast::Done(code) => {
                 if let Some(file) = target {
@@ -173,37 +168,18 @@ pub fn read_only(policy_path: &PathBuf, claims: &Path, threads: Option<usize>) -
         Ok(p) => p,
         Err(code) => return code,
     };
-    let pool = match threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build())
-    {
-        Some(Err(e)) => {
-            eprintln!("error: cannot start {} threads: {e}", threads.unwrap_or_default());
-            return ExitCode::from(EXIT_USAGE);
-        }
-        Some(Ok(pool)) => Some(pool),
-        None => None,
+    let pool = match pool(threads) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let engine = Engine::new(policy);
     let policy = engine.policy();
     let read = in_pool(pool.as_ref(), || -> Result<(usize, Vec<String>), ExitCode> {
-        if Format::of_path(claims) == Format::Csv && batch::supported(&engine) {
-            let bytes = std::fs::read(claims).map_err(|e| {
-                eprintln!("error: cannot read `{}`: {e}", claims.display());
-                ExitCode::from(EXIT_USAGE)
-            })?;
-            let name = claims.display().to_string();
-            match batch::read_table_from(policy, bytes, &name) {
-                Ok(Some(table)) => {
-                    let errors = table.input_errors().map(ToString::to_string).collect();
-                    let count = table.len();
-                    std::mem::forget(table);
-                    return Ok((count, errors));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Err(ExitCode::from(EXIT_USAGE));
-                }
-            }
+        if let Some(table) = read_table(&engine, claims)? {
+            let errors = table.input_errors().map(ToString::to_string).collect();
+            let count = table.len();
+            std::mem::forget(table);
+            return Ok((count, errors));
         }
         let rows = read_rows(policy, claims)?;
         let errors = rows
@@ -257,21 +233,10 @@ fn run_fast(
     target: Option<&mut AtomicFile>,
     started: Instant,
 ) -> Fast {
-    let policy = engine.policy();
-    let bytes = match std::fs::read(claims) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", claims.display());
-            return Fast::Failed(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    let table = match batch::read_table_from(policy, bytes, &claims.display().to_string()) {
+    let table = match read_table(engine, claims) {
         Ok(Some(table)) => table,
         Ok(None) => return Fast::General,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Fast::Failed(ExitCode::from(EXIT_USAGE));
-        }
+        Err(code) => return Fast::Failed(code),
     };
     let read = started.elapsed();
     let bar = progress_bar(table.len() - table.error_rows());
@@ -314,6 +279,22 @@ fn run_fast(
     Fast::Done(ExitCode::SUCCESS)
 }
 
+/// The claims read for the batch fast path (`settle_runtime::batch`): CSV, and a policy it
+/// takes. `Ok(None)`: they are for the general path.
+fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
+    if Format::of_path(claims) != Format::Csv || !batch::supported(engine) {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(claims).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", claims.display());
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    batch::read_table_from(engine.policy(), bytes, &claims.display().to_string()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 /// A progress bar for `claims` claims on a terminal, for long inputs.
 fn progress_bar(claims: usize) -> Option<ProgressBar> {
     (std::io::stderr().is_terminal() && claims >= PROGRESS_FROM).then(|| {
@@ -324,6 +305,15 @@ fn progress_bar(claims: usize) -> Option<ProgressBar> {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
+    })
+}
+
+/// A pool of `--threads` threads, if given (reading, settling and writing all run on it).
+fn pool(threads: Option<usize>) -> Result<Option<rayon::ThreadPool>, ExitCode> {
+    let Some(n) = threads else { return Ok(None) };
+    rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().map(Some).map_err(|e| {
+        eprintln!("error: cannot start {n} threads: {e}");
+        ExitCode::from(EXIT_USAGE)
     })
 }
 
