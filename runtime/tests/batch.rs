@@ -9,29 +9,13 @@ use std::path::Path;
 
 use settle_runtime::Engine;
 use settle_runtime::batch::{read_table, settle_table, supported, write_table_csv};
-use settle_runtime::io::{self, FileLoader as Files};
+use settle_runtime::io;
+
+#[path = "support/policies.rs"]
+mod support;
 
 fn policies() -> Vec<(String, settle_lang::ir::Policy)> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let mut out = Vec::new();
-    let mut stack = vec![root.join("policies"), root.join("examples")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("directory").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "settle") {
-                let name = path.display().to_string();
-                let text = std::fs::read_to_string(&path).expect("policy");
-                out.push((
-                    name.clone(),
-                    settle_runtime::load_with(&name, &text, &mut Files).expect("checks"),
-                ));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    support::all().into_iter().map(|(name, _, policy)| (name, policy)).collect()
 }
 
 /// The general path's output for `csv`.
@@ -171,38 +155,32 @@ fn the_fast_path_writes_what_the_general_path_writes() {
 
 #[test]
 fn the_sample_files_settle_alike() {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/claims"));
-    let policy_of = |file: &str| -> Option<&str> {
-        Some(match file {
-            "dezhou_employee.csv" => "policies/dezhou/employee_inpatient.settle",
-            "dezhou_resident.csv" => "policies/dezhou/resident_inpatient.settle",
-            "out_of_area.csv" => "policies/out-of-area/non_referred.settle",
-            _ => return None,
-        })
-    };
+    let samples = [
+        ("dezhou_employee.csv", "dezhou/employee_inpatient.settle"),
+        ("dezhou_resident.csv", "dezhou/resident_inpatient.settle"),
+        ("out_of_area.csv", "out-of-area/non_referred.settle"),
+    ];
     let mut compared = 0;
-    for entry in std::fs::read_dir(root).expect("claims").flatten() {
-        let file = entry.file_name().to_string_lossy().to_string();
-        let Some(path) = policy_of(&file) else { continue };
-        let full = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path);
-        let text = std::fs::read_to_string(&full).expect("policy");
-        let policy = settle_runtime::load_with(path, &text, &mut Files).expect("checks");
-        let engine = Engine::new(policy);
+    for (file, policy) in samples {
+        let engine = Engine::new(policy_named(policy));
         if supported(&engine) {
-            same(&engine, &std::fs::read(entry.path()).expect("claims"), &file);
+            let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/claims/"));
+            same(&engine, &std::fs::read(path.join(file)).expect("claims"), file);
             compared += 1;
         }
     }
     assert!(compared >= 1);
 }
 
+/// The policy whose path ends with `suffix`.
+fn policy_named(suffix: &str) -> settle_lang::ir::Policy {
+    policies().into_iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, p)| p).expect("a policy")
+}
+
 /// A text longer than the arena's cells leaves the file to the general path.
 #[test]
 fn a_huge_text_is_left_to_the_general_path() {
-    let (_, policy) = policies()
-        .into_iter()
-        .find(|(n, _)| n.ends_with("employee_inpatient.settle"))
-        .expect("dezhou");
+    let policy = policy_named("employee_inpatient.settle");
     let mut csv = Vec::new();
     settle_runtime::generate::write(&policy, 10, 1, false, &mut csv).expect("generated");
     let text = String::from_utf8(csv).expect("utf-8");
@@ -273,11 +251,7 @@ mod random_bodies {
         fn any_body_settles_alike(rows in prop::collection::vec(row(), 0..60)) {
             static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
             let engine = ENGINE.get_or_init(|| {
-                let (_, policy) = policies()
-                    .into_iter()
-                    .find(|(n, _)| n.ends_with("employee_inpatient.settle"))
-                    .expect("dezhou");
-                Engine::new(policy)
+                Engine::new(policy_named("employee_inpatient.settle"))
             });
             let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{}", rows.concat());
             let a = general(engine, csv.as_bytes());

@@ -5,33 +5,16 @@
 
 #![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
 
-use std::path::Path;
-
 use rust_decimal::Decimal;
-use settle_runtime::io::{self, FileLoader as Files};
+use settle_runtime::io;
 use settle_runtime::testing::run_tests;
 use settle_runtime::{Backend, Claim, Engine, Outcome, Value};
 
+#[path = "support/policies.rs"]
+mod support;
+
 fn policies() -> Vec<(String, String, settle_lang::ir::Policy)> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let mut out = Vec::new();
-    let mut stack = vec![root.join("policies"), root.join("examples")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("directory").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "settle") {
-                let name = path.display().to_string();
-                let text = std::fs::read_to_string(&path).expect("policy");
-                let policy = settle_runtime::load_with(&name, &text, &mut Files).expect("checks");
-                out.push((name, text, policy));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 8);
-    out
+    support::all()
 }
 
 fn claims(policy: &settle_lang::ir::Policy, count: usize, seed: u64) -> Vec<Claim> {
@@ -40,43 +23,30 @@ fn claims(policy: &settle_lang::ir::Policy, count: usize, seed: u64) -> Vec<Clai
     io::into_claims(io::read_csv(policy, csv.as_slice(), "generated.csv").expect("read"))
 }
 
-/// Move every date `days` earlier (before the first effective dates: parameters not in force).
-fn earlier(claims: &[Claim], days: i32) -> Vec<Claim> {
+/// The claims with every field value passed through `change`.
+fn changed(claims: &[Claim], change: impl Fn(&Value) -> Option<Value>) -> Vec<Claim> {
+    let field = |v: &Value| change(v).unwrap_or_else(|| v.clone());
     claims
         .iter()
-        .map(|c| Claim {
-            line: c.line,
-            fields: c
-                .fields
-                .iter()
-                .map(|v| match v {
-                    Value::Date(d) => Value::Date(settle_lang::date::Date(d.0 - days)),
-                    other => other.clone(),
-                })
-                .collect(),
-        })
+        .map(|c| Claim { line: c.line, fields: c.fields.iter().map(field).collect() })
         .collect()
+}
+
+/// Move every date `days` earlier (before the first effective dates: parameters not in force).
+fn earlier(claims: &[Claim], days: i32) -> Vec<Claim> {
+    changed(claims, |v| match v {
+        Value::Date(d) => Some(Value::Date(settle_lang::date::Date(d.0 - days))),
+        _ => None,
+    })
 }
 
 /// Scale every amount of the claims by `factor` fen-for-fen, clamped to the input bound.
 fn scaled(claims: &[Claim], factor: i64) -> Vec<Claim> {
     let limit = Decimal::from(1_000_000_000_000_000i64);
-    claims
-        .iter()
-        .map(|c| Claim {
-            line: c.line,
-            fields: c
-                .fields
-                .iter()
-                .map(|v| match v {
-                    Value::Money(d) => {
-                        Value::Money((*d * Decimal::from(factor)).min(limit).round_dp(2))
-                    }
-                    other => other.clone(),
-                })
-                .collect(),
-        })
-        .collect()
+    changed(claims, |v| match v {
+        Value::Money(d) => Some(Value::Money((*d * Decimal::from(factor)).min(limit).round_dp(2))),
+        _ => None,
+    })
 }
 
 /// The reference, the closures and the JIT for one policy.
