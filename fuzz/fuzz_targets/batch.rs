@@ -2,23 +2,13 @@
 //! path and by the general path: the two outputs must be the same bytes, and neither panics.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use settle_runtime::batch::{read_table, settle_table, write_table_csv};
 use settle_runtime::io;
-use settle_runtime::Engine;
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let text = include_str!("../../policies/dezhou/employee_inpatient.settle");
-        match settle_runtime::load_str("employee_inpatient.settle", text) {
-            Ok(policy) => Engine::new(policy),
-            Err(problems) => panic!("{}", problems.render_plain()),
-        }
-    })
-}
+#[path = "common/dezhou.rs"]
+mod dezhou;
+use dezhou::engine;
 
 fuzz_target!(|data: &[u8]| {
     let engine = engine();
