@@ -28,28 +28,35 @@ measure() {
     cat "$dir/time.txt"
 }
 
-printf '%-10s %-8s %-7s %9s %14s %12s %10s\n' claims backend threads seconds claims/s peak_MiB file_MiB
+# One row of the table: claims, what, threads, seconds, claims/s, peak MiB, file MiB.
+row() { printf '%-10s %-9s %-7s %9s %14s %12s %10s\n' "$@"; }
+# Claims per second for $1 claims in $2 seconds.
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 0.001) }'; }
+
+row claims what threads seconds claims/s peak_MiB file_MiB
 for n in "${sizes[@]}"; do
     claims="$dir/claims-$n.csv"
     [ -s "$claims" ] || "$settle" gen "$policy" --count "$n" --seed 1 --out "$claims"
     file_mib=$(( $(stat -c %s "$claims") / 1048576 ))
     read -r secs kib < <(measure cat "$claims")
-    printf '%-10s %-8s %-7s %9s %14s %12s %10s\n' "$n" cat - "$secs" - $((kib / 1024)) "$file_mib"
+    row "$n" cat - "$secs" - $((kib / 1024)) "$file_mib"
     read -r secs kib < <(measure "$settle" run "$policy" --claims "$claims" --read-only --threads 2)
-    rate=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 0.001) }')
-    printf '%-10s %-8s %-7s %9s %14s %12s %10s\n' "$n" read-only 2 "$secs" "$rate" $((kib / 1024)) "$file_mib"
+    row "$n" read-only 2 "$secs" "$(rate "$n" "$secs")" $((kib / 1024)) "$file_mib"
     for backend in jit interp; do
+        one=
         for threads in 1 2; do
             read -r secs kib < <(measure "$settle" run "$policy" --claims "$claims" --out "$dir/out.csv" \
                 --backend "$backend" --threads "$threads")
-            rate=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 0.001) }')
-            printf '%-10s %-8s %-7s %9s %14s %12s %10s\n' "$n" "$backend" "$threads" "$secs" "$rate" $((kib / 1024)) "$file_mib"
+            row "$n" "$backend" "$threads" "$secs" "$(rate "$n" "$secs")" $((kib / 1024)) "$file_mib"
+            [ -n "$one" ] || one=$secs
         done
+        awk -v a="$one" -v b="$secs" -v n="$n" -v k="$backend" \
+            'BEGIN { printf "%-10s %-9s speed-up from 1 to 2 threads: %.2f\n", n, k, a / (b > 0 ? b : 0.001) }'
     done
     # The write floor: as many bytes as the settlements, written to a new file and synced.
     out_mib=$(( $(stat -c %s "$dir/out.csv") / 1048576 ))
     rm -f "$dir/floor.bin"
     read -r secs kib < <(measure sh -c "dd if=/dev/zero of=$dir/floor.bin bs=1M count=$out_mib status=none && sync")
-    printf '%-10s %-8s %-7s %9s %14s %12s %10s\n' "$n" write - "$secs" - - "${out_mib} out"
+    row "$n" write - "$secs" - - "${out_mib} out"
     rm -f "$dir/floor.bin"
 done
