@@ -212,13 +212,14 @@ fn push_text(arena: &mut Vec<u8>, bytes: &[u8]) -> Option<i64> {
 }
 
 /// Whether `engine` settles its policy's claims by this path: closures or compiled code that
-/// need no fallback, and input fields that are numbers, dates, enum variants or texts.
+/// need no fallback, input fields that are numbers, dates, enum variants or texts, and at most
+/// 32 accumulators.
 pub fn supported(engine: &Engine) -> bool {
     let policy = engine.policy();
     let scalar = policy
         .input_record()
         .is_some_and(|r| r.fields.iter().all(|f| !matches!(f.ty, Type::Record(_) | Type::List(_))));
-    scalar && engine.settles_without_fallback()
+    scalar && engine.settles_without_fallback() && policy.accumulators.len() <= MOST_ACCUMULATORS
 }
 
 /// How one input field is parsed.
@@ -711,7 +712,7 @@ pub fn settle_table(
     table: &Table,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Option<Settled> {
-    if !supported(engine) || engine.policy().accumulators.len() > MOST_ACCUMULATORS {
+    if !supported(engine) {
         return None;
     }
     let policy = engine.policy();

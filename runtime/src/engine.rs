@@ -306,10 +306,7 @@ impl Code {
         frame: &mut Frame,
         fallback: &dyn settle_compiler::Fallback,
     ) -> Result<(), settle_compiler::Fault> {
-        match self {
-            Code::Jit(c) => c.settle(frame, fallback),
-            Code::Closures(c) => c.settle(frame, fallback),
-        }
+        frame.with_own_fields(|fields, frame| self.settle_fields(fields, frame, fallback))
     }
 
     fn settle_fields(
