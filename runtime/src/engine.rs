@@ -111,7 +111,8 @@ pub struct Claim {
 /// A settled claim: every computed value and the accumulators before it. Read them with the
 /// policy at hand ([`Settlement::value`], [`Settlement::accumulator`]): a settlement made by the
 /// closures or the compiled code keeps them as the scaled integers it computed (fen,
-/// millionths, days, indices), one block per claim, and makes a [`Value`] only when asked.
+/// millionths, days, indices), in a block shared with the claims settled beside it, and makes a
+/// [`Value`] only when asked.
 #[derive(Debug, Clone)]
 pub struct Settlement {
     /// Every value by value id, then every accumulator by accumulator id.
