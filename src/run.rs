@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::GraphicalTheme;
@@ -103,14 +103,16 @@ pub fn run(
     // CSV in and out with closures or compiled code: the fast path, without a value per field.
     if !jsonl {
         match in_pool(pool.as_ref(), || run_fast(&engine, claims, target.as_mut(), started)) {
-            Fast::Done(code) => {
+            Fast::Done(done) => {
                 if let Some(file) = target {
                     if let Err(e) = file.commit() {
                         eprintln!("error: cannot write the settlements: {e}");
                         return ExitCode::from(EXIT_USAGE);
                     }
                 }
-                return code;
+                let phases = Phases { started, read: done.read, settled: done.settled };
+                print_summary(done.claims, done.errors, &done.totals, &phases);
+                return ExitCode::SUCCESS;
             }
             Fast::Failed(code) => return code,
             Fast::General => {}
@@ -137,6 +139,7 @@ pub fn run(
     }
     let outcomes = io::by_row(&rows, settled);
     let policy = engine.policy();
+    let settled_at = started.elapsed();
     let written = in_pool(pool.as_ref(), || match &mut target {
         Some(file) => match file.writer() {
             Some(w) => write_rows(policy, &rows, &outcomes, jsonl, w),
@@ -149,7 +152,8 @@ pub fn run(
         eprintln!("error: cannot write the settlements: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    summary(policy, &rows, &outcomes, started, read);
+    let phases = Phases { read, settled: settled_at, started };
+    summary(policy, &rows, &outcomes, &phases);
     // The process ends here: freeing a million claims and settlements one by one would only
     // delay the exit (the operating system takes the memory back whole).
     std::mem::forget(outcomes);
@@ -217,8 +221,8 @@ pub fn read_only(policy_path: &PathBuf, claims: &Path, threads: Option<usize>) -
 
 /// How the fast path ended.
 enum Fast {
-    /// Settled and written (not yet committed): the exit code.
-    Done(ExitCode),
+    /// Settled and written (not yet committed): the summary to print once committed.
+    Done(Summary),
     /// An error was reported: the exit code.
     Failed(ExitCode),
     /// The file is for the general path.
@@ -250,6 +254,7 @@ fn run_fast(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let settled_at = started.elapsed();
     let written = match target {
         Some(file) => match file.writer() {
             Some(w) => batch::write_table_csv(engine, &table, &settled, w),
@@ -272,11 +277,11 @@ fn run_fast(
         .map(|(name, fen)| (name.clone(), Decimal::from_i128_with_scale(*fen, 2)))
         .collect();
     let errors = table.error_rows() + settled.failed();
-    print_summary(table.len(), errors, &totals, started, read);
+    let done = Summary { claims: table.len(), errors, totals, read, settled: settled_at };
     // As in the general path: the memory goes back whole at exit.
     std::mem::forget(settled);
     std::mem::forget(table);
-    Fast::Done(ExitCode::SUCCESS)
+    Fast::Done(done)
 }
 
 /// The claims read for the batch fast path (`settle_runtime::batch`): CSV, and a policy it
@@ -285,11 +290,12 @@ fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, Ex
     if Format::of_path(claims) != Format::Csv || !batch::supported(engine) {
         return Ok(None);
     }
-    let bytes = std::fs::read(claims).map_err(|e| {
+    let file = std::fs::File::open(claims).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", claims.display());
         ExitCode::from(EXIT_USAGE)
     })?;
-    batch::read_table_from(engine.policy(), bytes, &claims.display().to_string()).map_err(|e| {
+    let name = claims.display().to_string();
+    batch::read_table_from(engine.policy(), file, &name, batch::WINDOW).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
     })
@@ -339,13 +345,24 @@ fn write_rows(
     }
 }
 
-fn summary(
-    policy: &Policy,
-    rows: &[Row],
-    outcomes: &[Option<Outcome>],
+/// What the fast path settled, for the summary.
+struct Summary {
+    claims: usize,
+    errors: usize,
+    totals: Vec<(String, Decimal)>,
+    read: Duration,
+    settled: Duration,
+}
+
+/// When a run started, and how long it had taken when the claims were read and when they were
+/// settled: the summary shows each step's time.
+struct Phases {
     started: Instant,
-    read: std::time::Duration,
-) {
+    read: Duration,
+    settled: Duration,
+}
+
+fn summary(policy: &Policy, rows: &[Row], outcomes: &[Option<Outcome>], phases: &Phases) {
     let errors = outcomes
         .iter()
         .zip(rows)
@@ -365,18 +382,12 @@ fn summary(
             }
         }
     }
-    print_summary(rows.len(), errors, &totals, started, read);
+    print_summary(rows.len(), errors, &totals, phases);
 }
 
 /// The summary at the end of `settle run`: claims, errors, each share's total, time.
-fn print_summary(
-    claims: usize,
-    errors: usize,
-    totals: &[(String, Decimal)],
-    started: Instant,
-    read: std::time::Duration,
-) {
-    let elapsed = started.elapsed();
+fn print_summary(claims: usize, errors: usize, totals: &[(String, Decimal)], phases: &Phases) {
+    let elapsed = phases.started.elapsed();
     let per_second = claims as f64 / elapsed.as_secs_f64().max(1e-9);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "claims   {claims}");
@@ -387,9 +398,11 @@ fn print_summary(
     }
     let _ = writeln!(
         err,
-        "time     {:.3} s (read {:.3} s), {:.0} claims/s",
+        "time     {:.3} s (read {:.3} s, settle {:.3} s, write {:.3} s), {:.0} claims/s",
         elapsed.as_secs_f64(),
-        read.as_secs_f64(),
+        phases.read.as_secs_f64(),
+        phases.settled.saturating_sub(phases.read).as_secs_f64(),
+        elapsed.saturating_sub(phases.settled).as_secs_f64(),
         per_second
     );
 }

@@ -6,31 +6,34 @@
 //! the policy is settled by closures or compiled code that need no fallback (no list or record
 //! fields, no folds or text comparisons), works on scaled integers from end to end:
 //!
-//! - **Reading.** The file is cut into pieces at record boundaries and the pieces parsed in
-//!   parallel, each field straight from its bytes into a block of scaled integers per piece
-//!   ([`Table`]); texts (the claim and member ids) go to a byte arena per piece. A record the
-//!   fast parser does not take as it is (a sign, spaces, a rate, a date it cannot read, anything
-//!   unusual) is read by the general reader's own function, so its value or its error row is the
-//!   general path's. Duplicate ids are found by a parallel sort of hashed ids.
+//! - **Reading.** The file is read in windows of whole records (a file with quotes from the
+//!   first window holding one on, whole), each window cut into pieces parsed in parallel, each
+//!   field straight from its bytes into the record's row of a block per piece ([`Table`]): a
+//!   fixed number of bytes a record, numbers and dates in 4, variants in 1, texts of up to 15
+//!   bytes (the claim and member ids) in 16 of their own, longer ones in a byte arena. A record
+//!   the fast parser does not take as it is (a sign, spaces, a rate, a date it cannot read,
+//!   anything unusual) is read by the general reader's own function, so its value or its error
+//!   row is the general path's. Duplicate ids are found by a parallel sort of hashed ids.
 //! - **Settling.** Members are grouped by a parallel sort of hashed member ids (a hash shared by
-//!   different members is split exactly); tasks of 64 members gather their claims into one
-//!   block, settle them, and keep each claim's accumulators before it in its row of one block
-//!   in input order (half the memory of keeping its outputs).
+//!   different members is split exactly); tasks of 64 members gather their claims' rows into
+//!   one block, one read of a record's row each, order and settle them, and keep each claim's
+//!   accumulators before it in its row of one block in input order (half the memory of keeping
+//!   its outputs).
 //! - **Writing.** Each row settles its claim again from those accumulators (the code is a
 //!   function of the claim and them) and is formatted in parallel pieces straight to bytes,
 //!   written in order by a thread of its own while the next batch is formatted.
 //!
 //! The output is byte for byte the general path's; `tests/batch.rs` compares the two on every
-//! policy the path takes, generated claims, hostile input and random bodies, and the `batch`
-//! fuzz target on any bytes.
+//! policy the path takes, generated claims, hostile input, random bodies and windows, and the
+//! `batch` fuzz target on any bytes.
 //!
 //! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 accumulators): while
-//! reading, the file (about 70 bytes, freed before the duplicate search) and the table (fields
-//! stored by column as narrow as their values allow, 41 bytes; about 15 of id texts; 5 of line
-//! number and status); while settling, the table, 32 bytes of accumulators and their mask, and
-//! up to 24 for grouping: at most about 130 bytes a claim, 2.0 to 2.2 times the input's size.
+//! reading, two windows of the file (16 MiB each) and the table (a 57-byte row, 4 bytes of line
+//! number, 1 of status); while settling, the table, 32 bytes of accumulators and their mask, 8
+//! for grouping and 16 a member: at most about 110 bytes a claim, 1.4 to 1.6 times the input's
+//! size. See `docs/performance.md`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -38,22 +41,30 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, MemberOrder, Running};
+use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, Running};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, output_slots,
-    utf8_error, width_error, write_csv_header, write_scaled,
+    record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
 };
 use crate::value::Value;
 
-/// Bits of a text cell holding the text's length; the rest hold its offset in the arena.
-const LENGTH_BITS: u32 = 20;
-/// Texts longer than this send the file to the general path.
-const LONGEST_TEXT: usize = (1 << LENGTH_BITS) - 1;
+/// Bytes of the file read at a time by [`read_table_from`].
+pub const WINDOW: usize = 16 << 20;
 
-/// Claims read from a CSV file as scaled integers: the parts read in parallel, kept as they
-/// were read (joining them would copy every cell once more).
+/// Texts up to this long sit in their record's row.
+const INLINE_TEXT: usize = 15;
+/// The first byte of a text slot whose text is in the arena.
+const IN_ARENA: u8 = 0xff;
+/// The number slot of a value kept aside, in [`Part::wide`].
+const ASIDE: i32 = i32::MIN;
+/// The variant slot of a value kept aside.
+const ASIDE_SMALL: u8 = u8::MAX;
+
+/// Claims read from a CSV file: the parts read in parallel, kept as they were read (joining
+/// them would copy every row once more).
 #[derive(Debug, Default)]
 pub struct Table {
+    shape: Shape,
     parts: Vec<Part>,
     /// The index of each part's first record, then the number of records.
     starts: Vec<usize>,
@@ -61,81 +72,204 @@ pub struct Table {
     errors: Vec<(usize, InputError)>,
 }
 
+/// Where each input field sits in a record's row.
+#[derive(Debug, Default, Clone)]
+struct Shape {
+    /// Each field's offset in the row and its slot.
+    slots: Vec<(usize, Slot)>,
+    /// Bytes a row.
+    stride: usize,
+}
+
+/// How a field is kept in its row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    /// 4 bytes, little-endian; [`ASIDE`]: in [`Part::wide`].
+    Number,
+    /// 1 byte (a variant of an enum of fewer than 255); [`ASIDE_SMALL`]: in [`Part::wide`].
+    Small,
+    /// 16 bytes: the length and up to 15 bytes of text, or [`IN_ARENA`] and the text's offset
+    /// and length in [`Part::text`] (4 bytes each, from byte 4).
+    Text,
+}
+
+impl Slot {
+    fn size(self) -> usize {
+        match self {
+            Slot::Number => 4,
+            Slot::Small => 1,
+            Slot::Text => 1 + INLINE_TEXT,
+        }
+    }
+}
+
+impl Shape {
+    fn of(kinds: &[Kind]) -> Shape {
+        let mut stride = 0;
+        let slots = kinds
+            .iter()
+            .map(|kind| {
+                let slot = match kind {
+                    Kind::Text { .. } => Slot::Text,
+                    Kind::Enum(names) if names.iter().all(|(_, i)| *i < i64::from(ASIDE_SMALL)) => {
+                        Slot::Small
+                    }
+                    _ => Slot::Number,
+                };
+                let at = stride;
+                stride += slot.size();
+                (at, slot)
+            })
+            .collect();
+        Shape { slots, stride }
+    }
+}
+
 /// The records of one piece of the file.
 #[derive(Debug, Default)]
 struct Part {
-    /// Input fields a claim has.
-    width: usize,
-    /// While the part is read: every record's fields, `width` a record, as the closures and
-    /// compiled code read them; a text field holds its offset in `text` and its length. Zeros
-    /// for error rows. Then moved into `columns`.
-    cells: Vec<i64>,
-    /// Once read: each field's values, as narrow as they all fit.
-    columns: Vec<Column>,
+    /// Every record's row, `stride` bytes each; zeros for error rows.
+    rows: Vec<u8>,
     /// The line each record starts on.
     lines: Vec<u32>,
     /// Whether each record is an error row.
     bad: Vec<bool>,
     /// The error rows, by record index in the part.
     errors: Vec<(usize, InputError)>,
-    /// The texts of the part's records.
+    /// Texts too long for their row.
     text: Vec<u8>,
+    /// Values too wide for their slot: (record index in the part, field, value), in order.
+    wide: Vec<(u32, u32, i64)>,
 }
 
-/// One field's values in a part: a byte, 32 or 64 bits each, as narrow as they all fit.
-#[derive(Debug)]
-enum Column {
-    Byte(Vec<u8>),
-    Narrow(Vec<i32>),
-    Wide(Vec<i64>),
-}
-
-impl Column {
-    fn get(&self, k: usize) -> Option<i64> {
-        match self {
-            Column::Byte(v) => v.get(k).map(|&x| i64::from(x)),
-            Column::Narrow(v) => v.get(k).map(|&x| i64::from(x)),
-            Column::Wide(v) => v.get(k).copied(),
-        }
-    }
-
-    /// Field `field` of the row-major `cells`, `width` a record.
-    fn of(cells: &[i64], width: usize, field: usize) -> Column {
-        let values = || cells.iter().skip(field).step_by(width.max(1)).copied();
-        if values().all(|x| (0..=255).contains(&x)) {
-            Column::Byte(values().map(|x| x as u8).collect())
-        } else if values().all(|x| i32::try_from(x).is_ok()) {
-            Column::Narrow(values().map(|x| x as i32).collect())
-        } else {
-            Column::Wide(values().collect())
-        }
-    }
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes)
 }
 
 impl Part {
-    /// Move the row-major cells into columns.
-    fn make_columns(&mut self) {
-        let cells = std::mem::take(&mut self.cells);
-        self.columns = (0..self.width).map(|f| Column::of(&cells, self.width, f)).collect();
+    fn row(&self, shape: &Shape, k: usize) -> &[u8] {
+        let start = k * shape.stride;
+        self.rows.get(start..start + shape.stride).unwrap_or(&[])
     }
 
-    fn cell(&self, i: usize, field: usize) -> Option<i64> {
-        self.columns.get(field)?.get(i)
+    fn aside(&self, k: usize, field: usize) -> i64 {
+        let key = (k as u32, field as u32);
+        match self.wide.binary_search_by_key(&key, |&(r, f, _)| (r, f)) {
+            Ok(w) => self.wide.get(w).map_or(0, |w| w.2),
+            Err(_) => 0,
+        }
     }
 
-    /// Record `i`'s fields into `row`; `false` when there is no record `i`.
-    fn fill(&self, i: usize, row: &mut [i64]) -> bool {
-        if i >= self.lines.len() {
+    /// Field `field` of record `k` from its row: the scaled value the engine takes (0 for a
+    /// text: no code the path runs looks at one).
+    fn value(&self, row: &[u8], k: usize, field: usize, (at, slot): (usize, Slot)) -> i64 {
+        match slot {
+            Slot::Number => match read_u32(row, at) as i32 {
+                ASIDE => self.aside(k, field),
+                x => i64::from(x),
+            },
+            Slot::Small => match row.get(at).copied().unwrap_or(0) {
+                ASIDE_SMALL => self.aside(k, field),
+                x => i64::from(x),
+            },
+            Slot::Text => 0,
+        }
+    }
+
+    /// Record `k`'s fields into `out`; `false` when there is no record `k`.
+    fn fill(&self, shape: &Shape, k: usize, out: &mut [i64]) -> bool {
+        if k >= self.lines.len() {
             return false;
         }
-        for (slot, column) in row.iter_mut().zip(&self.columns) {
-            *slot = column.get(i).unwrap_or(0);
+        let row = self.row(shape, k);
+        for (field, (out, &slot)) in out.iter_mut().zip(&shape.slots).enumerate() {
+            *out = self.value(row, k, field, slot);
         }
         true
     }
 
-    fn text(&self, i: usize, field: usize) -> &[u8] {
-        text_of(&self.text, self.cell(i, field).unwrap_or(0))
+    fn text(&self, shape: &Shape, k: usize, field: usize) -> &[u8] {
+        let Some(&(at, Slot::Text)) = shape.slots.get(field) else { return &[] };
+        let row = self.row(shape, k);
+        match row.get(at).copied() {
+            Some(IN_ARENA) => {
+                let start = read_u32(row, at + 4) as usize;
+                let len = read_u32(row, at + 8) as usize;
+                self.text.get(start..start + len).unwrap_or(&[])
+            }
+            Some(len) => row.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// Put `x` in slot `(at, slot)` of the row starting at `base` (record `k`), or aside when
+    /// it does not fit.
+    fn put(&mut self, base: usize, k: usize, field: usize, (at, slot): (usize, Slot), x: i64) {
+        let mut aside = || self.wide.push((k as u32, field as u32, x));
+        match slot {
+            Slot::Number => {
+                let v = match i32::try_from(x) {
+                    Ok(v) if v != ASIDE => v,
+                    _ => {
+                        aside();
+                        ASIDE
+                    }
+                };
+                if let Some(b) = self.rows.get_mut(base + at..base + at + 4) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            Slot::Small => {
+                let v = match u8::try_from(x) {
+                    Ok(v) if v != ASIDE_SMALL => v,
+                    _ => {
+                        aside();
+                        ASIDE_SMALL
+                    }
+                };
+                if let Some(b) = self.rows.get_mut(base + at) {
+                    *b = v;
+                }
+            }
+            Slot::Text => {}
+        }
+    }
+
+    /// Put text `bytes` in the text slot at `at` of the row starting at `base`; `false` when
+    /// the arena outgrows 32-bit offsets.
+    fn put_text(&mut self, base: usize, at: usize, bytes: &[u8]) -> bool {
+        let Some(slot) = self.rows.get_mut(base + at..base + at + 1 + INLINE_TEXT) else {
+            return true;
+        };
+        if let Ok(len) = u8::try_from(bytes.len())
+            && bytes.len() <= INLINE_TEXT
+        {
+            if let Some((first, rest)) = slot.split_first_mut() {
+                *first = len;
+                if let Some(inline) = rest.get_mut(..bytes.len()) {
+                    inline.copy_from_slice(bytes);
+                }
+            }
+            return true;
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u32::try_from(bytes.len()))
+        else {
+            return false;
+        };
+        if start.checked_add(len).is_none() {
+            return false;
+        }
+        if let Some(first) = slot.first_mut() {
+            *first = IN_ARENA;
+        }
+        if let Some(b) = slot.get_mut(4..8) {
+            b.copy_from_slice(&start.to_le_bytes());
+        }
+        if let Some(b) = slot.get_mut(8..12) {
+            b.copy_from_slice(&len.to_le_bytes());
+        }
+        self.text.extend_from_slice(bytes);
+        true
     }
 }
 
@@ -180,35 +314,18 @@ impl Table {
 
     /// Record `i`'s fields into `row`; `false` when there is no record `i`.
     fn fill(&self, i: usize, row: &mut [i64]) -> bool {
-        self.locate(i).is_some_and(|(p, k)| p.fill(k, row))
+        self.locate(i).is_some_and(|(p, k)| p.fill(&self.shape, k, row))
     }
 
     /// Text field `field` of record `i`.
     fn text(&self, i: usize, field: usize) -> &[u8] {
-        self.locate(i).map_or(&[], |(p, k)| p.text(k, field))
+        self.locate(i).map_or(&[], |(p, k)| p.text(&self.shape, k, field))
     }
 
     /// The line record `i` starts on.
     fn line(&self, i: usize) -> u32 {
         self.locate(i).and_then(|(p, k)| p.lines.get(k).copied()).unwrap_or(0)
     }
-}
-
-fn text_of(arena: &[u8], cell: i64) -> &[u8] {
-    let cell = cell as u64;
-    let start = usize::try_from(cell >> LENGTH_BITS).unwrap_or(usize::MAX);
-    let len = (cell & ((1 << LENGTH_BITS) - 1)) as usize;
-    arena.get(start..start.saturating_add(len)).unwrap_or(&[])
-}
-
-/// Put `bytes` in the arena; its cell, or `None` when it is too long for one.
-fn push_text(arena: &mut Vec<u8>, bytes: &[u8]) -> Option<i64> {
-    if bytes.len() > LONGEST_TEXT {
-        return None;
-    }
-    let start = i64::try_from(arena.len()).ok()?;
-    arena.extend_from_slice(bytes);
-    Some((start << LENGTH_BITS) | bytes.len() as i64)
 }
 
 /// Whether `engine` settles its policy's claims by this path: closures or compiled code that
@@ -223,6 +340,7 @@ pub fn supported(engine: &Engine) -> bool {
 }
 
 /// How one input field is parsed.
+#[derive(Debug)]
 enum Kind {
     Money,
     Date,
@@ -298,30 +416,29 @@ fn fen(bytes: &[u8]) -> Option<i64> {
     })
 }
 
-fn fast(kind: &Kind, bytes: &[u8], arena: &mut Vec<u8>) -> Option<i64> {
+/// A date written `YYYY-MM-DD`, as [`Date::parse`] reads it.
+fn day(bytes: &[u8]) -> Option<i64> {
+    let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = bytes else { return None };
+    let digits = [y1, y2, y3, y4, m1, m2, d1, d2];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |b: &[u8]| b.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    let year = i32::try_from(n(&[y1, y2, y3, y4])).ok()?;
+    Date::from_ymd(year, n(&[m1, m2]), n(&[d1, d2])).map(|d| i64::from(d.0))
+}
+
+/// A field other than a text as the fast parser reads it; `None`: the general reader decides.
+fn fast(kind: &Kind, bytes: &[u8]) -> Option<i64> {
     if !plain(bytes) {
         return None;
     }
     match kind {
         Kind::Money => fen(bytes),
-        Kind::Date => Date::parse(std::str::from_utf8(bytes).ok()?).map(|d| i64::from(d.0)),
+        Kind::Date => day(bytes),
         Kind::Int => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Kind::Text { required } => {
-            if *required && bytes.is_empty() {
-                return None;
-            }
-            push_text(arena, bytes)
-        }
         Kind::Enum(names) => names.iter().find(|(n, _)| n == bytes).map(|(_, i)| *i),
-        Kind::General => None,
-    }
-}
-
-/// A value from the general reader as a cell; `None` for a text too long for the arena.
-fn cell_of(value: &Value, arena: &mut Vec<u8>) -> Option<i64> {
-    match value {
-        Value::Text(t) => push_text(arena, t.as_bytes()),
-        other => Some(other.scaled()),
+        Kind::Text { .. } | Kind::General => None,
     }
 }
 
@@ -335,15 +452,20 @@ struct Piece {
     too_long: bool,
 }
 
+/// What reading a record needs.
+struct Reader<'a, 'p> {
+    layout: &'a Layout<'p>,
+    kinds: &'a [Kind],
+    shape: &'a Shape,
+}
+
 /// Read a piece; line numbers count from 1 at its start.
-fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8]) -> Piece {
-    let width = kinds.len();
-    // A generous guess at the records: capacity never touched costs no memory.
-    let records = piece.len() / 24 + 16;
+fn read_piece(r: &Reader<'_, '_>, piece: &[u8]) -> Piece {
+    // A guess at the records from the piece's size: rows of short records.
+    let records = piece.len() / 48 + 16;
     let mut out = Piece {
         part: Part {
-            width,
-            cells: Vec::with_capacity(records * width),
+            rows: Vec::with_capacity(records * r.shape.stride),
             lines: Vec::with_capacity(records),
             bad: Vec::with_capacity(records),
             ..Part::default()
@@ -352,24 +474,19 @@ fn read_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8]) -> Piece {
         too_long: false,
     };
     if memchr::memchr(b'"', piece).is_none() {
-        split_piece(layout, kinds, piece, &mut out);
+        split_piece(r, piece, &mut out);
     } else {
-        read_quoted_piece(layout, kinds, piece, &mut out);
+        read_quoted_piece(r, piece, &mut out);
     }
-    // A text cell too long for the arena cannot be told apart: the general path reads it.
-    if out.part.text.len() > (i64::MAX >> LENGTH_BITS) as usize {
-        out.too_long = true;
-    }
-    out.part.make_columns();
     out
 }
 
 /// A piece without quotes: records end at a CR or LF (blank lines are no records) and fields
 /// at commas, exactly as the `csv` reader cuts them.
-fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piece) {
+fn split_piece(r: &Reader<'_, '_>, piece: &[u8], out: &mut Piece) {
     let mut line = 1;
     let mut at = 0;
-    let mut commas: Vec<usize> = Vec::with_capacity(layout.width + 1);
+    let mut commas: Vec<usize> = Vec::with_capacity(r.layout.width + 1);
     while let Some(&b) = piece.get(at) {
         if b == b'\n' {
             line += 1;
@@ -395,7 +512,7 @@ fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piec
             let stop = commas.get(column).copied().unwrap_or(record.len());
             record.get(start..stop).unwrap_or(&[])
         };
-        if take_record(layout, kinds, line, record, count, field, out).is_err() {
+        if take_record(r, line, record, count, field, out).is_err() {
             return;
         }
         at = end;
@@ -404,7 +521,7 @@ fn split_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piec
 }
 
 /// A piece with quotes, read with the `csv` reader.
-fn read_quoted_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mut Piece) {
+fn read_quoted_piece(r: &Reader<'_, '_>, piece: &[u8], out: &mut Piece) {
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(piece);
     let mut raw = csv::ByteRecord::new();
     let mut lines = Lines::new(piece, 0);
@@ -415,15 +532,14 @@ fn read_quoted_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mu
             Ok(true) => {
                 let line = lines.at(raw.position().map_or(fallback, csv::Position::byte));
                 let field = |column: usize| raw.get(column).unwrap_or(&[]);
-                if take_record(layout, kinds, line, raw.as_slice(), raw.len(), field, out).is_err()
-                {
+                if take_record(r, line, raw.as_slice(), raw.len(), field, out).is_err() {
                     return;
                 }
             }
             Err(e) => {
                 let line = lines.at(e.position().map_or(fallback, csv::Position::byte));
                 let io = matches!(e.kind(), csv::ErrorKind::Io(_));
-                fail(&mut out.part, line, csv_error(line, &e));
+                fail(&mut out.part, r.shape, line, csv_error(line, &e));
                 if io {
                     break;
                 }
@@ -434,13 +550,13 @@ fn read_quoted_piece(layout: &Layout<'_>, kinds: &[Kind], piece: &[u8], out: &mu
 }
 
 /// Record an error row.
-fn fail(t: &mut Part, line: usize, row: Row) {
+fn fail(t: &mut Part, shape: &Shape, line: usize, row: Row) {
     t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
     if let Row::Error(e) = row {
         t.errors.push((t.bad.len(), e));
     }
     t.bad.push(true);
-    t.cells.extend(std::iter::repeat_n(0, t.width));
+    t.rows.resize(t.rows.len() + shape.stride, 0);
 }
 
 /// A text too long for the arena: the file is for the general path.
@@ -448,14 +564,14 @@ struct TooLong;
 
 /// Take one record of `count` fields (`field(column)`, all of them `all`) on line `line`.
 fn take_record<'r>(
-    layout: &Layout<'_>,
-    kinds: &[Kind],
+    r: &Reader<'_, '_>,
     line: usize,
     all: &[u8],
     count: usize,
     field: impl Fn(usize) -> &'r [u8],
     out: &mut Piece,
 ) -> Result<(), TooLong> {
+    let (layout, shape) = (r.layout, r.shape);
     let t = &mut out.part;
     if !all.is_ascii() && (0..count).any(|c| std::str::from_utf8(field(c)).is_err()) {
         let mut raw = csv::ByteRecord::new();
@@ -463,46 +579,64 @@ fn take_record<'r>(
             raw.push_field(field(c));
         }
         match csv::StringRecord::from_byte_record(raw) {
-            Err(e) => fail(t, line, utf8_error(line, e.utf8_error())),
-            Ok(_) => fail(t, line, width_error(line, count, layout.width)),
+            Err(e) => fail(t, shape, line, utf8_error(line, e.utf8_error())),
+            Ok(_) => fail(t, shape, line, width_error(line, count, layout.width)),
         }
         return Ok(());
     }
     if count != layout.width {
-        fail(t, line, width_error(line, count, layout.width));
+        fail(t, shape, line, width_error(line, count, layout.width));
         return Ok(());
     }
-    let (cells_at, text_at) = (t.cells.len(), t.text.len());
+    let k = t.lines.len();
+    let base = t.rows.len();
+    t.rows.resize(base + shape.stride, 0);
+    let (text_at, wide_at) = (t.text.len(), t.wide.len());
     let input = |i: usize| field(layout.positions.get(i).copied().unwrap_or(0));
     let mut taken = true;
-    for (i, kind) in kinds.iter().enumerate() {
-        match fast(kind, input(i), &mut t.text) {
-            Some(x) => t.cells.push(x),
-            None => {
-                taken = false;
-                break;
+    for (i, (kind, &slot)) in r.kinds.iter().zip(&shape.slots).enumerate() {
+        let bytes = input(i);
+        let ok = match kind {
+            Kind::Text { required } => {
+                if !plain(bytes) || (*required && bytes.is_empty()) {
+                    false
+                } else if t.put_text(base, slot.0, bytes) {
+                    true
+                } else {
+                    out.too_long = true;
+                    return Err(TooLong);
+                }
             }
+            _ => fast(kind, bytes).map(|x| t.put(base, k, i, slot, x)).is_some(),
+        };
+        if !ok {
+            taken = false;
+            break;
         }
     }
     if !taken {
         // The general reader decides: the same value or the same error row.
-        t.cells.truncate(cells_at);
+        t.rows.truncate(base);
         t.text.truncate(text_at);
+        t.wide.truncate(wide_at);
         let text = |i: usize| std::str::from_utf8(input(i)).unwrap_or("");
         match build_claim(layout.policy, layout.record, line, text) {
             Row::Claim(claim) => {
-                for v in &claim.fields {
-                    match cell_of(v, &mut t.text) {
-                        Some(x) => t.cells.push(x),
-                        None => {
-                            out.too_long = true;
-                            return Err(TooLong);
+                t.rows.resize(base + shape.stride, 0);
+                for (i, (v, &slot)) in claim.fields.iter().zip(&shape.slots).enumerate() {
+                    match v {
+                        Value::Text(s) => {
+                            if !t.put_text(base, slot.0, s.as_bytes()) {
+                                out.too_long = true;
+                                return Err(TooLong);
+                            }
                         }
+                        other => t.put(base, k, i, slot, other.scaled()),
                     }
                 }
             }
             error => {
-                fail(t, line, error);
+                fail(t, shape, line, error);
                 return Ok(());
             }
         }
@@ -513,43 +647,116 @@ fn take_record<'r>(
 }
 
 /// Read a CSV file held in memory into a [`Table`], in parallel pieces on the current rayon
-/// pool. `Ok(None)`: the file holds a text too long for this path (over 1 MiB); read it with
-/// [`crate::io::read_csv_bytes`].
+/// pool. `Ok(None)`: the file holds a text too long for this path (over 4 GiB of them in a
+/// piece); read it with [`crate::io::read_csv_bytes`].
 pub fn read_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table>, FileError> {
-    let mut table = parse_table(policy, bytes, name)?;
-    if let Some(table) = &mut table {
-        mark_duplicates(policy, table);
-    }
-    Ok(table)
+    read_table_from(policy, bytes, name, WINDOW)
 }
 
-/// [`read_table`] taking the file's bytes, which it frees as soon as they are parsed: the file
-/// and the table's duplicate search are never in memory together.
+/// Read a CSV file from `file` into a [`Table`], `window` bytes at a time (rounded to whole
+/// records; from the first window holding a quote on, the rest of the file at once, since a
+/// quoted field may hold line ends), each window parsed in parallel pieces on the current rayon
+/// pool while a thread of its own reads the next. `Ok(None)` as for [`read_table`].
 pub fn read_table_from(
     policy: &Policy,
-    bytes: Vec<u8>,
+    file: impl Read + Send,
     name: &str,
+    window: usize,
 ) -> Result<Option<Table>, FileError> {
-    let mut table = parse_table(policy, &bytes, name)?;
-    drop(bytes);
-    if let Some(table) = &mut table {
-        mark_duplicates(policy, table);
-    }
-    Ok(table)
+    let io = |source| FileError::Io { path: name.to_string(), source };
+    std::thread::scope(|scope| {
+        let (send, windows) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+        scope.spawn(move || read_windows(file, window.max(1), &send));
+        let mut table = Table::default();
+        let mut state: Option<(Layout<'_>, Vec<Kind>, usize)> = None;
+        for bytes in windows {
+            let bytes = bytes.map_err(io)?;
+            let pieces = (rayon::current_num_threads() * 2).max(1);
+            let (layout, kinds, lines_before, cuts) = match state.take() {
+                None => {
+                    let (layout, cuts, lines_before) = csv_cuts(policy, &bytes, name, pieces)?;
+                    (layout, kinds(policy), lines_before, cuts)
+                }
+                Some((layout, kinds, lines_before)) => {
+                    let cuts = record_cuts(&bytes, pieces);
+                    let cuts = cuts.windows(2).filter_map(|w| bytes.get(*w.first()?..*w.last()?));
+                    (layout, kinds, lines_before, cuts.collect())
+                }
+            };
+            if table.shape.slots.is_empty() {
+                table.shape = Shape::of(&kinds);
+            }
+            let reader = Reader { layout: &layout, kinds: &kinds, shape: &table.shape };
+            let read: Vec<Piece> = cuts.into_par_iter().map(|p| read_piece(&reader, p)).collect();
+            if read.iter().any(|p| p.too_long) {
+                return Ok(None);
+            }
+            let lines_after = add_pieces(&mut table, read, lines_before);
+            state = Some((layout, kinds, lines_after));
+        }
+        if state.is_none() {
+            // An empty file: its header is missing.
+            csv_cuts(policy, &[], name, 1)?;
+        }
+        table.starts.push(table.len_read());
+        mark_duplicates(policy, &mut table);
+        Ok(Some(table))
+    })
 }
 
-/// Parse the records of a CSV file into a table, duplicates not yet marked.
-fn parse_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table>, FileError> {
-    let pieces = (rayon::current_num_threads() * 4).max(1);
-    let (layout, parts, lines_before) = csv_cuts(policy, bytes, name, pieces)?;
-    let kinds = kinds(policy);
-    let mut read: Vec<Piece> =
-        parts.into_par_iter().map(|piece| read_piece(&layout, &kinds, piece)).collect();
-    if read.iter().any(|p| p.too_long) {
-        return Ok(None);
+/// Read `file` in windows of whole records, sent in order; a read error ends it.
+fn read_windows(
+    mut file: impl Read,
+    window: usize,
+    send: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+) {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut quoted = false;
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let want = buf.len() + window;
+        buf.reserve(window);
+        let mut ended = false;
+        while buf.len() < want {
+            let room = want - buf.len();
+            match (&mut file).take(room as u64).read_to_end(&mut buf) {
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if ended {
+            if !buf.is_empty() {
+                let _ = send.send(Ok(buf));
+            }
+            return;
+        }
+        // Whole records only: up to the last line feed of a window without quotes; once a
+        // quote is met, the rest of the file in one.
+        quoted = quoted || memchr::memchr(b'"', &buf).is_some();
+        let cut = if quoted { None } else { memchr::memrchr(b'\n', &buf).map(|p| p + 1) };
+        match cut {
+            Some(cut) => {
+                carry = buf.split_off(cut);
+                if send.send(Ok(buf)).is_err() {
+                    return;
+                }
+            }
+            None => carry = buf,
+        }
     }
-    // Line numbers from the start of the file: each piece's count from its own start, moved by
-    // the lines before it.
+}
+
+/// Add a window's pieces to the table, their line numbers moved by the `lines_before` the
+/// window; the lines before the next window.
+fn add_pieces(table: &mut Table, mut read: Vec<Piece>, lines_before: usize) -> usize {
     let mut before = lines_before;
     let shifts: Vec<usize> = read
         .iter()
@@ -564,56 +771,109 @@ fn parse_table(policy: &Policy, bytes: &[u8], name: &str) -> Result<Option<Table
         p.part.lines.iter_mut().for_each(|l| *l = l.saturating_add(shift32));
         p.part.errors.iter_mut().for_each(|(_, e)| e.line += shift);
     });
-    let mut table = Table::default();
-    let mut start = 0;
     for piece in read {
         let mut part = piece.part;
+        if part.lines.is_empty() {
+            continue;
+        }
+        let start = table.len_read();
         table.starts.push(start);
         table.errors.extend(part.errors.drain(..).map(|(i, e)| (start + i, e)));
-        start += part.lines.len();
+        part.rows.shrink_to_fit();
         table.parts.push(part);
     }
-    table.starts.push(start);
-    Ok(Some(table))
+    before
+}
+
+impl Table {
+    /// Records read so far (while reading, before the last start is pushed).
+    fn len_read(&self) -> usize {
+        self.starts.last().zip(self.parts.last()).map_or(0, |(s, p)| s + p.lines.len())
+    }
+}
+
+/// The 32 high bits of a hash of `bytes`, above a record index: claims sorted by these keys are
+/// side by side by hash, each hash's in input order.
+fn key(bytes: &[u8], i: u32) -> u64 {
+    use std::hash::BuildHasher;
+    let hash = foldhash::fast::FixedState::default().hash_one(bytes);
+    (hash & !0xffff_ffff) | u64::from(i)
+}
+
+/// The record index of a key.
+fn record(key: u64) -> u32 {
+    key as u32
+}
+
+/// Keys of text field `field` of every claim that is not an error row, sorted, in parallel.
+fn sorted_keys(table: &Table, field: usize) -> Vec<u64> {
+    let shape = &table.shape;
+    let mut keys: Vec<u64> =
+        table.claims().map(|(i, part, k)| key(part.text(shape, k, field), i)).collect();
+    keys.par_sort_unstable();
+    keys
+}
+
+/// Runs of keys sharing their hash.
+fn runs(keys: &[u64]) -> impl Iterator<Item = &[u64]> {
+    keys.chunk_by(|a, b| a >> 32 == b >> 32)
 }
 
 /// Turn every claim whose id an earlier claim has into an error row naming the first, as the
 /// general reader does.
 fn mark_duplicates(policy: &Policy, table: &mut Table) {
-    // Claims sorted by id (hashed, in parallel), each id's claims in input order: the first of
-    // a run is the first claim with that id, the others its duplicates.
     let t = &*table;
     let id = |i: u32| t.text(i as usize, policy.id_field);
-    let mut keyed = hashed(t, policy.id_field);
-    keyed.par_sort_unstable_by(|&(h, a), &(k, b)| {
-        h.cmp(&k).then_with(|| id(a).cmp(id(b))).then(a.cmp(&b))
-    });
-    let mut found: Vec<(usize, InputError)> = Vec::new();
-    let mut first = 0;
-    for k in 1..keyed.len() {
-        let (Some(&(h, a)), Some(&(g, b))) = (keyed.get(first), keyed.get(k)) else { break };
-        if h != g || id(a) != id(b) {
-            first = k;
-            continue;
-        }
-        let earlier = t.line(a as usize);
-        let i = b as usize;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        found.push((
-            i,
-            InputError {
-                line: t.line(i) as usize,
-                message: format!("duplicate claim id `{}`, first on line {earlier}", text(id(b))),
-                id: Some(text(id(b))),
-                member: Some(text(t.text(i, policy.member_field))),
-                field: Some("id".to_string()),
-            },
-        ));
-    }
-    drop(keyed);
-    if found.is_empty() {
+    let keys = sorted_keys(t, policy.id_field);
+    let shared: Vec<&[u64]> = runs(&keys).filter(|run| run.len() > 1).collect();
+    // Within a run of one hash, claims by id then input order: the first of each id is the
+    // first claim with it, the others its duplicates.
+    let pairs: Vec<(u32, u32)> = shared
+        .par_iter()
+        .flat_map_iter(|run| {
+            let mut claims: Vec<u32> = run.iter().map(|&k| record(k)).collect();
+            claims.sort_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
+            let mut pairs = Vec::new();
+            let mut first = 0;
+            for (n, &c) in claims.iter().enumerate() {
+                match claims.get(first) {
+                    Some(&f) if id(f) == id(c) => {
+                        if n != first {
+                            pairs.push((c, f));
+                        }
+                    }
+                    _ => first = n,
+                }
+            }
+            pairs
+        })
+        .collect();
+    drop(shared);
+    drop(keys);
+    if pairs.is_empty() {
         return;
     }
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let found: Vec<(usize, InputError)> = pairs
+        .iter()
+        .map(|&(b, a)| {
+            let i = b as usize;
+            let earlier = t.line(a as usize);
+            (
+                i,
+                InputError {
+                    line: t.line(i) as usize,
+                    message: format!(
+                        "duplicate claim id `{}`, first on line {earlier}",
+                        text(id(b))
+                    ),
+                    id: Some(text(id(b))),
+                    member: Some(text(t.text(i, policy.member_field))),
+                    field: Some("id".to_string()),
+                },
+            )
+        })
+        .collect();
     for (i, _) in &found {
         let p = table.starts.partition_point(|&s| s <= *i).saturating_sub(1);
         let k = i - table.starts.get(p).copied().unwrap_or(0);
@@ -623,14 +883,6 @@ fn mark_duplicates(policy: &Policy, table: &mut Table) {
     }
     table.errors.extend(found);
     table.errors.sort_by_key(|(i, _)| *i);
-}
-
-/// (hash of text field `field`, record index) of every claim that is not an error row, made in
-/// parallel.
-fn hashed(table: &Table, field: usize) -> Vec<(u64, u32)> {
-    use std::hash::BuildHasher;
-    let state = foldhash::fast::FixedState::default();
-    table.claims().map(|(i, part, k)| (state.hash_one(part.text(k, field)), i)).collect()
 }
 
 /// Put the claims of one hash group in `out` as one member, or, when different members share
@@ -724,67 +976,58 @@ pub fn settle_table(
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
-    // Claims grouped by the hash of their member (a parallel sort of hashes and positions);
-    // a group whose members differ (a collision) is split by member in its task.
+    // Claims side by side by the hash of their member (a parallel sort of keys); a run whose
+    // members differ (a collision) is split by member in its task.
+    let keys = sorted_keys(table, policy.member_field);
+    let members: Vec<&[u64]> = runs(&keys).collect();
     let member = |i: u32| table.text(i as usize, policy.member_field);
-    let mut keyed: Vec<(u64, u32, Date)> = {
-        use std::hash::BuildHasher;
-        let state = foldhash::fast::FixedState::default();
-        table
-            .claims()
-            .map(|(i, part, k)| {
-                let h = state.hash_one(part.text(k, policy.member_field));
-                let day = part.cell(k, policy.dated_field).unwrap_or(0);
-                (h, i, Date(i32::try_from(day).unwrap_or(0)))
-            })
-            .collect()
-    };
-    keyed.par_sort_unstable_by_key(|&(h, i, _)| (h, i));
-    let mut lengths = Vec::new();
-    let mut run = 0;
-    let mut last = None;
-    for &(h, ..) in &keyed {
-        if last != Some(h) && run > 0 {
-            lengths.push(run);
-            run = 0;
-        }
-        last = Some(h);
-        run += 1;
-    }
-    if run > 0 {
-        lengths.push(run);
-    }
-    let order: Vec<(Date, u32)> = keyed.par_iter().map(|&(_, i, d)| (d, i)).collect();
-    drop(keyed);
-    let mut order = MemberOrder::new(order, lengths);
-    let mut members = order.members();
     let id = |i: u32| table.text(i as usize, policy.id_field);
     let width = policy.input_record().map_or(0, |r| r.fields.len());
-    members.par_chunks_mut(MEMBERS_PER_TASK).for_each(|chunk| {
-        let mut failed = Vec::new();
-        let mut groups = Vec::with_capacity(chunk.len());
-        for group in chunk.iter_mut() {
-            split_by_member(std::mem::take(group), &member, &mut groups);
-        }
-        for group in &mut groups {
-            group.sort_unstable_by(|&(d, a), &(e, b)| {
-                d.cmp(&e).then_with(|| id(a).cmp(id(b))).then(a.cmp(&b))
-            });
-        }
-        // The task's claims gathered into one block in the order they settle, their outputs
-        // kept in another and put in place at the end: settling reads and writes memory in
-        // order instead of across the whole table.
-        let claims: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
+    members.par_chunks(MEMBERS_PER_TASK).for_each(|chunk| {
+        // The task's claims' rows gathered into one block, one read of the table each; the
+        // claims then ordered and settled from there, their outputs kept in another block and
+        // put in place at the end.
+        let claims: Vec<u32> =
+            chunk.iter().flat_map(|run| run.iter().map(|&k| record(k))).collect();
         let mut rows: Vec<i64> = vec![0; claims.len() * width];
         for (&i, row) in claims.iter().zip(rows.chunks_exact_mut(width.max(1))) {
             table.fill(i as usize, row);
         }
-        let mut outs: Vec<i64> = vec![0; claims.len() * per_claim];
-        let mut done = vec![false; claims.len()];
+        let day = |p: usize| {
+            let cell = rows.get(p * width + policy.dated_field).copied().unwrap_or(0);
+            Date(i32::try_from(cell).unwrap_or(0))
+        };
+        // (date, position in the block) of each claim, split by member and ordered by date,
+        // id and input order.
+        let mut order: Vec<(Date, u32)> = (0..claims.len()).map(|p| (day(p), p as u32)).collect();
+        let at = |p: u32| claims.get(p as usize).copied().unwrap_or(u32::MAX);
+        let mut groups = Vec::with_capacity(chunk.len());
+        let mut rest: &mut [(Date, u32)] = &mut order;
+        for run in chunk {
+            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(run.len())
+            else {
+                break;
+            };
+            split_by_member(head, &|p| member(at(p)), &mut groups);
+            rest = tail;
+        }
+        for group in &mut groups {
+            group.sort_unstable_by(|&(d, a), &(e, b)| {
+                d.cmp(&e).then_with(|| id(at(a)).cmp(id(at(b)))).then(at(a).cmp(&at(b)))
+            });
+        }
+        let settling: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
+        let mut outs: Vec<i64> = vec![0; settling.len() * per_claim];
+        let mut done = vec![false; settling.len()];
+        let mut failed = Vec::new();
         let mut sums = vec![0i128; shares.len()];
+        let row = |k: usize| {
+            let p = settling.get(k).copied().unwrap_or(u32::MAX) as usize;
+            rows.get(p * width..(p + 1) * width)
+        };
         engine.settle_members(
             &groups,
-            &|k| rows.get(k * width..(k + 1) * width),
+            &row,
             &mut |k, result| match result {
                 Ok(frame) => {
                     let Some(out) = outs.get_mut(k * per_claim..(k + 1) * per_claim) else {
@@ -806,7 +1049,10 @@ pub fn settle_table(
                         *d = true;
                     }
                 }
-                Err(e) => failed.push((claims.get(k).map_or(usize::MAX, |&i| i as usize), e)),
+                Err(e) => {
+                    let p = settling.get(k).copied().unwrap_or(u32::MAX);
+                    failed.push((at(p) as usize, e));
+                }
             },
             progress,
         );
@@ -816,10 +1062,11 @@ pub fn settle_table(
             }
         }
         let mut wider = Vec::new();
-        for ((&i, out), _) in
-            claims.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
+        for ((&p, out), _) in
+            settling.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
         {
-            let (i, start) = (i as usize, i as usize * per_claim);
+            let i = at(p) as usize;
+            let start = i * per_claim;
             let (accs, mask) = out.split_at(out.len().saturating_sub(1));
             let narrow = accs.iter().all(|&x| i32::try_from(x).is_ok());
             if !narrow {
@@ -844,7 +1091,7 @@ pub fn settle_table(
         }
     });
     drop(members);
-    drop(order);
+    drop(keys);
     let mut errors = errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     errors.sort_by_key(|(i, _)| *i);
     let sums = totals.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -1053,9 +1300,9 @@ impl OutPiece {
                 Some(e.to_string())
             }
             None => {
-                push_field(out, part.text(k, policy.id_field));
+                push_field(out, part.text(&table.shape, k, policy.id_field));
                 out.push(b',');
-                push_field(out, part.text(k, policy.member_field));
+                push_field(out, part.text(&table.shape, k, policy.member_field));
                 if bad {
                     Some("not settled".to_string())
                 } else {
@@ -1071,7 +1318,7 @@ impl OutPiece {
         if message.is_none() {
             // The claim settles again from its accumulators before it, as it did.
             settled.before(i, &mut self.accs, &mut self.seen);
-            part.fill(k, &mut self.fields);
+            part.fill(&table.shape, k, &mut self.fields);
             match c.engine.replay(&self.fields, &self.accs, &self.seen, &mut self.state) {
                 Ok(frame) => {
                     out.extend_from_slice(b",ok,");

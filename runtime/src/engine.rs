@@ -30,11 +30,6 @@ pub(crate) struct MemberOrder {
 }
 
 impl MemberOrder {
-    /// Claims already side by side by member, with each member's number of claims.
-    pub(crate) fn new(order: Vec<(Date, u32)>, lengths: Vec<usize>) -> Self {
-        MemberOrder { order, lengths }
-    }
-
     /// Each member's claims, to sort and settle.
     pub(crate) fn members(&mut self) -> Vec<&mut [(Date, u32)]> {
         let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(self.lengths.len());

@@ -284,7 +284,7 @@ fn read_csv_in_pieces(
 /// about `pieces` parts. A cut follows a line feed that ends a record, found by following the
 /// quoting of the `csv` reader: a quote opens a quoted field only at the start of a field, and
 /// `""` inside one is a quote.
-fn record_cuts(body: &[u8], pieces: usize) -> Vec<usize> {
+pub(crate) fn record_cuts(body: &[u8], pieces: usize) -> Vec<usize> {
     let mut cuts = vec![0];
     if pieces > 1 && !body.is_empty() {
         let step = body.len().div_ceil(pieces);

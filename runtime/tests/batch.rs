@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use settle_runtime::Engine;
-use settle_runtime::batch::{read_table, settle_table, supported, write_table_csv};
+use settle_runtime::batch::{
+    read_table, read_table_from, settle_table, supported, write_table_csv,
+};
 use settle_runtime::io;
 
 #[path = "support/policies.rs"]
@@ -31,16 +33,34 @@ fn general(engine: &Engine, csv: &[u8]) -> Vec<u8> {
 /// The fast path's output for `csv`; `None` when the file is left to the general path.
 fn fast(engine: &Engine, csv: &[u8]) -> Option<Vec<u8>> {
     let table = read_table(engine.policy(), csv, "claims.csv").expect("read")?;
-    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
+    fast_table(engine, &table)
+}
+
+/// The fast path's output for `csv` read `window` bytes at a time.
+fn fast_in_windows(engine: &Engine, csv: &[u8], window: usize) -> Option<Vec<u8>> {
+    let table = read_table_from(engine.policy(), csv, "claims.csv", window).expect("read")?;
+    fast_table(engine, &table)
+}
+
+fn fast_table(engine: &Engine, table: &settle_runtime::batch::Table) -> Option<Vec<u8>> {
+    let settled = settle_table(engine, table, &|_| {}).expect("supported");
     let mut out = Vec::new();
-    write_table_csv(engine, &table, &settled, &mut out).expect("written");
+    write_table_csv(engine, table, &settled, &mut out).expect("written");
     Some(out)
 }
 
+/// The fast path writes what the general path writes for `csv`, read whole and in windows of
+/// a few records.
 fn same(engine: &Engine, csv: &[u8], what: &str) {
     let a = general(engine, csv);
-    let b = fast(engine, csv).unwrap_or_else(|| panic!("{what}: left to the general path"));
     assert!(a.len() > 200, "{what}: nothing written");
+    let b = fast(engine, csv).unwrap_or_else(|| panic!("{what}: left to the general path"));
+    same_bytes(&a, &b, what);
+    let b = fast_in_windows(engine, csv, 997).unwrap_or_else(|| panic!("{what}: left over"));
+    same_bytes(&a, &b, &format!("{what}, in windows"));
+}
+
+fn same_bytes(a: &[u8], b: &[u8], what: &str) {
     if a != b {
         let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         for (x, y) in a.lines().zip(b.lines()) {
@@ -177,9 +197,9 @@ fn policy_named(suffix: &str) -> settle_lang::ir::Policy {
     policies().into_iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, p)| p).expect("a policy")
 }
 
-/// A text longer than the arena's cells leaves the file to the general path.
+/// Texts longer than a row's slot go to the arena, however long.
 #[test]
-fn a_huge_text_is_left_to_the_general_path() {
+fn a_huge_text_is_read_as_the_general_path_reads_it() {
     let policy = policy_named("employee_inpatient.settle");
     let mut csv = Vec::new();
     settle_runtime::generate::write(&policy, 10, 1, false, &mut csv).expect("generated");
@@ -188,7 +208,10 @@ fn a_huge_text_is_left_to_the_general_path() {
     let body = text.replacen("\ng0000003,", &format!("\n{huge},"), 1);
     assert_ne!(body, text);
     let engine = Engine::new(policy);
-    assert!(fast(&engine, body.as_bytes()).is_none());
+    let long = body.replacen("\ng0000005,", "\nclaim-with-an-id-longer-than-its-slot,", 1);
+    assert_ne!(long, body);
+    same(&engine, body.as_bytes(), "a 2 MiB id");
+    same(&engine, long.as_bytes(), "a long id");
 }
 
 mod random_bodies {
@@ -248,7 +271,7 @@ mod random_bodies {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
         #[test]
-        fn any_body_settles_alike(rows in prop::collection::vec(row(), 0..60)) {
+        fn any_body_settles_alike(rows in prop::collection::vec(row(), 0..60), window in 1usize..300) {
             static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
             let engine = ENGINE.get_or_init(|| {
                 Engine::new(policy_named("employee_inpatient.settle"))
@@ -256,6 +279,8 @@ mod random_bodies {
             let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{}", rows.concat());
             let a = general(engine, csv.as_bytes());
             let b = fast(engine, csv.as_bytes()).expect("taken");
+            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            let b = fast_in_windows(engine, csv.as_bytes(), window).expect("taken");
             prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         }
     }
