@@ -41,7 +41,7 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{ClaimError, Engine, MEMBERS_PER_TASK, Running};
+use crate::engine::{ClaimError, Engine, Running};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, output_slots,
     record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
@@ -51,8 +51,12 @@ use crate::value::Value;
 /// Bytes of the file read at a time by [`read_table_from`].
 pub const WINDOW: usize = 16 << 20;
 
-/// Texts up to this long sit in their record's row.
-const INLINE_TEXT: usize = 15;
+/// The fewest and most bytes of text a row holds for a text field: its slot holds as many as
+/// the longest of that field in the file's first records, within these bounds; longer texts go
+/// to the arena.
+const INLINE_TEXT: (usize, usize) = (8, 31);
+/// Records looked at to size the text slots.
+const SAMPLED: usize = 1000;
 /// The first byte of a text slot whose text is in the arena.
 const IN_ARENA: u8 = 0xff;
 /// The number slot of a value kept aside, in [`Part::wide`].
@@ -88,9 +92,9 @@ enum Slot {
     Number,
     /// 1 byte (a variant of an enum of fewer than 255); [`ASIDE_SMALL`]: in [`Part::wide`].
     Small,
-    /// 16 bytes: the length and up to 15 bytes of text, or [`IN_ARENA`] and the text's offset
-    /// and length in [`Part::text`] (4 bytes each, from byte 4).
-    Text,
+    /// The length and up to this many bytes of text, or [`IN_ARENA`] and the text's offset and
+    /// length in [`Part::text`] (4 bytes each).
+    Text(usize),
 }
 
 impl Slot {
@@ -98,19 +102,33 @@ impl Slot {
         match self {
             Slot::Number => 4,
             Slot::Small => 1,
-            Slot::Text => 1 + INLINE_TEXT,
+            Slot::Text(inline) => 1 + inline,
         }
     }
 }
 
 impl Shape {
-    fn of(kinds: &[Kind]) -> Shape {
+    /// The rows for fields of `kinds`, text slots sized from the records of `sample`.
+    fn of(kinds: &[Kind], layout: &Layout<'_>, sample: &[u8]) -> Shape {
+        let mut longest = vec![0; layout.width];
+        for record in sample.split(|&b| b == b'\n').take(SAMPLED) {
+            for (column, field) in record.split(|&b| b == b',').enumerate() {
+                if let Some(l) = longest.get_mut(column) {
+                    *l = field.len().max(*l);
+                }
+            }
+        }
         let mut stride = 0;
         let slots = kinds
             .iter()
-            .map(|kind| {
+            .enumerate()
+            .map(|(i, kind)| {
                 let slot = match kind {
-                    Kind::Text { .. } => Slot::Text,
+                    Kind::Text { .. } => {
+                        let column = layout.positions.get(i).copied().unwrap_or(0);
+                        let l = longest.get(column).copied().unwrap_or(0);
+                        Slot::Text(l.clamp(INLINE_TEXT.0, INLINE_TEXT.1))
+                    }
                     Kind::Enum(names) if names.iter().all(|(_, i)| *i < i64::from(ASIDE_SMALL)) => {
                         Slot::Small
                     }
@@ -130,8 +148,10 @@ impl Shape {
 struct Part {
     /// Every record's row, `stride` bytes each; zeros for error rows.
     rows: Vec<u8>,
-    /// The line each record starts on.
+    /// The line each record starts on; empty once read when they follow each other from
+    /// `first_line` (no blank lines, no line ends in fields).
     lines: Vec<u32>,
+    first_line: u32,
     /// Whether each record is an error row.
     bad: Vec<bool>,
     /// The error rows, by record index in the part.
@@ -147,6 +167,29 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 impl Part {
+    /// How many records.
+    fn len(&self) -> usize {
+        self.bad.len()
+    }
+
+    /// The line record `k` starts on.
+    fn line(&self, k: usize) -> u32 {
+        if self.lines.is_empty() {
+            self.first_line.saturating_add(u32::try_from(k).unwrap_or(u32::MAX))
+        } else {
+            self.lines.get(k).copied().unwrap_or(0)
+        }
+    }
+
+    /// Forget the line numbers when they follow each other.
+    fn squeeze_lines(&mut self) {
+        let first = self.lines.first().copied().unwrap_or(0);
+        if self.lines.iter().enumerate().all(|(k, &l)| Some(l) == first.checked_add(k as u32)) {
+            self.lines = Vec::new();
+            self.first_line = first;
+        }
+    }
+
     fn row(&self, shape: &Shape, k: usize) -> &[u8] {
         let start = k * shape.stride;
         self.rows.get(start..start + shape.stride).unwrap_or(&[])
@@ -172,13 +215,13 @@ impl Part {
                 ASIDE_SMALL => self.aside(k, field),
                 x => i64::from(x),
             },
-            Slot::Text => 0,
+            Slot::Text(_) => 0,
         }
     }
 
     /// Record `k`'s fields into `out`; `false` when there is no record `k`.
     fn fill(&self, shape: &Shape, k: usize, out: &mut [i64]) -> bool {
-        if k >= self.lines.len() {
+        if k >= self.len() {
             return false;
         }
         let row = self.row(shape, k);
@@ -189,12 +232,12 @@ impl Part {
     }
 
     fn text(&self, shape: &Shape, k: usize, field: usize) -> &[u8] {
-        let Some(&(at, Slot::Text)) = shape.slots.get(field) else { return &[] };
+        let Some(&(at, Slot::Text(_))) = shape.slots.get(field) else { return &[] };
         let row = self.row(shape, k);
         match row.get(at).copied() {
             Some(IN_ARENA) => {
-                let start = read_u32(row, at + 4) as usize;
-                let len = read_u32(row, at + 8) as usize;
+                let start = read_u32(row, at + 1) as usize;
+                let len = read_u32(row, at + 5) as usize;
                 self.text.get(start..start + len).unwrap_or(&[])
             }
             Some(len) => row.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]),
@@ -231,18 +274,18 @@ impl Part {
                     *b = v;
                 }
             }
-            Slot::Text => {}
+            Slot::Text(_) => {}
         }
     }
 
-    /// Put text `bytes` in the text slot at `at` of the row starting at `base`; `false` when
-    /// the arena outgrows 32-bit offsets.
-    fn put_text(&mut self, base: usize, at: usize, bytes: &[u8]) -> bool {
-        let Some(slot) = self.rows.get_mut(base + at..base + at + 1 + INLINE_TEXT) else {
+    /// Put text `bytes` in the text slot `(at, slot)` of the row starting at `base`; `false`
+    /// when the arena outgrows 32-bit offsets.
+    fn put_text(&mut self, base: usize, (at, slot): (usize, Slot), bytes: &[u8]) -> bool {
+        let Some(slot) = self.rows.get_mut(base + at..base + at + slot.size()) else {
             return true;
         };
         if let Ok(len) = u8::try_from(bytes.len())
-            && bytes.len() <= INLINE_TEXT
+            && bytes.len() < slot.len()
         {
             if let Some((first, rest)) = slot.split_first_mut() {
                 *first = len;
@@ -262,10 +305,10 @@ impl Part {
         if let Some(first) = slot.first_mut() {
             *first = IN_ARENA;
         }
-        if let Some(b) = slot.get_mut(4..8) {
+        if let Some(b) = slot.get_mut(1..5) {
             b.copy_from_slice(&start.to_le_bytes());
         }
-        if let Some(b) = slot.get_mut(8..12) {
+        if let Some(b) = slot.get_mut(5..9) {
             b.copy_from_slice(&len.to_le_bytes());
         }
         self.text.extend_from_slice(bytes);
@@ -324,7 +367,7 @@ impl Table {
 
     /// The line record `i` starts on.
     fn line(&self, i: usize) -> u32 {
-        self.locate(i).and_then(|(p, k)| p.lines.get(k).copied()).unwrap_or(0)
+        self.locate(i).map_or(0, |(p, k)| p.line(k))
     }
 }
 
@@ -588,7 +631,7 @@ fn take_record<'r>(
         fail(t, shape, line, width_error(line, count, layout.width));
         return Ok(());
     }
-    let k = t.lines.len();
+    let k = t.len();
     let base = t.rows.len();
     t.rows.resize(base + shape.stride, 0);
     let (text_at, wide_at) = (t.text.len(), t.wide.len());
@@ -600,7 +643,7 @@ fn take_record<'r>(
             Kind::Text { required } => {
                 if !plain(bytes) || (*required && bytes.is_empty()) {
                     false
-                } else if t.put_text(base, slot.0, bytes) {
+                } else if t.put_text(base, slot, bytes) {
                     true
                 } else {
                     out.too_long = true;
@@ -626,7 +669,7 @@ fn take_record<'r>(
                 for (i, (v, &slot)) in claim.fields.iter().zip(&shape.slots).enumerate() {
                     match v {
                         Value::Text(s) => {
-                            if !t.put_text(base, slot.0, s.as_bytes()) {
+                            if !t.put_text(base, slot, s.as_bytes()) {
                                 out.too_long = true;
                                 return Err(TooLong);
                             }
@@ -684,7 +727,7 @@ pub fn read_table_from(
                 }
             };
             if table.shape.slots.is_empty() {
-                table.shape = Shape::of(&kinds);
+                table.shape = Shape::of(&kinds, &layout, cuts.first().copied().unwrap_or(&[]));
             }
             let reader = Reader { layout: &layout, kinds: &kinds, shape: &table.shape };
             let read: Vec<Piece> = cuts.into_par_iter().map(|p| read_piece(&reader, p)).collect();
@@ -773,9 +816,10 @@ fn add_pieces(table: &mut Table, mut read: Vec<Piece>, lines_before: usize) -> u
     });
     for piece in read {
         let mut part = piece.part;
-        if part.lines.is_empty() {
+        if part.len() == 0 {
             continue;
         }
+        part.squeeze_lines();
         let start = table.len_read();
         table.starts.push(start);
         table.errors.extend(part.errors.drain(..).map(|(i, e)| (start + i, e)));
@@ -788,7 +832,7 @@ fn add_pieces(table: &mut Table, mut read: Vec<Piece>, lines_before: usize) -> u
 impl Table {
     /// Records read so far (while reading, before the last start is pushed).
     fn len_read(&self) -> usize {
-        self.starts.last().zip(self.parts.last()).map_or(0, |(s, p)| s + p.lines.len())
+        self.starts.last().zip(self.parts.last()).map_or(0, |(s, p)| s + p.len())
     }
 }
 
@@ -818,6 +862,26 @@ fn sorted_keys(table: &Table, field: usize) -> Vec<u64> {
 fn runs(keys: &[u64]) -> impl Iterator<Item = &[u64]> {
     keys.chunk_by(|a, b| a >> 32 == b >> 32)
 }
+
+/// Sorted keys cut into tasks of about [`CLAIMS_PER_TASK`] claims at changes of hash.
+fn tasks(keys: &[u64]) -> Vec<(usize, usize)> {
+    let mut tasks = Vec::with_capacity(keys.len() / CLAIMS_PER_TASK + 1);
+    let mut from = 0;
+    while from < keys.len() {
+        let mut to = (from + CLAIMS_PER_TASK).min(keys.len());
+        while let (Some(a), Some(b)) = (keys.get(to - 1), keys.get(to))
+            && a >> 32 == b >> 32
+        {
+            to += 1;
+        }
+        tasks.push((from, to));
+        from = to;
+    }
+    tasks
+}
+
+/// Claims one parallel task settles: a few hundred members' claims.
+const CLAIMS_PER_TASK: usize = 256;
 
 /// Turn every claim whose id an earlier claim has into an error row naming the first, as the
 /// general reader does.
@@ -979,11 +1043,12 @@ pub fn settle_table(
     // Claims side by side by the hash of their member (a parallel sort of keys); a run whose
     // members differ (a collision) is split by member in its task.
     let keys = sorted_keys(table, policy.member_field);
-    let members: Vec<&[u64]> = runs(&keys).collect();
+    let tasks = tasks(&keys);
     let member = |i: u32| table.text(i as usize, policy.member_field);
     let id = |i: u32| table.text(i as usize, policy.id_field);
     let width = policy.input_record().map_or(0, |r| r.fields.len());
-    members.par_chunks(MEMBERS_PER_TASK).for_each(|chunk| {
+    tasks.par_iter().for_each(|&(from, to)| {
+        let chunk: Vec<&[u64]> = runs(keys.get(from..to).unwrap_or(&[])).collect();
         // The task's claims' rows gathered into one block, one read of the table each; the
         // claims then ordered and settled from there, their outputs kept in another block and
         // put in place at the end.
@@ -1003,7 +1068,7 @@ pub fn settle_table(
         let at = |p: u32| claims.get(p as usize).copied().unwrap_or(u32::MAX);
         let mut groups = Vec::with_capacity(chunk.len());
         let mut rest: &mut [(Date, u32)] = &mut order;
-        for run in chunk {
+        for run in &chunk {
             let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(run.len())
             else {
                 break;
@@ -1090,7 +1155,7 @@ pub fn settle_table(
             errors.extend(failed);
         }
     });
-    drop(members);
+    drop(tasks);
     drop(keys);
     let mut errors = errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     errors.sort_by_key(|(i, _)| *i);
@@ -1280,7 +1345,7 @@ impl OutPiece {
         let (policy, table, settled) = (c.engine.policy(), c.table, c.settled);
         let Some((part, k)) = table.locate(i) else { return };
         let out = &mut self.out;
-        push_int(out, i64::from(part.lines.get(k).copied().unwrap_or(0)));
+        push_int(out, i64::from(part.line(k)));
         out.push(b',');
         let bad = part.bad.get(k).copied().unwrap_or(true);
         let input_error = if bad {
