@@ -380,7 +380,8 @@ impl Engine {
         let mut state = self.fresh();
         let mut k = 0;
         for member in members {
-            state.year_start = None;
+            // A new member starts from nothing; the medical year's bounds stay.
+            self.reset(&mut state);
             for &(date, _) in member.iter() {
                 match row(k) {
                     Some(fields) => {

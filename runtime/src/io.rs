@@ -1028,7 +1028,73 @@ fn remove_stale(dir: &Path, name: &str) {
 pub struct AtomicFile {
     target: PathBuf,
     temporary: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: Option<BufWriter<Flushing>>,
+}
+
+/// Bytes written between two requests to put a file's data on disk.
+const FLUSH_EVERY: u64 = 64 << 20;
+
+/// A file whose data a thread of its own puts on disk every [`FLUSH_EVERY`] bytes while it is
+/// written, so that the sync before the rename waits only for the last of it: the disk works
+/// while the rows are formatted instead of after.
+#[derive(Debug)]
+pub struct Flushing {
+    file: File,
+    /// Bytes written since the last request.
+    since: u64,
+    /// Requests to the thread (at most one waiting), and the thread.
+    flusher: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Flushing {
+    fn new(file: File) -> Self {
+        Flushing { file, since: 0, flusher: None }
+    }
+
+    /// Ask for the data written so far to go to disk; the first time, start the thread.
+    fn request(&mut self) {
+        if self.flusher.is_none() {
+            let Ok(file) = self.file.try_clone() else { return };
+            let (send, requests) = std::sync::mpsc::sync_channel::<()>(1);
+            // Errors are the final sync's to report.
+            let thread = std::thread::spawn(move || {
+                for () in requests {
+                    let _ = file.sync_data();
+                }
+            });
+            self.flusher = Some((send, thread));
+        }
+        if let Some((send, _)) = &self.flusher {
+            // A request already waiting covers this one.
+            let _ = send.try_send(());
+        }
+    }
+
+    /// Stop the thread, then sync what is left and return the file.
+    fn finish(mut self) -> std::io::Result<File> {
+        if let Some((send, thread)) = self.flusher.take() {
+            drop(send);
+            let _ = thread.join();
+        }
+        self.file.sync_all()?;
+        Ok(self.file)
+    }
+}
+
+impl Write for Flushing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since += n as u64;
+        if self.since >= FLUSH_EVERY {
+            self.since = 0;
+            self.request();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl AtomicFile {
@@ -1046,20 +1112,19 @@ impl AtomicFile {
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temporary,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            writer: Some(BufWriter::with_capacity(1 << 20, Flushing::new(file))),
         })
     }
 
     /// The writer; `None` once committed.
-    pub fn writer(&mut self) -> Option<&mut BufWriter<File>> {
+    pub fn writer(&mut self) -> Option<&mut BufWriter<Flushing>> {
         self.writer.as_mut()
     }
 
     /// Flush, sync and move the file into place.
     pub fn commit(mut self) -> std::io::Result<()> {
         if let Some(w) = self.writer.take() {
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+            w.into_inner().map_err(|e| e.into_error())?.finish()?;
         }
         let renamed = std::fs::rename(&self.temporary, &self.target);
         forget_partial(&self.temporary);
