@@ -431,27 +431,28 @@ fn plain(bytes: &[u8]) -> bool {
 
 /// An amount as written plainly: up to 15 digits, optionally a point and one or two more.
 fn fen(bytes: &[u8]) -> Option<i64> {
-    let (int, frac) = match bytes.iter().position(|&b| b == b'.') {
-        Some(p) => (bytes.get(..p)?, bytes.get(p + 1..)?),
-        None => (bytes, &[][..]),
-    };
-    if int.is_empty() || int.len() > 15 || frac.len() > 2 || (frac.is_empty() && int != bytes) {
+    if bytes.len() > 18 {
         return None;
     }
     let mut n: i64 = 0;
-    for &b in int.iter().chain(frac) {
-        if !b.is_ascii_digit() {
+    let mut point = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_digit() {
+            n = n * 10 + i64::from(b - b'0');
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
             return None;
         }
-        n = n * 10 + i64::from(b - b'0');
     }
-    Some(if frac.len() == 2 {
-        n
-    } else if frac.len() == 1 {
-        n * 10
-    } else {
-        n * 100
-    })
+    let (int, frac) = match point {
+        Some(p) => (p, bytes.len() - p - 1),
+        None => (bytes.len(), 0),
+    };
+    if !(1..=15).contains(&int) || (point.is_some() && !(1..=2).contains(&frac)) {
+        return None;
+    }
+    Some(n * [100, 10, 1].get(frac).copied().unwrap_or(1))
 }
 
 /// A date written `YYYY-MM-DD`, as [`Date::parse`] reads it.
@@ -468,14 +469,15 @@ fn day(bytes: &[u8]) -> Option<i64> {
 
 /// A field other than a text as the fast parser reads it; `None`: the general reader decides.
 fn fast(kind: &Kind, bytes: &[u8]) -> Option<i64> {
-    if !plain(bytes) {
-        return None;
-    }
     match kind {
+        // Digits and a point only: nothing to trim.
         Kind::Money => fen(bytes),
         Kind::Date => day(bytes),
-        Kind::Int => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Kind::Enum(names) => names.iter().find(|(n, _)| n == bytes).map(|(_, i)| *i),
+        Kind::Int if plain(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
+        Kind::Enum(names) if plain(bytes) => {
+            names.iter().find(|(n, _)| n == bytes).map(|(_, i)| *i)
+        }
+        Kind::Int | Kind::Enum(_) => None,
         Kind::Text { .. } | Kind::General => None,
     }
 }
@@ -523,39 +525,69 @@ fn read_piece(r: &Reader<'_, '_>, piece: &[u8]) -> Piece {
 /// at commas, exactly as the `csv` reader cuts them.
 fn split_piece(r: &Reader<'_, '_>, piece: &[u8], out: &mut Piece) {
     let mut line = 1;
-    let mut at = 0;
-    let mut commas: Vec<usize> = Vec::with_capacity(r.layout.width + 1);
-    while let Some(&b) = piece.get(at) {
-        if b == b'\n' {
-            line += 1;
-            at += 1;
-            continue;
-        }
-        if b == b'\r' {
-            at += 1;
-            continue;
-        }
-        let end = memchr::memchr2(b'\r', b'\n', piece.get(at..).unwrap_or(&[]))
-            .map_or(piece.len(), |e| at + e);
-        let record = piece.get(at..end).unwrap_or(&[]);
-        commas.clear();
-        commas.extend(memchr::memchr_iter(b',', record));
-        let count = commas.len() + 1;
-        let field = |column: usize| {
-            let start = if column == 0 {
-                0
-            } else {
-                commas.get(column - 1).map_or(record.len(), |c| c + 1)
-            };
-            let stop = commas.get(column).copied().unwrap_or(record.len());
-            record.get(start..stop).unwrap_or(&[])
+    // Where the current record and field start, and the fields so far.
+    let (mut record_start, mut field_start) = (0, 0);
+    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(r.layout.width + 1);
+    let ends = delimiters(piece);
+    for &at in ends.iter().chain([&usize::MAX]) {
+        let (at, byte) = match piece.get(at) {
+            Some(&b) => (at, b),
+            // The end of the piece ends its last record.
+            None => (piece.len(), b'\r'),
         };
-        if take_record(r, line, record, count, field, out).is_err() {
-            return;
+        if byte == b',' {
+            bounds.push((field_start, at));
+            field_start = at + 1;
+            continue;
         }
-        at = end;
+        if at > record_start {
+            bounds.push((field_start, at));
+            let record = piece.get(record_start..at).unwrap_or(&[]);
+            let field = |column: usize| {
+                bounds.get(column).and_then(|&(a, b)| piece.get(a..b)).unwrap_or(&[])
+            };
+            if take_record(r, line, record, bounds.len(), field, out).is_err() {
+                return;
+            }
+            bounds.clear();
+        }
+        if byte == b'\n' {
+            line += 1;
+        }
+        record_start = at + 1;
+        field_start = at + 1;
     }
     out.newlines = line - 1;
+}
+
+/// The offsets of every comma, CR and LF of `piece`, found eight bytes at a time.
+fn delimiters(piece: &[u8]) -> Vec<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each byte of `word` equal to `byte`.
+    let equal = |word: u64, byte: u8| {
+        let x = word ^ (u64::from(byte) * ONES);
+        !(((x & LOW) + LOW) | x | LOW)
+    };
+    let mut out = Vec::with_capacity(piece.len() / 6);
+    let words = piece.chunks_exact(8);
+    let tail = words.remainder();
+    let mut at = 0;
+    for word in words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let mut found = equal(word, b',') | equal(word, b'\n') | equal(word, b'\r');
+        while found != 0 {
+            out.push(at + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    for (k, b) in tail.iter().enumerate() {
+        if matches!(b, b',' | b'\n' | b'\r') {
+            out.push(at + k);
+        }
+    }
+    out
 }
 
 /// A piece with quotes, read with the `csv` reader.
@@ -1408,6 +1440,50 @@ mod tests {
         let mut out = Vec::new();
         split_by_member(&mut one, &member, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn delimiters_are_every_comma_and_line_end() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b",\n\r\"a0\x80\xff\x2c\x8a";
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let expected: Vec<usize> =
+                (0..len).filter(|&i| matches!(bytes[i], b',' | b'\n' | b'\r')).collect();
+            assert_eq!(delimiters(&bytes), expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_are_read_only_as_written_plainly() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("0", Some(0)),
+            ("7", Some(700)),
+            ("12.3", Some(1230)),
+            ("12.34", Some(1234)),
+            ("0012.50", Some(1250)),
+            ("999999999999999.99", Some(99_999_999_999_999_999)),
+            ("1000000000000000", None),
+            ("12.", None),
+            (".5", None),
+            ("1.234", None),
+            ("1.2.3", None),
+            ("-5", None),
+            (" 5", None),
+            ("1e3", None),
+            ("", None),
+            ("99999999999999999999999", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(fen(text.as_bytes()), *expected, "{text}");
+        }
     }
 
     #[test]
