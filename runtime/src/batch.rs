@@ -876,7 +876,8 @@ fn record(key: u64) -> u32 {
     key as u32
 }
 
-/// Keys of text field `field` of every claim that is not an error row, sorted, in parallel.
+/// Keys of text field `field` of every claim that is not an error row, made and sorted in
+/// parallel.
 fn sorted_keys(table: &Table, field: usize) -> Vec<u64> {
     let shape = &table.shape;
     let mut keys: Vec<u64> =
@@ -1062,15 +1063,15 @@ pub fn settle_table(
     let shares: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
     let per_claim = policy.accumulators.len() + 1;
     let n = table.len();
+    // Claims side by side by the hash of their member (a sort of keys); a run whose members
+    // differ (a collision) is split by member in its task.
+    let keys = sorted_keys(table, policy.member_field);
+    let tasks = tasks(&keys);
     let cells: Vec<AtomicU32> =
         (0..n * per_claim).into_par_iter().map(|_| AtomicU32::new(0)).collect();
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
-    // Claims side by side by the hash of their member (a parallel sort of keys); a run whose
-    // members differ (a collision) is split by member in its task.
-    let keys = sorted_keys(table, policy.member_field);
-    let tasks = tasks(&keys);
     let width = policy.input_record().map_or(0, |r| r.fields.len());
     tasks.par_iter().for_each(|&(from, to)| {
         let chunk: Vec<&[u64]> = runs(keys.get(from..to).unwrap_or(&[])).collect();
@@ -1081,10 +1082,13 @@ pub fn settle_table(
             chunk.iter().flat_map(|run| run.iter().map(|&k| record(k))).collect();
         let located: Vec<Option<(&Part, usize)>> =
             claims.iter().map(|&i| table.locate(i as usize)).collect();
-        // One byte of each row read first, every read independent of the others: the
+        // Each row's ends read first, every read independent of the others: the
         // processor fetches many rows at once instead of one after another in the loop below.
+        let stride = table.shape.stride;
         let touched = located.iter().flatten().fold(0u8, |x, (part, k)| {
-            x ^ part.rows.get(k * table.shape.stride).copied().unwrap_or(0)
+            // The first and last byte: a row may span two cache lines.
+            let first = part.rows.get(k * stride).copied().unwrap_or(0);
+            x ^ first ^ part.rows.get((k + 1) * stride - 1).copied().unwrap_or(0)
         });
         std::hint::black_box(touched);
         let mut rows: Vec<i64> = vec![0; claims.len() * width];
