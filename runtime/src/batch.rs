@@ -1282,16 +1282,48 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// Write an amount in fen as yuan with two decimals (`-1234.05`), as `io::push_fen` does.
+/// Write an amount in fen as yuan with two decimals (`-1234.05`), as `io::push_fen` does: the
+/// digits put together from the right in a buffer, copied once.
 fn push_fen(out: &mut Vec<u8>, fen: i64) {
-    let abs = fen.unsigned_abs();
-    if fen < 0 {
-        out.push(b'-');
+    if fen == 0 {
+        out.extend_from_slice(b"0.00");
+        return;
     }
-    out.extend_from_slice(itoa::Buffer::new().format(abs / 100).as_bytes());
-    out.push(b'.');
-    let cents = (abs % 100) as usize * 2;
-    out.extend_from_slice(PAIRS.get(cents..cents + 2).unwrap_or(b"00"));
+    let mut buf = [0u8; 24];
+    let mut at = buf.len();
+    let abs = fen.unsigned_abs();
+    fn pair(buf: &mut [u8; 24], at: &mut usize, n: u64) {
+        let p = n as usize * 2;
+        *at -= 2;
+        if let (Some(slot), Some(two)) = (buf.get_mut(*at..*at + 2), PAIRS.get(p..p + 2)) {
+            slot.copy_from_slice(two);
+        }
+    }
+    pair(&mut buf, &mut at, abs % 100);
+    let mut yuan = abs / 100;
+    at -= 1;
+    if let Some(slot) = buf.get_mut(at) {
+        *slot = b'.';
+    }
+    while yuan >= 100 {
+        pair(&mut buf, &mut at, yuan % 100);
+        yuan /= 100;
+    }
+    if yuan >= 10 {
+        pair(&mut buf, &mut at, yuan);
+    } else {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            *slot = b'0' + yuan as u8;
+        }
+    }
+    if fen < 0 {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            *slot = b'-';
+        }
+    }
+    out.extend_from_slice(buf.get(at..).unwrap_or(&[]));
 }
 
 /// Write a field as the `csv` writer does: quoted when it holds a comma, a quote or a line
