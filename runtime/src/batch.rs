@@ -497,6 +497,20 @@ struct Reader<'a, 'p> {
     layout: &'a Layout<'p>,
     kinds: &'a [Kind],
     shape: &'a Shape,
+    /// The input field of each column, if any.
+    fields: Vec<Option<usize>>,
+}
+
+impl<'a, 'p> Reader<'a, 'p> {
+    fn new(layout: &'a Layout<'p>, kinds: &'a [Kind], shape: &'a Shape) -> Self {
+        let mut fields = vec![None; layout.width];
+        for (field, &column) in layout.positions.iter().enumerate() {
+            if let Some(slot) = fields.get_mut(column) {
+                *slot = Some(field);
+            }
+        }
+        Reader { layout, kinds, shape, fields }
+    }
 }
 
 /// Read a piece; line numbers count from 1 at its start.
@@ -525,69 +539,108 @@ fn read_piece(r: &Reader<'_, '_>, piece: &[u8]) -> Piece {
 /// at commas, exactly as the `csv` reader cuts them.
 fn split_piece(r: &Reader<'_, '_>, piece: &[u8], out: &mut Piece) {
     let mut line = 1;
-    // Where the current record and field start, and the fields so far.
-    let (mut record_start, mut field_start) = (0, 0);
-    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(r.layout.width + 1);
-    let ends = delimiters(piece);
-    for &at in ends.iter().chain([&usize::MAX]) {
-        let (at, byte) = match piece.get(at) {
-            Some(&b) => (at, b),
-            // The end of the piece ends its last record.
-            None => (piece.len(), b'\r'),
-        };
-        if byte == b',' {
-            bounds.push((field_start, at));
-            field_start = at + 1;
+    let mut at = 0;
+    let mut commas: Vec<usize> = Vec::with_capacity(r.layout.width + 1);
+    while let Some(&b) = piece.get(at) {
+        if b == b'\n' {
+            line += 1;
+            at += 1;
             continue;
         }
-        if at > record_start {
-            bounds.push((field_start, at));
-            let record = piece.get(record_start..at).unwrap_or(&[]);
-            let field = |column: usize| {
-                bounds.get(column).and_then(|&(a, b)| piece.get(a..b)).unwrap_or(&[])
+        if b == b'\r' {
+            at += 1;
+            continue;
+        }
+        if let Some(end) = quick_record(r, piece, at, line, &mut out.part) {
+            at = end;
+            continue;
+        }
+        let end = memchr::memchr2(b'\r', b'\n', piece.get(at..).unwrap_or(&[]))
+            .map_or(piece.len(), |e| at + e);
+        let record = piece.get(at..end).unwrap_or(&[]);
+        commas.clear();
+        commas.extend(memchr::memchr_iter(b',', record));
+        let count = commas.len() + 1;
+        let field = |column: usize| {
+            let start = if column == 0 {
+                0
+            } else {
+                commas.get(column - 1).map_or(record.len(), |c| c + 1)
             };
-            if take_record(r, line, record, bounds.len(), field, out).is_err() {
-                return;
-            }
-            bounds.clear();
+            let stop = commas.get(column).copied().unwrap_or(record.len());
+            record.get(start..stop).unwrap_or(&[])
+        };
+        if take_record(r, line, record, count, field, out).is_err() {
+            return;
         }
-        if byte == b'\n' {
-            line += 1;
-        }
-        record_start = at + 1;
-        field_start = at + 1;
+        at = end;
     }
     out.newlines = line - 1;
 }
 
-/// The offsets of every comma, CR and LF of `piece`, found eight bytes at a time.
-fn delimiters(piece: &[u8]) -> Vec<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // The high bit of each byte of `word` equal to `byte`.
-    let equal = |word: u64, byte: u8| {
-        let x = word ^ (u64::from(byte) * ONES);
-        !(((x & LOW) + LOW) | x | LOW)
+/// Read the record at `at` of a piece without quotes in one pass over its bytes, when it is
+/// all ASCII, has the header's number of fields and the fast parser takes every field: its
+/// row written, where it ends returned. `None`: nothing kept; [`take_record`] reads it.
+fn quick_record(
+    r: &Reader<'_, '_>,
+    piece: &[u8],
+    at: usize,
+    line: usize,
+    t: &mut Part,
+) -> Option<usize> {
+    let base = t.rows.len();
+    let k = t.len();
+    t.rows.resize(base + r.shape.stride, 0);
+    let (text_at, wide_at) = (t.text.len(), t.wide.len());
+    let mut pos = at;
+    let mut column = 0;
+    let taken = loop {
+        let start = pos;
+        let mut ascii = true;
+        while let Some(&b) = piece.get(pos) {
+            if b == b',' || b == b'\n' || b == b'\r' {
+                break;
+            }
+            ascii &= b.is_ascii();
+            pos += 1;
+        }
+        if !ascii {
+            break false;
+        }
+        let bytes = piece.get(start..pos).unwrap_or(&[]);
+        if let Some(&Some(i)) = r.fields.get(column) {
+            let (Some(kind), Some(&slot)) = (r.kinds.get(i), r.shape.slots.get(i)) else {
+                break false;
+            };
+            let ok = match kind {
+                Kind::Text { required } => {
+                    plain(bytes)
+                        && !(*required && bytes.is_empty())
+                        && t.put_text(base, slot, bytes)
+                }
+                _ => fast(kind, bytes).map(|x| t.put(base, k, i, slot, x)).is_some(),
+            };
+            if !ok {
+                break false;
+            }
+        }
+        column += 1;
+        if piece.get(pos) == Some(&b',') {
+            pos += 1;
+        } else {
+            break column == r.layout.width;
+        }
     };
-    let mut out = Vec::with_capacity(piece.len() / 6);
-    let words = piece.chunks_exact(8);
-    let tail = words.remainder();
-    let mut at = 0;
-    for word in words {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let mut found = equal(word, b',') | equal(word, b'\n') | equal(word, b'\r');
-        while found != 0 {
-            out.push(at + found.trailing_zeros() as usize / 8);
-            found &= found - 1;
-        }
-        at += 8;
+    if taken {
+        t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        t.bad.push(false);
+        Some(pos)
+    } else {
+        t.rows.truncate(base);
+        t.text.truncate(text_at);
+        t.wide.truncate(wide_at);
+        None
     }
-    for (k, b) in tail.iter().enumerate() {
-        if matches!(b, b',' | b'\n' | b'\r') {
-            out.push(at + k);
-        }
-    }
-    out
 }
 
 /// A piece with quotes, read with the `csv` reader.
@@ -756,7 +809,7 @@ pub fn read_table_from(
             if table.shape.slots.is_empty() {
                 table.shape = Shape::of(&kinds, &layout, cuts.first().copied().unwrap_or(&[]));
             }
-            let reader = Reader { layout: &layout, kinds: &kinds, shape: &table.shape };
+            let reader = Reader::new(&layout, &kinds, &table.shape);
             let read: Vec<Piece> = cuts.into_par_iter().map(|p| read_piece(&reader, p)).collect();
             if read.iter().any(|p| p.too_long) {
                 return Ok(None);
@@ -1476,25 +1529,6 @@ mod tests {
         let mut out = Vec::new();
         split_by_member(&mut one, &member, &mut out);
         assert_eq!(out.len(), 1);
-    }
-
-    #[test]
-    fn delimiters_are_every_comma_and_line_end() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let alphabet = b",\n\r\"a0\x80\xff\x2c\x8a";
-        for len in 0..200 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            let expected: Vec<usize> =
-                (0..len).filter(|&i| matches!(bytes[i], b',' | b'\n' | b'\r')).collect();
-            assert_eq!(delimiters(&bytes), expected, "{bytes:?}");
-        }
     }
 
     #[test]
