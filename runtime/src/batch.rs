@@ -792,8 +792,20 @@ pub fn read_table_from(
         scope.spawn(move || read_windows(file, window.max(1), &send));
         let mut table = Table::default();
         let mut state: Option<(Layout<'_>, Vec<Kind>, usize)> = None;
+        // Blank lines before the header, kept until a window holds it.
+        let mut blank: Vec<u8> = Vec::new();
         for bytes in windows {
-            let bytes = bytes.map_err(io)?;
+            let mut bytes = bytes.map_err(io)?;
+            if state.is_none() {
+                if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                    blank.extend_from_slice(&bytes);
+                    continue;
+                }
+                if !blank.is_empty() {
+                    blank.append(&mut bytes);
+                    bytes = std::mem::take(&mut blank);
+                }
+            }
             let pieces = (rayon::current_num_threads() * 2).max(1);
             let (layout, kinds, lines_before, cuts) = match state.take() {
                 None => {
@@ -818,8 +830,8 @@ pub fn read_table_from(
             state = Some((layout, kinds, lines_after));
         }
         if state.is_none() {
-            // An empty file: its header is missing.
-            csv_cuts(policy, &[], name, 1)?;
+            // A file of blank lines or none: its header is missing.
+            csv_cuts(policy, &blank, name, 1)?;
         }
         table.starts.push(table.len_read());
         mark_duplicates(policy, &mut table);

@@ -197,6 +197,31 @@ fn policy_named(suffix: &str) -> settle_lang::ir::Policy {
     policies().into_iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, p)| p).expect("a policy")
 }
 
+/// Blank lines before the header, in windows of their own: the header is read from the first
+/// window holding a record, as when reading the file whole (found by the `batch` fuzz target).
+#[test]
+fn blank_lines_before_the_header_read_as_a_whole_file() {
+    let policy = policy_named("employee_inpatient.settle");
+    let engine = Engine::new(policy.clone());
+    let mut csv = b"\n\r\n\n".to_vec();
+    settle_runtime::generate::write(&policy, 20, 1, false, &mut csv).expect("generated");
+    let mut bad = b"\n\n\n$\xf7".to_vec();
+    bad.extend(std::iter::repeat_n(0x8a, 88));
+    for body in [csv.as_slice(), bad.as_slice(), b"\n\n\r\n".as_slice(), b"".as_slice()] {
+        let whole = read_table(engine.policy(), body, "claims.csv").map(|t| t.map(|t| t.len()));
+        for window in 1..8 {
+            let windows = read_table_from(engine.policy(), body, "claims.csv", window)
+                .map(|t| t.map(|t| t.len()));
+            match (&whole, &windows) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "window {window}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "window {window}"),
+                _ => panic!("window {window}: {whole:?} / {windows:?}"),
+            }
+        }
+    }
+    same(&engine, &csv, "blank lines first");
+}
+
 /// Texts longer than a row's slot go to the arena, however long.
 #[test]
 fn a_huge_text_is_read_as_the_general_path_reads_it() {
