@@ -101,8 +101,9 @@ pub fn run(
         Engine::new(policy)
     };
     // CSV in and out with closures or compiled code: the fast path, without a value per field.
-    if !jsonl {
-        match in_pool(pool.as_ref(), || run_fast(&engine, claims, target.as_mut(), started)) {
+    {
+        let fast = || run_fast(&engine, claims, target.as_mut(), jsonl, started);
+        match in_pool(pool.as_ref(), fast) {
             Fast::Done(done) => {
                 if let Some(file) = target {
                     if let Err(e) = file.commit() {
@@ -235,6 +236,7 @@ fn run_fast(
     engine: &Engine,
     claims: &Path,
     target: Option<&mut AtomicFile>,
+    jsonl: bool,
     started: Instant,
 ) -> Fast {
     let table = match read_table(engine, claims) {
@@ -255,17 +257,19 @@ fn run_fast(
         b.finish_and_clear();
     }
     let settled_at = started.elapsed();
+    let write = |out: &mut (dyn Write + Send)| {
+        if jsonl {
+            batch::write_table_jsonl(engine, &table, &settled, out)
+        } else {
+            batch::write_table_csv(engine, &table, &settled, out)
+        }
+    };
     let written = match target {
         Some(file) => match file.writer() {
-            Some(w) => batch::write_table_csv(engine, &table, &settled, w),
+            Some(w) => write(w),
             None => Ok(()),
         },
-        None => batch::write_table_csv(
-            engine,
-            &table,
-            &settled,
-            std::io::BufWriter::new(std::io::stdout()),
-        ),
+        None => write(&mut std::io::BufWriter::new(std::io::stdout())),
     };
     if let Err(e) = written {
         eprintln!("error: cannot write the settlements: {e}");
@@ -284,18 +288,22 @@ fn run_fast(
     Fast::Done(done)
 }
 
-/// The claims read for the batch fast path (`settle_runtime::batch`): CSV, and a policy it
-/// takes. `Ok(None)`: they are for the general path.
+/// The claims read for the batch fast path (`settle_runtime::batch`), CSV or JSON Lines, when
+/// the policy is one it takes. `Ok(None)`: they are for the general path.
 fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
-    if Format::of_path(claims) != Format::Csv || !batch::supported(engine) {
+    if !batch::supported(engine) {
         return Ok(None);
     }
     let file = std::fs::File::open(claims).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", claims.display());
         ExitCode::from(EXIT_USAGE)
     })?;
-    let name = claims.display().to_string();
-    batch::read_table_from(engine.policy(), file, &name, batch::WINDOW).map_err(|e| {
+    let (name, policy) = (claims.display().to_string(), engine.policy());
+    let table = match Format::of_path(claims) {
+        Format::Csv => batch::read_table_from(policy, file, &name, batch::WINDOW),
+        Format::JsonLines => batch::read_jsonl_table_from(policy, file, &name, batch::WINDOW),
+    };
+    table.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
     })

@@ -1,10 +1,12 @@
-//! Any bytes as a CSV claims file for a real policy, read, settled and written by the batch fast
-//! path (in windows of as many bytes as the file's length modulo 64, plus one) and by the general
-//! path: the two outputs must be the same bytes, and neither panics.
+//! Any bytes as a claims file for a real policy, CSV and JSON Lines, read, settled and written
+//! by the batch fast path (in windows of as many bytes as the file's length modulo 64, plus one)
+//! and by the general path: the two outputs must be the same bytes, and neither panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use settle_runtime::batch::{read_table_from, settle_table, write_table_csv};
+use settle_runtime::batch::{
+    read_jsonl_table_from, read_table_from, settle_table, write_table_csv, write_table_jsonl,
+};
 use settle_runtime::io;
 
 #[path = "common/dezhou.rs"]
@@ -14,27 +16,47 @@ use dezhou::engine;
 fuzz_target!(|data: &[u8]| {
     let engine = engine();
     let policy = engine.policy();
-    let general = io::read_csv_bytes(policy, data, "fuzz.csv").map(|rows| {
-        let settled = engine.settle_batch(&io::claims_of(&rows));
-        let outcomes = io::by_row(&rows, settled);
-        let mut out = Vec::new();
-        let _ = io::write_csv(policy, &rows, &outcomes, &mut out);
-        out
-    });
     let window = data.len() % 64 + 1;
-    let fast = read_table_from(policy, data, "fuzz.csv", window).map(|table| {
-        table.map(|table| {
+    for jsonl in [false, true] {
+        let rows = if jsonl {
+            io::read_jsonl(policy, data, "fuzz.jsonl")
+        } else {
+            io::read_csv_bytes(policy, data, "fuzz.csv")
+        };
+        let general = rows.map(|rows| {
+            let settled = engine.settle_batch(&io::claims_of(&rows));
+            let outcomes = io::by_row(&rows, settled);
             let mut out = Vec::new();
-            if let Some(settled) = settle_table(engine, &table, &|_| {}) {
-                let _ = write_table_csv(engine, &table, &settled, &mut out);
-            }
+            let _ = if jsonl {
+                io::write_jsonl(policy, &rows, &outcomes, &mut out)
+            } else {
+                io::write_csv(policy, &rows, &outcomes, &mut out)
+            };
             out
-        })
-    });
-    match (general, fast) {
-        (Ok(a), Ok(Some(b))) => assert_eq!(a, b, "the fast path wrote other bytes"),
-        (Ok(_), Ok(None)) => {}
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-        (a, b) => panic!("one path read the file, the other refused it: {:?} / {:?}", a.is_ok(), b.is_ok()),
+        });
+        let table = if jsonl {
+            read_jsonl_table_from(policy, data, "fuzz.jsonl", window)
+        } else {
+            read_table_from(policy, data, "fuzz.csv", window)
+        };
+        let fast = table.map(|table| {
+            table.map(|table| {
+                let mut out = Vec::new();
+                if let Some(settled) = settle_table(engine, &table, &|_| {}) {
+                    let _ = if jsonl {
+                        write_table_jsonl(engine, &table, &settled, &mut out)
+                    } else {
+                        write_table_csv(engine, &table, &settled, &mut out)
+                    };
+                }
+                out
+            })
+        });
+        match (general, fast) {
+            (Ok(a), Ok(Some(b))) => assert_eq!(a, b, "the fast path wrote other bytes"),
+            (_, Ok(None)) => {}
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("one path read the file, the other refused it: {:?} / {:?}", a.is_ok(), b.is_ok()),
+        }
     }
 });

@@ -743,29 +743,36 @@ fn take_record<'r>(
         t.text.truncate(text_at);
         t.wide.truncate(wide_at);
         let text = |i: usize| std::str::from_utf8(input(i)).unwrap_or("");
-        match build_claim(layout.policy, layout.record, line, text) {
-            Row::Claim(claim) => {
-                t.rows.resize(base + shape.stride, 0);
-                for (i, (v, &slot)) in claim.fields.iter().zip(&shape.slots).enumerate() {
-                    match v {
-                        Value::Text(s) => {
-                            if !t.put_text(base, slot, s.as_bytes()) {
-                                out.too_long = true;
-                                return Err(TooLong);
-                            }
-                        }
-                        other => t.put(base, k, i, slot, other.scaled()),
-                    }
-                }
-            }
-            error => {
-                fail(t, shape, line, error);
-                return Ok(());
-            }
-        }
+        return keep_row(out, shape, line, build_claim(layout.policy, layout.record, line, text));
     }
     t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
     t.bad.push(false);
+    Ok(())
+}
+
+/// Keep a row the general reader made: a claim's values in a new row, or an error row.
+fn keep_row(out: &mut Piece, shape: &Shape, line: usize, row: Row) -> Result<(), TooLong> {
+    let t = &mut out.part;
+    match row {
+        Row::Claim(claim) => {
+            let (base, k) = (t.rows.len(), t.len());
+            t.rows.resize(base + shape.stride, 0);
+            for (i, (v, &slot)) in claim.fields.iter().zip(&shape.slots).enumerate() {
+                match v {
+                    Value::Text(s) => {
+                        if !t.put_text(base, slot, s.as_bytes()) {
+                            out.too_long = true;
+                            return Err(TooLong);
+                        }
+                    }
+                    other => t.put(base, k, i, slot, other.scaled()),
+                }
+            }
+            t.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+            t.bad.push(false);
+        }
+        error => fail(t, shape, line, error),
+    }
     Ok(())
 }
 
@@ -789,7 +796,7 @@ pub fn read_table_from(
     let io = |source| FileError::Io { path: name.to_string(), source };
     std::thread::scope(|scope| {
         let (send, windows) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
-        scope.spawn(move || read_windows(file, window.max(1), &send));
+        scope.spawn(move || read_windows(file, window.max(1), true, &send));
         let mut table = Table::default();
         let mut state: Option<(Layout<'_>, Vec<Kind>, usize)> = None;
         // Blank lines before the header, kept until a window holds it.
@@ -839,10 +846,12 @@ pub fn read_table_from(
     })
 }
 
-/// Read `file` in windows of whole records, sent in order; a read error ends it.
+/// Read `file` in windows of whole records, sent in order; a read error ends it. For CSV
+/// (`csv`), from the first window holding a quote on, the rest of the file is one window.
 fn read_windows(
     mut file: impl Read,
     window: usize,
+    csv: bool,
     send: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
@@ -875,7 +884,7 @@ fn read_windows(
         }
         // Whole records only: up to the last line feed of a window without quotes; once a
         // quote is met, the rest of the file in one.
-        quoted = quoted || memchr::memchr(b'"', &buf).is_some();
+        quoted = quoted || (csv && memchr::memchr(b'"', &buf).is_some());
         let cut = if quoted { None } else { memchr::memrchr(b'\n', &buf).map(|p| p + 1) };
         match cut {
             Some(cut) => {
@@ -887,6 +896,296 @@ fn read_windows(
             None => carry = buf,
         }
     }
+}
+
+/// Read claims from JSON Lines in `file` into a [`Table`], `window` bytes at a time (whole
+/// lines: a line end is never inside a JSON value), each window's pieces parsed in parallel on
+/// the current rayon pool while a thread of its own reads the next. A line that is a flat object
+/// of plain strings (no escapes), numbers, `true`, `false` and `null` is read in one pass; any
+/// other, and any value the fast parser does not take, by the general reader's own function.
+/// `Ok(None)`: the file is for the general reader ([`crate::io::read_jsonl`]): it is not UTF-8,
+/// or a piece holds over 4 GiB of long texts.
+pub fn read_jsonl_table_from(
+    policy: &Policy,
+    file: impl Read + Send,
+    name: &str,
+    window: usize,
+) -> Result<Option<Table>, FileError> {
+    let io = |source| FileError::Io { path: name.to_string(), source };
+    let record = crate::io::input(policy);
+    let layout = Layout {
+        policy,
+        record,
+        positions: (0..record.fields.len()).collect(),
+        width: record.fields.len(),
+    };
+    let kinds = kinds(policy);
+    std::thread::scope(|scope| {
+        let (send, windows) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+        scope.spawn(move || read_windows(file, window.max(1), false, &send));
+        let mut table = Table::default();
+        let mut lines_before = 0;
+        for bytes in windows {
+            let bytes = bytes.map_err(io)?;
+            if std::str::from_utf8(&bytes).is_err() {
+                return Ok(None);
+            }
+            if table.shape.slots.is_empty() {
+                table.shape = Shape::of(&kinds, &layout, &[]);
+            }
+            let reader = Reader::new(&layout, &kinds, &table.shape);
+            let pieces = line_cuts(&bytes, (rayon::current_num_threads() * 2).max(1));
+            let read: Vec<Piece> =
+                pieces.into_par_iter().map(|p| read_jsonl_piece(&reader, p)).collect();
+            if read.iter().any(|p| p.too_long) {
+                return Ok(None);
+            }
+            lines_before = add_pieces(&mut table, read, lines_before);
+        }
+        table.starts.push(table.len_read());
+        mark_duplicates(policy, &mut table);
+        Ok(Some(table))
+    })
+}
+
+/// `bytes` cut into about `pieces` parts after line feeds.
+fn line_cuts(bytes: &[u8], pieces: usize) -> Vec<&[u8]> {
+    let step = bytes.len().div_ceil(pieces.max(1)).max(1);
+    let mut parts = Vec::with_capacity(pieces);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let cut = memchr::memchr(
+            b'\n',
+            rest.get(step.min(rest.len()).saturating_sub(1)..).unwrap_or(&[]),
+        )
+        .map_or(rest.len(), |p| step.min(rest.len()).saturating_sub(1) + p + 1);
+        let (head, tail) = rest.split_at(cut.min(rest.len()));
+        parts.push(head);
+        rest = tail;
+    }
+    parts
+}
+
+/// Read a piece of JSON Lines; line numbers count from 1 at its start.
+fn read_jsonl_piece(r: &Reader<'_, '_>, piece: &[u8]) -> Piece {
+    let records = piece.len() / 96 + 16;
+    let mut out = Piece {
+        part: Part {
+            rows: Vec::with_capacity(records * r.shape.stride),
+            lines: Vec::with_capacity(records),
+            bad: Vec::with_capacity(records),
+            ..Part::default()
+        },
+        newlines: 0,
+        too_long: false,
+    };
+    let mut values: Vec<Option<Json>> = vec![None; r.kinds.len()];
+    let mut line = 0;
+    let mut rest = piece;
+    while !rest.is_empty() {
+        line += 1;
+        let (text, ended) = match memchr::memchr(b'\n', rest) {
+            Some(end) => {
+                let (head, tail) = rest.split_at(end);
+                rest = tail.get(1..).unwrap_or(&[]);
+                // A CR before the line feed is not part of the line.
+                (head.strip_suffix(b"\r").unwrap_or(head), true)
+            }
+            None => (std::mem::take(&mut rest), false),
+        };
+        out.newlines += usize::from(ended);
+        if quick_json(r, text, line, &mut values, &mut out.part) {
+            continue;
+        }
+        let text = std::str::from_utf8(text).unwrap_or("");
+        if let Some(row) = crate::io::jsonl_row(r.layout.policy, r.layout.record, line, text)
+            && keep_row(&mut out, r.shape, line, row).is_err()
+        {
+            break;
+        }
+    }
+    out
+}
+
+/// Where a value of a JSON object is in its line, and what it is.
+#[derive(Debug, Clone, Copy)]
+enum Json {
+    /// A string without escapes: its bytes between the quotes.
+    Text(usize, usize),
+    /// A number, `true` or `false`: its text.
+    Literal(usize, usize),
+    Null,
+}
+
+/// Read a line that is a flat JSON object of plain values in one pass: its row written, `true`.
+/// `false`: nothing kept; the general reader reads it.
+fn quick_json(
+    r: &Reader<'_, '_>,
+    line: &[u8],
+    number: usize,
+    values: &mut [Option<Json>],
+    t: &mut Part,
+) -> bool {
+    values.fill(None);
+    if !scan_object(r, line, values) {
+        return false;
+    }
+    let base = t.rows.len();
+    let k = t.len();
+    t.rows.resize(base + r.shape.stride, 0);
+    let (text_at, wide_at) = (t.text.len(), t.wide.len());
+    let mut taken = true;
+    for (i, ((value, kind), &slot)) in values.iter().zip(r.kinds).zip(&r.shape.slots).enumerate() {
+        let bytes = match value {
+            Some(Json::Text(a, b) | Json::Literal(a, b)) => line.get(*a..*b).unwrap_or(&[]),
+            Some(Json::Null) => &[][..],
+            None => {
+                taken = false;
+                break;
+            }
+        };
+        let ok = match kind {
+            Kind::Text { required } => {
+                plain(bytes) && !(*required && bytes.is_empty()) && t.put_text(base, slot, bytes)
+            }
+            _ => fast(kind, bytes).map(|x| t.put(base, k, i, slot, x)).is_some(),
+        };
+        if !ok {
+            taken = false;
+            break;
+        }
+    }
+    if taken {
+        t.lines.push(u32::try_from(number).unwrap_or(u32::MAX));
+        t.bad.push(false);
+    } else {
+        t.rows.truncate(base);
+        t.text.truncate(text_at);
+        t.wide.truncate(wide_at);
+    }
+    taken
+}
+
+/// Scan `line` as a flat JSON object whose keys and strings have no escapes, putting the value
+/// of each input field's key in `values` (the last, when a key comes twice, as `serde_json`
+/// keeps it); `false` for anything else.
+fn scan_object(r: &Reader<'_, '_>, line: &[u8], values: &mut [Option<Json>]) -> bool {
+    let space = |p: &mut usize| {
+        while matches!(line.get(*p), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            *p += 1;
+        }
+    };
+    // The end of a string starting after its opening quote at `p`; `None` on an escape or a
+    // control character.
+    let string = |p: usize| {
+        let mut at = p;
+        loop {
+            match line.get(at) {
+                Some(b'"') => return Some(at),
+                Some(b'\\') | None => return None,
+                Some(&b) if b < 0x20 => return None,
+                Some(_) => at += 1,
+            }
+        }
+    };
+    let mut p = 0;
+    space(&mut p);
+    if line.get(p) != Some(&b'{') {
+        return false;
+    }
+    p += 1;
+    space(&mut p);
+    if line.get(p) == Some(&b'}') {
+        p += 1;
+    } else {
+        loop {
+            if line.get(p) != Some(&b'"') {
+                return false;
+            }
+            let Some(end) = string(p + 1) else { return false };
+            let key = line.get(p + 1..end).unwrap_or(&[]);
+            p = end + 1;
+            space(&mut p);
+            if line.get(p) != Some(&b':') {
+                return false;
+            }
+            p += 1;
+            space(&mut p);
+            let value = if line.get(p) == Some(&b'"') {
+                let Some(end) = string(p + 1) else { return false };
+                let v = Json::Text(p + 1, end);
+                p = end + 1;
+                v
+            } else {
+                let start = p;
+                while line
+                    .get(p)
+                    .is_some_and(|b| !matches!(b, b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    p += 1;
+                }
+                match line.get(start..p).unwrap_or(&[]) {
+                    b"null" => Json::Null,
+                    b"true" | b"false" => Json::Literal(start, p),
+                    // `serde_json` writes an exponent its own way (`0E0` as `0e+0`): those
+                    // numbers are left to it.
+                    n if json_number(n) && !n.iter().any(|b| matches!(b, b'e' | b'E')) => {
+                        Json::Literal(start, p)
+                    }
+                    _ => return false,
+                }
+            };
+            let field = r.layout.record.fields.iter().position(|f| f.name.as_bytes() == key);
+            if let Some(slot) = field.and_then(|f| values.get_mut(f)) {
+                *slot = Some(value);
+            }
+            space(&mut p);
+            match line.get(p) {
+                Some(b',') => {
+                    p += 1;
+                    space(&mut p);
+                }
+                Some(b'}') => {
+                    p += 1;
+                    break;
+                }
+                _ => return false,
+            }
+        }
+    }
+    space(&mut p);
+    p == line.len()
+}
+
+/// Whether `n` is a number as JSON writes one: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn json_number(n: &[u8]) -> bool {
+    let digits =
+        |at: usize| n.get(at..).map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
+    let mut p = usize::from(n.first() == Some(&b'-'));
+    match n.get(p) {
+        Some(b'0') => p += 1,
+        Some(b'1'..=b'9') => p += digits(p),
+        _ => return false,
+    }
+    if n.get(p) == Some(&b'.') {
+        let d = digits(p + 1);
+        if d == 0 {
+            return false;
+        }
+        p += 1 + d;
+    }
+    if matches!(n.get(p), Some(b'e' | b'E')) {
+        p += 1;
+        if matches!(n.get(p), Some(b'+' | b'-')) {
+            p += 1;
+        }
+        let d = digits(p);
+        if d == 0 {
+            return false;
+        }
+        p += d;
+    }
+    p == n.len()
 }
 
 /// Add a window's pieces to the table, their line numbers moved by the `lines_before` the
@@ -1293,7 +1592,28 @@ pub fn write_table_csv(
 ) -> std::io::Result<()> {
     let policy = engine.policy();
     let count = write_csv_header(policy, &mut out)?;
-    let c = Columns { engine, table, settled, slots: output_slots(policy), count };
+    let c = Columns { engine, table, settled, slots: output_slots(policy), count, json: None };
+    write_rows(&c, out)
+}
+
+/// Write the settlements of a table as JSON Lines, byte for byte what
+/// [`crate::io::write_jsonl`] writes for the same claims: rows formatted in parallel pieces,
+/// written in order.
+pub fn write_table_jsonl(
+    engine: &Engine,
+    table: &Table,
+    settled: &Settled,
+    out: impl Write + Send,
+) -> std::io::Result<()> {
+    let policy = engine.policy();
+    let json = Some(JsonKeys::of(policy));
+    let c = Columns { engine, table, settled, slots: output_slots(policy), count: 0, json };
+    write_rows(&c, out)
+}
+
+/// Write every row of a table, formatted in parallel pieces, in order.
+fn write_rows(c: &Columns<'_>, mut out: impl Write + Send) -> std::io::Result<()> {
+    let (engine, table) = (c.engine, c.table);
     // Pieces of 16,384 rows (about 2 MiB for the Dezhou policy): a buffered writer of 1 MiB
     // passes them to the file without copying them.
     const BATCH: usize = 1 << 17;
@@ -1318,7 +1638,7 @@ pub fn write_table_csv(
                 .map(|from| {
                     let mut piece = OutPiece::new(engine, PIECE);
                     for i in from..(from + PIECE).min(end) {
-                        piece.write(&c, i);
+                        piece.write(c, i);
                     }
                     piece.out
                 })
@@ -1430,6 +1750,8 @@ struct Columns<'a> {
     slots: Vec<(usize, Type)>,
     /// Output columns (outputs, then accumulators).
     count: usize,
+    /// For JSON Lines: the keys of a row.
+    json: Option<JsonKeys>,
 }
 
 impl OutPiece {
@@ -1446,7 +1768,6 @@ impl OutPiece {
     }
 
     fn cell(out: &mut Vec<u8>, scratch: &mut String, policy: &Policy, ty: Type, x: i64) {
-        out.push(b',');
         match ty {
             Type::Money => push_fen(out, x),
             Type::Int => push_int(out, x),
@@ -1461,9 +1782,6 @@ impl OutPiece {
     fn write(&mut self, c: &Columns<'_>, i: usize) {
         let (policy, table, settled) = (c.engine.policy(), c.table, c.settled);
         let Some((part, k)) = table.locate(i) else { return };
-        let out = &mut self.out;
-        push_int(out, i64::from(part.line(k)));
-        out.push(b',');
         let bad = part.bad.get(k).copied().unwrap_or(true);
         let input_error = if bad {
             table
@@ -1474,17 +1792,15 @@ impl OutPiece {
         } else {
             None
         };
-        let mut message = match input_error {
-            Some((_, e)) => {
-                push_field(out, e.id.as_deref().unwrap_or("").as_bytes());
-                out.push(b',');
-                push_field(out, e.member.as_deref().unwrap_or("").as_bytes());
-                Some(e.to_string())
-            }
-            None => {
-                push_field(out, part.text(&table.shape, k, policy.id_field));
-                out.push(b',');
-                push_field(out, part.text(&table.shape, k, policy.member_field));
+        let (id, member, mut message) = match input_error {
+            Some((_, e)) => (
+                e.id.as_deref().unwrap_or("").as_bytes(),
+                e.member.as_deref().unwrap_or("").as_bytes(),
+                Some(e.to_string()),
+            ),
+            None => (
+                part.text(&table.shape, k, policy.id_field),
+                part.text(&table.shape, k, policy.member_field),
                 if bad {
                     Some("not settled".to_string())
                 } else {
@@ -1494,34 +1810,225 @@ impl OutPiece {
                         .ok()
                         .and_then(|k| settled.errors.get(k))
                         .map(|(_, e)| e.to_string())
-                }
-            }
+                },
+            ),
         };
+        let OutPiece { out, cell, state, fields, accs, seen } = self;
+        let mut frame = None;
         if message.is_none() {
             // The claim settles again from its accumulators before it, as it did.
-            settled.before(i, &mut self.accs, &mut self.seen);
-            part.fill(&table.shape, k, &mut self.fields);
-            match c.engine.replay(&self.fields, &self.accs, &self.seen, &mut self.state) {
-                Ok(frame) => {
-                    out.extend_from_slice(b",ok,");
-                    for &(v, ty) in &c.slots {
-                        let x = frame.values.get(v).copied().unwrap_or(0);
-                        Self::cell(out, &mut self.cell, policy, ty, x);
-                    }
-                    for (a, &x) in policy.accumulators.iter().zip(&self.accs) {
-                        Self::cell(out, &mut self.cell, policy, a.ty, x);
-                    }
-                }
+            settled.before(i, accs, seen);
+            part.fill(&table.shape, k, fields);
+            match c.engine.replay(fields, accs, seen, state) {
+                Ok(f) => frame = Some(f),
                 Err(e) => message = Some(e.to_string()),
             }
         }
-        if let Some(message) = message {
+        let row = RowOut { line: part.line(k), id, member, message: message.as_deref() };
+        let values = frame.map(|f| (f.values.as_slice(), accs.as_slice()));
+        match &c.json {
+            None => csv_row(out, cell, c, &row, values),
+            Some(keys) => json_row(out, cell, c, keys, &row, values),
+        }
+    }
+}
+
+/// What an output row says besides the settled values.
+struct RowOut<'r> {
+    line: u32,
+    id: &'r [u8],
+    member: &'r [u8],
+    /// Why the claim did not settle.
+    message: Option<&'r str>,
+}
+
+/// A claim's values and accumulators before it, when it settled.
+type Values<'v> = Option<(&'v [i64], &'v [i64])>;
+
+/// Write a row as CSV: `line,id,member,status,error,<outputs>,<accumulators>`.
+fn csv_row(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    c: &Columns<'_>,
+    row: &RowOut<'_>,
+    values: Values<'_>,
+) {
+    let policy = c.engine.policy();
+    push_int(out, i64::from(row.line));
+    out.push(b',');
+    push_field(out, row.id);
+    out.push(b',');
+    push_field(out, row.member);
+    match values {
+        Some((values, accs)) => {
+            out.extend_from_slice(b",ok,");
+            for &(v, ty) in &c.slots {
+                out.push(b',');
+                OutPiece::cell(out, scratch, policy, ty, values.get(v).copied().unwrap_or(0));
+            }
+            for (a, &x) in policy.accumulators.iter().zip(accs) {
+                out.push(b',');
+                OutPiece::cell(out, scratch, policy, a.ty, x);
+            }
+        }
+        None => {
             out.extend_from_slice(b",error,");
-            push_field(out, message.as_bytes());
+            push_field(out, row.message.unwrap_or("").as_bytes());
             out.extend(std::iter::repeat_n(b',', c.count));
         }
-        out.push(b'\n');
     }
+    out.push(b'\n');
+}
+
+/// Where a key of a JSON Lines output row takes its value from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Line,
+    Id,
+    Member,
+    Status,
+    Error,
+    /// A value of the settlement, with its type.
+    Value(usize, Type),
+    /// An accumulator before the claim, with its type.
+    Accumulator(usize, Type),
+}
+
+/// The keys of JSON Lines output rows in the order `serde_json` writes them (sorted, a later
+/// one of the same name replacing an earlier, as [`crate::io::write_jsonl`] inserts them), each
+/// written once as `"key":`: for settled claims and for error rows.
+#[derive(Debug)]
+struct JsonKeys {
+    settled: Vec<(Vec<u8>, Source)>,
+    failed: Vec<(Vec<u8>, Source)>,
+}
+
+impl JsonKeys {
+    fn of(policy: &Policy) -> JsonKeys {
+        use std::collections::BTreeMap;
+        let head = [("line", Source::Line), ("id", Source::Id), ("member", Source::Member)];
+        let mut settled: BTreeMap<String, Source> =
+            head.iter().map(|(k, s)| (k.to_string(), *s)).collect();
+        let mut failed = settled.clone();
+        settled.insert("status".into(), Source::Status);
+        failed.insert("status".into(), Source::Status);
+        failed.insert("error".into(), Source::Error);
+        for (v, ty) in output_slots(policy) {
+            if let Some(def) = policy.values.get(v) {
+                settled.insert(def.name.clone(), Source::Value(v, ty));
+            }
+        }
+        for (i, a) in policy.accumulators.iter().enumerate() {
+            settled.insert(a.name.clone(), Source::Accumulator(i, a.ty));
+        }
+        let keyed = |map: BTreeMap<String, Source>| {
+            map.into_iter()
+                .map(|(k, s)| {
+                    let mut key = Vec::new();
+                    push_json_string(&mut key, k.as_bytes());
+                    key.push(b':');
+                    (key, s)
+                })
+                .collect()
+        };
+        JsonKeys { settled: keyed(settled), failed: keyed(failed) }
+    }
+}
+
+/// Write a row as one JSON object, as [`crate::io::write_jsonl`] does.
+fn json_row(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    c: &Columns<'_>,
+    keys: &JsonKeys,
+    row: &RowOut<'_>,
+    values: Values<'_>,
+) {
+    let policy = c.engine.policy();
+    let keys = if values.is_some() { &keys.settled } else { &keys.failed };
+    out.push(b'{');
+    for (n, (key, source)) in keys.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        let number = |out: &mut Vec<u8>, scratch: &mut String, ty: Type, x: i64| {
+            json_value(out, scratch, policy, ty, x)
+        };
+        match *source {
+            Source::Line => push_int(out, i64::from(row.line)),
+            Source::Id => push_json_string(out, row.id),
+            Source::Member => push_json_string(out, row.member),
+            Source::Status => {
+                out.extend_from_slice(if values.is_some() { b"\"ok\"" } else { b"\"error\"" })
+            }
+            Source::Error => push_json_string(out, row.message.unwrap_or("").as_bytes()),
+            Source::Value(v, ty) => {
+                let x = values.and_then(|(values, _)| values.get(v).copied()).unwrap_or(0);
+                number(out, scratch, ty, x);
+            }
+            Source::Accumulator(i, ty) => {
+                let x = values.and_then(|(_, accs)| accs.get(i).copied()).unwrap_or(0);
+                number(out, scratch, ty, x);
+            }
+        }
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// A settled value in JSON, as [`crate::io::write_jsonl`] writes its cell: amounts, rates and
+/// counts as numbers (their text, when it is one), yes/no as `true` or `false`, the rest as
+/// strings.
+fn json_value(out: &mut Vec<u8>, scratch: &mut String, policy: &Policy, ty: Type, x: i64) {
+    match ty {
+        Type::Money => push_fen(out, x),
+        Type::Int => push_int(out, x),
+        _ => {
+            scratch.clear();
+            write_scaled(scratch, policy, ty, x);
+            match ty {
+                Type::Rate => match scratch.parse::<serde_json::Number>() {
+                    Ok(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                    Err(_) => push_json_string(out, scratch.as_bytes()),
+                },
+                Type::Bool => {
+                    out.extend_from_slice(if scratch == "true" { b"true" } else { b"false" })
+                }
+                _ => push_json_string(out, scratch.as_bytes()),
+            }
+        }
+    }
+}
+
+/// Write a JSON string as `serde_json` does: quotes, backslashes and control characters escaped
+/// (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00XX`), everything else as it is.
+fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut start = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..at).unwrap_or(&[]));
+        if escape.is_empty() {
+            let hex = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 15)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = at + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
+    out.push(b'"');
 }
 
 #[cfg(test)]

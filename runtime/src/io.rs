@@ -429,43 +429,51 @@ pub fn read_jsonl(
     let record = input(policy);
     let mut rows = Vec::new();
     for (index, line) in reader.lines().enumerate() {
-        let number = index + 1;
         let text = line.map_err(|source| FileError::Io { path: name.to_string(), source })?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&text) {
-            Ok(o) => o,
-            Err(e) => {
-                rows.push(Row::Error(InputError {
-                    line: number,
-                    id: None,
-                    member: None,
-                    field: None,
-                    message: format!("not a JSON object: {e}"),
-                }));
-                continue;
-            }
-        };
-        let cells: Vec<Option<String>> =
-            record.fields.iter().map(|f| object.get(&f.name).map(json_text)).collect();
-        if let Some(missing) =
-            record.fields.iter().zip(&cells).find(|(_, c)| c.is_none()).map(|(f, _)| f)
-        {
-            rows.push(Row::Error(InputError {
-                line: number,
-                id: object.get("id").map(json_text),
-                member: object.get("member").map(json_text),
-                field: Some(missing.name.clone()),
-                message: "missing".to_string(),
-            }));
-            continue;
-        }
-        let cell = |i: usize| cells.get(i).and_then(|c| c.as_deref()).unwrap_or("");
-        rows.push(build_claim(policy, record, number, cell));
+        rows.extend(jsonl_row(policy, record, index + 1, &text));
     }
     mark_duplicates(policy, &mut rows);
     Ok(rows)
+}
+
+/// The row of line `number` of a JSON Lines file, `text` without its line end; `None` for a
+/// blank line.
+pub(crate) fn jsonl_row(
+    policy: &Policy,
+    record: &RecordDef,
+    number: usize,
+    text: &str,
+) -> Option<Row> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
+        Ok(o) => o,
+        Err(e) => {
+            return Some(Row::Error(InputError {
+                line: number,
+                id: None,
+                member: None,
+                field: None,
+                message: format!("not a JSON object: {e}"),
+            }));
+        }
+    };
+    let cells: Vec<Option<String>> =
+        record.fields.iter().map(|f| object.get(&f.name).map(json_text)).collect();
+    if let Some(missing) =
+        record.fields.iter().zip(&cells).find(|(_, c)| c.is_none()).map(|(f, _)| f)
+    {
+        return Some(Row::Error(InputError {
+            line: number,
+            id: object.get("id").map(json_text),
+            member: object.get("member").map(json_text),
+            field: Some(missing.name.clone()),
+            message: "missing".to_string(),
+        }));
+    }
+    let cell = |i: usize| cells.get(i).and_then(|c| c.as_deref()).unwrap_or("");
+    Some(build_claim(policy, record, number, cell))
 }
 
 fn json_text(v: &serde_json::Value) -> String {

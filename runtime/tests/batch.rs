@@ -9,7 +9,8 @@ use std::path::Path;
 
 use settle_runtime::Engine;
 use settle_runtime::batch::{
-    read_table, read_table_from, settle_table, supported, write_table_csv,
+    read_jsonl_table_from, read_table, read_table_from, settle_table, supported, write_table_csv,
+    write_table_jsonl,
 };
 use settle_runtime::io;
 
@@ -197,6 +198,179 @@ fn policy_named(suffix: &str) -> settle_lang::ir::Policy {
     policies().into_iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, p)| p).expect("a policy")
 }
 
+/// How a file is read and written: JSON Lines in, JSON Lines out.
+#[derive(Debug, Clone, Copy)]
+struct Formats {
+    jsonl_in: bool,
+    jsonl_out: bool,
+}
+
+/// The general path's output for `input` in the given formats.
+fn general_in(engine: &Engine, input: &[u8], f: Formats) -> Vec<u8> {
+    let policy = engine.policy();
+    let rows = if f.jsonl_in {
+        io::read_jsonl(policy, input, "claims.jsonl").expect("read")
+    } else {
+        io::read_csv_bytes(policy, input, "claims.csv").expect("read")
+    };
+    let settled = engine.settle_batch(&io::claims_of(&rows));
+    let outcomes = io::by_row(&rows, settled);
+    let mut out = Vec::new();
+    if f.jsonl_out {
+        io::write_jsonl(policy, &rows, &outcomes, &mut out).expect("written");
+    } else {
+        io::write_csv(policy, &rows, &outcomes, &mut out).expect("written");
+    }
+    out
+}
+
+/// The fast path's output for `input` in the given formats, read `window` bytes at a time.
+fn fast_in(engine: &Engine, input: &[u8], f: Formats, window: usize) -> Option<Vec<u8>> {
+    let policy = engine.policy();
+    let table = if f.jsonl_in {
+        read_jsonl_table_from(policy, input, "claims.jsonl", window).expect("read")?
+    } else {
+        read_table_from(policy, input, "claims.csv", window).expect("read")?
+    };
+    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
+    let mut out = Vec::new();
+    if f.jsonl_out {
+        write_table_jsonl(engine, &table, &settled, &mut out).expect("written");
+    } else {
+        write_table_csv(engine, &table, &settled, &mut out).expect("written");
+    }
+    Some(out)
+}
+
+/// Both paths write the same bytes for `input`, read whole and in windows of a few records.
+fn same_in(engine: &Engine, input: &[u8], f: Formats, what: &str) {
+    let a = general_in(engine, input, f);
+    assert!(a.len() > 200, "{what}: nothing written");
+    for window in [settle_runtime::batch::WINDOW, 997] {
+        let b = fast_in(engine, input, f, window)
+            .unwrap_or_else(|| panic!("{what}: left to the general path"));
+        same_bytes(&a, &b, &format!("{what}, {f:?}, windows of {window}"));
+    }
+}
+
+/// `jsonl` with odd lines added: every way a line can be unusual or wrong.
+fn hostile_jsonl(jsonl: &str) -> String {
+    let first = jsonl.lines().next().unwrap_or("{}").to_string();
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&first).expect("an object");
+    let with = |key: &str, value: serde_json::Value, id: &str| {
+        let mut o = object.clone();
+        o.insert("id".into(), id.into());
+        match value {
+            serde_json::Value::Null if key == "-" => {}
+            v => {
+                o.insert(key.into(), v);
+            }
+        }
+        serde_json::to_string(&o).expect("json")
+    };
+    let without = |key: &str, id: &str| {
+        let mut o = object.clone();
+        o.insert("id".into(), id.into());
+        o.remove(key);
+        serde_json::to_string(&o).expect("json")
+    };
+    let mut odd = vec![
+        String::new(),
+        "   ".to_string(),
+        "\u{3000}".to_string(),
+        "[1,2]".to_string(),
+        "{}".to_string(),
+        "not json".to_string(),
+        first.replacen('{', "{ ", 1).replace(':', " : ").replace(',', " ,\t"),
+        first.replace("\"id\":", "\"id\":\"dup\",\"id\":"),
+        first.replacen('}', ",}", 1),
+        first.replacen('}', "} x", 1),
+        format!("{first}\r"),
+        with("member", "成员\n\"q\"\\".into(), "j1"),
+        with("member", "m\u{1}\u{1f}\u{7f}".into(), "j2"),
+        with("id", "c\\u0031".into(), "x"),
+        with("extra", serde_json::json!({"a": [1, 2]}), "j3"),
+        without("member", "j4"),
+        without("id", "j5"),
+        with("member", serde_json::Value::Null, "j6"),
+        with("id", serde_json::Value::Null, "j7"),
+    ];
+    for key in object.keys().filter(|k| *k != "id" && *k != "member") {
+        for (n, v) in [
+            serde_json::json!(12.3),
+            serde_json::json!(-5),
+            serde_json::json!(1e3),
+            serde_json::json!("1e3"),
+            serde_json::json!(0),
+            serde_json::json!(true),
+            serde_json::json!(null),
+            serde_json::json!("12.30"),
+            serde_json::json!(" 12.30"),
+            serde_json::json!("level3"),
+            serde_json::json!("2024-02-30"),
+            serde_json::json!(99_999_999_999_999_999u64),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            odd.push(with(key, v, &format!("k{key}{n}")));
+        }
+        let raw = with(key, serde_json::json!(7), &format!("r{key}"));
+        for literal in ["7.50", "-0", "0.1e2", "1E+2", "01", "1.", ".5", "+1", "nul"] {
+            odd.push(raw.replace(&format!("\"{key}\":7"), &format!("\"{key}\":{literal}")));
+        }
+    }
+    // The first claim twice: a duplicate id.
+    odd.push(first);
+    let mut out: Vec<String> = odd;
+    out.extend(jsonl.lines().map(str::to_string));
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn json_lines_settle_alike() {
+    let mut taken = 0;
+    for (name, policy) in policies() {
+        let jit = Engine::compiled(policy.clone()).expect("compiles");
+        if !supported(&jit) {
+            continue;
+        }
+        taken += 1;
+        let mut jsonl = Vec::new();
+        settle_runtime::generate::write(&policy, 2_000, 3, true, &mut jsonl).expect("generated");
+        let mut csv = Vec::new();
+        settle_runtime::generate::write(&policy, 2_000, 3, false, &mut csv).expect("generated");
+        let text = String::from_utf8(jsonl.clone()).expect("utf-8");
+        let odd = hostile_jsonl(&text);
+        for (jsonl_in, jsonl_out) in [(true, true), (true, false), (false, true)] {
+            let f = Formats { jsonl_in, jsonl_out };
+            let input = if jsonl_in { &jsonl } else { &csv };
+            same_in(&jit, input, f, &name);
+            if jsonl_in {
+                same_in(&jit, odd.as_bytes(), f, &format!("{name}, hostile"));
+                same_in(&jit, odd.replace('\n', "\r\n").as_bytes(), f, &format!("{name}, CR LF"));
+            } else {
+                let hostile = hostile(&policy, &String::from_utf8(csv.clone()).expect("utf-8"));
+                same_in(&jit, hostile.as_bytes(), f, &format!("{name}, hostile CSV"));
+            }
+        }
+    }
+    assert!(taken >= 3, "only {taken} policies take the fast path");
+}
+
+/// A file of JSON Lines that is not UTF-8 is left to the general reader, which refuses it.
+#[test]
+fn json_lines_not_utf8_are_left_to_the_general_reader() {
+    let policy = policy_named("employee_inpatient.settle");
+    let mut jsonl = Vec::new();
+    settle_runtime::generate::write(&policy, 10, 1, true, &mut jsonl).expect("generated");
+    jsonl.splice(20..20, [0xff, 0xfe]);
+    let table = read_jsonl_table_from(&policy, jsonl.as_slice(), "claims.jsonl", 64);
+    assert!(matches!(table, Ok(None)));
+    assert!(io::read_jsonl(&policy, jsonl.as_slice(), "claims.jsonl").is_err());
+}
+
 /// Blank lines before the header, in windows of their own: the header is read from the first
 /// window holding a record, as when reading the file whole (found by the `batch` fuzz target).
 #[test]
@@ -291,6 +465,86 @@ mod random_bodies {
             // Anything.
             prop::collection::vec(token(), 0..20).prop_map(|t| t.concat()),
         ]
+    }
+
+    /// Pieces of JSON lines: keys of the Dezhou input, values plain and odd, separators.
+    fn json_token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just(",".to_string()),
+            Just(":".to_string()),
+            Just(" ".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("\"id\":".to_string()),
+            Just("\"member\":".to_string()),
+            Just("\"total\":".to_string()),
+            Just("\"level\":\"level2\"".to_string()),
+            Just("\"admitted\":\"2021-03-04\"".to_string()),
+            "-?[0-9]{1,4}(\\.[0-9]{1,3})?([eE][+-]?[0-9])?",
+            "\"[a-z0-9é]{0,5}\"",
+        ]
+    }
+
+    fn json_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            // A plausible claim with one value possibly replaced.
+            (0usize..9, json_token(), 0u32..40).prop_map(|(k, t, n)| {
+                let mut values = vec![
+                    format!("\"c{n}\""),
+                    format!("\"m{}\"", n % 5),
+                    format!("\"2021-0{}-1{}\"", 1 + n % 9, n % 10),
+                    format!("\"level{}\"", 1 + n % 3),
+                    format!("{}.{:02}", 100 + n * 37, n % 100),
+                    "\"0.00\"".to_string(),
+                    format!("{}", n * 3),
+                    "0".to_string(),
+                    "\"1.5\"".to_string(),
+                ];
+                if n % 3 == 0 {
+                    values[k] = t;
+                }
+                let keys = [
+                    "id",
+                    "member",
+                    "admitted",
+                    "level",
+                    "total",
+                    "self_paid",
+                    "prepay",
+                    "special_drugs",
+                    "tcm",
+                ];
+                let pairs: Vec<String> =
+                    keys.iter().zip(&values).map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}\n", pairs.join(","))
+            }),
+            // Anything.
+            prop::collection::vec(json_token(), 0..20).prop_map(|t| t.concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn any_json_lines_settle_alike(lines in prop::collection::vec(json_line(), 0..40), window in 1usize..300) {
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(|| {
+                Engine::new(policy_named("employee_inpatient.settle"))
+            });
+            let body = lines.concat();
+            for jsonl_out in [true, false] {
+                let f = Formats { jsonl_in: true, jsonl_out };
+                let a = general_in(engine, body.as_bytes(), f);
+                let b = fast_in(engine, body.as_bytes(), f, window).expect("taken");
+                prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            }
+        }
     }
 
     proptest! {
