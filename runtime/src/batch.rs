@@ -1,37 +1,39 @@
-//! The batch fast path: a CSV file of claims read, settled and written without making a
-//! [`Value`] for any field.
+//! The batch fast path: a file of claims (CSV or JSON Lines) read, settled and written (CSV or
+//! JSON Lines) without making a [`Value`] for any field.
 //!
 //! The general path reads every claim into a row of [`Value`]s and keeps every settlement's
 //! values; on a million claims that is most of a run's time and memory. This path, taken when
 //! the policy is settled by closures or compiled code that need no fallback (no list or record
 //! fields, no folds or text comparisons), works on scaled integers from end to end:
 //!
-//! - **Reading.** The file is read in windows of whole records (a file with quotes from the
-//!   first window holding one on, whole), each window cut into pieces parsed in parallel, each
-//!   field straight from its bytes into the record's row of a block per piece ([`Table`]): a
-//!   fixed number of bytes a record, numbers and dates in 4, variants in 1, texts of up to 15
-//!   bytes (the claim and member ids) in 16 of their own, longer ones in a byte arena. A record
-//!   the fast parser does not take as it is (a sign, spaces, a rate, a date it cannot read,
-//!   anything unusual) is read by the general reader's own function, so its value or its error
-//!   row is the general path's. Duplicate ids are found by a parallel sort of hashed ids.
-//! - **Settling.** Members are grouped by a parallel sort of hashed member ids (a hash shared by
-//!   different members is split exactly); tasks of 64 members gather their claims' rows into
-//!   one block, one read of a record's row each, order and settle them, and keep each claim's
-//!   accumulators before it in its row of one block in input order (half the memory of keeping
-//!   its outputs).
+//! - **Reading.** A thread of its own reads the file in windows of whole records (for CSV, from
+//!   the first window holding a quote on, the rest of the file in one), each window cut into
+//!   pieces parsed in parallel, each field straight from its bytes into the record's row of a
+//!   block per piece ([`Table`]): a fixed number of bytes a record, numbers and dates in 4,
+//!   variants in 1, each id in a slot of 8 to 31 bytes sized from the file's first records,
+//!   longer ids in a byte arena. A CSV record or a JSON line the one-pass reader does not take as
+//!   it is (a sign, spaces, a rate, a date it cannot read, an escape, anything unusual) is read
+//!   by the general reader's own function, so its values or its error row are the general
+//!   path's. Duplicate ids are found by a parallel sort of 64-bit keys (a hash above the index).
+//! - **Settling.** Members are grouped by a parallel sort of such keys of their ids (a hash
+//!   shared by different members is split exactly); tasks of about 256 claims read their rows
+//!   (first both ends of each, so that the cache misses overlap), fill one block, order and
+//!   settle them, and keep each claim's accumulators before it in its row of one block in input
+//!   order (half the memory of keeping its outputs).
 //! - **Writing.** Each row settles its claim again from those accumulators (the code is a
 //!   function of the claim and them) and is formatted in parallel pieces straight to bytes,
 //!   written in order by a thread of its own while the next batch is formatted.
 //!
 //! The output is byte for byte the general path's; `tests/batch.rs` compares the two on every
-//! policy the path takes, generated claims, hostile input, random bodies and windows, and the
-//! `batch` fuzz target on any bytes.
+//! policy the path takes, in every combination of formats, on generated claims, hostile input,
+//! random bodies and windows, and the `batch` fuzz target on any bytes.
 //!
-//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 accumulators): while
-//! reading, two windows of the file (16 MiB each) and the table (a 57-byte row, 4 bytes of line
-//! number, 1 of status); while settling, the table, 32 bytes of accumulators and their mask, 8
-//! for grouping and 16 a member: at most about 110 bytes a claim, 1.4 to 1.6 times the input's
-//! size. See `docs/performance.md`.
+//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 accumulators): the
+//! table's row of 43 bytes and 1 of status (line numbers only where records do not follow each
+//! other line after line); while reading, two windows of the file (16 MiB each) and 8 bytes for
+//! the duplicate search; while settling, 32 bytes of accumulators and their mask and 8 for
+//! grouping: about 85 bytes a claim at the peak, 1.3 times the input's size as measured. See
+//! `docs/performance.md`.
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
