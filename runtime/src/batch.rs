@@ -1433,8 +1433,11 @@ pub fn settle_table(
     // differ (a collision) is split by member in its task.
     let keys = sorted_keys(table, policy.member_field);
     let tasks = tasks(&keys);
-    let cells: Vec<AtomicU32> =
-        (0..n * per_claim).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+    // Zeroed by the system as its pages are first written, not by a pass of our own.
+    let cells: Vec<AtomicU32> = match zerocopy::FromZeros::new_vec_zeroed(n * per_claim) {
+        Ok(cells) => cells,
+        Err(_) => (0..n * per_claim).into_par_iter().map(|_| AtomicU32::new(0)).collect(),
+    };
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
