@@ -956,11 +956,10 @@ fn line_cuts(bytes: &[u8], pieces: usize) -> Vec<&[u8]> {
     let mut parts = Vec::with_capacity(pieces);
     let mut rest = bytes;
     while !rest.is_empty() {
-        let cut = memchr::memchr(
-            b'\n',
-            rest.get(step.min(rest.len()).saturating_sub(1)..).unwrap_or(&[]),
-        )
-        .map_or(rest.len(), |p| step.min(rest.len()).saturating_sub(1) + p + 1);
+        // After the first line feed from `step` bytes on (the last byte of the step included).
+        let from = step.min(rest.len()) - 1;
+        let cut = memchr::memchr(b'\n', rest.get(from..).unwrap_or(&[]))
+            .map_or(rest.len(), |p| from + p + 1);
         let (head, tail) = rest.split_at(cut.min(rest.len()));
         parts.push(head);
         rest = tail;
@@ -1847,7 +1846,7 @@ struct RowOut<'r> {
     message: Option<&'r str>,
 }
 
-/// A claim's values and accumulators before it, when it settled.
+/// A claim's values and its accumulators before it, when it settled; `None` for an error row.
 type Values<'v> = Option<(&'v [i64], &'v [i64])>;
 
 /// Write a row as CSV: `line,id,member,status,error,<outputs>,<accumulators>`.
@@ -2053,6 +2052,43 @@ mod tests {
         let mut out = Vec::new();
         split_by_member(&mut one, &member, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn lines_are_cut_after_line_feeds_only() {
+        let text = b"{\"a\":1}\n\n{\"b\":22}\r\n{}\nlast";
+        for pieces in 1..12 {
+            let parts = line_cuts(text, pieces);
+            assert_eq!(parts.concat(), text.to_vec(), "{pieces}");
+            for part in parts.iter().take(parts.len().saturating_sub(1)) {
+                assert_eq!(part.last(), Some(&b'\n'), "{pieces}: {part:?}");
+            }
+        }
+        assert!(line_cuts(b"", 4).is_empty());
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: Vec<String> = (0u8..128).map(|b| char::from(b).to_string()).collect();
+        all.extend(["é中\u{2028}\u{ffff}", "a\"b\\c\u{1}\u{1f}\u{7f}", ""].map(str::to_string));
+        for s in all {
+            let mut ours = Vec::new();
+            push_json_string(&mut ours, s.as_bytes());
+            let theirs = serde_json::to_string(&s).unwrap_or_default();
+            assert_eq!(String::from_utf8_lossy(&ours), theirs, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_are_those_of_the_grammar() {
+        for good in ["0", "-0", "7", "12.50", "-3.25", "1e3", "1E+2", "0.1e-2", "10"] {
+            assert!(json_number(good.as_bytes()), "{good}");
+            assert!(serde_json::from_str::<serde_json::Number>(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "1e+", "--1", "1.2.3", "0x1", "nul"] {
+            assert!(!json_number(bad.as_bytes()), "{bad}");
+            assert!(serde_json::from_str::<serde_json::Number>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
