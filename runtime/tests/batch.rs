@@ -21,44 +21,67 @@ fn policies() -> Vec<(String, settle_lang::ir::Policy)> {
     support::all().into_iter().map(|(name, _, policy)| (name, policy)).collect()
 }
 
-/// The general path's output for `csv`.
-fn general(engine: &Engine, csv: &[u8]) -> Vec<u8> {
-    let rows = io::read_csv_bytes(engine.policy(), csv, "claims.csv").expect("read");
+/// How a file is read and written: JSON Lines in, JSON Lines out.
+#[derive(Debug, Clone, Copy)]
+struct Formats {
+    jsonl_in: bool,
+    jsonl_out: bool,
+}
+
+/// CSV in and out.
+const CSV: Formats = Formats { jsonl_in: false, jsonl_out: false };
+
+/// The general path's output for `input` in the given formats.
+fn general_in(engine: &Engine, input: &[u8], f: Formats) -> Vec<u8> {
+    let policy = engine.policy();
+    let rows = if f.jsonl_in {
+        io::read_jsonl(policy, input, "claims.jsonl").expect("read")
+    } else {
+        io::read_csv_bytes(policy, input, "claims.csv").expect("read")
+    };
     let settled = engine.settle_batch(&io::claims_of(&rows));
     let outcomes = io::by_row(&rows, settled);
     let mut out = Vec::new();
-    io::write_csv(engine.policy(), &rows, &outcomes, &mut out).expect("written");
+    if f.jsonl_out {
+        io::write_jsonl(policy, &rows, &outcomes, &mut out).expect("written");
+    } else {
+        io::write_csv(policy, &rows, &outcomes, &mut out).expect("written");
+    }
     out
 }
 
-/// The fast path's output for `csv`; `None` when the file is left to the general path.
-fn fast(engine: &Engine, csv: &[u8]) -> Option<Vec<u8>> {
-    let table = read_table(engine.policy(), csv, "claims.csv").expect("read")?;
-    fast_table(engine, &table)
-}
-
-/// The fast path's output for `csv` read `window` bytes at a time.
-fn fast_in_windows(engine: &Engine, csv: &[u8], window: usize) -> Option<Vec<u8>> {
-    let table = read_table_from(engine.policy(), csv, "claims.csv", window).expect("read")?;
-    fast_table(engine, &table)
-}
-
-fn fast_table(engine: &Engine, table: &settle_runtime::batch::Table) -> Option<Vec<u8>> {
-    let settled = settle_table(engine, table, &|_| {}).expect("supported");
+/// The fast path's output for `input` in the given formats, read `window` bytes at a time.
+fn fast_in(engine: &Engine, input: &[u8], f: Formats, window: usize) -> Option<Vec<u8>> {
+    let policy = engine.policy();
+    let table = if f.jsonl_in {
+        read_jsonl_table_from(policy, input, "claims.jsonl", window).expect("read")?
+    } else {
+        read_table_from(policy, input, "claims.csv", window).expect("read")?
+    };
+    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
     let mut out = Vec::new();
-    write_table_csv(engine, table, &settled, &mut out).expect("written");
+    if f.jsonl_out {
+        write_table_jsonl(engine, &table, &settled, &mut out).expect("written");
+    } else {
+        write_table_csv(engine, &table, &settled, &mut out).expect("written");
+    }
     Some(out)
 }
 
-/// The fast path writes what the general path writes for `csv`, read whole and in windows of
-/// a few records.
-fn same(engine: &Engine, csv: &[u8], what: &str) {
-    let a = general(engine, csv);
+/// Both paths write the same bytes for `input`, read whole and in windows of a few records.
+fn same_in(engine: &Engine, input: &[u8], f: Formats, what: &str) {
+    let a = general_in(engine, input, f);
     assert!(a.len() > 200, "{what}: nothing written");
-    let b = fast(engine, csv).unwrap_or_else(|| panic!("{what}: left to the general path"));
-    same_bytes(&a, &b, what);
-    let b = fast_in_windows(engine, csv, 997).unwrap_or_else(|| panic!("{what}: left over"));
-    same_bytes(&a, &b, &format!("{what}, in windows"));
+    for window in [settle_runtime::batch::WINDOW, 997] {
+        let b = fast_in(engine, input, f, window)
+            .unwrap_or_else(|| panic!("{what}: left to the general path"));
+        same_bytes(&a, &b, &format!("{what}, {f:?}, windows of {window}"));
+    }
+}
+
+/// The fast path writes what the general path writes for CSV `csv`, read whole and in windows.
+fn same(engine: &Engine, csv: &[u8], what: &str) {
+    same_in(engine, csv, CSV, what);
 }
 
 fn same_bytes(a: &[u8], b: &[u8], what: &str) {
@@ -196,61 +219,6 @@ fn the_sample_files_settle_alike() {
 /// The policy whose path ends with `suffix`.
 fn policy_named(suffix: &str) -> settle_lang::ir::Policy {
     policies().into_iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, p)| p).expect("a policy")
-}
-
-/// How a file is read and written: JSON Lines in, JSON Lines out.
-#[derive(Debug, Clone, Copy)]
-struct Formats {
-    jsonl_in: bool,
-    jsonl_out: bool,
-}
-
-/// The general path's output for `input` in the given formats.
-fn general_in(engine: &Engine, input: &[u8], f: Formats) -> Vec<u8> {
-    let policy = engine.policy();
-    let rows = if f.jsonl_in {
-        io::read_jsonl(policy, input, "claims.jsonl").expect("read")
-    } else {
-        io::read_csv_bytes(policy, input, "claims.csv").expect("read")
-    };
-    let settled = engine.settle_batch(&io::claims_of(&rows));
-    let outcomes = io::by_row(&rows, settled);
-    let mut out = Vec::new();
-    if f.jsonl_out {
-        io::write_jsonl(policy, &rows, &outcomes, &mut out).expect("written");
-    } else {
-        io::write_csv(policy, &rows, &outcomes, &mut out).expect("written");
-    }
-    out
-}
-
-/// The fast path's output for `input` in the given formats, read `window` bytes at a time.
-fn fast_in(engine: &Engine, input: &[u8], f: Formats, window: usize) -> Option<Vec<u8>> {
-    let policy = engine.policy();
-    let table = if f.jsonl_in {
-        read_jsonl_table_from(policy, input, "claims.jsonl", window).expect("read")?
-    } else {
-        read_table_from(policy, input, "claims.csv", window).expect("read")?
-    };
-    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
-    let mut out = Vec::new();
-    if f.jsonl_out {
-        write_table_jsonl(engine, &table, &settled, &mut out).expect("written");
-    } else {
-        write_table_csv(engine, &table, &settled, &mut out).expect("written");
-    }
-    Some(out)
-}
-
-/// Both paths write the same bytes for `input`, read whole and in windows of a few records.
-fn same_in(engine: &Engine, input: &[u8], f: Formats, what: &str) {
-    let a = general_in(engine, input, f);
-    assert!(a.len() > 200, "{what}: nothing written");
-    for window in [settle_runtime::batch::WINDOW, 997] {
-        let b = fast_in(engine, input, f, window)
-            .unwrap_or_else(|| panic!("{what}: left to the general path"));
-        same_bytes(&a, &b, &format!("{what}, {f:?}, windows of {window}"));
-    }
 }
 
 /// `jsonl` with odd lines added: every way a line can be unusual or wrong.
@@ -556,11 +524,11 @@ mod random_bodies {
                 Engine::new(policy_named("employee_inpatient.settle"))
             });
             let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{}", rows.concat());
-            let a = general(engine, csv.as_bytes());
-            let b = fast(engine, csv.as_bytes()).expect("taken");
-            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
-            let b = fast_in_windows(engine, csv.as_bytes(), window).expect("taken");
-            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            let a = general_in(engine, csv.as_bytes(), CSV);
+            for window in [settle_runtime::batch::WINDOW, window] {
+                let b = fast_in(engine, csv.as_bytes(), CSV, window).expect("taken");
+                prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            }
         }
     }
 }
