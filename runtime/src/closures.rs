@@ -488,32 +488,12 @@ impl Lower<'_> {
                     Ok(rate)
                 })
             }
-            ExprKind::Neg(x) => {
-                let x = self.expr(x)?;
-                if ty == Type::Int {
-                    Box::new(move |r| {
-                        let v = x(r)?;
-                        v.checked_neg().ok_or_else(|| r.fail(fault::OVERFLOW, 0, 0))
-                    })
-                } else {
-                    Box::new(move |r| Ok(x(r)?.wrapping_neg()))
-                }
-            }
+            ExprKind::Neg(x) => self.sign(x, ty, i64::checked_neg, i64::wrapping_neg)?,
             ExprKind::Not(x) => {
                 let x = self.expr(x)?;
                 Box::new(move |r| Ok(i64::from(x(r)? == 0)))
             }
-            ExprKind::Abs(x) => {
-                let x = self.expr(x)?;
-                if ty == Type::Int {
-                    Box::new(move |r| {
-                        let v = x(r)?;
-                        v.checked_abs().ok_or_else(|| r.fail(fault::OVERFLOW, 0, 0))
-                    })
-                } else {
-                    Box::new(move |r| Ok(x(r)?.wrapping_abs()))
-                }
-            }
+            ExprKind::Abs(x) => self.sign(x, ty, i64::checked_abs, i64::wrapping_abs)?,
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, ty)?,
             ExprKind::If(c, a, b) => {
                 let (c, a, b) = (self.expr(c)?, self.expr(a)?, self.expr(b)?);
@@ -577,6 +557,26 @@ impl Lower<'_> {
             | ExprKind::Local(_)
             | ExprKind::RecordField(..)
             | ExprKind::ClaimValue(..) => return Err(unsupported("folds over lists")),
+        })
+    }
+
+    /// Negation or absolute value of `x`: checked for counts (an overflow is a fault), wrapping
+    /// for scaled values, as the compiled code computes them.
+    fn sign(
+        &mut self,
+        x: &Expr,
+        ty: Type,
+        checked: fn(i64) -> Option<i64>,
+        wrapping: fn(i64) -> i64,
+    ) -> Result<Op, CompileError> {
+        let x = self.expr(x)?;
+        Ok(if ty == Type::Int {
+            Box::new(move |r| {
+                let v = x(r)?;
+                checked(v).ok_or_else(|| r.fail(fault::OVERFLOW, 0, 0))
+            })
+        } else {
+            Box::new(move |r| Ok(wrapping(x(r)?)))
         })
     }
 
