@@ -246,7 +246,7 @@ fn run_fast(
     };
     let read = started.elapsed();
     let bar = progress_bar(table.len() - table.error_rows());
-    let Some(settled) = batch::settle_table(engine, &table, &|n| {
+    let Some(settled) = batch::settle_table(engine, table, &|n| {
         if let Some(b) = &bar {
             b.inc(n)
         }
@@ -259,9 +259,9 @@ fn run_fast(
     let settled_at = started.elapsed();
     let write = |out: &mut (dyn Write + Send)| {
         if jsonl {
-            batch::write_table_jsonl(engine, &table, &settled, out)
+            batch::write_table_jsonl(engine, &settled, out)
         } else {
-            batch::write_table_csv(engine, &table, &settled, out)
+            batch::write_table_csv(engine, &settled, out)
         }
     };
     let written = match target {
@@ -280,11 +280,11 @@ fn run_fast(
         .iter()
         .map(|(name, fen)| (name.clone(), Decimal::from_i128_with_scale(*fen, 2)))
         .collect();
+    let table = settled.table();
     let errors = table.error_rows() + settled.failed();
     let done = Summary { claims: table.len(), errors, totals, read, settled: settled_at };
     // As in the general path: the memory goes back whole at exit.
     std::mem::forget(settled);
-    std::mem::forget(table);
     Fast::Done(done)
 }
 

@@ -42,11 +42,11 @@ fuzz_target!(|data: &[u8]| {
         let fast = table.map(|table| {
             table.map(|table| {
                 let mut out = Vec::new();
-                if let Some(settled) = settle_table(engine, &table, &|_| {}) {
+                if let Some(settled) = settle_table(engine, table, &|_| {}) {
                     let _ = if jsonl {
-                        write_table_jsonl(engine, &table, &settled, &mut out)
+                        write_table_jsonl(engine, &settled, &mut out)
                     } else {
-                        write_table_csv(engine, &table, &settled, &mut out)
+                        write_table_csv(engine, &settled, &mut out)
                     };
                 }
                 out

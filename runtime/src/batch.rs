@@ -39,11 +39,13 @@ use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use zerocopy::{FromBytes, IntoBytes};
+
 use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{ClaimError, Engine, Running};
+use crate::engine::{ClaimError, Engine};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, output_slots,
     record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
@@ -78,12 +80,20 @@ pub struct Table {
     errors: Vec<(usize, InputError)>,
 }
 
-/// Where each input field sits in a record's row.
+/// Where each input field sits in a record's row, and where its settlement goes.
+///
+/// A row holds its texts first, then its numbers, then its variants; once the claim is settled
+/// its numbers are not read again, and its settled values (outputs, then accumulators before
+/// it, 4 bytes each) take their place from [`Shape::results`] on: the row is as long as the
+/// longer of the two.
 #[derive(Debug, Default, Clone)]
 struct Shape {
     /// Each field's offset in the row and its slot.
     slots: Vec<(usize, Slot)>,
-    /// Bytes a row.
+    /// Where the settled values start (a multiple of 4), and how many there are.
+    results: usize,
+    values: usize,
+    /// Bytes a row: a multiple of 4.
     stride: usize,
 }
 
@@ -110,8 +120,9 @@ impl Slot {
 }
 
 impl Shape {
-    /// The rows for fields of `kinds`, text slots sized from the records of `sample`.
-    fn of(kinds: &[Kind], layout: &Layout<'_>, sample: &[u8]) -> Shape {
+    /// The rows for fields of `kinds` settled into `values` values, text slots sized from the
+    /// records of `sample`.
+    fn of(kinds: &[Kind], layout: &Layout<'_>, sample: &[u8], values: usize) -> Shape {
         let mut longest = vec![0; layout.width];
         for record in sample.split(|&b| b == b'\n').take(SAMPLED) {
             for (column, field) in record.split(|&b| b == b',').enumerate() {
@@ -120,36 +131,47 @@ impl Shape {
                 }
             }
         }
-        let mut stride = 0;
-        let slots = kinds
+        let kept: Vec<Slot> = kinds
             .iter()
             .enumerate()
-            .map(|(i, kind)| {
-                let slot = match kind {
-                    Kind::Text { .. } => {
-                        let column = layout.positions.get(i).copied().unwrap_or(0);
-                        let l = longest.get(column).copied().unwrap_or(0);
-                        Slot::Text(l.clamp(INLINE_TEXT.0, INLINE_TEXT.1))
-                    }
-                    Kind::Enum(names) if names.iter().all(|(_, i)| *i < i64::from(ASIDE_SMALL)) => {
-                        Slot::Small
-                    }
-                    _ => Slot::Number,
-                };
-                let at = stride;
-                stride += slot.size();
-                (at, slot)
+            .map(|(i, kind)| match kind {
+                Kind::Text { .. } => {
+                    let column = layout.positions.get(i).copied().unwrap_or(0);
+                    let l = longest.get(column).copied().unwrap_or(0);
+                    Slot::Text(l.clamp(INLINE_TEXT.0, INLINE_TEXT.1))
+                }
+                Kind::Enum(names) if names.iter().all(|(_, i)| *i < i64::from(ASIDE_SMALL)) => {
+                    Slot::Small
+                }
+                _ => Slot::Number,
             })
             .collect();
-        Shape { slots, stride }
+        let mut slots = vec![(0, Slot::Number); kept.len()];
+        let mut at = 0;
+        let mut place = |at: &mut usize, wanted: &dyn Fn(Slot) -> bool| {
+            for (i, &slot) in kept.iter().enumerate().filter(|(_, s)| wanted(**s)) {
+                if let Some(s) = slots.get_mut(i) {
+                    *s = (*at, slot);
+                }
+                *at += slot.size();
+            }
+        };
+        place(&mut at, &|s| matches!(s, Slot::Text(_)));
+        let results = at.next_multiple_of(4);
+        at = results;
+        place(&mut at, &|s| s == Slot::Number);
+        place(&mut at, &|s| s == Slot::Small);
+        let stride = at.max(results + 4 * values).next_multiple_of(4);
+        Shape { slots, results, values, stride }
     }
 }
 
 /// The records of one piece of the file.
 #[derive(Debug, Default)]
 struct Part {
-    /// Every record's row, `stride` bytes each; zeros for error rows.
-    rows: Vec<u8>,
+    /// Every record's row, `stride` bytes each (in 4-byte words, so that the settled values
+    /// can be written in place); zeros for error rows.
+    rows: Vec<u32>,
     /// The line each record starts on; empty once read when they follow each other from
     /// `first_line` (no blank lines, no line ends in fields).
     lines: Vec<u32>,
@@ -194,57 +216,22 @@ impl Part {
 
     fn row(&self, shape: &Shape, k: usize) -> &[u8] {
         let start = k * shape.stride;
-        self.rows.get(start..start + shape.stride).unwrap_or(&[])
+        self.rows.as_bytes().get(start..start + shape.stride).unwrap_or(&[])
     }
 
-    fn aside(&self, k: usize, field: usize) -> i64 {
-        let key = (k as u32, field as u32);
-        match self.wide.binary_search_by_key(&key, |&(r, f, _)| (r, f)) {
-            Ok(w) => self.wide.get(w).map_or(0, |w| w.2),
-            Err(_) => 0,
-        }
+    /// The rows' bytes, to write fields into.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.rows.as_mut_bytes()
     }
 
-    /// Field `field` of record `k` from its row: the scaled value the engine takes (0 for a
-    /// text: no code the path runs looks at one).
-    fn value(&self, row: &[u8], k: usize, field: usize, (at, slot): (usize, Slot)) -> i64 {
-        match slot {
-            Slot::Number => match read_u32(row, at) as i32 {
-                ASIDE => self.aside(k, field),
-                x => i64::from(x),
-            },
-            Slot::Small => match row.get(at).copied().unwrap_or(0) {
-                ASIDE_SMALL => self.aside(k, field),
-                x => i64::from(x),
-            },
-            Slot::Text(_) => 0,
-        }
-    }
-
-    /// Record `k`'s fields into `out`; `false` when there is no record `k`.
-    fn fill(&self, shape: &Shape, k: usize, out: &mut [i64]) -> bool {
-        if k >= self.len() {
-            return false;
-        }
-        let row = self.row(shape, k);
-        for (field, (out, &slot)) in out.iter_mut().zip(&shape.slots).enumerate() {
-            *out = self.value(row, k, field, slot);
-        }
-        true
-    }
-
+    /// Text field `field` of record `k`.
     fn text(&self, shape: &Shape, k: usize, field: usize) -> &[u8] {
-        let Some(&(at, Slot::Text(_))) = shape.slots.get(field) else { return &[] };
-        let row = self.row(shape, k);
-        match row.get(at).copied() {
-            Some(IN_ARENA) => {
-                let start = read_u32(row, at + 1) as usize;
-                let len = read_u32(row, at + 5) as usize;
-                self.text.get(start..start + len).unwrap_or(&[])
-            }
-            Some(len) => row.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]),
-            None => &[],
-        }
+        text_of(shape, self.row(shape, k), &self.text, field)
+    }
+
+    /// Settled value `j` of record `k` (outputs, then accumulators before it), once written.
+    fn result(&self, shape: &Shape, k: usize, j: usize) -> i64 {
+        i64::from(read_u32(self.row(shape, k), shape.results + 4 * j) as i32)
     }
 
     /// Put `x` in slot `(at, slot)` of the row starting at `base` (record `k`), or aside when
@@ -260,7 +247,7 @@ impl Part {
                         ASIDE
                     }
                 };
-                if let Some(b) = self.rows.get_mut(base + at..base + at + 4) {
+                if let Some(b) = self.bytes_mut().get_mut(base + at..base + at + 4) {
                     b.copy_from_slice(&v.to_le_bytes());
                 }
             }
@@ -272,7 +259,7 @@ impl Part {
                         ASIDE_SMALL
                     }
                 };
-                if let Some(b) = self.rows.get_mut(base + at) {
+                if let Some(b) = self.bytes_mut().get_mut(base + at) {
                     *b = v;
                 }
             }
@@ -283,7 +270,8 @@ impl Part {
     /// Put text `bytes` in the text slot `(at, slot)` of the row starting at `base`; `false`
     /// when the arena outgrows 32-bit offsets.
     fn put_text(&mut self, base: usize, (at, slot): (usize, Slot), bytes: &[u8]) -> bool {
-        let Some(slot) = self.rows.get_mut(base + at..base + at + slot.size()) else {
+        let Some(slot) = self.rows.as_mut_bytes().get_mut(base + at..base + at + slot.size())
+        else {
             return true;
         };
         if let Ok(len) = u8::try_from(bytes.len())
@@ -318,6 +306,45 @@ impl Part {
     }
 }
 
+/// Text field `field` of a record from its row, or from the arena of its part.
+fn text_of<'a>(shape: &Shape, row: &'a [u8], arena: &'a [u8], field: usize) -> &'a [u8] {
+    let Some(&(at, Slot::Text(_))) = shape.slots.get(field) else { return &[] };
+    match row.get(at).copied() {
+        Some(IN_ARENA) => {
+            let start = read_u32(row, at + 1) as usize;
+            let len = read_u32(row, at + 5) as usize;
+            arena.get(start..start + len).unwrap_or(&[])
+        }
+        Some(len) => row.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]),
+        None => &[],
+    }
+}
+
+/// Record `k`'s fields from its row into `out`: the scaled values the engine takes (0 for a
+/// text: no code the path runs looks at one), values kept aside from `wide`.
+fn fill(shape: &Shape, row: &[u8], wide: &[(u32, u32, i64)], k: usize, out: &mut [i64]) {
+    let aside = |field: usize| {
+        let key = (k as u32, field as u32);
+        match wide.binary_search_by_key(&key, |&(r, f, _)| (r, f)) {
+            Ok(w) => wide.get(w).map_or(0, |w| w.2),
+            Err(_) => 0,
+        }
+    };
+    for (field, (out, &(at, slot))) in out.iter_mut().zip(&shape.slots).enumerate() {
+        *out = match slot {
+            Slot::Number => match read_u32(row, at) as i32 {
+                ASIDE => aside(field),
+                x => i64::from(x),
+            },
+            Slot::Small => match row.get(at).copied().unwrap_or(0) {
+                ASIDE_SMALL => aside(field),
+                x => i64::from(x),
+            },
+            Slot::Text(_) => 0,
+        };
+    }
+}
+
 /// A row being written at the end of a part, to keep or to undo.
 struct NewRow {
     /// Where it starts in the rows, and its record index.
@@ -333,12 +360,12 @@ impl Part {
     #[inline]
     fn start_row(&mut self, shape: &Shape) -> NewRow {
         let row = NewRow {
-            base: self.rows.len(),
+            base: self.rows.len() * 4,
             k: self.len(),
             text_at: self.text.len(),
             wide_at: self.wide.len(),
         };
-        self.rows.resize(row.base + shape.stride, 0);
+        self.rows.resize((row.base + shape.stride) / 4, 0);
         row
     }
 
@@ -374,7 +401,7 @@ impl Part {
     /// Undo the new row and everything written for it.
     #[inline]
     fn undo(&mut self, row: NewRow) {
-        self.rows.truncate(row.base);
+        self.rows.truncate(row.base / 4);
         self.text.truncate(row.text_at);
         self.wide.truncate(row.wide_at);
     }
@@ -431,14 +458,18 @@ impl Table {
 }
 
 /// Whether `engine` settles its policy's claims by this path: closures or compiled code that
-/// need no fallback, input fields that are numbers, dates, enum variants or texts, and at most
-/// 32 accumulators.
+/// need no fallback, and input fields that are numbers, dates, enum variants or texts.
 pub fn supported(engine: &Engine) -> bool {
     let policy = engine.policy();
     let scalar = policy
         .input_record()
         .is_some_and(|r| r.fields.iter().all(|f| !matches!(f.ty, Type::Record(_) | Type::List(_))));
-    scalar && engine.settles_without_fallback() && policy.accumulators.len() <= MOST_ACCUMULATORS
+    scalar && engine.settles_without_fallback()
+}
+
+/// How many values a claim settles into: its outputs, then its accumulators before it.
+fn settled_values(policy: &Policy) -> usize {
+    output_slots(policy).len() + policy.accumulators.len()
 }
 
 /// How one input field is parsed.
@@ -563,7 +594,7 @@ impl Piece {
         let records = records + 16;
         Piece {
             part: Part {
-                rows: Vec::with_capacity(records * shape.stride),
+                rows: Vec::with_capacity(records * shape.stride / 4),
                 lines: Vec::with_capacity(records),
                 bad: Vec::with_capacity(records),
                 ..Part::default()
@@ -736,7 +767,7 @@ fn fail(t: &mut Part, shape: &Shape, line: usize, row: Row) {
         t.errors.push((t.bad.len(), e));
     }
     t.bad.push(true);
-    t.rows.resize(t.rows.len() + shape.stride, 0);
+    t.rows.resize(t.rows.len() + shape.stride / 4, 0);
 }
 
 /// A text too long for the arena: the file is for the general path.
@@ -856,7 +887,8 @@ pub fn read_table_from(
             }
         };
         if table.shape.slots.is_empty() {
-            table.shape = Shape::of(&kinds, &layout, cuts.first().copied().unwrap_or(&[]));
+            let sample = cuts.first().copied().unwrap_or(&[]);
+            table.shape = Shape::of(&kinds, &layout, sample, settled_values(policy));
         }
         let shape = table.shape.clone();
         let reader = Reader::new(&layout, &kinds, &shape);
@@ -993,7 +1025,8 @@ pub fn read_jsonl_table_from(
         width: record.fields.len(),
     };
     let kinds = kinds(policy);
-    let mut table = Table { shape: Shape::of(&kinds, &layout, &[]), ..Table::default() };
+    let shape = Shape::of(&kinds, &layout, &[], settled_values(policy));
+    let mut table = Table { shape, ..Table::default() };
     let mut lines_before = 0;
     let whole = in_windows(file, window, false, name, |bytes| {
         if std::str::from_utf8(&bytes).is_err() {
@@ -1398,15 +1431,11 @@ fn split_by_member<'a, 'k>(
     }
 }
 
-/// The settlements of a [`Table`]: each claim's output cells and accumulators, in input order.
+/// The settlements of a [`Table`]: each claim's settled values in its row (see [`Shape`]).
 #[derive(Debug)]
 pub struct Settled {
-    /// Cells a claim has: its accumulators before it, then a mask of those that had seen a
-    /// claim, 32 bits each. The outputs are computed again from these when the row is written:
-    /// keeping the accumulators takes a quarter of the memory of keeping the outputs.
-    per_claim: usize,
-    cells: Vec<AtomicU32>,
-    /// The accumulators of the claims where one does not fit 32 bits, by record index.
+    table: Table,
+    /// The settled values of the claims where one does not fit 32 bits, by record index.
     wide: Vec<(usize, Vec<i64>)>,
     /// Claims that did not settle, by record index.
     errors: Vec<(usize, ClaimError)>,
@@ -1420,38 +1449,42 @@ impl Settled {
         self.errors.len()
     }
 
-    /// Claim `i`'s accumulators before it, and which had seen a claim.
-    fn before(&self, i: usize, accs: &mut [i64], seen: &mut [i64]) {
-        let start = i * self.per_claim;
-        let cells = self.cells.get(start..start + self.per_claim).unwrap_or(&[]);
-        let wide = match self.wide.binary_search_by_key(&i, |(k, _)| *k) {
-            Ok(k) => self.wide.get(k).map(|(_, v)| v.as_slice()),
-            Err(_) => None,
-        };
-        match wide {
-            Some(values) => accs.iter_mut().zip(values).for_each(|(slot, x)| *slot = *x),
-            None => {
-                for (slot, cell) in accs.iter_mut().zip(cells) {
-                    *slot = i64::from(cell.load(Ordering::Relaxed) as i32);
+    /// The claims settled.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Claim `i`'s settled values (record `k` of `part`): its outputs, then its accumulators
+    /// before it.
+    fn values(&self, i: usize, part: &Part, k: usize, out: &mut [i64]) {
+        match self.wide.binary_search_by_key(&i, |(k, _)| *k) {
+            Ok(w) => {
+                let wide = self.wide.get(w).map_or(&[][..], |(_, v)| v.as_slice());
+                out.iter_mut().zip(wide).for_each(|(slot, x)| *slot = *x);
+            }
+            Err(_) => {
+                for (j, slot) in out.iter_mut().enumerate() {
+                    *slot = part.result(&self.table.shape, k, j);
                 }
             }
-        }
-        let mask = cells.last().map_or(0, |c| c.load(Ordering::Relaxed));
-        for (k, slot) in seen.iter_mut().enumerate() {
-            *slot = i64::from(mask >> k & 1 == 1);
         }
     }
 }
 
-/// Accumulators whose "seen" flags fit the mask of a [`Settled`] cell.
-const MOST_ACCUMULATORS: usize = 32;
+/// A part's rows while its claims are settled: as words each task may write its claims'
+/// settled values into, with what they refer to outside themselves.
+struct Settling<'t> {
+    rows: &'t [AtomicU32],
+    arena: &'t [u8],
+    wide: &'t [(u32, u32, i64)],
+}
 
 /// Settle a table's claims: members in parallel on the current rayon pool, calling `progress`
 /// with the number of claims settled as each member is done. `None` when the engine does not
 /// take this path (see [`supported`]).
 pub fn settle_table(
     engine: &Engine,
-    table: &Table,
+    mut table: Table,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Option<Settled> {
     if !supported(engine) {
@@ -1459,47 +1492,76 @@ pub fn settle_table(
     }
     let policy = engine.policy();
     let shares: Vec<usize> = policy.balance.iter().flat_map(|b| b.parts.iter().copied()).collect();
-    let per_claim = policy.accumulators.len() + 1;
-    let n = table.len();
+    let outputs: Vec<usize> = output_slots(policy).iter().map(|(v, _)| *v).collect();
+    let shape = table.shape.clone();
+    let per_claim = outputs.len() + policy.accumulators.len();
+    if per_claim != shape.values {
+        return None;
+    }
+    let words = shape.stride / 4;
     // Claims side by side by the hash of their member (a sort of keys); a run whose members
     // differ (a collision) is split by member in its task.
-    let keys = sorted_keys(table, policy.member_field);
+    let keys = sorted_keys(&table, policy.member_field);
     let tasks = tasks(&keys);
-    // Zeroed by the system as its pages are first written, not by a pass of our own.
-    let cells: Vec<AtomicU32> = match zerocopy::FromZeros::new_vec_zeroed(n * per_claim) {
-        Ok(cells) => cells,
-        Err(_) => (0..n * per_claim).into_par_iter().map(|_| AtomicU32::new(0)).collect(),
-    };
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
     let width = policy.input_record().map_or(0, |r| r.fields.len());
+    let starts = table.starts.clone();
+    // Each task writes only its own claims' rows, every claim being in one task.
+    let views: Option<Vec<Settling<'_>>> = table
+        .parts
+        .iter_mut()
+        .map(|part| {
+            let Part { rows, text, wide, .. } = part;
+            let rows: &[AtomicU32] = <[AtomicU32]>::mut_from_bytes(rows.as_mut_bytes()).ok()?;
+            Some(Settling { rows, arena: text, wide })
+        })
+        .collect();
+    // The rows are words: their view as atomic words cannot fail.
+    let views = views?;
+    let locate = |i: usize| {
+        let p = starts.partition_point(|&s| s <= i).checked_sub(1)?;
+        Some((views.get(p)?, i - starts.get(p)?))
+    };
     tasks.par_iter().for_each(|&(from, to)| {
         let chunk: Vec<&[u64]> = runs(keys.get(from..to).unwrap_or(&[])).collect();
-        // The task's claims' rows gathered into one block, one read of the table each; the
-        // claims then ordered and settled from there, their outputs kept in another block and
-        // put in place at the end.
+        // The task's claims' rows copied into one block, one read of the table each; the
+        // claims then ordered and settled from there, and their settled values written back in
+        // place of their numbers.
         let claims: Vec<u32> =
             chunk.iter().flat_map(|run| run.iter().map(|&k| record(k))).collect();
-        let located: Vec<Option<(&Part, usize)>> =
-            claims.iter().map(|&i| table.locate(i as usize)).collect();
+        let located: Vec<Option<(&Settling<'_>, usize)>> =
+            claims.iter().map(|&i| locate(i as usize)).collect();
         // Each row's ends read first, every read independent of the others: the
         // processor fetches many rows at once instead of one after another in the loop below.
-        let stride = table.shape.stride;
-        let touched = located.iter().flatten().fold(0u8, |x, (part, k)| {
-            // The first and last byte: a row may span two cache lines.
-            let first = part.rows.get(k * stride).copied().unwrap_or(0);
-            x ^ first ^ part.rows.get((k + 1) * stride - 1).copied().unwrap_or(0)
+        let touched = located.iter().flatten().fold(0u32, |x, (view, k)| {
+            // The first and last word: a row may span two cache lines.
+            let word = |w: usize| view.rows.get(w).map_or(0, |w| w.load(Ordering::Relaxed));
+            x ^ word(k * words) ^ word((k + 1) * words - 1)
         });
         std::hint::black_box(touched);
+        let mut copies: Vec<u32> = vec![0; claims.len() * words];
+        for (place, copy) in located.iter().zip(copies.chunks_exact_mut(words.max(1))) {
+            if let Some((view, k)) = place
+                && let Some(row) = view.rows.get(k * words..(k + 1) * words)
+            {
+                copy.iter_mut().zip(row).for_each(|(c, w)| *c = w.load(Ordering::Relaxed));
+            }
+        }
         let mut rows: Vec<i64> = vec![0; claims.len() * width];
-        // Each claim's member and id, from the row just read.
+        // Each claim's member and id, from the row just copied.
         let mut texts: Vec<(&[u8], &[u8])> = Vec::with_capacity(claims.len());
-        for (place, row) in located.iter().zip(rows.chunks_exact_mut(width.max(1))) {
+        for ((place, copy), row) in located
+            .iter()
+            .zip(copies.chunks_exact(words.max(1)))
+            .zip(rows.chunks_exact_mut(width.max(1)))
+        {
             texts.push(match place {
-                Some((part, k)) => {
-                    part.fill(&table.shape, *k, row);
-                    let text = |field| part.text(&table.shape, *k, field);
+                Some((view, k)) => {
+                    let bytes = copy.as_bytes();
+                    fill(&shape, bytes, view.wide, *k, row);
+                    let text = |field| text_of(&shape, bytes, view.arena, field);
                     (text(policy.member_field), text(policy.id_field))
                 }
                 None => (&[], &[]),
@@ -1547,12 +1609,8 @@ pub fn settle_table(
                     let Some(out) = outs.get_mut(k * per_claim..(k + 1) * per_claim) else {
                         return;
                     };
-                    let mask = frame
-                        .seen
-                        .iter()
-                        .enumerate()
-                        .fold(0u64, |m, (a, s)| if *s != 0 { m | 1 << a } else { m });
-                    let cells = frame.accs.iter().copied().chain([mask as i64]);
+                    let values = outputs.iter().map(|&v| frame.values.get(v).copied());
+                    let cells = values.map(Option::unwrap_or_default).chain(frame.accs.iter().copied());
                     for (slot, x) in out.iter_mut().zip(cells) {
                         *slot = x;
                     }
@@ -1579,17 +1637,15 @@ pub fn settle_table(
         for ((&p, out), _) in
             settling.iter().zip(outs.chunks_exact(per_claim.max(1))).zip(&done).filter(|(_, d)| **d)
         {
-            let i = at(p) as usize;
-            let start = i * per_claim;
-            let (accs, mask) = out.split_at(out.len().saturating_sub(1));
-            let narrow = accs.iter().all(|&x| i32::try_from(x).is_ok());
-            if !narrow {
-                wider.push((i, accs.to_vec()));
+            if !out.iter().all(|&x| i32::try_from(x).is_ok()) {
+                wider.push((at(p) as usize, out.to_vec()));
+                continue;
             }
-            if let Some(row) = cells.get(start..start + per_claim) {
-                let values = accs.iter().map(|&x| if narrow { x as i32 as u32 } else { 0 });
-                for (slot, x) in row.iter().zip(values.chain(mask.iter().map(|&m| m as u32))) {
-                    slot.store(x, Ordering::Relaxed);
+            let Some(Some((view, k))) = located.get(p as usize) else { continue };
+            let start = k * words + shape.results / 4;
+            if let Some(cells) = view.rows.get(start..start + per_claim) {
+                for (cell, &x) in cells.iter().zip(out) {
+                    cell.store(x as i32 as u32, Ordering::Relaxed);
                 }
             }
         }
@@ -1616,20 +1672,19 @@ pub fn settle_table(
         .collect();
     let mut wide = wide.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     wide.sort_by_key(|(i, _)| *i);
-    Some(Settled { per_claim, cells, wide, errors, totals })
+    Some(Settled { table, wide, errors, totals })
 }
 
 /// Write the settlements of a table as CSV, byte for byte what [`crate::io::write_csv`] writes
 /// for the same claims: rows formatted in parallel pieces, written in order.
 pub fn write_table_csv(
     engine: &Engine,
-    table: &Table,
     settled: &Settled,
     mut out: impl Write + Send,
 ) -> std::io::Result<()> {
     let policy = engine.policy();
     let count = write_csv_header(policy, &mut out)?;
-    let c = Columns { engine, table, settled, slots: output_slots(policy), count, json: None };
+    let c = Columns { engine, settled, slots: output_slots(policy), count, json: None };
     write_rows(&c, out)
 }
 
@@ -1638,19 +1693,18 @@ pub fn write_table_csv(
 /// written in order.
 pub fn write_table_jsonl(
     engine: &Engine,
-    table: &Table,
     settled: &Settled,
     out: impl Write + Send,
 ) -> std::io::Result<()> {
     let policy = engine.policy();
     let json = Some(JsonKeys::of(policy));
-    let c = Columns { engine, table, settled, slots: output_slots(policy), count: 0, json };
+    let c = Columns { engine, settled, slots: output_slots(policy), count: 0, json };
     write_rows(&c, out)
 }
 
 /// Write every row of a table, formatted in parallel pieces, in order.
 fn write_rows(c: &Columns<'_>, mut out: impl Write + Send) -> std::io::Result<()> {
-    let (engine, table) = (c.engine, c.table);
+    let (engine, table) = (c.engine, c.settled.table());
     // Pieces of 16,384 rows (about 2 MiB for the Dezhou policy): a buffered writer of 1 MiB
     // passes them to the file without copying them.
     const BATCH: usize = 1 << 17;
@@ -1673,7 +1727,7 @@ fn write_rows(c: &Columns<'_>, mut out: impl Write + Send) -> std::io::Result<()
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|from| {
-                    let mut piece = OutPiece::new(engine, PIECE);
+                    let mut piece = OutPiece::new(engine.policy(), PIECE);
                     for i in from..(from + PIECE).min(end) {
                         piece.write(c, i);
                     }
@@ -1770,18 +1824,13 @@ struct OutPiece {
     out: Vec<u8>,
     /// Scratch for cells of rarer types.
     cell: String,
-    /// The running state the rows are settled again with.
-    state: Running,
-    /// Scratch: a claim's fields, its accumulators before it, and which had seen a claim.
-    fields: Vec<i64>,
-    accs: Vec<i64>,
-    seen: Vec<i64>,
+    /// Scratch: a claim's settled values.
+    values: Vec<i64>,
 }
 
 /// What every row of the output needs.
 struct Columns<'a> {
     engine: &'a Engine,
-    table: &'a Table,
     settled: &'a Settled,
     /// The output values, with their types.
     slots: Vec<(usize, Type)>,
@@ -1792,15 +1841,11 @@ struct Columns<'a> {
 }
 
 impl OutPiece {
-    fn new(engine: &Engine, rows: usize) -> Self {
-        let accs = engine.policy().accumulators.len();
+    fn new(policy: &Policy, rows: usize) -> Self {
         OutPiece {
             out: Vec::with_capacity(rows * 128),
             cell: String::new(),
-            state: engine.running(),
-            fields: vec![0; engine.policy().input_record().map_or(0, |r| r.fields.len())],
-            accs: vec![0; accs],
-            seen: vec![0; accs],
+            values: vec![0; settled_values(policy)],
         }
     }
 
@@ -1817,7 +1862,8 @@ impl OutPiece {
     }
 
     fn write(&mut self, c: &Columns<'_>, i: usize) {
-        let (policy, table, settled) = (c.engine.policy(), c.table, c.settled);
+        let (policy, settled) = (c.engine.policy(), c.settled);
+        let table = settled.table();
         let Some((part, k)) = table.locate(i) else { return };
         let bad = part.bad.get(k).copied().unwrap_or(true);
         let input_error = if bad {
@@ -1829,7 +1875,7 @@ impl OutPiece {
         } else {
             None
         };
-        let (id, member, mut message) = match input_error {
+        let (id, member, message) = match input_error {
             Some((_, e)) => (
                 e.id.as_deref().unwrap_or("").as_bytes(),
                 e.member.as_deref().unwrap_or("").as_bytes(),
@@ -1850,19 +1896,16 @@ impl OutPiece {
                 },
             ),
         };
-        let OutPiece { out, cell, state, fields, accs, seen } = self;
-        let mut frame = None;
-        if message.is_none() {
-            // The claim settles again from its accumulators before it, as it did.
-            settled.before(i, accs, seen);
-            part.fill(&table.shape, k, fields);
-            match c.engine.replay(fields, accs, seen, state) {
-                Ok(f) => frame = Some(f),
-                Err(e) => message = Some(e.to_string()),
+        let OutPiece { out, cell, values } = self;
+        let settled_values = match message {
+            Some(_) => None,
+            None => {
+                settled.values(i, part, k, values);
+                Some(values.split_at(c.slots.len().min(values.len())))
             }
-        }
+        };
         let row = RowOut { line: part.line(k), id, member, message: message.as_deref() };
-        let values = frame.map(|f| (f.values.as_slice(), accs.as_slice()));
+        let values = settled_values;
         match &c.json {
             None => csv_row(out, cell, c, &row, values),
             Some(keys) => json_row(out, cell, c, keys, &row, values),
@@ -1879,7 +1922,8 @@ struct RowOut<'r> {
     message: Option<&'r str>,
 }
 
-/// A claim's values and its accumulators before it, when it settled; `None` for an error row.
+/// A claim's outputs (in column order) and its accumulators before it, when it settled; `None`
+/// for an error row.
 type Values<'v> = Option<(&'v [i64], &'v [i64])>;
 
 /// Write a row as CSV: `line,id,member,status,error,<outputs>,<accumulators>`.
@@ -1899,9 +1943,9 @@ fn csv_row(
     match values {
         Some((values, accs)) => {
             out.extend_from_slice(b",ok,");
-            for &(v, ty) in &c.slots {
+            for (&(_, ty), &x) in c.slots.iter().zip(values) {
                 out.push(b',');
-                OutPiece::cell(out, scratch, policy, ty, values.get(v).copied().unwrap_or(0));
+                OutPiece::cell(out, scratch, policy, ty, x);
             }
             for (a, &x) in policy.accumulators.iter().zip(accs) {
                 out.push(b',');
@@ -1925,7 +1969,7 @@ enum Source {
     Member,
     Status,
     Error,
-    /// A value of the settlement, with its type.
+    /// An output of the settlement (its column among the outputs), with its type.
     Value(usize, Type),
     /// An accumulator before the claim, with its type.
     Accumulator(usize, Type),
@@ -1950,9 +1994,9 @@ impl JsonKeys {
         settled.insert("status".into(), Source::Status);
         failed.insert("status".into(), Source::Status);
         failed.insert("error".into(), Source::Error);
-        for (v, ty) in output_slots(policy) {
+        for (j, (v, ty)) in output_slots(policy).into_iter().enumerate() {
             if let Some(def) = policy.values.get(v) {
-                settled.insert(def.name.clone(), Source::Value(v, ty));
+                settled.insert(def.name.clone(), Source::Value(j, ty));
             }
         }
         for (i, a) in policy.accumulators.iter().enumerate() {

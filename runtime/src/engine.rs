@@ -406,35 +406,6 @@ impl Engine {
         }
     }
 
-    /// A running state for [`Engine::replay`].
-    pub(crate) fn running(&self) -> Running {
-        self.fresh()
-    }
-
-    /// Settle a claim again from its accumulators before it (`accs`, and `seen` 0 or 1 for
-    /// each), with the closures or compiled code: the frame then holds its values.
-    pub(crate) fn replay<'s>(
-        &self,
-        fields: &[i64],
-        accs: &[i64],
-        seen: &[i64],
-        state: &'s mut Running,
-    ) -> Result<&'s Frame, ClaimError> {
-        let not_settled = || ClaimError::Input("claim was not settled".into());
-        let Some(code) = &self.code else { return Err(not_settled()) };
-        let frame = state.frame.get_or_insert_with(|| code.frame());
-        for (slot, x) in frame.accs.iter_mut().zip(accs) {
-            *slot = *x;
-        }
-        for (slot, x) in frame.seen.iter_mut().zip(seen) {
-            *slot = *x;
-        }
-        let cell = fields.get(self.policy.dated_field).copied().unwrap_or(0);
-        let date = Date(i32::try_from(cell).unwrap_or(0));
-        self.evaluate_compiled(code, None, Some(fields), date, state, |_| {})?;
-        state.frame.as_ref().ok_or_else(not_settled)
-    }
-
     /// Whether the interpreter runs as closures over scaled integers (`false`: it walks the IR,
     /// for policies with values of text, list or record type).
     pub fn uses_closures(&self) -> bool {

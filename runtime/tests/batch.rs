@@ -58,12 +58,12 @@ fn fast_in(engine: &Engine, input: &[u8], f: Formats, window: usize) -> Option<V
     } else {
         read_table_from(policy, input, "claims.csv", window).expect("read")?
     };
-    let settled = settle_table(engine, &table, &|_| {}).expect("supported");
+    let settled = settle_table(engine, table, &|_| {}).expect("supported");
     let mut out = Vec::new();
     if f.jsonl_out {
-        write_table_jsonl(engine, &table, &settled, &mut out).expect("written");
+        write_table_jsonl(engine, &settled, &mut out).expect("written");
     } else {
-        write_table_csv(engine, &table, &settled, &mut out).expect("written");
+        write_table_csv(engine, &settled, &mut out).expect("written");
     }
     Some(out)
 }
@@ -173,7 +173,7 @@ fn the_fast_path_writes_what_the_general_path_writes() {
         let jit = Engine::compiled(policy.clone()).expect("compiles");
         if !supported(&closures) {
             assert!(!supported(&jit), "{name}");
-            assert!(settle_table(&closures, &Default::default(), &|_| {}).is_none());
+            assert!(settle_table(&closures, Default::default(), &|_| {}).is_none());
             continue;
         }
         taken += 1;
