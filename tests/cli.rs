@@ -177,6 +177,32 @@ fn an_interrupted_run_leaves_the_previous_output_and_no_partial_file() {
     assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 }
 
+/// An output that exists and is not a regular file (a named pipe here, `/dev/null` as often) is
+/// written through: a file renamed over it would replace the pipe or device itself.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_a_pipe_is_written_through_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("pipe");
+    let pipe = dir.join("settlements.csv");
+    let _ = std::fs::remove_file(&pipe);
+    let made = Command::new("mkfifo").arg(&pipe).status().expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read(pipe).expect("the pipe reads"))
+    };
+    let policy = "policies/dezhou/employee_inpatient.settle";
+    let claims = "examples/claims/dezhou_employee.csv";
+    let out = settle(&["run", policy, "--claims", claims, "--out", pipe.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Before reading: a replaced pipe would leave the reader waiting for a writer forever.
+    let kind = std::fs::symlink_metadata(&pipe).expect("still there").file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced by {kind:?}");
+    let through = reader.join().expect("the reader");
+    assert_eq!(through, settle(&["run", policy, "--claims", claims]).stdout);
+}
+
 #[test]
 fn extra_columns_are_ignored() {
     let dir = scratch("extra-columns");

@@ -1031,11 +1031,14 @@ fn remove_stale(dir: &Path, name: &str) {
 }
 
 /// A file written whole or not at all: a temporary file beside the target, renamed over it on
-/// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed.
+/// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed. A target
+/// that exists and is not a regular file (`/dev/null`, a named pipe, a terminal) is written
+/// straight to instead: renaming a file over it would replace the device or pipe itself.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
-    temporary: PathBuf,
+    /// The temporary file; `None` when writing straight to the target.
+    temporary: Option<PathBuf>,
     writer: Option<BufWriter<Flushing>>,
 }
 
@@ -1052,11 +1055,15 @@ pub struct Flushing {
     since: u64,
     /// Requests to the thread (at most one waiting), and the thread.
     flusher: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+    /// Whether the data goes to disk (`false`: a device or pipe, never synced).
+    durable: bool,
 }
 
 impl Flushing {
-    fn new(file: File) -> Self {
-        Flushing { file, since: 0, flusher: None }
+    /// A file put on disk as it is written (`durable`), or a stream (a device or pipe) that has
+    /// no disk to wait for.
+    fn new(file: File, durable: bool) -> Self {
+        Flushing { file, since: 0, flusher: None, durable }
     }
 
     /// Ask for the data written so far to go to disk; the first time, start the thread.
@@ -1084,7 +1091,9 @@ impl Flushing {
             drop(send);
             let _ = thread.join();
         }
-        self.file.sync_all()?;
+        if self.durable {
+            self.file.sync_all()?;
+        }
         Ok(self.file)
     }
 }
@@ -1093,7 +1102,7 @@ impl Write for Flushing {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
         self.since += n as u64;
-        if self.since >= FLUSH_EVERY {
+        if self.durable && self.since >= FLUSH_EVERY {
             self.since = 0;
             self.request();
         }
@@ -1108,6 +1117,14 @@ impl Write for Flushing {
 impl AtomicFile {
     /// Create the temporary file (this fails early when the directory is not writable).
     pub fn create(target: &Path) -> std::io::Result<Self> {
+        if std::fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let file = std::fs::OpenOptions::new().write(true).open(target)?;
+            return Ok(AtomicFile {
+                target: target.to_path_buf(),
+                temporary: None,
+                writer: Some(BufWriter::with_capacity(1 << 20, Flushing::new(file, false))),
+            });
+        }
         let dir =
             target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -1119,8 +1136,8 @@ impl AtomicFile {
         }
         Ok(AtomicFile {
             target: target.to_path_buf(),
-            temporary,
-            writer: Some(BufWriter::with_capacity(1 << 20, Flushing::new(file))),
+            temporary: Some(temporary),
+            writer: Some(BufWriter::with_capacity(1 << 20, Flushing::new(file, true))),
         })
     }
 
@@ -1134,10 +1151,11 @@ impl AtomicFile {
         if let Some(w) = self.writer.take() {
             w.into_inner().map_err(|e| e.into_error())?.finish()?;
         }
-        let renamed = std::fs::rename(&self.temporary, &self.target);
-        forget_partial(&self.temporary);
+        let Some(temporary) = self.temporary.take() else { return Ok(()) };
+        let renamed = std::fs::rename(&temporary, &self.target);
+        forget_partial(&temporary);
         if renamed.is_err() {
-            let _ = std::fs::remove_file(&self.temporary);
+            let _ = std::fs::remove_file(&temporary);
         }
         renamed
     }
@@ -1147,8 +1165,10 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.is_some() {
             self.writer = None;
-            let _ = std::fs::remove_file(&self.temporary);
-            forget_partial(&self.temporary);
+            if let Some(temporary) = &self.temporary {
+                let _ = std::fs::remove_file(temporary);
+                forget_partial(temporary);
+            }
         }
     }
 }
