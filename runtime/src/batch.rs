@@ -16,24 +16,24 @@
 //!   by the general reader's own function, so its values or its error row are the general
 //!   path's. Duplicate ids are found by a parallel sort of 64-bit keys (a hash above the index).
 //! - **Settling.** Members are grouped by a parallel sort of such keys of their ids (a hash
-//!   shared by different members is split exactly); tasks of about 256 claims read their rows
+//!   shared by different members is split exactly); tasks of about 256 claims copy their rows
 //!   (first both ends of each, so that the cache misses overlap), fill one block, order and
-//!   settle them, and keep each claim's accumulators before it in its row of one block in input
-//!   order (half the memory of keeping its outputs).
-//! - **Writing.** Each row settles its claim again from those accumulators (the code is a
-//!   function of the claim and them) and is formatted in parallel pieces straight to bytes,
+//!   settle them, and write each claim's settled values (its outputs, then its accumulators
+//!   before it, 4 bytes each where they fit) back into its own row, in place of its numbers,
+//!   which nothing reads again: the rows are still in the cache, and no other block is needed.
+//! - **Writing.** Rows are formatted from those values in parallel pieces straight to bytes,
 //!   written in order by a thread of its own while the next batch is formatted.
 //!
 //! The output is byte for byte the general path's; `tests/batch.rs` compares the two on every
 //! policy the path takes, in every combination of formats, on generated claims, hostile input,
 //! random bodies and windows, and the `batch` fuzz target on any bytes.
 //!
-//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 accumulators): the
-//! table's row of 43 bytes and 1 of status (line numbers only where records do not follow each
-//! other line after line); while reading, two windows of the file (16 MiB each) and 8 bytes for
-//! the duplicate search; while settling, 32 bytes of accumulators and their mask and 8 for
-//! grouping: about 85 bytes a claim at the peak, 1.3 times the input's size as measured. See
-//! `docs/performance.md`.
+//! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 outputs, 7
+//! accumulators): the table's row of 76 bytes (the ids' 18 and padding to 20, then the larger of
+//! the numbers' 25 and the settled values' 56) and 1 of status (line numbers only where records
+//! do not follow each other line after line); while reading, two windows of the file (16 MiB
+//! each) and 8 bytes for the duplicate search; while settling, 8 for grouping: about 85 bytes a
+//! claim at the peak, 1.4 times the input's size as measured. See `docs/performance.md`.
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
@@ -2129,6 +2129,40 @@ mod tests {
         let mut out = Vec::new();
         split_by_member(&mut one, &member, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn a_row_holds_its_texts_then_the_larger_of_its_numbers_and_its_settled_values() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/dezhou/employee_inpatient.settle"
+        ))
+        .expect("policy");
+        let policy = crate::load_str("employee_inpatient.settle", &text).expect("checks");
+        let record = crate::io::input(&policy);
+        let width = record.fields.len();
+        let layout = Layout { policy: &policy, record, positions: (0..width).collect(), width };
+        let kinds = kinds(&policy);
+        // Ids of 8 and 7 characters: slots of a length and 8 bytes each.
+        let sample = b"g0000000,p017477,2020-08-24,level2,987.12,106.60,0.00,7.81,162.53\n";
+        // 7 outputs and 7 accumulators.
+        let values = settled_values(&policy);
+        assert_eq!(values, 14);
+        let shape = Shape::of(&kinds, &layout, sample, values);
+        let texts: Vec<usize> = shape
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Text(_)))
+            .map(|(at, s)| at + s.size())
+            .collect();
+        assert_eq!(texts, vec![9, 18]);
+        assert_eq!(shape.results, 20);
+        assert!(shape.slots.iter().all(|&(at, s)| matches!(s, Slot::Text(_)) || at >= 20));
+        let numbers_end = shape.slots.iter().map(|(at, s)| at + s.size()).max();
+        assert_eq!(numbers_end, Some(20 + 6 * 4 + 1));
+        assert_eq!(shape.stride, 20 + 4 * values);
+        // Fewer settled values than the numbers' bytes: the numbers decide, rounded to words.
+        assert_eq!(Shape::of(&kinds, &layout, sample, 2).stride, 48);
     }
 
     #[test]
