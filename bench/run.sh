@@ -4,7 +4,10 @@
 # speed-up from 1 to 2 threads, and the floors measured in the same run: reading the file
 # (`cat FILE > /dev/null`), reading and checking the claims without settling
 # (`settle run --read-only`, 2 threads), and writing as many bytes as the settlements take
-# (`dd` from /dev/zero to a new file, then `sync`).
+# (`dd` from /dev/zero to a new file, then `sync`). Each run writes a new file: the previous
+# run's output is removed and the removal synced first, so that freeing 1 GB of the last run
+# is not timed in the next (replacing an output of that size costs 0.5 to 1.5 s more on the
+# machine of docs/performance.md).
 #
 # Usage: bench/run.sh [SIZE...]    (default: 1000000 2000000 5000000 10000000)
 # Generated files go to target/bench/ (about 70 bytes a claim in, 115 out).
@@ -45,6 +48,7 @@ for n in "${sizes[@]}"; do
     for backend in jit interp; do
         one=
         for threads in 1 2; do
+            rm -f "$dir/out.csv" && sync
             read -r secs kib < <(measure "$settle" run "$policy" --claims "$claims" --out "$dir/out.csv" \
                 --backend "$backend" --threads "$threads")
             row "$n" "$backend" "$threads" "$secs" "$(rate "$n" "$secs")" $((kib / 1024)) "$file_mib"
