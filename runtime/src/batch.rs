@@ -1610,7 +1610,8 @@ pub fn settle_table(
                         return;
                     };
                     let values = outputs.iter().map(|&v| frame.values.get(v).copied());
-                    let cells = values.map(Option::unwrap_or_default).chain(frame.accs.iter().copied());
+                    let cells =
+                        values.map(Option::unwrap_or_default).chain(frame.accs.iter().copied());
                     for (slot, x) in out.iter_mut().zip(cells) {
                         *slot = x;
                     }
