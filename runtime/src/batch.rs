@@ -47,8 +47,8 @@ use settle_lang::ir::{Policy, Type};
 
 use crate::engine::{ClaimError, Engine};
 use crate::io::{
-    FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, output_slots,
-    record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
+    FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, line_end_cuts,
+    output_slots, record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
 };
 use crate::value::Value;
 
@@ -626,10 +626,10 @@ impl<'a, 'p> Reader<'a, 'p> {
     }
 }
 
-/// Read a piece; line numbers count from 1 at its start.
-fn read_piece(r: &Reader<'_, '_>, piece: &[u8]) -> Piece {
+/// Read a piece (`quoted`: its window holds a quote); line numbers count from 1 at its start.
+fn read_piece(r: &Reader<'_, '_>, piece: &[u8], quoted: bool) -> Piece {
     let mut out = Piece::new(r.shape, piece.len() / 48);
-    if memchr::memchr(b'"', piece).is_none() {
+    if !quoted || memchr::memchr(b'"', piece).is_none() {
         split_piece(r, piece, &mut out);
     } else {
         read_quoted_piece(r, piece, &mut out);
@@ -863,25 +863,29 @@ pub fn read_table_from(
     let mut state: Option<(Layout<'_>, Vec<Kind>, usize)> = None;
     // Blank lines before the header, kept until a window holds it.
     let mut blank: Vec<u8> = Vec::new();
-    let whole = in_windows(file, window, true, name, |mut bytes| {
+    let whole = in_windows(file, window, true, name, |window, quoted| {
+        let joined: Vec<u8>;
+        let mut bytes = window;
         if state.is_none() {
             if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                blank.extend_from_slice(&bytes);
+                blank.extend_from_slice(bytes);
                 return Ok(true);
             }
             if !blank.is_empty() {
-                blank.append(&mut bytes);
-                bytes = std::mem::take(&mut blank);
+                blank.extend_from_slice(bytes);
+                joined = std::mem::take(&mut blank);
+                bytes = &joined;
             }
         }
         let pieces = (rayon::current_num_threads() * 2).max(1);
         let (layout, kinds, lines_before, cuts) = match state.take() {
             None => {
-                let (layout, cuts, lines_before) = csv_cuts(policy, &bytes, name, pieces)?;
+                let (layout, cuts, lines_before) = csv_cuts(policy, bytes, name, pieces)?;
                 (layout, kinds(policy), lines_before, cuts)
             }
             Some((layout, kinds, lines_before)) => {
-                let cuts = record_cuts(&bytes, pieces);
+                let cuts =
+                    if quoted { record_cuts(bytes, pieces) } else { line_end_cuts(bytes, pieces) };
                 let cuts = cuts.windows(2).filter_map(|w| bytes.get(*w.first()?..*w.last()?));
                 (layout, kinds, lines_before, cuts.collect())
             }
@@ -892,7 +896,7 @@ pub fn read_table_from(
         }
         let shape = table.shape.clone();
         let reader = Reader::new(&layout, &kinds, &shape);
-        let after = add_window(&mut table, cuts, lines_before, |p| read_piece(&reader, p));
+        let after = add_window(&mut table, cuts, lines_before, |p| read_piece(&reader, p, quoted));
         let taken = after.is_some();
         state = after.map(|after| (layout, kinds, after));
         Ok(taken)
@@ -908,27 +912,35 @@ pub fn read_table_from(
 }
 
 /// Read `file` on a thread of its own in windows of whole records (see [`read_windows`]),
-/// giving each to `each` on this one as the next is read; `Ok(false)` when `each` leaves the
-/// file to the general path.
+/// giving each to `each` on this one as the next is read, with whether it holds a quote (for
+/// CSV, `csv`); `Ok(false)` when `each` leaves the file to the general path. The windows' buffers
+/// go back to the reading thread to be filled again.
 fn in_windows(
     file: impl Read + Send,
     window: usize,
     csv: bool,
     name: &str,
-    mut each: impl FnMut(Vec<u8>) -> Result<bool, FileError>,
+    mut each: impl FnMut(&[u8], bool) -> Result<bool, FileError>,
 ) -> Result<bool, FileError> {
     std::thread::scope(|scope| {
-        let (send, windows) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
-        scope.spawn(move || read_windows(file, window.max(1), csv, &send));
-        for bytes in windows {
-            let bytes = bytes.map_err(|source| FileError::Io { path: name.to_string(), source })?;
-            if !each(bytes)? {
+        let (send, windows) = std::sync::mpsc::sync_channel::<Window>(1);
+        let (give_back, used) = std::sync::mpsc::channel::<Vec<u8>>();
+        scope.spawn(move || read_windows(file, window.max(1), csv, &send, &used));
+        for read in windows {
+            let (bytes, quoted) =
+                read.map_err(|source| FileError::Io { path: name.to_string(), source })?;
+            if !each(&bytes, quoted)? {
                 return Ok(false);
             }
+            // The reader has stopped when it is gone: the buffer is then simply dropped.
+            let _ = give_back.send(bytes);
         }
         Ok(true)
     })
 }
+
+/// A window of the file read, and whether it holds a quote; or the error that ended reading.
+type Window = std::io::Result<(Vec<u8>, bool)>;
 
 /// Read a window's pieces in parallel with `read` and add them to the table: the lines before
 /// the next window, or `None` when a piece is for the general path.
@@ -958,12 +970,23 @@ fn read_windows(
     mut file: impl Read,
     window: usize,
     csv: bool,
-    send: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    send: &std::sync::mpsc::SyncSender<Window>,
+    used: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
     let mut quoted = false;
     loop {
-        let mut buf = std::mem::take(&mut carry);
+        let mut buf = if quoted {
+            // The rest of the file read so far, to read on into.
+            std::mem::take(&mut carry)
+        } else {
+            // A buffer given back, its pages already the process's, rather than a new one;
+            // the part record after the last window's last line feed first.
+            let mut buf = used.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.append(&mut carry);
+            buf
+        };
         let want = buf.len() + window;
         buf.reserve(window);
         let mut ended = false;
@@ -984,7 +1007,8 @@ fn read_windows(
         }
         if ended {
             if !buf.is_empty() {
-                let _ = send.send(Ok(buf));
+                let quote = quoted || (csv && memchr::memchr(b'"', &buf).is_some());
+                let _ = send.send(Ok((buf, quote)));
             }
             return;
         }
@@ -994,8 +1018,9 @@ fn read_windows(
         let cut = if quoted { None } else { memchr::memrchr(b'\n', &buf).map(|p| p + 1) };
         match cut {
             Some(cut) => {
-                carry = buf.split_off(cut);
-                if send.send(Ok(buf)).is_err() {
+                carry.extend_from_slice(buf.get(cut..).unwrap_or(&[]));
+                buf.truncate(cut);
+                if send.send(Ok((buf, false))).is_err() {
                     return;
                 }
             }
@@ -1028,13 +1053,13 @@ pub fn read_jsonl_table_from(
     let shape = Shape::of(&kinds, &layout, &[], settled_values(policy));
     let mut table = Table { shape, ..Table::default() };
     let mut lines_before = 0;
-    let whole = in_windows(file, window, false, name, |bytes| {
-        if std::str::from_utf8(&bytes).is_err() {
+    let whole = in_windows(file, window, false, name, |bytes, _| {
+        if std::str::from_utf8(bytes).is_err() {
             return Ok(false);
         }
         let shape = table.shape.clone();
         let reader = Reader::new(&layout, &kinds, &shape);
-        let pieces = line_cuts(&bytes, (rayon::current_num_threads() * 2).max(1));
+        let pieces = line_cuts(bytes, (rayon::current_num_threads() * 2).max(1));
         let after = add_window(&mut table, pieces, lines_before, |p| read_jsonl_piece(&reader, p));
         lines_before = after.unwrap_or(lines_before);
         Ok(after.is_some())

@@ -280,51 +280,58 @@ fn read_csv_in_pieces(
     Ok(rows)
 }
 
+/// [`record_cuts`] of a body without quotes: a cut after the first line feed from each step.
+pub(crate) fn line_end_cuts(body: &[u8], pieces: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    if pieces > 1 && !body.is_empty() {
+        let step = body.len().div_ceil(pieces);
+        for i in 1..pieces {
+            let from = (i * step).min(body.len());
+            let cut = memchr::memchr(b'\n', body.get(from..).unwrap_or_default())
+                .map_or(body.len(), |p| from + p + 1);
+            cuts.push(cut);
+        }
+    }
+    cuts.push(body.len());
+    cuts.dedup();
+    cuts
+}
+
 /// Offsets into `body` that start a record, `0` first and `body.len()` last, cutting it into
 /// about `pieces` parts. A cut follows a line feed that ends a record, found by following the
 /// quoting of the `csv` reader: a quote opens a quoted field only at the start of a field, and
 /// `""` inside one is a quote.
 pub(crate) fn record_cuts(body: &[u8], pieces: usize) -> Vec<usize> {
+    if !body.contains(&b'"') {
+        return line_end_cuts(body, pieces);
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        FieldStart,
+        Field,
+        Quoted,
+        QuoteInQuoted,
+    }
     let mut cuts = vec![0];
-    if pieces > 1 && !body.is_empty() {
+    if pieces > 1 {
         let step = body.len().div_ceil(pieces);
-        if !body.contains(&b'"') {
-            for i in 1..pieces {
-                let from = (i * step).min(body.len());
-                let cut = body
-                    .get(from..)
-                    .unwrap_or_default()
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(body.len(), |p| from + p + 1);
-                cuts.push(cut);
-            }
-        } else {
-            #[derive(Clone, Copy, PartialEq)]
-            enum At {
-                FieldStart,
-                Field,
-                Quoted,
-                QuoteInQuoted,
-            }
-            let mut at = At::FieldStart;
-            let mut next = step;
-            for (i, &b) in body.iter().enumerate() {
-                at = match (at, b) {
-                    (At::Quoted, b'"') => At::QuoteInQuoted,
-                    (At::Quoted, _) => At::Quoted,
-                    (At::FieldStart, b'"') | (At::QuoteInQuoted, b'"') => At::Quoted,
-                    (_, b',' | b'\r') => At::FieldStart,
-                    (_, b'\n') => {
-                        if i + 1 >= next {
-                            cuts.push(i + 1);
-                            next = i + 1 + step;
-                        }
-                        At::FieldStart
+        let mut at = At::FieldStart;
+        let mut next = step;
+        for (i, &b) in body.iter().enumerate() {
+            at = match (at, b) {
+                (At::Quoted, b'"') => At::QuoteInQuoted,
+                (At::Quoted, _) => At::Quoted,
+                (At::FieldStart, b'"') | (At::QuoteInQuoted, b'"') => At::Quoted,
+                (_, b',' | b'\r') => At::FieldStart,
+                (_, b'\n') => {
+                    if i + 1 >= next {
+                        cuts.push(i + 1);
+                        next = i + 1 + step;
                     }
-                    _ => At::Field,
-                };
-            }
+                    At::FieldStart
+                }
+                _ => At::Field,
+            };
         }
     }
     cuts.push(body.len());
