@@ -428,18 +428,6 @@ impl Table {
         self.errors.iter().map(|(_, e)| e)
     }
 
-    /// Every record that is a claim (no error row), in parallel: its index, its part and its
-    /// index there.
-    fn claims(&self) -> impl ParallelIterator<Item = (u32, &Part, usize)> {
-        self.parts.par_iter().zip(&self.starts).flat_map_iter(|(part, &start)| {
-            part.bad
-                .iter()
-                .enumerate()
-                .filter(|(_, bad)| !**bad)
-                .map(move |(k, _)| (u32::try_from(start + k).unwrap_or(u32::MAX), part, k))
-        })
-    }
-
     /// The part holding record `i`, and its index there.
     fn locate(&self, i: usize) -> Option<(&Part, usize)> {
         let p = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
@@ -1333,11 +1321,28 @@ fn record(key: u64) -> u32 {
 }
 
 /// Keys of text field `field` of every claim that is not an error row, made and sorted in
-/// parallel.
+/// parallel: each part's made straight into its own stretch of one block.
 fn sorted_keys(table: &Table, field: usize) -> Vec<u64> {
     let shape = &table.shape;
-    let mut keys: Vec<u64> =
-        table.claims().map(|(i, part, k)| key(part.text(shape, k, field), i)).collect();
+    let claims: Vec<usize> =
+        table.parts.iter().map(|p| p.bad.iter().filter(|bad| !**bad).count()).collect();
+    let mut keys = vec![0u64; claims.iter().sum()];
+    let mut stretches = Vec::with_capacity(claims.len());
+    let mut rest = keys.as_mut_slice();
+    for &n in &claims {
+        let Some((stretch, after)) = std::mem::take(&mut rest).split_at_mut_checked(n) else {
+            break;
+        };
+        stretches.push(stretch);
+        rest = after;
+    }
+    table.parts.par_iter().zip(&table.starts).zip(stretches).for_each(|((part, &start), out)| {
+        let good = part.bad.iter().enumerate().filter(|(_, bad)| !**bad);
+        for (slot, (k, _)) in out.iter_mut().zip(good) {
+            let i = u32::try_from(start + k).unwrap_or(u32::MAX);
+            *slot = key(part.text(shape, k, field), i);
+        }
+    });
     keys.par_sort_unstable();
     keys
 }
@@ -1738,11 +1743,19 @@ fn write_rows(c: &Columns<'_>, mut out: impl Write + Send) -> std::io::Result<()
     let n = table.len();
     // A thread of its own writes the pieces in order while the pool formats the next batch:
     // writing a large file is slow kernel work that formatting need not wait for.
+    // Pieces written go back to be formatted into again: their pages are the process's
+    // already (new ones cost a page fault every 4 KiB of output).
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * BATCH / PIECE);
+        let spare = &spare;
         let writer = scope.spawn(move || -> std::io::Result<()> {
-            for piece in receive {
+            for mut piece in receive {
                 out.write_all(&piece)?;
+                piece.clear();
+                if let Ok(mut spare) = spare.lock() {
+                    spare.push(piece);
+                }
             }
             out.flush()
         });
@@ -1753,7 +1766,8 @@ fn write_rows(c: &Columns<'_>, mut out: impl Write + Send) -> std::io::Result<()
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|from| {
-                    let mut piece = OutPiece::new(engine.policy(), PIECE);
+                    let buffer = spare.lock().ok().and_then(|mut spare| spare.pop());
+                    let mut piece = OutPiece::new(engine.policy(), PIECE, buffer);
                     for i in from..(from + PIECE).min(end) {
                         piece.write(c, i);
                     }
@@ -1867,9 +1881,10 @@ struct Columns<'a> {
 }
 
 impl OutPiece {
-    fn new(policy: &Policy, rows: usize) -> Self {
+    /// A piece of `rows` rows, written into `buffer` if given.
+    fn new(policy: &Policy, rows: usize, buffer: Option<Vec<u8>>) -> Self {
         OutPiece {
-            out: Vec::with_capacity(rows * 128),
+            out: buffer.unwrap_or_else(|| Vec::with_capacity(rows * 128)),
             cell: String::new(),
             values: vec![0; settled_values(policy)],
         }
