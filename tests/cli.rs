@@ -203,6 +203,25 @@ fn an_output_that_is_a_pipe_is_written_through_not_replaced() {
     assert_eq!(through, settle(&["run", policy, "--claims", claims]).stdout);
 }
 
+/// An output that is a symbolic link is written to the file it points to; the link stays.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_a_link_writes_the_file_it_points_to() {
+    let dir = scratch("link");
+    let (file, link) = (dir.join("settlements.csv"), dir.join("latest.csv"));
+    std::fs::write(&file, "previous\n").expect("write");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("settlements.csv", &link).expect("symlink");
+    let policy = "policies/dezhou/employee_inpatient.settle";
+    let claims = "examples/claims/dezhou_employee.csv";
+    let out = settle(&["run", policy, "--claims", claims, "--out", link.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let kind = std::fs::symlink_metadata(&link).expect("still there").file_type();
+    assert!(kind.is_symlink(), "the link was replaced by {kind:?}");
+    let written = std::fs::read(&file).expect("the file");
+    assert_eq!(written, settle(&["run", policy, "--claims", claims]).stdout);
+}
+
 #[test]
 fn extra_columns_are_ignored() {
     let dir = scratch("extra-columns");

@@ -1037,10 +1037,24 @@ fn remove_stale(dir: &Path, name: &str) {
     }
 }
 
+/// `path` with the symbolic links it names followed (as many as the system follows at most).
+fn followed(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(next) = std::fs::read_link(&path) else { break };
+        path = match path.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    path
+}
+
 /// A file written whole or not at all: a temporary file beside the target, renamed over it on
 /// [`AtomicFile::commit`]; dropped without committing, the temporary file is removed. A target
 /// that exists and is not a regular file (`/dev/null`, a named pipe, a terminal) is written
-/// straight to instead: renaming a file over it would replace the device or pipe itself.
+/// straight to instead: renaming a file over it would replace the device or pipe itself. A
+/// target that is a symbolic link is the file it points to: the link stays.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
@@ -1124,6 +1138,7 @@ impl Write for Flushing {
 impl AtomicFile {
     /// Create the temporary file (this fails early when the directory is not writable).
     pub fn create(target: &Path) -> std::io::Result<Self> {
+        let target = &followed(target);
         if std::fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
             let file = std::fs::OpenOptions::new().write(true).open(target)?;
             return Ok(AtomicFile {
