@@ -33,7 +33,7 @@
 //! the numbers' 25 and the settled values' 56) and 1 of status (line numbers only where records
 //! do not follow each other line after line); while reading, two windows of the file (16 MiB
 //! each) and 8 bytes for the duplicate search; while settling, 8 for grouping: about 85 bytes a
-//! claim at the peak, 1.4 times the input's size as measured. See `docs/performance.md`.
+//! claim at the peak, 1.25 times the input's size as measured. See `docs/performance.md`.
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
