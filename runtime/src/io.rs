@@ -1168,7 +1168,7 @@ impl AtomicFile {
         self.writer.as_mut()
     }
 
-    /// Flush, sync and move the file into place.
+    /// Flush, sync and move the file into place, the move synced too.
     pub fn commit(mut self) -> std::io::Result<()> {
         if let Some(w) = self.writer.take() {
             w.into_inner().map_err(|e| e.into_error())?.finish()?;
@@ -1179,7 +1179,15 @@ impl AtomicFile {
         if renamed.is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
-        renamed
+        renamed?;
+        // The rename itself on disk: the directory's entry synced (where a directory can be
+        // opened as a file, as on Unix).
+        #[cfg(unix)]
+        {
+            let dir = self.target.parent().filter(|p| !p.as_os_str().is_empty());
+            File::open(dir.unwrap_or_else(|| Path::new(".")))?.sync_all()?;
+        }
+        Ok(())
     }
 }
 
