@@ -203,6 +203,18 @@ fn an_output_that_is_a_pipe_is_written_through_not_replaced() {
     assert_eq!(through, settle(&["run", policy, "--claims", claims]).stdout);
 }
 
+/// `--out /dev/stdout` into a pipe (as a test harness or `| head` reads it) writes the pipe:
+/// `/dev/stdout` is a link to a link to the pipe, and neither is replaced.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_output_of_dev_stdout_into_a_pipe_writes_the_pipe() {
+    let policy = "policies/dezhou/employee_inpatient.settle";
+    let claims = "examples/claims/dezhou_employee.csv";
+    let out = settle(&["run", policy, "--claims", claims, "--out", "/dev/stdout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, settle(&["run", policy, "--claims", claims]).stdout);
+}
+
 /// An output that is a symbolic link is written to the file it points to; the link stays.
 #[cfg(unix)]
 #[test]

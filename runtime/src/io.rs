@@ -1037,7 +1037,8 @@ fn remove_stale(dir: &Path, name: &str) {
     }
 }
 
-/// `path` with the symbolic links it names followed (as many as the system follows at most).
+/// `path` with the symbolic links it names followed (as many as the system follows at most), for
+/// a link to a file that does not exist yet.
 fn followed(path: &Path) -> PathBuf {
     let mut path = path.to_path_buf();
     for _ in 0..40 {
@@ -1138,7 +1139,8 @@ impl Write for Flushing {
 impl AtomicFile {
     /// Create the temporary file (this fails early when the directory is not writable).
     pub fn create(target: &Path) -> std::io::Result<Self> {
-        let target = &followed(target);
+        // A device, pipe or terminal, named directly or through links (`/dev/stdout`): written
+        // through, as a stream.
         if std::fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
             let file = std::fs::OpenOptions::new().write(true).open(target)?;
             return Ok(AtomicFile {
@@ -1147,6 +1149,13 @@ impl AtomicFile {
                 writer: Some(BufWriter::with_capacity(1 << 20, Flushing::new(file, false))),
             });
         }
+        // A link: the file it names is replaced where it is; the link stays.
+        let linked = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        let target = &if linked {
+            std::fs::canonicalize(target).unwrap_or_else(|_| followed(target))
+        } else {
+            target.to_path_buf()
+        };
         let dir =
             target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
