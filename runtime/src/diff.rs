@@ -128,8 +128,68 @@ pub fn impact(
     reform_outcomes: &[Option<Outcome>],
     movers: usize,
 ) -> Impact {
-    let bp = base.policy();
-    let rp = reform.policy();
+    let (bp, rp) = (base.policy(), reform.policy());
+    let names = share_names(bp);
+    let claim = |i: usize| match base_rows.get(i) {
+        Some(Row::Claim(c)) => Some(c),
+        _ => None,
+    };
+    let corpus = Corpus {
+        claims: base_rows.len(),
+        before: &|i| shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names),
+        after: &|i| shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names),
+        variant: &|i, f| match claim(i)?.fields.get(f) {
+            Some(Value::Enum(v)) => Some(*v),
+            _ => None,
+        },
+        who: &|i| {
+            let c = claim(i)?;
+            Some(Who {
+                id: format_value(bp, Type::Text, c.fields.get(bp.id_field)?),
+                member: format_value(bp, Type::Text, c.fields.get(bp.member_field)?),
+                line: c.line,
+            })
+        },
+    };
+    impact_of(bp, rp, &corpus, movers)
+}
+
+/// A claim as a report names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// Its id.
+    pub id: String,
+    /// Its member.
+    pub member: String,
+    /// The line it came from.
+    pub line: usize,
+}
+
+/// What an impact report reads of a corpus settled under both policies, claim by claim (by
+/// record index): the base's shares (by the base's share names) before and after, `None` where
+/// the claim did not settle; the variant of an enum field of the input (by field index) and who
+/// the claim is, `None` for a record that is no claim.
+pub struct Corpus<'a> {
+    /// Records in the corpus.
+    pub claims: usize,
+    /// The shares under the base.
+    pub before: &'a dyn Fn(usize) -> Option<Vec<Decimal>>,
+    /// The shares under the reform.
+    pub after: &'a dyn Fn(usize) -> Option<Vec<Decimal>>,
+    /// The variant of an enum field.
+    pub variant: &'a dyn Fn(usize, usize) -> Option<u32>,
+    /// Who the claim is.
+    pub who: &'a dyn Fn(usize) -> Option<Who>,
+}
+
+impl std::fmt::Debug for Corpus<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Corpus").field("claims", &self.claims).finish_non_exhaustive()
+    }
+}
+
+/// Compare two policies' settlements of one corpus.
+pub fn impact_of(bp: &Policy, rp: &Policy, corpus: &Corpus<'_>, movers: usize) -> Impact {
     let names = share_names(bp);
     let last = names.len().saturating_sub(1);
     let mut totals = vec![(Decimal::ZERO, Decimal::ZERO); names.len()];
@@ -153,9 +213,9 @@ pub fn impact(
         })
         .unwrap_or_default();
     let mut breakdown: Vec<BTreeMap<u32, Tally>> = vec![BTreeMap::new(); enum_fields.len()];
-    for (i, row) in base_rows.iter().enumerate() {
-        let before = shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names);
-        let after = shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names);
+    for i in 0..corpus.claims {
+        let before = (corpus.before)(i);
+        let after = (corpus.after)(i);
         errors.0 += usize::from(before.is_none());
         errors.1 += usize::from(after.is_none());
         let delta: Vec<Decimal> = match (&before, &after) {
@@ -176,16 +236,13 @@ pub fn impact(
             moved.push((fund, i));
             changes.push(money(fund));
         }
-        if let Row::Claim(c) = row {
-            for (slot, (f, _, _)) in breakdown.iter_mut().zip(&enum_fields) {
-                let Some(Value::Enum(v)) = c.fields.get(*f) else { continue };
-                let entry =
-                    slot.entry(*v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; names.len()]));
-                entry.0 += 1;
-                entry.1 += usize::from(changed);
-                for (t, d) in entry.2.iter_mut().zip(&delta) {
-                    *t += d;
-                }
+        for (slot, (f, _, _)) in breakdown.iter_mut().zip(&enum_fields) {
+            let Some(v) = (corpus.variant)(i, *f) else { continue };
+            let entry = slot.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; names.len()]));
+            entry.0 += 1;
+            entry.1 += usize::from(changed);
+            for (t, d) in entry.2.iter_mut().zip(&delta) {
+                *t += d;
             }
         }
     }
@@ -195,16 +252,15 @@ pub fn impact(
         .iter()
         .take(movers)
         .filter_map(|&(fund, i)| {
-            let Row::Claim(c) = base_rows.get(i)? else { return None };
-            let before = shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names);
-            let after = shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names);
+            let who = (corpus.who)(i)?;
+            let (before, after) = ((corpus.before)(i), (corpus.after)(i));
             let show = |s: &Option<Vec<Decimal>>, k: usize| {
                 s.as_ref().and_then(|v| v.get(k)).map_or_else(|| "error".to_string(), |d| money(*d))
             };
             Some(Mover {
-                id: format_value(bp, Type::Text, c.fields.get(bp.id_field)?),
-                member: format_value(bp, Type::Text, c.fields.get(bp.member_field)?),
-                line: c.line,
+                id: who.id,
+                member: who.member,
+                line: who.line,
                 fund_change: money(fund),
                 shares: names
                     .iter()
@@ -238,7 +294,7 @@ pub fn impact(
     Impact {
         base: bp.name.clone(),
         reform: rp.name.clone(),
-        claims: base_rows.len(),
+        claims: corpus.claims,
         affected,
         errors,
         shares: names
