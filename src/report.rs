@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use settle_lang::ir::Policy;
-use settle_runtime::diff::{Impact, impact};
+use settle_runtime::batch;
+use settle_runtime::diff::{Impact, impact, impact_of_shares, share_names};
 use settle_runtime::io::{self, Format, Row};
 use settle_runtime::{Engine, Outcome};
 
@@ -59,25 +60,15 @@ pub fn diff(
         Ok(p) => p,
         Err(code) => return code,
     };
-    let base_rows = match read(&base_policy, claims) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let reform_rows = match read(&reform_policy, claims) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    if base_rows.len() != reform_rows.len() {
-        eprintln!(
-            "error: the two policies read a different number of claims from `{}`",
-            claims.display()
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     let (b, r) = (engine(base_policy), engine(reform_policy));
-    let before = settle_rows(&b, &base_rows);
-    let after = settle_rows(&r, &reform_rows);
-    let report = impact(&b, &r, &base_rows, &before, &after, MOVERS);
+    let report = match fast_impact(&b, &r, claims) {
+        Ok(Some(report)) => report,
+        Ok(None) => match general_impact(&b, &r, claims) {
+            Ok(report) => report,
+            Err(code) => return code,
+        },
+        Err(code) => return code,
+    };
     let text = match format {
         DiffFormat::Text => text(&report),
         DiffFormat::Json => {
@@ -95,6 +86,46 @@ pub fn diff(
         None => print!("{text}"),
     }
     ExitCode::SUCCESS
+}
+
+/// The report by the general path: every claim read into values under each policy.
+fn general_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Impact, ExitCode> {
+    let base_rows = read(b.policy(), claims)?;
+    let reform_rows = read(r.policy(), claims)?;
+    same_count(base_rows.len(), reform_rows.len(), claims)?;
+    let before = settle_rows(b, &base_rows);
+    let after = settle_rows(r, &reform_rows);
+    Ok(impact(b, r, &base_rows, &before, &after, MOVERS))
+}
+
+/// The report by the batch fast path (`settle_runtime::batch`), when both policies take it: the
+/// file read and settled under the reform, then under the base, keeping only each claim's shares
+/// of the reform. `Ok(None)`: for the general path.
+fn fast_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Option<Impact>, ExitCode> {
+    if !(batch::supported(b) && batch::supported(r)) {
+        return Ok(None);
+    }
+    let names = share_names(b.policy());
+    let shares = |engine: &Engine| -> Result<Option<batch::Shares>, ExitCode> {
+        let Some(table) = crate::run::read_table(engine, claims)? else { return Ok(None) };
+        Ok(batch::settle_shares(engine, table, &names, &|_| {}))
+    };
+    let Some(after) = shares(r)?.map(batch::Shares::without_table) else { return Ok(None) };
+    let Some(before) = shares(b)? else { return Ok(None) };
+    same_count(before.len(), after.len(), claims)?;
+    Ok(Some(impact_of_shares(b, r, &before, &after, MOVERS)))
+}
+
+/// An error when the two policies read a different number of records from the claims.
+fn same_count(base: usize, reform: usize, claims: &Path) -> Result<(), ExitCode> {
+    if base == reform {
+        return Ok(());
+    }
+    eprintln!(
+        "error: the two policies read a different number of claims from `{}`",
+        claims.display()
+    );
+    Err(ExitCode::from(EXIT_USAGE))
 }
 
 fn widths(rows: &[Vec<String>]) -> Vec<usize> {

@@ -290,7 +290,7 @@ fn run_fast(
 
 /// The claims read for the batch fast path (`settle_runtime::batch`), CSV or JSON Lines, when
 /// the policy is one it takes. `Ok(None)`: they are for the general path.
-fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
+pub(crate) fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
     if !batch::supported(engine) {
         return Ok(None);
     }

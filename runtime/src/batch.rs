@@ -1706,6 +1706,155 @@ pub fn settle_table(
     Some(Settled { table, wide, errors, totals })
 }
 
+/// A table's claims settled for an impact report ([`crate::diff`]): each claim's shares of the
+/// balance, by the names asked for, in fen, where it settled; the variants of the input's enum
+/// fields, read before settling (the settled values then take their place in the rows); and,
+/// until [`Shares::without_table`], the settled table, for who each claim is.
+#[derive(Debug)]
+pub struct Shares {
+    names: usize,
+    fen: Vec<i64>,
+    settled: Vec<bool>,
+    /// The enum fields of the input, and each record's variant of each (`u32::MAX`: no claim).
+    enums: Vec<usize>,
+    variants: Vec<u32>,
+    table: Option<Settled>,
+}
+
+/// Settle `table` for an impact report, calling `progress` as [`settle_table`] does. `None` when
+/// the engine does not take this path, or a share named is not one of the policy's outputs in
+/// money: the general path then settles the claims.
+pub fn settle_shares(
+    engine: &Engine,
+    table: Table,
+    names: &[String],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<Shares> {
+    let policy = engine.policy();
+    let outputs = output_slots(policy);
+    let at: Vec<usize> = names
+        .iter()
+        .map(|name| {
+            outputs.iter().position(|&(v, ty)| {
+                ty == Type::Money && policy.values.get(v).is_some_and(|d| d.name == *name)
+            })
+        })
+        .collect::<Option<_>>()?;
+    let enums: Vec<usize> = policy.input_record().map_or(Vec::new(), |r| {
+        r.fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| matches!(f.ty, Type::Enum(_)))
+            .map(|(i, _)| i)
+            .collect()
+    });
+    let width = policy.input_record().map_or(0, |r| r.fields.len());
+    let n = table.len();
+    let mut variants = vec![u32::MAX; n * enums.len()];
+    if !enums.is_empty() {
+        let shape = &table.shape;
+        let mut stretches = Vec::with_capacity(table.parts.len());
+        let mut rest = variants.as_mut_slice();
+        for part in &table.parts {
+            let Some((stretch, after)) =
+                std::mem::take(&mut rest).split_at_mut_checked(part.len() * enums.len())
+            else {
+                break;
+            };
+            stretches.push(stretch);
+            rest = after;
+        }
+        table.parts.par_iter().zip(stretches).for_each(|(part, out)| {
+            let mut fields = vec![0i64; width];
+            for ((k, bad), slots) in
+                part.bad.iter().enumerate().zip(out.chunks_exact_mut(enums.len()))
+            {
+                if *bad {
+                    continue;
+                }
+                fill(shape, part.row(shape, k), &part.wide, k, &mut fields);
+                for (slot, &f) in slots.iter_mut().zip(&enums) {
+                    let v = fields.get(f).copied().unwrap_or(0);
+                    *slot = u32::try_from(v).unwrap_or(u32::MAX);
+                }
+            }
+        });
+    }
+    let settled = settle_table(engine, table, progress)?;
+    let k = names.len();
+    let mut fen = vec![0i64; n * k];
+    let mut ok = vec![false; n];
+    let table = settled.table();
+    fen.par_chunks_mut(k.max(1) * 4096).zip(ok.par_chunks_mut(4096)).enumerate().for_each(
+        |(chunk, (fen, ok))| {
+            let mut values = vec![0i64; settled_values(policy)];
+            for (j, (shares, ok)) in fen.chunks_exact_mut(k.max(1)).zip(ok).enumerate() {
+                let i = chunk * 4096 + j;
+                let Some((part, kk)) = table.locate(i) else { continue };
+                let failed = settled.errors.binary_search_by_key(&i, |(e, _)| *e).is_ok();
+                if part.bad.get(kk).copied().unwrap_or(true) || failed {
+                    continue;
+                }
+                settled.values(i, part, kk, &mut values);
+                for (slot, &a) in shares.iter_mut().zip(&at) {
+                    *slot = values.get(a).copied().unwrap_or(0);
+                }
+                *ok = true;
+            }
+        },
+    );
+    Some(Shares { names: k, fen, settled: ok, enums, variants, table: Some(settled) })
+}
+
+impl Shares {
+    /// Records (claims and error rows).
+    pub fn len(&self) -> usize {
+        self.settled.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.settled.is_empty()
+    }
+
+    /// Record `i`'s shares, `None` where it did not settle.
+    pub fn shares(&self, i: usize) -> Option<Vec<rust_decimal::Decimal>> {
+        if !self.settled.get(i).copied().unwrap_or(false) {
+            return None;
+        }
+        let fen = self.fen.get(i * self.names..(i + 1) * self.names)?;
+        Some(fen.iter().map(|&x| rust_decimal::Decimal::new(x, 2)).collect())
+    }
+
+    /// Record `i`'s variant of enum field `field` of the input, `None` for an error row.
+    pub fn variant(&self, i: usize, field: usize) -> Option<u32> {
+        let e = self.enums.iter().position(|&f| f == field)?;
+        let v = *self.variants.get(i * self.enums.len() + e)?;
+        (v != u32::MAX).then_some(v)
+    }
+
+    /// Who record `i` is, `None` for an error row (or once the table is forgotten).
+    pub fn who(&self, policy: &Policy, i: usize) -> Option<crate::diff::Who> {
+        let table = self.table.as_ref()?.table();
+        let (part, k) = table.locate(i)?;
+        if part.bad.get(k).copied().unwrap_or(true) {
+            return None;
+        }
+        let text = |field| String::from_utf8_lossy(part.text(&table.shape, k, field)).into_owned();
+        Some(crate::diff::Who {
+            id: text(policy.id_field),
+            member: text(policy.member_field),
+            line: part.line(k) as usize,
+        })
+    }
+
+    /// Forget the settled table (who each claim is), keeping the shares and variants.
+    pub fn without_table(mut self) -> Shares {
+        self.table = None;
+        self
+    }
+}
+
 /// Write the settlements of a table as CSV, byte for byte what [`crate::io::write_csv`] writes
 /// for the same claims: rows formatted in parallel pieces, written in order.
 pub fn write_table_csv(

@@ -154,6 +154,25 @@ pub fn impact(
     impact_of(bp, rp, &corpus, movers)
 }
 
+/// Compare two policies' settlements of one corpus by the batch fast path: the base's shares
+/// with its table (`before`), the reform's (`after`), read from the same file.
+pub fn impact_of_shares(
+    base: &Engine,
+    reform: &Engine,
+    before: &crate::batch::Shares,
+    after: &crate::batch::Shares,
+    movers: usize,
+) -> Impact {
+    let corpus = Corpus {
+        claims: before.len(),
+        before: &|i| before.shares(i),
+        after: &|i| after.shares(i),
+        variant: &|i, f| before.variant(i, f),
+        who: &|i| before.who(base.policy(), i),
+    };
+    impact_of(base.policy(), reform.policy(), &corpus, movers)
+}
+
 /// A claim as a report names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Who {

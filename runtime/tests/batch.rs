@@ -9,8 +9,8 @@ use std::path::Path;
 
 use settle_runtime::Engine;
 use settle_runtime::batch::{
-    read_jsonl_table_from, read_table, read_table_from, settle_table, supported, write_table_csv,
-    write_table_jsonl,
+    read_jsonl_table_from, read_table, read_table_from, settle_shares, settle_table, supported,
+    write_table_csv, write_table_jsonl,
 };
 use settle_runtime::io;
 
@@ -195,6 +195,67 @@ fn the_fast_path_writes_what_the_general_path_writes() {
         }
     }
     assert!(taken >= 3, "only {taken} policies take the fast path");
+}
+
+/// A policy file of the repository, its bases loaded from beside it.
+fn load_file(path: &str) -> settle_lang::ir::Policy {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let name = full.to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(&full).expect("policy");
+    settle_runtime::load_with(&name, &text, &mut io::FileLoader).expect("checks")
+}
+
+/// The impact report of `reform` against `base` on `csv`, by the general path and by the fast
+/// path (`None` when it does not take the pair).
+fn impacts(
+    base: &Engine,
+    reform: &Engine,
+    csv: &[u8],
+) -> (settle_runtime::diff::Impact, Option<settle_runtime::diff::Impact>) {
+    use settle_runtime::diff::{impact, impact_of_shares, share_names};
+    let rows = |e: &Engine| io::read_csv_bytes(e.policy(), csv, "claims.csv").expect("read");
+    let (base_rows, reform_rows) = (rows(base), rows(reform));
+    let settle =
+        |e: &Engine, rows: &[io::Row]| io::by_row(rows, e.settle_batch(&io::claims_of(rows)));
+    let (before, after) = (settle(base, &base_rows), settle(reform, &reform_rows));
+    let general = impact(base, reform, &base_rows, &before, &after, 10);
+    let names = share_names(base.policy());
+    let shares = |e: &Engine| {
+        let table = read_table(e.policy(), csv, "claims.csv").expect("read")?;
+        settle_shares(e, table, &names, &|_| {})
+    };
+    let fast = shares(reform).map(|s| s.without_table()).and_then(|after| {
+        let before = shares(base)?;
+        Some(impact_of_shares(base, reform, &before, &after, 10))
+    });
+    (general, fast)
+}
+
+#[test]
+fn an_impact_report_by_the_fast_path_is_the_general_paths() {
+    let files = [
+        "policies/dezhou/employee_inpatient.settle",
+        "examples/reforms/dezhou_without_2021_07.settle",
+        "examples/reforms/dezhou_level1_deductible_200.settle",
+    ];
+    let engines: Vec<Engine> =
+        files.iter().map(|f| Engine::compiled(load_file(f)).expect("compiles")).collect();
+    let mut csv = Vec::new();
+    settle_runtime::generate::write(engines[0].policy(), 4_000, 3, false, &mut csv)
+        .expect("generated");
+    let text = String::from_utf8(csv).expect("utf-8");
+    let odd = hostile(engines[0].policy(), &text);
+    for (b, base) in engines.iter().enumerate() {
+        for (r, reform) in engines.iter().enumerate().filter(|(r, _)| *r != b) {
+            for (body, errors) in [(&text, false), (&odd, true)] {
+                let (general, fast) = impacts(base, reform, body.as_bytes());
+                let what = format!("{} -> {}", files[b], files[r]);
+                assert!(general.affected > 0, "{what}: nothing moved");
+                assert_eq!(general.errors.0 > 0, errors, "{what}: error rows");
+                assert_eq!(fast.as_ref(), Some(&general), "{what}");
+            }
+        }
+    }
 }
 
 #[test]
