@@ -2,8 +2,9 @@
 //! the interpreter (its closures, and the reference tree walker as the baseline), the JIT
 //! through the engine, the compiled code alone on prepared claims, and
 //! a hand-written plain-Rust implementation of the same policy (the ceiling), all on the same
-//! in-memory claims in the same run; the JIT's compile time; and the latency of one claim
-//! through the embedding API with a saved member state.
+//! in-memory claims in the same run; the JIT's compile time; the latency of one claim
+//! through the embedding API with a saved member state; and a CSV file of claims read, settled
+//! and written whole, by the general path (the baseline) and by the batch fast path.
 
 #[path = "dezhou_rust.rs"]
 mod dezhou_rust;
@@ -14,7 +15,7 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 use settle_lang::date::Date;
-use settle_runtime::{Claim, Engine, MemberState, Value, load_str};
+use settle_runtime::{Claim, Engine, MemberState, Value, batch, io, load_str};
 
 fn engine() -> Engine {
     let path = Path::new(concat!(
@@ -187,6 +188,34 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("hand_written_rust_100k_claims", |b| {
         b.iter(|| run_plain(black_box(&prepared)))
+    });
+    group.finish();
+
+    // A file of claims in memory, to settlements in memory: the general path (every field a
+    // value, every settlement kept) against the batch fast path, the JIT and two threads each.
+    let mut csv = Vec::new();
+    if let Err(e) = settle_runtime::generate::write(jit.policy(), 200_000, 1, false, &mut csv) {
+        panic!("{e}");
+    }
+    let mut group = c.benchmark_group("file");
+    group.throughput(Throughput::Elements(200_000));
+    group.sample_size(10);
+    group.bench_function("general_path_200k_claims", |b| {
+        b.iter(|| {
+            let rows = io::read_csv_bytes(jit.policy(), black_box(&csv), "claims.csv");
+            let rows = rows.unwrap_or_default();
+            let outcomes = io::by_row(&rows, jit.settle_batch(&io::claims_of(&rows)));
+            let mut out = Vec::new();
+            io::write_csv(jit.policy(), &rows, &outcomes, &mut out).map(|()| out.len())
+        })
+    });
+    group.bench_function("fast_path_200k_claims", |b| {
+        b.iter(|| {
+            let table = batch::read_table(jit.policy(), black_box(&csv), "claims.csv");
+            let settled = table.ok().flatten().and_then(|t| batch::settle_table(&jit, t, &|_| {}));
+            let mut out = Vec::new();
+            settled.map(|s| batch::write_table_csv(&jit, &s, &mut out).map(|()| out.len()))
+        })
     });
     group.finish();
 
