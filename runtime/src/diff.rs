@@ -192,13 +192,13 @@ pub struct Corpus<'a> {
     /// Records in the corpus.
     pub claims: usize,
     /// The shares under the base.
-    pub before: &'a dyn Fn(usize) -> Option<Vec<Decimal>>,
+    pub before: &'a (dyn Fn(usize) -> Option<Vec<Decimal>> + Sync),
     /// The shares under the reform.
-    pub after: &'a dyn Fn(usize) -> Option<Vec<Decimal>>,
+    pub after: &'a (dyn Fn(usize) -> Option<Vec<Decimal>> + Sync),
     /// The variant of an enum field.
-    pub variant: &'a dyn Fn(usize, usize) -> Option<u32>,
+    pub variant: &'a (dyn Fn(usize, usize) -> Option<u32> + Sync),
     /// Who the claim is.
-    pub who: &'a dyn Fn(usize) -> Option<Who>,
+    pub who: &'a (dyn Fn(usize) -> Option<Who> + Sync),
 }
 
 impl std::fmt::Debug for Corpus<'_> {
@@ -207,17 +207,118 @@ impl std::fmt::Debug for Corpus<'_> {
     }
 }
 
-/// Compare two policies' settlements of one corpus.
+/// What a stretch of the corpus adds up to, claim by claim in order.
+#[derive(Debug, Clone)]
+struct Sums {
+    /// Each share's total under the base and under the reform, over claims settled by both.
+    totals: Vec<(Decimal, Decimal)>,
+    /// The change of the funds, claim by claim.
+    per_claim_fund: Decimal,
+    affected: usize,
+    errors: (usize, usize),
+    /// (change of the funds, record) of each claim that moved, and that change written.
+    moved: Vec<(Decimal, usize)>,
+    changes: Vec<String>,
+    /// For each enum field of the input: variant -> (claims, affected, change per share).
+    breakdown: Vec<BTreeMap<u32, Tally>>,
+}
+
+impl Sums {
+    fn new(shares: usize, enums: usize) -> Sums {
+        Sums {
+            totals: vec![(Decimal::ZERO, Decimal::ZERO); shares],
+            per_claim_fund: Decimal::ZERO,
+            affected: 0,
+            errors: (0, 0),
+            moved: Vec::new(),
+            changes: Vec::new(),
+            breakdown: vec![BTreeMap::new(); enums],
+        }
+    }
+
+    /// Add claim `i`; the funds are every share but the last (`last` shares).
+    fn add(&mut self, corpus: &Corpus<'_>, enum_fields: &[usize], last: usize, i: usize) {
+        let shares = self.totals.len();
+        let before = (corpus.before)(i);
+        let after = (corpus.after)(i);
+        self.errors.0 += usize::from(before.is_none());
+        self.errors.1 += usize::from(after.is_none());
+        let delta: Vec<Decimal> = match (&before, &after) {
+            (Some(b), Some(a)) => a.iter().zip(b).map(|(x, y)| x - y).collect(),
+            _ => vec![Decimal::ZERO; shares],
+        };
+        if let (Some(b), Some(a)) = (&before, &after) {
+            for ((t, x), y) in self.totals.iter_mut().zip(b).zip(a) {
+                t.0 += x;
+                t.1 += y;
+            }
+        }
+        let changed = before != after;
+        self.affected += usize::from(changed);
+        let fund: Decimal = delta.iter().take(last).sum();
+        self.per_claim_fund += fund;
+        if changed {
+            self.moved.push((fund, i));
+            self.changes.push(money(fund));
+        }
+        for (slot, f) in self.breakdown.iter_mut().zip(enum_fields) {
+            let Some(v) = (corpus.variant)(i, *f) else { continue };
+            let entry = slot.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; shares]));
+            entry.0 += 1;
+            entry.1 += usize::from(changed);
+            for (t, d) in entry.2.iter_mut().zip(&delta) {
+                *t += d;
+            }
+        }
+    }
+
+    /// These sums followed by those of the next stretch.
+    fn then(mut self, next: Sums) -> Sums {
+        for (t, n) in self.totals.iter_mut().zip(next.totals) {
+            t.0 += n.0;
+            t.1 += n.1;
+        }
+        self.per_claim_fund += next.per_claim_fund;
+        self.affected += next.affected;
+        self.errors = (self.errors.0 + next.errors.0, self.errors.1 + next.errors.1);
+        self.moved.extend(next.moved);
+        self.changes.extend(next.changes);
+        for (mine, theirs) in self.breakdown.iter_mut().zip(next.breakdown) {
+            for (v, (claims, affected, changes)) in theirs {
+                let shares = changes.len();
+                let entry = mine.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; shares]));
+                entry.0 += claims;
+                entry.1 += affected;
+                for (t, d) in entry.2.iter_mut().zip(changes) {
+                    *t += d;
+                }
+            }
+        }
+        self
+    }
+}
+
+/// Claims a parallel stretch of an impact report adds up.
+const CLAIMS_PER_STRETCH: usize = 1 << 16;
+
+/// Compare two policies' settlements of one corpus: stretches of claims added up in parallel,
+/// their sums joined in order (exact decimals: the same figures in any grouping).
 pub fn impact_of(bp: &Policy, rp: &Policy, corpus: &Corpus<'_>, movers: usize) -> Impact {
+    impact_in(bp, rp, corpus, movers, CLAIMS_PER_STRETCH)
+}
+
+/// [`impact_of`] in stretches of `stretch` claims.
+fn impact_in(
+    bp: &Policy,
+    rp: &Policy,
+    corpus: &Corpus<'_>,
+    movers: usize,
+    stretch: usize,
+) -> Impact {
+    use rayon::prelude::*;
+    let stretch = stretch.max(1);
     let names = share_names(bp);
     let last = names.len().saturating_sub(1);
-    let mut totals = vec![(Decimal::ZERO, Decimal::ZERO); names.len()];
-    let mut per_claim_fund = Decimal::ZERO;
-    let mut affected = 0;
-    let mut errors = (0, 0);
-    let mut moved: Vec<(Decimal, usize)> = Vec::new();
-    let mut changes = Vec::new();
-    // For each enum field of the input: variant -> (claims, affected, change per share).
     let enum_fields: Vec<(usize, String, usize)> = bp
         .input_record()
         .map(|r| {
@@ -231,40 +332,20 @@ pub fn impact_of(bp: &Policy, rp: &Policy, corpus: &Corpus<'_>, movers: usize) -
                 .collect()
         })
         .unwrap_or_default();
-    let mut breakdown: Vec<BTreeMap<u32, Tally>> = vec![BTreeMap::new(); enum_fields.len()];
-    for i in 0..corpus.claims {
-        let before = (corpus.before)(i);
-        let after = (corpus.after)(i);
-        errors.0 += usize::from(before.is_none());
-        errors.1 += usize::from(after.is_none());
-        let delta: Vec<Decimal> = match (&before, &after) {
-            (Some(b), Some(a)) => a.iter().zip(b).map(|(x, y)| x - y).collect(),
-            _ => vec![Decimal::ZERO; names.len()],
-        };
-        if let (Some(b), Some(a)) = (&before, &after) {
-            for ((t, x), y) in totals.iter_mut().zip(b).zip(a) {
-                t.0 += x;
-                t.1 += y;
+    let fields: Vec<usize> = enum_fields.iter().map(|(f, _, _)| *f).collect();
+    let stretches: Vec<Sums> = (0..corpus.claims.div_ceil(stretch))
+        .into_par_iter()
+        .map(|k| {
+            let mut sums = Sums::new(names.len(), fields.len());
+            let end = ((k + 1) * stretch).min(corpus.claims);
+            for i in k * stretch..end {
+                sums.add(corpus, &fields, last, i);
             }
-        }
-        let changed = before != after;
-        affected += usize::from(changed);
-        let fund: Decimal = delta.iter().take(last).sum();
-        per_claim_fund += fund;
-        if changed {
-            moved.push((fund, i));
-            changes.push(money(fund));
-        }
-        for (slot, (f, _, _)) in breakdown.iter_mut().zip(&enum_fields) {
-            let Some(v) = (corpus.variant)(i, *f) else { continue };
-            let entry = slot.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; names.len()]));
-            entry.0 += 1;
-            entry.1 += usize::from(changed);
-            for (t, d) in entry.2.iter_mut().zip(&delta) {
-                *t += d;
-            }
-        }
-    }
+            sums
+        })
+        .collect();
+    let Sums { totals, per_claim_fund, affected, errors, mut moved, changes, breakdown } =
+        stretches.into_iter().fold(Sums::new(names.len(), fields.len()), Sums::then);
     let fund_change: Decimal = totals.iter().take(last).map(|(b, a)| a - b).sum();
     moved.sort_by(|a, b| b.0.abs().cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
     let movers = moved
@@ -331,5 +412,48 @@ pub fn impact_of(bp: &Policy, rp: &Policy, corpus: &Corpus<'_>, movers: usize) -
         movers,
         changes,
         reconciled: per_claim_fund == fund_change,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_the_same_whatever_the_stretches() {
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/dezhou/employee_inpatient.settle");
+        let text = std::fs::read_to_string(path).expect("policy");
+        let policy = crate::load_str("employee_inpatient.settle", &text).expect("checks");
+        let level = policy
+            .input_record()
+            .and_then(|r| r.fields.iter().position(|f| f.name == "level"))
+            .expect("a level field");
+        let shares = share_names(&policy).len();
+        let amount =
+            |i: usize, k: usize| Decimal::new(((i * 7919 + k * 104_729) % 100_003) as i64, 2);
+        let corpus = Corpus {
+            claims: 1_000,
+            before: &|i| (i % 17 != 0).then(|| (0..shares).map(|k| amount(i, k)).collect()),
+            after: &|i| {
+                (i % 19 != 0).then(|| {
+                    (0..shares).map(|k| amount(i, k) + Decimal::new((i % 3) as i64, 2)).collect()
+                })
+            },
+            variant: &|i, f| (f == level && i % 23 != 0).then_some((i % 3) as u32),
+            who: &|i| {
+                (i % 23 != 0).then(|| Who {
+                    id: format!("c{i}"),
+                    member: format!("m{}", i % 50),
+                    line: i + 2,
+                })
+            },
+        };
+        let whole = impact_in(&policy, &policy, &corpus, 10, 1_000);
+        assert!(whole.affected > 0 && whole.errors.0 > 0 && whole.errors.1 > 0);
+        assert!(whole.reconciled);
+        for stretch in [1, 7, 64, 999] {
+            assert_eq!(impact_in(&policy, &policy, &corpus, 10, stretch), whole, "{stretch}");
+        }
     }
 }
