@@ -177,6 +177,16 @@ fn an_interrupted_run_leaves_the_previous_output_and_no_partial_file() {
     assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 }
 
+/// The sample claims settled with `--out out`, checked to succeed: what the run printed, and
+/// the settlements a run without `--out` prints, to compare with what reached `out`.
+fn sample_to(out: &str) -> (Vec<u8>, Vec<u8>) {
+    let run = ["run", "policies/dezhou/employee_inpatient.settle", "--claims"];
+    let claims = "examples/claims/dezhou_employee.csv";
+    let written = settle(&[&run[..], &[claims, "--out", out]].concat());
+    assert_eq!(written.status.code(), Some(0), "{}", String::from_utf8_lossy(&written.stderr));
+    (written.stdout, settle(&[&run[..], &[claims]].concat()).stdout)
+}
+
 /// An output that exists and is not a regular file (a named pipe here, `/dev/null` as often) is
 /// written through: a file renamed over it would replace the pipe or device itself.
 #[cfg(unix)]
@@ -192,15 +202,11 @@ fn an_output_that_is_a_pipe_is_written_through_not_replaced() {
         let pipe = pipe.clone();
         std::thread::spawn(move || std::fs::read(pipe).expect("the pipe reads"))
     };
-    let policy = "policies/dezhou/employee_inpatient.settle";
-    let claims = "examples/claims/dezhou_employee.csv";
-    let out = settle(&["run", policy, "--claims", claims, "--out", pipe.to_str().expect("path")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, expected) = sample_to(pipe.to_str().expect("path"));
     // Before reading: a replaced pipe would leave the reader waiting for a writer forever.
     let kind = std::fs::symlink_metadata(&pipe).expect("still there").file_type();
     assert!(kind.is_fifo(), "the pipe was replaced by {kind:?}");
-    let through = reader.join().expect("the reader");
-    assert_eq!(through, settle(&["run", policy, "--claims", claims]).stdout);
+    assert_eq!(reader.join().expect("the reader"), expected);
 }
 
 /// `--out /dev/stdout` into a pipe (as a test harness or `| head` reads it) writes the pipe:
@@ -208,11 +214,8 @@ fn an_output_that_is_a_pipe_is_written_through_not_replaced() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_output_of_dev_stdout_into_a_pipe_writes_the_pipe() {
-    let policy = "policies/dezhou/employee_inpatient.settle";
-    let claims = "examples/claims/dezhou_employee.csv";
-    let out = settle(&["run", policy, "--claims", claims, "--out", "/dev/stdout"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.stdout, settle(&["run", policy, "--claims", claims]).stdout);
+    let (printed, expected) = sample_to("/dev/stdout");
+    assert_eq!(printed, expected);
 }
 
 /// An output that is a symbolic link is written to the file it points to; the link stays.
@@ -224,14 +227,10 @@ fn an_output_that_is_a_link_writes_the_file_it_points_to() {
     std::fs::write(&file, "previous\n").expect("write");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("settlements.csv", &link).expect("symlink");
-    let policy = "policies/dezhou/employee_inpatient.settle";
-    let claims = "examples/claims/dezhou_employee.csv";
-    let out = settle(&["run", policy, "--claims", claims, "--out", link.to_str().expect("path")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, expected) = sample_to(link.to_str().expect("path"));
     let kind = std::fs::symlink_metadata(&link).expect("still there").file_type();
     assert!(kind.is_symlink(), "the link was replaced by {kind:?}");
-    let written = std::fs::read(&file).expect("the file");
-    assert_eq!(written, settle(&["run", policy, "--claims", claims]).stdout);
+    assert_eq!(std::fs::read(&file).expect("the file"), expected);
 }
 
 #[test]
