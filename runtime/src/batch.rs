@@ -29,11 +29,12 @@
 //! random bodies and windows, and the `batch` fuzz target on any bytes.
 //!
 //! Memory, per claim, for the Dezhou employee policy (9 input fields, 7 outputs, 7
-//! accumulators): the table's row of 76 bytes (the ids' 18 and padding to 20, then the larger of
-//! the numbers' 25 and the settled values' 56) and 1 of status (line numbers only where records
-//! do not follow each other line after line); while reading, two windows of the file (16 MiB
-//! each) and 8 bytes for the duplicate search; while settling, 8 for grouping: about 85 bytes a
-//! claim at the peak, 1.25 times the input's size as measured. See `docs/performance.md`.
+//! accumulators): the table's row of 76 bytes (the ids' 18 and the level's 1, padded to 20,
+//! then the larger of the numbers' 24 and the settled values' 56) and 1 of status (line numbers
+//! only where records do not follow each other line after line); while reading, two windows of
+//! the file (16 MiB each) and 8 bytes for the duplicate search; while settling, 8 for grouping:
+//! about 85 bytes a claim at the peak, 1.25 times the input's size as measured. See
+//! `docs/performance.md`.
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
@@ -82,10 +83,10 @@ pub struct Table {
 
 /// Where each input field sits in a record's row, and where its settlement goes.
 ///
-/// A row holds its texts first, then its numbers, then its variants; once the claim is settled
-/// its numbers are not read again, and its settled values (outputs, then accumulators before
-/// it, 4 bytes each) take their place from [`Shape::results`] on: the row is as long as the
-/// longer of the two.
+/// A row holds its texts and variants first, then its numbers; once the claim is settled its
+/// numbers are not read again, and its settled values (outputs, then accumulators before it, 4
+/// bytes each) take their place from [`Shape::results`] on: the row is as long as the longer of
+/// the two. The texts and variants stay, for who the claim is and how a report groups it.
 #[derive(Debug, Default, Clone)]
 struct Shape {
     /// Each field's offset in the row and its slot.
@@ -156,11 +157,10 @@ impl Shape {
                 *at += slot.size();
             }
         };
-        place(&mut at, &|s| matches!(s, Slot::Text(_)));
+        place(&mut at, &|s| s != Slot::Number);
         let results = at.next_multiple_of(4);
         at = results;
         place(&mut at, &|s| s == Slot::Number);
-        place(&mut at, &|s| s == Slot::Small);
         let stride = at.max(results + 4 * values).next_multiple_of(4);
         Shape { slots, results, values, stride }
     }
@@ -219,11 +219,6 @@ impl Part {
         self.rows.as_bytes().get(start..start + shape.stride).unwrap_or(&[])
     }
 
-    /// The rows' bytes, to write fields into.
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        self.rows.as_mut_bytes()
-    }
-
     /// Text field `field` of record `k`.
     fn text(&self, shape: &Shape, k: usize, field: usize) -> &[u8] {
         text_of(shape, self.row(shape, k), &self.text, field)
@@ -247,7 +242,7 @@ impl Part {
                         ASIDE
                     }
                 };
-                if let Some(b) = self.bytes_mut().get_mut(base + at..base + at + 4) {
+                if let Some(b) = self.rows.as_mut_bytes().get_mut(base + at..base + at + 4) {
                     b.copy_from_slice(&v.to_le_bytes());
                 }
             }
@@ -259,7 +254,7 @@ impl Part {
                         ASIDE_SMALL
                     }
                 };
-                if let Some(b) = self.bytes_mut().get_mut(base + at) {
+                if let Some(b) = self.rows.as_mut_bytes().get_mut(base + at) {
                     *b = v;
                 }
             }
@@ -432,6 +427,11 @@ impl Table {
     fn locate(&self, i: usize) -> Option<(&Part, usize)> {
         let p = self.starts.partition_point(|&s| s <= i).checked_sub(1)?;
         Some((self.parts.get(p)?, i - self.starts.get(p)?))
+    }
+
+    /// The part holding record `i` and its index there, when the record is a claim.
+    fn claim(&self, i: usize) -> Option<(&Part, usize)> {
+        self.locate(i).filter(|(p, k)| !p.bad.get(*k).copied().unwrap_or(true))
     }
 
     /// Text field `field` of record `i`.
@@ -1707,23 +1707,21 @@ pub fn settle_table(
 }
 
 /// A table's claims settled for an impact report ([`crate::diff`]): each claim's shares of the
-/// balance, by the names asked for, in fen, where it settled; the variants of the input's enum
-/// fields, read before settling (the settled values then take their place in the rows); and,
-/// until [`Shares::without_table`], the settled table, for who each claim is.
+/// balance, by the names asked for, in fen, where it settled; and, until
+/// [`Shares::without_table`], the settled table, for who each claim is and the variants of its
+/// enum fields (both kept in its row, see [`Shape`]).
 #[derive(Debug)]
 pub struct Shares {
     names: usize,
     fen: Vec<i64>,
     settled: Vec<bool>,
-    /// The enum fields of the input, and each record's variant of each (`u32::MAX`: no claim).
-    enums: Vec<usize>,
-    variants: Vec<u32>,
     table: Option<Settled>,
 }
 
 /// Settle `table` for an impact report, calling `progress` as [`settle_table`] does. `None` when
-/// the engine does not take this path, or a share named is not one of the policy's outputs in
-/// money: the general path then settles the claims.
+/// the engine does not take this path, a share named is not one of the policy's outputs in
+/// money, or an enum field has too many variants for a byte of the row (and so gives way to the
+/// settled values): the general path then settles the claims.
 pub fn settle_shares(
     engine: &Engine,
     table: Table,
@@ -1740,59 +1738,29 @@ pub fn settle_shares(
             })
         })
         .collect::<Option<_>>()?;
-    let enums: Vec<usize> = policy.input_record().map_or(Vec::new(), |r| {
-        r.fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| matches!(f.ty, Type::Enum(_)))
-            .map(|(i, _)| i)
-            .collect()
-    });
-    let width = policy.input_record().map_or(0, |r| r.fields.len());
-    let n = table.len();
-    let mut variants = vec![u32::MAX; n * enums.len()];
-    if !enums.is_empty() {
-        let shape = &table.shape;
-        let mut stretches = Vec::with_capacity(table.parts.len());
-        let mut rest = variants.as_mut_slice();
-        for part in &table.parts {
-            let Some((stretch, after)) =
-                std::mem::take(&mut rest).split_at_mut_checked(part.len() * enums.len())
-            else {
-                break;
-            };
-            stretches.push(stretch);
-            rest = after;
-        }
-        table.parts.par_iter().zip(stretches).for_each(|(part, out)| {
-            let mut fields = vec![0i64; width];
-            for ((k, bad), slots) in
-                part.bad.iter().enumerate().zip(out.chunks_exact_mut(enums.len()))
-            {
-                if *bad {
-                    continue;
-                }
-                fill(shape, part.row(shape, k), &part.wide, k, &mut fields);
-                for (slot, &f) in slots.iter_mut().zip(&enums) {
-                    let v = fields.get(f).copied().unwrap_or(0);
-                    *slot = u32::try_from(v).unwrap_or(u32::MAX);
-                }
-            }
-        });
+    let fields = policy.input_record().map_or(&[][..], |r| r.fields.as_slice());
+    let kept = fields
+        .iter()
+        .zip(&table.shape.slots)
+        .all(|(f, &(_, slot))| !matches!(f.ty, Type::Enum(_)) || slot == Slot::Small);
+    if !kept {
+        return None;
     }
+    let n = table.len();
     let settled = settle_table(engine, table, progress)?;
     let k = names.len();
     let mut fen = vec![0i64; n * k];
     let mut ok = vec![false; n];
     let table = settled.table();
-    fen.par_chunks_mut(k.max(1) * 4096).zip(ok.par_chunks_mut(4096)).enumerate().for_each(
+    // Claims a parallel task reads the shares of.
+    const CLAIMS: usize = 4096;
+    fen.par_chunks_mut(k.max(1) * CLAIMS).zip(ok.par_chunks_mut(CLAIMS)).enumerate().for_each(
         |(chunk, (fen, ok))| {
             let mut values = vec![0i64; settled_values(policy)];
             for (j, (shares, ok)) in fen.chunks_exact_mut(k.max(1)).zip(ok).enumerate() {
-                let i = chunk * 4096 + j;
-                let Some((part, kk)) = table.locate(i) else { continue };
-                let failed = settled.errors.binary_search_by_key(&i, |(e, _)| *e).is_ok();
-                if part.bad.get(kk).copied().unwrap_or(true) || failed {
+                let i = chunk * CLAIMS + j;
+                let Some((part, kk)) = table.claim(i) else { continue };
+                if settled.errors.binary_search_by_key(&i, |(e, _)| *e).is_ok() {
                     continue;
                 }
                 settled.values(i, part, kk, &mut values);
@@ -1803,7 +1771,7 @@ pub fn settle_shares(
             }
         },
     );
-    Some(Shares { names: k, fen, settled: ok, enums, variants, table: Some(settled) })
+    Some(Shares { names: k, fen, settled: ok, table: Some(settled) })
 }
 
 impl Shares {
@@ -1826,20 +1794,19 @@ impl Shares {
         Some(fen.iter().map(|&x| rust_decimal::Decimal::new(x, 2)).collect())
     }
 
-    /// Record `i`'s variant of enum field `field` of the input, `None` for an error row.
+    /// Record `i`'s variant of enum field `field` of the input, `None` for an error row (or once
+    /// the table is forgotten).
     pub fn variant(&self, i: usize, field: usize) -> Option<u32> {
-        let e = self.enums.iter().position(|&f| f == field)?;
-        let v = *self.variants.get(i * self.enums.len() + e)?;
-        (v != u32::MAX).then_some(v)
+        let table = self.table.as_ref()?.table();
+        let (part, k) = table.claim(i)?;
+        let &(at, Slot::Small) = table.shape.slots.get(field)? else { return None };
+        part.row(&table.shape, k).get(at).map(|&v| u32::from(v))
     }
 
     /// Who record `i` is, `None` for an error row (or once the table is forgotten).
     pub fn who(&self, policy: &Policy, i: usize) -> Option<crate::diff::Who> {
         let table = self.table.as_ref()?.table();
-        let (part, k) = table.locate(i)?;
-        if part.bad.get(k).copied().unwrap_or(true) {
-            return None;
-        }
+        let (part, k) = table.claim(i)?;
         let text = |field| String::from_utf8_lossy(part.text(&table.shape, k, field)).into_owned();
         Some(crate::diff::Who {
             id: text(policy.id_field),
@@ -1848,7 +1815,7 @@ impl Shares {
         })
     }
 
-    /// Forget the settled table (who each claim is), keeping the shares and variants.
+    /// Forget the settled table (who each claim is, its variants), keeping the shares.
     pub fn without_table(mut self) -> Shares {
         self.table = None;
         self
@@ -2322,7 +2289,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_holds_its_texts_then_the_larger_of_its_numbers_and_its_settled_values() {
+    fn a_row_holds_its_texts_and_variants_then_the_larger_of_its_numbers_and_settled_values() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../policies/dezhou/employee_inpatient.settle"
@@ -2339,20 +2306,23 @@ mod tests {
         let values = settled_values(&policy);
         assert_eq!(values, 14);
         let shape = Shape::of(&kinds, &layout, sample, values);
-        let texts: Vec<usize> = shape
+        // The two ids, then the level: kept once the claim is settled.
+        let kept: Vec<(usize, usize)> = shape
             .slots
             .iter()
-            .filter(|(_, s)| matches!(s, Slot::Text(_)))
-            .map(|(at, s)| at + s.size())
+            .filter(|(_, s)| *s != Slot::Number)
+            .map(|&(at, s)| (at, at + s.size()))
             .collect();
-        assert_eq!(texts, vec![9, 18]);
+        assert_eq!(kept, vec![(0, 9), (9, 18), (18, 19)]);
         assert_eq!(shape.results, 20);
-        assert!(shape.slots.iter().all(|&(at, s)| matches!(s, Slot::Text(_)) || at >= 20));
-        let numbers_end = shape.slots.iter().map(|(at, s)| at + s.size()).max();
-        assert_eq!(numbers_end, Some(20 + 6 * 4 + 1));
+        // The date and 5 amounts, from the results on.
+        let mut numbers: Vec<usize> =
+            shape.slots.iter().filter(|(_, s)| *s == Slot::Number).map(|(at, _)| *at).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, vec![20, 24, 28, 32, 36, 40]);
         assert_eq!(shape.stride, 20 + 4 * values);
-        // Fewer settled values than the numbers' bytes: the numbers decide, rounded to words.
-        assert_eq!(Shape::of(&kinds, &layout, sample, 2).stride, 48);
+        // Fewer settled values than the numbers' bytes: the numbers decide.
+        assert_eq!(Shape::of(&kinds, &layout, sample, 2).stride, 44);
     }
 
     #[test]
