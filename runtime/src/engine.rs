@@ -18,7 +18,7 @@ use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_for
 use crate::value::{self as arith, ArithError, Value};
 
 /// How many members one parallel task settles, one after another with the same running state.
-pub(crate) const MEMBERS_PER_TASK: usize = 64;
+pub const MEMBERS_PER_TASK: usize = 64;
 
 /// Claims grouped by member: the members numbered in order of first appearance, each member's
 /// claims side by side (a counting sort) as (date, position), to be ordered within the member.
