@@ -83,7 +83,11 @@ pub fn settle(c: &Claim, y: &mut Year) -> Shares {
         1 => times_rate(deductible, second),
         _ => times_rate(deductible, later),
     };
-    let ratio = [900_000, 850_000, 800_000][c.level.min(2)];
+    let ratio = match c.level {
+        0 => 900_000,
+        1 => 850_000,
+        _ => 800_000,
+    };
     let basic_cap = if after_july { 15_000_000 } else { 8_000_000 };
     let policy_range = c.total - c.self_paid - c.prepay - c.special_drugs;
     let eligible = (policy_range - due).max(0);

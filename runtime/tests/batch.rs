@@ -3,7 +3,12 @@
 //! the sample files and hostile input (bad fields, quoting, CR LF, blank lines, duplicates, text
 //! that is not UTF-8), with closures and with compiled code.
 
-#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::path::Path;
 
@@ -86,7 +91,7 @@ fn same(engine: &Engine, csv: &[u8], what: &str) {
 
 fn same_bytes(a: &[u8], b: &[u8], what: &str) {
     if a != b {
-        let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
         for (x, y) in a.lines().zip(b.lines()) {
             assert_eq!(x, y, "{what}: the first differing line");
         }

@@ -1,7 +1,12 @@
 //! The engine on real policies and claims: settlements, traces, bad input, arithmetic faults,
 //! determinism, and the embedding API.
 
-#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::path::Path;
 
