@@ -100,14 +100,14 @@ fn general_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Impact, ExitC
 
 /// The report by the batch fast path (`settle_runtime::batch`), when both policies take it: the
 /// file read and settled under the reform, then under the base, keeping only each claim's shares
-/// of the reform. `Ok(None)`: for the general path.
+/// (each policy's own) of the reform. `Ok(None)`: for the general path.
 fn fast_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Option<Impact>, ExitCode> {
     if !(batch::supported(b) && batch::supported(r)) {
         return Ok(None);
     }
-    let names = share_names(b.policy());
     let shares = |engine: &Engine| -> Result<Option<batch::Shares>, ExitCode> {
         let Some(table) = crate::run::read_table(engine, claims)? else { return Ok(None) };
+        let names = share_names(engine.policy());
         Ok(batch::settle_shares(engine, table, &names, &|_| {}))
     };
     let Some(after) = shares(r)?.map(batch::Shares::without_table) else { return Ok(None) };
@@ -169,24 +169,56 @@ pub fn text(r: &Impact) -> String {
         "{} claims, {} affected; not settled: {} under the base, {} under the reform",
         r.claims, r.affected, r.errors.0, r.errors.1
     );
-    let _ = writeln!(out, "\nshares");
+    let _ = writeln!(out, "\nshares (over the {} claims settled under both)", r.settled_both);
     let mut rows = vec![vec!["share".into(), "base".into(), "reform".into(), "change".into()]];
+    let or_none = |s: &Option<String>| s.clone().unwrap_or_else(|| ABSENT.into());
     rows.extend(
         r.shares
             .iter()
-            .map(|s| vec![s.name.clone(), s.base.clone(), s.reform.clone(), s.change.clone()]),
+            .map(|s| vec![share_label(s), or_none(&s.base), or_none(&s.reform), s.change.clone()]),
     );
     table(&mut out, &rows);
-    let more_or_less = if r.fund_change.starts_with('-') { "less" } else { "more" };
+    if r.shares.iter().any(|s| s.base.is_none() || s.reform.is_none()) {
+        let _ = writeln!(out, "  ({ABSENT}: the policy's balance has no such share)");
+    }
     let _ = writeln!(
         out,
-        "\nthe funds pay {} {more_or_less} in total (every share but the patient's)",
-        r.fund_change.trim_start_matches('-')
+        "\nthe funds pay {} {} in total (every payer of each side: all shares but the patient's)",
+        r.fund_change.trim_start_matches('-'),
+        more_or_less(&r.fund_change)
     );
+    let (only_base, only_reform) = r.settled_one_side;
+    if only_base + only_reform > 0 {
+        let _ = writeln!(
+            out,
+            "\nsettled under one side only: {only_base} under the base (the funds pay {} for them there), {only_reform} under the reform (the funds pay {})",
+            r.one_side_funds.0, r.one_side_funds.1
+        );
+        let mut rows = vec![vec![
+            "claim".into(),
+            "member".into(),
+            "line".into(),
+            "settles under".into(),
+            "funds".into(),
+        ]];
+        for c in &r.one_sided {
+            rows.push(vec![
+                c.id.clone(),
+                c.member.clone(),
+                c.line.to_string(),
+                c.settles_under.into(),
+                c.funds.clone(),
+            ]);
+        }
+        table(&mut out, &rows);
+        if r.one_sided.len() < only_base + only_reform {
+            let _ = writeln!(out, "  (the first {} listed)", r.one_sided.len());
+        }
+    }
     for f in &r.by_field {
         let _ = writeln!(out, "\nby {}", f.field);
         let mut head = vec![f.field.clone(), "claims".into(), "affected".into()];
-        head.extend(r.shares.iter().map(|s| s.name.clone()));
+        head.extend(r.shares.iter().map(share_label));
         let mut rows = vec![head];
         for v in &f.rows {
             let mut row = vec![v.variant.clone(), v.claims.to_string(), v.affected.to_string()];
@@ -223,14 +255,25 @@ pub fn text(r: &Impact) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{}",
-        if r.reconciled {
-            "the per-claim changes add up to the change of the totals"
-        } else {
-            "the per-claim changes do NOT add up to the change of the totals"
-        }
+        "\nthe funds' changes claim by claim add up to {}: {} the change of the totals ({})",
+        r.per_claim_fund_change,
+        if r.reconciled { "equal to" } else { "NOT equal to" },
+        r.fund_change
     );
     out
+}
+
+/// Written for a share a policy's balance does not have.
+const ABSENT: &str = "-";
+
+/// A share's name, marked when it is the patient's.
+fn share_label(s: &settle_runtime::diff::ShareChange) -> String {
+    if s.fund { s.name.clone() } else { format!("{} (patient)", s.name) }
+}
+
+/// "more" or "less", by the sign of a change.
+fn more_or_less(change: &str) -> &'static str {
+    if change.starts_with('-') { "less" } else { "more" }
 }
 
 fn escape(s: &str) -> String {
@@ -325,8 +368,17 @@ pub fn html(r: &Impact) -> String {
         r.errors.0,
         r.errors.1,
         escape(r.fund_change.trim_start_matches('-')),
-        if r.fund_change.starts_with('-') { "less" } else { "more" }
+        more_or_less(&r.fund_change)
     );
+    let (only_base, only_reform) = r.settled_one_side;
+    if only_base + only_reform > 0 {
+        let _ = write!(
+            body,
+            "<p>Settled under one side only: {only_base} under the base (the funds pay {} for them there), {only_reform} under the reform (the funds pay {}).</p>",
+            escape(&r.one_side_funds.0),
+            escape(&r.one_side_funds.1)
+        );
+    }
     body.push_str(
         "<h2>Shares</h2><table><tr><th>share</th><th>base</th><th>reform</th><th>change</th></tr>",
     );
@@ -334,21 +386,23 @@ pub fn html(r: &Impact) -> String {
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.name),
-            escape(&s.base),
-            escape(&s.reform),
+            escape(&share_label(s)),
+            escape(s.base.as_deref().unwrap_or(ABSENT)),
+            escape(s.reform.as_deref().unwrap_or(ABSENT)),
             escape(&s.change)
         );
     }
     body.push_str("</table>");
     let changes: Vec<f64> = r.changes.iter().map(|c| number(c)).collect();
     body.push_str(&histogram("Change of the funds' payments per affected claim (yuan)", &changes));
-    let funds = r.shares.len().saturating_sub(1);
     for f in &r.by_field {
         let items: Vec<(String, f64)> = f
             .rows
             .iter()
-            .map(|v| (v.variant.clone(), v.changes.iter().take(funds).map(|c| number(c)).sum()))
+            .map(|v| {
+                let funds = v.changes.iter().zip(&r.shares).filter(|(_, s)| s.fund);
+                (v.variant.clone(), funds.map(|(c, _)| number(c)).sum())
+            })
             .collect();
         body.push_str(&bars(&format!("Change of the funds' payments by {}", f.field), &items));
     }
@@ -377,9 +431,16 @@ pub fn html(r: &Impact) -> String {
         body,
         "<p class=\"note\">{}</p>",
         if r.reconciled {
-            "The per-claim changes add up to the change of the totals."
+            format!(
+                "The funds' changes claim by claim add up to {}, equal to the change of the totals.",
+                escape(&r.per_claim_fund_change)
+            )
         } else {
-            "The per-claim changes do NOT add up to the change of the totals."
+            format!(
+                "The funds' changes claim by claim add up to {}, NOT equal to the change of the totals ({}).",
+                escape(&r.per_claim_fund_change),
+                escape(&r.fund_change)
+            )
         }
     );
     format!(

@@ -1,6 +1,6 @@
 //! `settle diff` and `settle test --snapshot`: what a rule change moves, as a bureau's CI sees it.
 
-#![allow(clippy::expect_used, reason = "a test fails by panicking")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
 
 mod support;
 
@@ -139,4 +139,144 @@ fn a_settlement_snapshot_fails_on_a_change_and_passes_after_accept() {
     assert!(report.contains("claim c009 (line 10)"), "{report}");
     assert_eq!(args(&["--accept"]).status.code(), Some(0));
     assert_eq!(args(&[]).status.code(), Some(0), "the accepted snapshot holds");
+}
+
+/// Each claim's shares as `settle run` writes them (CSV), by claim id; `None` for an error row.
+fn run_shares(
+    policy: &str,
+    claims: &str,
+    shares: &[&str],
+) -> std::collections::BTreeMap<String, Option<Vec<rust_decimal::Decimal>>> {
+    let out = settle(&["run", policy, "--claims", claims]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    let header = reader.headers().expect("header").clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect("a column");
+    let (id, status) = (at("id"), at("status"));
+    let columns: Vec<usize> = shares.iter().map(|s| at(s)).collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a row");
+            let settled = (&r[status] == "ok")
+                .then(|| columns.iter().map(|&c| r[c].parse().expect("money")).collect());
+            (r[id].to_string(), settled)
+        })
+        .collect()
+}
+
+/// From Dezhou's resident policy to the employee policy (which adds the large medical subsidy)
+/// and back: the report takes each side's own shares, shows a share one side lacks as such, and
+/// every figure equals what `settle run` of each side pays, to the fen.
+#[test]
+fn a_change_of_the_payer_chain_reconciles_with_each_sides_run() {
+    let claims = corpus("chain");
+    let claims = claims.to_str().expect("path");
+    let resident = "policies/dezhou/resident_inpatient.settle";
+    let resident_shares = ["basic.pay", "critical.pay", "patient.out_of_pocket"];
+    let employee_shares = ["basic.pay", "subsidy.pay", "critical.pay", "patient.out_of_pocket"];
+    for ((base, base_shares), (reform, reform_shares)) in [
+        ((resident, &resident_shares[..]), (FULL, &employee_shares[..])),
+        ((FULL, &employee_shares[..]), (resident, &resident_shares[..])),
+    ] {
+        let out = settle(&["diff", base, reform, "--claims", claims, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let before = run_shares(base, claims, base_shares);
+        let after = run_shares(reform, claims, reform_shares);
+        let both: Vec<&String> = before
+            .keys()
+            .filter(|id| before[*id].is_some() && after.get(*id).is_some_and(Option::is_some))
+            .collect();
+        assert_eq!(report["settled_both"], both.len(), "{base} -> {reform}");
+        assert!(both.len() > 900, "most claims settle under both");
+        let total = |side: &std::collections::BTreeMap<_, Option<Vec<rust_decimal::Decimal>>>,
+                     k: usize| {
+            both.iter()
+                .map(|id| side[*id].as_ref().expect("settled")[k])
+                .sum::<rust_decimal::Decimal>()
+        };
+        let shown = |v: &serde_json::Value| {
+            v.as_str().map(|s| s.parse::<rust_decimal::Decimal>().expect("money"))
+        };
+        let rows = report["shares"].as_array().expect("shares");
+        assert_eq!(rows.len(), 4, "the union of both balances: {rows:?}");
+        for row in rows {
+            let name = row["name"].as_str().expect("name");
+            let b = base_shares.iter().position(|s| *s == name).map(|k| total(&before, k));
+            let r = reform_shares.iter().position(|s| *s == name).map(|k| total(&after, k));
+            assert_eq!(shown(&row["base"]), b, "{name} under {base}");
+            assert_eq!(shown(&row["reform"]), r, "{name} under {reform}");
+            assert_eq!(row["fund"], name != "patient.out_of_pocket");
+        }
+        let funds = |side, shares: &[&str]| -> rust_decimal::Decimal {
+            (0..shares.len() - 1).map(|k| total(side, k)).sum()
+        };
+        let change = funds(&after, reform_shares) - funds(&before, base_shares);
+        assert_eq!(shown(&report["fund_change"]), Some(change), "{base} -> {reform}");
+        assert_eq!(shown(&report["per_claim_fund_change"]), Some(change));
+        assert_eq!(report["reconciled"], true);
+        assert!(!change.is_zero(), "the subsidy moves the funds' total");
+        let text = settle(&["diff", base, reform, "--claims", claims]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        let absent = if base == resident { "subsidy.pay  -  " } else { "-  -" };
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with("subsidy.pay") && l.contains(" - ")),
+            "the subsidy is shown as absent on one side ({absent}):\n{text}"
+        );
+        assert!(text.contains(&format!("{:.2}", change.abs())), "{text}");
+    }
+}
+
+/// A reform under which some claims do not settle (its deductible takes effect later): they are
+/// counted and listed on their own, not mixed into the shares' totals.
+#[test]
+fn claims_settled_under_one_side_only_are_counted_and_listed() {
+    let dir = scratch("one-sided");
+    let reform = dir.join("later.settle");
+    let base = std::fs::canonicalize(FULL).expect("the policy");
+    std::fs::write(
+        &reform,
+        format!(
+            "policy dezhou.later\nextends {:?}\n\noverride param deductible: money by Level\n    \
+             source \"a deductible in force from March 2021 only\"\n    \
+             from 2021-03-01 {{ level1: 450, level2: 550, level3: 900 }}\n",
+            base.to_str().expect("path")
+        ),
+    )
+    .expect("write");
+    let claims = "examples/claims/dezhou_employee.csv";
+    let out = settle(&[
+        "diff",
+        FULL,
+        reform.to_str().expect("path"),
+        "--claims",
+        claims,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let sample = std::fs::read_to_string(claims).expect("sample");
+    let early: Vec<&str> = sample
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2).is_some_and(|d| d < "2021-03-01"))
+        .map(|l| l.split(',').next().expect("id"))
+        .collect();
+    assert!(!early.is_empty());
+    assert_eq!(report["settled_one_side"], serde_json::json!([early.len(), 0]));
+    assert_eq!(report["errors"], serde_json::json!([0, early.len()]));
+    let listed: Vec<&str> = report["one_sided"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(listed, early);
+    assert!(
+        report["one_sided"].as_array().expect("list").iter().all(|c| c["settles_under"] == "base")
+    );
+    assert_eq!(report["settled_both"], 14 - early.len());
+    assert_eq!(report["reconciled"], true);
 }

@@ -25,9 +25,20 @@ pub struct Impact {
     pub affected: usize,
     /// Claims that do not settle under the base, and under the reform.
     pub errors: (usize, usize),
-    /// Each share of the balance: its totals under both policies and the change.
+    /// Claims settled under both policies: the totals below are over these.
+    pub settled_both: usize,
+    /// Claims settled under the base only, and under the reform only.
+    pub settled_one_side: (usize, usize),
+    /// What the funds pay for the claims settled under one side only: under the base for
+    /// those settled by the base only, under the reform for those settled by the reform only.
+    pub one_side_funds: (String, String),
+    /// The first claims settled under one side only, in input order.
+    pub one_sided: Vec<OneSided>,
+    /// Every share of either balance, by name: its totals under each policy that has it (over
+    /// the claims settled under both) and the change.
     pub shares: Vec<ShareChange>,
-    /// The change of the funds (every share but the last, the patient's), in total.
+    /// The change of the funds (every payer of each side: its balance's shares but the last,
+    /// the patient's), over the claims settled under both.
     pub fund_change: String,
     /// The changes by the variants of each enum field of the input.
     pub by_field: Vec<FieldBreakdown>,
@@ -35,8 +46,26 @@ pub struct Impact {
     pub movers: Vec<Mover>,
     /// The change of the funds' payments per affected claim, for a histogram.
     pub changes: Vec<String>,
+    /// The per-claim changes of the funds added up: computed claim by claim, independently of
+    /// [`Impact::fund_change`] (from the shares' totals).
+    pub per_claim_fund_change: String,
     /// Whether the per-claim changes add up to the change of the totals (always, or a defect).
     pub reconciled: bool,
+}
+
+/// A claim that settles under one policy only.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OneSided {
+    /// Its id.
+    pub id: String,
+    /// Its member.
+    pub member: String,
+    /// The line it came from.
+    pub line: usize,
+    /// `base` or `reform`: where it settles.
+    pub settles_under: &'static str,
+    /// What the funds pay for it there.
+    pub funds: String,
 }
 
 /// One share's totals.
@@ -44,11 +73,13 @@ pub struct Impact {
 pub struct ShareChange {
     /// The share (`basic.pay`).
     pub name: String,
-    /// Its total under the base.
-    pub base: String,
-    /// Its total under the reform.
-    pub reform: String,
-    /// The change.
+    /// Whether it is a payer's (a fund's) rather than the patient's, on the sides that have it.
+    pub fund: bool,
+    /// Its total under the base; `None` when the base's balance has no such share.
+    pub base: Option<String>,
+    /// Its total under the reform; `None` when the reform's balance has no such share.
+    pub reform: Option<String>,
+    /// The change (a share a side lacks counts as 0 there).
     pub change: String,
 }
 
@@ -70,7 +101,8 @@ pub struct VariantChange {
     pub claims: usize,
     /// Of which changed.
     pub affected: usize,
-    /// The change of each share, in the order of [`Impact::shares`].
+    /// The change of each share, in the order of [`Impact::shares`], over its claims settled
+    /// under both policies.
     pub changes: Vec<String>,
 }
 
@@ -85,14 +117,14 @@ pub struct Mover {
     pub line: usize,
     /// The change of the funds' payments.
     pub fund_change: String,
-    /// Each share before and after: `(name, base, reform)`.
+    /// Each share before and after: `(name, base, reform)`, `-` where a side has no such share.
     pub shares: Vec<(String, String, String)>,
 }
 
 /// For one variant: claims, claims affected, and the change of each share.
 type Tally = (usize, usize, Vec<Decimal>);
 
-/// The shares of a settled claim, by the base's share names; `None` when it did not settle.
+/// The shares of a settled claim, by `names`; `None` when it did not settle.
 fn shares(policy: &Policy, outcome: Option<&Outcome>, names: &[String]) -> Option<Vec<Decimal>> {
     let settled = outcome?.as_ref().ok()?;
     names
@@ -129,15 +161,15 @@ pub fn impact(
     movers: usize,
 ) -> Impact {
     let (bp, rp) = (base.policy(), reform.policy());
-    let names = share_names(bp);
+    let (base_names, reform_names) = (share_names(bp), share_names(rp));
     let claim = |i: usize| match base_rows.get(i) {
         Some(Row::Claim(c)) => Some(c),
         _ => None,
     };
     let corpus = Corpus {
         claims: base_rows.len(),
-        before: &|i| shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &names),
-        after: &|i| shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &names),
+        before: &|i| shares(bp, base_outcomes.get(i).and_then(Option::as_ref), &base_names),
+        after: &|i| shares(rp, reform_outcomes.get(i).and_then(Option::as_ref), &reform_names),
         variant: &|i, f| match claim(i)?.fields.get(f) {
             Some(Value::Enum(v)) => Some(*v),
             _ => None,
@@ -155,7 +187,8 @@ pub fn impact(
 }
 
 /// Compare two policies' settlements of one corpus by the batch fast path: the base's shares
-/// with its table (`before`), the reform's (`after`), read from the same file.
+/// (by [`share_names`] of the base) with its table (`before`), the reform's (by the reform's
+/// names, `after`), read from the same file.
 pub fn impact_of_shares(
     base: &Engine,
     reform: &Engine,
@@ -185,8 +218,8 @@ pub struct Who {
 }
 
 /// What an impact report reads of a corpus settled under both policies, claim by claim (by
-/// record index): the base's shares (by the base's share names) before and after, `None` where
-/// the claim did not settle; the variant of an enum field of the input (by field index) and who
+/// record index): the shares under the base (by the base's [`share_names`]) and under the
+/// reform (by the reform's), `None` where the claim did not settle; the variant of an enum field of the input (by field index) and who
 /// the claim is, `None` for a record that is no claim.
 pub struct Corpus<'a> {
     /// Records in the corpus.
@@ -207,68 +240,143 @@ impl std::fmt::Debug for Corpus<'_> {
     }
 }
 
+/// A share of the report: a name in either balance and where it is in each.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    /// Its place among the base's shares, and the reform's.
+    base: Option<usize>,
+    reform: Option<usize>,
+}
+
+/// The shares of both balances by name: the base's payers, then payers only the reform has,
+/// then the patient's shares (the last of each balance).
+fn columns(base: &[String], reform: &[String]) -> Vec<Column> {
+    let column = |name: &String| Column {
+        name: name.clone(),
+        base: base.iter().position(|n| n == name),
+        reform: reform.iter().position(|n| n == name),
+    };
+    let (base_payers, reform_payers) = (payers(base), payers(reform));
+    let mut out: Vec<Column> = Vec::new();
+    let names = base.iter().take(base_payers).chain(reform.iter().take(reform_payers));
+    for name in names.chain(base.iter().skip(base_payers)).chain(reform.iter().skip(reform_payers))
+    {
+        if !out.iter().any(|c| c.name == *name) {
+            out.push(column(name));
+        }
+    }
+    out
+}
+
+/// How many of a balance's shares are payers': all but the last, the patient's.
+fn payers(names: &[String]) -> usize {
+    names.len().saturating_sub(1)
+}
+
+/// What the payers of one side pay for a claim.
+fn funds(shares: &[Decimal]) -> Decimal {
+    shares.iter().take(shares.len().saturating_sub(1)).sum()
+}
+
+/// The first claims settled under one side only that a report lists.
+const ONE_SIDED_LISTED: usize = 20;
+
 /// What a stretch of the corpus adds up to, claim by claim in order.
 #[derive(Debug, Clone)]
 struct Sums {
-    /// Each share's total under the base and under the reform, over claims settled by both.
+    /// Each column's total under the base and under the reform, over claims settled by both.
     totals: Vec<(Decimal, Decimal)>,
     /// The change of the funds, claim by claim.
     per_claim_fund: Decimal,
     affected: usize,
     errors: (usize, usize),
+    both: usize,
+    /// Claims settled under one side only, and what the funds pay for them there.
+    one_side: (usize, usize),
+    one_side_funds: (Decimal, Decimal),
+    /// The first of them: (record, settles under the base, funds).
+    one_sided: Vec<(usize, bool, Decimal)>,
     /// (change of the funds, record) of each claim that moved, and that change written.
     moved: Vec<(Decimal, usize)>,
     changes: Vec<String>,
-    /// For each enum field of the input: variant -> (claims, affected, change per share).
+    /// For each enum field of the input: variant -> (claims, affected, change per column).
     breakdown: Vec<BTreeMap<u32, Tally>>,
 }
 
 impl Sums {
-    fn new(shares: usize, enums: usize) -> Sums {
+    fn new(columns: usize, enums: usize) -> Sums {
         Sums {
-            totals: vec![(Decimal::ZERO, Decimal::ZERO); shares],
+            totals: vec![(Decimal::ZERO, Decimal::ZERO); columns],
             per_claim_fund: Decimal::ZERO,
             affected: 0,
             errors: (0, 0),
+            both: 0,
+            one_side: (0, 0),
+            one_side_funds: (Decimal::ZERO, Decimal::ZERO),
+            one_sided: Vec::new(),
             moved: Vec::new(),
             changes: Vec::new(),
             breakdown: vec![BTreeMap::new(); enums],
         }
     }
 
-    /// Add claim `i`; the funds are every share but the last (`last` shares).
-    fn add(&mut self, corpus: &Corpus<'_>, enum_fields: &[usize], last: usize, i: usize) {
-        let shares = self.totals.len();
+    /// Add claim `i`.
+    fn add(&mut self, corpus: &Corpus<'_>, columns: &[Column], enum_fields: &[usize], i: usize) {
         let before = (corpus.before)(i);
         let after = (corpus.after)(i);
         self.errors.0 += usize::from(before.is_none());
         self.errors.1 += usize::from(after.is_none());
-        let delta: Vec<Decimal> = match (&before, &after) {
-            (Some(b), Some(a)) => a.iter().zip(b).map(|(x, y)| x - y).collect(),
-            _ => vec![Decimal::ZERO; shares],
+        let at = |shares: &[Decimal], k: Option<usize>| {
+            k.and_then(|k| shares.get(k)).copied().unwrap_or(Decimal::ZERO)
         };
-        if let (Some(b), Some(a)) = (&before, &after) {
-            for ((t, x), y) in self.totals.iter_mut().zip(b).zip(a) {
-                t.0 += x;
-                t.1 += y;
+        let (delta, fund, changed) = match (&before, &after) {
+            (Some(b), Some(a)) => {
+                self.both += 1;
+                let mut delta = Vec::with_capacity(columns.len());
+                for (t, c) in self.totals.iter_mut().zip(columns) {
+                    let (x, y) = (at(b, c.base), at(a, c.reform));
+                    t.0 += x;
+                    t.1 += y;
+                    delta.push(y - x);
+                }
+                let changed = delta.iter().any(|d| !d.is_zero());
+                (delta, funds(a) - funds(b), changed)
             }
-        }
-        let changed = before != after;
+            (Some(b), None) => {
+                self.one_side.0 += 1;
+                self.one_side_funds.0 += funds(b);
+                self.note_one_sided(i, true, funds(b));
+                (vec![Decimal::ZERO; columns.len()], Decimal::ZERO, true)
+            }
+            (None, Some(a)) => {
+                self.one_side.1 += 1;
+                self.one_side_funds.1 += funds(a);
+                self.note_one_sided(i, false, funds(a));
+                (vec![Decimal::ZERO; columns.len()], Decimal::ZERO, true)
+            }
+            (None, None) => (vec![Decimal::ZERO; columns.len()], Decimal::ZERO, false),
+        };
         self.affected += usize::from(changed);
-        let fund: Decimal = delta.iter().take(last).sum();
         self.per_claim_fund += fund;
-        if changed {
+        if changed && before.is_some() && after.is_some() {
             self.moved.push((fund, i));
             self.changes.push(money(fund));
         }
         for (slot, f) in self.breakdown.iter_mut().zip(enum_fields) {
             let Some(v) = (corpus.variant)(i, *f) else { continue };
-            let entry = slot.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; shares]));
+            let entry = slot.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; columns.len()]));
             entry.0 += 1;
             entry.1 += usize::from(changed);
             for (t, d) in entry.2.iter_mut().zip(&delta) {
                 *t += d;
             }
+        }
+    }
+
+    fn note_one_sided(&mut self, i: usize, base: bool, funds: Decimal) {
+        if self.one_sided.len() < ONE_SIDED_LISTED {
+            self.one_sided.push((i, base, funds));
         }
     }
 
@@ -281,12 +389,20 @@ impl Sums {
         self.per_claim_fund += next.per_claim_fund;
         self.affected += next.affected;
         self.errors = (self.errors.0 + next.errors.0, self.errors.1 + next.errors.1);
+        self.both += next.both;
+        self.one_side = (self.one_side.0 + next.one_side.0, self.one_side.1 + next.one_side.1);
+        self.one_side_funds = (
+            self.one_side_funds.0 + next.one_side_funds.0,
+            self.one_side_funds.1 + next.one_side_funds.1,
+        );
+        let room = ONE_SIDED_LISTED.saturating_sub(self.one_sided.len());
+        self.one_sided.extend(next.one_sided.into_iter().take(room));
         self.moved.extend(next.moved);
         self.changes.extend(next.changes);
         for (mine, theirs) in self.breakdown.iter_mut().zip(next.breakdown) {
             for (v, (claims, affected, changes)) in theirs {
-                let shares = changes.len();
-                let entry = mine.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; shares]));
+                let columns = changes.len();
+                let entry = mine.entry(v).or_insert_with(|| (0, 0, vec![Decimal::ZERO; columns]));
                 entry.0 += claims;
                 entry.1 += affected;
                 for (t, d) in entry.2.iter_mut().zip(changes) {
@@ -317,8 +433,10 @@ fn impact_in(
 ) -> Impact {
     use rayon::prelude::*;
     let stretch = stretch.max(1);
-    let names = share_names(bp);
-    let last = names.len().saturating_sub(1);
+    let (base_names, reform_names) = (share_names(bp), share_names(rp));
+    let columns = columns(&base_names, &reform_names);
+    // A column is a fund's on a side where it is one of that side's payers.
+    let payer = |k: Option<usize>, names: &[String]| k.is_some_and(|k| k < payers(names));
     let enum_fields: Vec<(usize, String, usize)> = bp
         .input_record()
         .map(|r| {
@@ -336,17 +454,37 @@ fn impact_in(
     let stretches: Vec<Sums> = (0..corpus.claims.div_ceil(stretch))
         .into_par_iter()
         .map(|k| {
-            let mut sums = Sums::new(names.len(), fields.len());
+            let mut sums = Sums::new(columns.len(), fields.len());
             let end = ((k + 1) * stretch).min(corpus.claims);
             for i in k * stretch..end {
-                sums.add(corpus, &fields, last, i);
+                sums.add(corpus, &columns, &fields, i);
             }
             sums
         })
         .collect();
-    let Sums { totals, per_claim_fund, affected, errors, mut moved, changes, breakdown } =
-        stretches.into_iter().fold(Sums::new(names.len(), fields.len()), Sums::then);
-    let fund_change: Decimal = totals.iter().take(last).map(|(b, a)| a - b).sum();
+    let Sums {
+        totals,
+        per_claim_fund,
+        affected,
+        errors,
+        both,
+        one_side,
+        one_side_funds,
+        one_sided,
+        mut moved,
+        changes,
+        breakdown,
+    } = stretches.into_iter().fold(Sums::new(columns.len(), fields.len()), Sums::then);
+    // From the totals, independently of the per-claim sum: each side's payers' totals.
+    let fund_change: Decimal = columns
+        .iter()
+        .zip(&totals)
+        .map(|(c, (b, a))| {
+            let after = if payer(c.reform, &reform_names) { *a } else { Decimal::ZERO };
+            let before = if payer(c.base, &base_names) { *b } else { Decimal::ZERO };
+            after - before
+        })
+        .sum();
     moved.sort_by(|a, b| b.0.abs().cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
     let movers = moved
         .iter()
@@ -354,19 +492,33 @@ fn impact_in(
         .filter_map(|&(fund, i)| {
             let who = (corpus.who)(i)?;
             let (before, after) = ((corpus.before)(i), (corpus.after)(i));
-            let show = |s: &Option<Vec<Decimal>>, k: usize| {
-                s.as_ref().and_then(|v| v.get(k)).map_or_else(|| "error".to_string(), |d| money(*d))
+            let show = |s: &Option<Vec<Decimal>>, k: Option<usize>| match (s, k) {
+                (_, None) => "-".to_string(),
+                (Some(v), Some(k)) => v.get(k).map_or_else(|| "-".to_string(), |d| money(*d)),
+                (None, Some(_)) => "error".to_string(),
             };
             Some(Mover {
                 id: who.id,
                 member: who.member,
                 line: who.line,
                 fund_change: money(fund),
-                shares: names
+                shares: columns
                     .iter()
-                    .enumerate()
-                    .map(|(k, n)| (n.clone(), show(&before, k), show(&after, k)))
+                    .map(|c| (c.name.clone(), show(&before, c.base), show(&after, c.reform)))
                     .collect(),
+            })
+        })
+        .collect();
+    let one_sided = one_sided
+        .into_iter()
+        .filter_map(|(i, base, funds)| {
+            let who = (corpus.who)(i)?;
+            Some(OneSided {
+                id: who.id,
+                member: who.member,
+                line: who.line,
+                settles_under: if base { "base" } else { "reform" },
+                funds: money(funds),
             })
         })
         .collect();
@@ -397,13 +549,18 @@ fn impact_in(
         claims: corpus.claims,
         affected,
         errors,
-        shares: names
+        settled_both: both,
+        settled_one_side: one_side,
+        one_side_funds: (money(one_side_funds.0), money(one_side_funds.1)),
+        one_sided,
+        shares: columns
             .iter()
             .zip(&totals)
-            .map(|(n, (b, a))| ShareChange {
-                name: n.clone(),
-                base: money(*b),
-                reform: money(*a),
+            .map(|(c, (b, a))| ShareChange {
+                name: c.name.clone(),
+                fund: payer(c.base, &base_names) || payer(c.reform, &reform_names),
+                base: c.base.map(|_| money(*b)),
+                reform: c.reform.map(|_| money(*a)),
                 change: money(a - b),
             })
             .collect(),
@@ -411,6 +568,7 @@ fn impact_in(
         by_field,
         movers,
         changes,
+        per_claim_fund_change: money(per_claim_fund),
         reconciled: per_claim_fund == fund_change,
     }
 }
