@@ -65,6 +65,11 @@ enum Command {
         /// write nothing. Exits with 1 when a claim is in error.
         #[arg(long, conflicts_with = "out")]
         read_only: bool,
+        /// Exit with 1 (after writing every row) when more than this many rows are errors, so
+        /// that CI fails on a claims file that mostly does not settle. Without it, error rows
+        /// do not change the exit code.
+        #[arg(long, value_name = "N")]
+        max_error_rows: Option<usize>,
     },
     /// Generate realistic claims for a policy's input, the same bytes for the same seed.
     Gen {
@@ -113,11 +118,15 @@ enum Command {
         /// With `--snapshot`: take the new settlements as the snapshot.
         #[arg(long, requires = "snapshot")]
         accept: bool,
-        /// Output for people (`human`) or for tools (`json`).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
+        /// With `--snapshot`: a missing snapshot fails instead of being written (also when the
+        /// `CI` environment variable is set), so that a snapshot never committed cannot pass.
+        #[arg(long, requires = "snapshot", conflicts_with = "accept")]
+        ci: bool,
+        /// Output for people (`human`) or for tools (`json`); the in-file tests only.
+        #[arg(long, value_enum, default_value_t = Format::Human, conflicts_with = "snapshot")]
         format: Format,
-        /// Also write a JUnit XML report for CI.
-        #[arg(long)]
+        /// Also write a JUnit XML report for CI; the in-file tests only.
+        #[arg(long, conflicts_with = "snapshot")]
         junit: Option<PathBuf>,
     },
     /// Explain one claim's settlement: inputs, year to date, parameters and sources, rules, stages.
@@ -196,14 +205,17 @@ pub fn main() -> ExitCode {
         Command::Run { policy, claims, threads, read_only: true, .. } => {
             crate::run::read_only(&policy, &claims, threads)
         }
-        Command::Run { policy, claims, out, format, threads, backend, .. } => crate::run::run(
-            &policy,
-            &claims,
-            out.as_deref(),
-            format.map(|f| f == DataFormat::Jsonl),
-            threads,
-            backend == Backend::Jit,
-        ),
+        Command::Run { policy, claims, out, format, threads, backend, max_error_rows, .. } => {
+            crate::run::run(
+                &policy,
+                &claims,
+                out.as_deref(),
+                format.map(|f| f == DataFormat::Jsonl),
+                threads,
+                backend == Backend::Jit,
+                max_error_rows,
+            )
+        }
         Command::Gen { policy, count, seed, out, format } => crate::run::generate(
             &policy,
             count,
@@ -211,8 +223,9 @@ pub fn main() -> ExitCode {
             out.as_deref(),
             format.map(|f| f == DataFormat::Jsonl),
         ),
-        Command::Test { files, claims: Some(claims), snapshot: Some(dir), accept, .. } => {
-            snapshot_all(&files, &claims, &dir, accept)
+        Command::Test { files, claims: Some(claims), snapshot: Some(dir), accept, ci, .. } => {
+            let ci = ci || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+            snapshot_all(&files, &claims, &dir, accept, ci)
         }
         Command::Test { files, format, junit, .. } => {
             crate::run::test(&files, format == Format::Json, junit.as_deref())
@@ -241,11 +254,12 @@ fn snapshot_all(
     claims: &std::path::Path,
     dir: &std::path::Path,
     accept: bool,
+    ci: bool,
 ) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for f in files {
-        let c = crate::report::snapshot(f, claims, dir, accept);
-        if c != ExitCode::SUCCESS {
+        let c = crate::report::snapshot(f, claims, dir, accept, ci);
+        if c == ExitCode::from(EXIT_USAGE) || code == ExitCode::SUCCESS {
             code = c;
         }
     }

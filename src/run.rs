@@ -65,6 +65,7 @@ pub fn run(
     jsonl: Option<bool>,
     threads: Option<usize>,
     jit: bool,
+    max_error_rows: Option<usize>,
 ) -> ExitCode {
     let started = Instant::now();
     let (policy, _) = match load(policy_path) {
@@ -113,7 +114,7 @@ pub fn run(
                 }
                 let phases = Phases { started, read: done.read, settled: done.settled };
                 print_summary(done.claims, done.errors, &done.totals, &phases);
-                return ExitCode::SUCCESS;
+                return verdict(done.errors, max_error_rows);
             }
             Fast::Failed(code) => return code,
             Fast::General => {}
@@ -154,13 +155,28 @@ pub fn run(
         return ExitCode::from(EXIT_USAGE);
     }
     let phases = Phases { read, settled: settled_at, started };
-    summary(policy, &rows, &outcomes, &phases);
+    let errors = summary(policy, &rows, &outcomes, &phases);
     // The process ends here: freeing a million claims and settlements one by one would only
     // delay the exit (the operating system takes the memory back whole).
     std::mem::forget(outcomes);
     std::mem::forget(batch);
     std::mem::forget(rows);
-    ExitCode::SUCCESS
+    verdict(errors, max_error_rows)
+}
+
+/// The exit code of a run that wrote its settlements: success, unless more rows are errors than
+/// `--max-error-rows` allows.
+fn verdict(errors: usize, max_error_rows: Option<usize>) -> ExitCode {
+    match max_error_rows {
+        Some(max) if errors > max => {
+            eprintln!(
+                "error: {errors} error row{}, more than the {max} that --max-error-rows allows",
+                if errors == 1 { "" } else { "s" }
+            );
+            ExitCode::from(EXIT_PROBLEMS)
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Input errors listed by `settle run --read-only` before it says how many more there are.
@@ -370,7 +386,8 @@ struct Phases {
     settled: Duration,
 }
 
-fn summary(policy: &Policy, rows: &[Row], outcomes: &[Option<Outcome>], phases: &Phases) {
+/// Print the summary of a run by the general path; the number of error rows.
+fn summary(policy: &Policy, rows: &[Row], outcomes: &[Option<Outcome>], phases: &Phases) -> usize {
     let errors = outcomes
         .iter()
         .zip(rows)
@@ -391,6 +408,7 @@ fn summary(policy: &Policy, rows: &[Row], outcomes: &[Option<Outcome>], phases: 
         }
     }
     print_summary(rows.len(), errors, &totals, phases);
+    errors
 }
 
 /// The summary at the end of `settle run`: claims, errors, each share's total, time.
@@ -458,11 +476,14 @@ pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut broken = false;
+    let mut unreadable = false;
     let mut all: Vec<(String, Vec<TestReport>)> = Vec::new();
     for path in files {
         let (policy, text) = match load(path) {
             Ok(p) => p,
-            Err(_) => {
+            Err(code) => {
+                // A file that cannot be read is a usage error (2); one with errors, a problem (1).
+                unreadable |= code == ExitCode::from(EXIT_USAGE);
                 broken = true;
                 continue;
             }
@@ -497,7 +518,13 @@ pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    if broken || failed > 0 { ExitCode::from(EXIT_PROBLEMS) } else { ExitCode::SUCCESS }
+    if unreadable {
+        ExitCode::from(EXIT_USAGE)
+    } else if broken || failed > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn print_report(path: &Path, r: &TestReport) {

@@ -320,3 +320,70 @@ fn read_only_reports_input_errors_and_settles_nothing() {
         assert!(text.contains("errors   2"), "{text}");
     }
 }
+
+/// `--max-error-rows N` fails the run (exit 1) past N error rows, after writing every row.
+#[test]
+fn a_run_past_the_error_row_limit_fails_after_writing() {
+    let dir = scratch("max-errors");
+    let claims = dir.join("claims.csv");
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/claims/dezhou_employee.csv"),
+    )
+    .expect("sample");
+    // Two error rows: an amount finer than a fen, a date before any parameter is in force.
+    let bad = "x1,m1,2021-02-03,level2,10.001,0,0,0,0\nx2,m1,1990-01-01,level2,10.00,0,0,0,0\n";
+    std::fs::write(&claims, format!("{sample}{bad}")).expect("claims");
+    let out = dir.join("out.csv");
+    for backend in ["jit", "interp"] {
+        let run = |max: &str| {
+            let _ = std::fs::remove_file(&out);
+            settle(&[
+                "run",
+                "policies/dezhou/employee_inpatient.settle",
+                "--claims",
+                claims.to_str().expect("path"),
+                "--out",
+                out.to_str().expect("path"),
+                "--backend",
+                backend,
+                "--max-error-rows",
+                max,
+            ])
+        };
+        let over = run("1");
+        assert_eq!(over.status.code(), Some(1), "{backend}");
+        assert!(
+            String::from_utf8_lossy(&over.stderr).contains("2 error rows, more than the 1"),
+            "{}",
+            String::from_utf8_lossy(&over.stderr)
+        );
+        let written = std::fs::read_to_string(&out).expect("every row written");
+        assert_eq!(written.lines().count(), 1 + 14 + 2);
+        assert_eq!(run("2").status.code(), Some(0), "{backend}: at the limit");
+    }
+}
+
+/// A file that cannot be read is a usage error (2) for `settle test` as for every command; an
+/// output flag that `--snapshot` does not honour is refused, not ignored.
+#[test]
+fn test_exit_codes_and_refused_flags() {
+    let missing = settle(&["test", "no/such/policy.settle"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let dir = scratch("refused");
+    let d = dir.to_str().expect("path");
+    for extra in [["--junit", "x.xml"], ["--format", "json"]] {
+        let mut args = vec![
+            "test",
+            "policies/dezhou/employee_inpatient.settle",
+            "--claims",
+            "examples/claims/dezhou_employee.csv",
+            "--snapshot",
+            d,
+        ];
+        args.extend(extra);
+        let out = settle(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"), "{extra:?}");
+    }
+}

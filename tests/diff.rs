@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Output;
 
-use support::settle;
+use support::{settle, settle_with_ci};
 
 fn scratch(name: &str) -> PathBuf {
     support::scratch("diff-tests", name)
@@ -121,7 +121,7 @@ fn a_settlement_snapshot_fails_on_a_change_and_passes_after_accept() {
             snapshots.to_str().expect("path"),
         ];
         a.extend_from_slice(extra);
-        settle(&a)
+        settle_with_ci(&a, None)
     };
     assert_eq!(args(&[]).status.code(), Some(0), "first run writes the snapshot");
     assert_eq!(args(&[]).status.code(), Some(0), "unchanged policy passes");
@@ -136,6 +136,7 @@ fn a_settlement_snapshot_fails_on_a_change_and_passes_after_accept() {
     let report = String::from_utf8_lossy(&failed.stdout);
     assert!(report.contains("2 claims moved"), "{report}");
     assert!(report.contains("claim c005 (line 6): basic.pay 2766.00 -> 2856.00"), "{report}");
+    assert!(!report.contains("c001"), "an unmoved claim is not listed: {report}");
     assert!(report.contains("claim c009 (line 10)"), "{report}");
     assert_eq!(args(&["--accept"]).status.code(), Some(0));
     assert_eq!(args(&[]).status.code(), Some(0), "the accepted snapshot holds");
@@ -279,4 +280,90 @@ fn claims_settled_under_one_side_only_are_counted_and_listed() {
     );
     assert_eq!(report["settled_both"], 14 - early.len());
     assert_eq!(report["reconciled"], true);
+}
+
+/// In CI (`--ci`, or the `CI` variable) a snapshot never committed fails rather than being
+/// written; out of CI it is written and passes.
+#[test]
+fn a_missing_snapshot_fails_in_ci() {
+    let dir = scratch("snapshot-ci");
+    let snapshots = dir.join("snapshots");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "test",
+            FULL,
+            "--claims",
+            "examples/claims/dezhou_employee.csv",
+            "--snapshot",
+            snapshots.to_str().expect("path"),
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| (*s).to_string()));
+        a
+    };
+    let run = |extra: &[&str], ci: Option<&str>| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        settle_with_ci(&a, ci)
+    };
+    let written = || std::fs::read_dir(&snapshots).map(|d| d.count()).unwrap_or(0);
+    let flagged = run(&["--ci"], None);
+    assert_eq!(flagged.status.code(), Some(1), "{}", String::from_utf8_lossy(&flagged.stderr));
+    assert!(String::from_utf8_lossy(&flagged.stderr).contains("must be committed"));
+    assert_eq!(written(), 0, "nothing written in CI");
+    assert_eq!(run(&[], Some("true")).status.code(), Some(1), "the CI variable");
+    assert_eq!(written(), 0);
+    assert_eq!(run(&[], Some("")).status.code(), Some(0), "an empty CI variable is not CI");
+    assert_eq!(written(), 1);
+    assert_eq!(run(&["--ci"], None).status.code(), Some(0), "a committed snapshot passes in CI");
+}
+
+/// Snapshots are keyed by claim id: a claim added at the top of the file is the only change
+/// reported, though every line below it moved. Two claims files of one name in different folders
+/// keep snapshots of their own.
+#[test]
+fn snapshots_are_keyed_by_claim_id_and_named_by_path() {
+    let dir = scratch("snapshot-keys");
+    let snapshots = dir.join("snapshots");
+    let sample = std::fs::read_to_string("examples/claims/dezhou_employee.csv").expect("sample");
+    let (one, two) = (dir.join("a"), dir.join("b"));
+    for d in [&one, &two] {
+        std::fs::create_dir_all(d).expect("dir");
+        std::fs::write(d.join("claims.csv"), &sample).expect("claims");
+    }
+    let run = |claims: &std::path::Path| {
+        settle_with_ci(
+            &[
+                "test",
+                FULL,
+                "--claims",
+                claims.to_str().expect("path"),
+                "--snapshot",
+                snapshots.to_str().expect("path"),
+            ],
+            None,
+        )
+    };
+    assert_eq!(run(&one.join("claims.csv")).status.code(), Some(0));
+    assert_eq!(run(&two.join("claims.csv")).status.code(), Some(0));
+    assert_eq!(std::fs::read_dir(&snapshots).expect("dir").count(), 2, "one snapshot each");
+    let mut lines = sample.lines();
+    let header = lines.next().expect("header");
+    let rest: Vec<&str> = lines.collect();
+    std::fs::write(
+        one.join("claims.csv"),
+        format!(
+            "{header}\nc000,m99,2021-05-01,level1,1000.00,0.00,0.00,0.00,0.00\n{}\n",
+            rest.join("\n")
+        ),
+    )
+    .expect("claims");
+    let moved = run(&one.join("claims.csv"));
+    let report = String::from_utf8_lossy(&moved.stdout);
+    assert_eq!(moved.status.code(), Some(1), "{report}");
+    assert!(report.contains("1 claims moved"), "{report}");
+    assert!(report.contains("claim c000 (line 2): new"), "{report}");
+    assert_eq!(run(&two.join("claims.csv")).status.code(), Some(0), "the other file's snapshot");
 }
