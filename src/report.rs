@@ -545,9 +545,12 @@ fn snapshot_name(policy: &Path, claims: &Path) -> String {
     format!("{}__{}.csv", flat(policy), flat(claims))
 }
 
+/// A row's key in a snapshot: the claim id and its occurrence among rows of that id (from 1).
+type Key = (String, usize);
+
 /// A settlement CSV's rows by claim id: the header, and each row under (id, its occurrence among
 /// rows of that id), so that a claim added or removed elsewhere in the file moves nothing else.
-fn rows_by_id(text: &str) -> (Vec<String>, Vec<((String, usize), Vec<String>)>) {
+fn rows_by_id(text: &str) -> (Vec<String>, Vec<(Key, Vec<String>)>) {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header: Vec<String> =
         reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
@@ -578,10 +581,10 @@ fn compare(stored: &str, current: &str) -> Vec<String> {
     }
     let line_of = |header: &[String]| header.iter().position(|h| h == "line");
     let (old_line, new_line) = (line_of(&old_header), line_of(&new_header));
-    let name = |(id, n): &(String, usize)| {
+    let name = |(id, n): &Key| {
         if *n == 1 { id.clone() } else { format!("{id} (occurrence {n})") }
     };
-    let old: std::collections::HashMap<&(String, usize), &Vec<String>> =
+    let old: std::collections::HashMap<&Key, &Vec<String>> =
         old_rows.iter().map(|(k, r)| (k, r)).collect();
     for (key, row) in &new_rows {
         let line = new_line.and_then(|l| row.get(l)).cloned().unwrap_or_default();
@@ -604,8 +607,7 @@ fn compare(stored: &str, current: &str) -> Vec<String> {
             }
         }
     }
-    let new_keys: std::collections::HashSet<&(String, usize)> =
-        new_rows.iter().map(|(k, _)| k).collect();
+    let new_keys: std::collections::HashSet<&Key> = new_rows.iter().map(|(k, _)| k).collect();
     for (key, row) in &old_rows {
         if !new_keys.contains(key) {
             let line = old_line.and_then(|l| row.get(l)).cloned().unwrap_or_default();
