@@ -2,7 +2,10 @@
 //! quotients whose intermediate does not fit in 64 bits, and the expressions it leaves to the
 //! engine's [`Fallback`](crate::Fallback).
 
+use settle_lang::ir::Rounding;
+
 use crate::Bridge;
+use crate::kernel::{self, ArithError};
 
 /// Compute fallback expression `expr` through the bridge. Writes the result to `out[0]`, or a
 /// fault's kind, value and details to `out[1..4]`, and returns 0 or the fault's kind.
@@ -33,46 +36,32 @@ pub extern "C" fn fallback(
             0
         }
         Err(f) => {
-            for (slot, v) in out.iter_mut().skip(1).zip([f.kind, f.a, f.b]) {
+            for (slot, v) in out.iter_mut().skip(1).zip([f.kind.code(), f.a, f.b]) {
                 *slot = v;
             }
-            f.kind.max(1)
+            f.kind.code()
         }
     }
 }
 
-/// `round(x * y / d)` computed exactly in 128 bits, rounded by `mode` (0 half up, 1 half even,
-/// 2 down, 3 up). Writes the result to `out` and returns 0, or returns 1 when the result does not
-/// fit in 64 bits, 2 when `d` is zero.
+/// `round(x * y / d)` by the kernel ([`kernel::muldiv`]), the rounding mode as the code
+/// passes it (0 half up, 1 half even, 2 down, 3 up). Writes the result to `out` and returns 0,
+/// or returns 1 when the result does not fit in 64 bits, 2 when `d` is zero.
 pub extern "C" fn muldiv(x: i64, y: i64, d: i64, mode: i64, out: *mut i64) -> i64 {
-    if d == 0 {
-        return 2;
-    }
-    let n = i128::from(x) * i128::from(y);
-    let d = i128::from(d);
-    let q = n / d;
-    let r = n % d;
-    let q = if r == 0 {
-        q
-    } else {
-        let away = if (n < 0) == (d < 0) { 1 } else { -1 };
-        let twice = r.unsigned_abs() * 2;
-        let d_abs = d.unsigned_abs();
-        let up = match mode {
-            0 => twice >= d_abs,
-            1 => twice > d_abs || (twice == d_abs && q % 2 != 0),
-            2 => false,
-            _ => true,
-        };
-        if up { q + away } else { q }
+    let mode = match mode {
+        0 => Rounding::HalfUp,
+        1 => Rounding::HalfEven,
+        2 => Rounding::Down,
+        _ => Rounding::Up,
     };
-    match i64::try_from(q) {
+    match kernel::muldiv(x, y, d, mode) {
         Ok(v) => {
             // SAFETY: the compiled code passes a pointer to a stack slot of its own frame.
             unsafe { out.write(v) };
             0
         }
-        Err(_) => 1,
+        Err(ArithError::Overflow) => 1,
+        Err(ArithError::DivisionByZero) => 2,
     }
 }
 

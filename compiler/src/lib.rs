@@ -1,12 +1,16 @@
 //! settle-compiler: compiles a checked policy's IR to native code with Cranelift.
 //!
-//! The compiled function settles one claim: it reads the claim's fields and the member's
+//! The IR is first lowered into an execution plan ([`plan`]) in which every decision is made
+//! once (the operation for each operator, bounds, the rounding mode, set membership, table
+//! strides and key ranges, the parameter version in force, accumulator folds, the balance);
+//! the interpreter's closures run that plan, and this crate translates it to native code. The
+//! compiled function settles one claim: it reads the claim's fields and the member's
 //! accumulators as 64-bit integers (money in fen, rates in millionths, counts, truth values as
-//! 0/1, dates as days since 1970-01-01, enum variants by index), computes every value of the
-//! policy in the IR's order, checks the balance, and folds the claim into the accumulators. Its
-//! arithmetic is the interpreter's, operation for operation: products and quotients rounded once
-//! by the policy's mode, bounds (±10^15 yuan, ±10^9 for a rate) and division by zero reported
-//! through an error return, never a trap.
+//! 0/1, dates as days since 1970-01-01, enum variants by index), computes every value in the
+//! plan's order, checks the balance, and folds the claim into the accumulators. Products and
+//! quotients are rounded once by the kernel's rule ([`kernel`]); bounds, division by zero and
+//! keys outside their enum are faults returned through the error slots ([`FaultKind`]), never
+//! a trap.
 //!
 //! ```text
 //! let compiled = settle_compiler::compile(&policy)?;     // once per policy
@@ -14,15 +18,18 @@
 //! ```
 
 mod helpers;
-mod layout;
+pub mod kernel;
+pub mod plan;
 mod translate;
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use cranelift_jit::JITModule;
-use settle_lang::ir::{Policy, Type};
+use settle_lang::ir::Policy;
 
-pub use layout::{constant, money_fen, rate_millionths};
+pub use kernel::{money_fen, rate_millionths};
+pub use plan::{constant, needs_fallback, scalar};
 
 /// Why a policy cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -35,29 +42,70 @@ pub enum CompileError {
     Codegen(String),
 }
 
-/// Error kinds the compiled code reports in `err[0]`.
-pub mod fault {
-    /// A result beyond the bounds of its type.
-    pub const OVERFLOW: i64 = 1;
+/// What went wrong while settling a claim with the closures or the compiled code: one list for
+/// both, written by the code as [`FaultKind::code`] in `err[0]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// A result beyond the bounds of its type (±10^15 yuan, ±10^9 for a rate, 64 bits for a
+    /// count).
+    Overflow,
     /// A division by zero.
-    pub const DIVISION_BY_ZERO: i64 = 2;
-    /// No value of parameter `err[2]` in force on day `err[3]`.
-    pub const NOT_IN_FORCE: i64 = 3;
-    /// Exceptions `err[2]` and `err[3]` of rule `err[1]` both apply.
-    pub const CONFLICT: i64 = 4;
-    /// Share `err[2]` (a value id) of the balance is negative.
-    pub const NEGATIVE_SHARE: i64 = 5;
-    /// The shares add up to `err[3]` fen, not the total `err[2]`.
-    pub const UNBALANCED: i64 = 6;
+    DivisionByZero,
+    /// No value of parameter `a` in force on day `b`.
+    NotInForce,
+    /// Exceptions `a` and `b` of the rule being computed both apply.
+    Conflict,
+    /// Share `a` (a value id) of the balance is negative (`b` fen).
+    NegativeShare,
+    /// The shares add up to `b` fen, not the total `a`.
+    Unbalanced,
+    /// Key `a` of a read of table parameter `b` is no variant of its enum.
+    OutOfRange,
+    /// A defect: buffers of the wrong size, a fallback that cannot answer. Never a claim's
+    /// fault; tests hold it unreachable from the engine.
+    Internal,
 }
 
-/// A fault of the compiled code: `kind` (see [`fault`]), the value being computed (a value id;
+impl FaultKind {
+    /// Every kind, in order of [`FaultKind::code`] from 1.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Overflow,
+        FaultKind::DivisionByZero,
+        FaultKind::NotInForce,
+        FaultKind::Conflict,
+        FaultKind::NegativeShare,
+        FaultKind::Unbalanced,
+        FaultKind::OutOfRange,
+        FaultKind::Internal,
+    ];
+
+    /// The kind as the compiled code writes it: 1 and up (0 is no fault).
+    pub const fn code(self) -> i64 {
+        match self {
+            FaultKind::Overflow => 1,
+            FaultKind::DivisionByZero => 2,
+            FaultKind::NotInForce => 3,
+            FaultKind::Conflict => 4,
+            FaultKind::NegativeShare => 5,
+            FaultKind::Unbalanced => 6,
+            FaultKind::OutOfRange => 7,
+            FaultKind::Internal => 8,
+        }
+    }
+
+    /// The kind the code wrote; anything else is [`FaultKind::Internal`].
+    pub fn from_code(code: i64) -> FaultKind {
+        FaultKind::ALL.into_iter().find(|k| k.code() == code).unwrap_or(FaultKind::Internal)
+    }
+}
+
+/// A fault of the compiled code or the closures: `kind`, the value being computed (a value id;
 /// `values.len() + i` for accumulator `i`; `values.len() + accumulators.len()` for the balance),
 /// and two details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     /// What went wrong.
-    pub kind: i64,
+    pub kind: FaultKind,
     /// Where.
     pub at: usize,
     /// First detail.
@@ -140,7 +188,7 @@ pub struct NoFallback;
 
 impl Fallback for NoFallback {
     fn eval(&self, _expr: usize, _values: &[i64], _accs: &[i64]) -> Result<i64, Fault> {
-        Err(Fault { kind: fault::OVERFLOW, at: 0, a: 0, b: 0 })
+        Err(Fault { kind: FaultKind::Internal, at: 0, a: 0, b: 0 })
     }
 }
 
@@ -152,17 +200,25 @@ pub(crate) struct Bridge<'a> {
     pub accs: usize,
 }
 
-/// A policy compiled to native code.
+/// A policy compiled to native code. Dropping it frees the code's memory.
 pub struct Compiled {
     entry: Entry,
     fields: usize,
     values: usize,
     accs: usize,
     fallbacks: Vec<settle_lang::ir::Expr>,
-    // INVARIANT: the code of `entry` lives in `_module` and reads parameter cells from `_data`;
-    // both live as long as `self`.
+    // INVARIANT: the code of `entry` lives in `module` and reads the plan's data block `data`;
+    // both live as long as `self`, and the module's memory is freed only when `self` drops.
     _data: Box<[i64]>,
-    _module: JITModule,
+    module: ManuallyDrop<JITModule>,
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        // SAFETY: `self` is being dropped, so no call of `entry` is running (each borrows
+        // `self`) and none can follow; the module is taken once, here, and never used again.
+        unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
+    }
 }
 
 impl fmt::Debug for Compiled {
@@ -181,6 +237,18 @@ unsafe impl Send for Compiled {}
 unsafe impl Sync for Compiled {}
 
 impl Compiled {
+    fn new(entry: Entry, plan: &plan::Plan, data: Box<[i64]>, module: JITModule) -> Compiled {
+        Compiled {
+            entry,
+            fields: plan.fields,
+            values: plan.values,
+            accs: plan.accs,
+            fallbacks: plan.fallbacks.clone(),
+            _data: data,
+            module: ManuallyDrop::new(module),
+        }
+    }
+
     /// Buffers of the right sizes for this policy.
     pub fn frame(&self) -> Frame {
         Frame::sized(self.fields, self.values, self.accs)
@@ -208,13 +276,16 @@ impl Compiled {
         let sizes_ok = fields.len() == self.fields && frame.fits(self.values, self.accs);
         // INVARIANT: the fallback bridge reads `values` and `accs` with the lengths checked here.
         if !sizes_ok {
-            return Err(Fault { kind: fault::OVERFLOW, at: self.values, a: 0, b: 0 });
+            return Err(Fault { kind: FaultKind::Internal, at: self.values, a: 0, b: 0 });
         }
         let mut err = [0i64; 4];
         let bridge = Bridge { fallback, values: self.values, accs: self.accs };
-        // SAFETY: every buffer has the length the code was compiled for (checked above), the
-        // code reads and writes only within them and `err` (4 slots), and it never traps: faults
-        // come back through the return value.
+        // SAFETY: every buffer has the length the code was compiled for (checked above), and
+        // the code reads and writes only within them, `err` (4 slots) and its data block: each
+        // field, value and accumulator at a constant offset below those lengths, each table
+        // cell after checking every key against its enum's size (a key outside is a fault),
+        // each set's word after checking the variant against the set's words. It never traps:
+        // faults come back through the return value.
         let status = unsafe {
             (self.entry)(
                 fields.as_ptr(),
@@ -231,7 +302,8 @@ impl Compiled {
             return Ok(());
         }
         let [kind, at, a, b] = err;
-        Err(Fault { kind, at: usize::try_from(at).unwrap_or(usize::MAX), a, b })
+        let at = usize::try_from(at).unwrap_or(usize::MAX);
+        Err(Fault { kind: FaultKind::from_code(kind), at, a, b })
     }
 }
 
@@ -244,22 +316,5 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
 /// balance total a number, truth value, date or enum variant (text, list and record values are
 /// not). What [`compile`] checks before it emits any code.
 pub fn supported(policy: &Policy) -> Result<(), CompileError> {
-    translate::check_supported(policy)
-}
-
-/// Whether an expression is left to the [`Fallback`]: folds and quantifiers over a claim's
-/// lists, and comparisons of text.
-pub fn needs_fallback(e: &settle_lang::ir::Expr) -> bool {
-    translate::needs_fallback(e)
-}
-
-/// Whether the code computes expressions of type `ty` itself.
-pub fn scalar(ty: Type) -> Result<(), CompileError> {
-    match ty {
-        Type::Money | Type::Rate | Type::Int | Type::Bool | Type::Date | Type::Enum(_) => Ok(()),
-        Type::Text => Err(CompileError::Unsupported("computations on text".into())),
-        Type::Record(_) | Type::List(_) => {
-            Err(CompileError::Unsupported("lists and records".into()))
-        }
-    }
+    plan::Plan::new(policy).map(|_| ())
 }

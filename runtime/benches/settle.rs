@@ -6,11 +6,7 @@
 //! through the embedding API with a saved member state; and a CSV file of claims read, settled
 //! and written whole, by the general path (the baseline) and by the batch fast path.
 
-#![allow(
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "a benchmark stops on a policy that does not load"
-)]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "a benchmark stops on a wrong result")]
 
 #[path = "dezhou_rust.rs"]
 mod dezhou_rust;

@@ -198,7 +198,8 @@ impl PartialEq for Settlement {
             (s @ Cells::Scaled { .. }, Cells::Values(v))
             | (Cells::Values(v), s @ Cells::Scaled { .. }) => {
                 let s = s.slice().unwrap_or(&[]);
-                s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| v.scaled() == *x)
+                // Exactly: a value with no exact scaled form equals no scaled cell.
+                s.len() == v.len() && s.iter().zip(v.iter()).all(|(x, v)| v.to_scaled() == Some(*x))
             }
         }
     }
@@ -513,22 +514,26 @@ impl Engine {
         // one block: settling then reads members' claims from it instead of chasing each
         // claim's values across the heap.
         let width = self.policy.input_record().map_or(0, |r| r.fields.len());
-        let rows: Option<Vec<i64>> = self.code.as_ref().filter(|_| width > 0).map(|_| {
-            let mut rows = vec![0i64; n * width];
-            rows.par_chunks_mut(width * SCALE_CHUNK).zip(claims.par_chunks(SCALE_CHUNK)).for_each(
-                |(out, chunk)| {
-                    for (row, c) in out.chunks_mut(width).zip(chunk) {
-                        for (slot, v) in row.iter_mut().zip(&c.borrow().fields) {
-                            *slot = v.scaled();
+        // A claim with a field beyond its type's bounds is not scaled: it is an error row.
+        let rows: Option<(Vec<i64>, Vec<bool>)> =
+            self.code.as_ref().filter(|_| width > 0).map(|_| {
+                let mut rows = vec![0i64; n * width];
+                let mut fits = vec![true; n];
+                rows.par_chunks_mut(width * SCALE_CHUNK)
+                    .zip(fits.par_chunks_mut(SCALE_CHUNK))
+                    .zip(claims.par_chunks(SCALE_CHUNK))
+                    .for_each(|((out, fits), chunk)| {
+                        for ((row, fit), c) in out.chunks_mut(width).zip(fits).zip(chunk) {
+                            *fit = self.scale_fields(c.borrow(), row).is_ok();
                         }
-                    }
-                },
-            );
-            rows
-        });
+                    });
+                (rows, fits)
+            });
         let row = |i: u32| {
             let start = i as usize * width;
-            rows.as_ref().and_then(|r| r.get(start..start + width))
+            let (rows, fits) = rows.as_ref()?;
+            fits.get(i as usize).copied().filter(|&f| f)?;
+            rows.get(start..start + width)
         };
         // Members settle in parallel, a few dozen to a task, each task with one running state.
         let settled: Vec<Vec<Outcome>> = members
@@ -648,8 +653,10 @@ impl Engine {
             };
             let parsed = crate::io::parse_value(&self.policy, acc.ty, &saved.value).ok();
             if let Some(frame) = &mut running.frame {
-                if let (Some(v), Some(slot)) = (parsed, frame.accs.get_mut(i)) {
-                    *slot = v.scaled();
+                if let (Some(x), Some(slot)) =
+                    (parsed.and_then(|v| v.to_scaled()), frame.accs.get_mut(i))
+                {
+                    *slot = x;
                 }
                 if let Some(seen) = frame.seen.get_mut(i) {
                     *seen = i64::from(saved.seen);
@@ -702,9 +709,48 @@ impl Engine {
         }
     }
 
+    /// Check that each of a claim's fields is a value of its declared type within its bounds
+    /// (money within ±10^15 yuan exact to the fen, a rate within ±10^9 exact to the millionth, a
+    /// variant of its enum), writing each field's scaled form to `row` (as long as the record,
+    /// or empty). Every backend settles only claims that pass, so that a claim built by hand is
+    /// refused alike by all of them.
+    fn scale_fields(&self, claim: &Claim, row: &mut [i64]) -> Result<(), ClaimError> {
+        let policy = &*self.policy;
+        let Some(record) = policy.input_record() else { return Ok(()) };
+        let mut row = row.iter_mut();
+        for (def, v) in record.fields.iter().zip(&claim.fields) {
+            let scaled = match def.ty {
+                Type::Text | Type::Record(_) | Type::List(_) => Some(0),
+                ty => v.to_scaled().filter(|x| {
+                    let within = settle_compiler::kernel::limit(ty).is_none_or(|l| x.abs() <= l);
+                    let variant = match ty {
+                        Type::Enum(e) => policy.enums.get(e).is_some_and(|d| {
+                            usize::try_from(*x).is_ok_and(|i| i < d.variants.len())
+                        }),
+                        _ => true,
+                    };
+                    within && variant
+                }),
+            };
+            match (scaled, row.next()) {
+                (Some(x), Some(slot)) => *slot = x,
+                (Some(_), None) => {}
+                (None, _) => {
+                    return Err(ClaimError::Input(format!(
+                        "field `{}`: `{v}` is beyond what a {} holds",
+                        def.name,
+                        type_name(policy, def.ty)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn settle_in(&self, claim: &Claim, state: &mut Running, trace: Option<&mut Trace>) -> Outcome {
         let policy = &*self.policy;
         let date = self.date_of(claim);
+        self.scale_fields(claim, &mut [])?;
         self.enter_year(date, state);
         if let (Some(code), None) = (&self.code, &trace) {
             let mut cells = Vec::with_capacity(self.cells());
@@ -733,7 +779,9 @@ impl Engine {
                 .zip(frame.seen.iter_mut())
                 .zip(state.values.drain(..).zip(state.seen.drain(..)))
             {
-                *slot = v.scaled();
+                if let Some(x) = v.to_scaled() {
+                    *slot = x;
+                }
                 *seen = i64::from(s);
             }
         }
@@ -815,9 +863,7 @@ impl Engine {
     ) -> Result<(), ClaimError> {
         let frame = state.frame.get_or_insert_with(|| code.frame());
         if let (None, Some(claim)) = (fields, claim) {
-            for (slot, v) in frame.fields.iter_mut().zip(&claim.fields) {
-                *slot = v.scaled();
-            }
+            self.scale_fields(claim, &mut frame.fields)?;
         }
         let fallback =
             Interpreted { engine: self, code, claim, date, versions: std::cell::OnceCell::new() };
@@ -838,7 +884,7 @@ impl Engine {
 
     /// The interpreter's error for a fault of the compiled code.
     fn compiled_fault(&self, f: settle_compiler::Fault, frame: &Frame) -> ClaimError {
-        use settle_compiler::fault;
+        use settle_compiler::FaultKind;
         let policy = &*self.policy;
         let values = policy.values.len();
         let name = match f.at.checked_sub(values) {
@@ -846,29 +892,27 @@ impl Engine {
             Some(a) => policy.accumulators.get(a).map_or("balance", |a| a.name.as_str()),
         };
         let fen = |x: i64| Decimal::new(x, 2);
+        let index = |x: i64| usize::try_from(x).unwrap_or(usize::MAX);
         let fault = match f.kind {
-            fault::OVERFLOW => Fault::Arith(ArithError::Overflow),
-            fault::DIVISION_BY_ZERO => Fault::Arith(ArithError::DivisionByZero),
-            fault::NOT_IN_FORCE => Fault::NotInForce {
-                param: usize::try_from(f.a).unwrap_or(0),
-                date: Date(i32::try_from(f.b).unwrap_or(0)),
+            FaultKind::Overflow => Fault::Arith(ArithError::Overflow),
+            FaultKind::DivisionByZero => Fault::Arith(ArithError::DivisionByZero),
+            FaultKind::NotInForce => Fault::NotInForce {
+                param: index(f.a),
+                date: Date(i32::try_from(f.b).unwrap_or(i32::MIN)),
             },
-            fault::CONFLICT => Fault::Conflict {
-                rule: f.at,
-                first: usize::try_from(f.a).unwrap_or(0),
-                second: usize::try_from(f.b).unwrap_or(0),
-            },
-            fault::NEGATIVE_SHARE => {
-                let share = usize::try_from(f.a)
-                    .ok()
-                    .and_then(|p| policy.values.get(p))
-                    .map_or("", |v| v.name.as_str());
+            FaultKind::Conflict => {
+                Fault::Conflict { rule: f.at, first: index(f.a), second: index(f.b) }
+            }
+            FaultKind::OutOfRange => Fault::OutOfRange { param: index(f.b), key: f.a },
+            FaultKind::Internal => Fault::Internal,
+            FaultKind::NegativeShare => {
+                let share = policy.values.get(index(f.a)).map_or("", |v| v.name.as_str());
                 return ClaimError::Balance(format!(
                     "the share `{share}` is negative ({:.2})",
                     fen(f.b)
                 ));
             }
-            _ => {
+            FaultKind::Unbalanced => {
                 let parts: Vec<String> = policy
                     .balance
                     .iter()
@@ -945,11 +989,11 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         values: &[i64],
         accs: &[i64],
     ) -> Result<i64, settle_compiler::Fault> {
-        use settle_compiler::fault;
+        use settle_compiler::FaultKind;
         let policy = &*self.engine.policy;
-        let failure = |kind: i64, a: i64, b: i64| settle_compiler::Fault { kind, at: 0, a, b };
+        let failure = |kind, a: i64, b: i64| settle_compiler::Fault { kind, at: 0, a, b };
         let (Some(e), Some(claim)) = (self.code.fallbacks().get(expr), self.claim) else {
-            return Err(failure(fault::OVERFLOW, 0, 0));
+            return Err(failure(FaultKind::Internal, 0, 0));
         };
         let accs: Vec<Value> = policy
             .accumulators
@@ -978,17 +1022,39 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             trace: None,
             claims: &[],
         };
+        let id = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
         match cx.eval(e) {
-            Ok(v) => Ok(v.scaled()),
+            Ok(v) => v.to_scaled().ok_or_else(|| failure(FaultKind::Internal, 0, 0)),
+            Err(Fault::Arith(ArithError::Overflow)) => Err(failure(FaultKind::Overflow, 0, 0)),
             Err(Fault::Arith(ArithError::DivisionByZero)) => {
-                Err(failure(fault::DIVISION_BY_ZERO, 0, 0))
+                Err(failure(FaultKind::DivisionByZero, 0, 0))
             }
-            Err(Fault::NotInForce { param, date }) => Err(failure(
-                fault::NOT_IN_FORCE,
-                i64::try_from(param).unwrap_or(0),
-                i64::from(date.0),
-            )),
-            Err(_) => Err(failure(fault::OVERFLOW, 0, 0)),
+            Err(Fault::NotInForce { param, date }) => {
+                Err(failure(FaultKind::NotInForce, id(param), i64::from(date.0)))
+            }
+            Err(Fault::Conflict { first, second, .. }) => {
+                Err(failure(FaultKind::Conflict, id(first), id(second)))
+            }
+            Err(Fault::OutOfRange { param, key }) => {
+                Err(failure(FaultKind::OutOfRange, key, id(param)))
+            }
+            Err(Fault::Unsettled(_) | Fault::Internal) => Err(failure(FaultKind::Internal, 0, 0)),
+        }
+    }
+}
+
+/// A type as the policy writes it.
+fn type_name(policy: &Policy, ty: Type) -> &str {
+    match ty {
+        Type::Money => "money",
+        Type::Rate => "rate",
+        Type::Int => "int",
+        Type::Bool => "bool",
+        Type::Date => "date",
+        Type::Text => "text",
+        Type::Enum(e) => policy.enums.get(e).map_or("enum", |d| d.name.as_str()),
+        Type::Record(r) | Type::List(r) => {
+            policy.records.get(r).map_or("record", |d| d.name.as_str())
         }
     }
 }

@@ -39,6 +39,15 @@ pub enum Fault {
     },
     /// A test expectation read a claim that was not settled.
     Unsettled(usize),
+    /// A key of a table read is no variant of its enum.
+    OutOfRange {
+        /// The table.
+        param: ir::ParamId,
+        /// The key.
+        key: i64,
+    },
+    /// A defect of the settling code, never a claim's fault.
+    Internal,
 }
 
 impl From<ArithError> for Fault {
@@ -72,6 +81,11 @@ impl Fault {
                 format!("two exceptions apply: `when {}` and `when {}`", text(first), text(second))
             }
             Fault::Unsettled(claim) => format!("claim #{claim} of the test was not settled"),
+            Fault::OutOfRange { param, key } => {
+                let name = policy.params.get(param).map_or("", |p| p.name.as_str());
+                format!("the key #{key} of `{name}` is no variant of its enum")
+            }
+            Fault::Internal => "an internal error of the settling code (a defect)".to_string(),
         }
     }
 }
@@ -273,8 +287,15 @@ impl<'a> Cx<'a> {
                 for (i, key) in keys.iter().enumerate() {
                     let k = match self.eval(key)? {
                         Value::Enum(k) => k as usize,
+                        _ => return Err(Fault::Internal),
+                    };
+                    let size = match key.ty {
+                        Type::Enum(e) => self.policy.enums.get(e).map_or(0, |d| d.variants.len()),
                         _ => 0,
                     };
+                    if k >= size {
+                        return Err(Fault::OutOfRange { param: *p, key: k as i64 });
+                    }
                     let stride =
                         self.prepared.strides.get(*p).and_then(|s| s.get(i)).copied().unwrap_or(1);
                     cell += k * stride;

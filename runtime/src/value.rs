@@ -1,10 +1,13 @@
-//! Runtime values, and the exact arithmetic on them that both backends share.
+//! Runtime values, and the reference interpreter's exact arithmetic on them.
 //!
 //! Money is held as a `Decimal` with two decimals (fen), rates with at most six (millionths).
 //! Products and quotients are computed on the scaled integers (fen, millionths) in 128 bits and
 //! rounded once, by the policy's rounding mode, so no intermediate rounding can move a result
-//! by a fen. Magnitudes are bounded: money within ±10^15 yuan, rates within ±10^9 (a billion
-//! times), counts within `i64`; going past a bound is an error, never a wrap.
+//! by a fen. Magnitudes are bounded by the one table of limits
+//! ([`settle_compiler::kernel`]): money within ±10^15 yuan, rates within ±10^9 (a billion
+//! times), counts within `i64`; going past a bound is an error, never a wrap. The closures and
+//! the compiled code run the execution plan's kernel instead: this arithmetic is written apart
+//! on purpose, so that the differential tests compare two implementations.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,10 +16,12 @@ use rust_decimal::Decimal;
 use settle_lang::date::Date;
 use settle_lang::ir::{Const, Rounding, Type};
 
+pub use settle_compiler::kernel::ArithError;
+
 /// The largest money magnitude, in fen (10^15 yuan).
-pub const MONEY_LIMIT_FEN: i128 = 100_000_000_000_000_000;
+pub const MONEY_LIMIT_FEN: i128 = settle_compiler::kernel::MONEY_LIMIT_FEN as i128;
 /// The largest rate magnitude, in millionths (10^9).
-pub const RATE_LIMIT_MILLIONTHS: i128 = 1_000_000_000_000_000;
+pub const RATE_LIMIT_MILLIONTHS: i128 = settle_compiler::kernel::RATE_LIMIT_MILLIONTHS as i128;
 /// Millionths in one.
 const MILLION: i128 = 1_000_000;
 
@@ -60,20 +65,29 @@ impl Value {
     }
 
     /// The value as the closures and compiled code hold it: fen, millionths, a count, 0 or 1,
-    /// days, an enum variant's index; 0 for text, records and lists, which they never read.
-    pub fn scaled(&self) -> i64 {
+    /// days, an enum variant's index. `None` when that is not exact (money finer than a fen, a
+    /// rate finer than a millionth, an amount beyond 64 bits) and for text, records and lists,
+    /// which they never hold: never a rounded or saturated stand-in.
+    pub fn to_scaled(&self) -> Option<i64> {
         match self {
-            Value::Money(d) => settle_compiler::money_fen(*d).unwrap_or(i64::MAX),
-            Value::Rate(d) => settle_compiler::rate_millionths(*d).unwrap_or(i64::MAX),
-            Value::Int(i) => *i,
-            Value::Bool(b) => i64::from(*b),
-            Value::Date(d) => i64::from(d.0),
-            Value::Enum(e) => i64::from(*e),
-            Value::Text(_) | Value::Record(_) | Value::List(_) => 0,
+            Value::Money(d) => settle_compiler::money_fen(*d),
+            Value::Rate(d) => settle_compiler::rate_millionths(*d),
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(i64::from(*b)),
+            Value::Date(d) => Some(i64::from(d.0)),
+            Value::Enum(e) => Some(i64::from(*e)),
+            Value::Text(_) | Value::Record(_) | Value::List(_) => None,
         }
     }
 
-    /// A value of type `ty` from its [`Value::scaled`] form.
+    /// [`Value::to_scaled`] for a value the claim reader made (bounded and exact, so never
+    /// `None`); `i64::MAX` otherwise. The engine checks every claim's fields with
+    /// [`Value::to_scaled`] before settling; this form is for the batch reader's rows.
+    pub fn scaled(&self) -> i64 {
+        self.to_scaled().unwrap_or(i64::MAX)
+    }
+
+    /// A value of type `ty` from its [`Value::to_scaled`] form.
     pub fn from_scaled(ty: Type, x: i64) -> Value {
         match ty {
             Type::Money => Value::Money(Decimal::new(x, 2)),
@@ -109,26 +123,6 @@ impl fmt::Display for Value {
             Value::Record(fields) => write!(f, "{{{} fields}}", fields.len()),
             Value::List(items) => write!(f, "[{} items]", items.len()),
         }
-    }
-}
-
-/// Why an arithmetic operation has no result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArithError {
-    /// The result is beyond the bounds of its type.
-    Overflow,
-    /// A division by zero.
-    DivisionByZero,
-}
-
-impl fmt::Display for ArithError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ArithError::Overflow => {
-                "overflow: the result is beyond ±10^15 yuan (or ±10^9 for a rate)"
-            }
-            ArithError::DivisionByZero => "division by zero",
-        })
     }
 }
 
@@ -173,7 +167,8 @@ pub fn rate_from_millionths(r: i128) -> Arith<Decimal> {
     Ok(Decimal::from_i128_with_scale(r, 6).normalize())
 }
 
-/// `n / d` rounded to an integer by `mode`.
+/// `n / d` rounded to an integer by `mode`: the reference's own rounding, independent of the
+/// plan's kernel.
 pub fn divide(n: i128, d: i128, mode: Rounding) -> Arith<i128> {
     if d == 0 {
         return Err(ArithError::DivisionByZero);
@@ -186,26 +181,6 @@ pub fn divide(n: i128, d: i128, mode: Rounding) -> Arith<i128> {
     let away = if (n < 0) == (d < 0) { 1 } else { -1 };
     let up = rounds_away(mode, r.unsigned_abs().saturating_mul(2), d.unsigned_abs(), q % 2 != 0);
     Ok(if up { q + away } else { q })
-}
-
-/// [`divide`] on 64-bit operands, for the common case of a product that fits: the same result,
-/// without 128-bit division. `None` for `n == i64::MIN` (whose quotient by -1 does not fit).
-pub fn divide64(n: i64, d: i64, mode: Rounding) -> Option<Arith<i64>> {
-    if d == 0 {
-        return Some(Err(ArithError::DivisionByZero));
-    }
-    if n == i64::MIN {
-        return None;
-    }
-    let q = n / d;
-    let r = n % d;
-    if r == 0 {
-        return Some(Ok(q));
-    }
-    let away = if (n < 0) == (d < 0) { 1 } else { -1 };
-    let twice = u128::from(r.unsigned_abs()) * 2;
-    let up = rounds_away(mode, twice, u128::from(d.unsigned_abs()), q % 2 != 0);
-    Some(Ok(if up { q + away } else { q }))
 }
 
 /// Whether a quotient with remainder `twice_rem / 2` (not zero) over a divisor of magnitude
@@ -310,33 +285,6 @@ mod tests {
         assert_eq!(divide(-125, 10, Rounding::Down), Ok(-12));
         assert_eq!(divide(-121, 10, Rounding::Up), Ok(-13));
         assert_eq!(divide(1, 0, Rounding::HalfUp), Err(ArithError::DivisionByZero));
-    }
-
-    #[test]
-    fn the_64_bit_division_is_the_128_bit_one() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as i64
-        };
-        for i in 0..200_000 {
-            let n = next() >> (i % 60);
-            let d = match i % 4 {
-                0 => 1_000_000,
-                1 => next() >> (i % 62),
-                2 => (next() % 1000) - 500,
-                _ => -1,
-            };
-            for mode in Rounding::ALL {
-                let wide = divide(i128::from(n), i128::from(d), mode).map(|q| q as i64);
-                if let Some(narrow) = divide64(n, d, mode) {
-                    assert_eq!(narrow, wide, "{n} / {d} by {mode:?}");
-                }
-            }
-        }
-        assert_eq!(divide64(i64::MIN, -1, Rounding::HalfUp), None);
     }
 
     #[test]

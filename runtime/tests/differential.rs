@@ -3,7 +3,12 @@
 //! claims (ordinary, extreme amounts near the bounds, zero) settled by all three, compared value
 //! by value, accumulator by accumulator and error by error.
 
-#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use rust_decimal::Decimal;
 use settle_runtime::io;
@@ -229,4 +234,188 @@ balance claim.total = basic.pay + patient.out
     let a = agree(&engines, &[claim], "literal product");
     let settled = a[0].as_ref().expect("settled");
     assert_eq!(engines[0].output(settled, "r0").as_deref(), Some("66000.00"));
+}
+
+/// A policy over an enum of `size` variants `d0`, `d1`, ...: whether the claim's variant is in
+/// `set`, and a table of the variants keyed by it.
+fn enum_policy(size: usize, set: &[usize]) -> settle_lang::ir::Policy {
+    let variants: Vec<String> = (0..size).map(|i| format!("d{i}")).collect();
+    let cells: Vec<String> = (0..size).map(|i| format!("d{i}: {}", i + 1)).collect();
+    let set: Vec<String> = set.iter().map(|i| format!("d{i}")).collect();
+    let text = format!(
+        "policy regression.enum_size\nenum Disease {{ {} }}\n\
+         input claim {{ id: text, member: text, date: date, disease: Disease, total: money }}\n\
+         param by_disease: money by Disease = {{ {} }}\n\
+         let listed: bool = claim.disease in {{ {} }}\n\
+         let looked_up: money = by_disease[claim.disease]\n\
+         stage basic (pay: money) {{ pay = if listed then min(looked_up, claim.total) else 0 }}\n\
+         stage patient (out: money) {{ out = claim.total - basic.pay }}\n\
+         balance claim.total = basic.pay + patient.out\n",
+        variants.join(", "),
+        cells.join(", "),
+        set.join(", "),
+    );
+    settle_runtime::load_str("enum_size.settle", &text)
+        .unwrap_or_else(|p| panic!("{}\n{text}", p.render_plain()))
+}
+
+/// Found from outside: with 66 variants, `claim.disease in {d0, d1}` held under the JIT for
+/// `d64` and `d65` (a shift by the variant's index wrapped at 64). Every variant of enums of 1
+/// to 300 variants, against sets below, across and above 64, under all three backends, and
+/// against the set itself.
+#[test]
+fn set_membership_is_right_for_an_enum_of_any_size() {
+    for size in [1, 2, 63, 64, 65, 66, 127, 128, 129, 300] {
+        let sets: Vec<Vec<usize>> = vec![
+            vec![0],
+            vec![0, 1.min(size - 1)],
+            vec![size - 1],
+            (0..size).step_by(3).collect(),
+            (0..size).filter(|i| i % 64 == 0 || i % 64 == 63).collect(),
+        ];
+        for set in sets {
+            let policy = enum_policy(size, &set);
+            let engines = engines(&policy);
+            let batch: Vec<Claim> = (0..size)
+                .map(|i| {
+                    engines[0]
+                        .claim_from_json(&format!(
+                            r#"{{"id":"c{i}","member":"m{i}","date":"2024-01-01","disease":"d{i}","total":"1000"}}"#
+                        ))
+                        .expect("claim")
+                })
+                .collect();
+            let outcomes = agree(&engines, &batch, &format!("{size} variants, set {set:?}"));
+            for engine in &engines {
+                let outcomes = engine.settle_batch(&batch);
+                for (i, o) in outcomes.iter().enumerate() {
+                    let settled = o.as_ref().expect("settled");
+                    let listed = engine.output(settled, "listed");
+                    let expected = if set.contains(&i) { "true" } else { "false" };
+                    assert_eq!(
+                        listed.as_deref(),
+                        Some(expected),
+                        "d{i} of {size} in {set:?} under {:?}",
+                        engine.backend()
+                    );
+                    let price = format!("{}.00", i + 1);
+                    assert_eq!(engine.output(settled, "looked_up"), Some(price), "d{i} of {size}");
+                }
+            }
+            assert_eq!(outcomes.len(), size);
+        }
+    }
+}
+
+/// Found from outside: `Value::scaled` saturated a rate beyond 64 bits to `i64::MAX` (losing
+/// its sign), and outcomes were compared through that same conversion, so the backends could
+/// write different rows while comparing equal. A claim's amounts are bounded before any backend
+/// settles it (an error naming the field), and outcomes compare exactly: every row written is
+/// the same.
+#[test]
+fn large_rates_are_refused_alike_and_outcomes_compare_exactly() {
+    let text = "policy regression.large_rate
+input claim { id: text, member: text, date: date, r: rate, total: money }
+let copy: rate = claim.r
+let positive: bool = claim.r > 0%
+stage basic (pay: money) { pay = if positive then claim.total * 50% else 0 }
+stage patient (out: money) { out = claim.total - basic.pay }
+balance claim.total = basic.pay + patient.out
+";
+    let policy = settle_runtime::load_str("large_rate.settle", text).expect("checks");
+    let engines = engines(&policy);
+    let rate = |s: &str| Value::Rate(s.parse::<Decimal>().expect("decimal"));
+    // Each rate, and whether a claim carrying it is settled.
+    let rates = [
+        ("0.5", true),
+        ("1000000000", true),
+        ("-1000000000", true),
+        ("1000000000.000001", false),
+        ("-1000000000.000001", false),
+        ("10000000000000", false),
+        ("-10000000000000", false),
+        ("79000000000000000000000", false),
+        ("-79000000000000000000000", false),
+        ("0.0000001", false),
+    ];
+    let batch: Vec<Claim> = rates
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| Claim {
+            line: i + 2,
+            fields: vec![
+                Value::Text(format!("c{i}").into()),
+                Value::Text(format!("m{i}").into()),
+                Value::Date(settle_lang::date::Date(19_000)),
+                rate(r),
+                Value::Money(Decimal::new(100_000, 2)),
+            ],
+        })
+        .collect();
+    let outcomes = agree(&engines, &batch, "large rates");
+    let written = |engine: &Engine| -> Vec<Result<Vec<Option<String>>, String>> {
+        engine
+            .settle_batch(&batch)
+            .iter()
+            .map(|o| match o {
+                Ok(s) => Ok(["copy", "positive", "basic.pay"]
+                    .iter()
+                    .map(|n| engine.output(s, n))
+                    .collect()),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect()
+    };
+    let reference = written(&engines[0]);
+    for engine in &engines[1..] {
+        assert_eq!(written(engine), reference, "{:?} writes other rows", engine.backend());
+    }
+    for (i, (r, settled)) in rates.iter().enumerate() {
+        assert_eq!(outcomes[i].is_ok(), *settled, "rate {r}: {:?}", outcomes[i]);
+    }
+}
+
+/// Found from outside: `Compiled::settle_fields` is safe and a `Frame`'s fields are public, but
+/// a table read used the claim's variant as an index without a check, reading outside the
+/// table. A variant out of range is a fault under the compiled code and the closures alike.
+#[test]
+fn a_variant_out_of_range_faults_instead_of_reading_outside_the_table() {
+    use settle_compiler::{FaultKind, NoFallback};
+    let policy = enum_policy(3, &[0]);
+    let compiled = settle_compiler::compile(&policy).expect("compiles");
+    let closures = settle_runtime::closures::Closures::new(&policy).expect("closures");
+    let disease = 3;
+    for variant in [0, 1, 2, 3, 4, 64, 1 << 20, 1 << 40, i64::MAX, -1, i64::MIN] {
+        for (name, settled) in [
+            ("compiled", {
+                let mut frame = compiled.frame();
+                frame.fields[disease] = variant;
+                frame.fields[4] = 100_000;
+                compiled.settle(&mut frame, &NoFallback).map(|()| frame.values.clone())
+            }),
+            ("closures", {
+                let mut frame = closures.frame();
+                frame.fields[disease] = variant;
+                frame.fields[4] = 100_000;
+                closures.settle(&mut frame, &NoFallback).map(|()| frame.values.clone())
+            }),
+        ] {
+            match settled {
+                Ok(values) => {
+                    assert!((0..3).contains(&variant), "{name}: variant {variant} settled");
+                    assert!(values.contains(&((variant + 1) * 100)), "{name}: {values:?}");
+                }
+                Err(fault) => {
+                    assert!(!(0..3).contains(&variant), "{name}: variant {variant}: {fault:?}");
+                    assert_eq!(fault.kind, FaultKind::OutOfRange, "{name}: variant {variant}");
+                    assert_eq!(fault.a, variant, "{name}");
+                }
+            }
+        }
+    }
+    // A frame of the wrong size is refused as an internal error, not as an overflow.
+    let mut frame = compiled.frame();
+    frame.fields.push(0);
+    let refused = compiled.settle(&mut frame, &NoFallback).expect_err("refused");
+    assert_eq!(refused.kind, FaultKind::Internal);
 }
