@@ -47,9 +47,10 @@ use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
 use crate::engine::{ClaimError, Engine};
+use crate::field::{Field, trim, write_scaled};
 use crate::io::{
     FileError, InputError, Layout, Lines, Row, build_claim, csv_cuts, csv_error, line_end_cuts,
-    output_slots, record_cuts, utf8_error, width_error, write_csv_header, write_scaled,
+    output_slots, record_cuts, utf8_error, width_error, write_csv_header,
 };
 use crate::value::Value;
 
@@ -123,7 +124,7 @@ impl Slot {
 impl Shape {
     /// The rows for fields of `kinds` settled into `values` values, text slots sized from the
     /// records of `sample`.
-    fn of(kinds: &[Kind], layout: &Layout<'_>, sample: &[u8], values: usize) -> Shape {
+    fn of(kinds: &[Kind<'_>], layout: &Layout<'_>, sample: &[u8], values: usize) -> Shape {
         let mut longest = vec![0; layout.width];
         for record in sample.split(|&b| b == b'\n').take(SAMPLED) {
             for (column, field) in record.split(|&b| b == b',').enumerate() {
@@ -136,12 +137,14 @@ impl Shape {
             .iter()
             .enumerate()
             .map(|(i, kind)| match kind {
-                Kind::Text { .. } => {
+                Kind { field: Field::Text, .. } => {
                     let column = layout.positions.get(i).copied().unwrap_or(0);
                     let l = longest.get(column).copied().unwrap_or(0);
                     Slot::Text(l.clamp(INLINE_TEXT.0, INLINE_TEXT.1))
                 }
-                Kind::Enum(names) if names.iter().all(|(_, i)| *i < i64::from(ASIDE_SMALL)) => {
+                Kind { field: Field::Enum(def), .. }
+                    if def.variants.len() < usize::from(ASIDE_SMALL) =>
+                {
                     Slot::Small
                 }
                 _ => Slot::Number,
@@ -376,13 +379,12 @@ impl Part {
         slot: (usize, Slot),
         bytes: &[u8],
     ) -> bool {
-        match kind {
-            Kind::Text { required } => {
-                plain(bytes)
-                    && !(*required && bytes.is_empty())
-                    && self.put_text(row.base, slot, bytes)
+        match kind.field {
+            Field::Text => {
+                let text = trim(bytes);
+                !(kind.required && text.is_empty()) && self.put_text(row.base, slot, text)
             }
-            _ => fast(kind, bytes).map(|x| self.put(row.base, row.k, i, slot, x)).is_some(),
+            field => field.read(bytes).map(|x| self.put(row.base, row.k, i, slot, x)).is_ok(),
         }
     }
 
@@ -460,109 +462,25 @@ fn settled_values(policy: &Policy) -> usize {
     output_slots(policy).len() + policy.accumulators.len()
 }
 
-/// How one input field is parsed.
+/// How one input field is read: by its type's reader ([`Field::read`]); `required` for the
+/// claim and member ids (empty is an error).
 #[derive(Debug)]
-enum Kind {
-    Money,
-    Date,
-    Int,
-    /// A text; `required` for the claim and member ids (empty is an error).
-    Text {
-        required: bool,
-    },
-    /// Variant names, then labels, with their indices.
-    Enum(Vec<(Vec<u8>, i64)>),
-    /// Through the general reader.
-    General,
+struct Kind<'p> {
+    field: Field<'p>,
+    required: bool,
 }
 
-fn kinds(policy: &Policy) -> Vec<Kind> {
+fn kinds(policy: &Policy) -> Vec<Kind<'_>> {
     let Some(record) = policy.input_record() else { return Vec::new() };
     record
         .fields
         .iter()
         .enumerate()
-        .map(|(i, f)| match f.ty {
-            Type::Money => Kind::Money,
-            Type::Date => Kind::Date,
-            Type::Int => Kind::Int,
-            Type::Text => Kind::Text { required: i == policy.id_field || i == policy.member_field },
-            Type::Enum(e) => match policy.enums.get(e) {
-                Some(def) => {
-                    let names = def.variants.iter().enumerate().map(|(i, v)| (v.clone(), i));
-                    let labels = def
-                        .labels
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, l)| l.as_ref().map(|l| (l.clone(), i)));
-                    Kind::Enum(
-                        names.chain(labels).map(|(t, i)| (t.into_bytes(), i as i64)).collect(),
-                    )
-                }
-                None => Kind::General,
-            },
-            _ => Kind::General,
+        .map(|(i, f)| Kind {
+            field: Field::of(policy, f.ty),
+            required: i == policy.id_field || i == policy.member_field,
         })
         .collect()
-}
-
-/// A field as the fast parser takes it: no surrounding space, nothing but ASCII at its ends.
-fn plain(bytes: &[u8]) -> bool {
-    let edge = |b: &u8| b.is_ascii_whitespace() || !b.is_ascii();
-    !bytes.first().is_some_and(edge) && !bytes.last().is_some_and(edge)
-}
-
-/// An amount as written plainly: up to 15 digits, optionally a point and one or two more.
-fn fen(bytes: &[u8]) -> Option<i64> {
-    if bytes.len() > 18 {
-        return None;
-    }
-    let mut n: i64 = 0;
-    let mut point = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b.is_ascii_digit() {
-            n = n * 10 + i64::from(b - b'0');
-        } else if b == b'.' && point.is_none() {
-            point = Some(i);
-        } else {
-            return None;
-        }
-    }
-    let (int, frac) = match point {
-        Some(p) => (p, bytes.len() - p - 1),
-        None => (bytes.len(), 0),
-    };
-    if !(1..=15).contains(&int) || (point.is_some() && !(1..=2).contains(&frac)) {
-        return None;
-    }
-    Some(n * [100, 10, 1].get(frac).copied().unwrap_or(1))
-}
-
-/// A date written `YYYY-MM-DD`, as [`Date::parse`] reads it.
-fn day(bytes: &[u8]) -> Option<i64> {
-    let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = bytes else { return None };
-    let digits = [y1, y2, y3, y4, m1, m2, d1, d2];
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = |b: &[u8]| b.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-    let year = i32::try_from(n(&[y1, y2, y3, y4])).ok()?;
-    Date::from_ymd(year, n(&[m1, m2]), n(&[d1, d2])).map(|d| i64::from(d.0))
-}
-
-/// A field other than a text as the fast parser reads it; `None`: the general reader decides.
-fn fast(kind: &Kind, bytes: &[u8]) -> Option<i64> {
-    match kind {
-        // Digits and a point only: nothing to trim.
-        Kind::Money => fen(bytes),
-        Kind::Date => day(bytes),
-        Kind::Int if plain(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Kind::Enum(names) if plain(bytes) => {
-            names.iter().find(|(n, _)| n == bytes).map(|(_, i)| *i)
-        }
-        Kind::Int | Kind::Enum(_) => None,
-        Kind::Text { .. } | Kind::General => None,
-    }
 }
 
 /// One piece of the file, read.
@@ -596,14 +514,14 @@ impl Piece {
 /// What reading a record needs.
 struct Reader<'a, 'p> {
     layout: &'a Layout<'p>,
-    kinds: &'a [Kind],
+    kinds: &'a [Kind<'p>],
     shape: &'a Shape,
     /// The input field of each column, if any.
     fields: Vec<Option<usize>>,
 }
 
 impl<'a, 'p> Reader<'a, 'p> {
-    fn new(layout: &'a Layout<'p>, kinds: &'a [Kind], shape: &'a Shape) -> Self {
+    fn new(layout: &'a Layout<'p>, kinds: &'a [Kind<'p>], shape: &'a Shape) -> Self {
         let mut fields = vec![None; layout.width];
         for (field, &column) in layout.positions.iter().enumerate() {
             if let Some(slot) = fields.get_mut(column) {
@@ -1804,11 +1722,11 @@ impl Shares {
     }
 
     /// Who record `i` is, `None` for an error row (or once the table is forgotten).
-    pub fn who(&self, policy: &Policy, i: usize) -> Option<crate::diff::Who> {
+    pub fn who(&self, policy: &Policy, i: usize) -> Option<crate::io::Who> {
         let table = self.table.as_ref()?.table();
         let (part, k) = table.claim(i)?;
         let text = |field| String::from_utf8_lossy(part.text(&table.shape, k, field)).into_owned();
-        Some(crate::diff::Who {
+        Some(crate::io::Who {
             id: text(policy.id_field),
             member: text(policy.member_field),
             line: part.line(k) as usize,
@@ -2363,31 +2281,6 @@ mod tests {
     }
 
     #[test]
-    fn amounts_are_read_only_as_written_plainly() {
-        let cases: &[(&str, Option<i64>)] = &[
-            ("0", Some(0)),
-            ("7", Some(700)),
-            ("12.3", Some(1230)),
-            ("12.34", Some(1234)),
-            ("0012.50", Some(1250)),
-            ("999999999999999.99", Some(99_999_999_999_999_999)),
-            ("1000000000000000", None),
-            ("12.", None),
-            (".5", None),
-            ("1.234", None),
-            ("1.2.3", None),
-            ("-5", None),
-            (" 5", None),
-            ("1e3", None),
-            ("", None),
-            ("99999999999999999999999", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(fen(text.as_bytes()), *expected, "{text}");
-        }
-    }
-
-    #[test]
     fn numbers_are_written_as_the_general_writer_writes_them() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut cases: Vec<i64> =
@@ -2403,7 +2296,7 @@ mod tests {
             push_fen(&mut fen, n);
             push_int(&mut int, n);
             let mut expected = String::new();
-            crate::io::push_fen(&mut expected, i128::from(n));
+            crate::field::push_fen(&mut expected, i128::from(n));
             assert_eq!(String::from_utf8_lossy(&fen), expected, "{n}");
             assert_eq!(String::from_utf8_lossy(&int), n.to_string(), "{n}");
         }

@@ -23,6 +23,7 @@ pub mod batch;
 pub mod closures;
 pub mod diff;
 pub mod engine;
+pub mod field;
 pub mod generate;
 pub mod interp;
 pub mod io;
@@ -84,6 +85,6 @@ impl Engine {
         let policy = self.policy();
         let v = policy.values.iter().position(|d| d.name == name)?;
         let def = policy.values.get(v)?;
-        Some(io::format_value(policy, def.ty, &settlement.value(policy, v)?))
+        Some(field::format_value(policy, def.ty, &settlement.value(policy, v)?))
     }
 }

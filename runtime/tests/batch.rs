@@ -3,7 +3,12 @@
 //! the sample files and hostile input (bad fields, quoting, CR LF, blank lines, duplicates, text
 //! that is not UTF-8), with closures and with compiled code.
 
-#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::path::Path;
 
@@ -86,7 +91,7 @@ fn same(engine: &Engine, csv: &[u8], what: &str) {
 
 fn same_bytes(a: &[u8], b: &[u8], what: &str) {
     if a != b {
-        let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
         for (x, y) in a.lines().zip(b.lines()) {
             assert_eq!(x, y, "{what}: the first differing line");
         }
@@ -440,6 +445,130 @@ fn a_huge_text_is_read_as_the_general_path_reads_it() {
     assert_ne!(long, body);
     same(&engine, body.as_bytes(), "a 2 MiB id");
     same(&engine, long.as_bytes(), "a long id");
+}
+
+/// A policy reading a field of every type the fast path takes: money, a rate, a count, yes or
+/// no, a date, a variant by name or label, texts.
+const EVERY_TYPE: &str = r#"
+policy every_type
+enum Level { level1 "一级", level2 "二级" }
+input claim {
+    id: text, member: text, date: date, level: Level, total: money, share: rate,
+    days: int, referred: bool, note: text
+}
+yearly paid = sum(basic.pay)
+stage basic (pay: money) {
+    pay = claim.total * claim.share
+}
+stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }
+balance claim.total = basic.pay + patient.out_of_pocket
+"#;
+
+fn every_type() -> Engine {
+    Engine::new(settle_runtime::load_str("every_type.settle", EVERY_TYPE).expect("checks"))
+}
+
+const EVERY_HEADER: &str = "id,member,date,level,total,share,days,referred,note\n";
+
+/// Claims as users paste them: a byte order mark, tabs, vertical tabs, form feeds, no-break and
+/// ideographic spaces around cells, full-width digits. Both paths read every cell alike: the
+/// member `m1` with a vertical tab after it is `m1` on both.
+#[test]
+fn pasted_spaces_read_alike_on_both_paths() {
+    let engine = every_type();
+    let cells = [
+        "c1,m1,2024-03-01,level1,100.00,50%,1,yes,a",
+        "c2,m1\u{b},2024-03-02,level2,100.00,50%,1,no,b",
+        "\u{a0}c3,\tm1 ,\u{3000}2024-03-03,一级\u{c},\u{feff}200,0.5\u{b},\u{85}2,是, 张 三 ",
+        "c4,m2,2024-03-04,level1,１００.00,50%,1,no,x",
+        "c5,m2,2024-03-05,level1,100.00,５0%,1,no,x",
+        "c6,m2,2024-03-06,level1,100.00,50%,３,no,x",
+        "c7,m2\u{2028},2024-03-07,level1,\"1,000.5\",50 %,1,\u{a0}NO\u{a0},x",
+        "c8,m2,2024-03-08,level1,100,50%,1,no,\u{b}",
+        "\u{b},m2,2024-03-09,level1,100,50%,1,no,x",
+        "c9,\u{feff},2024-03-09,level1,100,50%,1,no,x",
+    ];
+    let body = format!("\u{feff}{EVERY_HEADER}{}\n", cells.join("\n"));
+    same(&engine, body.as_bytes(), "pasted spaces");
+    same(&engine, body.replace('\n', "\r\n").as_bytes(), "pasted spaces, CR LF");
+    let rows = io::read_csv_bytes(engine.policy(), body.as_bytes(), "claims.csv").expect("read");
+    let members: Vec<String> = rows
+        .iter()
+        .map(|r| match r {
+            io::Row::Claim(c) => format!("{}", c.fields[1]),
+            io::Row::Error(e) => format!("{e}"),
+        })
+        .collect();
+    assert_eq!(&members[..3], ["m1", "m1", "m1"], "{members:?}");
+    assert!(members[3].starts_with("line 5, field `total`: `１００.00` has full-width"));
+    assert!(members[4].starts_with("line 6, field `share`: `５0%` has full-width"));
+    assert!(members[5].starts_with("line 7, field `days`: `３` has full-width"));
+    assert_eq!(members[6], "m2");
+    assert_eq!(members[8], "line 10, field `id`: empty");
+    assert_eq!(members[9], "line 11, field `member`: empty");
+}
+
+/// Cells at and beyond the bounds of money (10^15 yuan) and rates (±10^9), and numbers too long
+/// for any integer: claims at a bound, error rows naming line and field beyond, alike on both
+/// paths and in CSV and JSON Lines.
+#[test]
+fn cells_beyond_a_bound_are_error_rows_on_both_paths() {
+    let engine = every_type();
+    let cells = [
+        "c1,m1,2024-03-01,level1,1000000000000000,0.000001,1,no,x",
+        "c2,m1,2024-03-02,level1,1000000000000000.01,50%,1,no,x",
+        "c3,m1,2024-03-03,level1,999999999999999999.9,50%,1,no,x",
+        "c4,m1,2024-03-04,level1,99999999999999999999999999999999999999999,50%,1,no,x",
+        "c5,m2,2024-03-05,level1,100,1000000000,1,no,x",
+        "c6,m2,2024-03-06,level1,100,1000000000.000001,1,no,x",
+        "c7,m2,2024-03-07,level1,100,80000000000000000000000,1,no,x",
+        "c8,m2,2024-03-08,level1,100,-100000000000%,1,no,x",
+        "c9,m2,2024-03-09,level1,100,-100000000000.01%,1,no,x",
+        "c10,m3,2024-03-10,level1,100,50%,9223372036854775807,no,x",
+        "c11,m3,2024-03-11,level1,100,50%,9223372036854775808,no,x",
+        "c12,m3,2024-03-12,level1,0.01,0.000001,-9223372036854775808,no,x",
+    ];
+    let body = format!("{EVERY_HEADER}{}\n", cells.join("\n"));
+    same(&engine, body.as_bytes(), "bounds");
+    let rows = io::read_csv_bytes(engine.policy(), body.as_bytes(), "claims.csv").expect("read");
+    let errors: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            io::Row::Error(e) => Some(e.to_string()),
+            io::Row::Claim(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "line 3, field `total`: `1000000000000000.01` is beyond 10^15 yuan",
+            "line 4, field `total`: `999999999999999999.9` is beyond 10^15 yuan",
+            "line 5, field `total`: `99999999999999999999999999999999999999999` is beyond 10^15 yuan",
+            "line 7, field `share`: `1000000000.000001` is beyond ±10^9 (rates are bounded like money)",
+            "line 8, field `share`: `80000000000000000000000` is beyond ±10^9 (rates are bounded like money)",
+            "line 10, field `share`: `-100000000000.01%` is beyond ±10^9 (rates are bounded like money)",
+            "line 12, field `days`: `9223372036854775808` is not a whole number",
+        ]
+    );
+    // The same cells as JSON Lines, numbers as JSON numbers.
+    let header: Vec<&str> = EVERY_HEADER.trim().split(',').collect();
+    let jsonl: String = cells
+        .iter()
+        .map(|line| {
+            let pairs: Vec<String> = header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| match *k {
+                    "total" | "days" => format!("\"{k}\":{v}"),
+                    _ => format!("\"{k}\":\"{v}\""),
+                })
+                .collect();
+            format!("{{{}}}\n", pairs.join(","))
+        })
+        .collect();
+    for jsonl_out in [false, true] {
+        same_in(&engine, jsonl.as_bytes(), Formats { jsonl_in: true, jsonl_out }, "bounds, JSON");
+    }
 }
 
 mod random_bodies {
