@@ -687,6 +687,163 @@ mod random_bodies {
         ]
     }
 
+    /// Spaces users paste around a cell: tabs, vertical tabs, form feeds, no-break, ideographic
+    /// and other Unicode spaces, a byte order mark; or none.
+    fn pasted_space() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "", "", "", " ", "\t", "\u{b}", "\u{c}", "\u{a0}", "\u{feff}", "\u{3000}", "\u{85}",
+            "\u{2028}", "\u{202f}", "\u{200b}", "\u{1680}",
+        ])
+    }
+
+    /// A cell of column `column` of [`EVERY_HEADER`]: a plain value, or one at or beyond a bound,
+    /// in full-width digits, with separators, or otherwise odd.
+    fn cell(column: usize) -> BoxedStrategy<String> {
+        let pick = |v: Vec<&'static str>| prop::sample::select(v).prop_map(str::to_string).boxed();
+        match column {
+            0 => (0u32..30).prop_map(|n| format!("c{n}")).boxed(),
+            1 => pick(vec!["m1", "m2", "m3", "张三", "", "m 1"]),
+            2 => pick(vec![
+                "2024-03-01",
+                "2024-02-29",
+                "2023-02-29",
+                "２０２４-03-01",
+                "2024-3-1",
+                "",
+            ]),
+            3 => pick(vec!["level1", "level2", "一级", "二级", "level3", "Level1", ""]),
+            4 => pick(vec![
+                "100.00",
+                "0",
+                "-0",
+                "0.01",
+                "12.5",
+                "7.",
+                ".5",
+                "1,234.50",
+                "1_234",
+                "+3",
+                "1000000000000000",
+                "1000000000000000.00",
+                "1000000000000000.01",
+                "999999999999999999.9",
+                "99999999999999999999999999999999999999999",
+                "-0.01",
+                "1.005",
+                "1.500",
+                "1e3",
+                "１００",
+                "100。00",
+                "",
+                "1,",
+                "1,.5",
+            ]),
+            5 => pick(vec![
+                "50%",
+                "0.5",
+                "50 %",
+                "-0.5",
+                "0.000001",
+                "0.0000001",
+                "12.3456%",
+                "12.34567%",
+                "1000000000",
+                "1000000000.000001",
+                "-1000000000",
+                "100000000000%",
+                "80000000000000000000000",
+                "７5%",
+                "5％",
+                "1e2",
+                "",
+                "%",
+            ]),
+            6 => pick(vec![
+                "1",
+                "0",
+                "-3",
+                "+4",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "1.5",
+                "３",
+                "",
+            ]),
+            7 => pick(vec!["yes", "no", "TRUE", "0", "1", "是", "否", "y", "maybe", ""]),
+            _ => pick(vec!["a", "", "张 三", "x,y", "\"q\""]),
+        }
+    }
+
+    /// A record of [`EVERY_HEADER`]'s columns, each cell with pasted spaces around it.
+    fn pasted_record() -> impl Strategy<Value = Vec<String>> {
+        (0..9usize)
+            .map(|c| {
+                (pasted_space(), cell(c), pasted_space())
+                    .prop_map(|(a, v, b)| format!("{a}{v}{b}"))
+                    .boxed()
+            })
+            .collect::<Vec<_>>()
+    }
+
+    /// A record as a CSV line: a cell holding a comma, a quote or a line end quoted.
+    fn csv_line(cells: &[String]) -> String {
+        let quoted: Vec<String> = cells
+            .iter()
+            .map(|c| {
+                if c.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        quoted.join(",") + "\n"
+    }
+
+    /// A record as a JSON line: every cell a string, except numbers left as JSON writes them.
+    fn json_line_of(cells: &[String]) -> String {
+        let header: Vec<&str> = EVERY_HEADER.trim().split(',').collect();
+        let mut object = serde_json::Map::new();
+        for (k, v) in header.iter().zip(cells) {
+            let number = matches!(*k, "total" | "share" | "days")
+                .then(|| serde_json::from_str::<serde_json::Number>(v).ok())
+                .flatten();
+            let value =
+                number.map_or(serde_json::Value::String(v.clone()), serde_json::Value::Number);
+            object.insert((*k).to_string(), value);
+        }
+        serde_json::to_string(&object).expect("json") + "\n"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        /// Cells as users paste them and at every bound read, settle and write alike by the
+        /// general path and the fast path, from CSV (with or without a byte order mark) and from
+        /// JSON Lines.
+        #[test]
+        fn pasted_cells_settle_alike(
+            records in prop::collection::vec(pasted_record(), 1..30),
+            bom in any::<bool>(),
+            window in 1usize..400,
+        ) {
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(every_type);
+            let bom = if bom { "\u{feff}" } else { "" };
+            let csv = format!("{bom}{EVERY_HEADER}{}", records.iter().map(|r| csv_line(r)).collect::<String>());
+            let a = general_in(engine, csv.as_bytes(), CSV);
+            for window in [settle_runtime::batch::WINDOW, window] {
+                let b = fast_in(engine, csv.as_bytes(), CSV, window).expect("taken");
+                prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            }
+            let jsonl: String = records.iter().map(|r| json_line_of(r)).collect();
+            let f = Formats { jsonl_in: true, jsonl_out: false };
+            let a = general_in(engine, jsonl.as_bytes(), f);
+            let b = fast_in(engine, jsonl.as_bytes(), f, window).expect("taken");
+            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
         #[test]
