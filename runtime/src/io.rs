@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use rayon::prelude::*;
 use settle_lang::ir::{Policy, RecordDef, Type};
@@ -17,6 +16,7 @@ use settle_lang::ir::{Policy, RecordDef, Type};
 use crate::engine::{Claim, Outcome};
 pub use crate::field::{format_value, parse_value};
 use crate::field::{json_text, trim_str};
+use crate::keys;
 use crate::value::Value;
 
 /// A record of an input file: a claim, or why it is not one.
@@ -527,31 +527,59 @@ pub(crate) fn build_claim<'a>(
     Row::Claim(Claim { line, fields })
 }
 
-/// Turn every claim whose id an earlier claim already has into an error row naming the first.
+/// Turn every claim whose id an earlier claim already has into an error row naming the first
+/// ([`crate::keys::duplicates`], as the batch fast path finds them).
 fn mark_duplicates(policy: &Policy, rows: &mut [Row]) {
-    let text = |claim: &Claim, key: usize| match claim.fields.get(key) {
-        Some(Value::Text(t)) => Some(t.clone()),
-        _ => None,
-    };
-    let mut first: HashMap<Arc<str>, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
-    for row in rows.iter_mut() {
-        let Row::Claim(claim) = row else { continue };
-        let Some(id) = text(claim, policy.id_field) else { continue };
-        match first.get(&id) {
-            Some(&earlier) => {
-                *row = Row::Error(InputError {
-                    line: claim.line,
-                    message: format!("duplicate claim id `{id}`, first on line {earlier}"),
-                    id: Some(id.to_string()),
-                    member: text(claim, policy.member_field).map(|m| m.to_string()),
-                    field: Some("id".to_string()),
-                });
-            }
-            None => {
-                first.insert(id, claim.line);
-            }
+    fn text(row: &Row, field: usize) -> Option<&[u8]> {
+        match row {
+            Row::Claim(claim) => match claim.fields.get(field) {
+                Some(Value::Text(t)) => Some(t.as_bytes()),
+                _ => None,
+            },
+            Row::Error(_) => None,
         }
+    }
+    let id = |i: u32| rows.get(i as usize).and_then(|r| text(r, policy.id_field));
+    let mut keys: Vec<u64> = (0..u32::try_from(rows.len()).unwrap_or(u32::MAX))
+        .into_par_iter()
+        .filter_map(|i| id(i).map(|id| keys::key(id, i)))
+        .collect();
+    keys.par_sort_unstable();
+    let pairs = keys::duplicates(&keys, |i| id(i).unwrap_or_default());
+    let line = |i: u32| match rows.get(i as usize) {
+        Some(Row::Claim(c)) => c.line,
+        _ => 0,
+    };
+    let errors: Vec<(usize, InputError)> = pairs
+        .iter()
+        .map(|&(later, first)| {
+            let row = rows.get(later as usize);
+            let owned = |field| row.and_then(|r| text(r, field)).map(String::from_utf8_lossy);
+            let (id, member) = (owned(policy.id_field), owned(policy.member_field));
+            let error = duplicate_error(
+                line(later),
+                id.unwrap_or_default().into_owned(),
+                member.unwrap_or_default().into_owned(),
+                line(first),
+            );
+            (later as usize, error)
+        })
+        .collect();
+    for (i, error) in errors {
+        if let Some(row) = rows.get_mut(i) {
+            *row = Row::Error(error);
+        }
+    }
+}
+
+/// The error row of a claim on line `line` whose id an earlier claim, on `first`, has.
+pub(crate) fn duplicate_error(line: usize, id: String, member: String, first: usize) -> InputError {
+    InputError {
+        line,
+        message: format!("duplicate claim id `{id}`, first on line {first}"),
+        id: Some(id),
+        member: Some(member),
+        field: Some("id".to_string()),
     }
 }
 

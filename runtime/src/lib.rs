@@ -27,6 +27,7 @@ pub mod field;
 pub mod generate;
 pub mod interp;
 pub mod io;
+mod keys;
 pub mod testing;
 pub mod trace;
 pub mod value;

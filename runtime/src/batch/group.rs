@@ -1,25 +1,13 @@
-//! Claims side by side by a hash of a text field: duplicate ids found, members grouped and cut into
-//! tasks.
+//! The table's claims side by side by a hash of a text field ([`crate::keys`]): duplicate ids found,
+//! members grouped and cut into tasks.
 
 use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::Policy;
 
 use super::table::Table;
-use crate::io::InputError;
-
-/// The 32 high bits of a hash of `bytes`, above a record index: claims sorted by these keys are
-/// side by side by hash, each hash's in input order.
-pub(super) fn key(bytes: &[u8], i: u32) -> u64 {
-    use std::hash::BuildHasher;
-    let hash = foldhash::fast::FixedState::default().hash_one(bytes);
-    (hash & !0xffff_ffff) | u64::from(i)
-}
-
-/// The record index of a key.
-pub(super) fn record(key: u64) -> u32 {
-    key as u32
-}
+use crate::io::{InputError, duplicate_error};
+use crate::keys::{duplicates, key};
 
 /// Keys of text field `field` of every claim that is not an error row, made and sorted in
 /// parallel: each part's made straight into its own stretch of one block.
@@ -48,11 +36,6 @@ pub(super) fn sorted_keys(table: &Table, field: usize) -> Vec<u64> {
     keys
 }
 
-/// Runs of keys sharing their hash.
-pub(super) fn runs(keys: &[u64]) -> impl Iterator<Item = &[u64]> {
-    keys.chunk_by(|a, b| a >> 32 == b >> 32)
-}
-
 /// Sorted keys cut into tasks of about [`CLAIMS_PER_TASK`] claims at changes of hash.
 pub(super) fn tasks(keys: &[u64]) -> Vec<(usize, usize)> {
     let mut tasks = Vec::with_capacity(keys.len() / CLAIMS_PER_TASK + 1);
@@ -74,35 +57,12 @@ pub(super) fn tasks(keys: &[u64]) -> Vec<(usize, usize)> {
 pub(super) const CLAIMS_PER_TASK: usize = 256;
 
 /// Turn every claim whose id an earlier claim has into an error row naming the first, as the
-/// general reader does.
+/// general reader does ([`crate::keys::duplicates`], [`crate::io::duplicate_error`]).
 pub(super) fn mark_duplicates(policy: &Policy, table: &mut Table) {
     let t = &*table;
     let id = |i: u32| t.text(i as usize, policy.id_field);
     let keys = sorted_keys(t, policy.id_field);
-    let shared: Vec<&[u64]> = runs(&keys).filter(|run| run.len() > 1).collect();
-    // Within a run of one hash, claims by id then input order: the first of each id is the
-    // first claim with it, the others its duplicates.
-    let pairs: Vec<(u32, u32)> = shared
-        .par_iter()
-        .flat_map_iter(|run| {
-            let mut claims: Vec<u32> = run.iter().map(|&k| record(k)).collect();
-            claims.sort_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
-            let mut pairs = Vec::new();
-            let mut first = 0;
-            for (n, &c) in claims.iter().enumerate() {
-                match claims.get(first) {
-                    Some(&f) if id(f) == id(c) => {
-                        if n != first {
-                            pairs.push((c, f));
-                        }
-                    }
-                    _ => first = n,
-                }
-            }
-            pairs
-        })
-        .collect();
-    drop(shared);
+    let pairs = duplicates(&keys, id);
     drop(keys);
     if pairs.is_empty() {
         return;
@@ -112,20 +72,13 @@ pub(super) fn mark_duplicates(policy: &Policy, table: &mut Table) {
         .iter()
         .map(|&(b, a)| {
             let i = b as usize;
-            let earlier = t.line(a as usize);
-            (
-                i,
-                InputError {
-                    line: t.line(i) as usize,
-                    message: format!(
-                        "duplicate claim id `{}`, first on line {earlier}",
-                        text(id(b))
-                    ),
-                    id: Some(text(id(b))),
-                    member: Some(text(t.text(i, policy.member_field))),
-                    field: Some("id".to_string()),
-                },
-            )
+            let error = duplicate_error(
+                t.line(i) as usize,
+                text(id(b)),
+                text(t.text(i, policy.member_field)),
+                t.line(a as usize) as usize,
+            );
+            (i, error)
         })
         .collect();
     for (i, _) in &found {

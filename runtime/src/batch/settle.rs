@@ -10,11 +10,12 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use super::group::{record, runs, sorted_keys, split_by_member, tasks};
+use super::group::{sorted_keys, split_by_member, tasks};
 use super::table::{Part, Slot, Table, fill, text_of};
 use super::{settled_values, supported};
 use crate::engine::{ClaimError, Engine};
 use crate::io::output_slots;
+use crate::keys::{record, runs};
 
 /// The settlements of a [`Table`]: each claim's settled values in its row (see [`Shape`]).
 #[derive(Debug)]
