@@ -387,3 +387,69 @@ fn test_exit_codes_and_refused_flags() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"), "{extra:?}");
     }
 }
+
+/// A cell beyond a bound of its type (money past 10^15 yuan, a rate past 10^9) is an error row
+/// naming its line and field, under either backend and from CSV or JSON Lines: the other claims
+/// settle, and the run succeeds.
+#[test]
+fn a_cell_beyond_a_bound_is_an_error_row_under_both_backends() {
+    let dir = scratch("beyond-a-bound");
+    let policy = dir.join("bounds.settle");
+    std::fs::write(
+        &policy,
+        "policy bounds.example\n\
+         input claim { id: text, member: text, date: date, total: money, share: rate }\n\
+         stage basic (pay: money) { pay = claim.total * claim.share }\n\
+         stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+         balance claim.total = basic.pay + patient.out_of_pocket\n",
+    )
+    .expect("write");
+    let csv = dir.join("claims.csv");
+    std::fs::write(
+        &csv,
+        "id,member,date,total,share\n\
+         c1,m1,2024-03-01,100.00,50%\n\
+         c2,m1,2024-03-02,999999999999999999.9,50%\n\
+         c3,m2,2024-03-03,100.00,80000000000000000000000\n\
+         c4,m2,2024-03-04,200.00,0.5\n",
+    )
+    .expect("write");
+    let jsonl = dir.join("claims.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\":\"c1\",\"member\":\"m1\",\"date\":\"2024-03-01\",\"total\":100,\"share\":\"50%\"}\n\
+         {\"id\":\"c2\",\"member\":\"m1\",\"date\":\"2024-03-02\",\"total\":999999999999999999.9,\"share\":\"50%\"}\n\
+         {\"id\":\"c3\",\"member\":\"m2\",\"date\":\"2024-03-03\",\"total\":100,\"share\":80000000000000000000000}\n\
+         {\"id\":\"c4\",\"member\":\"m2\",\"date\":\"2024-03-04\",\"total\":200,\"share\":0.5}\n",
+    )
+    .expect("write");
+    let (money, rate) = (
+        "line 3, field `total`: `999999999999999999.9` is beyond 10^15 yuan",
+        "line 4, field `share`: `80000000000000000000000` is beyond ±10^9",
+    );
+    for (claims, first) in [(&csv, 2), (&jsonl, 1)] {
+        for backend in ["jit", "interp"] {
+            let out = settle(&[
+                "run",
+                policy.to_str().expect("path"),
+                "--claims",
+                claims.to_str().expect("path"),
+                "--backend",
+                backend,
+            ]);
+            let (stdout, stderr) =
+                (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(0), "{backend}: {stderr}");
+            let rows: Vec<&str> = stdout.lines().skip(1).collect();
+            assert_eq!(rows.len(), 4, "{backend}: {stdout}");
+            let row = |i: usize| rows.get(i).copied().unwrap_or_default();
+            let line = |n: usize| n + first - 2;
+            assert!(row(0).starts_with(&format!("{},c1,m1,ok,", line(2))), "{stdout}");
+            let money = money.replace("line 3", &format!("line {}", line(3)));
+            let rate = rate.replace("line 4", &format!("line {}", line(4)));
+            assert!(row(1).contains(",error,") && row(1).contains(&money), "{backend}: {stdout}");
+            assert!(row(2).contains(",error,") && row(2).contains(&rate), "{backend}: {stdout}");
+            assert!(row(3).starts_with(&format!("{},c4,m2,ok,", line(5))), "{stdout}");
+        }
+    }
+}

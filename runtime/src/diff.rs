@@ -9,7 +9,9 @@ use serde::Serialize;
 use settle_lang::ir::{Policy, Type};
 
 use crate::engine::{Engine, Outcome};
-use crate::io::{Row, format_value};
+use crate::field::format_value;
+use crate::io::Row;
+use crate::io::Who;
 use crate::value::Value;
 
 /// The impact report.
@@ -204,17 +206,6 @@ pub fn impact_of_shares(
         who: &|i| before.who(base.policy(), i),
     };
     impact_of(base.policy(), reform.policy(), &corpus, movers)
-}
-
-/// A claim as a report names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Who {
-    /// Its id.
-    pub id: String,
-    /// Its member.
-    pub member: String,
-    /// The line it came from.
-    pub line: usize,
 }
 
 /// What an impact report reads of a corpus settled under both policies, claim by claim (by

@@ -181,10 +181,10 @@ impl Settlement {
         match &self.cells {
             Cells::Scaled { .. } => {
                 if let Some(x) = self.cells.slice().and_then(|c| c.get(i)) {
-                    crate::io::write_scaled(out, policy, ty, *x);
+                    crate::field::write_scaled(out, policy, ty, *x);
                 }
             }
-            Cells::Values(v) => crate::io::write_value(out, policy, ty, v.get(i)),
+            Cells::Values(v) => crate::field::write_value(out, policy, ty, v.get(i)),
         }
     }
 }
@@ -651,7 +651,7 @@ impl Engine {
             let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
                 continue;
             };
-            let parsed = crate::io::parse_value(&self.policy, acc.ty, &saved.value).ok();
+            let parsed = crate::field::parse_value(&self.policy, acc.ty, &saved.value).ok();
             if let Some(frame) = &mut running.frame {
                 if let (Some(x), Some(slot)) =
                     (parsed.and_then(|v| v.to_scaled()), frame.accs.get_mut(i))
@@ -684,7 +684,10 @@ impl Engine {
                 .map(|(a, (v, seen))| {
                     (
                         a.name.clone(),
-                        AccState { value: crate::io::format_value(&self.policy, a.ty, &v), seen },
+                        AccState {
+                            value: crate::field::format_value(&self.policy, a.ty, &v),
+                            seen,
+                        },
                     )
                 })
                 .collect(),

@@ -9,16 +9,15 @@ use std::fs::File;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use rayon::prelude::*;
-use rust_decimal::Decimal;
-use settle_lang::date::Date;
-use settle_lang::diagnostic::did_you_mean;
 use settle_lang::ir::{Policy, RecordDef, Type};
 
 use crate::engine::{Claim, Outcome};
-use crate::value::{MONEY_LIMIT_FEN, Value, fen, millionths};
+pub use crate::field::{format_value, parse_value};
+use crate::field::{json_text, trim_str};
+use crate::keys;
+use crate::value::Value;
 
 /// A record of an input file: a claim, or why it is not one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +53,17 @@ impl std::fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+/// Who a record of an input file is: as an error row, a report or a trace names a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// Its id.
+    pub id: String,
+    /// Its member.
+    pub member: String,
+    /// The line it came from.
+    pub line: usize,
+}
 
 /// A problem with a whole file (unreadable, or a header without the policy's columns).
 #[derive(Debug, thiserror::Error)]
@@ -218,11 +228,8 @@ pub(crate) fn csv_cuts<'b, 'p>(
         .headers()
         .map_err(|e| FileError::Header { path: name.to_string(), message: e.to_string() })?
         .clone();
-    let columns: HashMap<&str, usize> = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}'), i))
-        .collect();
+    let columns: HashMap<&str, usize> =
+        header.iter().enumerate().map(|(i, h)| (trim_str(h), i)).collect();
     let missing: Vec<String> = record
         .fields
         .iter()
@@ -483,14 +490,6 @@ pub(crate) fn jsonl_row(
     Some(build_claim(policy, record, number, cell))
 }
 
-fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 pub(crate) fn input(policy: &Policy) -> &RecordDef {
     static EMPTY: RecordDef = RecordDef { name: String::new(), fields: Vec::new() };
     policy.records.get(policy.input).unwrap_or(&EMPTY)
@@ -503,7 +502,7 @@ pub(crate) fn build_claim<'a>(
     cell: impl Fn(usize) -> &'a str,
 ) -> Row {
     let error = |field: Option<&str>, message: String| {
-        let key = |i: usize| Some(cell(i).trim()).filter(|k| !k.is_empty()).map(str::to_string);
+        let key = |i: usize| Some(trim_str(cell(i))).filter(|k| !k.is_empty()).map(str::to_string);
         Row::Error(InputError {
             line,
             id: key(policy.id_field),
@@ -528,174 +527,60 @@ pub(crate) fn build_claim<'a>(
     Row::Claim(Claim { line, fields })
 }
 
-/// Turn every claim whose id an earlier claim already has into an error row naming the first.
+/// Turn every claim whose id an earlier claim already has into an error row naming the first
+/// ([`crate::keys::duplicates`], as the batch fast path finds them).
 fn mark_duplicates(policy: &Policy, rows: &mut [Row]) {
-    let text = |claim: &Claim, key: usize| match claim.fields.get(key) {
-        Some(Value::Text(t)) => Some(t.clone()),
-        _ => None,
+    fn text(row: &Row, field: usize) -> Option<&[u8]> {
+        match row {
+            Row::Claim(claim) => match claim.fields.get(field) {
+                Some(Value::Text(t)) => Some(t.as_bytes()),
+                _ => None,
+            },
+            Row::Error(_) => None,
+        }
+    }
+    let id = |i: u32| rows.get(i as usize).and_then(|r| text(r, policy.id_field));
+    let mut keys: Vec<u64> = (0..u32::try_from(rows.len()).unwrap_or(u32::MAX))
+        .into_par_iter()
+        .filter_map(|i| id(i).map(|id| keys::key(id, i)))
+        .collect();
+    keys.par_sort_unstable();
+    let pairs = keys::duplicates(&keys, |i| id(i).unwrap_or_default());
+    let line = |i: u32| match rows.get(i as usize) {
+        Some(Row::Claim(c)) => c.line,
+        _ => 0,
     };
-    let mut first: HashMap<Arc<str>, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
-    for row in rows.iter_mut() {
-        let Row::Claim(claim) = row else { continue };
-        let Some(id) = text(claim, policy.id_field) else { continue };
-        match first.get(&id) {
-            Some(&earlier) => {
-                *row = Row::Error(InputError {
-                    line: claim.line,
-                    message: format!("duplicate claim id `{id}`, first on line {earlier}"),
-                    id: Some(id.to_string()),
-                    member: text(claim, policy.member_field).map(|m| m.to_string()),
-                    field: Some("id".to_string()),
-                });
-            }
-            None => {
-                first.insert(id, claim.line);
-            }
+    let errors: Vec<(usize, InputError)> = pairs
+        .iter()
+        .map(|&(later, first)| {
+            let row = rows.get(later as usize);
+            let owned = |field| row.and_then(|r| text(r, field)).map(String::from_utf8_lossy);
+            let (id, member) = (owned(policy.id_field), owned(policy.member_field));
+            let error = duplicate_error(
+                line(later),
+                id.unwrap_or_default().into_owned(),
+                member.unwrap_or_default().into_owned(),
+                line(first),
+            );
+            (later as usize, error)
+        })
+        .collect();
+    for (i, error) in errors {
+        if let Some(row) = rows.get_mut(i) {
+            *row = Row::Error(error);
         }
     }
 }
 
-/// Parse one field's text as a value of `ty`.
-pub fn parse_value(policy: &Policy, ty: Type, text: &str) -> Result<Value, String> {
-    let t = text.trim();
-    match ty {
-        Type::Money => {
-            let d = decimal(t)?;
-            if d.scale() > 2 && d.normalize().scale() > 2 {
-                return Err(format!(
-                    "`{t}` has more than two decimals (amounts are exact to the fen)"
-                ));
-            }
-            if d.is_sign_negative() && !d.is_zero() {
-                return Err(format!("`{t}` is negative; amounts must be 0 or more"));
-            }
-            if fen(d).abs() > MONEY_LIMIT_FEN {
-                return Err(format!("`{t}` is beyond 10^15 yuan"));
-            }
-            Ok(Value::Money(Decimal::from_i128_with_scale(fen(d), 2)))
-        }
-        Type::Rate => {
-            let (number, percent) = match t.strip_suffix('%') {
-                Some(n) => (n.trim(), true),
-                None => (t, false),
-            };
-            let mut d = decimal(number)?;
-            if percent {
-                d = d.checked_div(Decimal::ONE_HUNDRED).unwrap_or_default();
-            }
-            if d.normalize().scale() > 6 {
-                return Err(format!("`{t}` has more than six decimals"));
-            }
-            Ok(Value::Rate(Decimal::from_i128_with_scale(millionths(d), 6).normalize()))
-        }
-        Type::Int => {
-            t.parse::<i64>().map(Value::Int).map_err(|_| format!("`{t}` is not a whole number"))
-        }
-        Type::Bool => match t.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" | "是" => Ok(Value::Bool(true)),
-            "false" | "0" | "no" | "n" | "否" | "" => Ok(Value::Bool(false)),
-            _ => Err(format!("`{t}` is not true or false")),
-        },
-        Type::Date => Date::parse(t).map(Value::Date).ok_or_else(|| {
-            if t.is_empty() {
-                "empty".to_string()
-            } else {
-                format!("`{t}` is not a date (YYYY-MM-DD, a day that exists)")
-            }
-        }),
-        Type::Text => Ok(Value::Text(Arc::from(t))),
-        Type::Enum(e) => {
-            let Some(def) = policy.enums.get(e) else { return Err("unknown enum".into()) };
-            if let Some(i) = def.variants.iter().position(|v| v == t) {
-                return Ok(Value::Enum(i as u32));
-            }
-            if let Some(i) = def.labels.iter().position(|l| l.as_deref() == Some(t)) {
-                return Ok(Value::Enum(i as u32));
-            }
-            let hint = match did_you_mean(t, def.variants.iter().map(String::as_str)) {
-                Some(s) => format!("; did you mean `{s}`?"),
-                None => format!(
-                    "; one of {}",
-                    def.variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            Err(format!("`{t}` is not a `{}`{hint}", def.name))
-        }
-        Type::Record(r) | Type::List(r) => {
-            let json: serde_json::Value = serde_json::from_str(if t.is_empty() { "[]" } else { t })
-                .map_err(|e| format!("not JSON: {e}"))?;
-            let record = policy.records.get(r).ok_or("unknown record")?;
-            let parse_record = |item: &serde_json::Value| -> Result<Value, String> {
-                let obj = item.as_object().ok_or("a list item must be an object")?;
-                let fields = record
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let text = obj
-                            .get(&f.name)
-                            .map(json_text)
-                            .ok_or(format!("an item has no `{}`", f.name))?;
-                        parse_value(policy, f.ty, &text).map_err(|m| format!("`{}`: {m}", f.name))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Value::Record(fields.into()))
-            };
-            match (ty, &json) {
-                (Type::List(_), serde_json::Value::Array(items)) => Ok(Value::List(
-                    items.iter().map(parse_record).collect::<Result<Vec<_>, _>>()?.into(),
-                )),
-                (Type::Record(_), obj @ serde_json::Value::Object(_)) => parse_record(obj),
-                _ => Err("expected a JSON array of objects".into()),
-            }
-        }
+/// The error row of a claim on line `line` whose id an earlier claim, on `first`, has.
+pub(crate) fn duplicate_error(line: usize, id: String, member: String, first: usize) -> InputError {
+    InputError {
+        line,
+        message: format!("duplicate claim id `{id}`, first on line {first}"),
+        id: Some(id),
+        member: Some(member),
+        field: Some("id".to_string()),
     }
-}
-
-fn decimal(t: &str) -> Result<Decimal, String> {
-    if t.is_empty() {
-        return Err("empty".into());
-    }
-    if t.contains(['e', 'E']) {
-        return Err(format!("`{t}` is not a plain decimal number"));
-    }
-    if let Some(d) = plain_decimal(t) {
-        return Ok(d);
-    }
-    let cleaned: String = t.chars().filter(|c| *c != '_' && *c != ',').collect();
-    Decimal::from_str(&cleaned).map_err(|_| format!("`{t}` is not a number"))
-}
-
-/// The common case without allocating: an optional `-`, up to 18 digits, an optional point and
-/// up to 6 more digits. `None` for anything else (handled by the general parser).
-fn plain_decimal(t: &str) -> Option<Decimal> {
-    let (negative, digits) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t),
-    };
-    let (int, frac) = match digits.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (digits, ""),
-    };
-    if int.is_empty() || int.len() > 18 || frac.len() > 6 || digits.ends_with('.') {
-        return None;
-    }
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut m: i64 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        m = m * 10 + i64::from(b - b'0');
-    }
-    let scale = u32::try_from(frac.len()).ok()?;
-    Some(Decimal::new(if negative { -m } else { m }, scale))
-}
-
-/// A value as written in output files.
-pub fn format_value(policy: &Policy, ty: Type, v: &Value) -> String {
-    let mut out = String::new();
-    write_value(&mut out, policy, ty, Some(v));
-    out
 }
 
 /// The output columns: stage outputs, then accumulators (values before the claim).
@@ -876,87 +761,10 @@ fn write_csv_rows<W: Write>(
     w.flush()
 }
 
-/// Write an amount in fen as yuan with two decimals (`-1234.05`), digit by digit: the output's
-/// hottest loop.
-pub(crate) fn push_fen(out: &mut String, fen: i128) {
-    let sign = if fen < 0 { "-" } else { "" };
-    // Every bounded amount fits 64 bits, whose division by ten is a multiplication.
-    let Ok(mut n) = u64::try_from(fen.unsigned_abs()) else {
-        let n = fen.unsigned_abs();
-        let _ = write!(out, "{sign}{}.{:02}", n / 100, n % 100);
-        return;
-    };
-    out.push_str(sign);
-    let mut digits = [0u8; 40];
-    let mut i = digits.len();
-    // At least three digits: `0.05` is fen 5.
-    while n > 0 || digits.len() - i < 3 {
-        i -= 1;
-        if let Some(slot) = digits.get_mut(i) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-    }
-    let all = digits.get(i..).unwrap_or(&[]);
-    let (yuan, fen) = all.split_at(all.len().saturating_sub(2));
-    out.extend(yuan.iter().map(|&b| char::from(b)));
-    out.push('.');
-    out.extend(fen.iter().map(|&b| char::from(b)));
-}
-
 fn text_of(v: Option<&Value>) -> &str {
     match v {
         Some(Value::Text(t)) => t,
         _ => "",
-    }
-}
-
-/// Write a value as output files show it, into a buffer.
-pub(crate) fn write_value(out: &mut String, policy: &Policy, ty: Type, v: Option<&Value>) {
-    match (ty, v) {
-        (_, Some(Value::Money(d))) => push_fen(out, fen(*d)),
-        (Type::Enum(e), Some(Value::Enum(i))) => {
-            out.push_str(
-                policy
-                    .enums
-                    .get(e)
-                    .and_then(|d| d.variants.get(*i as usize))
-                    .map_or("", String::as_str),
-            );
-        }
-        (_, Some(Value::Rate(d))) => {
-            let _ = write!(out, "{}", d.normalize());
-        }
-        (_, Some(other)) => {
-            let _ = write!(out, "{other}");
-        }
-        (_, None) => {}
-    }
-}
-
-/// Write a value of type `ty` held as a scaled integer (fen, millionths, a count, 0 or 1, a
-/// day, an enum variant's index) exactly as [`write_value`] writes the same value.
-pub(crate) fn write_scaled(out: &mut String, policy: &Policy, ty: Type, x: i64) {
-    match ty {
-        Type::Money => push_fen(out, i128::from(x)),
-        Type::Rate => {
-            let _ = write!(out, "{}", Decimal::new(x, 6).normalize());
-        }
-        Type::Int => {
-            let _ = write!(out, "{x}");
-        }
-        Type::Bool => out.push_str(if x != 0 { "true" } else { "false" }),
-        Type::Date => {
-            let _ = write!(out, "{}", Date(i32::try_from(x).unwrap_or(0)));
-        }
-        Type::Enum(e) => out.push_str(
-            policy
-                .enums
-                .get(e)
-                .and_then(|d| d.variants.get(usize::try_from(x).ok()?))
-                .map_or("", String::as_str),
-        ),
-        Type::Text | Type::Record(_) | Type::List(_) => {}
     }
 }
 
@@ -1215,42 +1023,6 @@ impl Drop for AtomicFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_are_written_with_two_decimals() {
-        for (fen, text) in [
-            (0, "0.00"),
-            (5, "0.05"),
-            (100, "1.00"),
-            (-5, "-0.05"),
-            (123_456, "1234.56"),
-            (-100_000_000_000_000_000, "-1000000000000000.00"),
-            (18_446_744_073_709_551_615, "184467440737095516.15"),
-            (18_446_744_073_709_551_616, "184467440737095516.16"),
-            (-18_446_744_073_709_551_616, "-184467440737095516.16"),
-            (1_000_000_000_000_000_000_000_000_001, "10000000000000000000000000.01"),
-        ] {
-            let mut out = String::new();
-            push_fen(&mut out, fen);
-            assert_eq!(out, text);
-            assert_eq!(format!("{:.2}", Decimal::from_i128_with_scale(fen, 2)), text);
-        }
-    }
-
-    #[test]
-    fn the_fast_decimal_parser_agrees_with_the_general_one() {
-        for t in
-            ["0", "1", "12.5", "12.50", "-3.25", "999999999999999999", "0.000001", "007.10", "-0"]
-        {
-            assert_eq!(plain_decimal(t), Decimal::from_str(t).ok(), "{t}");
-        }
-        for t in
-            ["1.", ".5", "1e3", "1_000", "-", "", "1.0000001", "1234567890123456789", "+1", "1,000"]
-        {
-            assert_eq!(plain_decimal(t), None, "{t}");
-        }
-        assert_eq!(plain_decimal("12.50").map(|d| d.to_string()), Some("12.50".to_string()));
-    }
 
     fn dezhou() -> Policy {
         let path =

@@ -23,9 +23,11 @@ pub mod batch;
 pub mod closures;
 pub mod diff;
 pub mod engine;
+pub mod field;
 pub mod generate;
 pub mod interp;
 pub mod io;
+mod keys;
 pub mod testing;
 pub mod trace;
 pub mod value;
@@ -84,6 +86,6 @@ impl Engine {
         let policy = self.policy();
         let v = policy.values.iter().position(|d| d.name == name)?;
         let def = policy.values.get(v)?;
-        Some(io::format_value(policy, def.ty, &settlement.value(policy, v)?))
+        Some(field::format_value(policy, def.ty, &settlement.value(policy, v)?))
     }
 }

@@ -134,8 +134,8 @@ fn describe(cx: &mut Cx<'_>, e: &Expr, engine: &Engine) -> String {
             l,
             r,
         ) => {
-            let left = cx.eval(l).map(|v| crate::io::format_value(policy, l.ty, &v));
-            let right = cx.eval(r).map(|v| crate::io::format_value(policy, r.ty, &v));
+            let left = cx.eval(l).map(|v| crate::field::format_value(policy, l.ty, &v));
+            let right = cx.eval(r).map(|v| crate::field::format_value(policy, r.ty, &v));
             match (left, right, op) {
                 (Ok(a), Ok(b), BinOp::Eq) => format!("found {a}, expected {b}"),
                 (Ok(a), Ok(b), _) => format!("found {a}, compared with {b}"),

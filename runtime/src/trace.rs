@@ -7,8 +7,8 @@ use serde::Serialize;
 use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind};
 
 use crate::engine::{Claim, Engine, Outcome};
+use crate::field::format_value;
 use crate::interp::Trace;
-use crate::io::format_value;
 
 /// A value as a person reads it: rates as percentages.
 fn shown(policy: &Policy, ty: Type, v: &Value) -> String {

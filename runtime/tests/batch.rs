@@ -449,6 +449,130 @@ fn a_huge_text_is_read_as_the_general_path_reads_it() {
     same(&engine, long.as_bytes(), "a long id");
 }
 
+/// A policy reading a field of every type the fast path takes: money, a rate, a count, yes or
+/// no, a date, a variant by name or label, texts.
+const EVERY_TYPE: &str = r#"
+policy every_type
+enum Level { level1 "一级", level2 "二级" }
+input claim {
+    id: text, member: text, date: date, level: Level, total: money, share: rate,
+    days: int, referred: bool, note: text
+}
+yearly paid = sum(basic.pay)
+stage basic (pay: money) {
+    pay = claim.total * claim.share
+}
+stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }
+balance claim.total = basic.pay + patient.out_of_pocket
+"#;
+
+fn every_type() -> Engine {
+    Engine::new(settle_runtime::load_str("every_type.settle", EVERY_TYPE).expect("checks"))
+}
+
+const EVERY_HEADER: &str = "id,member,date,level,total,share,days,referred,note\n";
+
+/// Claims as users paste them: a byte order mark, tabs, vertical tabs, form feeds, no-break and
+/// ideographic spaces around cells, full-width digits. Both paths read every cell alike: the
+/// member `m1` with a vertical tab after it is `m1` on both.
+#[test]
+fn pasted_spaces_read_alike_on_both_paths() {
+    let engine = every_type();
+    let cells = [
+        "c1,m1,2024-03-01,level1,100.00,50%,1,yes,a",
+        "c2,m1\u{b},2024-03-02,level2,100.00,50%,1,no,b",
+        "\u{a0}c3,\tm1 ,\u{3000}2024-03-03,一级\u{c},\u{feff}200,0.5\u{b},\u{85}2,是, 张 三 ",
+        "c4,m2,2024-03-04,level1,１００.00,50%,1,no,x",
+        "c5,m2,2024-03-05,level1,100.00,５0%,1,no,x",
+        "c6,m2,2024-03-06,level1,100.00,50%,３,no,x",
+        "c7,m2\u{2028},2024-03-07,level1,\"1,000.5\",50 %,1,\u{a0}NO\u{a0},x",
+        "c8,m2,2024-03-08,level1,100,50%,1,no,\u{b}",
+        "\u{b},m2,2024-03-09,level1,100,50%,1,no,x",
+        "c9,\u{feff},2024-03-09,level1,100,50%,1,no,x",
+    ];
+    let body = format!("\u{feff}{EVERY_HEADER}{}\n", cells.join("\n"));
+    same(&engine, body.as_bytes(), "pasted spaces");
+    same(&engine, body.replace('\n', "\r\n").as_bytes(), "pasted spaces, CR LF");
+    let rows = io::read_csv_bytes(engine.policy(), body.as_bytes(), "claims.csv").expect("read");
+    let members: Vec<String> = rows
+        .iter()
+        .map(|r| match r {
+            io::Row::Claim(c) => format!("{}", c.fields[1]),
+            io::Row::Error(e) => format!("{e}"),
+        })
+        .collect();
+    assert_eq!(&members[..3], ["m1", "m1", "m1"], "{members:?}");
+    assert!(members[3].starts_with("line 5, field `total`: `１００.00` has full-width"));
+    assert!(members[4].starts_with("line 6, field `share`: `５0%` has full-width"));
+    assert!(members[5].starts_with("line 7, field `days`: `３` has full-width"));
+    assert_eq!(members[6], "m2");
+    assert_eq!(members[8], "line 10, field `id`: empty");
+    assert_eq!(members[9], "line 11, field `member`: empty");
+}
+
+/// Cells at and beyond the bounds of money (10^15 yuan) and rates (±10^9), and numbers too long
+/// for any integer: claims at a bound, error rows naming line and field beyond, alike on both
+/// paths and in CSV and JSON Lines.
+#[test]
+fn cells_beyond_a_bound_are_error_rows_on_both_paths() {
+    let engine = every_type();
+    let cells = [
+        "c1,m1,2024-03-01,level1,1000000000000000,0.000001,1,no,x",
+        "c2,m1,2024-03-02,level1,1000000000000000.01,50%,1,no,x",
+        "c3,m1,2024-03-03,level1,999999999999999999.9,50%,1,no,x",
+        "c4,m1,2024-03-04,level1,99999999999999999999999999999999999999999,50%,1,no,x",
+        "c5,m2,2024-03-05,level1,100,1000000000,1,no,x",
+        "c6,m2,2024-03-06,level1,100,1000000000.000001,1,no,x",
+        "c7,m2,2024-03-07,level1,100,80000000000000000000000,1,no,x",
+        "c8,m2,2024-03-08,level1,100,-100000000000%,1,no,x",
+        "c9,m2,2024-03-09,level1,100,-100000000000.01%,1,no,x",
+        "c10,m3,2024-03-10,level1,100,50%,9223372036854775807,no,x",
+        "c11,m3,2024-03-11,level1,100,50%,9223372036854775808,no,x",
+        "c12,m3,2024-03-12,level1,0.01,0.000001,-9223372036854775808,no,x",
+    ];
+    let body = format!("{EVERY_HEADER}{}\n", cells.join("\n"));
+    same(&engine, body.as_bytes(), "bounds");
+    let rows = io::read_csv_bytes(engine.policy(), body.as_bytes(), "claims.csv").expect("read");
+    let errors: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            io::Row::Error(e) => Some(e.to_string()),
+            io::Row::Claim(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "line 3, field `total`: `1000000000000000.01` is beyond 10^15 yuan",
+            "line 4, field `total`: `999999999999999999.9` is beyond 10^15 yuan",
+            "line 5, field `total`: `99999999999999999999999999999999999999999` is beyond 10^15 yuan",
+            "line 7, field `share`: `1000000000.000001` is beyond ±10^9 (rates are bounded like money)",
+            "line 8, field `share`: `80000000000000000000000` is beyond ±10^9 (rates are bounded like money)",
+            "line 10, field `share`: `-100000000000.01%` is beyond ±10^9 (rates are bounded like money)",
+            "line 12, field `days`: `9223372036854775808` is not a whole number",
+        ]
+    );
+    // The same cells as JSON Lines, numbers as JSON numbers.
+    let header: Vec<&str> = EVERY_HEADER.trim().split(',').collect();
+    let jsonl: String = cells
+        .iter()
+        .map(|line| {
+            let pairs: Vec<String> = header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| match *k {
+                    "total" | "days" => format!("\"{k}\":{v}"),
+                    _ => format!("\"{k}\":\"{v}\""),
+                })
+                .collect();
+            format!("{{{}}}\n", pairs.join(","))
+        })
+        .collect();
+    for jsonl_out in [false, true] {
+        same_in(&engine, jsonl.as_bytes(), Formats { jsonl_in: true, jsonl_out }, "bounds, JSON");
+    }
+}
+
 mod random_bodies {
     use proptest::prelude::*;
 
@@ -563,6 +687,163 @@ mod random_bodies {
             // Anything.
             prop::collection::vec(json_token(), 0..20).prop_map(|t| t.concat()),
         ]
+    }
+
+    /// Spaces users paste around a cell: tabs, vertical tabs, form feeds, no-break, ideographic
+    /// and other Unicode spaces, a byte order mark; or none.
+    fn pasted_space() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "", "", "", " ", "\t", "\u{b}", "\u{c}", "\u{a0}", "\u{feff}", "\u{3000}", "\u{85}",
+            "\u{2028}", "\u{202f}", "\u{200b}", "\u{1680}",
+        ])
+    }
+
+    /// A cell of column `column` of [`EVERY_HEADER`]: a plain value, or one at or beyond a bound,
+    /// in full-width digits, with separators, or otherwise odd.
+    fn cell(column: usize) -> BoxedStrategy<String> {
+        let pick = |v: Vec<&'static str>| prop::sample::select(v).prop_map(str::to_string).boxed();
+        match column {
+            0 => (0u32..30).prop_map(|n| format!("c{n}")).boxed(),
+            1 => pick(vec!["m1", "m2", "m3", "张三", "", "m 1"]),
+            2 => pick(vec![
+                "2024-03-01",
+                "2024-02-29",
+                "2023-02-29",
+                "２０２４-03-01",
+                "2024-3-1",
+                "",
+            ]),
+            3 => pick(vec!["level1", "level2", "一级", "二级", "level3", "Level1", ""]),
+            4 => pick(vec![
+                "100.00",
+                "0",
+                "-0",
+                "0.01",
+                "12.5",
+                "7.",
+                ".5",
+                "1,234.50",
+                "1_234",
+                "+3",
+                "1000000000000000",
+                "1000000000000000.00",
+                "1000000000000000.01",
+                "999999999999999999.9",
+                "99999999999999999999999999999999999999999",
+                "-0.01",
+                "1.005",
+                "1.500",
+                "1e3",
+                "１００",
+                "100。00",
+                "",
+                "1,",
+                "1,.5",
+            ]),
+            5 => pick(vec![
+                "50%",
+                "0.5",
+                "50 %",
+                "-0.5",
+                "0.000001",
+                "0.0000001",
+                "12.3456%",
+                "12.34567%",
+                "1000000000",
+                "1000000000.000001",
+                "-1000000000",
+                "100000000000%",
+                "80000000000000000000000",
+                "７5%",
+                "5％",
+                "1e2",
+                "",
+                "%",
+            ]),
+            6 => pick(vec![
+                "1",
+                "0",
+                "-3",
+                "+4",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "1.5",
+                "３",
+                "",
+            ]),
+            7 => pick(vec!["yes", "no", "TRUE", "0", "1", "是", "否", "y", "maybe", ""]),
+            _ => pick(vec!["a", "", "张 三", "x,y", "\"q\""]),
+        }
+    }
+
+    /// A record of [`EVERY_HEADER`]'s columns, each cell with pasted spaces around it.
+    fn pasted_record() -> impl Strategy<Value = Vec<String>> {
+        (0..9usize)
+            .map(|c| {
+                (pasted_space(), cell(c), pasted_space())
+                    .prop_map(|(a, v, b)| format!("{a}{v}{b}"))
+                    .boxed()
+            })
+            .collect::<Vec<_>>()
+    }
+
+    /// A record as a CSV line: a cell holding a comma, a quote or a line end quoted.
+    fn csv_line(cells: &[String]) -> String {
+        let quoted: Vec<String> = cells
+            .iter()
+            .map(|c| {
+                if c.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        quoted.join(",") + "\n"
+    }
+
+    /// A record as a JSON line: every cell a string, except numbers left as JSON writes them.
+    fn json_line_of(cells: &[String]) -> String {
+        let header: Vec<&str> = EVERY_HEADER.trim().split(',').collect();
+        let mut object = serde_json::Map::new();
+        for (k, v) in header.iter().zip(cells) {
+            let number = matches!(*k, "total" | "share" | "days")
+                .then(|| serde_json::from_str::<serde_json::Number>(v).ok())
+                .flatten();
+            let value =
+                number.map_or(serde_json::Value::String(v.clone()), serde_json::Value::Number);
+            object.insert((*k).to_string(), value);
+        }
+        serde_json::to_string(&object).expect("json") + "\n"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        /// Cells as users paste them and at every bound read, settle and write alike by the
+        /// general path and the fast path, from CSV (with or without a byte order mark) and from
+        /// JSON Lines.
+        #[test]
+        fn pasted_cells_settle_alike(
+            records in prop::collection::vec(pasted_record(), 1..30),
+            bom in any::<bool>(),
+            window in 1usize..400,
+        ) {
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(every_type);
+            let bom = if bom { "\u{feff}" } else { "" };
+            let csv = format!("{bom}{EVERY_HEADER}{}", records.iter().map(|r| csv_line(r)).collect::<String>());
+            let a = general_in(engine, csv.as_bytes(), CSV);
+            for window in [settle_runtime::batch::WINDOW, window] {
+                let b = fast_in(engine, csv.as_bytes(), CSV, window).expect("taken");
+                prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            }
+            let jsonl: String = records.iter().map(|r| json_line_of(r)).collect();
+            let f = Formats { jsonl_in: true, jsonl_out: false };
+            let a = general_in(engine, jsonl.as_bytes(), f);
+            let b = fast_in(engine, jsonl.as_bytes(), f, window).expect("taken");
+            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        }
     }
 
     proptest! {

@@ -176,6 +176,36 @@ fn bad_fields_are_error_rows_with_line_and_field() {
     assert_eq!(error_of(&rows, 13), "line 13, field `days`: `1.5` is not a whole number");
 }
 
+/// A money cell beyond 10^15 yuan, however many digits, is an error row naming its line and
+/// field, from a file or through the embedding API: never a panic that loses every other claim.
+#[test]
+fn a_cell_beyond_a_bound_is_an_error_row_not_a_panic() {
+    let engine = small();
+    let rows = read(
+        &engine,
+        &format!(
+            "{HEADER}a,m1,2021-03-01,level1,999999999999999999.9,1\n\
+             b,m1,2021-03-01,level1,1000000000000000,1\n\
+             c,m1,2021-03-01,level1,\u{a0}1000000000000000.01\u{b},1\n"
+        ),
+    );
+    assert_eq!(
+        error_of(&rows, 2),
+        "line 2, field `total`: `999999999999999999.9` is beyond 10^15 yuan"
+    );
+    assert!(matches!(rows[1], Row::Claim(_)), "{rows:?}");
+    assert_eq!(
+        error_of(&rows, 4),
+        "line 4, field `total`: `1000000000000000.01` is beyond 10^15 yuan"
+    );
+    let json = r#"{"id":"a","member":"m1","date":"2021-03-01","level":"level1","total":999999999999999999.9,"days":1}"#;
+    let refused = engine.claim_from_json(json).expect_err("refused");
+    assert_eq!(
+        refused.to_string(),
+        "line 1, field `total`: `999999999999999999.9` is beyond 10^15 yuan"
+    );
+}
+
 #[test]
 fn every_input_row_gives_one_output_row() {
     let engine = small();
