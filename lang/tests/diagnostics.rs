@@ -1080,3 +1080,36 @@ fn every_code_is_documented() {
         );
     }
 }
+
+/// pest's error detail is one switch for the whole process; a check must not depend on it, so
+/// that checks running at the same time (tests, an editor, an embedding engine) each name what
+/// was expected.
+#[test]
+fn what_was_expected_does_not_depend_on_other_parses() {
+    let source = with_chain(
+        "
+rule due: money
+    default 450
+    when admissions >= 2 0
+",
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                pest::set_error_detail(false);
+                std::thread::yield_now();
+            }
+        });
+        let messages: Vec<String> = (0..200)
+            .map(|_| {
+                let checked = settle_lang::check("policy.settle", &source);
+                checked.problems.list.iter().map(|p| p.message.clone()).collect()
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for message in messages {
+            assert_eq!(message, "expected `->`, `==` or an operator, found `0`");
+        }
+    });
+}

@@ -267,7 +267,7 @@ impl Checker<'_> {
                     if variants.is_empty() {
                         self.report(
                             Problem::error(
-                                Code::TypeNotAValue,
+                                Code::EnumEmpty,
                                 file,
                                 e.span,
                                 format!("enum `{}` has no variants", e.name.name),

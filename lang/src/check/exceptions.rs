@@ -103,7 +103,10 @@ impl Checker<'_> {
                     )
                     .label("this exception")
                     .with(ei.span, "and this one")
-                    .help("make the conditions exclusive, for example `admissions == 1` and `admissions >= 2`"),
+                    .help(format!(
+                        "make the conditions exclusive, for example `when {} and not ({})`",
+                        ej.text, ei.text
+                    )),
                 );
             }
         }

@@ -111,7 +111,11 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     let refused = problems.iter().any(|p| {
         matches!(
             p.code,
-            Code::SyntaxTooDeep | Code::SyntaxTooLarge | Code::ExtendsCycle | Code::ExtendsNotFound
+            Code::SyntaxTooDeep
+                | Code::SyntaxTooLong
+                | Code::SyntaxTooLarge
+                | Code::ExtendsCycle
+                | Code::ExtendsNotFound
         )
     });
     let policy = if refused {

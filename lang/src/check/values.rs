@@ -206,12 +206,11 @@ impl Checker<'_> {
         for (name, f, s, _) in parts.iter().skip(1) {
             problem = problem.also(*f, *s, format!("`{name}` is part of the cycle"));
         }
-        problem = problem.help(if has_yearly {
+        self.report(problem.help(if has_yearly {
             "give the accumulator a type, as in `yearly burden: money = sum(...)`, so it need not be inferred"
         } else {
             "every value must be computable from the claim, parameters and earlier values"
-        });
-        self.report(problem);
+        }));
     }
 
     fn check_let(&mut self, l: &ast::LetDecl, file: usize, v: ir::ValueId) {
