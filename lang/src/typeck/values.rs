@@ -9,7 +9,7 @@ use crate::span::Span;
 
 use super::expr::{Scope, TExpr};
 use super::types::Ty;
-use super::{Checker, Global, Merged};
+use crate::check::{Checker, Global, Merged};
 
 /// A `let` or `yearly` whose type may depend on others.
 #[derive(Clone, Copy)]
@@ -422,7 +422,7 @@ impl Checker<'_> {
                 StageStmt::Let(l) => {
                     let Some(&v) = locals.next() else { continue };
                     if let Some(first) = name_spans.get(&l.name.name) {
-                        self.report(super::decls::duplicate(
+                        self.report(crate::resolve::decls::duplicate(
                             file,
                             &l.name.name,
                             l.name.span,

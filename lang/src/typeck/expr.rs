@@ -10,7 +10,7 @@ use crate::ir::{self, ClaimPart, Const, FoldKind, ParamKind, Type};
 use crate::span::Span;
 
 use super::types::{Outcome, Ty};
-use super::{Checker, Global};
+use crate::check::{Checker, Global};
 
 /// The functions a policy may call.
 pub(crate) const FUNCTIONS: &[&str] =

@@ -5,15 +5,6 @@
 //! the base's item in place), declares every name, then checks each item, collecting every
 //! problem instead of stopping at the first.
 
-mod decls;
-mod exceptions;
-mod expr;
-mod order;
-mod params;
-mod tests;
-mod types;
-mod values;
-
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Item, Module};
