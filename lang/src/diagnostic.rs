@@ -88,6 +88,7 @@ codes! {
     SyntaxBadDate => "settle::syntax::bad_date",
     SyntaxBadNumber => "settle::syntax::bad_number",
     SyntaxTooDeep => "settle::syntax::too_deep",
+    SyntaxTooLong => "settle::syntax::too_long",
     SyntaxTooLarge => "settle::syntax::too_large",
     SyntaxInvalidUtf8 => "settle::syntax::invalid_utf8",
     PolicyMissingHeader => "settle::policy::missing_header",
@@ -97,6 +98,7 @@ codes! {
     PolicyMissingKeyField => "settle::policy::missing_key_field",
     PolicyBadDatedField => "settle::policy::bad_dated_field",
     PolicyMissingBalance => "settle::policy::missing_balance",
+    EnumEmpty => "settle::enum::empty",
     ExtendsNotFound => "settle::extends::not_found",
     ExtendsCycle => "settle::extends::cycle",
     ExtendsOverrideType => "settle::extends::override_type",
@@ -183,6 +185,9 @@ pub struct Note {
 }
 
 /// One problem in a policy file.
+///
+/// A problem is built from a [`Draft`], which becomes a `Problem` only once it is given its
+/// help line: every problem says what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Its stable code.
@@ -196,30 +201,38 @@ pub struct Problem {
     /// Labelled spans; the first primary label is the problem's position.
     pub labels: Vec<Label>,
     /// What to do about it.
-    pub help: Option<String>,
+    pub help: String,
     /// Spans in other files.
     pub notes: Vec<Note>,
+    /// Edits that would fix the problem, for editors to offer.
+    pub fixes: Vec<Fix>,
 }
 
-impl Problem {
-    /// An error at `span` in `file`, with a label.
-    pub fn error(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        Problem {
-            code,
-            severity: Severity::Error,
-            file,
-            message: message.into(),
-            labels: vec![Label { span, text: String::new(), primary: true }],
-            help: None,
-            notes: Vec::new(),
-        }
-    }
+/// An edit that fixes a problem: replace `span` of the problem's file with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// What the edit does, as an editor shows it (`replace with `ratio``).
+    pub title: String,
+    /// The text replaced.
+    pub span: Span,
+    /// The new text.
+    pub text: String,
+}
 
-    /// A warning at `span` in `file`.
-    pub fn warning(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Warning, ..Problem::error(code, file, span, message) }
-    }
+/// A problem being built: code, place and message, with labels and notes, but no help yet.
+/// [`Draft::help`] finishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a draft is reported only once `help` turns it into a problem"]
+pub struct Draft {
+    code: Code,
+    severity: Severity,
+    file: FileId,
+    message: String,
+    labels: Vec<Label>,
+    notes: Vec<Note>,
+}
 
+impl Draft {
     /// Set the primary label's text.
     pub fn label(mut self, text: impl Into<String>) -> Self {
         if let Some(first) = self.labels.first_mut() {
@@ -235,19 +248,68 @@ impl Problem {
     }
 
     /// Add a label in `file`: in the same file a secondary label, elsewhere a note.
-    pub fn also(self, file: FileId, span: Span, text: impl Into<String>) -> Self {
+    pub fn also(mut self, file: FileId, span: Span, text: impl Into<String>) -> Self {
         if file == self.file {
             self.with(span, text)
         } else {
-            let mut me = self;
-            me.notes.push(Note { file, span, text: text.into() });
-            me
+            self.notes.push(Note { file, span, text: text.into() });
+            self
         }
     }
 
-    /// Set the help line.
-    pub fn help(mut self, text: impl Into<String>) -> Self {
-        self.help = Some(text.into());
+    /// Say what to do about it, which makes the draft a problem.
+    pub fn help(self, text: impl Into<String>) -> Problem {
+        let Draft { code, severity, file, message, labels, notes } = self;
+        Problem {
+            code,
+            severity,
+            file,
+            message,
+            labels,
+            help: text.into(),
+            notes,
+            fixes: Vec::new(),
+        }
+    }
+}
+
+impl Problem {
+    /// An error at `span` in `file`; give it a label and, to finish it, help.
+    pub fn error(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Draft {
+        Draft {
+            code,
+            severity: Severity::Error,
+            file,
+            message: message.into(),
+            labels: vec![Label { span, text: String::new(), primary: true }],
+            notes: Vec::new(),
+        }
+    }
+
+    /// A warning at `span` in `file`.
+    pub fn warning(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Draft {
+        Draft { severity: Severity::Warning, ..Problem::error(code, file, span, message) }
+    }
+
+    /// Add a secondary label in the same file.
+    pub fn with(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label { span, text: text.into(), primary: false });
+        self
+    }
+
+    /// Add a label in `file`: in the same file a secondary label, elsewhere a note.
+    pub fn also(mut self, file: FileId, span: Span, text: impl Into<String>) -> Self {
+        if file == self.file {
+            self.with(span, text)
+        } else {
+            self.notes.push(Note { file, span, text: text.into() });
+            self
+        }
+    }
+
+    /// Offer an edit that fixes the problem: `text` in place of `span` of the problem's file.
+    pub fn fix(mut self, title: impl Into<String>, span: Span, text: impl Into<String>) -> Self {
+        self.fixes.push(Fix { title: title.into(), span, text: text.into() });
         self
     }
 
@@ -366,7 +428,7 @@ impl Diagnostic for ProblemView<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.problem.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        Some(Box::new(&self.problem.help))
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -442,7 +504,7 @@ pub struct JsonProblem {
     /// Labels in the same file.
     pub labels: Vec<JsonLabel>,
     /// What to do about it.
-    pub help: Option<String>,
+    pub help: String,
 }
 
 /// A range of a file.

@@ -1053,21 +1053,153 @@ let c = claim.total + 10%
     )
 );
 
-#[test]
-fn invalid_utf8_is_reported_at_the_first_bad_byte() {
+/// Snapshot the diagnostics of a file given as bytes (not text, or too large to show) and
+/// assert that `code` is among them; the snapshot holds the rendering only.
+macro_rules! bytes_case {
+    ($name:ident, $code:ident, $bytes:expr) => {
+        #[test]
+        fn $name() {
+            let bytes: Vec<u8> = $bytes;
+            let checked = check_bytes("policy.settle", &bytes, &mut settle_lang::NoLoader);
+            let rendered = checked.problems.render_plain();
+            let codes: Vec<Code> = checked.problems.list.iter().map(|p| p.code).collect();
+            assert!(
+                codes.contains(&Code::$code),
+                "expected {:?} among {codes:?}\n{rendered}",
+                Code::$code
+            );
+            insta::assert_snapshot!(rendered);
+        }
+    };
+}
+
+bytes_case!(invalid_utf8_is_reported_at_the_first_bad_byte, SyntaxInvalidUtf8, {
     let mut bytes = format!("{PRELUDE}{CHAIN}").into_bytes();
     bytes.extend_from_slice(b"// caf\xe9\n");
-    let checked = check_bytes("latin1.settle", &bytes, &mut settle_lang::NoLoader);
-    let rendered = checked.problems.render_plain();
-    assert!(checked.problems.list.iter().any(|p| p.code == Code::SyntaxInvalidUtf8), "{rendered}");
-    insta::assert_snapshot!(rendered);
+    bytes
+});
+
+bytes_case!(file_over_four_mebibytes, SyntaxTooLarge, {
+    let mut text = format!("{PRELUDE}{CHAIN}");
+    while text.len() <= 4 << 20 {
+        text.push_str("// 说明: 起付线以上部分按比例支付 ..............................\n");
+    }
+    text.into_bytes()
+});
+
+case!(
+    item_with_too_many_operators,
+    SyntaxTooLong,
+    with_chain(&format!(
+        "let long = claim.total{}\n",
+        format!("{}\n   ", " + 1".repeat(25)).repeat(44)
+    ))
+);
+
+case!(
+    enum_without_variants,
+    EnumEmpty,
+    with_chain(
+        "
+enum Scheme {}
+"
+    )
+);
+
+case!(two_policy_lines, PolicyDuplicateHeader, format!("policy test.other\n{PRELUDE}{CHAIN}"));
+
+case!(
+    policies_extending_each_other,
+    ExtendsCycle,
+    format!("policy test.city\nextends \"province.settle\"\n"),
+    &[
+        ("province.settle", "policy test.province\nextends \"policy.settle\"\n"),
+        ("policy.settle", "policy test.city\nextends \"province.settle\"\n"),
+    ]
+);
+
+case!(
+    rate_from_a_sum_of_numbers,
+    TypeRateLiteral,
+    with_chain(
+        "
+let share: rate = 1 + 2
+stage extra (pay: money) {
+    pay = claim.total * share
 }
+"
+    )
+);
+
+case!(
+    function_with_too_few_arguments,
+    TypeArity,
+    with_chain(
+        "
+let top = min(claim.total)
+"
+    )
+);
+
+case!(
+    let_computed_and_never_read,
+    UnusedLet,
+    with_chain(
+        "
+let spare = claim.total - claim.self_paid
+"
+    )
+);
+
+case!(
+    test_with_two_claims_of_one_name,
+    TestDuplicateClaim,
+    with_chain(
+        "
+test \"two admissions\" {
+    claim a { member: \"m1\", date: 2021-08-01, level: level1, group: none, total: 10_000 }
+    claim a { member: \"m1\", date: 2021-09-01, level: level1, group: none, total: 20_000 }
+    expect a.basic.pay == 9_000
+}
+"
+    )
+);
+
+case!(
+    test_without_claims,
+    TestNoClaims,
+    with_chain(
+        "
+test \"nothing settled\" {
+    expect 1 == 1
+}
+"
+    )
+);
 
 #[test]
 fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");
     let cases = source.matches("\ncase!(").count();
     assert!(cases >= 40, "only {cases} cases");
+}
+
+/// Every code a policy author can meet has a case above, so its rendering is reviewed.
+#[test]
+fn every_code_has_a_snapshot_case() {
+    let source = include_str!("diagnostics.rs");
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|code| format!("{code:?}"))
+        .filter(|name| {
+            !source
+                .split("case!(")
+                .skip(1)
+                .any(|case| case.split(',').nth(1).is_some_and(|code| code.trim() == name.as_str()))
+        })
+        .map(|name| Code::ALL.iter().find(|c| format!("{c:?}") == name).map_or("", |c| c.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "codes without a `case!`: {missing:?}");
 }
 
 #[test]
@@ -1079,4 +1211,37 @@ fn every_code_is_documented() {
             "{code} is missing from docs/diagnostics.md"
         );
     }
+}
+
+/// pest's error detail is one switch for the whole process; a check must not depend on it, so
+/// that checks running at the same time (tests, an editor, an embedding engine) each name what
+/// was expected.
+#[test]
+fn what_was_expected_does_not_depend_on_other_parses() {
+    let source = with_chain(
+        "
+rule due: money
+    default 450
+    when admissions >= 2 0
+",
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                pest::set_error_detail(false);
+                std::thread::yield_now();
+            }
+        });
+        let messages: Vec<String> = (0..200)
+            .map(|_| {
+                let checked = settle_lang::check("policy.settle", &source);
+                checked.problems.list.iter().map(|p| p.message.clone()).collect()
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for message in messages {
+            assert_eq!(message, "expected `->`, `==` or an operator, found `0`");
+        }
+    });
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use settle_lang::syntax::token::{Token, tokenize};
-use settle_lang::{NoLoader, check_bytes, format::format};
+use settle_lang::{Code, NoLoader, check_bytes, format::format};
 
 fn corpus() -> Vec<(PathBuf, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -252,19 +252,33 @@ proptest! {
     }
 }
 
+/// Each hostile shape is refused by the limit that guards against it, with that limit's code
+/// (a chain of `else if` is bounded by the operators an item may hold, `if` being one).
 #[test]
 fn hostile_shapes_are_refused_with_a_message() {
     let cases = [
-        format!("policy a\nlet x = {}1{}", "(".repeat(100_000), ")".repeat(100_000)),
-        format!("policy a\nlet x = {}1", "-".repeat(100_000)),
-        format!("policy a\nlet x = {}1", "not ".repeat(50_000)),
-        format!("policy a\nlet x = 1{}", " + 1".repeat(100_000)),
-        format!("policy a\nlet x = {}", "if true then 1 else ".repeat(20_000) + "1"),
-        "policy a\n".to_string() + &"param p: money = 1\n".repeat(20_000),
-        "x".repeat(5 << 20),
+        (
+            format!("policy a\nlet x = {}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            Code::SyntaxTooDeep,
+        ),
+        (format!("policy a\nlet x = {}1", "-".repeat(100_000)), Code::SyntaxTooDeep),
+        (format!("policy a\nlet x = {}1", "not ".repeat(50_000)), Code::SyntaxTooDeep),
+        (format!("policy a\nlet x = 1{}", " + 1".repeat(100_000)), Code::SyntaxTooLong),
+        (
+            format!("policy a\nlet x = {}", "if true then 1 else ".repeat(20_000) + "1"),
+            Code::SyntaxTooLong,
+        ),
+        ("policy a\n".to_string() + &"param p: money = 1\n".repeat(20_000), Code::NameDuplicate),
+        ("x".repeat(5 << 20), Code::SyntaxTooLarge),
     ];
-    for source in cases {
+    for (source, code) in cases {
         let checked = check_bytes("hostile.settle", source.as_bytes(), &mut NoLoader);
-        assert!(checked.problems.has_errors() || checked.problems.warning_count() > 0);
+        let codes: Vec<Code> = checked.problems.list.iter().map(|p| p.code).collect();
+        assert!(
+            codes.contains(&code),
+            "{code} expected for {}..., found {:?}",
+            source.get(..40).unwrap_or(""),
+            codes.iter().take(5).collect::<Vec<_>>()
+        );
     }
 }

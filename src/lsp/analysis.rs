@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lsp_types::{Diagnostic, Location, Position, Url};
 use settle_lang::ast::{Item, Module};
 use settle_lang::diagnostic::FileId;
-use settle_lang::index::{Decl, Index};
+use settle_lang::ide::index::{Decl, Index};
 use settle_lang::span::Span;
 use settle_lang::{Checked, Loader, check_with};
 

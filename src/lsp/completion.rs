@@ -3,7 +3,7 @@
 //! the start of a line the keywords; after `:` in a declaration, the types.
 
 use lsp_types::{CompletionItem, CompletionItemKind};
-use settle_lang::index::{Decl, Kind, Symbol};
+use settle_lang::ide::index::{Decl, Kind, Symbol};
 use settle_lang::span::Span;
 use settle_lang::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
 

@@ -33,10 +33,7 @@ pub fn by_file(analysis: &Analysis) -> HashMap<Url, Vec<Diagnostic>> {
 /// labels with text and notes in other files become related information.
 pub fn diagnostic(analysis: &Analysis, problem: &Problem) -> Option<Diagnostic> {
     let lines = analysis.lines(problem.file)?;
-    let message = match &problem.help {
-        Some(help) => format!("{}\nhelp: {help}", problem.message),
-        None => problem.message.clone(),
-    };
+    let message = format!("{}\nhelp: {}", problem.message, problem.help);
     let labels = problem
         .labels
         .iter()

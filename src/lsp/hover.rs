@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use settle_lang::ast::{self, Item, ParamDecl, ParamType, RuleDecl, StageStmt, TypeExpr};
 use settle_lang::date::Date;
 use settle_lang::diagnostic::FileId;
-use settle_lang::index::{Decl, Kind};
+use settle_lang::ide::index::{Decl, Kind};
 use settle_lang::ir::{self, Const, ParamValue, Policy, Type};
 use settle_lang::syntax::token::{Token, tokenize};
 use settle_runtime::Value;

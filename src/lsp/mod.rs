@@ -2,7 +2,7 @@
 //!
 //! Diagnostics are `settle check`'s, published on open and on every change; hover, go to
 //! definition, references, the outline, completion, formatting (`settle fmt`'s) and semantic
-//! tokens work from the front end's result and its name index (`settle_lang::index`).
+//! tokens work from the front end's result and its name index (`settle_lang::ide::index`).
 
 mod analysis;
 mod completion;

@@ -3,7 +3,7 @@
 
 use lsp_types::{DocumentSymbol, Location, SymbolKind};
 use settle_lang::ast::Item;
-use settle_lang::index::{Decl, Kind};
+use settle_lang::ide::index::{Decl, Kind};
 use settle_lang::span::Span;
 
 use super::analysis::Analysis;

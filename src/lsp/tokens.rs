@@ -3,7 +3,7 @@
 use lsp_types::{
     SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend,
 };
-use settle_lang::index::Kind;
+use settle_lang::ide::index::Kind;
 use settle_lang::syntax::token::{Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;

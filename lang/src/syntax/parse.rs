@@ -94,15 +94,7 @@ pub fn parse(source: &str, file: FileId, problems: &mut Vec<Problem>) -> Module 
             if lexical.iter().any(|s| s.start >= item_span.start && s.start < item_span.end) {
                 continue;
             }
-            // Parse the item again, collecting what was expected for a precise message;
-            // collecting it costs time, so only failing items pay for it.
-            pest::set_error_detail(true);
-            let detailed =
-                SettleParser::parse(Rule::item_alone, source.get(failure.pos..).unwrap_or(""));
-            pest::set_error_detail(false);
-            if let Err(error) = detailed {
-                problems.push(syntax_error(source, &tokens, file, failure.pos, failure.at, &error));
-            }
+            problems.push(syntax_error(source, &tokens, file, &failure));
         }
     }
     Module { items, broken }
@@ -158,11 +150,13 @@ struct Part {
     failures: Vec<Failure>,
 }
 
-/// An item that did not parse: where it starts, where the error is, where parsing resumed.
+/// An item that did not parse: where it starts, where the error is, where parsing resumed, and
+/// the named rules pest tried where it failed.
 struct Failure {
     pos: usize,
     at: usize,
     resume: usize,
+    positives: Vec<Rule>,
 }
 
 /// Parse the items that start in `from..to`.
@@ -192,7 +186,11 @@ fn parse_range(source: &str, tokens: &[Tok], file: FileId, from: usize, to: usiz
                         InputLocation::Span((p, _)) => p,
                     };
                 let resume = next_item_start(source, tokens, at.max(pos + 1));
-                failures.push(Failure { pos, at, resume });
+                let positives = match error.variant {
+                    pest::error::ErrorVariant::ParsingError { positives, .. } => positives,
+                    pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+                };
+                failures.push(Failure { pos, at, resume, positives });
                 if resume <= pos {
                     break;
                 }
@@ -248,14 +246,8 @@ fn next_item_start(source: &str, tokens: &[Tok], from: usize) -> usize {
     source.len()
 }
 
-fn syntax_error(
-    source: &str,
-    tokens: &[Tok],
-    file: FileId,
-    item_start: usize,
-    at: usize,
-    error: &pest::error::Error<Rule>,
-) -> Problem {
+fn syntax_error(source: &str, tokens: &[Tok], file: FileId, failure: &Failure) -> Problem {
+    let (item_start, at) = (failure.pos, failure.at);
     let found_tok = tokens.iter().find(|t| {
         t.span.start as usize >= at
             && !matches!(t.kind, Some(Token::Space | Token::Newline | Token::LineComment))
@@ -268,7 +260,7 @@ fn syntax_error(
         }
         None => ("the end of the file".to_string(), Span::new(source.len(), source.len())),
     };
-    let mut expected = describe_expected(error);
+    let mut expected = describe_expected(source, failure);
     let found_word = found_tok.and_then(|t| source.get(t.span.range())).unwrap_or("");
     let mut help = item_help(source, tokens, item_start);
     let starts_line = found_tok.is_some_and(|t| {
@@ -310,7 +302,13 @@ fn join_or(items: &[String]) -> String {
     }
 }
 
-fn describe_expected(error: &pest::error::Error<Rule>) -> Vec<String> {
+/// What the grammar accepts where an item failed, in words.
+///
+/// pest names the rules it tried ([`Failure::positives`]), keywords included, but not the
+/// punctuation the grammar writes as bare strings. That comes from [`accepted_punctuation`],
+/// which asks the grammar itself. pest's process-wide error-detail switch is never touched, so
+/// checks running at the same time cannot disturb each other's messages.
+fn describe_expected(source: &str, failure: &Failure) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     fn push(out: &mut Vec<String>, s: String) {
         if !out.contains(&s) {
@@ -318,34 +316,27 @@ fn describe_expected(error: &pest::error::Error<Rule>) -> Vec<String> {
         }
     }
     let mut operators = false;
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        for rule in positives {
-            match describe_rule(*rule) {
-                Some(Described::Text(s)) => push(&mut out, s.to_string()),
-                Some(Described::Operator) => operators = true,
-                None => {}
-            }
+    let names = failure.positives.contains(&Rule::ident);
+    for rule in &failure.positives {
+        let name = format!("{rule:?}");
+        match (name.strip_prefix("k_"), describe_rule(*rule)) {
+            (Some("and" | "or" | "in"), _) | (_, Some(Described::Operator)) => operators = true,
+            // A word such as `by` or `list` is a keyword only where it stands: where a name
+            // is expected, it would be read as that name.
+            (Some(word), _) if names && !is_reserved(word) => {}
+            (Some(word), _) => push(&mut out, format!("`{word}`")),
+            (None, Some(Described::Text(s))) => push(&mut out, s.to_string()),
+            (None, None) => {}
         }
     }
-    if let Some(attempts) = error.parse_attempts() {
-        for token in attempts.expected_tokens() {
-            let text = token.to_string();
-            match text.as_str() {
-                "+" | "-" | "*" | "/" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "." | "["
-                | "and" | "or" | "in" => {
-                    operators = true;
-                    if text == "==" {
-                        push(&mut out, "`==`".to_string());
-                    }
-                }
-                "//" | "/*" | " " | "\t" | "\r" | "\n" | "\u{feff}" | "\u{3000}" | "_" => {}
-                t if t.chars().all(|c| c.is_ascii_lowercase()) => push(&mut out, format!("`{t}`")),
-                t if t.chars().all(|c| c.is_ascii_punctuation()) => {
-                    push(&mut out, format!("`{t}`"))
-                }
-                _ => {}
-            }
+    for text in accepted_punctuation(source, failure.pos, failure.at) {
+        // `.` and `[` after a value are the `member` and `index` operators.
+        if !matches!(text, "." | "[") {
+            push(&mut out, format!("`{text}`"));
         }
+    }
+    if failure.positives.contains(&Rule::eq) {
+        push(&mut out, "`==`".to_string());
     }
     if out.len() > 1 {
         // A call's `(` is possible after any name, and rarely what was meant.
@@ -358,6 +349,68 @@ fn describe_expected(error: &pest::error::Error<Rule>) -> Vec<String> {
         push(&mut out, "an operator".to_string());
     }
     out
+}
+
+/// The punctuation of the grammar that may stand at `at`, in the item that starts at
+/// `item_start`: each candidate is put at `at` and the item parsed again; a candidate is
+/// accepted when the parse gets past it. Only failing items pay for this.
+fn accepted_punctuation(source: &str, item_start: usize, at: usize) -> Vec<&'static str> {
+    let Some(before) = source.get(item_start..at) else { return Vec::new() };
+    let mut probe = String::with_capacity(before.len() + 4);
+    grammar_punctuation()
+        .iter()
+        .copied()
+        .filter(|word| {
+            probe.clear();
+            probe.push_str(before);
+            probe.push_str(word);
+            probe.push(' ');
+            match SettleParser::parse(Rule::item_alone, &probe) {
+                Ok(_) => true,
+                Err(e) => {
+                    let reached = match e.location {
+                        InputLocation::Pos(p) | InputLocation::Span((p, _)) => p,
+                    };
+                    reached >= before.len() + word.len()
+                }
+            }
+        })
+        .collect()
+}
+
+/// The punctuation written as bare strings in the grammar's rules, read from the grammar once.
+/// Left out: atomic and silent rules (comments, escapes, the characters of literals), and rules
+/// that are one string, such as `eq = { "==" }`, which pest names itself.
+fn grammar_punctuation() -> &'static [&'static str] {
+    static WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let grammar: &'static str = include_str!("settle.pest");
+        let mut words: Vec<&'static str> = Vec::new();
+        for line in grammar.lines() {
+            let line = line.split("//").next().unwrap_or("");
+            if line.contains("@{") || line.contains("_{") {
+                continue;
+            }
+            let pieces: Vec<&'static str> = line.split('"').collect();
+            let one_string = pieces.len() == 3
+                && pieces.first().is_some_and(|p| p.trim_end().ends_with('{'))
+                && pieces.get(2).is_some_and(|p| p.trim() == "}");
+            if one_string {
+                continue;
+            }
+            for (i, piece) in pieces.into_iter().enumerate() {
+                if i % 2 == 1
+                    && !piece.is_empty()
+                    && piece.chars().all(|c| c.is_ascii_punctuation())
+                {
+                    words.push(piece);
+                }
+            }
+        }
+        words.sort_unstable();
+        words.dedup();
+        words
+    })
 }
 
 enum Described {
@@ -1168,6 +1221,14 @@ mod tests {
         let module = parse(src, 0, &mut problems);
         assert!(problems.is_empty(), "{problems:#?}");
         module
+    }
+
+    #[test]
+    fn the_grammars_punctuation_is_read_from_the_grammar() {
+        assert_eq!(
+            grammar_punctuation(),
+            ["(", ")", ",", "->", ".", "..", ":", "=", "[", "]", "{", "}"]
+        );
     }
 
     #[test]

@@ -243,7 +243,7 @@ pub fn check_tokens(source: &str, tokens: &[Tok], file: FileId, out: &mut Vec<Pr
             if operators == MAX_OPERATORS + 1 && safe {
                 safe = false;
                 out.push(
-                    Problem::error(Code::SyntaxTooDeep, file, tok.span, "item too long")
+                    Problem::error(Code::SyntaxTooLong, file, tok.span, "item too long")
                         .label(format!("more than {MAX_OPERATORS} operators in one item"))
                         .help("split the computation into several `let`s"),
                 );

@@ -7,9 +7,9 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::{self, FoldKind, Type};
 use crate::span::Span;
 
-use super::expr::Scope;
+use super::expr::{Scope, TExpr};
 use super::types::Ty;
-use super::{Checker, Global, Merged};
+use crate::check::{Checker, Global, Merged};
 
 /// A `let` or `yearly` whose type may depend on others.
 #[derive(Clone, Copy)]
@@ -206,12 +206,11 @@ impl Checker<'_> {
         for (name, f, s, _) in parts.iter().skip(1) {
             problem = problem.also(*f, *s, format!("`{name}` is part of the cycle"));
         }
-        problem = problem.help(if has_yearly {
+        self.report(problem.help(if has_yearly {
             "give the accumulator a type, as in `yearly burden: money = sum(...)`, so it need not be inferred"
         } else {
             "every value must be computable from the claim, parameters and earlier values"
-        });
-        self.report(problem);
+        }));
     }
 
     fn check_let(&mut self, l: &ast::LetDecl, file: usize, v: ir::ValueId) {
@@ -222,7 +221,7 @@ impl Checker<'_> {
             None if l.ty.is_some() => None,
             None => {
                 let t = self.infer(&scope, &l.value, None);
-                let ty = match t.ty {
+                let ty = match t.ty() {
                     Ty::Known(t) => Some(t),
                     Ty::Number => Some(Type::Money),
                     Ty::Error => None,
@@ -290,7 +289,7 @@ impl Checker<'_> {
             None => None,
             Some(arg) => {
                 let t = self.infer(&scope, arg, declared);
-                let ty = match (declared, t.ty) {
+                let ty = match (declared, t.ty()) {
                     (Some(d), _) => d,
                     (None, Ty::Known(t)) => t,
                     (None, Ty::Number) => Type::Money,
@@ -423,7 +422,7 @@ impl Checker<'_> {
                 StageStmt::Let(l) => {
                     let Some(&v) = locals.next() else { continue };
                     if let Some(first) = name_spans.get(&l.name.name) {
-                        self.report(super::decls::duplicate(
+                        self.report(crate::resolve::decls::duplicate(
                             file,
                             &l.name.name,
                             l.name.span,
@@ -565,7 +564,7 @@ impl Checker<'_> {
             None => None,
         };
         let t = self.infer(scope, &l.value, declared);
-        let ty = match (declared, t.ty) {
+        let ty = match (declared, t.ty()) {
             (Some(d), _) => d,
             (None, Ty::Known(t)) => t,
             (None, Ty::Number) => Type::Money,
@@ -605,21 +604,20 @@ impl Checker<'_> {
         flatten_sum(parts, &mut terms);
         let mut values = Vec::new();
         for term in terms {
-            let t = self.infer(&scope, term, Some(Type::Money));
-            match (&t.e.kind, t.ty) {
-                (ir::ExprKind::Value(v), Ty::Known(Type::Money))
-                    if matches!(self.slots.get(*v).map(|s| s.kind), Some(ir::ValueKind::Output(_))) =>
+            match self.infer(&scope, term, Some(Type::Money)) {
+                TExpr::Typed(ir::Expr { kind: ir::ExprKind::Value(v), ty: Type::Money, .. })
+                    if matches!(self.slots.get(v).map(|s| s.kind), Some(ir::ValueKind::Output(_))) =>
                 {
-                    if values.contains(v) {
+                    if values.contains(&v) {
                         self.report(
                             Problem::error(Code::BalanceTerm, m.file, term.span, "this share is counted twice")
                                 .label("already in the balance")
                                 .help("list each stage output once"),
                         );
                     }
-                    values.push(*v);
+                    values.push(v);
                 }
-                (_, Ty::Error) => {}
+                TExpr::Error(_) => {}
                 _ => self.report(
                     Problem::error(
                         Code::BalanceTerm,

@@ -10,7 +10,7 @@ use crate::ir::{self, ClaimPart, Const, FoldKind, ParamKind, Type};
 use crate::span::Span;
 
 use super::types::{Outcome, Ty};
-use super::{Checker, Global};
+use crate::check::{Checker, Global};
 
 /// The functions a policy may call.
 pub(crate) const FUNCTIONS: &[&str] =
@@ -31,26 +31,125 @@ pub(crate) struct Scope {
     pub claims: Vec<String>,
 }
 
-/// A typed expression while checking.
+/// An expression once checked.
 #[derive(Debug, Clone)]
-pub(crate) struct TExpr {
-    pub e: ir::Expr,
-    pub ty: Ty,
+pub(crate) enum TExpr {
+    /// Typed IR.
+    Typed(ir::Expr),
+    /// Whole numbers and arithmetic on them, whose unit is decided by where they stand: their
+    /// IR is built once it is ([`Number::typed`]).
+    Number(Number),
+    /// An expression whose error has been reported: it has no IR.
+    Error(Span),
 }
 
 impl TExpr {
-    fn new(kind: ir::ExprKind, ty: Ty, span: Span) -> Self {
-        let placeholder = match ty {
-            Ty::Known(t) => t,
-            Ty::Number => Type::Money,
-            Ty::Error => Type::Bool,
-        };
-        TExpr { e: ir::Expr { kind, ty: placeholder, span }, ty }
+    fn new(kind: ir::ExprKind, ty: Type, span: Span) -> Self {
+        TExpr::Typed(ir::Expr { kind, ty, span })
     }
 
     fn error(span: Span) -> Self {
-        TExpr::new(ir::ExprKind::Const(Const::Bool(false)), Ty::Error, span)
+        TExpr::Error(span)
     }
+
+    /// Its type while checking.
+    pub(crate) fn ty(&self) -> Ty {
+        match self {
+            TExpr::Typed(e) => Ty::Known(e.ty),
+            TExpr::Number(_) => Ty::Number,
+            TExpr::Error(_) => Ty::Error,
+        }
+    }
+
+    /// Where it is written.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            TExpr::Typed(e) => e.span,
+            TExpr::Number(n) => n.span,
+            TExpr::Error(span) => *span,
+        }
+    }
+
+    fn with_span(mut self, span: Span) -> Self {
+        match &mut self {
+            TExpr::Typed(e) => e.span = span,
+            TExpr::Number(n) => n.span = span,
+            TExpr::Error(at) => *at = span,
+        }
+        self
+    }
+}
+
+/// A number without a unit yet: `450`, `-1`, `2 * 3`, `min(1, 2)`.
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    kind: NumberKind,
+    span: Span,
+}
+
+#[derive(Debug, Clone)]
+enum NumberKind {
+    Lit(i64),
+    Neg(Box<Number>),
+    Abs(Box<Number>),
+    /// Addition, subtraction or multiplication.
+    Binary(ir::BinOp, Box<Number>, Box<Number>),
+    Min(Vec<Number>),
+    Max(Vec<Number>),
+    If(Box<ir::Expr>, Box<Number>, Box<Number>),
+}
+
+impl Number {
+    fn new(kind: NumberKind, span: Span) -> Self {
+        Number { kind, span }
+    }
+
+    /// The IR of the number in the unit of `target`: money, a count, or (for zero) a rate.
+    fn typed(self, target: Type) -> ir::Expr {
+        let typed = |n: Box<Number>, t: Type| Box::new(n.typed(t));
+        let kind = match self.kind {
+            NumberKind::Lit(n) => ir::ExprKind::Const(match target {
+                Type::Int => Const::Int(n),
+                Type::Rate => Const::Rate(Decimal::from(n)),
+                _ => Const::Money(Decimal::from(n)),
+            }),
+            NumberKind::Neg(x) => ir::ExprKind::Neg(typed(x, target)),
+            NumberKind::Abs(x) => ir::ExprKind::Abs(typed(x, target)),
+            // An amount times a number is an amount times a count, never yuan times yuan.
+            NumberKind::Binary(ir::BinOp::Mul, a, b) if target == Type::Money => {
+                ir::ExprKind::Binary(ir::BinOp::Mul, typed(a, target), typed(b, Type::Int))
+            }
+            NumberKind::Binary(op, a, b) => {
+                ir::ExprKind::Binary(op, typed(a, target), typed(b, target))
+            }
+            NumberKind::Min(xs) => {
+                ir::ExprKind::Min(xs.into_iter().map(|x| x.typed(target)).collect())
+            }
+            NumberKind::Max(xs) => {
+                ir::ExprKind::Max(xs.into_iter().map(|x| x.typed(target)).collect())
+            }
+            NumberKind::If(c, a, b) => ir::ExprKind::If(c, typed(a, target), typed(b, target)),
+        };
+        ir::Expr { kind, ty: target, span: self.span }
+    }
+
+    fn is_zero(&self) -> bool {
+        matches!(self.kind, NumberKind::Lit(0))
+    }
+
+    fn is_literal(&self) -> bool {
+        match &self.kind {
+            NumberKind::Lit(_) => true,
+            NumberKind::Neg(x) => x.is_literal(),
+            _ => false,
+        }
+    }
+}
+
+/// Several checked expressions made one type.
+enum Unified {
+    Typed(Type, Vec<ir::Expr>),
+    Numbers(Vec<Number>),
 }
 
 impl Checker<'_> {
@@ -71,29 +170,24 @@ impl Checker<'_> {
     pub(crate) fn convert(
         &mut self,
         file: FileId,
-        mut t: TExpr,
+        t: TExpr,
         target: Type,
         what: &str,
     ) -> Option<ir::Expr> {
-        match t.ty {
-            Ty::Error => None,
-            Ty::Number => {
-                if self.number_to(file, &mut t, target) {
-                    Some(t.e)
-                } else {
-                    None
-                }
-            }
-            Ty::Known(found) if found == target => Some(t.e),
-            Ty::Known(found) => {
-                let help = self.mismatch_help(&t.e, found, target);
+        match t {
+            TExpr::Error(_) => None,
+            TExpr::Number(n) => self.number_to(file, n, target),
+            TExpr::Typed(e) if e.ty == target => Some(e),
+            TExpr::Typed(e) => {
+                let found = e.ty;
+                let help = self.mismatch_help(&e, found, target);
                 let expected = self.type_name(target);
                 let found_name = self.type_name(found);
                 self.report(
                     Problem::error(
                         Code::TypeMismatch,
                         file,
-                        t.e.span,
+                        e.span,
                         format!("{what} must be `{expected}`, found `{found_name}`"),
                     )
                     .label(format!("this is `{found_name}`"))
@@ -125,32 +219,30 @@ impl Checker<'_> {
         }
     }
 
-    /// Give an integer literal a unit; report `85` where `85%` was meant.
-    fn number_to(&mut self, file: FileId, t: &mut TExpr, target: Type) -> bool {
+    /// Give a number a unit; report `85` where `85%` was meant.
+    fn number_to(&mut self, file: FileId, n: Number, target: Type) -> Option<ir::Expr> {
         match target {
-            Type::Money | Type::Int => {
-                retype(&mut t.e, target);
-                t.ty = Ty::Known(target);
-                true
-            }
-            Type::Rate if is_zero(&t.e) => {
-                retype(&mut t.e, target);
-                t.ty = Ty::Known(target);
-                true
-            }
+            Type::Money | Type::Int => Some(n.typed(target)),
+            Type::Rate if n.is_zero() => Some(n.typed(target)),
             Type::Rate => {
-                let shown = number_text(&t.e);
-                self.report(
-                    Problem::error(
-                        Code::TypeRateLiteral,
-                        file,
-                        t.e.span,
-                        format!("`{shown}` is not a rate"),
-                    )
-                    .label("a number without `%`")
-                    .help(format!("write rates with `%`: `{shown}%`")),
+                let shown = self.file_text(file).get(n.span.range()).unwrap_or("").to_string();
+                let problem = Problem::error(
+                    Code::TypeRateLiteral,
+                    file,
+                    n.span,
+                    format!("`{shown}` is not a rate"),
                 );
-                false
+                self.report(if n.is_literal() {
+                    problem
+                        .label("a number without `%`")
+                        .help(format!("write rates with `%`: `{shown}%`"))
+                        .fix(format!("write `{shown}%`"), n.span, format!("{shown}%"))
+                } else {
+                    problem
+                        .label("numbers without `%`")
+                        .help("write each number of a rate with `%`, as in `85%`")
+                });
+                None
             }
             _ => {
                 let expected = self.type_name(target);
@@ -158,13 +250,13 @@ impl Checker<'_> {
                     Problem::error(
                         Code::TypeMismatch,
                         file,
-                        t.e.span,
+                        n.span,
                         format!("expected `{expected}`, found a number"),
                     )
                     .label("a number")
                     .help(format!("give a value of type `{expected}`")),
                 );
-                false
+                None
             }
         }
     }
@@ -174,11 +266,7 @@ impl Checker<'_> {
         let span = e.span;
         match &e.kind {
             ExprKind::Lit(lit) => literal(lit, span),
-            ExprKind::Paren(inner) => {
-                let mut t = self.infer(scope, inner, expect);
-                t.e.span = span;
-                t
-            }
+            ExprKind::Paren(inner) => self.infer(scope, inner, expect).with_span(span),
             ExprKind::Name(id) => self.name(scope, id, expect),
             ExprKind::Member(base, field) => self.member(scope, base, field, span),
             ExprKind::Index(base, keys) => self.index(scope, base, keys, span),
@@ -189,46 +277,53 @@ impl Checker<'_> {
             ExprKind::If(c, a, b) => {
                 let cond = self.condition(scope, c);
                 let a = self.infer(scope, a, expect);
-                let b = self.infer(scope, b, expect.or(known(a.ty)));
-                match self.unify(scope.file, vec![a, b], "the two branches of `if`") {
-                    Some((ty, mut parts)) => match (cond, parts.pop(), parts.pop()) {
-                        (Some(c), Some(b), Some(a)) => TExpr::new(
+                let b = self.infer(scope, b, expect.or(known(a.ty())));
+                let unified = self.unify(scope.file, vec![a, b], "the two branches of `if`");
+                match (cond, unified) {
+                    (Some(c), Some(Unified::Typed(ty, parts))) => match <[_; 2]>::try_from(parts) {
+                        Ok([a, b]) => TExpr::new(
                             ir::ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
                             ty,
                             span,
                         ),
-                        _ => TExpr::error(span),
+                        Err(_) => TExpr::error(span),
                     },
-                    None => TExpr::error(span),
+                    (Some(c), Some(Unified::Numbers(parts))) => match <[_; 2]>::try_from(parts) {
+                        Ok([a, b]) => TExpr::Number(Number::new(
+                            NumberKind::If(Box::new(c), Box::new(a), Box::new(b)),
+                            span,
+                        )),
+                        Err(_) => TExpr::error(span),
+                    },
+                    _ => TExpr::error(span),
                 }
             }
             ExprKind::Unary(UnaryOp::Not, x) => match self.condition(scope, x) {
-                Some(c) => TExpr::new(ir::ExprKind::Not(Box::new(c)), Ty::Known(Type::Bool), span),
+                Some(c) => TExpr::new(ir::ExprKind::Not(Box::new(c)), Type::Bool, span),
                 None => TExpr::error(span),
             },
-            ExprKind::Unary(UnaryOp::Neg, x) => {
-                let t = self.infer(scope, x, expect);
-                match t.ty {
-                    Ty::Error => t,
-                    Ty::Number | Ty::Known(Type::Money | Type::Rate | Type::Int) => {
-                        TExpr::new(ir::ExprKind::Neg(Box::new(t.e)), t.ty, span)
-                    }
-                    Ty::Known(other) => {
-                        let name = self.type_name(other);
-                        self.report(
-                            Problem::error(
-                                Code::TypeUnits,
-                                scope.file,
-                                span,
-                                format!("cannot negate `{name}`"),
-                            )
-                            .label(format!("this is `{name}`"))
-                            .help("only amounts, rates and counts have a sign"),
-                        );
-                        TExpr::error(span)
-                    }
+            ExprKind::Unary(UnaryOp::Neg, x) => match self.infer(scope, x, expect) {
+                TExpr::Error(_) => TExpr::error(span),
+                TExpr::Number(n) => TExpr::Number(Number::new(NumberKind::Neg(Box::new(n)), span)),
+                TExpr::Typed(e) if matches!(e.ty, Type::Money | Type::Rate | Type::Int) => {
+                    let ty = e.ty;
+                    TExpr::new(ir::ExprKind::Neg(Box::new(e)), ty, span)
                 }
-            }
+                TExpr::Typed(e) => {
+                    let name = self.type_name(e.ty);
+                    self.report(
+                        Problem::error(
+                            Code::TypeUnits,
+                            scope.file,
+                            span,
+                            format!("cannot negate `{name}`"),
+                        )
+                        .label(format!("this is `{name}`"))
+                        .help("only amounts, rates and counts have a sign"),
+                    );
+                    TExpr::error(span)
+                }
+            },
             ExprKind::Binary(op, l, r) => self.binary(scope, *op, l, r, expect, span),
             ExprKind::Set(_) => {
                 self.report(
@@ -248,12 +343,11 @@ impl Checker<'_> {
 
     /// Check a condition.
     pub(crate) fn condition(&mut self, scope: &Scope, e: &ast::Expr) -> Option<ir::Expr> {
-        let t = self.infer(scope, e, Some(Type::Bool));
-        match t.ty {
-            Ty::Known(Type::Bool) => Some(t.e),
-            Ty::Error => None,
+        match self.infer(scope, e, Some(Type::Bool)) {
+            TExpr::Typed(e) if e.ty == Type::Bool => Some(e),
+            TExpr::Error(_) => None,
             other => {
-                let name = self.ty_name(other);
+                let name = self.ty_name(other.ty());
                 self.report(
                     Problem::error(
                         Code::TypeCondition,
@@ -269,23 +363,25 @@ impl Checker<'_> {
         }
     }
 
-    /// Make several expressions one type (integer literals take the others' unit).
-    fn unify(
-        &mut self,
-        file: FileId,
-        parts: Vec<TExpr>,
-        what: &str,
-    ) -> Option<(Ty, Vec<ir::Expr>)> {
-        if parts.iter().any(|p| p.ty == Ty::Error) {
+    /// Make several expressions one type (numbers take the others' unit).
+    fn unify(&mut self, file: FileId, parts: Vec<TExpr>, what: &str) -> Option<Unified> {
+        if parts.iter().any(|p| p.ty() == Ty::Error) {
             return None;
         }
-        let target = parts.iter().find_map(|p| known(p.ty));
+        let target = parts.iter().find_map(|p| known(p.ty()));
         let Some(target) = target else {
-            return Some((Ty::Number, parts.into_iter().map(|p| p.e).collect()));
+            let numbers = parts
+                .into_iter()
+                .filter_map(|p| match p {
+                    TExpr::Number(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            return Some(Unified::Numbers(numbers));
         };
         let mut out = Vec::new();
         for p in parts {
-            if let Ty::Known(t) = p.ty {
+            if let Ty::Known(t) = p.ty() {
                 if t != target {
                     let a = self.type_name(target);
                     let b = self.type_name(t);
@@ -293,7 +389,7 @@ impl Checker<'_> {
                         Problem::error(
                             Code::TypeMismatch,
                             file,
-                            p.e.span,
+                            p.span(),
                             format!("{what} must have one type: `{a}` and `{b}`"),
                         )
                         .label(format!("this is `{b}`"))
@@ -304,7 +400,7 @@ impl Checker<'_> {
             }
             out.push(self.convert(file, p, target, what)?);
         }
-        Some((Ty::Known(target), out))
+        Some(Unified::Typed(target, out))
     }
 
     fn binary(
@@ -316,16 +412,14 @@ impl Checker<'_> {
         expect: Option<Type>,
         span: Span,
     ) -> TExpr {
-        if op == BinaryOp::In {
-            return self.in_set(scope, l, r, span);
-        }
+        let Some(ir_op) = ir_op(op) else { return self.in_set(scope, l, r, span) };
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
             let a = self.condition(scope, l);
             let b = self.condition(scope, r);
             return match (a, b) {
                 (Some(a), Some(b)) => TExpr::new(
-                    ir::ExprKind::Binary(ir_op(op), Box::new(a), Box::new(b)),
-                    Ty::Known(Type::Bool),
+                    ir::ExprKind::Binary(ir_op, Box::new(a), Box::new(b)),
+                    Type::Bool,
                     span,
                 ),
                 _ => TExpr::error(span),
@@ -334,56 +428,64 @@ impl Checker<'_> {
         let pass = matches!(op, BinaryOp::Add | BinaryOp::Sub).then_some(expect).flatten();
         let (a, b) = if self.is_unbound(scope, l) && !self.is_unbound(scope, r) {
             let b = self.infer(scope, r, pass);
-            let a = self.infer(scope, l, known(b.ty).or(pass));
+            let a = self.infer(scope, l, known(b.ty()).or(pass));
             (a, b)
         } else {
             let a = self.infer(scope, l, pass);
-            let b = self.infer(scope, r, known(a.ty).filter(|_| op.is_comparison()).or(pass));
+            let b = self.infer(scope, r, known(a.ty()).filter(|_| op.is_comparison()).or(pass));
             (a, b)
         };
-        let (mut a, mut b) = (a, b);
-        let (lt, rt) = match (a.ty, b.ty) {
-            (Ty::Error, _) | (_, Ty::Error) => return TExpr::error(span),
-            (Ty::Number, Ty::Number) => match op {
+        let (lt, rt) = match (&a, &b) {
+            (TExpr::Error(_), _) | (_, TExpr::Error(_)) => return TExpr::error(span),
+            (TExpr::Number(_), TExpr::Number(_)) => match op {
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
-                    return TExpr::new(
-                        ir::ExprKind::Binary(ir_op(op), Box::new(a.e), Box::new(b.e)),
-                        Ty::Number,
+                    let (TExpr::Number(x), TExpr::Number(y)) = (a, b) else {
+                        return TExpr::error(span);
+                    };
+                    return TExpr::Number(Number::new(
+                        NumberKind::Binary(ir_op, Box::new(x), Box::new(y)),
                         span,
-                    );
+                    ));
                 }
                 BinaryOp::Div => (Type::Money, Type::Money),
                 _ => (Type::Int, Type::Int),
             },
-            (Ty::Number, Ty::Known(t)) => (number_side(op, t, true), t),
-            (Ty::Known(t), Ty::Number) => (t, number_side(op, t, false)),
-            (Ty::Known(x), Ty::Known(y)) => (x, y),
+            (TExpr::Number(_), TExpr::Typed(y)) => (number_side(op, y.ty, true), y.ty),
+            (TExpr::Typed(x), TExpr::Number(_)) => (x.ty, number_side(op, x.ty, false)),
+            (TExpr::Typed(x), TExpr::Typed(y)) => (x.ty, y.ty),
         };
-        if a.ty == Ty::Number && !self.number_to(scope.file, &mut a, lt) {
+        let (a_span, b_span) = (a.span(), b.span());
+        let (Some(a), Some(b)) = (self.operand(scope.file, a, lt), self.operand(scope.file, b, rt))
+        else {
             return TExpr::error(span);
-        }
-        if b.ty == Ty::Number && !self.number_to(scope.file, &mut b, rt) {
-            return TExpr::error(span);
-        }
+        };
         match self.binary_outcome(op, lt, rt) {
-            Outcome::Ok { result, .. } => TExpr::new(
-                ir::ExprKind::Binary(ir_op(op), Box::new(a.e), Box::new(b.e)),
-                Ty::Known(result),
-                span,
-            ),
+            Outcome::Ok { result, .. } => {
+                TExpr::new(ir::ExprKind::Binary(ir_op, Box::new(a), Box::new(b)), result, span)
+            }
             Outcome::Err(code, message, help) => {
                 let (ln, rn) = (self.type_name(lt), self.type_name(rt));
                 let at =
-                    self.operator_span(scope.file, a.e.span, b.e.span, op.symbol()).unwrap_or(span);
+                    self.operator_span(scope.file, a_span, b_span, op.symbol()).unwrap_or(span);
                 self.report(
                     Problem::error(code, scope.file, at, message)
                         .label("here")
-                        .with(a.e.span, format!("`{ln}`"))
-                        .with(b.e.span, format!("`{rn}`"))
+                        .with(a_span, format!("`{ln}`"))
+                        .with(b_span, format!("`{rn}`"))
                         .help(help),
                 );
                 TExpr::error(span)
             }
+        }
+    }
+
+    /// An operand of an operator: a number takes the unit `ty`; typed IR stays as it is (the
+    /// operator's unit rules judge it).
+    fn operand(&mut self, file: FileId, t: TExpr, ty: Type) -> Option<ir::Expr> {
+        match t {
+            TExpr::Typed(e) => Some(e),
+            TExpr::Number(n) => self.number_to(file, n, ty),
+            TExpr::Error(_) => None,
         }
     }
 
@@ -397,32 +499,23 @@ impl Checker<'_> {
             );
             return TExpr::error(span);
         };
-        let enum_id = match a.ty {
-            Ty::Known(Type::Enum(e)) => e,
-            Ty::Error => return TExpr::error(span),
-            other => {
-                let name = self.ty_name(other);
-                self.report(
-                    Problem::error(
-                        Code::TypeMismatch,
-                        scope.file,
-                        l.span,
-                        format!("`in` tests an enum, found `{name}`"),
-                    )
-                    .label(format!("this is `{name}`"))
-                    .help("to test a range of amounts, compare: `x >= 100 and x < 200`"),
-                );
-                return TExpr::error(span);
-            }
+        let (a, enum_id) = match a {
+            TExpr::Typed(e) => match e.ty {
+                Type::Enum(id) => (e, id),
+                other => return self.not_an_enum(scope, l, Ty::Known(other), span),
+            },
+            TExpr::Error(_) => return TExpr::error(span),
+            other => return self.not_an_enum(scope, l, other.ty(), span),
         };
         let mut variants = Vec::new();
         for item in items {
-            let t = self.infer(scope, item, Some(Type::Enum(enum_id)));
-            match (&t.e.kind, t.ty) {
-                (ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(e))) if e == enum_id => {
-                    variants.push(*v)
-                }
-                (_, Ty::Error) => return TExpr::error(span),
+            match self.infer(scope, item, Some(Type::Enum(enum_id))) {
+                TExpr::Typed(ir::Expr {
+                    kind: ir::ExprKind::Const(Const::Enum(v)),
+                    ty: Type::Enum(e),
+                    ..
+                }) if e == enum_id => variants.push(v),
+                TExpr::Error(_) => return TExpr::error(span),
                 _ => {
                     let name = self.type_name(Type::Enum(enum_id));
                     self.report(
@@ -439,7 +532,22 @@ impl Checker<'_> {
                 }
             }
         }
-        TExpr::new(ir::ExprKind::In(Box::new(a.e), variants), Ty::Known(Type::Bool), span)
+        TExpr::new(ir::ExprKind::In(Box::new(a), variants), Type::Bool, span)
+    }
+
+    fn not_an_enum(&mut self, scope: &Scope, l: &ast::Expr, ty: Ty, span: Span) -> TExpr {
+        let name = self.ty_name(ty);
+        self.report(
+            Problem::error(
+                Code::TypeMismatch,
+                scope.file,
+                l.span,
+                format!("`in` tests an enum, found `{name}`"),
+            )
+            .label(format!("this is `{name}`"))
+            .help("to test a range of amounts, compare: `x >= 100 and x < 200`"),
+        );
+        TExpr::error(span)
     }
 
     /// Where the operator between two operands is written.
@@ -466,7 +574,7 @@ impl Checker<'_> {
         let span = id.span;
         if let Some(depth) = scope.vars.iter().rposition(|(n, _)| *n == id.name) {
             let record = scope.vars.get(depth).map_or(0, |(_, r)| *r);
-            return TExpr::new(ir::ExprKind::Local(depth), Ty::Known(Type::Record(record)), span);
+            return TExpr::new(ir::ExprKind::Local(depth), Type::Record(record), span);
         }
         if let Some(&(value, set_at)) = scope.stage_names.get(&id.name) {
             return self.stage_value(scope, value, set_at, span, &id.name);
@@ -474,6 +582,9 @@ impl Checker<'_> {
         if let Some(&(global, _)) = self.globals.get(&id.name) {
             if !scope.claims.is_empty() {
                 return self.outside_claim(scope, &id.name, span);
+            }
+            if self.mistyped_read(&id.name) {
+                return TExpr::error(span);
             }
             return self.global(scope, global, &id.name, span);
         }
@@ -491,6 +602,28 @@ impl Checker<'_> {
             return TExpr::error(span);
         }
         self.variant(scope, id, expect)
+    }
+
+    /// Whether `name` is an override declared with another type than its base's (reported
+    /// there); a read of it counts as a use.
+    fn mistyped_read(&mut self, name: &str) -> bool {
+        if !self.mistyped.contains(name) {
+            return false;
+        }
+        match self.globals.get(name).map(|(g, _)| *g) {
+            Some(Global::Param(p)) => {
+                if let Some(used) = self.param_used.get_mut(p) {
+                    *used = true;
+                }
+            }
+            Some(Global::Value(v)) => {
+                if let Some(slot) = self.slots.get_mut(v) {
+                    slot.used = true;
+                }
+            }
+            _ => {}
+        }
+        true
     }
 
     /// A test expectation reading a value without saying of which claim.
@@ -542,7 +675,7 @@ impl Checker<'_> {
             Some(slot) => {
                 slot.used = true;
                 match slot.ty {
-                    Some(t) => TExpr::new(ir::ExprKind::Value(value), Ty::Known(t), span),
+                    Some(t) => TExpr::new(ir::ExprKind::Value(value), t, span),
                     None => TExpr::error(span),
                 }
             }
@@ -554,7 +687,7 @@ impl Checker<'_> {
         match global {
             Global::Value(v) => self.use_value(v, span),
             Global::Acc(a) => match self.acc_types.get(a).copied().flatten() {
-                Some(t) => TExpr::new(ir::ExprKind::Acc(a), Ty::Known(t), span),
+                Some(t) => TExpr::new(ir::ExprKind::Acc(a), t, span),
                 None => TExpr::error(span),
             },
             Global::Param(p) => {
@@ -562,9 +695,7 @@ impl Checker<'_> {
                     *used = true;
                 }
                 match self.params.get(p).and_then(|p| p.as_ref()).map(|p| p.kind.clone()) {
-                    Some(ParamKind::Scalar(t)) => {
-                        TExpr::new(ir::ExprKind::Param(p), Ty::Known(t), span)
-                    }
+                    Some(ParamKind::Scalar(t)) => TExpr::new(ir::ExprKind::Param(p), t, span),
                     Some(ParamKind::Table { keys, .. }) => {
                         let keys: Vec<String> = keys
                             .iter()
@@ -638,11 +769,7 @@ impl Checker<'_> {
         let span = id.span;
         if let Some(Type::Enum(e)) = expect {
             if let Some(v) = self.variant_index(e, &id.name) {
-                return TExpr::new(
-                    ir::ExprKind::Const(Const::Enum(v)),
-                    Ty::Known(Type::Enum(e)),
-                    span,
-                );
+                return TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Type::Enum(e), span);
             }
             let (enum_name, variants) =
                 self.enums.get(e).map(|d| (d.name.clone(), d.variants.clone())).unwrap_or_default();
@@ -670,7 +797,7 @@ impl Checker<'_> {
         match owners.as_slice() {
             [e] => {
                 let v = self.variant_index(*e, &id.name).unwrap_or(0);
-                TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Ty::Known(Type::Enum(*e)), span)
+                TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Type::Enum(*e), span)
             }
             [first, ..] => {
                 let names: Vec<String> = owners
@@ -760,6 +887,9 @@ impl Checker<'_> {
             if !shadowed && !scope.claims.is_empty() && self.globals.contains_key(&b.name) {
                 return self.outside_claim(scope, &format!("{}.{}", b.name, field.name), span);
             }
+            if !shadowed && self.mistyped_read(&b.name) {
+                return TExpr::error(span);
+            }
             if !shadowed {
                 match self.globals.get(&b.name).map(|(g, _)| *g) {
                     Some(Global::Input) => return self.input_field(scope, field, span),
@@ -771,15 +901,14 @@ impl Checker<'_> {
                 }
             }
         }
-        let t = self.infer(scope, base, None);
-        match t.ty {
-            Ty::Error => t,
-            Ty::Known(Type::Record(r)) => {
+        match self.infer(scope, base, None) {
+            TExpr::Error(_) => TExpr::error(span),
+            TExpr::Typed(e) if matches!(e.ty, Type::Record(_)) => {
+                let Type::Record(r) = e.ty else { return TExpr::error(span) };
                 let fields = self.records.get(r).map(|r| r.fields.clone()).unwrap_or_default();
-                match fields.iter().position(|f| f.name == field.name) {
-                    Some(i) => {
-                        let ty = fields.get(i).map_or(Type::Bool, |f| f.ty);
-                        TExpr::new(ir::ExprKind::RecordField(Box::new(t.e), i), Ty::Known(ty), span)
+                match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
+                    Some((i, f)) => {
+                        TExpr::new(ir::ExprKind::RecordField(Box::new(e), i), f.ty, span)
                     }
                     None => {
                         let record = self.type_name(Type::Record(r));
@@ -794,7 +923,7 @@ impl Checker<'_> {
                 }
             }
             other => {
-                let name = self.ty_name(other);
+                let name = self.ty_name(other.ty());
                 self.report(
                     Problem::error(
                         Code::NameUnknownField,
@@ -846,7 +975,7 @@ impl Checker<'_> {
         match fields.iter().position(|f| f.name == field.name) {
             Some(i) => {
                 let ty = fields.get(i).map_or(Type::Bool, |f| f.ty);
-                TExpr::new(ir::ExprKind::Field(i), Ty::Known(ty), span)
+                TExpr::new(ir::ExprKind::Field(i), ty, span)
             }
             None => {
                 self.unknown_field(
@@ -953,8 +1082,10 @@ impl Checker<'_> {
                         field,
                         span,
                     );
-                    match t.e.kind {
-                        ir::ExprKind::Value(v) => Some((ClaimPart::Value(v), t.ty)),
+                    match t {
+                        TExpr::Typed(ir::Expr { kind: ir::ExprKind::Value(v), ty, .. }) => {
+                            Some((ClaimPart::Value(v), Ty::Known(ty)))
+                        }
                         _ => return Some(TExpr::error(span)),
                     }
                 }
@@ -975,7 +1106,10 @@ impl Checker<'_> {
             None => self.claim_part(&field.name),
         };
         match part {
-            Some((part, ty)) => Some(TExpr::new(ir::ExprKind::ClaimValue(claim, part), ty, span)),
+            Some((part, Ty::Known(ty))) => {
+                Some(TExpr::new(ir::ExprKind::ClaimValue(claim, part), ty, span))
+            }
+            Some(_) => Some(TExpr::error(span)),
             None => {
                 let mut names: Vec<String> = self.globals.keys().cloned().collect();
                 if let Some((input, _)) = &self.input {
@@ -1042,6 +1176,12 @@ impl Checker<'_> {
     }
 
     fn index(&mut self, scope: &Scope, base: &ast::Expr, keys: &[ast::Expr], span: Span) -> TExpr {
+        if matches!(&base.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
+            for key in keys {
+                let _ = self.infer(scope, key, None);
+            }
+            return TExpr::error(span);
+        }
         let param = match &base.kind {
             ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
                 Some(Global::Param(p)) => Some((p, id.name.clone())),
@@ -1066,7 +1206,7 @@ impl Checker<'_> {
                 }
             }
             let base_t = self.infer(scope, base, None);
-            if base_t.ty != Ty::Error {
+            if base_t.ty() != Ty::Error {
                 self.report(
                     Problem::error(Code::TypeNotATable, scope.file, base.span, "only a table can be indexed")
                         .label("not a table parameter")
@@ -1100,11 +1240,11 @@ impl Checker<'_> {
         }
         let mut out = Vec::new();
         for (key, enum_id) in keys.iter().zip(&key_enums) {
-            let t = self.infer(scope, key, Some(Type::Enum(*enum_id)));
-            match t.ty {
-                Ty::Known(Type::Enum(e)) if e == *enum_id => out.push(t.e),
-                Ty::Error => return TExpr::error(span),
+            match self.infer(scope, key, Some(Type::Enum(*enum_id))) {
+                TExpr::Typed(e) if e.ty == Type::Enum(*enum_id) => out.push(e),
+                TExpr::Error(_) => return TExpr::error(span),
                 other => {
+                    let other = other.ty();
                     let expected = self.type_name(Type::Enum(*enum_id));
                     let found = self.ty_name(other);
                     self.report(
@@ -1123,7 +1263,7 @@ impl Checker<'_> {
                 }
             }
         }
-        TExpr::new(ir::ExprKind::Table(p, out), Ty::Known(value), span)
+        TExpr::new(ir::ExprKind::Table(p, out), value, span)
     }
 
     fn call(
@@ -1141,47 +1281,50 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 }
                 let parts: Vec<TExpr> = args.iter().map(|a| self.infer(scope, a, expect)).collect();
-                let Some((ty, parts)) =
-                    self.unify(scope.file, parts, &format!("the values of `{}`", func.name))
-                else {
-                    return TExpr::error(span);
-                };
-                if let Ty::Known(t) = ty {
-                    if !matches!(t, Type::Money | Type::Rate | Type::Int | Type::Date) {
-                        let name = self.type_name(t);
-                        self.report(
-                            Problem::error(
-                                Code::TypeMismatch,
-                                scope.file,
-                                span,
-                                format!("`{}` of `{name}` values", func.name),
-                            )
-                            .label("these have no order")
-                            .help("compare amounts, rates, counts or dates"),
-                        );
-                        return TExpr::error(span);
+                let min = func.name == "min";
+                match self.unify(scope.file, parts, &format!("the values of `{}`", func.name)) {
+                    None => TExpr::error(span),
+                    Some(Unified::Numbers(parts)) => TExpr::Number(Number::new(
+                        if min { NumberKind::Min(parts) } else { NumberKind::Max(parts) },
+                        span,
+                    )),
+                    Some(Unified::Typed(t, parts)) => {
+                        if !matches!(t, Type::Money | Type::Rate | Type::Int | Type::Date) {
+                            let name = self.type_name(t);
+                            self.report(
+                                Problem::error(
+                                    Code::TypeMismatch,
+                                    scope.file,
+                                    span,
+                                    format!("`{}` of `{name}` values", func.name),
+                                )
+                                .label("these have no order")
+                                .help("compare amounts, rates, counts or dates"),
+                            );
+                            return TExpr::error(span);
+                        }
+                        let kind =
+                            if min { ir::ExprKind::Min(parts) } else { ir::ExprKind::Max(parts) };
+                        TExpr::new(kind, t, span)
                     }
                 }
-                let kind = if func.name == "min" {
-                    ir::ExprKind::Min(parts)
-                } else {
-                    ir::ExprKind::Max(parts)
-                };
-                TExpr::new(kind, ty, span)
             }
             "abs" => {
                 let [arg] = args else {
                     self.arity(scope.file, func, span, "one value", "abs(x)");
                     return TExpr::error(span);
                 };
-                let t = self.infer(scope, arg, expect);
-                match t.ty {
-                    Ty::Number | Ty::Known(Type::Money | Type::Rate | Type::Int) => {
-                        TExpr::new(ir::ExprKind::Abs(Box::new(t.e)), t.ty, span)
+                match self.infer(scope, arg, expect) {
+                    TExpr::Number(n) => {
+                        TExpr::Number(Number::new(NumberKind::Abs(Box::new(n)), span))
                     }
-                    Ty::Error => t,
-                    Ty::Known(other) => {
-                        let name = self.type_name(other);
+                    TExpr::Typed(e) if matches!(e.ty, Type::Money | Type::Rate | Type::Int) => {
+                        let ty = e.ty;
+                        TExpr::new(ir::ExprKind::Abs(Box::new(e)), ty, span)
+                    }
+                    TExpr::Error(_) => TExpr::error(span),
+                    TExpr::Typed(e) => {
+                        let name = self.type_name(e.ty);
                         self.report(
                             Problem::error(
                                 Code::TypeMismatch,
@@ -1207,6 +1350,10 @@ impl Checker<'_> {
                     );
                     return TExpr::error(span);
                 };
+                if matches!(&scale.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
+                    let _ = self.infer(scope, amount, Some(Type::Money));
+                    return TExpr::error(span);
+                }
                 let scale_param = match &scale.kind {
                     ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
                         Some(Global::Param(p))
@@ -1241,17 +1388,9 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 };
                 if func.name == "segmented" {
-                    TExpr::new(
-                        ir::ExprKind::Segmented(p, Box::new(amount)),
-                        Ty::Known(Type::Money),
-                        span,
-                    )
+                    TExpr::new(ir::ExprKind::Segmented(p, Box::new(amount)), Type::Money, span)
                 } else {
-                    TExpr::new(
-                        ir::ExprKind::RateAt(p, Box::new(amount)),
-                        Ty::Known(Type::Rate),
-                        span,
-                    )
+                    TExpr::new(ir::ExprKind::RateAt(p, Box::new(amount)), Type::Rate, span)
                 }
             }
             "sum" | "count" | "any" | "all" => {
@@ -1333,11 +1472,14 @@ impl Checker<'_> {
                 return TExpr::error(span);
             }
         };
-        let list_t = self.infer(scope, list, None);
-        let record = match list_t.ty {
-            Ty::Known(Type::List(r)) => r,
-            Ty::Error => return TExpr::error(span),
+        let (list_e, record) = match self.infer(scope, list, None) {
+            TExpr::Typed(e) if matches!(e.ty, Type::List(_)) => {
+                let Type::List(r) = e.ty else { return TExpr::error(span) };
+                (e, r)
+            }
+            TExpr::Error(_) => return TExpr::error(span),
             other => {
+                let other = other.ty();
                 let name = self.ty_name(other);
                 self.report(
                     Problem::error(
@@ -1391,10 +1533,10 @@ impl Checker<'_> {
                 TExpr::new(
                     ir::ExprKind::Quantifier {
                         all: func.name == "all",
-                        list: Box::new(list_t.e),
+                        list: Box::new(list_e),
                         body: Box::new(body),
                     },
-                    Ty::Known(Type::Bool),
+                    Type::Bool,
                     span,
                 )
             }
@@ -1406,17 +1548,17 @@ impl Checker<'_> {
                 TExpr::new(
                     ir::ExprKind::Fold {
                         kind: FoldKind::Count,
-                        list: Box::new(list_t.e),
+                        list: Box::new(list_e),
                         body: Box::new(one),
                         filter,
                     },
-                    Ty::Known(Type::Int),
+                    Type::Int,
                     span,
                 )
             }
             Some(kind) => {
                 let t = self.infer(&inner, body, expect);
-                let target = match t.ty {
+                let target = match t.ty() {
                     Ty::Known(t @ (Type::Money | Type::Rate | Type::Int)) => t,
                     Ty::Number => expect
                         .filter(|t| matches!(t, Type::Money | Type::Int))
@@ -1443,11 +1585,11 @@ impl Checker<'_> {
                 TExpr::new(
                     ir::ExprKind::Fold {
                         kind,
-                        list: Box::new(list_t.e),
+                        list: Box::new(list_e),
                         body: Box::new(body),
                         filter,
                     },
-                    Ty::Known(target),
+                    target,
                     span,
                 )
             }
@@ -1475,8 +1617,9 @@ fn number_side(op: BinaryOp, other: Type, literal_on_left: bool) -> Type {
     }
 }
 
-fn ir_op(op: BinaryOp) -> ir::BinOp {
-    match op {
+/// The IR operator of a binary operator; `in` has none (it becomes [`ir::ExprKind::In`]).
+fn ir_op(op: BinaryOp) -> Option<ir::BinOp> {
+    Some(match op {
         BinaryOp::Add => ir::BinOp::Add,
         BinaryOp::Sub => ir::BinOp::Sub,
         BinaryOp::Mul => ir::BinOp::Mul,
@@ -1488,67 +1631,27 @@ fn ir_op(op: BinaryOp) -> ir::BinOp {
         BinaryOp::Gt => ir::BinOp::Gt,
         BinaryOp::Ge => ir::BinOp::Ge,
         BinaryOp::And => ir::BinOp::And,
-        BinaryOp::Or | BinaryOp::In => ir::BinOp::Or,
-    }
+        BinaryOp::Or => ir::BinOp::Or,
+        BinaryOp::In => return None,
+    })
 }
 
-/// The typed expression of a literal.
+/// The checked expression of a literal. A whole number without decimals is a [`Number`]
+/// whose unit the context decides; one too large for a count (the parser bounds literals well
+/// below that) can only be an amount.
 pub(crate) fn literal(lit: &Literal, span: Span) -> TExpr {
     let (c, ty) = match lit {
-        Literal::Number { value, decimals: false } => (Const::Money(*value), Ty::Number),
-        Literal::Number { value, decimals: true } => (Const::Money(*value), Ty::Known(Type::Money)),
-        Literal::Percent(v) => (Const::Rate(*v), Ty::Known(Type::Rate)),
-        Literal::Date(d) => (Const::Date(*d), Ty::Known(Type::Date)),
-        Literal::Text(s) => (Const::Text(s.as_str().into()), Ty::Known(Type::Text)),
-        Literal::Bool(b) => (Const::Bool(*b), Ty::Known(Type::Bool)),
+        Literal::Number { value, decimals: false } => match to_int(*value) {
+            Some(n) => return TExpr::Number(Number::new(NumberKind::Lit(n), span)),
+            None => (Const::Money(*value), Type::Money),
+        },
+        Literal::Number { value, decimals: true } => (Const::Money(*value), Type::Money),
+        Literal::Percent(v) => (Const::Rate(*v), Type::Rate),
+        Literal::Date(d) => (Const::Date(*d), Type::Date),
+        Literal::Text(s) => (Const::Text(s.as_str().into()), Type::Text),
+        Literal::Bool(b) => (Const::Bool(*b), Type::Bool),
     };
     TExpr::new(ir::ExprKind::Const(c), ty, span)
-}
-
-/// Give an integer-literal expression a unit, rewriting its constants.
-fn retype(e: &mut ir::Expr, target: Type) {
-    e.ty = target;
-    match &mut e.kind {
-        ir::ExprKind::Const(c) => {
-            if let Const::Money(d) = c {
-                *c = match target {
-                    Type::Int => Const::Int(to_int(*d).unwrap_or(i64::MAX)),
-                    Type::Rate => Const::Rate(*d),
-                    _ => Const::Money(*d),
-                };
-            }
-        }
-        ir::ExprKind::Neg(x) | ir::ExprKind::Abs(x) => retype(x, target),
-        // An amount times a number is an amount times a count, never yuan times yuan.
-        ir::ExprKind::Binary(ir::BinOp::Mul, a, b) if target == Type::Money => {
-            retype(a, target);
-            retype(b, Type::Int);
-        }
-        ir::ExprKind::Binary(_, a, b) => {
-            retype(a, target);
-            retype(b, target);
-        }
-        ir::ExprKind::Min(xs) | ir::ExprKind::Max(xs) => {
-            xs.iter_mut().for_each(|x| retype(x, target))
-        }
-        ir::ExprKind::If(_, a, b) => {
-            retype(a, target);
-            retype(b, target);
-        }
-        _ => {}
-    }
-}
-
-fn is_zero(e: &ir::Expr) -> bool {
-    matches!(&e.kind, ir::ExprKind::Const(Const::Money(d)) if d.is_zero())
-}
-
-fn number_text(e: &ir::Expr) -> String {
-    match &e.kind {
-        ir::ExprKind::Const(Const::Money(d)) => d.normalize().to_string(),
-        ir::ExprKind::Neg(x) => format!("-{}", number_text(x)),
-        _ => "85".to_string(),
-    }
 }
 
 /// The integer value of a decimal, if it has no fraction and fits.

@@ -5,7 +5,7 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::{self, Type, ValueKind};
 use crate::span::Span;
 
-use super::{Checker, Decl, Global, Slot, StageInfo};
+use crate::check::{Checker, Decl, Global, Slot, StageInfo};
 
 impl Checker<'_> {
     /// Declare the header, types and every value name; report duplicates.
@@ -267,7 +267,7 @@ impl Checker<'_> {
                     if variants.is_empty() {
                         self.report(
                             Problem::error(
-                                Code::TypeNotAValue,
+                                Code::EnumEmpty,
                                 file,
                                 e.span,
                                 format!("enum `{}` has no variants", e.name.name),

@@ -5,16 +5,7 @@
 //! the base's item in place), declares every name, then checks each item, collecting every
 //! problem instead of stopping at the first.
 
-mod decls;
-mod exceptions;
-mod expr;
-mod order;
-mod params;
-mod tests;
-mod types;
-mod values;
-
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Item, Module};
 use crate::diagnostic::{Code, FileId, Problem, Problems, Sources};
@@ -111,7 +102,11 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     let refused = problems.iter().any(|p| {
         matches!(
             p.code,
-            Code::SyntaxTooDeep | Code::SyntaxTooLarge | Code::ExtendsCycle | Code::ExtendsNotFound
+            Code::SyntaxTooDeep
+                | Code::SyntaxTooLong
+                | Code::SyntaxTooLarge
+                | Code::ExtendsCycle
+                | Code::ExtendsNotFound
         )
     });
     let policy = if refused {
@@ -175,7 +170,10 @@ fn load_bases(
                             Code::ExtendsCycle,
                             file,
                             path.span,
-                            format!("`{}` extends itself through `{name}`", chain.join("` -> `")),
+                            format!(
+                                "`{name}` extends itself: `{}` -> `{name}`",
+                                chain.join("` -> `")
+                            ),
                         )
                         .label("this `extends` closes the cycle")
                         .help("a base policy must not extend the policies built on it"),
@@ -274,6 +272,9 @@ pub(crate) struct Checker<'a> {
     pub balance: Option<ir::Balance>,
     pub tests: Vec<ir::Test>,
     pub dated_field: Option<usize>,
+    /// Overrides declared with another type than their base's: reported once, where the
+    /// override is written; reads of them (in the base too) are not checked against either type.
+    pub mistyped: HashSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -303,6 +304,7 @@ impl<'a> Checker<'a> {
             balance: None,
             tests: Vec::new(),
             dated_field: None,
+            mistyped: HashSet::new(),
         }
     }
 
@@ -391,6 +393,7 @@ impl<'a> Checker<'a> {
     fn check_extends(&mut self) {
         let has_base = self.has_base();
         let mut problems = Vec::new();
+        let mut mistyped = HashSet::new();
         for m in &self.items {
             let Some((_, name, overrides)) = override_key(m.item) else { continue };
             let ident = item_name(m.item);
@@ -414,6 +417,7 @@ impl<'a> Checker<'a> {
                 (Some(_), false) => {}
                 (Some((base_file, base)), true) => {
                     if let Some((ours, theirs)) = signature_difference(m.item, base) {
+                        mistyped.insert(name.to_string());
                         problems.push(
                             Problem::error(
                                 Code::ExtendsOverrideType,
@@ -431,6 +435,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.problems.extend(problems);
+        self.mistyped = mistyped;
     }
 
     fn has_base(&self) -> bool {

@@ -16,7 +16,7 @@ use crate::date::Date;
 use crate::diagnostic::{Code, FileId, Problem};
 use crate::ir::{self, BinOp, Const, ExprKind, FoldKind, Type};
 
-use super::Checker;
+use crate::check::Checker;
 
 /// The most conjunctions a condition may expand to before it is treated as opaque.
 const MAX_TERMS: usize = 32;
@@ -103,7 +103,10 @@ impl Checker<'_> {
                     )
                     .label("this exception")
                     .with(ei.span, "and this one")
-                    .help("make the conditions exclusive, for example `admissions == 1` and `admissions >= 2`"),
+                    .help(format!(
+                        "make the conditions exclusive, for example `when {} and not ({})`",
+                        ej.text, ei.text
+                    )),
                 );
             }
         }

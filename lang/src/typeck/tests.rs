@@ -5,8 +5,8 @@ use crate::diagnostic::{Code, FileId, Problem, did_you_mean};
 use crate::ir::{self, Const, Type};
 use crate::span::Span;
 
-use super::Checker;
 use super::expr::Scope;
+use crate::check::Checker;
 
 impl Checker<'_> {
     /// Check every test of the policy's own file.
@@ -180,7 +180,12 @@ impl Checker<'_> {
                 continue;
             };
             if let Some(Some(first)) = spans.get(i) {
-                self.report(super::decls::duplicate(file, &f.name.name, f.name.span, *first));
+                self.report(crate::resolve::decls::duplicate(
+                    file,
+                    &f.name.name,
+                    f.name.span,
+                    *first,
+                ));
                 ok = false;
                 continue;
             }

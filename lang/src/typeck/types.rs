@@ -4,7 +4,7 @@ use crate::ast::{BinaryOp, TypeExpr};
 use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::Type;
 
-use super::Checker;
+use crate::check::Checker;
 
 /// A type while checking: a known type, an integer literal whose unit its context decides, or
 /// the type of something already reported as wrong (which raises no further error).

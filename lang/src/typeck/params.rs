@@ -6,8 +6,8 @@ use crate::diagnostic::{Code, FileId, Problem, did_you_mean};
 use crate::ir::{self, Const, ParamKind, ParamValue, Type};
 use crate::span::Span;
 
-use super::Checker;
 use super::expr::literal;
+use crate::check::Checker;
 
 impl Checker<'_> {
     /// Check every parameter and record its IR form.

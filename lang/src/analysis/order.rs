@@ -4,7 +4,7 @@
 use crate::diagnostic::{Code, Problem};
 use crate::ir::{ValueId, ValueKind};
 
-use super::Checker;
+use crate::check::Checker;
 
 /// Where in the payer chain a value can first be computed: after statement `.1` of stage `.0`.
 type Need = Option<(usize, usize)>;

@@ -1,0 +1,4 @@
+//! What editors ask of a policy: where each name is declared and read ([`index`]), as the
+//! checker resolved it.
+
+pub mod index;

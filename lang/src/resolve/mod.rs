@@ -1,0 +1,5 @@
+//! Name resolution's declarations: the header, enums, records, the input, and the value
+//! namespace of parameters, `let`s, rules, accumulators and stages, each given its id once;
+//! duplicates and redeclarations are reported here.
+
+pub(crate) mod decls;
