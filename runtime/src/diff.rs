@@ -21,6 +21,10 @@ pub struct Impact {
     pub base: String,
     /// The reform's name.
     pub reform: String,
+    /// The base's title, as its `policy` line gives it.
+    pub base_title: Option<String>,
+    /// The reform's title.
+    pub reform_title: Option<String>,
     /// Claims in the corpus.
     pub claims: usize,
     /// Claims whose settlement changed (a share, or whether it settles at all).
@@ -537,6 +541,8 @@ fn impact_in(
     Impact {
         base: bp.name.clone(),
         reform: rp.name.clone(),
+        base_title: bp.title.clone(),
+        reform_title: rp.title.clone(),
         claims: corpus.claims,
         affected,
         errors,

@@ -1,0 +1,316 @@
+//! `settle diff` and `settle test --snapshot`: what a rule change moves.
+
+mod html;
+mod snapshot;
+
+pub use html::{Provenance, html};
+pub use snapshot::snapshot;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use settle_lang::ir::Policy;
+use settle_runtime::batch;
+use settle_runtime::diff::{Impact, impact, impact_of_shares, share_names};
+use settle_runtime::io::{self, Format, Row};
+use settle_runtime::{Engine, Outcome};
+
+use crate::cli::EXIT_USAGE;
+use crate::run::load;
+
+/// The claims that moved most, listed in reports.
+const MOVERS: usize = 10;
+
+/// Settle `rows` with `engine`, one outcome per row (`None` for unreadable records).
+fn settle_rows(engine: &Engine, rows: &[Row]) -> Vec<Option<Outcome>> {
+    io::by_row(rows, engine.settle_batch(&io::claims_of(rows)))
+}
+
+/// The policy compiled, or interpreted when the JIT does not compile it.
+fn engine(policy: Policy) -> Engine {
+    Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy))
+}
+
+fn read(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
+    io::read_claims(policy, claims, Format::of_path(claims)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// The output formats of `settle diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// Aligned tables for a terminal.
+    Text,
+    /// The report as JSON.
+    Json,
+    /// A self-contained page with charts.
+    Html,
+}
+
+/// `settle diff`.
+pub fn diff(
+    base: &PathBuf,
+    reform: &PathBuf,
+    claims: &Path,
+    format: DiffFormat,
+    out: Option<&Path>,
+) -> ExitCode {
+    let (base_policy, _) = match load(base) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (reform_policy, _) = match load(reform) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (b, r) = (engine(base_policy), engine(reform_policy));
+    let report = match fast_impact(&b, &r, claims) {
+        Ok(Some(report)) => report,
+        Ok(None) => match general_impact(&b, &r, claims) {
+            Ok(report) => report,
+            Err(code) => return code,
+        },
+        Err(code) => return code,
+    };
+    let text = match format {
+        DiffFormat::Text => text(&report),
+        DiffFormat::Json => {
+            serde_json::to_string_pretty(&report).map(|s| s + "\n").unwrap_or_default()
+        }
+        DiffFormat::Html => {
+            html(&report, &provenance(&[("base", base), ("reform", reform), ("claims", claims)]))
+        }
+    };
+    match out {
+        Some(path) => {
+            if let Err(e) = crate::files::write_atomic(path, text.as_bytes()) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+        None => print!("{text}"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// The files a report was made from, with their SHA-256, and when and by what it was made.
+fn provenance(files: &[(&'static str, &Path)]) -> Provenance {
+    use sha2::{Digest, Sha256};
+    let files = files
+        .iter()
+        .map(|(role, path)| {
+            let (hash, bytes) = match std::fs::File::open(path) {
+                Ok(mut file) => {
+                    let mut hasher = Sha256::new();
+                    let bytes = std::io::copy(&mut file, &mut hasher).unwrap_or(0);
+                    let hex: String =
+                        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                    (hex, bytes)
+                }
+                Err(e) => (format!("unreadable: {e}"), 0),
+            };
+            (*role, path.display().to_string(), hash, bytes)
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = settle_lang::date::Date(i32::try_from(now / 86_400).unwrap_or(0));
+    let (h, m, s) = (now % 86_400 / 3600, now % 3600 / 60, now % 60);
+    Provenance {
+        files,
+        made: format!("{day} {h:02}:{m:02}:{s:02} UTC"),
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// The report by the general path: every claim read into values under each policy.
+fn general_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Impact, ExitCode> {
+    let base_rows = read(b.policy(), claims)?;
+    let reform_rows = read(r.policy(), claims)?;
+    same_count(base_rows.len(), reform_rows.len(), claims)?;
+    let before = settle_rows(b, &base_rows);
+    let after = settle_rows(r, &reform_rows);
+    Ok(impact(b, r, &base_rows, &before, &after, MOVERS))
+}
+
+/// The report by the batch fast path (`settle_runtime::batch`), when both policies take it: the
+/// file read and settled under the reform, then under the base, keeping only each claim's shares
+/// (each policy's own) of the reform. `Ok(None)`: for the general path.
+fn fast_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Option<Impact>, ExitCode> {
+    if !(batch::supported(b) && batch::supported(r)) {
+        return Ok(None);
+    }
+    let shares = |engine: &Engine| -> Result<Option<batch::Shares>, ExitCode> {
+        let Some(table) = crate::run::read_table(engine, claims)? else { return Ok(None) };
+        let names = share_names(engine.policy());
+        Ok(batch::settle_shares(engine, table, &names, &|_| {}))
+    };
+    let Some(after) = shares(r)?.map(batch::Shares::without_table) else { return Ok(None) };
+    let Some(before) = shares(b)? else { return Ok(None) };
+    same_count(before.len(), after.len(), claims)?;
+    Ok(Some(impact_of_shares(b, r, &before, &after, MOVERS)))
+}
+
+/// An error when the two policies read a different number of records from the claims.
+fn same_count(base: usize, reform: usize, claims: &Path) -> Result<(), ExitCode> {
+    if base == reform {
+        return Ok(());
+    }
+    eprintln!(
+        "error: the two policies read a different number of claims from `{}`",
+        claims.display()
+    );
+    Err(ExitCode::from(EXIT_USAGE))
+}
+
+fn widths(rows: &[Vec<String>]) -> Vec<usize> {
+    let mut w = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let n = cell.chars().count();
+            match w.get_mut(i) {
+                Some(x) if *x < n => *x = n,
+                Some(_) => {}
+                None => w.push(n),
+            }
+        }
+    }
+    w
+}
+
+/// Rows as an aligned table: the first column left-aligned, the others right-aligned.
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    let w = widths(rows);
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let width = w.get(i).copied().unwrap_or(0);
+            if i == 0 {
+                let _ = write!(line, "  {cell:<width$}");
+            } else {
+                let _ = write!(line, "  {cell:>width$}");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// The report as text.
+pub fn text(r: &Impact) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} -> {}", r.base, r.reform);
+    let _ = writeln!(
+        out,
+        "{} claims, {} affected; not settled: {} under the base, {} under the reform",
+        r.claims, r.affected, r.errors.0, r.errors.1
+    );
+    let _ = writeln!(out, "\nshares (over the {} claims settled under both)", r.settled_both);
+    let mut rows = vec![vec!["share".into(), "base".into(), "reform".into(), "change".into()]];
+    let or_none = |s: &Option<String>| s.clone().unwrap_or_else(|| ABSENT.into());
+    rows.extend(
+        r.shares
+            .iter()
+            .map(|s| vec![share_label(s), or_none(&s.base), or_none(&s.reform), s.change.clone()]),
+    );
+    table(&mut out, &rows);
+    if r.shares.iter().any(|s| s.base.is_none() || s.reform.is_none()) {
+        let _ = writeln!(out, "  ({ABSENT}: the policy's balance has no such share)");
+    }
+    let _ = writeln!(
+        out,
+        "\nthe funds pay {} {} in total (every payer of each side: all shares but the patient's)",
+        r.fund_change.trim_start_matches('-'),
+        more_or_less(&r.fund_change)
+    );
+    let (only_base, only_reform) = r.settled_one_side;
+    if only_base + only_reform > 0 {
+        let _ = writeln!(
+            out,
+            "\nsettled under one side only: {only_base} under the base (the funds pay {} for them there), {only_reform} under the reform (the funds pay {})",
+            r.one_side_funds.0, r.one_side_funds.1
+        );
+        let mut rows = vec![vec![
+            "claim".into(),
+            "member".into(),
+            "line".into(),
+            "settles under".into(),
+            "funds".into(),
+        ]];
+        for c in &r.one_sided {
+            rows.push(vec![
+                c.id.clone(),
+                c.member.clone(),
+                c.line.to_string(),
+                c.settles_under.into(),
+                c.funds.clone(),
+            ]);
+        }
+        table(&mut out, &rows);
+        if r.one_sided.len() < only_base + only_reform {
+            let _ = writeln!(out, "  (the first {} listed)", r.one_sided.len());
+        }
+    }
+    for f in &r.by_field {
+        let _ = writeln!(out, "\nby {}", f.field);
+        let mut head = vec![f.field.clone(), "claims".into(), "affected".into()];
+        head.extend(r.shares.iter().map(share_label));
+        let mut rows = vec![head];
+        for v in &f.rows {
+            let mut row = vec![v.variant.clone(), v.claims.to_string(), v.affected.to_string()];
+            row.extend(v.changes.iter().cloned());
+            rows.push(row);
+        }
+        table(&mut out, &rows);
+    }
+    if !r.movers.is_empty() {
+        let _ = writeln!(out, "\nlargest movers (change of the funds' payments)");
+        let mut rows = vec![vec![
+            "claim".into(),
+            "member".into(),
+            "line".into(),
+            "funds".into(),
+            "shares before -> after".into(),
+        ]];
+        for m in &r.movers {
+            let shares: Vec<String> = m
+                .shares
+                .iter()
+                .filter(|(_, b, a)| b != a)
+                .map(|(n, b, a)| format!("{n} {b} -> {a}"))
+                .collect();
+            rows.push(vec![
+                m.id.clone(),
+                m.member.clone(),
+                m.line.to_string(),
+                m.fund_change.clone(),
+                shares.join(", "),
+            ]);
+        }
+        table(&mut out, &rows);
+    }
+    let _ = writeln!(
+        out,
+        "\nthe funds' changes claim by claim add up to {}: {} the change of the totals ({})",
+        r.per_claim_fund_change,
+        if r.reconciled { "equal to" } else { "NOT equal to" },
+        r.fund_change
+    );
+    out
+}
+
+/// Written for a share a policy's balance does not have.
+const ABSENT: &str = "-";
+
+/// A share's name, marked when it is the patient's.
+fn share_label(s: &settle_runtime::diff::ShareChange) -> String {
+    if s.fund { s.name.clone() } else { format!("{} (patient)", s.name) }
+}
+
+/// "more" or "less", by the sign of a change.
+fn more_or_less(change: &str) -> &'static str {
+    if change.starts_with('-') { "less" } else { "more" }
+}
