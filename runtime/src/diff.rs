@@ -50,13 +50,25 @@ pub struct Impact {
     pub by_field: Vec<FieldBreakdown>,
     /// The claims that moved most (by the change of the funds' payments), largest first.
     pub movers: Vec<Mover>,
-    /// The change of the funds' payments per affected claim, for a histogram.
-    pub changes: Vec<String>,
+    /// The change of the funds' payments of every claim that moved and settles under both, in
+    /// input order, with the claim it is of: for a histogram, and to join with other data.
+    pub changes: Vec<Change>,
     /// The per-claim changes of the funds added up: computed claim by claim, independently of
     /// [`Impact::fund_change`] (from the shares' totals).
     pub per_claim_fund_change: String,
     /// Whether the per-claim changes add up to the change of the totals (always, or a defect).
     pub reconciled: bool,
+}
+
+/// The change of the funds' payments for one claim.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// The claim's id.
+    pub id: String,
+    /// The line it came from.
+    pub line: usize,
+    /// The change of the funds' payments.
+    pub funds: String,
 }
 
 /// A claim that settles under one policy only.
@@ -292,9 +304,8 @@ struct Sums {
     one_side_funds: (Decimal, Decimal),
     /// The first of them: (record, settles under the base, funds).
     one_sided: Vec<(usize, bool, Decimal)>,
-    /// (change of the funds, record) of each claim that moved, and that change written.
+    /// (change of the funds, record) of each claim that moved, in input order.
     moved: Vec<(Decimal, usize)>,
-    changes: Vec<String>,
     /// For each enum field of the input: variant -> (claims, affected, change per column).
     breakdown: Vec<BTreeMap<u32, Tally>>,
 }
@@ -311,7 +322,6 @@ impl Sums {
             one_side_funds: (Decimal::ZERO, Decimal::ZERO),
             one_sided: Vec::new(),
             moved: Vec::new(),
-            changes: Vec::new(),
             breakdown: vec![BTreeMap::new(); enums],
         }
     }
@@ -356,7 +366,6 @@ impl Sums {
         self.per_claim_fund += fund;
         if changed && before.is_some() && after.is_some() {
             self.moved.push((fund, i));
-            self.changes.push(money(fund));
         }
         for (slot, f) in self.breakdown.iter_mut().zip(enum_fields) {
             let Some(v) = (corpus.variant)(i, *f) else { continue };
@@ -393,7 +402,6 @@ impl Sums {
         let room = ONE_SIDED_LISTED.saturating_sub(self.one_sided.len());
         self.one_sided.extend(next.one_sided.into_iter().take(room));
         self.moved.extend(next.moved);
-        self.changes.extend(next.changes);
         for (mine, theirs) in self.breakdown.iter_mut().zip(next.breakdown) {
             for (v, (claims, affected, changes)) in theirs {
                 let columns = changes.len();
@@ -467,7 +475,6 @@ fn impact_in(
         one_side_funds,
         one_sided,
         mut moved,
-        changes,
         breakdown,
     } = stretches.into_iter().fold(Sums::new(columns.len(), fields.len()), Sums::then);
     // From the totals, independently of the per-claim sum: each side's payers' totals.
@@ -480,6 +487,17 @@ fn impact_in(
             after - before
         })
         .sum();
+    let changes = moved
+        .par_iter()
+        .map(|&(fund, i)| {
+            let who = (corpus.who)(i);
+            Change {
+                id: who.as_ref().map_or_else(String::new, |w| w.id.clone()),
+                line: who.map_or(0, |w| w.line),
+                funds: money(fund),
+            }
+        })
+        .collect();
     moved.sort_by(|a, b| b.0.abs().cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
     let movers = moved
         .iter()

@@ -387,7 +387,7 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
         body.push_str("</tbody></table>");
     }
     body.push_str("<h2>How the affected claims moved</h2>");
-    let changes: Vec<Decimal> = r.changes.iter().map(|c| decimal(c)).collect();
+    let changes: Vec<Decimal> = r.changes.iter().map(|c| decimal(&c.funds)).collect();
     body.push_str(&histogram(&changes));
     for (n, f) in r.by_field.iter().enumerate() {
         let _ = write!(body, "<h2>By {}</h2>", escape(&f.field));
