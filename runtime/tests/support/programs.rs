@@ -1,9 +1,18 @@
 //! Random well-typed settle programs and claims for them, from a seed: shared by the
 //! differential test and the `differential` fuzz target.
+//!
+//! Each program has an input record of its own: besides the claim id, member, date and total,
+//! a random choice of money, rate, int, bool, date, text and list fields in a random order, and
+//! an enum of 1 to 300 variants (sizes around 64 and 128 drawn often). Claims draw values near
+//! every bound (money at ±10^15 yuan, rates at ±10^9, counts at the ends of 64 bits, the
+//! smallest fen and millionth, one step beyond each) and the bytes users paste (tabs, vertical
+//! tabs, non-breaking spaces, full-width digits), and [`compare`] settles them under the
+//! reference interpreter, the closures and the JIT and compares the outcomes exactly.
 
 use std::fmt::Write;
 
 use settle_runtime::generate::Rng;
+use settle_runtime::{Engine, io};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum T {
@@ -23,36 +32,146 @@ struct Scope {
     scales: Vec<String>,
 }
 
+/// The kinds of input fields a program may declare.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Id,
+    Member,
+    Date,
+    Money,
+    Rate,
+    Int,
+    Bool,
+    Since,
+    Text,
+    Level,
+    Items,
+}
+
+/// The input record of the program being written: its fields in order, and the size of its
+/// enum.
+#[derive(Clone, Debug)]
+struct Shape {
+    fields: Vec<(&'static str, Kind)>,
+    levels: u64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape { fields: Vec::new(), levels: 3 }
+    }
+}
+
+impl Shape {
+    fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| *n == name)
+    }
+}
+
 /// Writes random programs and claims.
 pub struct Gen {
     /// The random sequence.
     pub rng: Rng,
+    shape: Shape,
+    /// Whether conditions are to leave the claim's variant alone (beside a rule's own test of
+    /// it, where they would contradict it).
+    plain: bool,
+}
+
+/// What [`compare`] compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Compared {
+    /// Claims settled under every backend.
+    pub claims: usize,
+    /// Of those, claims that were error rows.
+    pub faults: usize,
+    /// Whether the program's enum has more than 64 variants.
+    pub wide_enum: bool,
+}
+
+/// Settle the claims `csv` for the program `text` under the reference interpreter, the
+/// closures and the JIT; `Ok(None)` when the program does not check, `Err` describing the first
+/// claim whose outcomes differ (values, accumulators and errors compared exactly).
+pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
+    let Ok(policy) = settle_runtime::load_str("random.settle", text) else { return Ok(None) };
+    let wide_enum = policy.enums.first().is_some_and(|e| e.variants.len() > 64);
+    let reference = Engine::reference(policy.clone());
+    let closures = Engine::new(policy.clone());
+    if !closures.uses_closures() {
+        return Err(format!("not turned into closures:\n{text}"));
+    }
+    let jit = Engine::compiled(policy).map_err(|e| format!("{e}\n{text}"))?;
+    let rows = io::read_csv(reference.policy(), csv.as_bytes(), "claims.csv")
+        .map_err(|e| format!("{e}\n{text}"))?;
+    let batch = io::into_claims(rows);
+    let a = reference.settle_batch(&batch);
+    for (other, name) in [(&closures, "closures"), (&jit, "JIT")] {
+        let b = other.settle_batch(&batch);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            if x != y {
+                return Err(format!(
+                    "{name} differ from the reference on claim {:?}:\n  {x:?}\n  {y:?}\nof program\n{text}",
+                    batch.get(i)
+                ));
+            }
+        }
+    }
+    let faults = a.iter().filter(|x| x.is_err()).count();
+    Ok(Some(Compared { claims: batch.len(), faults, wide_enum }))
 }
 
 impl Gen {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Gen { rng: Rng::new(seed), shape: Shape::default(), plain: false }
+    }
+
     fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
         items[self.rng.below(items.len() as u64) as usize]
     }
 
     fn money_literal(&mut self) -> String {
-        match self.rng.below(6) {
+        match self.rng.below(8) {
             0 => "0".into(),
             1 => format!("{}", self.rng.below(1_000)),
             2 => format!("{}.{:02}", self.rng.below(100_000), self.rng.below(100)),
             3 => format!("{}_000", self.rng.below(1_000)),
             4 => "999_999_999_999_999".into(),
+            5 => self.pick(&["1_000_000_000_000_000", "0.01", "999_999_999_999_999.99"]).into(),
             _ => format!("{}.5", self.rng.below(10)),
         }
     }
 
     fn rate_literal(&mut self) -> String {
-        match self.rng.below(5) {
+        match self.rng.below(6) {
             0 => "0%".into(),
             1 => "100%".into(),
             2 => format!("{}.5%", self.rng.below(100)),
             3 => format!("{}%", self.rng.below(1_000)),
+            4 => self.pick(&["0.0001%", "100_000_000_000%", "99_999_999_999.9999%"]).into(),
             _ => format!("{}%", self.rng.below(101)),
         }
+    }
+
+    /// A variant of the program's enum, often one beside a multiple of 64.
+    fn level(&mut self) -> u64 {
+        let n = self.shape.levels;
+        let near = [1, 2, 63, 64, 65, 66, 127, 128, 129, n - 1, n];
+        let v = if self.rng.chance(60) {
+            near[self.rng.below(near.len() as u64) as usize]
+        } else {
+            1 + self.rng.below(n)
+        };
+        v.clamp(1, n)
+    }
+
+    /// A set of the enum's variants, written as `in` takes it.
+    fn level_set(&mut self) -> String {
+        let mut set: Vec<u64> = (0..1 + self.rng.below(5)).map(|_| self.level()).collect();
+        set.sort_unstable();
+        set.dedup();
+        let names: Vec<String> = set.iter().map(|v| format!("level{v}")).collect();
+        names.join(", ")
     }
 
     fn expr(&mut self, ty: T, scope: &Scope, depth: u32) -> String {
@@ -66,20 +185,24 @@ impl Gen {
             return match ty {
                 T::Money => self.money_literal(),
                 T::Rate => self.rate_literal(),
-                T::Int => format!("{}", self.rng.below(5)),
+                T::Int => match self.rng.below(12) {
+                    0 => "999_999_999_999_999".into(),
+                    1 => "1_000_000_000".into(),
+                    _ => format!("{}", self.rng.below(5)),
+                },
                 T::Bool => self.pick(&["true", "false"]).into(),
-                T::Level => self.pick(&["level1", "level2", "level3"]).into(),
+                T::Level => format!("level{}", self.level()),
                 T::Date => self.pick(&["2021-03-01", "2021-07-01", "2022-01-01"]).into(),
             };
         }
         let d = depth - 1;
         match ty {
             T::Money => match self.rng.below(15) {
-                13 => format!(
+                13 if self.shape.has("items") => format!(
                     "sum(i.amount for i in claim.items where i.kind == {})",
                     self.pick(&["drug", "exam"])
                 ),
-                14 => {
+                14 if self.shape.has("items") => {
                     format!("max(i.amount * {} for i in claim.items)", self.expr(T::Rate, scope, 0))
                 }
                 0 => format!(
@@ -151,7 +274,9 @@ impl Gen {
                 ),
             },
             T::Int => match self.rng.below(5) {
-                4 => "count(i for i in claim.items where i.amount > 100)".to_string(),
+                4 if self.shape.has("items") => {
+                    "count(i for i in claim.items where i.amount > 100)".to_string()
+                }
                 0 => format!("({} + {})", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
                 1 => format!("({} - {})", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
                 2 => format!("{} * {}", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
@@ -160,8 +285,10 @@ impl Gen {
                 }
             },
             T::Bool => match self.rng.below(10) {
-                8 => format!("claim.hospital == \"{}\"", self.pick(&["h1", "h2"])),
-                9 => format!(
+                8 if self.shape.has("hospital") => {
+                    format!("claim.hospital == \"{}\"", self.pick(&["h1", "h2"]))
+                }
+                9 if self.shape.has("items") => format!(
                     "any(i.kind == exam and i.amount > {} for i in claim.items)",
                     self.money_literal()
                 ),
@@ -172,11 +299,9 @@ impl Gen {
                     format!("{} <= {}", self.expr(T::Rate, scope, d), self.expr(T::Rate, scope, d))
                 }
                 2 => format!("{} == {}", self.expr(T::Int, scope, d), self.expr(T::Int, scope, d)),
-                3 => format!("claim.level == {}", self.pick(&["level1", "level2", "level3"])),
-                4 => format!(
-                    "claim.level in {{{}}}",
-                    self.pick(&["level1", "level1, level3", "level2, level3"])
-                ),
+                3 if !self.plain => format!("claim.level == level{}", self.level()),
+                4 if !self.plain => format!("claim.level in {{{}}}", self.level_set()),
+                7 if !self.plain => format!("not (claim.level in {{{}}})", self.level_set()),
                 5 => format!(
                     "({} and {})",
                     self.expr(T::Bool, scope, d),
@@ -195,22 +320,47 @@ impl Gen {
 
     /// A random program: header, enums, input, accumulators, parameters, `let`s, rules, stages.
     pub fn program(&mut self) -> String {
+        self.shape = self.shape();
         let mut s = String::from("policy random.program\nrounding ");
         s.push_str(self.pick(&["half_up", "half_even", "down", "up"]));
-        s.push_str(
-            "\nenum Level { level1, level2, level3 }\nenum Kind { drug, exam }\nrecord Item { kind: Kind, amount: money }\n\
-             input claim { id: text, member: text, date: date, level: Level, total: money, part: money, days: int, flag: bool, hospital: text, items: list of Item }\n",
+        let levels: Vec<String> = (1..=self.shape.levels).map(|v| format!("level{v}")).collect();
+        let fields: Vec<String> = self
+            .shape
+            .fields
+            .iter()
+            .map(|&(name, kind)| {
+                let ty = match kind {
+                    Kind::Id | Kind::Member | Kind::Text => "text",
+                    Kind::Date | Kind::Since => "date",
+                    Kind::Money => "money",
+                    Kind::Rate => "rate",
+                    Kind::Int => "int",
+                    Kind::Bool => "bool",
+                    Kind::Level => "Level",
+                    Kind::Items => "list of Item",
+                };
+                format!("{name}: {ty}")
+            })
+            .collect();
+        let _ = write!(
+            s,
+            "\nenum Level {{ {} }}\nenum Kind {{ drug, exam }}\nrecord Item {{ kind: Kind, amount: money }}\n\
+             input claim {{ {} }}\n",
+            levels.join(", "),
+            fields.join(", ")
         );
         let mut scope = Scope::default();
-        for (n, t) in [
-            ("claim.total", T::Money),
-            ("claim.part", T::Money),
-            ("claim.days", T::Int),
-            ("claim.flag", T::Bool),
-            ("claim.level", T::Level),
-            ("claim.date", T::Date),
-        ] {
-            scope.names.push((n.into(), t));
+        for &(name, kind) in &self.shape.fields {
+            let ty = match kind {
+                Kind::Money => T::Money,
+                Kind::Rate => T::Rate,
+                Kind::Int => T::Int,
+                Kind::Bool => T::Bool,
+                Kind::Level => T::Level,
+                Kind::Date | Kind::Since => T::Date,
+                Kind::Id | Kind::Member | Kind::Text | Kind::Items => continue,
+            };
+            scope.names.push((format!("claim.{name}"), ty));
         }
         // Accumulators read values of earlier claims; their types are declared.
         let accs = self.rng.below(3);
@@ -244,10 +394,28 @@ impl Gen {
             scope.names.push((format!("p{i}"), if ty == "money" { T::Money } else { T::Rate }));
         }
         if self.rng.chance(70) {
-            let (a, b, c) = (self.money_literal(), self.money_literal(), self.money_literal());
+            // Every variant when there are few, else a few and a default for the rest.
+            let cells = |g: &mut Self| {
+                let n = g.shape.levels;
+                let named: Vec<u64> = if n <= 3 {
+                    (1..=n).collect()
+                } else {
+                    let mut v: Vec<u64> = (0..3).map(|_| g.level()).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                };
+                let mut out: Vec<String> =
+                    named.iter().map(|v| format!("level{v}: {}", g.money_literal())).collect();
+                if (named.len() as u64) < n {
+                    out.push(format!("_: {}", g.money_literal()));
+                }
+                out.join(", ")
+            };
+            let (first, second) = (cells(self), cells(self));
             let _ = writeln!(
                 s,
-                "param t0: money by Level\n    from 2021-01-01 {{ level1: {a}, level2: {b}, level3: {c} }}\n    from 2022-01-01 {{ level1: {b}, _: {a} }}"
+                "param t0: money by Level\n    from 2021-01-01 {{ {first} }}\n    from 2022-01-01 {{ {second} }}"
             );
             scope.tables.push("t0".into());
         }
@@ -280,31 +448,38 @@ impl Gen {
             // condition on computed values may still conflict at run time.
             let _ =
                 writeln!(s, "    when claim.level == level1 -> {}", self.expr(T::Money, &scope, 2));
-            if self.rng.chance(50) {
+            if self.shape.levels > 1 && self.rng.chance(50) {
+                self.plain = true;
                 let _ = writeln!(
                     s,
                     "    when claim.level == level2 and {} -> {}",
                     self.expr(T::Bool, &scope, 1),
                     self.expr(T::Money, &scope, 2)
                 );
+                self.plain = false;
+                self.plain = true;
                 let _ = writeln!(
                     s,
                     "    when claim.level == level2 and {} -> {}",
                     self.expr(T::Bool, &scope, 1),
                     self.expr(T::Money, &scope, 2)
                 );
+                self.plain = false;
             }
             scope.names.push((format!("r{i}"), T::Money));
         }
         // Stages: payers, then the patient's remainder.
         let stages = 1 + self.rng.below(3);
+        // Mostly each payer takes at most what the earlier ones left; now and then it may
+        // take the whole total, so that the balance check fails too.
+        let mut left = String::from("claim.total");
         for i in 0..stages {
             let e = self.expr(T::Money, &scope, 3);
-            let _ = writeln!(
-                s,
-                "stage s{i} (pay: money) {{\n    pay = max(min({e}, claim.total), 0)\n}}"
-            );
+            let cap = if self.rng.chance(85) { left.clone() } else { "claim.total".to_string() };
+            let _ =
+                writeln!(s, "stage s{i} (pay: money) {{\n    pay = max(min({e}, {cap}), 0)\n}}");
             scope.names.push((format!("s{i}.pay"), T::Money));
+            let _ = write!(left, " - s{i}.pay");
         }
         let pays: Vec<String> = (0..stages).map(|i| format!("s{i}.pay")).collect();
         let _ = writeln!(
@@ -316,46 +491,161 @@ impl Gen {
         s
     }
 
-    /// `count` random claims for every program of this generator, as CSV.
-    pub fn claims(&mut self, count: usize) -> String {
-        let mut csv = String::from("id,member,date,level,total,part,days,flag,hospital,items\n");
-        for i in 0..count {
-            let date = [
-                "2020-12-31",
-                "2021-01-01",
-                "2021-06-30",
-                "2021-07-01",
-                "2021-12-31",
-                "2022-01-01",
-                "2022-05-05",
-            ][self.rng.below(7) as usize];
-            let total = match self.rng.below(5) {
-                0 => "0".to_string(),
-                1 => "1000000000000000".to_string(),
-                2 => format!("{}.{:02}", self.rng.below(1_000_000_000_000), self.rng.below(100)),
-                _ => format!("{}.{:02}", self.rng.below(100_000), self.rng.below(100)),
-            };
-            let part = format!("{}", self.rng.below(50_000));
-            let days = ["0", "1", "2", "7", "-3", "1000000000000"][self.rng.below(6) as usize];
-            let items: Vec<String> = (0..self.rng.below(4))
-                .map(|_| {
-                    let kind = if self.rng.chance(50) { "drug" } else { "exam" };
-                    format!(
-                        "{{\"\"kind\"\":\"\"{kind}\"\",\"\"amount\"\":\"\"{}.{:02}\"\"}}",
-                        self.rng.below(5_000),
-                        self.rng.below(100)
-                    )
+    /// A random input record: id, member, date, total and the enum always; the other kinds
+    /// each with even odds; in a random order; an enum of 1 to 300 variants.
+    fn shape(&mut self) -> Shape {
+        let mut fields: Vec<(&'static str, Kind)> = vec![
+            ("id", Kind::Id),
+            ("member", Kind::Member),
+            ("date", Kind::Date),
+            ("total", Kind::Money),
+            ("level", Kind::Level),
+        ];
+        for field in [
+            ("part", Kind::Money),
+            ("ratio", Kind::Rate),
+            ("days", Kind::Int),
+            ("flag", Kind::Bool),
+            ("onset", Kind::Since),
+            ("hospital", Kind::Text),
+            ("items", Kind::Items),
+        ] {
+            if self.rng.chance(55) {
+                fields.push(field);
+            }
+        }
+        for i in (1..fields.len()).rev() {
+            fields.swap(i, self.rng.below(i as u64 + 1) as usize);
+        }
+        let sizes = [1, 2, 3, 5, 63, 64, 65, 66, 127, 128, 129, 200, 300];
+        let levels = if self.rng.chance(30) {
+            1 + self.rng.below(300)
+        } else {
+            sizes[self.rng.below(sizes.len() as u64) as usize]
+        };
+        Shape { fields, levels }
+    }
+
+    /// A cell pasted the way users paste: around a tab, a vertical tab, a non-breaking space,
+    /// a byte order mark, or in full-width digits.
+    fn pasted(&mut self, cell: String) -> String {
+        match self.rng.below(120) {
+            0 => format!("\t{cell}"),
+            1 => format!("{cell}\u{b}"),
+            2 => format!("\u{a0}{cell}"),
+            3 => format!("\u{feff}{cell}"),
+            4 => cell
+                .chars()
+                .map(|c| match c.to_digit(10) {
+                    Some(d) => char::from_u32(0xFF10 + d).unwrap_or(c),
+                    None => c,
                 })
-                .collect();
-            let _ = writeln!(
-                csv,
-                "c{i},m{},{date},level{},{total},{part},{days},{},h{},\"[{}]\"",
-                self.rng.below(5),
-                1 + self.rng.below(3),
-                self.rng.chance(50),
-                1 + self.rng.below(2),
-                items.join(",")
-            );
+                .collect(),
+            5 => format!(" {cell} "),
+            _ => cell,
+        }
+    }
+
+    /// An amount: often at a bound, now and then one step beyond it.
+    fn money_cell(&mut self) -> String {
+        match self.rng.below(40) {
+            0 => "1000000000000000.01".to_string(),
+            1 => "-0.01".to_string(),
+            2 => "0.001".to_string(),
+            3..=5 => "0".to_string(),
+            6..=7 => "1000000000000000".to_string(),
+            8 => "999999999999999.99".to_string(),
+            9..=11 => "0.01".to_string(),
+            12..=14 => format!("{}.{:02}", self.rng.below(1_000_000_000_000), self.rng.below(100)),
+            _ => format!("{}.{:02}", self.rng.below(100_000), self.rng.below(100)),
+        }
+    }
+
+    /// A rate: often at a bound, now and then one step beyond it (in precision too).
+    fn rate_cell(&mut self) -> String {
+        match self.rng.below(45) {
+            0 => "0".to_string(),
+            1 => "1000000000".to_string(),
+            2 => "-1000000000".to_string(),
+            3 => "1000000000.000001".to_string(),
+            4 => "-999999999.999999".to_string(),
+            5 => "0.000001".to_string(),
+            6 => "0.0000001".to_string(),
+            7 => "-10000000000000".to_string(),
+            8 => format!("{}%", self.rng.below(1_000)),
+            9 => "79000000000000000000000".to_string(),
+            _ => format!("0.{:06}", self.rng.below(1_000_000)),
+        }
+    }
+
+    fn int_cell(&mut self) -> String {
+        ["0", "1", "2", "7", "-3", "1000000000000", "9223372036854775807", "-9223372036854775808"]
+            [self.rng.below(8) as usize]
+            .to_string()
+    }
+
+    /// `count` random claims for the last program written, as CSV.
+    pub fn claims(&mut self, count: usize) -> String {
+        let shape = self.shape.clone();
+        let names: Vec<&str> = shape.fields.iter().map(|(n, _)| *n).collect();
+        let mut csv = names.join(",");
+        csv.push('\n');
+        for i in 0..count {
+            let mut cells = Vec::with_capacity(shape.fields.len());
+            for &(_, kind) in &shape.fields {
+                let cell = match kind {
+                    Kind::Id => format!("c{i}"),
+                    Kind::Member => format!("m{}", self.rng.below(5)),
+                    Kind::Date => [
+                        "2020-12-31",
+                        "2021-01-01",
+                        "2021-06-30",
+                        "2021-07-01",
+                        "2021-12-31",
+                        "2022-01-01",
+                        "2022-05-05",
+                    ][self.rng.below(7) as usize]
+                        .to_string(),
+                    Kind::Money => self.money_cell(),
+                    Kind::Rate => self.rate_cell(),
+                    Kind::Int => self.int_cell(),
+                    Kind::Bool => self.pick(&["true", "false", "1", "0", "yes"]).to_string(),
+                    Kind::Since => {
+                        self.pick(&["1970-01-01", "2021-07-01", "2024-02-29", "2023-02-29"]).into()
+                    }
+                    Kind::Text => format!("h{}", 1 + self.rng.below(2)),
+                    Kind::Level => {
+                        if self.rng.chance(2) {
+                            format!("level{}", shape.levels + 1)
+                        } else {
+                            format!("level{}", self.level())
+                        }
+                    }
+                    Kind::Items => {
+                        let items: Vec<String> = (0..self.rng.below(4))
+                            .map(|_| {
+                                let kind = if self.rng.chance(50) { "drug" } else { "exam" };
+                                let amount = if self.rng.chance(10) {
+                                    self.money_cell()
+                                } else {
+                                    format!("{}.{:02}", self.rng.below(5_000), self.rng.below(100))
+                                };
+                                format!(
+                                    "{{\"\"kind\"\":\"\"{kind}\"\",\"\"amount\"\":\"\"{amount}\"\"}}"
+                                )
+                            })
+                            .collect();
+                        format!("\"[{}]\"", items.join(","))
+                    }
+                };
+                let cell = match kind {
+                    Kind::Money | Kind::Rate | Kind::Int | Kind::Level => self.pasted(cell),
+                    _ => cell,
+                };
+                cells.push(cell);
+            }
+            csv.push_str(&cells.join(","));
+            csv.push('\n');
         }
         csv
     }
