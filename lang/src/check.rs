@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Item, Module};
 use crate::diagnostic::{Code, FileId, Problem, Problems, Sources};
+use crate::ide::{self, index::Index, index::Resolved, index::Symbol};
 use crate::ir::{self, Type};
 use crate::span::Span;
 use crate::syntax::parse::parse;
@@ -40,6 +41,8 @@ pub struct Checked {
     pub problems: Problems,
     /// The parsed modules, the policy's own first, with their file ids.
     pub modules: Vec<(FileId, Module)>,
+    /// Where each name is declared and read, as the checker resolved it.
+    pub index: Index,
 }
 
 /// The stack the checker runs on: deep enough for every file the parser accepts.
@@ -83,6 +86,7 @@ pub fn check_bytes(name: &str, bytes: &[u8], loader: &mut (dyn Loader + Send)) -
                 policy: None,
                 problems: Problems { sources, list: vec![problem] },
                 modules: Vec::new(),
+                index: Index::default(),
             }
         }
     }
@@ -96,9 +100,10 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     modules.push((main, parse(text, main, &mut problems)));
     load_bases(&mut sources, &mut modules, &mut problems, loader);
 
-    // Check what parsed even when some items did not, so that one run shows every mistake;
-    // only a file the parser refused whole, or whose base is missing (every name of the base
-    // would be reported unknown), is left alone.
+    // Check what parsed even when some items did not, so that one run shows every mistake.
+    // A file the parser refused whole, or whose base is missing (every name of the base would
+    // be reported unknown), is still resolved for the index, but its other problems are not
+    // reported.
     let refused = problems.iter().any(|p| {
         matches!(
             p.code,
@@ -109,18 +114,19 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
                 | Code::ExtendsNotFound
         )
     });
+    let checker = Checker::new(&modules, &sources);
+    let (policy, found, resolved) = checker.run();
     let policy = if refused {
         None
     } else {
-        let checker = Checker::new(&modules, &sources);
-        let (policy, found) = checker.run();
         problems.extend(found);
         policy
     };
+    let index = Index::new(ide::index::declarations(&modules), resolved);
     let mut problems = Problems { sources, list: problems };
     problems.sort();
     let policy = if problems.has_errors() { None } else { policy };
-    Checked { policy, problems, modules }
+    Checked { policy, problems, modules, index }
 }
 
 /// Check a policy held in a string that extends nothing.
@@ -272,6 +278,8 @@ pub(crate) struct Checker<'a> {
     pub balance: Option<ir::Balance>,
     pub tests: Vec<ir::Test>,
     pub dated_field: Option<usize>,
+    /// Every name resolved so far, for editors.
+    pub resolved: Resolved,
     /// Overrides declared with another type than their base's: reported once, where the
     /// override is written; reads of them (in the base too) are not checked against either type.
     pub mistyped: HashSet<String>,
@@ -305,6 +313,7 @@ impl<'a> Checker<'a> {
             tests: Vec::new(),
             dated_field: None,
             mistyped: HashSet::new(),
+            resolved: Resolved::default(),
         }
     }
 
@@ -321,7 +330,12 @@ impl<'a> Checker<'a> {
         self.problems.push(problem);
     }
 
-    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>) {
+    /// Record that `span` of `file` names `symbol`.
+    pub(crate) fn refer(&mut self, file: FileId, span: Span, symbol: Symbol) {
+        self.resolved.refs.push(ide::index::Reference { symbol, file, span });
+    }
+
+    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>, Resolved) {
         self.check_extends();
         self.declare();
         self.check_params();
@@ -333,7 +347,7 @@ impl<'a> Checker<'a> {
         let order = self.check_order();
         self.report_unused();
         let policy = self.finish(order);
-        (policy, self.problems)
+        (policy, self.problems, self.resolved)
     }
 
     fn finish(&mut self, order: Vec<ir::ValueId>) -> Option<ir::Policy> {

@@ -8,6 +8,7 @@ use crate::span::Span;
 
 use super::expr::literal;
 use crate::check::Checker;
+use crate::ide::index::Symbol;
 
 impl Checker<'_> {
     /// Check every parameter and record its IR form.
@@ -18,6 +19,15 @@ impl Checker<'_> {
             let Item::Param(p) = m.item else { continue };
             let id = index;
             index += 1;
+            if let Some((base_file, Item::Param(base))) = m.base {
+                // The base's declaration is replaced, but its names are still read by editors
+                // (a rename must reach them): resolve them, its problems left unreported.
+                let before = self.problems.len();
+                if let Some(kind) = self.param_kind(base_file, &base.ty) {
+                    let _ = self.versions(base_file, base, &kind);
+                }
+                self.problems.truncate(before);
+            }
             let Some(kind) = self.param_kind(m.file, &p.ty) else { continue };
             let versions = self.versions(m.file, p, &kind);
             if let Some(slot) = self.params.get_mut(id) {
@@ -56,8 +66,11 @@ impl Checker<'_> {
                 }
                 let mut enums = Vec::new();
                 for key in keys {
-                    match self.enum_names.get(&key.name) {
-                        Some((e, _)) => enums.push(*e),
+                    match self.enum_names.get(&key.name).map(|(e, _)| *e) {
+                        Some(e) => {
+                            self.refer(file, key.span, Symbol::Type(key.name.clone()));
+                            enums.push(e);
+                        }
                         None => {
                             let help = match did_you_mean(
                                 &key.name,
@@ -305,6 +318,8 @@ impl Checker<'_> {
                 }
                 Some(k) => match variants.iter().position(|v| *v == k.name) {
                     Some(i) => {
+                        let symbol = Symbol::Variant(enum_name.clone(), k.name.clone());
+                        self.refer(file, k.span, symbol);
                         if let Some(Some(first)) = key_spans.get(i) {
                             self.report(
                                 Problem::error(

@@ -5,6 +5,7 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::Type;
 
 use crate::check::Checker;
+use crate::ide::index::Symbol;
 
 /// A type while checking: a known type, an integer literal whose unit its context decides, or
 /// the type of something already reported as wrong (which raises no further error).
@@ -68,10 +69,14 @@ impl Checker<'_> {
                     return builtin;
                 }
                 if let Some((e, _)) = self.enum_names.get(&id.name) {
-                    return Some(Type::Enum(*e));
+                    let e = *e;
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    return Some(Type::Enum(e));
                 }
                 if let Some((r, _)) = self.record_names.get(&id.name) {
-                    return Some(Type::Record(*r));
+                    let r = *r;
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    return Some(Type::Record(r));
                 }
                 if self.is_broken(&id.name) {
                     return None;
@@ -89,8 +94,11 @@ impl Checker<'_> {
                 );
                 None
             }
-            TypeExpr::List(id, _) => match self.record_names.get(&id.name) {
-                Some((r, _)) => Some(Type::List(*r)),
+            TypeExpr::List(id, _) => match self.record_names.get(&id.name).map(|(r, _)| *r) {
+                Some(r) => {
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    Some(Type::List(r))
+                }
                 None => {
                     let help = match did_you_mean(
                         &id.name,

@@ -10,6 +10,7 @@ use crate::span::Span;
 use super::expr::{Scope, TExpr};
 use super::types::Ty;
 use crate::check::{Checker, Global, Merged};
+use crate::ide::index::Symbol;
 
 /// A `let` or `yearly` whose type may depend on others.
 #[derive(Clone, Copy)]
@@ -531,6 +532,10 @@ impl Checker<'_> {
                     self.check_stage_let(&scope, l, v);
                 }
                 StageStmt::Assign { name, value, .. } => {
+                    if info.outputs.iter().any(|(n, _)| *n == name.name) {
+                        let symbol = Symbol::Output(info.name.clone(), name.name.clone());
+                        self.refer(scope.file, name.span, symbol);
+                    }
                     if done.contains(&name.name) {
                         continue;
                     }
