@@ -240,6 +240,24 @@ pub(crate) struct Slot {
     pub position: Option<(ir::StageId, usize)>,
 }
 
+/// A parameter while it is being checked: its IR once its values check, whether anything
+/// reads it, where it is declared. Its [`ir::ParamId`] is its index, handed out once by the
+/// declaration pass.
+#[derive(Debug, Clone)]
+pub(crate) struct ParamSlot {
+    pub def: Option<ir::Param>,
+    pub used: bool,
+    pub decl: Decl,
+}
+
+/// An accumulator while it is being checked: its IR once checked and its type once known. Its
+/// [`ir::AccId`] is its index, handed out once by the declaration pass.
+#[derive(Debug, Clone)]
+pub(crate) struct AccSlot {
+    pub def: Option<ir::Accumulator>,
+    pub ty: Option<Type>,
+}
+
 /// A stage while it is being checked.
 #[derive(Debug, Clone)]
 pub(crate) struct StageInfo {
@@ -268,11 +286,8 @@ pub(crate) struct Checker<'a> {
     pub record_names: HashMap<String, (ir::RecordId, Decl)>,
     pub input: Option<(ir::RecordId, String)>,
     pub globals: HashMap<String, (Global, Decl)>,
-    pub params: Vec<Option<ir::Param>>,
-    pub param_used: Vec<bool>,
-    pub param_decls: Vec<Decl>,
-    pub accs: Vec<Option<ir::Accumulator>>,
-    pub acc_types: Vec<Option<Type>>,
+    pub params: Vec<ParamSlot>,
+    pub accs: Vec<AccSlot>,
     pub slots: Vec<Slot>,
     pub stages: Vec<StageInfo>,
     pub balance: Option<ir::Balance>,
@@ -303,10 +318,7 @@ impl<'a> Checker<'a> {
             input: None,
             globals: HashMap::new(),
             params: Vec::new(),
-            param_used: Vec::new(),
-            param_decls: Vec::new(),
             accs: Vec::new(),
-            acc_types: Vec::new(),
             slots: Vec::new(),
             stages: Vec::new(),
             balance: None,
@@ -382,8 +394,8 @@ impl<'a> Checker<'a> {
             id_field: field("id")?,
             member_field: field("member")?,
             dated_field: self.dated_field?,
-            params: self.params.iter().cloned().collect::<Option<Vec<_>>>()?,
-            accumulators: self.accs.iter().cloned().collect::<Option<Vec<_>>>()?,
+            params: self.params.iter().map(|p| p.def.clone()).collect::<Option<Vec<_>>>()?,
+            accumulators: self.accs.iter().map(|a| a.def.clone()).collect::<Option<Vec<_>>>()?,
             values,
             order,
             stages: self
@@ -463,6 +475,8 @@ pub(crate) struct Merged<'a> {
     pub file: FileId,
     pub item: &'a Item,
     pub base: Option<(FileId, &'a Item)>,
+    /// The id the declaration pass gave the item (a duplicate gets one too, but not the name).
+    pub id: Option<Global>,
 }
 
 /// Merge a policy with its bases: base items first, overrides replacing the base's item in
@@ -486,12 +500,12 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                 if let Some(slot) = found.and_then(|i| merged.get_mut(i)) {
                     let base = Some((slot.file, slot.item));
                     if overrides {
-                        *slot = Merged { file, item, base };
+                        *slot = Merged { file, item, base, id: None };
                         if let Some(entry) = index.get_mut(&(kind, name)) {
                             entry.1 = file;
                         }
                     } else {
-                        merged.push(Merged { file, item, base });
+                        merged.push(Merged { file, item, base, id: None });
                     }
                     continue;
                 }
@@ -522,7 +536,7 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                         .collect();
                 }
             }
-            merged.push(Merged { file, item, base: None });
+            merged.push(Merged { file, item, base: None, id: None });
         }
     }
     merged

@@ -181,16 +181,13 @@ impl Checker<'_> {
     /// Warn of parameters, rules and `let`s of the policy's own file that nothing reads.
     pub(crate) fn report_unused(&mut self) {
         let mut problems = Vec::new();
-        for (p, used) in self.param_used.iter().enumerate() {
-            let Some(decl) = self.param_decls.get(p) else { continue };
-            if *used || decl.file != 0 {
+        for slot in &self.params {
+            let decl = slot.decl;
+            if slot.used || decl.file != 0 {
                 continue;
             }
             // A parameter that failed its own checks is reported already.
-            let Some(name) = self.params.get(p).and_then(|x| x.as_ref()).map(|x| x.name.clone())
-            else {
-                continue;
-            };
+            let Some(name) = slot.def.as_ref().map(|x| x.name.clone()) else { continue };
             problems.push(
                 Problem::warning(
                     Code::UnusedParam,

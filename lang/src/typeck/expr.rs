@@ -620,8 +620,8 @@ impl Checker<'_> {
         }
         match self.globals.get(name).map(|(g, _)| *g) {
             Some(Global::Param(p)) => {
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
             }
             Some(Global::Value(v)) => {
@@ -707,15 +707,15 @@ impl Checker<'_> {
     fn global(&mut self, scope: &Scope, global: Global, name: &str, span: Span) -> TExpr {
         match global {
             Global::Value(v) => self.use_value(v, span),
-            Global::Acc(a) => match self.acc_types.get(a).copied().flatten() {
+            Global::Acc(a) => match self.accs.get(a).and_then(|x| x.ty) {
                 Some(t) => TExpr::new(ir::ExprKind::Acc(a), t, span),
                 None => TExpr::error(span),
             },
             Global::Param(p) => {
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
-                match self.params.get(p).and_then(|p| p.as_ref()).map(|p| p.kind.clone()) {
+                match self.params.get(p).and_then(|p| p.def.as_ref()).map(|p| p.kind.clone()) {
                     Some(ParamKind::Scalar(t)) => TExpr::new(ir::ExprKind::Param(p), t, span),
                     Some(ParamKind::Table { keys, .. }) => {
                         let keys: Vec<String> = keys
@@ -1235,7 +1235,7 @@ impl Checker<'_> {
             }
             Global::Acc(a) => Some((
                 ClaimPart::Acc(a),
-                self.acc_types.get(a).copied().flatten().map_or(Ty::Error, Ty::Known),
+                self.accs.get(a).and_then(|x| x.ty).map_or(Ty::Error, Ty::Known),
             )),
             _ => None,
         }
@@ -1261,14 +1261,14 @@ impl Checker<'_> {
             _ => None,
         };
         let table = param.as_ref().and_then(|(p, _)| {
-            match self.params.get(*p).and_then(|x| x.as_ref()).map(|x| x.kind.clone()) {
+            match self.params.get(*p).and_then(|x| x.def.as_ref()).map(|x| x.kind.clone()) {
                 Some(ParamKind::Table { keys, value }) => Some((keys, value)),
                 _ => None,
             }
         });
         let Some(((p, name), (key_enums, value))) = param.clone().zip(table) else {
             if let Some((p, _)) = param {
-                if self.params.get(p).is_some_and(Option::is_none) {
+                if self.params.get(p).is_some_and(|x| x.def.is_none()) {
                     // The table itself is wrong and reported; still check the keys.
                     for key in keys {
                         let _ = self.infer(scope, key, None);
@@ -1286,8 +1286,8 @@ impl Checker<'_> {
             }
             return TExpr::error(span);
         };
-        if let Some(used) = self.param_used.get_mut(p) {
-            *used = true;
+        if let Some(slot) = self.params.get_mut(p) {
+            slot.used = true;
         }
         if keys.len() != key_enums.len() {
             let names: Vec<String> =
@@ -1434,7 +1434,7 @@ impl Checker<'_> {
                     ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
                         Some(Global::Param(p))
                             if matches!(
-                                self.params.get(p).and_then(|x| x.as_ref()).map(|x| &x.kind),
+                                self.params.get(p).and_then(|x| x.def.as_ref()).map(|x| &x.kind),
                                 Some(ParamKind::Scale)
                             ) =>
                         {
@@ -1457,8 +1457,8 @@ impl Checker<'_> {
                     );
                     return TExpr::error(span);
                 };
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
                 let Some(amount) = self.expr_of(scope, amount, Type::Money, "the amount") else {
                     return TExpr::error(span);

@@ -7,18 +7,15 @@ use crate::ir::{self, Const, ParamKind, ParamValue, Type};
 use crate::span::Span;
 
 use super::expr::literal;
-use crate::check::Checker;
+use crate::check::{Checker, Global};
 use crate::ide::index::Symbol;
 
 impl Checker<'_> {
     /// Check every parameter and record its IR form.
     pub(crate) fn check_params(&mut self) {
         let items = self.items.clone();
-        let mut index = 0;
         for m in &items {
-            let Item::Param(p) = m.item else { continue };
-            let id = index;
-            index += 1;
+            let (Item::Param(p), Some(Global::Param(id))) = (m.item, m.id) else { continue };
             if let Some((base_file, Item::Param(base))) = m.base {
                 // The base's declaration is replaced, but its names are still read by editors
                 // (a rename must reach them): resolve them, its problems left unreported.
@@ -31,7 +28,7 @@ impl Checker<'_> {
             let Some(kind) = self.param_kind(m.file, &p.ty) else { continue };
             let versions = self.versions(m.file, p, &kind);
             if let Some(slot) = self.params.get_mut(id) {
-                *slot = versions.map(|versions| ir::Param {
+                slot.def = versions.map(|versions| ir::Param {
                     name: p.name.name.clone(),
                     kind,
                     versions,

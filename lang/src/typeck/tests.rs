@@ -121,7 +121,7 @@ impl Checker<'_> {
         let first = self
             .params
             .iter()
-            .flatten()
+            .filter_map(|p| p.def.as_ref())
             .filter_map(|p| {
                 p.versions.first().and_then(|v| v.from).map(|from| (from, p.name.clone()))
             })
