@@ -795,23 +795,25 @@ impl Checker<'_> {
             }
             let (enum_name, variants) =
                 self.enums.get(e).map(|d| (d.name.clone(), d.variants.clone())).unwrap_or_default();
-            let help = match did_you_mean(&id.name, variants.iter().map(String::as_str)) {
+            let suggestion = did_you_mean(&id.name, variants.iter().map(String::as_str));
+            let help = match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
                     "the variants of `{enum_name}` are {}",
                     variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
                 ),
             };
-            self.report(
-                Problem::error(
-                    Code::NameUnknownVariant,
-                    scope.file,
-                    span,
-                    format!("`{}` is not a `{enum_name}`", id.name),
-                )
-                .label(format!("not a variant of `{enum_name}`"))
-                .help(help),
-            );
+            let problem = Problem::error(
+                Code::NameUnknownVariant,
+                scope.file,
+                span,
+                format!("`{}` is not a `{enum_name}`", id.name),
+            )
+            .label(format!("not a variant of `{enum_name}`"))
+            .help(help)
+            .suggest(span, suggestion);
+            let problem = self.add_variant_fix(problem, &enum_name, &id.name);
+            self.report(problem);
             return TExpr::error(span);
         }
         let owners: Vec<usize> =
@@ -845,6 +847,38 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
         }
+    }
+
+    /// Offer to add `variant` to the enum `enum_name`, where the enum is declared.
+    fn add_variant_fix(&self, problem: Problem, enum_name: &str, variant: &str) -> Problem {
+        let declared = self.items.iter().find_map(|m| match m.item {
+            ast::Item::Enum(d) if d.name.name == enum_name => Some((m.file, d)),
+            _ => None,
+        });
+        let Some((file, d)) = declared else { return problem };
+        let close = d.span.end.saturating_sub(1) as usize;
+        let text = self.file_text(file);
+        if text.get(close..close + 1) != Some("}") {
+            return problem;
+        }
+        let before = text.get(..close).unwrap_or("");
+        let (at, insert) = match d.variants.last() {
+            None => (close, format!(" {variant} ")),
+            Some((last, label)) => {
+                let end = label.as_ref().map_or(last.span.end, |l| l.span.end) as usize;
+                let between = before.get(end..).unwrap_or("");
+                if between.contains('\n') {
+                    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                    let last_start = last.span.start as usize;
+                    let last_line = before.get(..last_start).and_then(|l| l.rfind('\n'));
+                    let indent = last_start - last_line.map_or(0, |i| i + 1);
+                    (line_start, format!("{}{variant}\n", " ".repeat(indent)))
+                } else {
+                    (end, format!(", {variant}"))
+                }
+            }
+        };
+        problem.fix_in(file, format!("add `{variant}` to `{enum_name}`"), Span::new(at, at), insert)
     }
 
     fn refer_variant(&mut self, file: FileId, e: ir::EnumId, id: &Ident) {
@@ -892,7 +926,8 @@ impl Checker<'_> {
         candidates.extend(scope.stage_names.keys().cloned());
         candidates.extend(scope.vars.iter().map(|(n, ..)| n.clone()));
         candidates.extend(self.enums.iter().flat_map(|e| e.variants.iter().cloned()));
-        let help = match did_you_mean(&id.name, candidates.iter().map(String::as_str)) {
+        let suggestion = did_you_mean(&id.name, candidates.iter().map(String::as_str));
+        let help = match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None if FUNCTIONS.contains(&id.name.as_str()) => {
                 format!("`{}` is a function: call it with arguments", id.name)
@@ -908,7 +943,8 @@ impl Checker<'_> {
                 format!("unknown name `{}`", id.name),
             )
             .label("not declared")
-            .help(help),
+            .help(help)
+            .suggest(id.span, suggestion),
         );
     }
 
@@ -992,7 +1028,8 @@ impl Checker<'_> {
         field: &Ident,
         names: impl Iterator<Item = &'n str> + Clone,
     ) {
-        let help = match did_you_mean(&field.name, names.clone()) {
+        let suggestion = did_you_mean(&field.name, names.clone()).map(str::to_string);
+        let help = match &suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None => {
                 let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
@@ -1011,7 +1048,8 @@ impl Checker<'_> {
                 format!("`{owner}` has no field `{}`", field.name),
             )
             .label("no such field")
-            .help(help),
+            .help(help)
+            .suggest(field.span, suggestion.as_deref()),
         );
     }
 
@@ -1486,7 +1524,8 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
             _ => {
-                let help = match did_you_mean(&func.name, FUNCTIONS.iter().copied()) {
+                let suggestion = did_you_mean(&func.name, FUNCTIONS.iter().copied());
+                let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "the functions are {}",
@@ -1501,7 +1540,8 @@ impl Checker<'_> {
                         format!("unknown function `{}`", func.name),
                     )
                     .label("no function of this name")
-                    .help(help),
+                    .help(help)
+                    .suggest(func.span, suggestion),
                 );
                 TExpr::error(span)
             }

@@ -384,6 +384,8 @@ impl Checker<'_> {
             }
         } else if !missing.is_empty() && ok {
             let list = missing.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+            let (at, insert) =
+                missing_entries(self.file_text(file), *span, &missing, ty, rest.is_empty());
             self.report(
                 Problem::error(
                     Code::TableMissingKeys,
@@ -394,7 +396,12 @@ impl Checker<'_> {
                 .label(format!("missing {list}"))
                 .help(format!(
                     "give every variant of `{enum_name}` a value, or add `_: value` for the rest; a value the source does not give is written with `assumed`"
-                )),
+                ))
+                .fix(
+                    format!("add {list} (each valued 0, to be filled in)"),
+                    Span::new(at, at),
+                    insert,
+                ),
             );
             return false;
         }
@@ -520,5 +527,37 @@ impl Checker<'_> {
             previous = Some(b);
         }
         ok.then_some(out)
+    }
+}
+
+/// The entries a table lacks, each valued zero in the table's unit (an empty table for a
+/// nested level), and where they go: before the closing brace, on lines of their own when the
+/// table spans lines, else after the last entry.
+fn missing_entries<M: AsRef<str>>(
+    text: &str,
+    table: Span,
+    missing: &[M],
+    ty: Type,
+    leaf: bool,
+) -> (usize, String) {
+    let zero = match (leaf, ty) {
+        (false, _) => "{}",
+        (true, Type::Rate) => "0%",
+        (true, _) => "0",
+    };
+    let entries = missing.iter().map(|m| format!("{}: {zero}", m.as_ref()));
+    let body = text.get(table.range()).unwrap_or("");
+    if body.contains('\n') {
+        let indent_of = |l: &str| l.len() - l.trim_start().len();
+        let indent = body.lines().nth(1).map_or(4, indent_of);
+        let close = body.lines().last().map_or(0, indent_of);
+        let step = " ".repeat(indent.saturating_sub(close));
+        let at = (table.end as usize).saturating_sub(1);
+        (at, entries.map(|e| format!("{step}{e}\n{}", " ".repeat(close))).collect())
+    } else {
+        let inner = body.trim_end_matches('}').trim_end();
+        let sep = if inner.ends_with(',') || inner.ends_with('{') { " " } else { ", " };
+        let at = table.start as usize + inner.len();
+        (at, format!("{sep}{}", entries.collect::<Vec<_>>().join(", ")))
     }
 }

@@ -82,6 +82,7 @@ impl Checker<'_> {
                     return None;
                 }
                 let help = self.unknown_type_help(&id.name);
+                let suggestion = self.type_suggestion(&id.name);
                 self.report(
                     Problem::error(
                         Code::NameUnknownType,
@@ -90,7 +91,8 @@ impl Checker<'_> {
                         format!("unknown type `{}`", id.name),
                     )
                     .label("no type of this name")
-                    .help(help),
+                    .help(help)
+                    .suggest(id.span, suggestion.as_deref()),
                 );
                 None
             }
@@ -121,6 +123,24 @@ impl Checker<'_> {
                     None
                 }
             },
+        }
+    }
+
+    /// The type a misspelt or borrowed type name most likely means.
+    fn type_suggestion(&self, name: &str) -> Option<String> {
+        match name {
+            "decimal" | "yuan" | "amount" | "number" | "float" => Some("money".to_string()),
+            "percent" | "ratio" | "percentage" => Some("rate".to_string()),
+            "string" | "str" => Some("text".to_string()),
+            _ => {
+                let builtins = ["money", "rate", "int", "bool", "date", "text"];
+                let candidates = builtins
+                    .iter()
+                    .copied()
+                    .chain(self.enum_names.keys().map(String::as_str))
+                    .chain(self.record_names.keys().map(String::as_str));
+                did_you_mean(name, candidates).map(str::to_string)
+            }
         }
     }
 
