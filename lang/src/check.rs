@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Item, Module};
 use crate::diagnostic::{Code, FileId, Problem, Problems, Sources};
+use crate::ide::{self, index::Index, index::Resolved, index::Symbol};
 use crate::ir::{self, Type};
 use crate::span::Span;
 use crate::syntax::parse::parse;
@@ -40,6 +41,8 @@ pub struct Checked {
     pub problems: Problems,
     /// The parsed modules, the policy's own first, with their file ids.
     pub modules: Vec<(FileId, Module)>,
+    /// Where each name is declared and read, as the checker resolved it.
+    pub index: Index,
 }
 
 /// The stack the checker runs on: deep enough for every file the parser accepts.
@@ -83,6 +86,7 @@ pub fn check_bytes(name: &str, bytes: &[u8], loader: &mut (dyn Loader + Send)) -
                 policy: None,
                 problems: Problems { sources, list: vec![problem] },
                 modules: Vec::new(),
+                index: Index::default(),
             }
         }
     }
@@ -96,9 +100,10 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
     modules.push((main, parse(text, main, &mut problems)));
     load_bases(&mut sources, &mut modules, &mut problems, loader);
 
-    // Check what parsed even when some items did not, so that one run shows every mistake;
-    // only a file the parser refused whole, or whose base is missing (every name of the base
-    // would be reported unknown), is left alone.
+    // Check what parsed even when some items did not, so that one run shows every mistake.
+    // A file the parser refused whole, or whose base is missing (every name of the base would
+    // be reported unknown), is still resolved for the index, but its other problems are not
+    // reported.
     let refused = problems.iter().any(|p| {
         matches!(
             p.code,
@@ -109,18 +114,19 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
                 | Code::ExtendsNotFound
         )
     });
+    let checker = Checker::new(&modules, &sources);
+    let (policy, found, resolved) = checker.run();
     let policy = if refused {
         None
     } else {
-        let checker = Checker::new(&modules, &sources);
-        let (policy, found) = checker.run();
         problems.extend(found);
         policy
     };
+    let index = Index::new(ide::index::declarations(&modules), resolved);
     let mut problems = Problems { sources, list: problems };
     problems.sort();
     let policy = if problems.has_errors() { None } else { policy };
-    Checked { policy, problems, modules }
+    Checked { policy, problems, modules, index }
 }
 
 /// Check a policy held in a string that extends nothing.
@@ -234,6 +240,24 @@ pub(crate) struct Slot {
     pub position: Option<(ir::StageId, usize)>,
 }
 
+/// A parameter while it is being checked: its IR once its values check, whether anything
+/// reads it, where it is declared. Its [`ir::ParamId`] is its index, handed out once by the
+/// declaration pass.
+#[derive(Debug, Clone)]
+pub(crate) struct ParamSlot {
+    pub def: Option<ir::Param>,
+    pub used: bool,
+    pub decl: Decl,
+}
+
+/// An accumulator while it is being checked: its IR once checked and its type once known. Its
+/// [`ir::AccId`] is its index, handed out once by the declaration pass.
+#[derive(Debug, Clone)]
+pub(crate) struct AccSlot {
+    pub def: Option<ir::Accumulator>,
+    pub ty: Option<Type>,
+}
+
 /// A stage while it is being checked.
 #[derive(Debug, Clone)]
 pub(crate) struct StageInfo {
@@ -262,16 +286,15 @@ pub(crate) struct Checker<'a> {
     pub record_names: HashMap<String, (ir::RecordId, Decl)>,
     pub input: Option<(ir::RecordId, String)>,
     pub globals: HashMap<String, (Global, Decl)>,
-    pub params: Vec<Option<ir::Param>>,
-    pub param_used: Vec<bool>,
-    pub param_decls: Vec<Decl>,
-    pub accs: Vec<Option<ir::Accumulator>>,
-    pub acc_types: Vec<Option<Type>>,
+    pub params: Vec<ParamSlot>,
+    pub accs: Vec<AccSlot>,
     pub slots: Vec<Slot>,
     pub stages: Vec<StageInfo>,
     pub balance: Option<ir::Balance>,
     pub tests: Vec<ir::Test>,
     pub dated_field: Option<usize>,
+    /// Every name resolved so far, for editors.
+    pub resolved: Resolved,
     /// Overrides declared with another type than their base's: reported once, where the
     /// override is written; reads of them (in the base too) are not checked against either type.
     pub mistyped: HashSet<String>,
@@ -295,16 +318,14 @@ impl<'a> Checker<'a> {
             input: None,
             globals: HashMap::new(),
             params: Vec::new(),
-            param_used: Vec::new(),
-            param_decls: Vec::new(),
             accs: Vec::new(),
-            acc_types: Vec::new(),
             slots: Vec::new(),
             stages: Vec::new(),
             balance: None,
             tests: Vec::new(),
             dated_field: None,
             mistyped: HashSet::new(),
+            resolved: Resolved::default(),
         }
     }
 
@@ -321,7 +342,12 @@ impl<'a> Checker<'a> {
         self.problems.push(problem);
     }
 
-    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>) {
+    /// Record that `span` of `file` names `symbol`.
+    pub(crate) fn refer(&mut self, file: FileId, span: Span, symbol: Symbol) {
+        self.resolved.refs.push(ide::index::Reference { symbol, file, span });
+    }
+
+    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>, Resolved) {
         self.check_extends();
         self.declare();
         self.check_params();
@@ -333,7 +359,7 @@ impl<'a> Checker<'a> {
         let order = self.check_order();
         self.report_unused();
         let policy = self.finish(order);
-        (policy, self.problems)
+        (policy, self.problems, self.resolved)
     }
 
     fn finish(&mut self, order: Vec<ir::ValueId>) -> Option<ir::Policy> {
@@ -368,8 +394,8 @@ impl<'a> Checker<'a> {
             id_field: field("id")?,
             member_field: field("member")?,
             dated_field: self.dated_field?,
-            params: self.params.iter().cloned().collect::<Option<Vec<_>>>()?,
-            accumulators: self.accs.iter().cloned().collect::<Option<Vec<_>>>()?,
+            params: self.params.iter().map(|p| p.def.clone()).collect::<Option<Vec<_>>>()?,
+            accumulators: self.accs.iter().map(|a| a.def.clone()).collect::<Option<Vec<_>>>()?,
             values,
             order,
             stages: self
@@ -449,6 +475,8 @@ pub(crate) struct Merged<'a> {
     pub file: FileId,
     pub item: &'a Item,
     pub base: Option<(FileId, &'a Item)>,
+    /// The id the declaration pass gave the item (a duplicate gets one too, but not the name).
+    pub id: Option<Global>,
 }
 
 /// Merge a policy with its bases: base items first, overrides replacing the base's item in
@@ -472,12 +500,12 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                 if let Some(slot) = found.and_then(|i| merged.get_mut(i)) {
                     let base = Some((slot.file, slot.item));
                     if overrides {
-                        *slot = Merged { file, item, base };
+                        *slot = Merged { file, item, base, id: None };
                         if let Some(entry) = index.get_mut(&(kind, name)) {
                             entry.1 = file;
                         }
                     } else {
-                        merged.push(Merged { file, item, base });
+                        merged.push(Merged { file, item, base, id: None });
                     }
                     continue;
                 }
@@ -508,7 +536,7 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                         .collect();
                 }
             }
-            merged.push(Merged { file, item, base: None });
+            merged.push(Merged { file, item, base: None, id: None });
         }
     }
     merged

@@ -208,11 +208,13 @@ pub struct Problem {
     pub fixes: Vec<Fix>,
 }
 
-/// An edit that fixes a problem: replace `span` of the problem's file with `text`.
+/// An edit that fixes a problem: replace `span` of `file` with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     /// What the edit does, as an editor shows it (`replace with `ratio``).
     pub title: String,
+    /// The file edited: the problem's own, or (to add a variant to an enum) a base's.
+    pub file: FileId,
     /// The text replaced.
     pub span: Span,
     /// The new text.
@@ -308,9 +310,37 @@ impl Problem {
     }
 
     /// Offer an edit that fixes the problem: `text` in place of `span` of the problem's file.
-    pub fn fix(mut self, title: impl Into<String>, span: Span, text: impl Into<String>) -> Self {
-        self.fixes.push(Fix { title: title.into(), span, text: text.into() });
+    pub fn fix(self, title: impl Into<String>, span: Span, text: impl Into<String>) -> Self {
+        let file = self.file;
+        self.fix_in(file, title, span, text)
+    }
+
+    /// Offer an edit of `file` that fixes the problem.
+    pub fn fix_in(
+        mut self,
+        file: FileId,
+        title: impl Into<String>,
+        span: Span,
+        text: impl Into<String>,
+    ) -> Self {
+        self.fixes.push(Fix { title: title.into(), file, span, text: text.into() });
         self
+    }
+
+    /// Offer to delete `lines` (the whole declaration of the unused `name`), if known.
+    pub fn remove(self, lines: Option<Span>, name: &str) -> Self {
+        match lines {
+            Some(span) => self.fix(format!("remove `{name}`"), span, ""),
+            None => self,
+        }
+    }
+
+    /// Offer the replacement `did you mean` proposes, if any, for the name at `span`.
+    pub fn suggest(self, span: Span, suggestion: Option<&str>) -> Self {
+        match suggestion {
+            Some(s) => self.fix(format!("replace with `{s}`"), span, s),
+            None => self,
+        }
     }
 
     /// The primary span.

@@ -27,4 +27,4 @@ pub mod syntax;
 mod typeck;
 
 pub use check::{Checked, Loader, NoLoader, check, check_bytes, check_with};
-pub use diagnostic::{Code, Problem, Problems, Severity};
+pub use diagnostic::{Code, Fix, Problem, Problems, Severity};

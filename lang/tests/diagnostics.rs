@@ -1245,3 +1245,69 @@ rule due: money
         }
     });
 }
+
+/// The text of `source` once the fix titled `title` of its first problem with `code` is
+/// applied.
+fn fixed(source: &str, code: Code, title: &str) -> String {
+    let checked = check_with("policy.settle", source, &mut Bases(HashMap::new()));
+    let problem = checked.problems.list.iter().find(|p| p.code == code);
+    let titles: Vec<&str> =
+        problem.iter().flat_map(|p| &p.fixes).map(|f| f.title.as_str()).collect();
+    let fix = problem.and_then(|p| p.fixes.iter().find(|f| f.title == title));
+    assert!(fix.is_some(), "no fix `{title}` for {code} among {titles:?}");
+    let Some(fix) = fix else { return source.to_string() };
+    assert_eq!(fix.file, 0);
+    let mut text = source.to_string();
+    text.replace_range(fix.span.start as usize..fix.span.end as usize, &fix.text);
+    text
+}
+
+/// Each fix offered with a problem makes that problem go away, and reads as written by hand.
+#[test]
+fn fixes_repair_what_they_name() {
+    let cases = [
+        (
+            Code::NameUnknown,
+            "let a = claim.total\nlet b = a + deductable\nparam deductible: money = 450\n",
+            "replace with `deductible`",
+        ),
+        (
+            Code::TypeRateLiteral,
+            "param ratio: rate = 85\nlet a = claim.total * ratio\n",
+            "write `85%`",
+        ),
+        (
+            Code::TableMissingKeys,
+            "param d: money by Level = { level1: 450, level2: 300 }\nlet a = d[claim.level]\n",
+            "add `level3` (each valued 0, to be filled in)",
+        ),
+        (
+            Code::TableMissingKeys,
+            "param d: rate by Level = {\n    level1: 90%\n    level2: 85%\n}\nlet a = claim.total * d[claim.level]\n",
+            "add `level3` (each valued 0, to be filled in)",
+        ),
+        (
+            Code::NameUnknownVariant,
+            "let a = if claim.level == level4 then 1 else 2\n",
+            "add `level4` to `Level`",
+        ),
+        (Code::UnusedLet, "let spare = claim.total\n", "remove `spare`"),
+        (Code::NameUnknownField, "let a = claim.totl\n", "replace with `total`"),
+    ];
+    let mut shown = String::new();
+    for (code, lines, title) in cases {
+        let source = with_chain(lines);
+        let text = fixed(&source, code, title);
+        let after = check_with("policy.settle", &text, &mut Bases(HashMap::new()));
+        let codes: Vec<Code> = after.problems.list.iter().map(|p| p.code).collect();
+        assert!(!codes.contains(&code), "{code} remains after `{title}`:\n{text}");
+        shown.push_str(&format!("----- {title}\n"));
+        for line in source.lines().filter(|l| !text.lines().any(|t| t == *l)) {
+            shown.push_str(&format!("- {line}\n"));
+        }
+        for line in text.lines().filter(|l| !source.lines().any(|t| t == *l)) {
+            shown.push_str(&format!("+ {line}\n"));
+        }
+    }
+    insta::assert_snapshot!(shown);
+}

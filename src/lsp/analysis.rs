@@ -24,7 +24,8 @@ pub type Buffers = HashMap<PathBuf, (Url, Arc<str>)>;
 pub struct Analysis {
     /// What the front end found.
     pub checked: Checked,
-    /// Every name's declarations and references, in this file and its bases.
+    /// Every name's declarations and references, in this file and its bases, as the checker
+    /// resolved them (taken out of `checked`).
     pub index: Index,
     /// Each file read, by file id: its URI (`None` for a base with no path) and lines.
     files: Vec<(Option<Url>, LineIndex)>,
@@ -41,8 +42,8 @@ impl Analysis {
             Ok(path) => path.to_string_lossy().into_owned(),
             Err(()) => uri.to_string(),
         };
-        let checked = check_with(&name, text, &mut BufferLoader { buffers });
-        let index = Index::new(&checked.modules);
+        let mut checked = check_with(&name, text, &mut BufferLoader { buffers });
+        let index = std::mem::take(&mut checked.index);
         let files = checked
             .problems
             .sources

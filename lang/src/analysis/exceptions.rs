@@ -220,9 +220,11 @@ impl Checker<'_> {
                 .and_then(|(r, _)| self.records.get(*r))
                 .and_then(|r| r.fields.get(i))
                 .is_some_and(|f| f.ty == Type::Money),
-            Var::Acc(a) => {
-                self.accs.get(a).and_then(|x| x.as_ref()).is_some_and(|x| x.fold == FoldKind::Count)
-            }
+            Var::Acc(a) => self
+                .accs
+                .get(a)
+                .and_then(|x| x.def.as_ref())
+                .is_some_and(|x| x.fold == FoldKind::Count),
         };
         if let (true, Fact::Num { step, .. }) = (non_negative, &fact) {
             c = add(
@@ -279,7 +281,7 @@ impl Checker<'_> {
                 Some((format!("{name}.{}", f.name), f.ty))
             }
             Var::Acc(a) => {
-                let acc = self.accs.get(a)?.as_ref()?;
+                let acc = self.accs.get(a)?.def.as_ref()?;
                 Some((acc.name.clone(), acc.ty))
             }
         }

@@ -4,7 +4,10 @@
 use crate::diagnostic::{Code, Problem};
 use crate::ir::{ValueId, ValueKind};
 
+use crate::ast::{Item, StageStmt};
 use crate::check::Checker;
+use crate::diagnostic::FileId;
+use crate::span::Span;
 
 /// Where in the payer chain a value can first be computed: after statement `.1` of stage `.0`.
 type Need = Option<(usize, usize)>;
@@ -178,19 +181,37 @@ impl Checker<'_> {
         );
     }
 
+    /// The lines of the item or stage `let` whose name is at `name` in `file`, to delete it.
+    fn removal(&self, file: FileId, name: Span) -> Option<Span> {
+        let span = self.items.iter().filter(|m| m.file == file).find_map(|m| match m.item {
+            Item::Param(p) if p.name.span == name => Some(p.span),
+            Item::Let(l) if l.name.span == name => Some(l.span),
+            Item::Rule(r) if r.name.span == name => Some(r.span),
+            Item::Stage(s) => s.body.iter().find_map(|stmt| match stmt {
+                StageStmt::Let(l) if l.name.span == name => Some(l.span),
+                _ => None,
+            }),
+            _ => None,
+        })?;
+        let text = self.file_text(file);
+        let start = text.get(..span.start as usize)?.rfind('\n').map_or(0, |i| i + 1);
+        let end = text
+            .get(span.end as usize..)?
+            .find('\n')
+            .map_or(text.len(), |i| span.end as usize + i + 1);
+        Some(Span::new(start, end))
+    }
+
     /// Warn of parameters, rules and `let`s of the policy's own file that nothing reads.
     pub(crate) fn report_unused(&mut self) {
         let mut problems = Vec::new();
-        for (p, used) in self.param_used.iter().enumerate() {
-            let Some(decl) = self.param_decls.get(p) else { continue };
-            if *used || decl.file != 0 {
+        for slot in &self.params {
+            let decl = slot.decl;
+            if slot.used || decl.file != 0 {
                 continue;
             }
             // A parameter that failed its own checks is reported already.
-            let Some(name) = self.params.get(p).and_then(|x| x.as_ref()).map(|x| x.name.clone())
-            else {
-                continue;
-            };
+            let Some(name) = slot.def.as_ref().map(|x| x.name.clone()) else { continue };
             problems.push(
                 Problem::warning(
                     Code::UnusedParam,
@@ -199,7 +220,8 @@ impl Checker<'_> {
                     format!("parameter `{name}` is never used"),
                 )
                 .label("declared here, read nowhere")
-                .help("remove it, or use it in a rule or stage"),
+                .help("remove it, or use it in a rule or stage")
+                .remove(self.removal(decl.file, decl.span), &name),
             );
         }
         for slot in &self.slots {
@@ -219,7 +241,8 @@ impl Checker<'_> {
                     format!("{what} `{}` is never used", slot.name),
                 )
                 .label("computed, read nowhere")
-                .help("remove it, or read it in a stage or a test"),
+                .help("remove it, or read it in a stage or a test")
+                .remove(self.removal(slot.decl.file, slot.decl.span), &slot.name),
             );
         }
         self.problems.extend(problems);

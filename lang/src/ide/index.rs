@@ -1,22 +1,15 @@
 //! Where each name of a policy is declared and where it is read, across the files it extends.
 //!
-//! The index is built from parsed modules (the policy's own first, then its bases, as
-//! [`crate::Checked::modules`] holds them) without the checker, so it serves files with errors
-//! too: what resolves is indexed, the rest is left out. Editors use it to go to a definition,
-//! find references, highlight names and complete them.
-//!
-//! Names resolve as the checker resolves them: a fold's variable first, then the current
-//! stage's `let`s and outputs, then a test's claims, then top-level names; a bare name that is
-//! none of these is an enum variant, of the enum the context expects (the other side of a
-//! comparison, a table's key, a rule's type, a test claim's field) or of the only enum that has
-//! it.
+//! Declarations are read from the parsed modules (the policy's own first, then its bases);
+//! every reference is recorded by the checker as it resolves the name, so the editor and
+//! `settle check` cannot disagree on which name wins. The checker runs on files with errors too
+//! (what parsed, and even when a base is missing), so what resolves is indexed and the rest is
+//! left out. Editors use the index to go to a definition, find references, rename, highlight
+//! names and complete them.
 
 use std::collections::HashMap;
 
-use crate::ast::{
-    BinaryOp, Expr, ExprKind, FieldInit, FieldValue, Ident, Item, Module, ParamType, StageDecl,
-    StageStmt, TypeExpr, Value,
-};
+use crate::ast::{Item, Module, StageStmt};
 use crate::diagnostic::FileId;
 use crate::span::Span;
 
@@ -170,17 +163,16 @@ pub struct Index {
 }
 
 impl Index {
-    /// Index `modules`: the policy's own module first, then its bases.
-    pub fn new(modules: &[(FileId, Module)]) -> Index {
-        let tables = Tables::new(modules);
-        let mut walker = Walker { t: &tables, file: 0, index: Index::default() };
-        for (file, module) in modules {
-            walker.file = *file;
-            for item in &module.items {
-                walker.item(item);
-            }
-        }
-        let mut index = walker.index;
+    /// The index of a checked policy: the declarations written in its files, the fold variables
+    /// the checker bound (with the record each ranges over) and every name the checker
+    /// resolved.
+    pub(crate) fn new(mut decls: Vec<Decl>, resolved: Resolved) -> Index {
+        let Resolved { mut refs, bindings, binding_records } = resolved;
+        decls.extend(bindings);
+        decls.sort_by_key(|d| (d.file, d.name.start));
+        refs.sort_by_key(|r| (r.file, r.span.start, r.span.end));
+        refs.dedup();
+        let mut index = Index { decls, refs, binding_records, positions: Vec::new() };
         let decls = index.decls.iter().enumerate().map(|(i, d)| (d.file, d.name, true, i));
         let refs = index.refs.iter().enumerate().map(|(i, r)| (r.file, r.span, false, i));
         index.positions = decls.chain(refs).map(|(f, s, d, i)| (f, s.start, s.end, d, i)).collect();
@@ -316,590 +308,112 @@ impl Index {
     }
 }
 
-/// A type as far as name resolution needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty<'m> {
-    Unknown,
-    Enum(&'m str),
-    Record(&'m str),
-    List(&'m str),
-    Input,
-    Stage(&'m str),
-    Claim,
-}
-
-impl<'m> Ty<'m> {
-    fn enum_name(self) -> Option<&'m str> {
-        match self {
-            Ty::Enum(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// What a top-level value name is.
-#[derive(Debug, Clone, Copy)]
-struct ValueInfo<'m> {
-    kind: Kind,
-    /// The declared type: of the value, or of a table's cells.
-    ty: Option<&'m TypeExpr>,
-    /// A table's key enums.
-    keys: &'m [Ident],
-}
-
-/// Every name declared at the top of the policy and its bases, the most derived first.
+/// What the checker records while it resolves names: every reference, and the fold variables
+/// it binds with the record each ranges over.
 #[derive(Debug, Default)]
-struct Tables<'m> {
-    values: HashMap<&'m str, ValueInfo<'m>>,
-    enums: HashMap<&'m str, Vec<&'m str>>,
-    records: HashMap<&'m str, Vec<(&'m str, &'m TypeExpr)>>,
-    stages: HashMap<&'m str, Vec<(&'m str, &'m TypeExpr)>>,
-    input: Option<&'m str>,
+pub(crate) struct Resolved {
+    pub refs: Vec<Reference>,
+    pub bindings: Vec<Decl>,
+    pub binding_records: HashMap<Symbol, String>,
 }
 
-impl<'m> Tables<'m> {
-    fn new(modules: &'m [(FileId, Module)]) -> Self {
-        let mut t = Tables::default();
-        for item in modules.iter().flat_map(|(_, m)| &m.items) {
-            let value = |kind, ty, keys| ValueInfo { kind, ty, keys };
-            let (name, info) = match item {
+/// Every declaration written in `modules`, the policy's own first: items, enum variants, record
+/// and input fields, stage outputs and `let`s, test claims. Declarations need no resolution;
+/// fold variables are declared by the checker where it binds them.
+pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
+    let mut out = Vec::new();
+    for (file, module) in modules {
+        let file = *file;
+        let mut declare = |symbol, kind, name, extent, visibility, overrides| {
+            out.push(Decl { symbol, kind, file, name, extent, visibility, overrides });
+        };
+        for item in &module.items {
+            match item {
                 Item::Enum(d) => {
-                    let variants = d.variants.iter().map(|(v, _)| v.name.as_str()).collect();
-                    t.enums.entry(&d.name.name).or_insert(variants);
-                    continue;
-                }
-                Item::Record(d) => {
-                    let fields = d.fields.iter().map(|f| (f.name.name.as_str(), &f.ty)).collect();
-                    t.records.entry(&d.name.name).or_insert(fields);
-                    continue;
-                }
-                Item::Input(d) => {
-                    let fields = d.fields.iter().map(|f| (f.name.name.as_str(), &f.ty)).collect();
-                    t.records.entry(&d.name.name).or_insert(fields);
-                    t.input = t.input.or(Some(&d.name.name));
-                    (&d.name, value(Kind::Input, None, &[][..]))
-                }
-                Item::Yearly(d) => (&d.name, value(Kind::Yearly, d.ty.as_ref(), &[])),
-                Item::Param(d) => match &d.ty {
-                    ParamType::Value { ty, keys } => (&d.name, value(Kind::Param, Some(ty), keys)),
-                    ParamType::Scale(_) => (&d.name, value(Kind::Param, None, &[])),
-                },
-                Item::Let(d) => (&d.name, value(Kind::Let, d.ty.as_ref(), &[])),
-                Item::Rule(d) => (&d.name, value(Kind::Rule, Some(&d.ty), &[])),
-                Item::Stage(d) => {
-                    let outputs = d.outputs.iter().map(|(n, ty)| (n.name.as_str(), ty)).collect();
-                    t.stages.entry(&d.name.name).or_insert(outputs);
-                    (&d.name, value(Kind::Stage, None, &[]))
-                }
-                _ => continue,
-            };
-            t.values.entry(&name.name).or_insert(info);
-        }
-        t
-    }
-
-    fn ty(&self, ty: Option<&'m TypeExpr>) -> Ty<'m> {
-        match ty {
-            Some(TypeExpr::Named(id)) => {
-                if let Some((name, _)) = self.enums.get_key_value(id.name.as_str()) {
-                    Ty::Enum(name)
-                } else if let Some((name, _)) = self.records.get_key_value(id.name.as_str()) {
-                    Ty::Record(name)
-                } else {
-                    Ty::Unknown
-                }
-            }
-            Some(TypeExpr::List(id, _)) => match self.records.get_key_value(id.name.as_str()) {
-                Some((name, _)) => Ty::List(name),
-                None => Ty::Unknown,
-            },
-            None => Ty::Unknown,
-        }
-    }
-
-    fn field(&self, record: &str, field: &str) -> Option<(&'m str, Ty<'m>)> {
-        let (name, ty) = self.records.get(record)?.iter().find(|(n, _)| *n == field)?;
-        Some((name, self.ty(Some(ty))))
-    }
-
-    fn has_variant(&self, enum_name: &str, variant: &str) -> bool {
-        self.enums.get(enum_name).is_some_and(|vs| vs.contains(&variant))
-    }
-}
-
-/// The names a stage body reads without a dot.
-#[derive(Debug)]
-struct StageScope<'m> {
-    locals: Vec<(&'m str, Symbol, Ty<'m>)>,
-}
-
-/// The names in scope while walking one item.
-#[derive(Debug, Default)]
-struct Scope<'m> {
-    stage: Option<StageScope<'m>>,
-    vars: Vec<(&'m str, Symbol, Ty<'m>)>,
-    claims: Vec<(&'m str, Symbol)>,
-}
-
-struct Walker<'t, 'm> {
-    t: &'t Tables<'m>,
-    file: FileId,
-    index: Index,
-}
-
-impl<'m> Walker<'_, 'm> {
-    fn declare(&mut self, symbol: Symbol, kind: Kind, name: Span, extent: Span, vis: Visibility) {
-        self.declare_override(symbol, kind, name, extent, vis, false);
-    }
-
-    fn declare_override(
-        &mut self,
-        symbol: Symbol,
-        kind: Kind,
-        name: Span,
-        extent: Span,
-        visibility: Visibility,
-        overrides: bool,
-    ) {
-        let file = self.file;
-        self.index.decls.push(Decl { symbol, kind, file, name, extent, visibility, overrides });
-    }
-
-    fn refer(&mut self, symbol: Symbol, span: Span) {
-        self.index.refs.push(Reference { symbol, file: self.file, span });
-    }
-
-    fn type_ref(&mut self, ty: &TypeExpr) {
-        let id = match ty {
-            TypeExpr::Named(id) | TypeExpr::List(id, _) => id,
-        };
-        if self.t.enums.contains_key(id.name.as_str())
-            || self.t.records.contains_key(id.name.as_str())
-        {
-            self.refer(Symbol::Type(id.name.clone()), id.span);
-        }
-    }
-
-    fn item(&mut self, item: &'m Item) {
-        let mut sc = Scope::default();
-        match item {
-            Item::Policy { .. }
-            | Item::Extends { .. }
-            | Item::YearStart { .. }
-            | Item::Rounding { .. } => {}
-            Item::DatedBy { field, .. } => {
-                self.expr(&mut sc, field, None);
-            }
-            Item::Enum(d) => {
-                let name = &d.name.name;
-                self.declare(
-                    Symbol::Type(name.clone()),
-                    Kind::Enum,
-                    d.name.span,
-                    d.span,
-                    Visibility::Global,
-                );
-                for (v, label) in &d.variants {
-                    let extent = label.as_ref().map_or(v.span, |l| v.span.to(l.span));
-                    let symbol = Symbol::Variant(name.clone(), v.name.clone());
-                    self.declare(symbol, Kind::Variant, v.span, extent, Visibility::Member);
-                }
-            }
-            Item::Record(d) | Item::Input(d) => {
-                let input = matches!(item, Item::Input(_));
-                let (symbol, kind) = if input {
-                    (Symbol::Value(d.name.name.clone()), Kind::Input)
-                } else {
-                    (Symbol::Type(d.name.name.clone()), Kind::Record)
-                };
-                self.declare(symbol, kind, d.name.span, d.span, Visibility::Global);
-                for f in &d.fields {
-                    let extent = f.doc.as_ref().map_or(f.ty.span(), |doc| doc.span);
-                    let symbol = Symbol::Field(d.name.name.clone(), f.name.name.clone());
-                    let extent = f.name.span.to(extent);
-                    self.declare(symbol, Kind::Field, f.name.span, extent, Visibility::Member);
-                    self.type_ref(&f.ty);
-                }
-            }
-            Item::Yearly(d) => {
-                let symbol = Symbol::Value(d.name.name.clone());
-                self.declare(symbol, Kind::Yearly, d.name.span, d.span, Visibility::Global);
-                if let Some(ty) = &d.ty {
-                    self.type_ref(ty);
-                }
-                self.expr(&mut sc, &d.fold, None);
-                if let Some(filter) = &d.filter {
-                    self.expr(&mut sc, filter, None);
-                }
-            }
-            Item::Param(d) => {
-                let symbol = Symbol::Value(d.name.name.clone());
-                let (name, extent) = (d.name.span, d.span);
-                self.declare_override(
-                    symbol,
-                    Kind::Param,
-                    name,
-                    extent,
-                    Visibility::Global,
-                    d.overrides,
-                );
-                let mut keys = Vec::new();
-                if let ParamType::Value { ty, keys: key_idents } = &d.ty {
-                    self.type_ref(ty);
-                    for k in key_idents {
-                        if self.t.enums.contains_key(k.name.as_str()) {
-                            self.refer(Symbol::Type(k.name.clone()), k.span);
-                        }
-                        keys.push(k.name.as_str());
+                    let name = &d.name.name;
+                    let symbol = Symbol::Type(name.clone());
+                    declare(symbol, Kind::Enum, d.name.span, d.span, Visibility::Global, false);
+                    for (v, label) in &d.variants {
+                        let extent = label.as_ref().map_or(v.span, |l| v.span.to(l.span));
+                        let symbol = Symbol::Variant(name.clone(), v.name.clone());
+                        declare(symbol, Kind::Variant, v.span, extent, Visibility::Member, false);
                     }
                 }
-                for version in &d.versions {
-                    self.table(&version.value, &keys);
-                }
-            }
-            Item::Let(d) => {
-                let symbol = Symbol::Value(d.name.name.clone());
-                let (name, extent) = (d.name.span, d.span);
-                self.declare_override(
-                    symbol,
-                    Kind::Let,
-                    name,
-                    extent,
-                    Visibility::Global,
-                    d.overrides,
-                );
-                if let Some(ty) = &d.ty {
-                    self.type_ref(ty);
-                }
-                let expect = self.t.ty(d.ty.as_ref()).enum_name();
-                self.expr(&mut sc, &d.value, expect);
-            }
-            Item::Rule(d) => {
-                let symbol = Symbol::Value(d.name.name.clone());
-                let (name, extent) = (d.name.span, d.span);
-                self.declare_override(
-                    symbol,
-                    Kind::Rule,
-                    name,
-                    extent,
-                    Visibility::Global,
-                    d.overrides,
-                );
-                self.type_ref(&d.ty);
-                let expect = self.t.ty(Some(&d.ty)).enum_name();
-                self.expr(&mut sc, &d.default.value, expect);
-                for exception in &d.exceptions {
-                    self.expr(&mut sc, &exception.when, None);
-                    self.expr(&mut sc, &exception.arm.value, expect);
-                }
-            }
-            Item::Stage(d) => self.stage(d),
-            Item::Balance { total, parts, .. } => {
-                self.expr(&mut sc, total, None);
-                self.expr(&mut sc, parts, None);
-            }
-            Item::Test(d) => {
-                let input = self.t.input;
-                for c in &d.claims {
-                    let symbol = Symbol::Claim(self.file, c.label.span, c.label.name.clone());
-                    let vis = Visibility::Within(d.span);
-                    self.declare(symbol.clone(), Kind::Claim, c.label.span, c.span, vis);
-                    if Some(c.record.name.as_str()) == input {
-                        self.refer(Symbol::Value(c.record.name.clone()), c.record.span);
-                    }
-                    self.field_inits(&c.fields, input);
-                    sc.claims.push((&c.label.name, symbol));
-                }
-                for e in &d.expects {
-                    self.expr(&mut sc, e, None);
-                }
-            }
-        }
-    }
-
-    fn stage(&mut self, d: &'m StageDecl) {
-        let stage = &d.name.name;
-        let vis = Visibility::Within(d.span);
-        let symbol = Symbol::Value(stage.clone());
-        let (name, extent) = (d.name.span, d.span);
-        self.declare_override(symbol, Kind::Stage, name, extent, Visibility::Global, d.overrides);
-        let mut locals = Vec::new();
-        for (output, ty) in &d.outputs {
-            let symbol = Symbol::Output(stage.clone(), output.name.clone());
-            let extent = output.span.to(ty.span());
-            self.declare(symbol.clone(), Kind::Output, output.span, extent, vis);
-            self.type_ref(ty);
-            locals.push((output.name.as_str(), symbol, self.t.ty(Some(ty))));
-        }
-        for stmt in &d.body {
-            if let StageStmt::Let(l) = stmt {
-                let symbol = Symbol::Local(self.file, stage.clone(), l.name.name.clone());
-                self.declare(symbol.clone(), Kind::Local, l.name.span, l.span, vis);
-                locals.push((l.name.name.as_str(), symbol, self.t.ty(l.ty.as_ref())));
-            }
-        }
-        let mut sc = Scope { stage: Some(StageScope { locals }), ..Scope::default() };
-        for stmt in &d.body {
-            match stmt {
-                StageStmt::Let(l) => {
-                    if let Some(ty) = &l.ty {
-                        self.type_ref(ty);
-                    }
-                    let expect = self.t.ty(l.ty.as_ref()).enum_name();
-                    self.expr(&mut sc, &l.value, expect);
-                }
-                StageStmt::Assign { name, value, .. } => {
-                    let output = self
-                        .t
-                        .stages
-                        .get(stage.as_str())
-                        .and_then(|outs| outs.iter().find(|(n, _)| *n == name.name))
-                        .map(|(_, ty)| self.t.ty(Some(ty)));
-                    if output.is_some() {
-                        self.refer(Symbol::Output(stage.clone(), name.name.clone()), name.span);
-                    }
-                    let expect = output.and_then(Ty::enum_name);
-                    self.expr(&mut sc, value, expect);
-                }
-            }
-        }
-    }
-
-    /// The keys of a parameter's table, variants of its key enums by nesting depth.
-    fn table(&mut self, value: &'m Value, keys: &[&'m str]) {
-        let Value::Table { entries, .. } = value else { return };
-        let (first, rest) = match keys.split_first() {
-            Some((first, rest)) => (Some(*first), rest),
-            None => (None, &[][..]),
-        };
-        for entry in entries {
-            if let (Some(key), Some(e)) = (&entry.key, first) {
-                if self.t.has_variant(e, &key.name) {
-                    self.refer(Symbol::Variant(e.to_string(), key.name.clone()), key.span);
-                }
-            }
-            self.table(&entry.value, rest);
-        }
-    }
-
-    /// A test claim's field values, or a list item's, of `record`.
-    fn field_inits(&mut self, fields: &'m [FieldInit], record: Option<&'m str>) {
-        for init in fields {
-            let field = record.and_then(|r| Some((r, self.t.field(r, &init.name.name)?)));
-            if let Some((r, (name, _))) = field {
-                self.refer(Symbol::Field(r.to_string(), name.to_string()), init.name.span);
-            }
-            let ty = field.map_or(Ty::Unknown, |(_, (_, ty))| ty);
-            match &init.value {
-                FieldValue::Expr(e) => {
-                    self.expr(&mut Scope::default(), e, ty.enum_name());
-                }
-                FieldValue::List(items, _) => {
-                    let item_record = match ty {
-                        Ty::List(r) => Some(r),
-                        _ => None,
+                Item::Record(d) | Item::Input(d) => {
+                    let (symbol, kind) = if matches!(item, Item::Input(_)) {
+                        (Symbol::Value(d.name.name.clone()), Kind::Input)
+                    } else {
+                        (Symbol::Type(d.name.name.clone()), Kind::Record)
                     };
-                    for (inits, _) in items {
-                        self.field_inits(inits, item_record);
+                    declare(symbol, kind, d.name.span, d.span, Visibility::Global, false);
+                    for f in &d.fields {
+                        let end = f.doc.as_ref().map_or(f.ty.span(), |doc| doc.span);
+                        let symbol = Symbol::Field(d.name.name.clone(), f.name.name.clone());
+                        let extent = f.name.span.to(end);
+                        declare(
+                            symbol,
+                            Kind::Field,
+                            f.name.span,
+                            extent,
+                            Visibility::Member,
+                            false,
+                        );
                     }
                 }
-            }
-        }
-    }
-
-    /// Whether `e` is a bare name that is no value: an enum variant waiting for its context.
-    fn is_bare(&self, sc: &Scope<'m>, e: &Expr) -> bool {
-        match &e.kind {
-            ExprKind::Name(id) => {
-                let n = id.name.as_str();
-                !sc.vars.iter().any(|(v, ..)| *v == n)
-                    && !sc.stage.as_ref().is_some_and(|s| s.locals.iter().any(|(l, ..)| *l == n))
-                    && !sc.claims.iter().any(|(c, _)| *c == n)
-                    && !self.t.values.contains_key(n)
-            }
-            ExprKind::Paren(inner) => self.is_bare(sc, inner),
-            _ => false,
-        }
-    }
-
-    fn expr(&mut self, sc: &mut Scope<'m>, e: &'m Expr, expect: Option<&'m str>) -> Ty<'m> {
-        match &e.kind {
-            ExprKind::Lit(_) => Ty::Unknown,
-            ExprKind::Name(id) => self.name(sc, id, expect),
-            ExprKind::Member(base, field) => self.member(sc, base, field),
-            ExprKind::Index(base, keys) => {
-                let info = match &base.kind {
-                    ExprKind::Name(id) => self.t.values.get(id.name.as_str()).copied(),
-                    _ => None,
-                };
-                self.expr(sc, base, None);
-                let key_enums = info.map_or(&[][..], |i| i.keys);
-                for (i, key) in keys.iter().enumerate() {
-                    let expect = key_enums.get(i).map(|k| k.name.as_str());
-                    self.expr(sc, key, expect);
+                Item::Yearly(d) => {
+                    let symbol = Symbol::Value(d.name.name.clone());
+                    declare(symbol, Kind::Yearly, d.name.span, d.span, Visibility::Global, false);
                 }
-                self.t.ty(info.and_then(|i| i.ty))
-            }
-            ExprKind::Call(func, args) => {
-                let passes = matches!(func.name.as_str(), "min" | "max" | "abs");
-                let mut first = Ty::Unknown;
-                for (i, arg) in args.iter().enumerate() {
-                    let t = self.expr(sc, arg, if passes { expect } else { None });
-                    if i == 0 && passes {
-                        first = t;
+                Item::Param(d) => {
+                    let symbol = Symbol::Value(d.name.name.clone());
+                    let vis = Visibility::Global;
+                    declare(symbol, Kind::Param, d.name.span, d.span, vis, d.overrides);
+                }
+                Item::Let(d) => {
+                    let symbol = Symbol::Value(d.name.name.clone());
+                    let vis = Visibility::Global;
+                    declare(symbol, Kind::Let, d.name.span, d.span, vis, d.overrides);
+                }
+                Item::Rule(d) => {
+                    let symbol = Symbol::Value(d.name.name.clone());
+                    let vis = Visibility::Global;
+                    declare(symbol, Kind::Rule, d.name.span, d.span, vis, d.overrides);
+                }
+                Item::Stage(d) => {
+                    let stage = &d.name.name;
+                    let symbol = Symbol::Value(stage.clone());
+                    let vis = Visibility::Global;
+                    declare(symbol, Kind::Stage, d.name.span, d.span, vis, d.overrides);
+                    let within = Visibility::Within(d.span);
+                    for (output, ty) in &d.outputs {
+                        let symbol = Symbol::Output(stage.clone(), output.name.clone());
+                        let extent = output.span.to(ty.span());
+                        declare(symbol, Kind::Output, output.span, extent, within, false);
+                    }
+                    for stmt in &d.body {
+                        if let StageStmt::Let(l) = stmt {
+                            let symbol = Symbol::Local(file, stage.clone(), l.name.name.clone());
+                            declare(symbol, Kind::Local, l.name.span, l.span, within, false);
+                        }
                     }
                 }
-                first
-            }
-            ExprKind::Fold { body, var, list, filter, .. } => {
-                let record = match self.expr(sc, list, None) {
-                    Ty::List(r) => Some(r),
-                    _ => None,
-                };
-                let symbol = Symbol::Binding(self.file, var.span, var.name.clone());
-                let vis = Visibility::Within(e.span);
-                self.declare(symbol.clone(), Kind::Binding, var.span, e.span, vis);
-                if let Some(r) = record {
-                    self.index.binding_records.insert(symbol.clone(), r.to_string());
-                }
-                sc.vars.push((&var.name, symbol, record.map_or(Ty::Unknown, Ty::Record)));
-                self.expr(sc, body, None);
-                if let Some(filter) = filter {
-                    self.expr(sc, filter, None);
-                }
-                sc.vars.pop();
-                Ty::Unknown
-            }
-            ExprKind::If(c, a, b) => {
-                self.expr(sc, c, None);
-                let ta = self.expr(sc, a, expect);
-                let tb = self.expr(sc, b, expect.or(ta.enum_name()));
-                if ta == Ty::Unknown { tb } else { ta }
-            }
-            ExprKind::Unary(_, inner) | ExprKind::Paren(inner) => self.expr(sc, inner, expect),
-            ExprKind::Binary(op, l, r) => {
-                if op.is_comparison() && self.is_bare(sc, l) {
-                    let tr = self.expr(sc, r, None);
-                    self.expr(sc, l, tr.enum_name());
-                    Ty::Unknown
-                } else if op.is_comparison() || *op == BinaryOp::In {
-                    let tl = self.expr(sc, l, None);
-                    self.expr(sc, r, tl.enum_name());
-                    Ty::Unknown
-                } else {
-                    let tl = self.expr(sc, l, expect);
-                    self.expr(sc, r, expect);
-                    tl
-                }
-            }
-            ExprKind::Set(items) => {
-                for item in items {
-                    self.expr(sc, item, expect);
-                }
-                Ty::Unknown
-            }
-        }
-    }
-
-    fn name(&mut self, sc: &Scope<'m>, id: &'m Ident, expect: Option<&'m str>) -> Ty<'m> {
-        let n = id.name.as_str();
-        if let Some((_, symbol, ty)) = sc.vars.iter().rev().find(|(v, ..)| *v == n) {
-            let (symbol, ty) = (symbol.clone(), *ty);
-            self.refer(symbol, id.span);
-            return ty;
-        }
-        if let Some((_, symbol, ty)) =
-            sc.stage.as_ref().and_then(|s| s.locals.iter().find(|(l, ..)| *l == n))
-        {
-            let (symbol, ty) = (symbol.clone(), *ty);
-            self.refer(symbol, id.span);
-            return ty;
-        }
-        if let Some((_, symbol)) = sc.claims.iter().find(|(c, _)| *c == n) {
-            self.refer(symbol.clone(), id.span);
-            return Ty::Claim;
-        }
-        if let Some((name, info)) = self.t.values.get_key_value(n) {
-            self.refer(Symbol::Value(id.name.clone()), id.span);
-            return match info.kind {
-                Kind::Input => Ty::Input,
-                Kind::Stage => Ty::Stage(name),
-                Kind::Param if !info.keys.is_empty() => Ty::Unknown,
-                _ => self.t.ty(info.ty),
-            };
-        }
-        let owner = match expect.filter(|e| self.t.has_variant(e, n)) {
-            Some(e) => Some(e),
-            None => {
-                let mut owners = self.t.enums.iter().filter(|(_, vs)| vs.contains(&n));
-                match (owners.next(), owners.next()) {
-                    (Some((e, _)), None) => Some(*e),
-                    _ => None,
-                }
-            }
-        };
-        match owner {
-            Some(e) => {
-                self.refer(Symbol::Variant(e.to_string(), id.name.clone()), id.span);
-                Ty::Enum(e)
-            }
-            None => Ty::Unknown,
-        }
-    }
-
-    fn member(&mut self, sc: &mut Scope<'m>, base: &'m Expr, field: &'m Ident) -> Ty<'m> {
-        if let ExprKind::Name(b) = &base.kind {
-            if self.is_bare(sc, base) {
-                if let Some((e, _)) = self.t.enums.get_key_value(b.name.as_str()) {
-                    self.refer(Symbol::Type(b.name.clone()), b.span);
-                    if self.t.has_variant(e, &field.name) {
-                        let symbol = Symbol::Variant(b.name.clone(), field.name.clone());
-                        self.refer(symbol, field.span);
+                Item::Test(d) => {
+                    for c in &d.claims {
+                        let symbol = Symbol::Claim(file, c.label.span, c.label.name.clone());
+                        let within = Visibility::Within(d.span);
+                        declare(symbol, Kind::Claim, c.label.span, c.span, within, false);
                     }
-                    return Ty::Enum(e);
                 }
+                Item::Policy { .. }
+                | Item::Extends { .. }
+                | Item::YearStart { .. }
+                | Item::Rounding { .. }
+                | Item::DatedBy { .. }
+                | Item::Balance { .. } => {}
             }
-        }
-        let f = field.name.as_str();
-        match self.expr(sc, base, None) {
-            Ty::Input | Ty::Claim => {
-                let input = self.t.input;
-                if let Some((r, (name, ty))) = input.and_then(|r| Some((r, self.t.field(r, f)?))) {
-                    self.refer(Symbol::Field(r.to_string(), name.to_string()), field.span);
-                    return ty;
-                }
-                // A test claim's computed values: `a.deductible_due`, `a.basic.pay`.
-                let Some((name, info)) = self.t.values.get_key_value(f) else { return Ty::Unknown };
-                if !matches!(info.kind, Kind::Let | Kind::Rule | Kind::Yearly | Kind::Stage) {
-                    return Ty::Unknown;
-                }
-                self.refer(Symbol::Value(field.name.clone()), field.span);
-                match info.kind {
-                    Kind::Stage => Ty::Stage(name),
-                    _ => self.t.ty(info.ty),
-                }
-            }
-            Ty::Stage(s) => {
-                let output = self.t.stages.get(s).and_then(|o| o.iter().find(|(n, _)| *n == f));
-                match output {
-                    Some((name, ty)) => {
-                        let ty = self.t.ty(Some(ty));
-                        self.refer(Symbol::Output(s.to_string(), name.to_string()), field.span);
-                        ty
-                    }
-                    None => Ty::Unknown,
-                }
-            }
-            Ty::Record(r) => match self.t.field(r, f) {
-                Some((name, ty)) => {
-                    self.refer(Symbol::Field(r.to_string(), name.to_string()), field.span);
-                    ty
-                }
-                None => Ty::Unknown,
-            },
-            Ty::Unknown | Ty::Enum(_) | Ty::List(_) => Ty::Unknown,
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -943,8 +457,7 @@ test "one" {
 "#;
 
     fn index(text: &'static str, bases: Vec<(&'static str, &'static str)>) -> Index {
-        let checked = check_with("main.settle", text, &mut Files(bases));
-        Index::new(&checked.modules)
+        check_with("main.settle", text, &mut Files(bases)).index
     }
 
     /// The symbol at the `n`th occurrence (from 0) of `needle` in `text`.
@@ -1097,6 +610,42 @@ test \"t\" {
         let in_city =
             texts(CITY, index.references(primary).filter(|r| r.file == 0).map(|r| r.span));
         assert_eq!(in_city.len(), 2);
+    }
+
+    #[test]
+    fn names_resolve_as_the_checker_resolves_them() {
+        // A test claim named like a top-level value: `due.basic.pay` is the claim's value, a
+        // bare `due` the top-level rule (which the checker reports as naming no claim).
+        const SHADOW: &str = "policy s
+input claim { id: text, member: text, date: date, total: money }
+rule due: money
+    default 1
+stage basic (pay: money) {
+    pay = claim.total - due
+}
+balance claim.total = basic.pay
+test \"t\" {
+    claim due { member: \"m\", date: 2023-01-01, total: 100 }
+    expect due.basic.pay == 99 and due == 1
+}
+";
+        let checked = check_with("main.settle", SHADOW, &mut Files(vec![]));
+        assert!(checked.problems.list.iter().any(|p| p.code == crate::Code::TestUnknownValue));
+        let index = checked.index;
+        assert!(matches!(at(&index, SHADOW, "due.basic", 0), Symbol::Claim(0, _, n) if n == "due"));
+        assert_eq!(at(&index, SHADOW, "due == 1", 0), &Symbol::Value("due".into()));
+    }
+
+    #[test]
+    fn a_file_whose_base_is_missing_is_indexed() {
+        const ORPHAN: &str = "policy o
+extends \"missing.settle\"
+let x = 1
+let y = x + 1
+";
+        let index = index(ORPHAN, vec![]);
+        assert_eq!(at(&index, ORPHAN, "x + 1", 0), &Symbol::Value("x".into()));
+        assert_eq!(index.references(&Symbol::Value("x".into())).count(), 1);
     }
 
     #[test]

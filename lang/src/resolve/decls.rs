@@ -5,7 +5,7 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::{self, Type, ValueKind};
 use crate::span::Span;
 
-use crate::check::{Checker, Decl, Global, Slot, StageInfo};
+use crate::check::{AccSlot, Checker, Decl, Global, ParamSlot, Slot, StageInfo};
 
 impl Checker<'_> {
     /// Declare the header, types and every value name; report duplicates.
@@ -13,40 +13,37 @@ impl Checker<'_> {
         self.declare_header();
         self.declare_types();
         let items = self.items.clone();
-        for m in &items {
+        for (index, m) in items.iter().enumerate() {
             let file = m.file;
-            match m.item {
+            let id = match m.item {
                 Item::Yearly(y) => {
-                    let id = self.accs.len();
-                    self.accs.push(None);
-                    self.acc_types.push(None);
-                    self.declare_global(
-                        &y.name.name,
-                        Global::Acc(id),
-                        Decl { file, span: y.name.span },
-                    );
+                    let id = Global::Acc(self.accs.len());
+                    self.accs.push(AccSlot { def: None, ty: None });
+                    self.declare_global(&y.name.name, id, Decl { file, span: y.name.span });
+                    id
                 }
                 Item::Param(p) => {
-                    let id = self.params.len();
-                    self.params.push(None);
-                    self.param_used.push(false);
                     let decl = Decl { file, span: p.name.span };
-                    self.param_decls.push(decl);
-                    self.declare_global(&p.name.name, Global::Param(id), decl);
+                    let id = Global::Param(self.params.len());
+                    self.params.push(ParamSlot { def: None, used: false, decl });
+                    self.declare_global(&p.name.name, id, decl);
+                    id
                 }
                 Item::Let(l) => {
                     let decl = Decl { file, span: l.name.span };
-                    let id = self.new_slot(&l.name.name, ValueKind::Let, decl, None);
-                    self.declare_global(&l.name.name, Global::Value(id), decl);
+                    let id = Global::Value(self.new_slot(&l.name.name, ValueKind::Let, decl, None));
+                    self.declare_global(&l.name.name, id, decl);
+                    id
                 }
                 Item::Rule(r) => {
                     let decl = Decl { file, span: r.name.span };
                     let ty = self.resolve_type(file, &r.ty);
-                    let id = self.new_slot(&r.name.name, ValueKind::Rule, decl, ty);
-                    if let Some(slot) = self.slots.get_mut(id) {
+                    let value = self.new_slot(&r.name.name, ValueKind::Rule, decl, ty);
+                    if let Some(slot) = self.slots.get_mut(value) {
                         slot.sources = r.sources.iter().map(|s| s.value.clone()).collect();
                     }
-                    self.declare_global(&r.name.name, Global::Value(id), decl);
+                    self.declare_global(&r.name.name, Global::Value(value), decl);
+                    Global::Value(value)
                 }
                 Item::Stage(s) => {
                     let stage = self.stages.len();
@@ -92,8 +89,12 @@ impl Checker<'_> {
                         sources: s.sources.iter().map(|t| t.value.clone()).collect(),
                         decl,
                     });
+                    Global::Stage(stage)
                 }
-                _ => {}
+                _ => continue,
+            };
+            if let Some(slot) = self.items.get_mut(index) {
+                slot.id = Some(id);
             }
         }
     }

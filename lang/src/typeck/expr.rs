@@ -11,6 +11,7 @@ use crate::span::Span;
 
 use super::types::{Outcome, Ty};
 use crate::check::{Checker, Global};
+use crate::ide::index::Symbol;
 
 /// The functions a policy may call.
 pub(crate) const FUNCTIONS: &[&str] =
@@ -25,10 +26,11 @@ pub(crate) struct Scope {
     /// The stage's locals and outputs by name, with the statement index that sets them
     /// (`usize::MAX` for outputs not set yet).
     pub stage_names: HashMap<String, (ir::ValueId, usize)>,
-    /// Variables bound by folds, outermost first, with their record type.
-    pub vars: Vec<(String, ir::RecordId)>,
-    /// In a test: the labels of its claims.
-    pub claims: Vec<String>,
+    /// Variables bound by folds, outermost first, with their record type and where each is
+    /// bound.
+    pub vars: Vec<(String, ir::RecordId, Span)>,
+    /// In a test: the labels of its claims, with where each is written.
+    pub claims: Vec<(String, Span)>,
 }
 
 /// An expression once checked.
@@ -561,7 +563,7 @@ impl Checker<'_> {
     fn is_unbound(&self, scope: &Scope, e: &ast::Expr) -> bool {
         match &e.kind {
             ExprKind::Name(id) => {
-                !scope.vars.iter().any(|(n, _)| *n == id.name)
+                !scope.vars.iter().any(|(n, ..)| *n == id.name)
                     && !scope.stage_names.contains_key(&id.name)
                     && !self.globals.contains_key(&id.name)
             }
@@ -572,14 +574,19 @@ impl Checker<'_> {
 
     fn name(&mut self, scope: &Scope, id: &Ident, expect: Option<Type>) -> TExpr {
         let span = id.span;
-        if let Some(depth) = scope.vars.iter().rposition(|(n, _)| *n == id.name) {
-            let record = scope.vars.get(depth).map_or(0, |(_, r)| *r);
-            return TExpr::new(ir::ExprKind::Local(depth), Type::Record(record), span);
+        let bound = scope.vars.iter().enumerate().rev().find(|(_, (n, ..))| *n == id.name);
+        if let Some((depth, (_, record, at))) = bound {
+            self.refer(scope.file, span, Symbol::Binding(scope.file, *at, id.name.clone()));
+            return TExpr::new(ir::ExprKind::Local(depth), Type::Record(*record), span);
         }
         if let Some(&(value, set_at)) = scope.stage_names.get(&id.name) {
+            if let Some(symbol) = self.stage_symbol(scope.file, value, &id.name) {
+                self.refer(scope.file, span, symbol);
+            }
             return self.stage_value(scope, value, set_at, span, &id.name);
         }
         if let Some(&(global, _)) = self.globals.get(&id.name) {
+            self.refer(scope.file, span, Symbol::Value(id.name.clone()));
             if !scope.claims.is_empty() {
                 return self.outside_claim(scope, &id.name, span);
             }
@@ -588,7 +595,8 @@ impl Checker<'_> {
             }
             return self.global(scope, global, &id.name, span);
         }
-        if scope.claims.contains(&id.name) {
+        if let Some((_, at)) = scope.claims.iter().find(|(c, _)| *c == id.name) {
+            self.refer(scope.file, span, Symbol::Claim(scope.file, *at, id.name.clone()));
             self.report(
                 Problem::error(
                     Code::TypeNotAValue,
@@ -612,8 +620,8 @@ impl Checker<'_> {
         }
         match self.globals.get(name).map(|(g, _)| *g) {
             Some(Global::Param(p)) => {
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
             }
             Some(Global::Value(v)) => {
@@ -626,9 +634,22 @@ impl Checker<'_> {
         true
     }
 
+    /// The symbol of a stage's output or `let`, for the index.
+    fn stage_symbol(&self, file: FileId, value: ir::ValueId, name: &str) -> Option<Symbol> {
+        match self.slots.get(value)?.kind {
+            ir::ValueKind::Output(st) => {
+                Some(Symbol::Output(self.stages.get(st)?.name.clone(), name.to_string()))
+            }
+            ir::ValueKind::StageLocal(st) => {
+                Some(Symbol::Local(file, self.stages.get(st)?.name.clone(), name.to_string()))
+            }
+            ir::ValueKind::Let | ir::ValueKind::Rule => None,
+        }
+    }
+
     /// A test expectation reading a value without saying of which claim.
     fn outside_claim(&mut self, scope: &Scope, name: &str, span: Span) -> TExpr {
-        let first = scope.claims.first().cloned().unwrap_or_default();
+        let first = scope.claims.first().map(|(c, _)| c.clone()).unwrap_or_default();
         self.report(
             Problem::error(
                 Code::TestUnknownValue,
@@ -686,15 +707,15 @@ impl Checker<'_> {
     fn global(&mut self, scope: &Scope, global: Global, name: &str, span: Span) -> TExpr {
         match global {
             Global::Value(v) => self.use_value(v, span),
-            Global::Acc(a) => match self.acc_types.get(a).copied().flatten() {
+            Global::Acc(a) => match self.accs.get(a).and_then(|x| x.ty) {
                 Some(t) => TExpr::new(ir::ExprKind::Acc(a), t, span),
                 None => TExpr::error(span),
             },
             Global::Param(p) => {
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
-                match self.params.get(p).and_then(|p| p.as_ref()).map(|p| p.kind.clone()) {
+                match self.params.get(p).and_then(|p| p.def.as_ref()).map(|p| p.kind.clone()) {
                     Some(ParamKind::Scalar(t)) => TExpr::new(ir::ExprKind::Param(p), t, span),
                     Some(ParamKind::Table { keys, .. }) => {
                         let keys: Vec<String> = keys
@@ -769,33 +790,37 @@ impl Checker<'_> {
         let span = id.span;
         if let Some(Type::Enum(e)) = expect {
             if let Some(v) = self.variant_index(e, &id.name) {
+                self.refer_variant(scope.file, e, id);
                 return TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Type::Enum(e), span);
             }
             let (enum_name, variants) =
                 self.enums.get(e).map(|d| (d.name.clone(), d.variants.clone())).unwrap_or_default();
-            let help = match did_you_mean(&id.name, variants.iter().map(String::as_str)) {
+            let suggestion = did_you_mean(&id.name, variants.iter().map(String::as_str));
+            let help = match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
                     "the variants of `{enum_name}` are {}",
                     variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
                 ),
             };
-            self.report(
-                Problem::error(
-                    Code::NameUnknownVariant,
-                    scope.file,
-                    span,
-                    format!("`{}` is not a `{enum_name}`", id.name),
-                )
-                .label(format!("not a variant of `{enum_name}`"))
-                .help(help),
-            );
+            let problem = Problem::error(
+                Code::NameUnknownVariant,
+                scope.file,
+                span,
+                format!("`{}` is not a `{enum_name}`", id.name),
+            )
+            .label(format!("not a variant of `{enum_name}`"))
+            .help(help)
+            .suggest(span, suggestion);
+            let problem = self.add_variant_fix(problem, &enum_name, &id.name);
+            self.report(problem);
             return TExpr::error(span);
         }
         let owners: Vec<usize> =
             (0..self.enums.len()).filter(|e| self.variant_index(*e, &id.name).is_some()).collect();
         match owners.as_slice() {
             [e] => {
+                self.refer_variant(scope.file, *e, id);
                 let v = self.variant_index(*e, &id.name).unwrap_or(0);
                 TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Type::Enum(*e), span)
             }
@@ -824,6 +849,45 @@ impl Checker<'_> {
         }
     }
 
+    /// Offer to add `variant` to the enum `enum_name`, where the enum is declared.
+    fn add_variant_fix(&self, problem: Problem, enum_name: &str, variant: &str) -> Problem {
+        let declared = self.items.iter().find_map(|m| match m.item {
+            ast::Item::Enum(d) if d.name.name == enum_name => Some((m.file, d)),
+            _ => None,
+        });
+        let Some((file, d)) = declared else { return problem };
+        let close = d.span.end.saturating_sub(1) as usize;
+        let text = self.file_text(file);
+        if text.get(close..close + 1) != Some("}") {
+            return problem;
+        }
+        let before = text.get(..close).unwrap_or("");
+        let (at, insert) = match d.variants.last() {
+            None => (close, format!(" {variant} ")),
+            Some((last, label)) => {
+                let end = label.as_ref().map_or(last.span.end, |l| l.span.end) as usize;
+                let between = before.get(end..).unwrap_or("");
+                if between.contains('\n') {
+                    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                    let last_start = last.span.start as usize;
+                    let last_line = before.get(..last_start).and_then(|l| l.rfind('\n'));
+                    let indent = last_start - last_line.map_or(0, |i| i + 1);
+                    (line_start, format!("{}{variant}\n", " ".repeat(indent)))
+                } else {
+                    (end, format!(", {variant}"))
+                }
+            }
+        };
+        problem.fix_in(file, format!("add `{variant}` to `{enum_name}`"), Span::new(at, at), insert)
+    }
+
+    fn refer_variant(&mut self, file: FileId, e: ir::EnumId, id: &Ident) {
+        if let Some(def) = self.enums.get(e) {
+            let symbol = Symbol::Variant(def.name.clone(), id.name.clone());
+            self.refer(file, id.span, symbol);
+        }
+    }
+
     fn variant_index(&self, e: ir::EnumId, name: &str) -> Option<u32> {
         let pos = self.enums.get(e)?.variants.iter().position(|v| v == name)?;
         u32::try_from(pos).ok()
@@ -834,11 +898,16 @@ impl Checker<'_> {
             return;
         }
         if !scope.claims.is_empty() {
-            let help = match did_you_mean(&id.name, scope.claims.iter().map(String::as_str)) {
+            let help = match did_you_mean(&id.name, scope.claims.iter().map(|(c, _)| c.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
                     "the claims of this test are {}",
-                    scope.claims.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    scope
+                        .claims
+                        .iter()
+                        .map(|(c, _)| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             self.report(
@@ -855,9 +924,10 @@ impl Checker<'_> {
         }
         let mut candidates: Vec<String> = self.globals.keys().cloned().collect();
         candidates.extend(scope.stage_names.keys().cloned());
-        candidates.extend(scope.vars.iter().map(|(n, _)| n.clone()));
+        candidates.extend(scope.vars.iter().map(|(n, ..)| n.clone()));
         candidates.extend(self.enums.iter().flat_map(|e| e.variants.iter().cloned()));
-        let help = match did_you_mean(&id.name, candidates.iter().map(String::as_str)) {
+        let suggestion = did_you_mean(&id.name, candidates.iter().map(String::as_str));
+        let help = match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None if FUNCTIONS.contains(&id.name.as_str()) => {
                 format!("`{}` is a function: call it with arguments", id.name)
@@ -873,7 +943,8 @@ impl Checker<'_> {
                 format!("unknown name `{}`", id.name),
             )
             .label("not declared")
-            .help(help),
+            .help(help)
+            .suggest(id.span, suggestion),
         );
     }
 
@@ -882,7 +953,7 @@ impl Checker<'_> {
             return t;
         }
         if let ExprKind::Name(b) = &base.kind {
-            let shadowed = scope.vars.iter().any(|(n, _)| *n == b.name)
+            let shadowed = scope.vars.iter().any(|(n, ..)| *n == b.name)
                 || scope.stage_names.contains_key(&b.name);
             if !shadowed && !scope.claims.is_empty() && self.globals.contains_key(&b.name) {
                 return self.outside_claim(scope, &format!("{}.{}", b.name, field.name), span);
@@ -892,11 +963,18 @@ impl Checker<'_> {
             }
             if !shadowed {
                 match self.globals.get(&b.name).map(|(g, _)| *g) {
-                    Some(Global::Input) => return self.input_field(scope, field, span),
-                    Some(Global::Stage(s)) => return self.stage_output(scope, s, field, span),
+                    Some(Global::Input) => {
+                        self.refer(scope.file, b.span, Symbol::Value(b.name.clone()));
+                        return self.input_field(scope, field, span);
+                    }
+                    Some(Global::Stage(s)) => {
+                        self.refer(scope.file, b.span, Symbol::Value(b.name.clone()));
+                        return self.stage_output(scope, s, field, span);
+                    }
                     _ => {}
                 }
                 if let Some((e, _)) = self.enum_names.get(&b.name).copied() {
+                    self.refer(scope.file, b.span, Symbol::Type(b.name.clone()));
                     return self.variant(scope, field, Some(Type::Enum(e)));
                 }
             }
@@ -908,6 +986,10 @@ impl Checker<'_> {
                 let fields = self.records.get(r).map(|r| r.fields.clone()).unwrap_or_default();
                 match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
                     Some((i, f)) => {
+                        if let Some(record) = self.records.get(r) {
+                            let symbol = Symbol::Field(record.name.clone(), f.name.clone());
+                            self.refer(scope.file, field.span, symbol);
+                        }
                         TExpr::new(ir::ExprKind::RecordField(Box::new(e), i), f.ty, span)
                     }
                     None => {
@@ -946,7 +1028,8 @@ impl Checker<'_> {
         field: &Ident,
         names: impl Iterator<Item = &'n str> + Clone,
     ) {
-        let help = match did_you_mean(&field.name, names.clone()) {
+        let suggestion = did_you_mean(&field.name, names.clone()).map(str::to_string);
+        let help = match &suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None => {
                 let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
@@ -965,17 +1048,18 @@ impl Checker<'_> {
                 format!("`{owner}` has no field `{}`", field.name),
             )
             .label("no such field")
-            .help(help),
+            .help(help)
+            .suggest(field.span, suggestion.as_deref()),
         );
     }
 
     fn input_field(&mut self, scope: &Scope, field: &Ident, span: Span) -> TExpr {
         let Some((input, name)) = self.input.clone() else { return TExpr::error(span) };
         let fields = self.records.get(input).map(|r| r.fields.clone()).unwrap_or_default();
-        match fields.iter().position(|f| f.name == field.name) {
-            Some(i) => {
-                let ty = fields.get(i).map_or(Type::Bool, |f| f.ty);
-                TExpr::new(ir::ExprKind::Field(i), ty, span)
+        match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
+            Some((i, f)) => {
+                self.refer(scope.file, field.span, Symbol::Field(name, f.name.clone()));
+                TExpr::new(ir::ExprKind::Field(i), f.ty, span)
             }
             None => {
                 self.unknown_field(
@@ -1020,6 +1104,8 @@ impl Checker<'_> {
             );
             return TExpr::error(span);
         };
+        let symbol = Symbol::Output(info.name.clone(), field.name.clone());
+        self.refer(scope.file, field.span, symbol);
         if let Some((current, _)) = scope.stage {
             if current == stage {
                 let set_at = scope.stage_names.get(&field.name).map_or(usize::MAX, |(_, at)| *at);
@@ -1067,15 +1153,19 @@ impl Checker<'_> {
         let (label, stage) = match &base.kind {
             ExprKind::Name(l) => (l, None),
             ExprKind::Member(inner, s) => match &inner.kind {
-                ExprKind::Name(l) if scope.claims.contains(&l.name) => (l, Some(s)),
+                ExprKind::Name(l) if scope.claims.iter().any(|(c, _)| *c == l.name) => (l, Some(s)),
                 _ => return None,
             },
             _ => return None,
         };
-        let claim = scope.claims.iter().position(|c| *c == label.name)?;
+        let claim = scope.claims.iter().position(|(c, _)| *c == label.name)?;
+        if let Some((_, at)) = scope.claims.get(claim) {
+            self.refer(scope.file, label.span, Symbol::Claim(scope.file, *at, label.name.clone()));
+        }
         let part = match stage {
             Some(s) => match self.globals.get(&s.name).map(|(g, _)| *g) {
                 Some(Global::Stage(st)) => {
+                    self.refer(scope.file, s.span, Symbol::Value(s.name.clone()));
                     let t = self.stage_output(
                         &Scope { file: scope.file, ..Scope::default() },
                         st,
@@ -1103,7 +1193,21 @@ impl Checker<'_> {
                     return Some(TExpr::error(span));
                 }
             },
-            None => self.claim_part(&field.name),
+            None => {
+                let part = self.claim_part(&field.name);
+                let symbol = match (&part, &self.input) {
+                    (Some((ClaimPart::Field(_), _)), Some((r, _))) => self
+                        .records
+                        .get(*r)
+                        .map(|r| Symbol::Field(r.name.clone(), field.name.clone())),
+                    (Some(_), _) => Some(Symbol::Value(field.name.clone())),
+                    (None, _) => None,
+                };
+                if let Some(symbol) = symbol {
+                    self.refer(scope.file, field.span, symbol);
+                }
+                part
+            }
         };
         match part {
             Some((part, Ty::Known(ty))) => {
@@ -1169,13 +1273,18 @@ impl Checker<'_> {
             }
             Global::Acc(a) => Some((
                 ClaimPart::Acc(a),
-                self.acc_types.get(a).copied().flatten().map_or(Ty::Error, Ty::Known),
+                self.accs.get(a).and_then(|x| x.ty).map_or(Ty::Error, Ty::Known),
             )),
             _ => None,
         }
     }
 
     fn index(&mut self, scope: &Scope, base: &ast::Expr, keys: &[ast::Expr], span: Span) -> TExpr {
+        if let ExprKind::Name(id) = &base.kind {
+            if self.globals.contains_key(&id.name) {
+                self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));
+            }
+        }
         if matches!(&base.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
             for key in keys {
                 let _ = self.infer(scope, key, None);
@@ -1190,14 +1299,14 @@ impl Checker<'_> {
             _ => None,
         };
         let table = param.as_ref().and_then(|(p, _)| {
-            match self.params.get(*p).and_then(|x| x.as_ref()).map(|x| x.kind.clone()) {
+            match self.params.get(*p).and_then(|x| x.def.as_ref()).map(|x| x.kind.clone()) {
                 Some(ParamKind::Table { keys, value }) => Some((keys, value)),
                 _ => None,
             }
         });
         let Some(((p, name), (key_enums, value))) = param.clone().zip(table) else {
             if let Some((p, _)) = param {
-                if self.params.get(p).is_some_and(Option::is_none) {
+                if self.params.get(p).is_some_and(|x| x.def.is_none()) {
                     // The table itself is wrong and reported; still check the keys.
                     for key in keys {
                         let _ = self.infer(scope, key, None);
@@ -1215,8 +1324,8 @@ impl Checker<'_> {
             }
             return TExpr::error(span);
         };
-        if let Some(used) = self.param_used.get_mut(p) {
-            *used = true;
+        if let Some(slot) = self.params.get_mut(p) {
+            slot.used = true;
         }
         if keys.len() != key_enums.len() {
             let names: Vec<String> =
@@ -1350,6 +1459,11 @@ impl Checker<'_> {
                     );
                     return TExpr::error(span);
                 };
+                if let ExprKind::Name(id) = &scale.kind {
+                    if self.globals.contains_key(&id.name) {
+                        self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));
+                    }
+                }
                 if matches!(&scale.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
                     let _ = self.infer(scope, amount, Some(Type::Money));
                     return TExpr::error(span);
@@ -1358,7 +1472,7 @@ impl Checker<'_> {
                     ExprKind::Name(id) => match self.globals.get(&id.name).map(|(g, _)| *g) {
                         Some(Global::Param(p))
                             if matches!(
-                                self.params.get(p).and_then(|x| x.as_ref()).map(|x| &x.kind),
+                                self.params.get(p).and_then(|x| x.def.as_ref()).map(|x| &x.kind),
                                 Some(ParamKind::Scale)
                             ) =>
                         {
@@ -1381,8 +1495,8 @@ impl Checker<'_> {
                     );
                     return TExpr::error(span);
                 };
-                if let Some(used) = self.param_used.get_mut(p) {
-                    *used = true;
+                if let Some(slot) = self.params.get_mut(p) {
+                    slot.used = true;
                 }
                 let Some(amount) = self.expr_of(scope, amount, Type::Money, "the amount") else {
                     return TExpr::error(span);
@@ -1410,7 +1524,8 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
             _ => {
-                let help = match did_you_mean(&func.name, FUNCTIONS.iter().copied()) {
+                let suggestion = did_you_mean(&func.name, FUNCTIONS.iter().copied());
+                let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "the functions are {}",
@@ -1425,7 +1540,8 @@ impl Checker<'_> {
                         format!("unknown function `{}`", func.name),
                     )
                     .label("no function of this name")
-                    .help(help),
+                    .help(help)
+                    .suggest(func.span, suggestion),
                 );
                 TExpr::error(span)
             }
@@ -1497,7 +1613,20 @@ impl Checker<'_> {
             }
         };
         let mut inner = scope.clone();
-        inner.vars.push((var.name.clone(), record));
+        inner.vars.push((var.name.clone(), record, var.span));
+        let binding = Symbol::Binding(scope.file, var.span, var.name.clone());
+        self.resolved.bindings.push(crate::ide::index::Decl {
+            symbol: binding.clone(),
+            kind: crate::ide::index::Kind::Binding,
+            file: scope.file,
+            name: var.span,
+            extent: span,
+            visibility: crate::ide::index::Visibility::Within(span),
+            overrides: false,
+        });
+        if let Some(r) = self.records.get(record) {
+            self.resolved.binding_records.insert(binding, r.name.clone());
+        }
         let filter = match filter {
             Some(f) => match self.condition(&inner, f) {
                 Some(c) => Some(Box::new(c)),

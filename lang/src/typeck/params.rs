@@ -7,21 +7,28 @@ use crate::ir::{self, Const, ParamKind, ParamValue, Type};
 use crate::span::Span;
 
 use super::expr::literal;
-use crate::check::Checker;
+use crate::check::{Checker, Global};
+use crate::ide::index::Symbol;
 
 impl Checker<'_> {
     /// Check every parameter and record its IR form.
     pub(crate) fn check_params(&mut self) {
         let items = self.items.clone();
-        let mut index = 0;
         for m in &items {
-            let Item::Param(p) = m.item else { continue };
-            let id = index;
-            index += 1;
+            let (Item::Param(p), Some(Global::Param(id))) = (m.item, m.id) else { continue };
+            if let Some((base_file, Item::Param(base))) = m.base {
+                // The base's declaration is replaced, but its names are still read by editors
+                // (a rename must reach them): resolve them, its problems left unreported.
+                let before = self.problems.len();
+                if let Some(kind) = self.param_kind(base_file, &base.ty) {
+                    let _ = self.versions(base_file, base, &kind);
+                }
+                self.problems.truncate(before);
+            }
             let Some(kind) = self.param_kind(m.file, &p.ty) else { continue };
             let versions = self.versions(m.file, p, &kind);
             if let Some(slot) = self.params.get_mut(id) {
-                *slot = versions.map(|versions| ir::Param {
+                slot.def = versions.map(|versions| ir::Param {
                     name: p.name.name.clone(),
                     kind,
                     versions,
@@ -56,8 +63,11 @@ impl Checker<'_> {
                 }
                 let mut enums = Vec::new();
                 for key in keys {
-                    match self.enum_names.get(&key.name) {
-                        Some((e, _)) => enums.push(*e),
+                    match self.enum_names.get(&key.name).map(|(e, _)| *e) {
+                        Some(e) => {
+                            self.refer(file, key.span, Symbol::Type(key.name.clone()));
+                            enums.push(e);
+                        }
                         None => {
                             let help = match did_you_mean(
                                 &key.name,
@@ -305,6 +315,8 @@ impl Checker<'_> {
                 }
                 Some(k) => match variants.iter().position(|v| *v == k.name) {
                     Some(i) => {
+                        let symbol = Symbol::Variant(enum_name.clone(), k.name.clone());
+                        self.refer(file, k.span, symbol);
                         if let Some(Some(first)) = key_spans.get(i) {
                             self.report(
                                 Problem::error(
@@ -372,6 +384,8 @@ impl Checker<'_> {
             }
         } else if !missing.is_empty() && ok {
             let list = missing.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+            let (at, insert) =
+                missing_entries(self.file_text(file), *span, &missing, ty, rest.is_empty());
             self.report(
                 Problem::error(
                     Code::TableMissingKeys,
@@ -382,7 +396,12 @@ impl Checker<'_> {
                 .label(format!("missing {list}"))
                 .help(format!(
                     "give every variant of `{enum_name}` a value, or add `_: value` for the rest; a value the source does not give is written with `assumed`"
-                )),
+                ))
+                .fix(
+                    format!("add {list} (each valued 0, to be filled in)"),
+                    Span::new(at, at),
+                    insert,
+                ),
             );
             return false;
         }
@@ -508,5 +527,37 @@ impl Checker<'_> {
             previous = Some(b);
         }
         ok.then_some(out)
+    }
+}
+
+/// The entries a table lacks, each valued zero in the table's unit (an empty table for a
+/// nested level), and where they go: before the closing brace, on lines of their own when the
+/// table spans lines, else after the last entry.
+fn missing_entries<M: AsRef<str>>(
+    text: &str,
+    table: Span,
+    missing: &[M],
+    ty: Type,
+    leaf: bool,
+) -> (usize, String) {
+    let zero = match (leaf, ty) {
+        (false, _) => "{}",
+        (true, Type::Rate) => "0%",
+        (true, _) => "0",
+    };
+    let entries = missing.iter().map(|m| format!("{}: {zero}", m.as_ref()));
+    let body = text.get(table.range()).unwrap_or("");
+    if body.contains('\n') {
+        let indent_of = |l: &str| l.len() - l.trim_start().len();
+        let indent = body.lines().nth(1).map_or(4, indent_of);
+        let close = body.lines().last().map_or(0, indent_of);
+        let step = " ".repeat(indent.saturating_sub(close));
+        let at = (table.end as usize).saturating_sub(1);
+        (at, entries.map(|e| format!("{step}{e}\n{}", " ".repeat(close))).collect())
+    } else {
+        let inner = body.trim_end_matches('}').trim_end();
+        let sep = if inner.ends_with(',') || inner.ends_with('{') { " " } else { ", " };
+        let at = table.start as usize + inner.len();
+        (at, format!("{sep}{}", entries.collect::<Vec<_>>().join(", ")))
     }
 }

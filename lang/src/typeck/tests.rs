@@ -7,6 +7,7 @@ use crate::span::Span;
 
 use super::expr::Scope;
 use crate::check::Checker;
+use crate::ide::index::Symbol;
 
 impl Checker<'_> {
     /// Check every test of the policy's own file.
@@ -27,6 +28,9 @@ impl Checker<'_> {
         let mut labels: Vec<(String, Span)> = Vec::new();
         let mut ok = true;
         for c in &t.claims {
+            if c.record.name == input_name {
+                self.refer(file, c.record.span, Symbol::Value(input_name.clone()));
+            }
             if c.record.name != input_name {
                 self.report(
                     Problem::error(
@@ -96,11 +100,7 @@ impl Checker<'_> {
                 .help("add a line such as `expect a.basic.pay == 8_820.00`"),
             );
         }
-        let scope = Scope {
-            file,
-            claims: labels.iter().map(|(l, _)| l.clone()).collect(),
-            ..Scope::default()
-        };
+        let scope = Scope { file, claims: labels, ..Scope::default() };
         let mut expects = Vec::new();
         for e in &t.expects {
             match self.condition(&scope, e) {
@@ -121,7 +121,7 @@ impl Checker<'_> {
         let first = self
             .params
             .iter()
-            .flatten()
+            .filter_map(|p| p.def.as_ref())
             .filter_map(|p| {
                 p.versions.first().and_then(|v| v.from).map(|from| (from, p.name.clone()))
             })
@@ -156,7 +156,12 @@ impl Checker<'_> {
         let mut ok = true;
         let scope = Scope { file, ..Scope::default() };
         for f in given {
-            let Some(i) = def.fields.iter().position(|d| d.name == f.name.name) else {
+            let found = def.fields.iter().position(|d| d.name == f.name.name);
+            if found.is_some() {
+                let symbol = Symbol::Field(def.name.clone(), f.name.name.clone());
+                self.refer(file, f.name.span, symbol);
+            }
+            let Some(i) = found else {
                 let names: Vec<&str> = def.fields.iter().map(|d| d.name.as_str()).collect();
                 let help = match did_you_mean(&f.name.name, names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),

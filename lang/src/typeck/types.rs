@@ -5,6 +5,7 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::Type;
 
 use crate::check::Checker;
+use crate::ide::index::Symbol;
 
 /// A type while checking: a known type, an integer literal whose unit its context decides, or
 /// the type of something already reported as wrong (which raises no further error).
@@ -68,15 +69,20 @@ impl Checker<'_> {
                     return builtin;
                 }
                 if let Some((e, _)) = self.enum_names.get(&id.name) {
-                    return Some(Type::Enum(*e));
+                    let e = *e;
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    return Some(Type::Enum(e));
                 }
                 if let Some((r, _)) = self.record_names.get(&id.name) {
-                    return Some(Type::Record(*r));
+                    let r = *r;
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    return Some(Type::Record(r));
                 }
                 if self.is_broken(&id.name) {
                     return None;
                 }
                 let help = self.unknown_type_help(&id.name);
+                let suggestion = self.type_suggestion(&id.name);
                 self.report(
                     Problem::error(
                         Code::NameUnknownType,
@@ -85,12 +91,16 @@ impl Checker<'_> {
                         format!("unknown type `{}`", id.name),
                     )
                     .label("no type of this name")
-                    .help(help),
+                    .help(help)
+                    .suggest(id.span, suggestion.as_deref()),
                 );
                 None
             }
-            TypeExpr::List(id, _) => match self.record_names.get(&id.name) {
-                Some((r, _)) => Some(Type::List(*r)),
+            TypeExpr::List(id, _) => match self.record_names.get(&id.name).map(|(r, _)| *r) {
+                Some(r) => {
+                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                    Some(Type::List(r))
+                }
                 None => {
                     let help = match did_you_mean(
                         &id.name,
@@ -113,6 +123,24 @@ impl Checker<'_> {
                     None
                 }
             },
+        }
+    }
+
+    /// The type a misspelt or borrowed type name most likely means.
+    fn type_suggestion(&self, name: &str) -> Option<String> {
+        match name {
+            "decimal" | "yuan" | "amount" | "number" | "float" => Some("money".to_string()),
+            "percent" | "ratio" | "percentage" => Some("rate".to_string()),
+            "string" | "str" => Some("text".to_string()),
+            _ => {
+                let builtins = ["money", "rate", "int", "bool", "date", "text"];
+                let candidates = builtins
+                    .iter()
+                    .copied()
+                    .chain(self.enum_names.keys().map(String::as_str))
+                    .chain(self.record_names.keys().map(String::as_str));
+                did_you_mean(name, candidates).map(str::to_string)
+            }
         }
     }
 

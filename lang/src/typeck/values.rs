@@ -10,6 +10,7 @@ use crate::span::Span;
 use super::expr::{Scope, TExpr};
 use super::types::Ty;
 use crate::check::{Checker, Global, Merged};
+use crate::ide::index::Symbol;
 
 /// A `let` or `yearly` whose type may depend on others.
 #[derive(Clone, Copy)]
@@ -24,18 +25,12 @@ impl Checker<'_> {
     pub(crate) fn check_values(&mut self) {
         let items = self.items.clone();
         let mut nodes: Vec<Node<'_>> = Vec::new();
-        let mut acc = 0;
         for m in &items {
-            match m.item {
-                Item::Let(l) => {
-                    if let Some(Global::Value(v)) = self.global_of(&l.name.name, m) {
-                        nodes.push(Node::Let(l, m.file, v));
-                    }
+            match (m.item, m.id) {
+                (Item::Let(l), Some(Global::Value(v))) if self.declares(&l.name.name, m) => {
+                    nodes.push(Node::Let(l, m.file, v));
                 }
-                Item::Yearly(y) => {
-                    nodes.push(Node::Yearly(y, m.file, acc));
-                    acc += 1;
-                }
+                (Item::Yearly(y), Some(Global::Acc(a))) => nodes.push(Node::Yearly(y, m.file, a)),
                 _ => {}
             }
         }
@@ -55,8 +50,8 @@ impl Checker<'_> {
                         Some(ty) => self.resolve_type(file, ty),
                         None => is_count(&y.fold).then_some(Type::Int),
                     };
-                    if let Some(slot) = self.acc_types.get_mut(a) {
-                        *slot = ty;
+                    if let Some(slot) = self.accs.get_mut(a) {
+                        slot.ty = ty;
                     }
                 }
             }
@@ -69,26 +64,18 @@ impl Checker<'_> {
             }
         }
         for m in &items {
-            if let Item::Rule(r) = m.item {
-                if let Some(Global::Value(v)) = self.global_of(&r.name.name, m) {
+            if let (Item::Rule(r), Some(Global::Value(v))) = (m.item, m.id) {
+                if self.declares(&r.name.name, m) {
                     self.check_rule(r, m.file, v);
                 }
             }
         }
     }
 
-    /// The global a merged item declared (not a duplicate of another's name).
-    fn global_of(&self, name: &str, m: &Merged<'_>) -> Option<Global> {
-        let (g, decl) = self.globals.get(name)?;
-        let span = match m.item {
-            Item::Let(l) => l.name.span,
-            Item::Rule(r) => r.name.span,
-            Item::Yearly(y) => y.name.span,
-            Item::Stage(s) => s.name.span,
-            Item::Param(p) => p.name.span,
-            _ => return None,
-        };
-        (decl.file == m.file && decl.span == span).then_some(*g)
+    /// Whether `name` denotes the merged item `m` (and not another item of that name, of
+    /// which `m` is a duplicate).
+    fn declares(&self, name: &str, m: &Merged<'_>) -> bool {
+        m.id.is_some() && self.globals.get(name).map(|(g, _)| *g) == m.id
     }
 
     /// Order the nodes so that an unannotated one comes after those it reads; report cycles.
@@ -284,7 +271,7 @@ impl Checker<'_> {
                 return;
             }
         };
-        let declared = self.acc_types.get(a).copied().flatten();
+        let declared = self.accs.get(a).and_then(|x| x.ty);
         let value = match args.first() {
             None => None,
             Some(arg) => {
@@ -309,8 +296,8 @@ impl Checker<'_> {
                     );
                     return;
                 }
-                if let Some(slot) = self.acc_types.get_mut(a) {
-                    *slot = Some(ty);
+                if let Some(slot) = self.accs.get_mut(a) {
+                    slot.ty = Some(ty);
                 }
                 match self.convert(file, t, ty, &format!("`{}`", y.name.name)) {
                     Some(e) => Some(e),
@@ -341,9 +328,9 @@ impl Checker<'_> {
             },
             None => None,
         };
-        let Some(ty) = self.acc_types.get(a).copied().flatten() else { return };
+        let Some(ty) = self.accs.get(a).and_then(|x| x.ty) else { return };
         if let Some(slot) = self.accs.get_mut(a) {
-            *slot = Some(ir::Accumulator {
+            slot.def = Some(ir::Accumulator {
                 name: y.name.name.clone(),
                 ty,
                 fold,
@@ -393,15 +380,12 @@ impl Checker<'_> {
     /// Check every stage's statements in order.
     pub(crate) fn check_stages(&mut self) {
         let items = self.items.clone();
-        let mut stage_id = 0;
         for m in &items {
-            let Item::Stage(s) = m.item else { continue };
-            let id = stage_id;
-            stage_id += 1;
-            if self.global_of(&s.name.name, m) != Some(Global::Stage(id)) {
-                continue;
+            if let (Item::Stage(s), Some(Global::Stage(id))) = (m.item, m.id) {
+                if self.declares(&s.name.name, m) {
+                    self.check_stage(s, m.file, id);
+                }
             }
-            self.check_stage(s, m.file, id);
         }
     }
 
@@ -531,6 +515,10 @@ impl Checker<'_> {
                     self.check_stage_let(&scope, l, v);
                 }
                 StageStmt::Assign { name, value, .. } => {
+                    if info.outputs.iter().any(|(n, _)| *n == name.name) {
+                        let symbol = Symbol::Output(info.name.clone(), name.name.clone());
+                        self.refer(scope.file, name.span, symbol);
+                    }
                     if done.contains(&name.name) {
                         continue;
                     }
