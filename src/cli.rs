@@ -128,6 +128,13 @@ enum Command {
         /// Also write a JUnit XML report for CI; the in-file tests only.
         #[arg(long, conflicts_with = "snapshot")]
         junit: Option<PathBuf>,
+        /// Also report which rule defaults and exceptions, parameter versions, table cells, scale
+        /// brackets and stages the tests reach (in the text or JSON output).
+        #[arg(long, conflicts_with = "snapshot")]
+        coverage: bool,
+        /// With `--coverage`: also write it as LCOV (one line per item, hit or not) for editors.
+        #[arg(long, requires = "coverage", value_name = "FILE")]
+        lcov: Option<PathBuf>,
     },
     /// Explain one claim's settlement: inputs, year to date, parameters and sources, rules, stages.
     Explain {
@@ -227,8 +234,9 @@ pub fn main() -> ExitCode {
             let ci = ci || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
             snapshot_all(&files, &claims, &dir, accept, ci)
         }
-        Command::Test { files, format, junit, .. } => {
-            crate::run::test(&files, format == Format::Json, junit.as_deref())
+        Command::Test { files, format, junit, coverage, lcov, .. } => {
+            let wanted = coverage.then_some(crate::coverage::Wanted { lcov });
+            crate::run::test(&files, format == Format::Json, junit.as_deref(), wanted.as_ref())
         }
         Command::Diff { base, reform, claims, format, out } => crate::report::diff(
             &base,

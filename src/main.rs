@@ -1,6 +1,7 @@
 //! `settle`: check, format, test, run and explain medical-insurance reimbursement policies.
 
 mod cli;
+mod coverage;
 mod files;
 mod lsp;
 mod report;

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use miette::GraphicalTheme;
 use rust_decimal::Decimal;
 use settle_lang::ir::Policy;
+use settle_runtime::coverage::Coverage;
 use settle_runtime::io::{self, AtomicFile, Format, Row};
 use settle_runtime::testing::{TestReport, run_tests};
 use settle_runtime::{Engine, Outcome, batch};
@@ -471,8 +472,14 @@ pub fn generate(
     }
 }
 
-/// `settle test`.
-pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
+/// `settle test`; with `coverage`, also what the tests reach of each policy.
+pub fn test(
+    files: &[PathBuf],
+    json: bool,
+    junit: Option<&Path>,
+    coverage: Option<&crate::coverage::Wanted>,
+) -> ExitCode {
+    let mut reached: Vec<(String, Coverage)> = Vec::new();
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut broken = false;
@@ -490,6 +497,12 @@ pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
         };
         let engine = Engine::new(policy);
         let reports = run_tests(&engine, &text);
+        if coverage.is_some() {
+            reached.push((
+                path.display().to_string(),
+                settle_runtime::coverage::coverage(&engine, &text),
+            ));
+        }
         for r in &reports {
             if r.passed() {
                 passed += 1;
@@ -503,14 +516,31 @@ pub fn test(files: &[PathBuf], json: bool, junit: Option<&Path>) -> ExitCode {
         all.push((path.display().to_string(), reports));
     }
     if json {
-        let value = serde_json::json!({
-            "files": all.iter().map(|(f, r)| serde_json::json!({"file": f, "tests": r})).collect::<Vec<_>>(),
-            "passed": passed,
-            "failed": failed,
-        });
+        let files: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(f, r)| {
+                let coverage =
+                    reached.iter().find(|(g, _)| g == f).map(|(_, c)| crate::coverage::json(c));
+                match coverage {
+                    Some(c) => serde_json::json!({"file": f, "tests": r, "coverage": c}),
+                    None => serde_json::json!({"file": f, "tests": r}),
+                }
+            })
+            .collect();
+        let value = serde_json::json!({ "files": files, "passed": passed, "failed": failed });
         println!("{value:#}");
     } else {
         println!("\n{passed} passed, {failed} failed");
+        for (file, c) in &reached {
+            print!("{}", crate::coverage::text(file, c));
+        }
+    }
+    if let Some(lcov) = coverage.and_then(|w| w.lcov.as_deref()) {
+        if let Err(e) = crate::files::write_atomic(lcov, crate::coverage::lcov(&reached).as_bytes())
+        {
+            eprintln!("error: cannot write `{}`: {e}", lcov.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
     }
     if let Some(path) = junit {
         if let Err(e) = write_junit(path, &all) {

@@ -453,3 +453,100 @@ fn a_cell_beyond_a_bound_is_an_error_row_under_both_backends() {
         }
     }
 }
+
+/// A policy whose test reaches some of its branches, for `settle test --coverage`.
+const COVERED: &str = r#"policy cov.example
+dated by claim.date
+
+enum Level { low, high }
+
+input claim { id: text, member: text, date: date, level: Level, total: money }
+
+yearly visits = count()
+
+param deductible: money by Level
+    from 2024-01-01 { low: 100, high: 200 }
+    from 2025-01-01 { low: 150, high: 250 }
+
+param ratio: scale = { 0 .. 1_000: 50%, 1_000 ..: 80% }
+
+rule due: money
+    default deductible[claim.level]
+    when visits == 1 -> 0
+    when visits >= 2 -> 1
+
+stage basic (pay: money) {
+    pay = segmented(ratio, max(claim.total - due, 0))
+}
+
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+
+balance claim.total = basic.pay + patient.out_of_pocket
+
+test "one low visit" {
+    claim a { member: "m", date: 2024-03-01, level: low, total: 600 }
+    claim b { member: "m", date: 2024-04-01, level: low, total: 600 }
+    expect a.basic.pay == 250.00  // (600 - 100) * 50%
+    expect b.basic.pay == 300.00  // 600 * 50%: the 2nd visit pays no deductible
+}
+"#;
+
+/// `--coverage` names what the tests do not reach, by line, in text, JSON and LCOV; a test
+/// added for an exception makes it reached.
+#[test]
+fn coverage_names_what_the_tests_do_not_reach() {
+    let dir = scratch("coverage");
+    let policy = dir.join("cov.settle");
+    std::fs::write(&policy, COVERED).expect("write");
+    let lcov = dir.join("lcov.info");
+    let p = policy.to_str().expect("path");
+    let out = settle(&[
+        "test",
+        p,
+        "--coverage",
+        "--format",
+        "json",
+        "--lcov",
+        lcov.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let items = json["files"][0]["coverage"]["items"].as_array().expect("items");
+    let missing: Vec<(String, u64)> = items
+        .iter()
+        .filter(|i| i["reached"] == false)
+        .map(|i| (i["name"].as_str().expect("name").to_string(), i["line"].as_u64().expect("line")))
+        .collect();
+    let expected = [
+        ("rule `due`: when visits >= 2", 19),
+        ("param `deductible`[high] from 2024-01-01", 11),
+        ("param `deductible` from 2025-01-01", 12),
+        ("param `deductible`[low] from 2025-01-01", 12),
+        ("param `deductible`[high] from 2025-01-01", 12),
+        ("param `ratio`: 1000 and above", 14),
+        ("stage `patient`", 25),
+    ];
+    let expected: Vec<(String, u64)> =
+        expected.iter().map(|(n, l)| ((*n).to_string(), *l)).collect();
+    assert_eq!(missing, expected);
+    assert_eq!(items.len(), 14);
+    let info = std::fs::read_to_string(&lcov).expect("lcov written");
+    assert!(
+        info.contains("DA:19,0\n") && info.contains("DA:18,1\n") && info.contains("DA:16,1\n"),
+        "{info}"
+    );
+    // A third visit reaches the second exception; a bill past 1,000 the upper bracket.
+    let more = COVERED.replace(
+        "    expect a.basic.pay",
+        "    claim c { member: \"m\", date: 2024-05-01, level: low, total: 2_000 }\n    expect c.basic.pay == 1_299.20  // the 3rd visit: due 1; 1,000 * 50% + 999 * 80% = 500 + 799.20\n    expect a.basic.pay",
+    );
+    std::fs::write(&policy, more).expect("write");
+    let text = settle(&["test", p, "--coverage"]);
+    let report = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{report}");
+    assert!(report.contains("exceptions              2 of 2"), "{report}");
+    assert!(report.contains("scale brackets          2 of 2"), "{report}");
+    assert!(!report.contains("when visits >= 2"), "{report}");
+}

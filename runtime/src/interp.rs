@@ -119,6 +119,9 @@ pub struct Trace {
     pub params: Vec<(ir::ParamId, usize, usize)>,
     /// For each rule value, the exception that applied (`None`: the default).
     pub rules: Vec<(ir::ValueId, Option<usize>)>,
+    /// Brackets of scales reached: parameter, version index, bracket index (every bracket an
+    /// amount reaches into for a segmented scale; the one whose rate is read otherwise).
+    pub brackets: Vec<(ir::ParamId, usize, usize)>,
 }
 
 /// Facts about the policy computed once: table strides.
@@ -322,9 +325,12 @@ impl<'a> Cx<'a> {
                 };
                 let mut total = Decimal::ZERO;
                 let mode = self.policy.rounding;
-                for b in brackets {
+                for (k, b) in brackets.iter().enumerate() {
                     if amount <= b.lower {
                         break;
+                    }
+                    if let Some(trace) = &mut self.trace {
+                        trace.brackets.push((*p, version, k));
                     }
                     let top = b.upper.map_or(amount, |u| amount.min(u));
                     let part = arith::money_add(top, b.lower, true)?;
@@ -342,11 +348,11 @@ impl<'a> Cx<'a> {
                 let ParamValue::Scale(brackets) = &value.value else {
                     return Ok(Value::Rate(Decimal::ZERO));
                 };
-                let rate = brackets
-                    .iter()
-                    .find(|b| b.upper.is_none_or(|u| amount < u))
-                    .map_or(Decimal::ZERO, |b| b.rate);
-                Value::Rate(rate)
+                let found = brackets.iter().position(|b| b.upper.is_none_or(|u| amount < u));
+                if let (Some(trace), Some(k)) = (&mut self.trace, found) {
+                    trace.brackets.push((*p, version, k));
+                }
+                Value::Rate(found.and_then(|k| brackets.get(k)).map_or(Decimal::ZERO, |b| b.rate))
             }
             ExprKind::Neg(x) => match self.eval(x)? {
                 Value::Money(d) => Value::Money(arith::money_add(Decimal::ZERO, d, true)?),

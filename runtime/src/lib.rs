@@ -21,6 +21,7 @@
 
 pub mod batch;
 pub mod closures;
+pub mod coverage;
 pub mod diff;
 pub mod engine;
 pub mod field;

@@ -51,15 +51,7 @@ fn line_of(source: &str, offset: u32) -> usize {
 
 fn run_test(engine: &Engine, test: &Test, source: &str) -> TestReport {
     let policy = engine.policy();
-    let claims: Vec<Claim> = test
-        .claims
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Claim {
-            line: i + 1,
-            fields: c.fields.iter().map(Value::from_const).collect(),
-        })
-        .collect();
+    let claims = claims_of(test);
     let outcomes = engine.settle_batch(&claims);
     let settled: Vec<Option<TestClaimValues>> = claims
         .iter()
@@ -112,6 +104,18 @@ fn run_test(engine: &Engine, test: &Test, source: &str) -> TestReport {
         });
     }
     TestReport { name: test.name.clone(), line: line_of(source, test.span.start), failures }
+}
+
+/// A test's claims as the engine settles them, numbered from 1 in the order written.
+pub(crate) fn claims_of(test: &Test) -> Vec<Claim> {
+    test.claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Claim {
+            line: i + 1,
+            fields: c.fields.iter().map(Value::from_const).collect(),
+        })
+        .collect()
 }
 
 /// The first test claim an expression reads.

@@ -1,0 +1,262 @@
+//! Test coverage: which of a policy's rule defaults and exceptions, parameter versions, table
+//! cells, scale brackets and stages its in-file tests reach.
+//!
+//! Every test claim is settled again on the reference interpreter with a trace, in the engine's
+//! order (each member's claims by date, id, then position), and the trace says which exception
+//! of each rule applied, which version and cell of each parameter was read and which brackets of
+//! a scale an amount reached. A stage counts as reached when an expectation reads one of its
+//! outputs: every claim computes every stage, so only a checked output says a test looks at it.
+//!
+//! Limits: an item declared in a base the policy `extends` has no line in this file; a version's
+//! line is that of its `from` clause when the parameter is written in this file.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use settle_lang::ir::{Body, ClaimPart, ExprKind, ParamKind, ParamValue, Policy, ValueKind};
+
+use crate::engine::{Claim, Engine};
+use crate::testing::claims_of;
+
+/// What kind of thing an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A rule's default (no exception applied).
+    Default,
+    /// One exception of a rule.
+    Exception,
+    /// One dated version of a parameter.
+    Version,
+    /// One cell of a table in one version.
+    Cell,
+    /// One bracket of a scale in one version.
+    Bracket,
+    /// A payer stage, reached when an expectation reads one of its outputs.
+    Stage,
+}
+
+impl Kind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [Kind; 6] =
+        [Kind::Default, Kind::Exception, Kind::Version, Kind::Cell, Kind::Bracket, Kind::Stage];
+
+    /// The kind's name in reports, plural.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Default => "rule defaults",
+            Kind::Exception => "exceptions",
+            Kind::Version => "parameter versions",
+            Kind::Cell => "table cells",
+            Kind::Bracket => "scale brackets",
+            Kind::Stage => "stages",
+        }
+    }
+}
+
+/// One thing the tests may reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// What it is.
+    pub kind: Kind,
+    /// It, as a person reads it: ``rule `deductible_due`: when admissions >= 2``.
+    pub name: String,
+    /// Its line in the policy's file, when it is written there.
+    pub line: Option<usize>,
+    /// Whether a test reached it.
+    pub reached: bool,
+}
+
+/// What a policy's tests reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Every item, in the policy's order.
+    pub items: Vec<Item>,
+}
+
+impl Coverage {
+    /// Of the items of `kind`: how many were reached, and how many there are.
+    pub fn count(&self, kind: Kind) -> (usize, usize) {
+        let of: Vec<&Item> = self.items.iter().filter(|i| i.kind == kind).collect();
+        (of.iter().filter(|i| i.reached).count(), of.len())
+    }
+}
+
+/// What the traces of every test claim saw.
+#[derive(Debug, Default)]
+struct Seen {
+    rules: HashSet<(usize, Option<usize>)>,
+    /// (parameter, version).
+    versions: HashSet<(usize, usize)>,
+    /// (parameter, version, cell).
+    cells: HashSet<(usize, usize, usize)>,
+    /// (parameter, version, bracket).
+    brackets: HashSet<(usize, usize, usize)>,
+    /// Values read by expectations.
+    read: HashSet<usize>,
+}
+
+/// The coverage of the engine's policy by its own tests; `source` is the policy's text, for
+/// lines.
+pub fn coverage(engine: &Engine, source: &str) -> Coverage {
+    let policy = engine.policy();
+    let mut seen = Seen::default();
+    for test in &policy.tests {
+        let claims = claims_of(test);
+        let mut members: Vec<Vec<(usize, &Claim)>> = Vec::new();
+        for (i, c) in claims.iter().enumerate() {
+            let member = engine.member_of(c);
+            match members
+                .iter_mut()
+                .find(|m| m.first().is_some_and(|(_, f)| engine.member_of(f) == member))
+            {
+                Some(m) => m.push((i, c)),
+                None => members.push(vec![(i, c)]),
+            }
+        }
+        for member in &mut members {
+            member.sort_by(|(i, a), (j, b)| {
+                engine
+                    .date_of(a)
+                    .cmp(&engine.date_of(b))
+                    .then_with(|| engine.id_of(a).cmp(&engine.id_of(b)))
+                    .then(i.cmp(j))
+            });
+            let ordered: Vec<&Claim> = member.iter().map(|(_, c)| *c).collect();
+            for k in 0..ordered.len() {
+                let (_, trace) = engine.settle_traced(&ordered, k);
+                let Some(trace) = trace else { continue };
+                seen.rules.extend(trace.rules.iter().copied());
+                for &(p, v, cell) in &trace.params {
+                    seen.versions.insert((p, v));
+                    seen.cells.insert((p, v, cell));
+                }
+                seen.brackets.extend(trace.brackets.iter().copied());
+            }
+        }
+        for expect in &test.expects {
+            expect.expr.walk(&mut |e| {
+                if let ExprKind::ClaimValue(_, ClaimPart::Value(v)) = e.kind {
+                    seen.read.insert(v);
+                }
+            });
+        }
+    }
+    Coverage { items: items(policy, source, &seen) }
+}
+
+/// The line of byte `offset` of `source`, when the text there holds `needle` (an item declared
+/// in a base has a span in the base's text, which this check tells apart).
+fn line_at(source: &str, span: settle_lang::span::Span, needle: &str) -> Option<usize> {
+    let text = source.get(span.start as usize..span.end as usize)?;
+    text.contains(needle).then(|| settle_lang::diagnostic::line_col(source, span.start as usize).0)
+}
+
+fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
+    let mut out = Vec::new();
+    for (v, def) in policy.values.iter().enumerate() {
+        let Body::Rule { exceptions, .. } = &def.body else { continue };
+        out.push(Item {
+            kind: Kind::Default,
+            name: format!("rule `{}`: default", def.name),
+            line: line_at(source, def.span, &def.name),
+            reached: seen.rules.contains(&(v, None)),
+        });
+        for (i, e) in exceptions.iter().enumerate() {
+            out.push(Item {
+                kind: Kind::Exception,
+                name: format!("rule `{}`: when {}", def.name, e.text),
+                line: line_at(source, e.span, &e.text),
+                reached: seen.rules.contains(&(v, Some(i))),
+            });
+        }
+    }
+    for (p, param) in policy.params.iter().enumerate() {
+        let declared = line_at(source, param.span, &param.name);
+        // The parameter's text in this file: from its name to the next item.
+        let start = param.span.start as usize;
+        let text = source.get(start..).unwrap_or("");
+        let text =
+            ["\nparam ", "\nrule ", "\nstage ", "\nlet ", "\ntest ", "\nbalance ", "\nyearly "]
+                .iter()
+                .filter_map(|item| text.get(1..).and_then(|t| t.find(item)))
+                .min()
+                .and_then(|end| text.get(..end + 1))
+                .unwrap_or(text);
+        for (k, version) in param.versions.iter().enumerate() {
+            let from = version.from.map(|d| format!(" from {d}")).unwrap_or_default();
+            // The version's own `from` clause, when the parameter is written in this file.
+            let line = match version.from {
+                Some(d) if declared.is_some() => text
+                    .find(&format!("from {d}"))
+                    .map(|at| settle_lang::diagnostic::line_col(source, start + at).0)
+                    .or(declared),
+                _ => declared,
+            };
+            out.push(Item {
+                kind: Kind::Version,
+                name: format!("param `{}`{from}", param.name),
+                line,
+                reached: seen.versions.contains(&(p, k)),
+            });
+            match (&param.kind, &version.value) {
+                (ParamKind::Table { keys, .. }, ParamValue::Table(cells)) => {
+                    let sizes: Vec<usize> = keys
+                        .iter()
+                        .map(|e| policy.enums.get(*e).map_or(1, |d| d.variants.len()))
+                        .collect();
+                    for cell in 0..cells.len() {
+                        let mut rest = cell;
+                        let mut names = Vec::with_capacity(keys.len());
+                        for (key, size) in keys.iter().zip(&sizes).rev() {
+                            let variant = rest % size.max(&1);
+                            rest /= size.max(&1);
+                            let name = policy.enums.get(*key).and_then(|d| d.variants.get(variant));
+                            names.push(name.cloned().unwrap_or_default());
+                        }
+                        names.reverse();
+                        out.push(Item {
+                            kind: Kind::Cell,
+                            name: format!("param `{}`[{}]{from}", param.name, names.join(", ")),
+                            line,
+                            reached: seen.cells.contains(&(p, k, cell)),
+                        });
+                    }
+                }
+                (ParamKind::Scale, ParamValue::Scale(brackets)) => {
+                    for (b, bracket) in brackets.iter().enumerate() {
+                        let upper = bracket
+                            .upper
+                            .map_or_else(|| "and above".to_string(), |u| format!("to {u}"));
+                        out.push(Item {
+                            kind: Kind::Bracket,
+                            name: format!(
+                                "param `{}`: {} {upper}{from}",
+                                param.name, bracket.lower
+                            ),
+                            line,
+                            reached: seen.brackets.contains(&(p, k, b)),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (s, stage) in policy.stages.iter().enumerate() {
+        let read = policy
+            .values
+            .iter()
+            .enumerate()
+            .any(|(v, def)| def.kind == ValueKind::Output(s) && seen.read.contains(&v));
+        out.push(Item {
+            kind: Kind::Stage,
+            name: format!("stage `{}`", stage.name),
+            line: source
+                .find(&format!("stage {} ", stage.name))
+                .map(|at| settle_lang::diagnostic::line_col(source, at).0),
+            reached: read,
+        });
+    }
+    out
+}
