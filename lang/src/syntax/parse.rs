@@ -165,7 +165,10 @@ fn parse_range(source: &str, tokens: &[Tok], file: FileId, from: usize, to: usiz
     let mut items = Vec::new();
     let mut failures = Vec::new();
     let mut pos = from;
-    while pos < to && !only_trivia_after(tokens, pos) {
+    // An item belongs to the range it starts in: after an item, the spaces and comments up to
+    // the next one are skipped before asking whether it starts before `to` (else the next
+    // range's first item would be parsed here too).
+    while next_code(tokens, pos).is_some_and(|start| start < to) {
         let rest = source.get(pos..).unwrap_or("");
         match SettleParser::parse(Rule::item_alone, rest) {
             Ok(mut pairs) => {
@@ -215,15 +218,23 @@ fn broken_item(source: &str, tokens: &[Tok], span: Span) -> Broken {
     Broken { keyword, name, span }
 }
 
-/// Whether nothing but spaces and comments follows byte `pos`.
-fn only_trivia_after(tokens: &[Tok], pos: usize) -> bool {
+/// Where the first token after byte `pos` that is not a space, line end or comment starts;
+/// `None` when only those follow.
+fn next_code(tokens: &[Tok], pos: usize) -> Option<usize> {
     let first = tokens.partition_point(|t| (t.span.end as usize) <= pos);
-    tokens.get(first..).unwrap_or(&[]).iter().all(|t| {
-        matches!(
-            t.kind,
-            Some(Token::Space | Token::Newline | Token::LineComment | Token::BlockComment(true))
-        )
-    })
+    tokens
+        .get(first..)
+        .unwrap_or(&[])
+        .iter()
+        .find(|t| {
+            !matches!(
+                t.kind,
+                Some(
+                    Token::Space | Token::Newline | Token::LineComment | Token::BlockComment(true)
+                )
+            )
+        })
+        .map(|t| (t.span.start as usize).max(pos))
 }
 
 /// The byte offset of the next line after `from` whose first token, in the first column, starts
