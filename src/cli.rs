@@ -26,17 +26,45 @@ pub const EXIT_USAGE: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in diagnostics: `auto` (on a terminal, unless `NO_COLOR` is set), `always`, `never`.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The `--color` chosen, for [`theme`].
+static COLOR: std::sync::OnceLock<Color> = std::sync::OnceLock::new();
+
+/// How diagnostics are drawn on standard error: in colour on a terminal unless `NO_COLOR` is set
+/// (<https://no-color.org>), or as `--color` says.
+pub fn theme() -> GraphicalTheme {
+    let color = match COLOR.get().copied().unwrap_or(Color::Auto) {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() }
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check policy files: syntax, names, types with units, tables, scales, dates, exceptions.
     Check {
-        /// Policy files to check.
+        /// Policy files to check; a directory stands for every `.settle` file under it, `-` for
+        /// standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Output for people (`human`) or for tools (`json`).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
+        /// Output for people (`text`, also `human`) or for tools (`json`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Fail on warnings too.
         #[arg(long)]
@@ -122,8 +150,8 @@ enum Command {
         /// `CI` environment variable is set), so that a snapshot never committed cannot pass.
         #[arg(long, requires = "snapshot", conflicts_with = "accept")]
         ci: bool,
-        /// Output for people (`human`) or for tools (`json`); the in-file tests only.
-        #[arg(long, value_enum, default_value_t = Format::Human, conflicts_with = "snapshot")]
+        /// Output for people (`text`, also `human`) or for tools (`json`); the in-file tests only.
+        #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "snapshot")]
         format: Format,
         /// Also write a JUnit XML report for CI; the in-file tests only.
         #[arg(long, conflicts_with = "snapshot")]
@@ -152,7 +180,8 @@ enum Command {
     },
     /// Format policy files in place, keeping comments.
     Fmt {
-        /// Policy files to format.
+        /// Policy files to format; a directory stands for every `.settle` file under it, `-` for
+        /// standard input (written formatted to standard output).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Change nothing; fail if a file is not formatted.
@@ -163,9 +192,12 @@ enum Command {
     Lsp,
 }
 
+/// One vocabulary for every command's `--format`: `text` for people (`human` is accepted too),
+/// `json` for tools.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
-    Human,
+    #[value(alias = "human")]
+    Text,
     Json,
 }
 
@@ -203,9 +235,16 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            if e.use_stderr() {
+                let args: Vec<String> = std::env::args().skip(1).collect();
+                if let Some(hint) = hint(&args) {
+                    eprintln!("\nhint: {hint}");
+                }
+            }
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
+    let _ = COLOR.set(cli.color);
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt(&files, check),
@@ -276,6 +315,16 @@ fn snapshot_all(
 
 /// Read and check one file; `None` (after a message) when it cannot be read.
 pub fn check_file(path: &PathBuf) -> Option<Checked> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        return match std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+            Ok(_) => Some(check_bytes("<stdin>", &bytes, &mut FileLoader)),
+            Err(e) => {
+                eprintln!("error: cannot read standard input: {e}");
+                None
+            }
+        };
+    }
     match std::fs::read(path) {
         Ok(bytes) => Some(check_bytes(&path.to_string_lossy(), &bytes, &mut FileLoader)),
         Err(e) => {
@@ -303,12 +352,8 @@ struct JsonFile {
 fn check(files: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
     let mut unreadable = false;
     let mut report = JsonReport { files: Vec::new(), errors: 0, warnings: 0 };
-    let theme = if std::io::stderr().is_terminal() {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    for path in files {
+    let theme = theme();
+    for path in &expand(files) {
         let Some(checked) = check_file(path) else {
             unreadable = true;
             continue;
@@ -323,7 +368,7 @@ fn check(files: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
                 warnings: problems.warning_count(),
                 problems: problems.to_json(),
             }),
-            Format::Human => {
+            Format::Text => {
                 eprint!("{}", problems.render(theme.clone(), 100));
                 let summary = match (problems.error_count(), problems.warning_count()) {
                     (0, 0) => "ok".to_string(),
@@ -348,6 +393,52 @@ fn check(files: &[PathBuf], format: Format, deny_warnings: bool) -> ExitCode {
     }
 }
 
+/// The files named: a directory stands for every `.settle` file under it (sorted, hidden
+/// folders and `target` skipped), `-` for standard input.
+fn expand(files: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            let name =
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "settle") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            walk(f, &mut out);
+        } else {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// A hint for a command line clap refused, for the common slips: a claims file given without
+/// `--claims`, and `--format human`/`text` where the command says `text`/`human`.
+fn hint(args: &[String]) -> Option<String> {
+    let command = args.first()?.as_str();
+    if !matches!(command, "run" | "explain" | "diff" | "test")
+        || args.iter().any(|a| a == "--claims")
+    {
+        return None;
+    }
+    let claims = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-') && (a.ends_with(".csv") || a.ends_with(".jsonl")))?;
+    Some(format!("claims are given with `--claims`: `settle {command} ... --claims {claims}`"))
+}
+
 fn count(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
@@ -355,7 +446,7 @@ fn count(n: usize, what: &str) -> String {
 fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     let mut unformatted = 0;
-    for path in files {
+    for path in &expand(files) {
         let Some(checked) = check_file(path) else {
             code = ExitCode::from(EXIT_USAGE);
             continue;
@@ -367,13 +458,17 @@ fn fmt(files: &[PathBuf], check_only: bool) -> ExitCode {
             .filter(|p| p.code.as_str().starts_with("settle::syntax"))
             .collect();
         if !syntax_errors.is_empty() || checked.modules.is_empty() {
-            eprint!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+            eprint!("{}", checked.problems.render(theme(), 100));
             eprintln!("{}: not formatted: fix the syntax errors first", path.display());
             code = ExitCode::from(EXIT_PROBLEMS);
             continue;
         }
         let source = checked.problems.sources.text(0);
         let formatted = settle_lang::format::format(source);
+        if path.as_os_str() == "-" && !check_only {
+            print!("{formatted}");
+            continue;
+        }
         if formatted == source {
             continue;
         }

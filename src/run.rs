@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use miette::GraphicalTheme;
 use rust_decimal::Decimal;
 use settle_lang::ir::Policy;
 use settle_runtime::coverage::Coverage;
@@ -14,7 +13,7 @@ use settle_runtime::io::{self, AtomicFile, Format, Row};
 use settle_runtime::testing::{TestReport, run_tests};
 use settle_runtime::{Engine, Outcome, batch};
 
-use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file};
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE, check_file, theme};
 
 /// Claims from which `run` shows a progress bar on a terminal.
 const PROGRESS_FROM: usize = 100_000;
@@ -40,14 +39,6 @@ pub fn load(path: &PathBuf) -> Result<(Policy, String), ExitCode> {
             );
             Err(ExitCode::from(EXIT_PROBLEMS))
         }
-    }
-}
-
-fn theme() -> GraphicalTheme {
-    if std::io::stderr().is_terminal() {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
     }
 }
 

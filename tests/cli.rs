@@ -550,3 +550,62 @@ fn coverage_names_what_the_tests_do_not_reach() {
     assert!(report.contains("scale brackets          2 of 2"), "{report}");
     assert!(!report.contains("when visits >= 2"), "{report}");
 }
+
+/// The common slips get a hint, one `--format` vocabulary serves every command, directories
+/// and `-` stand for files, and colour follows `--color`.
+#[test]
+fn terminal_conventions() {
+    let slip = settle(&[
+        "run",
+        "policies/dezhou/employee_inpatient.settle",
+        "examples/claims/dezhou_employee.csv",
+    ]);
+    assert_eq!(slip.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&slip.stderr)
+            .contains("hint: claims are given with `--claims`: `settle run ... --claims examples/claims/dezhou_employee.csv`"),
+        "{}",
+        String::from_utf8_lossy(&slip.stderr)
+    );
+    for format in ["text", "human"] {
+        let out = settle(&["check", "--format", format, "policies/taiyuan"]);
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("two_diseases_outpatient.settle: ok")
+        );
+    }
+    let all = settle(&["check", "policies"]);
+    assert_eq!(all.status.code(), Some(0));
+    let checked =
+        String::from_utf8_lossy(&all.stderr).lines().filter(|l| l.ends_with(": ok")).count();
+    let files = std::fs::read_dir("policies")
+        .expect("dir")
+        .flatten()
+        .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
+        .sum::<usize>();
+    assert_eq!(checked, files, "every policy under the directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["check", "-"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(BROKEN.as_bytes()).expect("written");
+    }
+    let piped = child.wait_with_output().expect("exits");
+    assert_eq!(piped.status.code(), Some(1), "the broken policy from standard input");
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("ratoi"));
+    let dir = scratch("color");
+    let file = dir.join("broken.settle");
+    std::fs::write(&file, BROKEN).expect("write");
+    let f = file.to_str().expect("path");
+    let colored = settle(&["check", "--color", "always", f]);
+    assert!(colored.stderr.contains(&0x1b), "colour when asked");
+    for plain in [settle(&["check", f]), settle(&["check", "--color", "never", f])] {
+        assert!(!plain.stderr.contains(&0x1b), "no colour off a terminal or when refused");
+    }
+}
