@@ -45,6 +45,9 @@ fn the_impact_of_one_deductible_as_text_and_json() {
     let claims = claims.to_str().expect("path");
     let text = settle(&["diff", BASE, REFORM, "--claims", claims]);
     assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stderr));
+    // The rule trail names the value the reform changed, for the claims it moved.
+    let report = String::from_utf8_lossy(&text.stdout);
+    assert!(report.contains("  c005: deductible_due 450.00 -> 200.00, "), "{report}");
     insta::assert_snapshot!("diff_text", String::from_utf8_lossy(&text.stdout));
     let json = settle(&["diff", BASE, REFORM, "--claims", claims, "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");

@@ -124,6 +124,61 @@ pub struct VariantChange {
     pub changes: Vec<String>,
 }
 
+/// The rule trail of claim `id`: its member's claims (`rows` as each policy read them, in any
+/// order) settled under both policies, and every computed value of the claim that differs, by
+/// name, leaving out the shares of the balances (the report shows those): the base's values in
+/// its order, then those only the reform has.
+pub fn trail(
+    base: &Engine,
+    reform: &Engine,
+    base_rows: &[Row],
+    reform_rows: &[Row],
+    id: &str,
+) -> Vec<(String, String, String)> {
+    let settled = |engine: &Engine, rows: &[Row]| -> Option<Vec<(String, String)>> {
+        let policy = engine.policy();
+        let claims = crate::io::claims_of(rows);
+        let at = claims.iter().position(|c| &*engine.id_of(c) == id)?;
+        let outcomes = engine.settle_batch(&claims);
+        let settlement = outcomes.get(at)?.as_ref().ok()?;
+        let shares = share_names(policy);
+        Some(
+            policy
+                .values
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| !shares.contains(&d.name))
+                .filter_map(|(v, d)| {
+                    let value = settlement.value(policy, v)?;
+                    Some((d.name.clone(), format_value(policy, d.ty, &value)))
+                })
+                .collect(),
+        )
+    };
+    let (Some(before), Some(after)) = (settled(base, base_rows), settled(reform, reform_rows))
+    else {
+        return Vec::new();
+    };
+    let find = |list: &[(String, String)], name: &str| {
+        list.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    };
+    let absent = || "-".to_string();
+    let mut out: Vec<(String, String, String)> = before
+        .iter()
+        .filter_map(|(name, b)| {
+            let a = find(&after, name).unwrap_or_else(absent);
+            (a != *b).then(|| (name.clone(), b.clone(), a))
+        })
+        .collect();
+    out.extend(
+        after
+            .iter()
+            .filter(|(name, _)| find(&before, name).is_none())
+            .map(|(name, a)| (name.clone(), absent(), a.clone())),
+    );
+    out
+}
+
 /// A claim that moved.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mover {
@@ -137,6 +192,10 @@ pub struct Mover {
     pub fund_change: String,
     /// Each share before and after: `(name, base, reform)`, `-` where a side has no such share.
     pub shares: Vec<(String, String, String)>,
+    /// The rule trail: every other computed value of the claim (`let`s, rules, stage values)
+    /// that differs, `(name, base, reform)`, `-` where a policy has no such value; empty until
+    /// [`trail`] fills it.
+    pub trail: Vec<(String, String, String)>,
 }
 
 /// For one variant: claims, claims affected, and the change of each share.
@@ -519,6 +578,7 @@ fn impact_in(
                     .iter()
                     .map(|c| (c.name.clone(), show(&before, c.base), show(&after, c.reform)))
                     .collect(),
+                trail: Vec::new(),
             })
         })
         .collect();

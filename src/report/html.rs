@@ -432,7 +432,14 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
     }
     if !r.movers.is_empty() {
         body.push_str("<h2>Largest movers</h2><table class=\"movers\"><caption>The claims whose funds' payments moved most</caption>");
-        body.push_str(&head(&["claim", "member", "line", "funds", "shares before → after"]));
+        body.push_str(&head(&[
+            "claim",
+            "member",
+            "line",
+            "funds",
+            "shares before → after",
+            "what moved them (base → reform)",
+        ]));
         body.push_str("<tbody>");
         for m in &r.movers {
             let shares: Vec<String> = m
@@ -443,14 +450,22 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
                     format!("{} {} &rarr; {}", escape(n), escape(&grouped(b)), escape(&grouped(a)))
                 })
                 .collect();
+            let trail: Vec<String> = m
+                .trail
+                .iter()
+                .map(|(n, b, a)| {
+                    format!("{} {} &rarr; {}", escape(n), escape(&grouped(b)), escape(&grouped(a)))
+                })
+                .collect();
             let _ = write!(
                 body,
-                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td>{}<td class=\"text\">{}</td></tr>",
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td>{}<td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
                 escape(&m.id),
                 escape(&m.member),
                 m.line,
                 figure(&format!("mover:{}:funds", m.id), &m.fund_change),
-                shares.join("<br>")
+                shares.join("<br>"),
+                trail.join("<br>")
             );
         }
         body.push_str("</tbody></table>");
@@ -472,7 +487,7 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
          body{{font:15px/1.45 system-ui,\"Noto Sans CJK SC\",\"PingFang SC\",\"Microsoft YaHei\",sans-serif;margin:2em auto;max-width:64em;color:#222;padding:0 1em}}\
          table{{border-collapse:collapse;margin:1em 0}}caption{{text-align:left;font-weight:600;padding:.3em 0}}\
          td,th{{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right;font-variant-numeric:tabular-nums}}\
-         th[scope=row],thead th:first-child,.movers thead th:last-child,td.text{{text-align:left}}figure{{margin:1.5em 0}}figcaption{{font-weight:600}}\
+         th[scope=row],thead th:first-child,.movers thead th:nth-last-child(-n+2),td.text{{text-align:left}}figure{{margin:1.5em 0}}figcaption{{font-weight:600}}\
          .up{{fill:#2f6fc4}}.down{{fill:#c4512f}}.zero{{fill:#888}}.label,.value{{font-size:12px;fill:#222}}\
          .axis{{stroke:#666}}.note{{color:#444}}code{{font-size:12px}}\
          </style></head><body>{body}</body></html>\n",

@@ -67,7 +67,7 @@ pub fn diff(
         Err(code) => return code,
     };
     let (b, r) = (engine(base_policy), engine(reform_policy));
-    let report = match fast_impact(&b, &r, claims) {
+    let mut report = match fast_impact(&b, &r, claims) {
         Ok(Some(report)) => report,
         Ok(None) => match general_impact(&b, &r, claims) {
             Ok(report) => report,
@@ -75,6 +75,7 @@ pub fn diff(
         },
         Err(code) => return code,
     };
+    with_trails(&mut report, &b, &r, claims);
     let text = match format {
         DiffFormat::Text => text(&report),
         DiffFormat::Json => {
@@ -94,6 +95,72 @@ pub fn diff(
         None => print!("{text}"),
     }
     ExitCode::SUCCESS
+}
+
+/// The rule trail of each of the largest movers: the records of their members picked from the
+/// claims file (one pass, nothing else kept), settled again under both policies.
+fn with_trails(report: &mut Impact, b: &Engine, r: &Engine, claims: &Path) {
+    let members: std::collections::HashSet<&str> =
+        report.movers.iter().map(|m| m.member.as_str()).collect();
+    if members.is_empty() {
+        return;
+    }
+    let Some(picked) = member_records(b.policy(), claims, &members) else { return };
+    let name = claims.display().to_string();
+    let rows = |engine: &Engine| match Format::of_path(claims) {
+        Format::Csv => io::read_csv_bytes(engine.policy(), &picked, &name).ok(),
+        Format::JsonLines => io::read_jsonl(engine.policy(), &picked[..], &name).ok(),
+    };
+    let (Some(base_rows), Some(reform_rows)) = (rows(b), rows(r)) else { return };
+    let trails: Vec<_> = report
+        .movers
+        .iter()
+        .map(|m| settle_runtime::diff::trail(b, r, &base_rows, &reform_rows, &m.id))
+        .collect();
+    for (m, t) in report.movers.iter_mut().zip(trails) {
+        m.trail = t;
+    }
+}
+
+/// The records of `members` in a claims file, with the CSV header: a small file of the same
+/// format. `None` when the file cannot be read.
+fn member_records(
+    policy: &Policy,
+    claims: &Path,
+    members: &std::collections::HashSet<&str>,
+) -> Option<Vec<u8>> {
+    let member = policy.input_record()?.fields.get(policy.member_field)?.name.clone();
+    let file = std::fs::File::open(claims).ok()?;
+    let mut out = Vec::new();
+    match Format::of_path(claims) {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+            let header = reader.byte_headers().ok()?.clone();
+            let at = header.iter().position(|h| h == member.as_bytes())?;
+            let mut writer = csv::Writer::from_writer(&mut out);
+            writer.write_byte_record(&header).ok()?;
+            for record in reader.byte_records().flatten() {
+                let who = record.get(at).map(|m| String::from_utf8_lossy(m).trim().to_string());
+                if who.is_some_and(|w| members.contains(w.as_str())) {
+                    writer.write_byte_record(&record).ok()?;
+                }
+            }
+            writer.flush().ok()?;
+        }
+        Format::JsonLines => {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(file).lines() {
+                let line = line.ok()?;
+                let value: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+                let who = value.as_ref().and_then(|v| v.get(&member)).and_then(|m| m.as_str());
+                if who.is_some_and(|w| members.contains(w.trim())) {
+                    out.extend_from_slice(line.as_bytes());
+                    out.push(b'\n');
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The files a report was made from, with their SHA-256, and when and by what it was made.
@@ -291,6 +358,18 @@ pub fn text(r: &Impact) -> String {
             ]);
         }
         table(&mut out, &rows);
+        let trails: Vec<_> = r.movers.iter().filter(|m| !m.trail.is_empty()).collect();
+        if !trails.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nwhat moved them (values of the claim that differ, base -> reform)"
+            );
+            for m in trails {
+                let moved: Vec<String> =
+                    m.trail.iter().map(|(n, b, a)| format!("{n} {b} -> {a}")).collect();
+                let _ = writeln!(out, "  {}: {}", m.id, moved.join(", "));
+            }
+        }
     }
     let _ = writeln!(
         out,
