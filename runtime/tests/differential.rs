@@ -66,6 +66,11 @@ fn engines(policy: &settle_lang::ir::Policy) -> [Engine; 3] {
 fn agree(engines: &[Engine; 3], batch: &[Claim], what: &str) -> Vec<Outcome> {
     let [reference, closures, jit] = engines;
     let a = reference.settle_batch(batch);
+    for outcome in &a {
+        if let Err(e) = outcome {
+            assert!(!e.to_string().contains("internal error"), "a defect: {e}, {what}");
+        }
+    }
     for (other, name) in [(closures, "closures"), (jit, "JIT")] {
         let b = other.settle_batch(batch);
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
