@@ -614,7 +614,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// `n / d` rounded by the policy's mode, inline: the kernel's rule
-    /// ([`crate::kernel::rounds_away`]) in instructions. `d` is not zero, `n` is not
+    /// ([`crate::kernel::muldiv`]) in instructions. `d` is not zero, `n` is not
     /// `i64::MIN`.
     fn round_div(&mut self, n: Value, d: Divisor) -> Value {
         let (q, r, d) = match d {

@@ -66,6 +66,11 @@ fn engines(policy: &settle_lang::ir::Policy) -> [Engine; 3] {
 fn agree(engines: &[Engine; 3], batch: &[Claim], what: &str) -> Vec<Outcome> {
     let [reference, closures, jit] = engines;
     let a = reference.settle_batch(batch);
+    for outcome in &a {
+        if let Err(e) = outcome {
+            assert!(!e.to_string().contains("internal error"), "a defect: {e}, {what}");
+        }
+    }
     for (other, name) in [(closures, "closures"), (jit, "JIT")] {
         let b = other.settle_batch(batch);
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
@@ -411,6 +416,34 @@ fn a_variant_out_of_range_faults_instead_of_reading_outside_the_table() {
                     assert_eq!(fault.a, variant, "{name}");
                 }
             }
+        }
+    }
+    // A variant outside the enum is in no set, whatever its bits modulo 64.
+    for size in [3, 64, 65, 130] {
+        let text = format!(
+            "policy regression.set_range\nenum Disease {{ {} }}\n\
+             input claim {{ id: text, member: text, date: date, disease: Disease, total: money }}\n\
+             let listed: bool = claim.disease in {{ d0, d{} }}\n\
+             stage basic (pay: money) {{ pay = if listed then claim.total else 0 }}\n\
+             stage patient (out: money) {{ out = claim.total - basic.pay }}\n\
+             balance claim.total = basic.pay + patient.out\n",
+            (0..size).map(|i| format!("d{i}")).collect::<Vec<_>>().join(", "),
+            size - 1,
+        );
+        let policy = settle_runtime::load_str("set_range.settle", &text).expect("checks");
+        let compiled = settle_compiler::compile(&policy).expect("compiles");
+        let closures = settle_runtime::closures::Closures::new(&policy).expect("closures");
+        let listed = policy.values.iter().position(|v| v.name == "listed").expect("listed");
+        for variant in [0, size as i64 - 1, 64, 128, 192, 256, -1, -64, i64::MIN, i64::MAX] {
+            let expected = i64::from(variant == 0 || variant == size as i64 - 1);
+            let mut frame = compiled.frame();
+            frame.fields[disease] = variant;
+            compiled.settle(&mut frame, &NoFallback).expect("settled");
+            assert_eq!(frame.values[listed], expected, "compiled: d{variant} of {size}");
+            let mut frame = closures.frame();
+            frame.fields[disease] = variant;
+            closures.settle(&mut frame, &NoFallback).expect("settled");
+            assert_eq!(frame.values[listed], expected, "closures: d{variant} of {size}");
         }
     }
     // A frame of the wrong size is refused as an internal error, not as an overflow.

@@ -116,6 +116,12 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
             }
         }
     }
+    // An internal error is a defect of the settling code, never a claim's fault.
+    if let Some(e) =
+        a.iter().find_map(|x| x.as_ref().err().filter(|e| e.to_string().contains("internal error")))
+    {
+        return Err(format!("{e}\nof program\n{text}"));
+    }
     let faults = a.iter().filter(|x| x.is_err()).count();
     Ok(Some(Compared { claims: batch.len(), faults, wide_enum }))
 }
