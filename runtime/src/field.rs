@@ -1,7 +1,7 @@
 //! One way to read a field, and one way to write a value: every data path (CSV and JSON Lines,
 //! the general reader and the batch fast path) reads each input field with [`Field::read`],
 //! from its bytes to the scaled integer the backends compute on, and every output shows a value
-//! with [`write_value`] or [`write_scaled`].
+//! with [`format_value`] (or, in the output loops, `write_value` and `write_scaled`).
 //!
 //! **Spaces.** A field is read without the spaces around it: every character of the Unicode
 //! `White_Space` set (space, tab, vertical tab, form feed, line ends, no-break space U+00A0,

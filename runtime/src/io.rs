@@ -875,7 +875,7 @@ pub struct AtomicFile {
 /// Bytes written between two requests to put a file's data on disk.
 const FLUSH_EVERY: u64 = 16 << 20;
 
-/// A file whose data a thread of its own puts on disk every [`FLUSH_EVERY`] bytes while it is
+/// A file whose data a thread of its own puts on disk every `FLUSH_EVERY` bytes while it is
 /// written, so that the sync before the rename waits only for the last of it: the disk works
 /// while the rows are formatted instead of after.
 #[derive(Debug)]
