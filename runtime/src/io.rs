@@ -458,7 +458,10 @@ pub(crate) fn jsonl_row(
     number: usize,
     text: &str,
 ) -> Option<Row> {
-    if text.trim().is_empty() {
+    // The spaces around a field are those around a line too: a byte order mark before the
+    // first line, a no-break space pasted after an object.
+    let text = trim_str(text);
+    if text.is_empty() {
         return None;
     }
     let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
