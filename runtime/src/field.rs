@@ -1,7 +1,7 @@
 //! One way to read a field, and one way to write a value: every data path (CSV and JSON Lines,
 //! the general reader and the batch fast path) reads each input field with [`Field::read`],
 //! from its bytes to the scaled integer the backends compute on, and every output shows a value
-//! with [`write_value`] or [`write_scaled`].
+//! with [`format_value`] (or, in the output loops, `write_value` and `write_scaled`).
 //!
 //! **Spaces.** A field is read without the spaces around it: every character of the Unicode
 //! `White_Space` set (space, tab, vertical tab, form feed, line ends, no-break space U+00A0,
@@ -44,8 +44,9 @@ pub fn trim_str(text: &str) -> &str {
 /// text are left as they are (no path reads a field of them).
 #[inline]
 pub fn trim(bytes: &[u8]) -> &[u8] {
-    // The common case: an ASCII character that is no space at each end.
-    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !is_ascii_space(b));
+    // The common case: a printable ASCII character at each end (one that is no space; a
+    // control character takes the long way, and is kept unless it is a space).
+    let plain = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
     if plain(bytes.first()) && plain(bytes.last()) {
         return bytes;
     }
@@ -53,13 +54,6 @@ pub fn trim(bytes: &[u8]) -> &[u8] {
         Ok(text) => trim_str(text).as_bytes(),
         Err(_) => bytes,
     }
-}
-
-/// The ASCII characters of Unicode `White_Space`: space, tab, line feed, vertical tab, form
-/// feed, carriage return (`u8::is_ascii_whitespace` leaves out the vertical tab).
-#[inline]
-fn is_ascii_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// How a field of a type is read: the type, prepared once per field.
@@ -101,7 +95,8 @@ impl<'p> Field<'p> {
     /// The field's value as a scaled integer (fen, millionths, a count, 0 or 1, a day, a
     /// variant's index), from its bytes; or why it is not one, in words for an error row. A
     /// text, a record or a list has no scaled value: an error here.
-    #[inline]
+    // Inlined into the fast path's loops: it reads every field of a file.
+    #[inline(always)]
     pub fn read(&self, bytes: &[u8]) -> Result<i64, String> {
         let t = trim(bytes);
         match self {

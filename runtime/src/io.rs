@@ -458,7 +458,10 @@ pub(crate) fn jsonl_row(
     number: usize,
     text: &str,
 ) -> Option<Row> {
-    if text.trim().is_empty() {
+    // The spaces around a field are those around a line too: a byte order mark before the
+    // first line, a no-break space pasted after an object.
+    let text = trim_str(text);
+    if text.is_empty() {
         return None;
     }
     let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
@@ -875,7 +878,7 @@ pub struct AtomicFile {
 /// Bytes written between two requests to put a file's data on disk.
 const FLUSH_EVERY: u64 = 16 << 20;
 
-/// A file whose data a thread of its own puts on disk every [`FLUSH_EVERY`] bytes while it is
+/// A file whose data a thread of its own puts on disk every `FLUSH_EVERY` bytes while it is
 /// written, so that the sync before the rename waits only for the last of it: the disk works
 /// while the rows are formatted instead of after.
 #[derive(Debug)]

@@ -206,6 +206,18 @@ fn a_cell_beyond_a_bound_is_an_error_row_not_a_panic() {
     );
 }
 
+/// A byte order mark before the first line of JSON Lines, and spaces pasted around an object,
+/// are spaces, as around a field: the line is a claim.
+#[test]
+fn a_byte_order_mark_before_json_lines_is_a_space() {
+    let engine = small();
+    let jsonl = "\u{feff}{\"id\":\"a\",\"member\":\"m1\",\"date\":\"2021-03-01\",\"level\":\"level1\",\"total\":100,\"days\":1}\u{a0}\n\
+                 \u{b}\n";
+    let rows = io::read_jsonl(engine.policy(), jsonl.as_bytes(), "claims.jsonl").expect("read");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(matches!(&rows[0], Row::Claim(c) if c.line == 1), "{rows:?}");
+}
+
 #[test]
 fn every_input_row_gives_one_output_row() {
     let engine = small();

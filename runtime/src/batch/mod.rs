@@ -1,7 +1,7 @@
 //! The batch fast path: a file of claims (CSV or JSON Lines) read, settled and written (CSV or
-//! JSON Lines) without making a [`Value`] for any field.
+//! JSON Lines) without making a [`Value`](crate::Value) for any field.
 //!
-//! The general path reads every claim into a row of [`Value`]s and keeps every settlement's
+//! The general path reads every claim into a row of [`Value`](crate::Value)s and keeps every settlement's
 //! values; on a million claims that is most of a run's time and memory. This path, taken when
 //! the policy is settled by closures or compiled code that need no fallback (no list or record
 //! fields, no folds or text comparisons), works on scaled integers from end to end:
@@ -11,10 +11,11 @@
 //!   pieces parsed in parallel, each field straight from its bytes into the record's row of a
 //!   block per piece ([`Table`]): a fixed number of bytes a record, numbers and dates in 4,
 //!   variants in 1, each id in a slot of 8 to 31 bytes sized from the file's first records,
-//!   longer ids in a byte arena. A CSV record or a JSON line the one-pass reader does not take as
-//!   it is (a sign, spaces, a rate, a date it cannot read, an escape, anything unusual) is read
-//!   by the general reader's own function, so its values or its error row are the general
-//!   path's. Duplicate ids are found by a parallel sort of 64-bit keys (a hash above the index).
+//!   longer ids in a byte arena. Every field is read by the reader of its type
+//!   ([`crate::field::Field::read`]), the general path's own. A record in error, and a JSON line
+//!   that is not a flat object of plain values, go to the general reader's own function, so
+//!   their values or error rows are the general path's. Duplicate ids are found by a parallel
+//!   sort of 64-bit keys (a hash above the index; `keys.rs`).
 //! - **Settling.** Members are grouped by a parallel sort of such keys of their ids (a hash
 //!   shared by different members is split exactly); tasks of about 256 claims copy their rows
 //!   (first both ends of each, so that the cache misses overlap), fill one block, order and

@@ -17,7 +17,7 @@ use crate::engine::{ClaimError, Engine};
 use crate::io::output_slots;
 use crate::keys::{record, runs};
 
-/// The settlements of a [`Table`]: each claim's settled values in its row (see [`Shape`]).
+/// The settlements of a [`Table`]: each claim's settled values in its row (see `Shape`).
 #[derive(Debug)]
 pub struct Settled {
     pub(super) table: Table,
@@ -265,7 +265,7 @@ pub fn settle_table(
 /// A table's claims settled for an impact report ([`crate::diff`]): each claim's shares of the
 /// balance, by the names asked for, in fen, where it settled; and, until
 /// [`Shares::without_table`], the settled table, for who each claim is and the variants of its
-/// enum fields (both kept in its row, see [`Shape`]).
+/// enum fields (both kept in its row, see `Shape`).
 #[derive(Debug)]
 pub struct Shares {
     pub(super) names: usize,
