@@ -1,6 +1,8 @@
 //! `settle lsp` with a real editor: Neovim's built-in client, run headless on a policy
-//! (`tests/neovim/client.lua`). Diagnostics appear for the broken file and clear after the fix;
-//! hover and definition answer. Skipped, with a message, where `nvim` is not installed.
+//! (`tests/neovim/client.lua`). Diagnostics appear for the broken file and clear once the
+//! client applies the server's quick fix; hover, definition and inlay hints answer; a rename
+//! applied by the client renames every use and the policy still checks. Skipped, with a
+//! message, where `nvim` is not installed, unless `CI` is set: there it fails.
 
 #![allow(
     clippy::expect_used,
@@ -34,8 +36,13 @@ fn position(text: &str, needle: &str) -> (usize, usize) {
 }
 
 #[test]
-fn neovim_shows_diagnostics_then_clears_them_and_gets_hover_and_definition() {
+fn neovim_fixes_renames_and_gets_hover_definition_and_hints() {
     let Some(nvim) = on_path("nvim") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`nvim` is not on PATH, and CI must run the end-to-end editor test: install Debian's \
+             `neovim` package"
+        );
         eprintln!(
             "skipped: `nvim` is not on PATH; install Debian's `neovim` package (`apt-get install \
              neovim`) to run the end-to-end editor test"
@@ -67,6 +74,8 @@ fn neovim_shows_diagnostics_then_clears_them_and_gets_hover_and_definition() {
         .env("SETTLE_RESULT", &result)
         .env("SETTLE_HOVER", format!("{hover_line}:{hover_column}"))
         .env("SETTLE_DEFINITION", format!("{hover_line}:{hover_column}"))
+        .env("SETTLE_RENAME", format!("{hover_line}:{hover_column}"))
+        .env("SETTLE_NEW_NAME", "basic_fund_cap")
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("XDG_STATE_HOME", dir.join("state"))
@@ -103,7 +112,8 @@ fn neovim_shows_diagnostics_then_clears_them_and_gets_hover_and_definition() {
     assert_eq!(broken[0]["code"], "settle::name::unknown");
     assert_eq!(broken[0]["message"], "unknown name `deductable`\nhelp: did you mean `deductible`?");
 
-    // They clear after the fix.
+    // The server's quick fix, applied by the client, clears them.
+    assert_eq!(seen["actions"][0], "replace with `deductible`", "{seen:#}");
     assert_eq!(seen["cleared"], true, "{seen:#}");
 
     // Hover shows the parameter's dated values and sources, the one in force today marked.
@@ -119,5 +129,34 @@ fn neovim_shows_diagnostics_then_clears_them_and_gets_hover_and_definition() {
     assert!(uri.ends_with("/lsp-neovim/employee_inpatient.settle"), "{uri}");
     assert_eq!(definition["range"]["start"]["line"], decl_line);
     assert_eq!(definition["range"]["start"]["character"], "param ".len());
+    // Inlay hints: the type of each `let` written without one.
+    let hints = seen["hints"].as_array().expect("hints");
+    let (burden_line, _) = position(&policy, "let burden =");
+    assert!(
+        hints.iter().any(|h| h["line"] == burden_line && h["label"] == ": money"),
+        "{hints:#?}"
+    );
+
+    // The rename, applied by the client: every use renamed, the policy still checks.
+    let renamed = seen["renamed"].as_str().expect("the renamed text");
+    let uses = whole_words(&policy, "basic_cap");
+    assert!(uses >= 2, "{uses}");
+    assert_eq!(whole_words(renamed, "basic_fund_cap"), uses);
+    assert_eq!(whole_words(renamed, "basic_cap"), 0);
+    let hover = seen["renamed_hover"].as_str().expect("a hover after the rename");
+    assert!(hover.contains("param basic_fund_cap: money"), "{hover}");
+    assert_eq!(seen["after_rename"], Value::Array(Vec::new()), "{seen:#}");
     assert_eq!(seen["stopped"], true, "the server stops when the client asks");
+}
+
+/// How many times `word` stands in `text` as a whole name.
+fn whole_words(text: &str, word: &str) -> usize {
+    let name = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .filter(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            !before.is_some_and(name) && !after.is_some_and(name)
+        })
+        .count()
 }

@@ -1,12 +1,16 @@
-// Starts `settle lsp` for `.settle` files: diagnostics as `settle check` reports them, hover,
-// go to definition, references, outline, completion, formatting and semantic highlighting.
+// Starts `settle lsp` for `.settle` files: diagnostics as `settle check` reports them with
+// quick fixes, hover, go to definition, references, rename, outline, completion, signature
+// help, inlay hints, lenses that run a test, formatting (on save by default) and semantic
+// highlighting. `settle: Restart the language server` restarts it (after rebuilding `settle`,
+// say); `settle.trace.server` logs the protocol. The server asks the client to watch the
+// policy files on disk, so that editing a base re-checks the open policies extending it.
 
 const vscode = require('vscode');
 const { LanguageClient } = require('vscode-languageclient/node');
 
 let client;
 
-function activate(context) {
+function start() {
   const command = vscode.workspace.getConfiguration('settle').get('path') || 'settle';
   const server = { command, args: ['lsp'] };
   const options = {
@@ -15,9 +19,22 @@ function activate(context) {
       { scheme: 'untitled', language: 'settle' },
     ],
   };
+  // The client reads `settle.trace.server` itself: its id is `settle`.
   client = new LanguageClient('settle', 'settle', server, options);
-  context.subscriptions.push(client);
   return client.start();
+}
+
+function activate(context) {
+  context.subscriptions.push(
+    vscode.commands.registerCommand('settle.restartServer', async () => {
+      if (client) {
+        await client.stop();
+      }
+      await start();
+    }),
+    { dispose: () => (client ? client.stop() : undefined) },
+  );
+  return start();
 }
 
 function deactivate() {

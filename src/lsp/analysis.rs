@@ -12,7 +12,7 @@ use settle_lang::ide::index::{Decl, Index};
 use settle_lang::span::Span;
 use settle_lang::{Checked, Loader, check_with};
 
-use super::convert::LineIndex;
+use super::convert::{Encoding, LineIndex};
 use super::diagnostics;
 use crate::files::{FileLoader, base_path};
 
@@ -37,7 +37,7 @@ pub struct Analysis {
 impl Analysis {
     /// Check the document `uri` holding `text`; `extends` reads open documents' unsaved texts
     /// before files on disk.
-    pub fn new(uri: &Url, text: &str, buffers: &Buffers) -> Analysis {
+    pub fn new(uri: &Url, text: &str, buffers: &Buffers, encoding: Encoding) -> Analysis {
         let name = match uri.to_file_path() {
             Ok(path) => path.to_string_lossy().into_owned(),
             Err(()) => uri.to_string(),
@@ -58,7 +58,7 @@ impl Analysis {
                         None => Url::from_file_path(&path).ok(),
                     }
                 };
-                (file_uri, LineIndex::new(source.text.clone()))
+                (file_uri, LineIndex::with(source.text.clone(), encoding))
             })
             .collect();
         let mut analysis = Analysis { checked, index, files, diagnostics: HashMap::new() };

@@ -319,7 +319,7 @@ fn cell_key(variants: &[&[String]], i: usize) -> String {
     names.join(", ")
 }
 
-fn shown(policy: &Policy, ty: Type, c: &Const) -> String {
+pub(super) fn shown(policy: &Policy, ty: Type, c: &Const) -> String {
     match c {
         Const::Rate(d) => percent(*d),
         _ => format_value(policy, ty, &Value::from_const(c)),
@@ -373,7 +373,7 @@ fn type_text(ty: &TypeExpr) -> String {
     }
 }
 
-fn type_name(policy: &Policy, ty: Type) -> String {
+pub(super) fn type_name(policy: &Policy, ty: Type) -> String {
     let enum_name = |e: usize| policy.enums.get(e).map_or("?", |d| d.name.as_str());
     let record_name = |r: usize| policy.records.get(r).map_or("?", |d| d.name.as_str());
     match ty {

@@ -1,16 +1,22 @@
 //! `settle lsp`: the language server editors start, over standard input and output.
 //!
-//! Diagnostics are `settle check`'s, published on open and on every change; hover, go to
-//! definition, references, the outline, completion, formatting (`settle fmt`'s) and semantic
-//! tokens work from the front end's result and its name index (`settle_lang::ide::index`).
+//! Diagnostics are `settle check`'s, published on open and once edits pause; hover, go to
+//! definition, references, rename, the outline, completion, signature help, quick fixes,
+//! inlay hints, lenses that run tests, formatting (`settle fmt`'s) and semantic tokens work
+//! from the front end's result and its name index (`settle_lang::ide::index`).
 
+mod actions;
 mod analysis;
 mod completion;
 mod convert;
 mod diagnostics;
+mod hints;
 mod hover;
+mod lenses;
 mod navigation;
+mod rename;
 mod server;
+mod signature;
 mod tokens;
 
 #[cfg(test)]

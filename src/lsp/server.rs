@@ -1,47 +1,78 @@
-//! The server's loop: documents opened and changed, checked at once, diagnostics published,
-//! requests answered in order.
+//! The server's loop: documents opened and changed, checked, diagnostics published, requests
+//! answered in order.
 //!
-//! Each open document is checked on every change, with the unsaved texts of the other open
-//! documents standing in for their files, so a policy extending an open base sees the base's
-//! edits; every open document that read a changed one is checked again. An open document's
-//! published diagnostics are its own check's; a base that is not open gets those of every
-//! check that read it, without repeats.
+//! An opened document is checked at once; a changed one once the edits pause for
+//! [`DEBOUNCE`] (or before the next request, so that answers always read the current text).
+//! The unsaved texts of the other open documents stand in for their files, so a policy
+//! extending an open base sees the base's edits; every open document that read a changed one
+//! is checked again, and so is every one reading a file the client reports changed on disk.
+//! An open document's published diagnostics are its own check's (and the results of the tests
+//! run from its lenses); a base that is not open gets those of every check that read it,
+//! without repeats.
 
 use std::collections::{BTreeSet, HashMap};
 use std::error::Error;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
-    PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, References,
-    Request as _, SemanticTokensFullRequest,
+    CodeActionRequest, CodeLensRequest, Completion, DocumentSymbolRequest, ExecuteCommand,
+    Formatting, GotoDefinition, HoverRequest, InlayHintRequest, PrepareRenameRequest, References,
+    RegisterCapability, Rename, Request as _, SemanticTokensFullRequest, SignatureHelpRequest,
 };
 use lsp_types::{
-    CompletionOptions, CompletionResponse, Diagnostic, DidChangeTextDocumentParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentSymbolResponse,
-    GotoDefinitionResponse, InitializeResult, OneOf, PublishDiagnosticsParams,
-    SemanticTokensFullOptions, SemanticTokensOptions, SemanticTokensResult,
-    SemanticTokensServerCapabilities, ServerCapabilities, ServerInfo, TextDocumentPositionParams,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Url,
+    CodeActionProviderCapability, CodeLensOptions, CompletionOptions, CompletionResponse,
+    Diagnostic, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
+    DidChangeWatchedFilesRegistrationOptions, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DocumentSymbolResponse, ExecuteCommandOptions, FileSystemWatcher,
+    GlobPattern, GotoDefinitionResponse, InitializeParams, InitializeResult, OneOf,
+    PositionEncodingKind, PublishDiagnosticsParams, Registration, RegistrationParams,
+    RenameOptions, SemanticTokensFullOptions, SemanticTokensOptions, SemanticTokensResult,
+    SemanticTokensServerCapabilities, ServerCapabilities, ServerInfo, SignatureHelpOptions,
+    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Url,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use settle_lang::date::Date;
 
 use super::analysis::{Analysis, Buffers, canonical};
-use super::convert::LineIndex;
-use super::{completion, hover, navigation, tokens};
+use super::convert::{Encoding, LineIndex};
+use super::{actions, completion, hints, hover, lenses, navigation, rename, signature, tokens};
 
 /// What stops the server: the connection failing.
 pub type ServerError = Box<dyn Error + Send + Sync>;
 
-/// What the server announces it can do.
-pub fn capabilities() -> ServerCapabilities {
+/// How long the edits of a document must pause before it is checked again.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// What the server announces it can do, columns counted in `encoding`.
+pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
     ServerCapabilities {
+        position_encoding: Some(match encoding {
+            Encoding::Utf8 => PositionEncodingKind::UTF8,
+            Encoding::Utf16 => PositionEncodingKind::UTF16,
+        }),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        inlay_hint_provider: Some(OneOf::Left(true)),
+        code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![lenses::RUN_TEST.into()],
+            work_done_progress_options: Default::default(),
+        }),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            retrigger_characters: None,
+            work_done_progress_options: Default::default(),
+        }),
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
@@ -67,22 +98,63 @@ pub fn capabilities() -> ServerCapabilities {
 /// Serve one client on `connection` until it shuts the server down or goes away. `today`
 /// decides which parameter values hovers show as in force.
 pub fn serve(connection: &Connection, today: Date) -> Result<(), ServerError> {
-    let (id, _params) = connection.initialize_start()?;
+    let (id, params) = connection.initialize_start()?;
+    let params: InitializeParams = serde_json::from_value(params).unwrap_or_default();
+    let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_ref());
+    let encoding = if offered.is_some_and(|kinds| kinds.contains(&PositionEncodingKind::UTF8)) {
+        Encoding::Utf8
+    } else {
+        Encoding::Utf16
+    };
     let result = InitializeResult {
-        capabilities: capabilities(),
+        capabilities: capabilities(encoding),
         server_info: Some(ServerInfo {
             name: "settle".into(),
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
     };
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
-    let mut server = Server { connection, today, docs: HashMap::new(), published: HashMap::new() };
-    for message in &connection.receiver {
+    let watches = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|d| d.dynamic_registration)
+        == Some(true);
+    if watches {
+        watch_policies(connection)?;
+    }
+    let mut server = Server {
+        connection,
+        today,
+        encoding,
+        docs: HashMap::new(),
+        pending: BTreeSet::new(),
+        tests: HashMap::new(),
+        published: HashMap::new(),
+    };
+    loop {
+        let message = if server.pending.is_empty() {
+            match connection.receiver.recv() {
+                Ok(message) => message,
+                Err(_) => return Ok(()),
+            }
+        } else {
+            match connection.receiver.recv_timeout(DEBOUNCE) {
+                Ok(message) => message,
+                Err(e) if e.is_timeout() => {
+                    server.flush()?;
+                    continue;
+                }
+                Err(_) => return Ok(()),
+            }
+        };
         match message {
             Message::Request(request) => {
                 if connection.handle_shutdown(&request)? {
                     return Ok(());
                 }
+                server.flush()?;
                 let response = server.request(request);
                 connection.sender.send(response.into())?;
             }
@@ -90,6 +162,30 @@ pub fn serve(connection: &Connection, today: Date) -> Result<(), ServerError> {
             Message::Response(_) => {}
         }
     }
+}
+
+/// Ask the client to report changes on disk of policy files, for re-checking the documents
+/// that extend them.
+fn watch_policies(connection: &Connection) -> Result<(), ServerError> {
+    let options = DidChangeWatchedFilesRegistrationOptions {
+        watchers: vec![FileSystemWatcher {
+            glob_pattern: GlobPattern::String("**/*.settle".into()),
+            kind: None,
+        }],
+    };
+    let params = RegistrationParams {
+        registrations: vec![Registration {
+            id: "settle-policies-on-disk".into(),
+            method: DidChangeWatchedFiles::METHOD.into(),
+            register_options: Some(serde_json::to_value(options)?),
+        }],
+    };
+    let request = Request::new(
+        lsp_server::RequestId::from("settle-watch".to_string()),
+        RegisterCapability::METHOD.into(),
+        params,
+    );
+    connection.sender.send(request.into())?;
     Ok(())
 }
 
@@ -103,7 +199,12 @@ struct Document {
 struct Server<'c> {
     connection: &'c Connection,
     today: Date,
+    encoding: Encoding,
     docs: HashMap<Url, Document>,
+    /// Documents changed since they were last checked.
+    pending: BTreeSet<Url>,
+    /// The results of the tests last run from a lens, by document, until it changes.
+    tests: HashMap<Url, Vec<Diagnostic>>,
     /// What was last published for each URI.
     published: HashMap<Url, Vec<Diagnostic>>,
 }
@@ -132,6 +233,50 @@ impl Server<'_> {
                 let doc = self.docs.get(&p.text_document.uri)?;
                 Some(DocumentSymbolResponse::Nested(navigation::symbols(&doc.analysis)))
             }),
+            CodeActionRequest::METHOD => answer::<CodeActionRequest>(request, |p| {
+                let doc = self.docs.get(&p.text_document.uri)?;
+                Some(actions::code_actions(&doc.analysis, p.range))
+            }),
+            PrepareRenameRequest::METHOD => answer::<PrepareRenameRequest>(request, |p| {
+                let (a, offset) = self.at(&p)?;
+                rename::prepare(a, offset)
+            }),
+            Rename::METHOD => {
+                let id = request.id.clone();
+                match serde_json::from_value::<lsp_types::RenameParams>(request.params) {
+                    Ok(p) => match self.rename(&p) {
+                        Ok(edit) => Response::new_ok(id, edit),
+                        Err(message) => {
+                            Response::new_err(id, ErrorCode::RequestFailed as i32, message)
+                        }
+                    },
+                    Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, e.to_string()),
+                }
+            }
+            InlayHintRequest::METHOD => answer::<InlayHintRequest>(request, |p| {
+                let doc = self.docs.get(&p.text_document.uri)?;
+                Some(hints::inlay_hints(&doc.analysis, p.range))
+            }),
+            CodeLensRequest::METHOD => answer::<CodeLensRequest>(request, |p| {
+                let doc = self.docs.get(&p.text_document.uri)?;
+                Some(lenses::code_lenses(&doc.analysis, &p.text_document.uri))
+            }),
+            SignatureHelpRequest::METHOD => answer::<SignatureHelpRequest>(request, |p| {
+                let (a, offset) = self.at(&p.text_document_position_params)?;
+                signature::signature_help(a, offset)
+            }),
+            ExecuteCommand::METHOD => {
+                let id = request.id.clone();
+                match serde_json::from_value::<lsp_types::ExecuteCommandParams>(request.params) {
+                    Ok(p) => match self.execute(&p) {
+                        Ok(result) => Response::new_ok(id, result),
+                        Err(message) => {
+                            Response::new_err(id, ErrorCode::RequestFailed as i32, message)
+                        }
+                    },
+                    Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, e.to_string()),
+                }
+            }
             Completion::METHOD => answer::<Completion>(request, |p| {
                 let (a, offset) = self.at(&p.text_document_position)?;
                 Some(CompletionResponse::Array(completion::completion(a, offset)))
@@ -169,6 +314,39 @@ impl Server<'_> {
         Some((&doc.analysis, doc.analysis.offset(at.position)))
     }
 
+    /// Rename the name a request points at, in every open document that reads it.
+    fn rename(&self, p: &lsp_types::RenameParams) -> Result<lsp_types::WorkspaceEdit, String> {
+        let at = &p.text_document_position;
+        let (a, offset) = self.at(at).ok_or("the document is not open")?;
+        let uri = &at.text_document.uri;
+        let others: Vec<&Analysis> =
+            self.docs.iter().filter(|(u, _)| *u != uri).map(|(_, d)| &d.analysis).collect();
+        rename::rename(a, &others, offset, &p.new_name)
+    }
+
+    /// Run a command: [`lenses::RUN_TEST`] runs a test and publishes its result.
+    fn execute(
+        &mut self,
+        p: &lsp_types::ExecuteCommandParams,
+    ) -> Result<Option<serde_json::Value>, String> {
+        if p.command != lenses::RUN_TEST {
+            return Err(format!("`{}` is not a command of settle", p.command));
+        }
+        let (Some(uri), Some(name)) = (
+            p.arguments.first().and_then(|a| a.as_str()).and_then(|u| Url::parse(u).ok()),
+            p.arguments.get(1).and_then(|a| a.as_str()),
+        ) else {
+            return Err("`settle.runTest` takes a document's URI and a test's name".into());
+        };
+        let doc = self.docs.get(&uri).ok_or("the document is not open")?;
+        let results = lenses::run_test(&doc.analysis, name);
+        let passed =
+            results.iter().all(|d| d.severity != Some(lsp_types::DiagnosticSeverity::ERROR));
+        self.tests.insert(uri.clone(), results);
+        self.publish(BTreeSet::from([uri])).map_err(|e| e.to_string())?;
+        Ok(Some(serde_json::json!({ "passed": passed })))
+    }
+
     /// The whole document formatted as `settle fmt` would, as one edit (none when formatted).
     fn format(&self, uri: &Url) -> Result<Option<Vec<TextEdit>>, &'static str> {
         let Some(doc) = self.docs.get(uri) else { return Ok(None) };
@@ -183,7 +361,7 @@ impl Server<'_> {
         if *formatted == *doc.text {
             return Ok(Some(Vec::new()));
         }
-        let whole = LineIndex::new(doc.text.clone()).whole();
+        let whole = LineIndex::with(doc.text.clone(), self.encoding).whole();
         Ok(Some(vec![TextEdit { range: whole, new_text: formatted }]))
     }
 
@@ -193,6 +371,7 @@ impl Server<'_> {
                 let Some(p) = params::<DidOpenTextDocumentParams>(notification) else {
                     return Ok(());
                 };
+                self.flush()?;
                 self.set_text(p.text_document.uri, p.text_document.text.into())
             }
             DidChangeTextDocument::METHOD => {
@@ -200,24 +379,43 @@ impl Server<'_> {
                     return Ok(());
                 };
                 let uri = p.text_document.uri;
-                let Some(doc) = self.docs.get(&uri) else { return Ok(()) };
+                let encoding = self.encoding;
+                let Some(doc) = self.docs.get_mut(&uri) else { return Ok(()) };
                 let mut text = doc.text.to_string();
                 for change in p.content_changes {
                     match change.range {
                         Some(range) => {
-                            let span = LineIndex::new(text.as_str().into()).span(range);
+                            let span = LineIndex::with(text.as_str().into(), encoding).span(range);
                             text.replace_range(span.range(), &change.text);
                         }
                         None => text = change.text,
                     }
                 }
-                self.set_text(uri, text.into())
+                doc.text = text.into();
+                self.pending.insert(uri);
+                Ok(())
+            }
+            DidChangeWatchedFiles::METHOD => {
+                let Some(p) = params::<DidChangeWatchedFilesParams>(notification) else {
+                    return Ok(());
+                };
+                self.flush()?;
+                let mut affected = BTreeSet::new();
+                for change in p.changes {
+                    // An open document's text is the editor's, not the disk's.
+                    if !self.docs.contains_key(&change.uri) {
+                        affected.extend(self.recheck(&change.uri));
+                    }
+                }
+                self.publish(affected)
             }
             DidCloseTextDocument::METHOD => {
                 let Some(p) = params::<DidCloseTextDocumentParams>(notification) else {
                     return Ok(());
                 };
                 let uri = p.text_document.uri;
+                self.pending.remove(&uri);
+                self.tests.remove(&uri);
                 let Some(closed) = self.docs.remove(&uri) else { return Ok(()) };
                 let mut affected: BTreeSet<Url> = closed.analysis.diagnostics.into_keys().collect();
                 affected.extend(self.recheck(&uri));
@@ -227,9 +425,19 @@ impl Server<'_> {
         }
     }
 
+    /// Check the documents changed since they were last checked, and publish.
+    fn flush(&mut self) -> Result<(), ServerError> {
+        for uri in std::mem::take(&mut self.pending) {
+            let Some(text) = self.docs.get(&uri).map(|d| d.text.clone()) else { continue };
+            self.set_text(uri, text)?;
+        }
+        Ok(())
+    }
+
     /// Take a document's new text, check it and every open document that read it, publish.
     fn set_text(&mut self, uri: Url, text: Arc<str>) -> Result<(), ServerError> {
-        let analysis = Analysis::new(&uri, &text, &self.buffers());
+        self.tests.remove(&uri);
+        let analysis = Analysis::new(&uri, &text, &self.buffers(), self.encoding);
         let old = self.docs.insert(uri.clone(), Document { text, analysis });
         let mut affected: BTreeSet<Url> =
             old.map(|d| d.analysis.diagnostics.into_keys().collect()).unwrap_or_default();
@@ -250,7 +458,7 @@ impl Server<'_> {
                 continue;
             }
             affected.extend(doc.analysis.diagnostics.keys().cloned());
-            doc.analysis = Analysis::new(uri, &doc.text, &buffers);
+            doc.analysis = Analysis::new(uri, &doc.text, &buffers, self.encoding);
             affected.extend(doc.analysis.diagnostics.keys().cloned());
         }
         affected
@@ -280,6 +488,7 @@ impl Server<'_> {
                 }
             };
             let mut list: Vec<Diagnostic> = Vec::new();
+            let tests = self.tests.get(&uri).into_iter().flatten();
             for analysis in checks {
                 for d in analysis.diagnostics.get(&uri).into_iter().flatten() {
                     if !list.contains(d) {
@@ -287,6 +496,7 @@ impl Server<'_> {
                     }
                 }
             }
+            list.extend(tests.cloned());
             if self.published.get(&uri) == Some(&list) {
                 continue;
             }

@@ -12,12 +12,18 @@ use std::time::Duration;
 
 use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Initialized,
-    Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, Exit,
+    Initialized, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Initialize,
-    References, SemanticTokensFullRequest, Shutdown,
+    CodeActionRequest, CodeLensRequest, Completion, DocumentSymbolRequest, ExecuteCommand,
+    Formatting, GotoDefinition, HoverRequest, Initialize, InlayHintRequest, References, Rename,
+    SemanticTokensFullRequest, Shutdown, SignatureHelpRequest,
+};
+use lsp_types::{
+    CodeActionContext, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeLensParams,
+    DidChangeWatchedFilesParams, ExecuteCommandParams, FileChangeType, FileEvent, InlayHintLabel,
+    InlayHintParams, PositionEncodingKind, RenameParams, SignatureHelpParams, WorkspaceEdit,
 };
 use lsp_types::{
     CompletionParams, CompletionResponse, Diagnostic, DidChangeTextDocumentParams,
@@ -29,9 +35,11 @@ use lsp_types::{
     TextDocumentIdentifier, TextDocumentItem, TextDocumentPositionParams, Url,
     VersionedTextDocumentIdentifier,
 };
+use serde_json::Value;
 use settle_lang::date::Date;
 
-use super::server::serve;
+use super::convert::{Encoding, LineIndex};
+use super::server::{self, serve};
 use super::tokens::legend;
 
 /// An editor connected to a server running on a thread of its own.
@@ -640,7 +648,7 @@ fn formatting_is_settle_fmt() {
 #[test]
 fn every_position_of_every_policy_answers_without_panicking() {
     use super::analysis::{Analysis, Buffers};
-    use super::{completion, hover, navigation, tokens};
+    use super::{actions, completion, hints, hover, lenses, navigation, rename, signature, tokens};
 
     let today = Date::parse("2023-06-01").expect("a date");
     let mut paths = Vec::new();
@@ -660,9 +668,13 @@ fn every_position_of_every_policy_answers_without_panicking() {
     for path in &paths {
         let text = std::fs::read_to_string(path).expect("the policy");
         let uri = Url::from_file_path(path).expect("an absolute path");
-        let a = Analysis::new(&uri, &text, &buffers);
+        let a = Analysis::new(&uri, &text, &buffers, Encoding::Utf16);
         assert!(!tokens::semantic_tokens(&a).data.is_empty());
         assert!(!navigation::symbols(&a).is_empty());
+        let whole = a.lines(0).expect("the document").whole();
+        let _ = hints::inlay_hints(&a, whole);
+        let _ = actions::code_actions(&a, whole);
+        let _ = lenses::code_lenses(&a, &uri);
         let offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(5).collect();
         for (n, &offset) in offsets.iter().enumerate() {
             if hover::hover(&a, offset, today).is_some() {
@@ -670,17 +682,23 @@ fn every_position_of_every_policy_answers_without_panicking() {
             }
             let _ = navigation::definition(&a, offset);
             let _ = navigation::references(&a, &[], offset, true);
+            let _ = signature::signature_help(&a, offset);
             if n % 40 == 0 {
                 let _ = completion::completion(&a, offset);
+                let _ = rename::prepare(&a, offset);
+                let _ = rename::rename(&a, &[], offset, "renamed");
             }
         }
         // The author typing the file from the top: each prefix checks and completes.
         for cut in text.char_indices().map(|(i, _)| i).step_by(997) {
             let prefix = &text[..cut];
-            let a = Analysis::new(&uri, prefix, &buffers);
+            let a = Analysis::new(&uri, prefix, &buffers, Encoding::Utf16);
             let _ = completion::completion(&a, cut);
             let _ = tokens::semantic_tokens(&a);
             let _ = navigation::symbols(&a);
+            let whole = a.lines(0).expect("the document").whole();
+            let _ = hints::inlay_hints(&a, whole);
+            let _ = actions::code_actions(&a, whole);
         }
     }
     assert!(answered > 1000, "hovers answered: {answered}");
@@ -705,5 +723,372 @@ fn malformed_and_unknown_messages_do_not_stop_the_server() {
     let uri = scratch("after.settle");
     editor.open(&uri, BROKEN);
     assert_eq!(editor.diagnostics(&uri).len(), 3, "the server still checks");
+    editor.shutdown();
+}
+
+impl Editor {
+    /// Start a server with the client's `capabilities`, and initialize it.
+    fn start_with(today: &str, capabilities: lsp_types::ClientCapabilities) -> (Editor, Value) {
+        let today = Date::parse(today).expect("a date");
+        let (server_side, connection) = Connection::memory();
+        let server = std::thread::spawn(move || {
+            serve(&server_side, today).expect("the server stops cleanly");
+        });
+        let mut editor = Editor {
+            connection,
+            server: Some(server),
+            next_id: 0,
+            notifications: VecDeque::new(),
+            versions: Vec::new(),
+        };
+        let params = InitializeParams { capabilities, ..InitializeParams::default() };
+        let id = editor.send_request::<Initialize>(params);
+        let result = editor.response(&id).response_result.expect("initialized");
+        editor.notify::<Initialized>(InitializedParams {});
+        (editor, result)
+    }
+
+    /// A request's result, or its error's message.
+    fn try_request<R: lsp_types::request::Request>(
+        &mut self,
+        params: R::Params,
+    ) -> Result<R::Result, String> {
+        let id = self.send_request::<R>(params);
+        match self.response(&id).response_result {
+            Ok(result) => Ok(serde_json::from_value(result).expect("a well-formed result")),
+            Err(error) => Err(error.message),
+        }
+    }
+
+    fn rename(&mut self, uri: &Url, at: Position, new_name: &str) -> Result<WorkspaceEdit, String> {
+        let params = RenameParams {
+            text_document_position: self.position(uri, at),
+            new_name: new_name.into(),
+            work_done_progress_params: Default::default(),
+        };
+        self.try_request::<Rename>(params).map(Option::unwrap_or_default)
+    }
+}
+
+/// The edits of a workspace edit as `path:line:column-line:column -> text`, sorted.
+fn show_edit(edit: &WorkspaceEdit) -> String {
+    let mut lines: Vec<String> = edit
+        .changes
+        .iter()
+        .flatten()
+        .flat_map(|(uri, edits)| {
+            edits.iter().map(move |e| {
+                let at = show(&Location { uri: uri.clone(), range: e.range });
+                format!("{at} -> {:?}", e.new_text)
+            })
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// `text` with the edits of `edit` to `uri` applied.
+fn apply(text: &str, uri: &Url, edit: &WorkspaceEdit) -> String {
+    let lines = LineIndex::with(text.into(), Encoding::Utf16);
+    let mut edits: Vec<(usize, usize, String)> = edit
+        .changes
+        .iter()
+        .flatten()
+        .filter(|(u, _)| *u == uri)
+        .flat_map(|(_, edits)| edits)
+        .map(|e| {
+            let span = lines.span(e.range);
+            (span.start as usize, span.end as usize, e.new_text.clone())
+        })
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+#[test]
+fn quick_fixes_come_from_the_problems() {
+    let mut editor = Editor::start("2024-01-01");
+    let uri = scratch("fixes.settle");
+    editor.open(&uri, BROKEN);
+    let _ = editor.diagnostics(&uri);
+    let whole = LineIndex::with(BROKEN.into(), Encoding::Utf16).whole();
+    let actions = editor
+        .request::<CodeActionRequest>(CodeActionParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            range: whole,
+            context: CodeActionContext::default(),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap_or_default();
+    let mut all = WorkspaceEdit::default();
+    let mut titles = Vec::new();
+    for action in &actions {
+        let CodeActionOrCommand::CodeAction(action) = action else { panic!("an action") };
+        titles.push(action.title.clone());
+        assert_eq!(action.kind, Some(CodeActionKind::QUICKFIX));
+        assert_eq!(action.diagnostics.as_ref().map(Vec::len), Some(1), "{}", action.title);
+        for (u, edits) in action.edit.as_ref().and_then(|e| e.changes.clone()).into_iter().flatten()
+        {
+            all.changes.get_or_insert_default().entry(u).or_default().extend(edits);
+        }
+    }
+    let fixed = apply(BROKEN, &uri, &all);
+    assert_eq!(titles, ["write `85%`", "remove `unused_bonus`", "replace with `ratio`"]);
+    editor.change(&uri, &fixed);
+    assert_eq!(editor.diagnostics(&uri), [], "{fixed}");
+    editor.shutdown();
+}
+
+#[test]
+fn rename_reaches_across_extends_and_refuses_to_shadow() {
+    let mut editor = Editor::start("2023-06-01");
+    let (city, city_text) = policy("policies/weihai/resident.settle");
+    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    editor.open(&city, &city_text);
+    editor.open(&base, &base_text);
+    let _ = editor.diagnostics(&city);
+
+    // From the base: the city's override and its readers are renamed too.
+    let at = find(&base_text, "ratio: rate by", 0);
+    let edit = editor.rename(&base, at, "reimbursement_ratio").expect("renamed");
+    insta::assert_snapshot!("rename_across_extends", show_edit(&edit));
+    let renamed_city = apply(&city_text, &city, &edit);
+    let renamed_base = apply(&base_text, &base, &edit);
+    assert!(renamed_base.contains("eligible * reimbursement_ratio[rated_care"));
+    assert!(renamed_city.contains("override param reimbursement_ratio: rate"));
+    editor.change(&base, &renamed_base);
+    editor.change(&city, &renamed_city);
+    // A request checks the edits first; anything published then must be empty.
+    let at = find(&renamed_city, "reimbursement_ratio: rate", 0);
+    assert!(editor.hover(&city, at).is_some(), "the renamed override is known");
+    for n in &editor.notifications {
+        let p: PublishDiagnosticsParams = serde_json::from_value(n.params.clone()).expect("ok");
+        assert_eq!(p.diagnostics, [], "the renamed pair still checks: {}", p.uri);
+    }
+
+    // Onto a name already declared, or a keyword: refused, nothing edited.
+    let at = find(&renamed_base, "param deductible", 0);
+    let at = Position::new(at.line, at.character + "param ".len() as u32);
+    let refused = editor.rename(&base, at, "reimbursement_ratio").expect_err("refused");
+    assert!(refused.contains("already declared"), "{refused}");
+    let refused = editor.rename(&base, at, "when").expect_err("refused");
+    assert!(refused.contains("not a name"), "{refused}");
+    editor.shutdown();
+}
+
+#[test]
+fn renaming_a_stage_let_refuses_to_capture_a_name_read_there() {
+    let text = "policy t
+input claim { id: text, member: text, date: date, total: money }
+param cap: money = 100
+stage basic (pay: money) {
+    let room = cap - claim.total
+    pay = min(room, cap)
+}
+balance claim.total = basic.pay
+";
+    let mut editor = Editor::start("2023-06-01");
+    let uri = scratch("capture.settle");
+    editor.open(&uri, text);
+    let _ = editor.diagnostics(&uri);
+    let refused = editor.rename(&uri, find(text, "room =", 0), "cap").expect_err("refused");
+    assert!(refused.contains("`cap`"), "{refused}");
+    let edit = editor.rename(&uri, find(text, "room =", 0), "headroom").expect("renamed");
+    assert_eq!(show_edit(&edit).lines().count(), 2);
+    editor.shutdown();
+}
+
+#[test]
+fn inlay_hints_show_types_and_the_parameters_in_force_on_a_claims_date() {
+    let mut editor = Editor::start("2023-06-01");
+    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    editor.open(&uri, &text);
+    assert_eq!(editor.diagnostics(&uri), []);
+    let range = LineIndex::with(text.as_str().into(), Encoding::Utf16).whole();
+    let hints = editor
+        .request::<InlayHintRequest>(InlayHintParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            range,
+            work_done_progress_params: Default::default(),
+        })
+        .unwrap_or_default();
+    let shown: Vec<String> = hints
+        .iter()
+        .map(|h| {
+            let label = match &h.label {
+                InlayHintLabel::String(s) => s.clone(),
+                InlayHintLabel::LabelParts(parts) => {
+                    parts.iter().map(|p| p.value.as_str()).collect()
+                }
+            };
+            let line = text.lines().nth(h.position.line as usize).unwrap_or("");
+            let before: String = line
+                .encode_utf16()
+                .take(h.position.character as usize)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|u| char::from_u32(u32::from(u)).unwrap_or('?'))
+                .collect();
+            format!("{}:{} {before}|{label}", h.position.line + 1, h.position.character + 1)
+        })
+        .collect();
+    insta::assert_snapshot!(shown.join("\n"));
+    editor.shutdown();
+}
+
+#[test]
+fn a_lens_runs_a_test_and_shows_its_result() {
+    let mut editor = Editor::start("2023-06-01");
+    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let wrong = text.replacen("expect a.basic.pay ==", "expect a.basic.pay + 1 ==", 1);
+    editor.open(&uri, &wrong);
+    assert_eq!(editor.diagnostics(&uri), []);
+    let lenses = editor
+        .request::<CodeLensRequest>(CodeLensParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap_or_default();
+    assert!(lenses.len() >= 2);
+    let mut results = Vec::new();
+    for lens in lenses.iter().take(2) {
+        let command = lens.command.clone().expect("a command");
+        assert_eq!(command.command, "settle.runTest");
+        let outcome = editor.request::<ExecuteCommand>(ExecuteCommandParams {
+            command: command.command,
+            arguments: command.arguments.unwrap_or_default(),
+            work_done_progress_params: Default::default(),
+        });
+        results.push(outcome.expect("a result")["passed"].clone());
+        results.push(show_diagnostics(&editor.diagnostics(&uri)).into());
+    }
+    insta::assert_snapshot!(format!("{results:#?}"));
+    editor.shutdown();
+}
+
+#[test]
+fn checking_waits_for_the_edits_to_pause() {
+    let mut editor = Editor::start("2024-01-01");
+    let uri = scratch("typing.settle");
+    editor.open(&uri, BROKEN);
+    let _ = editor.diagnostics(&uri);
+    // Three edits in a row: one check, of the last text.
+    editor.change(&uri, &BROKEN.replace("ratoi", "rat"));
+    editor.change(&uri, &BROKEN.replace("ratoi", "rati"));
+    editor.change(&uri, &BROKEN.replace("ratoi", "ratio"));
+    let diagnostics = editor.diagnostics(&uri);
+    assert!(diagnostics.iter().all(|d| !d.message.contains("unknown name")), "{diagnostics:?}");
+    let more = editor.connection.receiver.recv_timeout(server::DEBOUNCE * 4);
+    assert!(more.is_err(), "one publication only: {more:?}");
+    editor.shutdown();
+}
+
+#[test]
+fn a_base_changed_on_disk_rechecks_the_policies_extending_it() {
+    let folder = repo().join("target").join("lsp-disk");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let base_path = folder.join("base.settle");
+    let base = "policy base
+input claim { id: text, member: text, date: date, total: money }
+param ratio: rate = 90%
+stage basic (pay: money) {
+    pay = claim.total * ratio
+}
+balance claim.total = basic.pay
+";
+    std::fs::write(&base_path, base).expect("written");
+    let city = "policy city\nextends \"base.settle\"\noverride param ratio: rate = 95%\n";
+    let city_uri = Url::from_file_path(folder.join("city.settle")).expect("a path");
+    let mut editor = Editor::start("2024-01-01");
+    editor.open(&city_uri, city);
+    assert_eq!(editor.diagnostics(&city_uri), []);
+
+    std::fs::write(
+        &base_path,
+        base.replace("param ratio", "param share").replace("* ratio", "* share"),
+    )
+    .expect("written");
+    editor.notify::<DidChangeWatchedFiles>(DidChangeWatchedFilesParams {
+        changes: vec![FileEvent {
+            uri: Url::from_file_path(&base_path).expect("a path"),
+            typ: FileChangeType::CHANGED,
+        }],
+    });
+    let codes: Vec<_> =
+        editor.diagnostics(&city_uri).iter().filter_map(|d| d.code.clone()).collect();
+    let nothing = lsp_types::NumberOrString::String("settle::extends::nothing_to_override".into());
+    assert!(codes.contains(&nothing), "{codes:?}");
+    editor.shutdown();
+}
+
+#[test]
+fn utf8_positions_are_used_when_the_client_offers_them() {
+    let capabilities = lsp_types::ClientCapabilities {
+        general: Some(lsp_types::GeneralClientCapabilities {
+            position_encodings: Some(vec![PositionEncodingKind::UTF8, PositionEncodingKind::UTF16]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (mut editor, result) = Editor::start_with("2024-01-01", capabilities);
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
+    let uri = scratch("utf8.settle");
+    let text = "policy u\ninput claim { id: text, member: text, date: date, total: money }\nlet 起付线 = claim.total + ratoi\n";
+    editor.open(&uri, text);
+    let diagnostics = editor.diagnostics(&uri);
+    let unknown = diagnostics.iter().find(|d| d.message.contains("ratoi")).expect("reported");
+    let line = text.lines().nth(unknown.range.start.line as usize).expect("the line");
+    let bytes = line.find("ratoi").expect("there");
+    let units = line[..bytes].encode_utf16().count();
+    assert_ne!(bytes, units);
+    assert_eq!(unknown.range.start.character as usize, bytes, "columns count bytes");
+    editor.shutdown();
+
+    let (editor, result) =
+        Editor::start_with("2024-01-01", lsp_types::ClientCapabilities::default());
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-16");
+    editor.shutdown();
+}
+
+#[test]
+fn signature_help_names_the_argument_being_written() {
+    let text = "policy t
+input claim { id: text, member: text, date: date, total: money }
+param scale: scale = { 0 ..: 50% }
+let a = min(claim.total, segmented(scale, claim.total))
+";
+    let mut editor = Editor::start("2024-01-01");
+    let uri = scratch("signature.settle");
+    editor.open(&uri, text);
+    let _ = editor.diagnostics(&uri);
+    let mut shown = Vec::new();
+    for (needle, n) in
+        [("claim.total,", 0), ("segmented(", 0), ("scale, claim", 0), ("claim.total))", 0)]
+    {
+        let help = editor.request::<SignatureHelpRequest>(SignatureHelpParams {
+            context: None,
+            text_document_position_params: editor.position(&uri, find(text, needle, n)),
+            work_done_progress_params: Default::default(),
+        });
+        shown.push(help.map_or("none".to_string(), |h| {
+            let label = h.signatures.first().map_or("", |s| s.label.as_str()).to_string();
+            format!("{needle} -> {label} #{}", h.active_parameter.unwrap_or(0))
+        }));
+    }
+    assert_eq!(
+        shown,
+        [
+            "claim.total, -> min(a, b, ...) #0",
+            "segmented( -> min(a, b, ...) #1",
+            "scale, claim -> segmented(scale, amount) #0",
+            "claim.total)) -> segmented(scale, amount) #1",
+        ]
+    );
     editor.shutdown();
 }

@@ -1,0 +1,113 @@
+//! Renaming a name everywhere it is declared and read: in the document, the bases it extends
+//! and the open policies that read the file declaring it. A rename that would make the new
+//! name mean something else somewhere (shadow or be shadowed), or that is no name, is refused.
+
+use std::collections::HashMap;
+
+use lsp_types::{PrepareRenameResponse, TextEdit, Url, WorkspaceEdit};
+use settle_lang::ide::index::{Decl, Symbol, Visibility};
+use settle_lang::syntax::token::{Token, WordKind, tokenize, word_kind};
+
+use super::analysis::Analysis;
+use super::navigation::references;
+
+/// The name at `offset`, if it can be renamed.
+pub fn prepare(a: &Analysis, offset: usize) -> Option<PrepareRenameResponse> {
+    let occurrence = a.index.at(0, offset)?;
+    let range = a.lines(0)?.range(occurrence.span);
+    Some(PrepareRenameResponse::Range(range))
+}
+
+/// The edits renaming the name at `offset` to `new_name`, or why it cannot be renamed.
+pub fn rename(
+    a: &Analysis,
+    others: &[&Analysis],
+    offset: usize,
+    new_name: &str,
+) -> Result<WorkspaceEdit, String> {
+    let occurrence = a.index.at(0, offset).ok_or("there is no name here to rename")?;
+    let symbol = occurrence.symbol;
+    if symbol.name() == new_name {
+        return Ok(WorkspaceEdit::default());
+    }
+    if !is_name(new_name) {
+        return Err(format!("`{new_name}` is not a name: a name is a word that is not a keyword"));
+    }
+    if let Some(clash) = clash(a, symbol, new_name) {
+        return Err(clash);
+    }
+    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    for location in references(a, others, offset, true) {
+        let edit = TextEdit { range: location.range, new_text: new_name.to_string() };
+        changes.entry(location.uri).or_default().push(edit);
+    }
+    Ok(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
+}
+
+/// Whether `text` is one name token that is no keyword.
+fn is_name(text: &str) -> bool {
+    let tokens = tokenize(text);
+    matches!(tokens.as_slice(), [t] if t.kind == Some(Token::Ident) && t.span.len() == text.len())
+        && word_kind(text) == WordKind::Name
+}
+
+/// Why renaming `symbol` to `new_name` would change what some name means, if it would.
+fn clash(a: &Analysis, symbol: &Symbol, new_name: &str) -> Option<String> {
+    let taken = |d: &&Decl| d.symbol.name() == new_name;
+    let same_owner = |d: &&Decl| match (&d.symbol, symbol) {
+        (Symbol::Field(r, _), Symbol::Field(s, _))
+        | (Symbol::Output(r, _), Symbol::Output(s, _))
+        | (Symbol::Variant(r, _), Symbol::Variant(s, _)) => r == s,
+        (Symbol::Local(f, r, _), Symbol::Local(g, s, _)) => f == g && r == s,
+        _ => false,
+    };
+    let refused = |d: &Decl| {
+        let at = a.file_name(d.file);
+        Some(format!("`{new_name}` is already declared (in {at}): renaming would confuse the two"))
+    };
+    match symbol {
+        Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..) => {
+            if let Some(d) = a.index.decls.iter().filter(taken).find(same_owner) {
+                return refused(d);
+            }
+        }
+        Symbol::Value(_) | Symbol::Type(_) => {
+            let global = a.index.decls.iter().filter(taken).find(|d| {
+                d.visibility == Visibility::Global
+                    && matches!(d.symbol, Symbol::Value(_) | Symbol::Type(_))
+            });
+            if let Some(d) = global {
+                return refused(d);
+            }
+        }
+        Symbol::Local(..) | Symbol::Binding(..) | Symbol::Claim(..) => {}
+    }
+    // A name in a narrower scope than one of the symbol's uses would capture it there; a
+    // scoped symbol renamed to a name read in its scope would capture that name.
+    let bare = matches!(
+        symbol,
+        Symbol::Value(_) | Symbol::Local(..) | Symbol::Binding(..) | Symbol::Claim(..)
+    );
+    let uses = a.index.references(symbol).map(|r| (r.file, r.span.start as usize));
+    let decls = a.index.declarations(symbol).map(|d| (d.file, d.name.start as usize));
+    for (file, offset) in uses.chain(decls).filter(|_| bare) {
+        let visible = a.index.visible(file, offset);
+        if let Some(d) = visible.into_iter().find(|d| taken(d) && d.symbol != *symbol) {
+            return refused(d);
+        }
+    }
+    if let Some(Visibility::Within(scope)) = a.index.definition(symbol).map(|d| d.visibility) {
+        let captured = a.index.refs.iter().any(|r| {
+            r.symbol.name() == new_name
+                && !matches!(r.symbol, Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..))
+                && scope.start <= r.span.start
+                && r.span.end <= scope.end
+        });
+        if captured {
+            return Some(format!(
+                "`{new_name}` is read where this name is visible: renaming would change what it means"
+            ));
+        }
+    }
+    None
+}
