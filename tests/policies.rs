@@ -88,3 +88,32 @@ fn the_readme_examples_check() {
     }
     assert!(blocks >= 1);
 }
+
+/// The bureaus' policies and the reforms reach, with their own tests, every rule default and
+/// exception, every parameter version, every table cell and every scale bracket they declare
+/// (`settle test --coverage`): a rule added without a test fails here.
+#[test]
+fn the_policies_tests_reach_every_branch_and_bracket() {
+    use settle_runtime::coverage::{Kind, coverage};
+    let mut reached = 0;
+    for path in policy_files() {
+        if path.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+            && !path.to_string_lossy().contains("reforms")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable policy");
+        let checked = check_with(&path.display().to_string(), &text, &mut Files);
+        let engine = Engine::new(checked.policy.expect("the policy checks"));
+        let c = coverage(&engine, &text);
+        let missing: Vec<String> = c
+            .items
+            .iter()
+            .filter(|i| !i.reached && i.kind != Kind::Stage)
+            .map(|i| format!("{}:{}: {}", path.display(), i.line.unwrap_or(0), i.name))
+            .collect();
+        assert!(missing.is_empty(), "not reached by a test:\n{}", missing.join("\n"));
+        reached += c.items.len();
+    }
+    assert!(reached > 300, "only {reached} items");
+}

@@ -274,6 +274,17 @@ fn decimal(s: &str) -> Decimal {
     s.parse().unwrap_or(Decimal::ZERO)
 }
 
+/// Values before and after, one `name before → after` a line.
+fn moves<'a>(list: impl IntoIterator<Item = &'a (String, String, String)>) -> String {
+    let lines: Vec<String> = list
+        .into_iter()
+        .map(|(n, b, a)| {
+            format!("{} {} &rarr; {}", escape(n), escape(&grouped(b)), escape(&grouped(a)))
+        })
+        .collect();
+    lines.join("<br>")
+}
+
 /// The shares' table.
 fn shares_table(r: &Impact) -> String {
     let mut t = format!(
@@ -442,21 +453,7 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
         ]));
         body.push_str("<tbody>");
         for m in &r.movers {
-            let shares: Vec<String> = m
-                .shares
-                .iter()
-                .filter(|(_, b, a)| b != a)
-                .map(|(n, b, a)| {
-                    format!("{} {} &rarr; {}", escape(n), escape(&grouped(b)), escape(&grouped(a)))
-                })
-                .collect();
-            let trail: Vec<String> = m
-                .trail
-                .iter()
-                .map(|(n, b, a)| {
-                    format!("{} {} &rarr; {}", escape(n), escape(&grouped(b)), escape(&grouped(a)))
-                })
-                .collect();
+            let shares: Vec<_> = m.shares.iter().filter(|(_, b, a)| b != a).collect();
             let _ = write!(
                 body,
                 "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td>{}<td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
@@ -464,8 +461,8 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
                 escape(&m.member),
                 m.line,
                 figure(&format!("mover:{}:funds", m.id), &m.fund_change),
-                shares.join("<br>"),
-                trail.join("<br>")
+                moves(shares),
+                moves(&m.trail)
             );
         }
         body.push_str("</tbody></table>");
