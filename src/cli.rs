@@ -29,6 +29,10 @@ struct Cli {
     /// Colour in diagnostics: `auto` (on a terminal, unless `NO_COLOR` is set), `always`, `never`.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
     color: Color,
+    /// The text encoding of claims files: `utf-8`, `gbk` (as Excel saves CSV on Chinese
+    /// Windows) or `utf-16`.
+    #[arg(long, value_enum, default_value_t = crate::encoding::Encoding::Utf8, global = true)]
+    encoding: crate::encoding::Encoding,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,6 +249,7 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = COLOR.set(cli.color);
+    crate::encoding::choose(cli.encoding);
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt(&files, check),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod coverage;
+mod encoding;
 mod files;
 mod lsp;
 mod report;

@@ -42,11 +42,22 @@ pub fn load(path: &PathBuf) -> Result<(Policy, String), ExitCode> {
     }
 }
 
-fn read_rows(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
-    io::read_claims(policy, claims, Format::of_path(claims)).map_err(|e| {
+/// The claims read by the general path: every record a row, in the encoding `--encoding` names.
+pub(crate) fn read_rows(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
+    let usage = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
-    })
+    };
+    let file = crate::encoding::open(claims)
+        .map_err(|e| usage(&format!("cannot read `{}`: {e}", claims.display())))?;
+    let name = claims.display().to_string();
+    match Format::of_path(claims) {
+        Format::Csv => io::read_csv(policy, file, &name),
+        Format::JsonLines => {
+            io::read_jsonl(policy, std::io::BufReader::with_capacity(1 << 20, file), &name)
+        }
+    }
+    .map_err(|e| usage(&e))
 }
 
 /// `settle run`.
@@ -302,7 +313,7 @@ pub(crate) fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch:
     if !batch::supported(engine) {
         return Ok(None);
     }
-    let file = std::fs::File::open(claims).map_err(|e| {
+    let file = crate::encoding::open(claims).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", claims.display());
         ExitCode::from(EXIT_USAGE)
     })?;

@@ -609,3 +609,41 @@ fn terminal_conventions() {
         assert!(!plain.stderr.contains(&0x1b), "no colour off a terminal or when refused");
     }
 }
+
+/// A claims file saved as GBK (Excel's default on Chinese Windows) or UTF-16 gets a hint, and
+/// `--encoding` reads it.
+#[test]
+fn claims_in_gbk_or_utf16_get_a_hint_and_read_with_encoding() {
+    let dir = scratch("encoding");
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/claims/weihai_resident.csv"),
+    )
+    .expect("sample")
+    .replace("w001,", "张三001,");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&sample);
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(sample.encode_utf16().flat_map(u16::to_le_bytes));
+    for (name, bytes, flag) in [("gbk.csv", gbk.to_vec(), "gbk"), ("utf16.csv", utf16, "utf-16")] {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).expect("write");
+        let f = file.to_str().expect("path");
+        let plain = settle(&["run", "policies/weihai/resident.settle", "--claims", f]);
+        let err = String::from_utf8_lossy(&plain.stderr);
+        assert!(err.contains(&format!("run with `--encoding {flag}`")), "{name}: {err}");
+        let read =
+            settle(&["run", "policies/weihai/resident.settle", "--claims", f, "--encoding", flag]);
+        assert_eq!(read.status.code(), Some(0), "{name}");
+        let out = String::from_utf8_lossy(&read.stdout);
+        assert!(out.contains("\n2,张三001,w01,ok,"), "{name}: {out}");
+        let errors = |text: &str| text.matches(",error,").count();
+        let utf8 = settle(&[
+            "run",
+            "policies/weihai/resident.settle",
+            "--claims",
+            "examples/claims/weihai_resident.csv",
+        ]);
+        assert_eq!(errors(&out), errors(&String::from_utf8_lossy(&utf8.stdout)), "{name}: {out}");
+        assert!(!String::from_utf8_lossy(&read.stderr).contains("hint"), "{name}");
+    }
+}

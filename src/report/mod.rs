@@ -32,13 +32,6 @@ fn engine(policy: Policy) -> Engine {
     Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy))
 }
 
-fn read(policy: &Policy, claims: &Path) -> Result<Vec<Row>, ExitCode> {
-    io::read_claims(policy, claims, Format::of_path(claims)).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
-}
-
 /// The output formats of `settle diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffFormat {
@@ -130,7 +123,7 @@ fn member_records(
     members: &std::collections::HashSet<&str>,
 ) -> Option<Vec<u8>> {
     let member = policy.input_record()?.fields.get(policy.member_field)?.name.clone();
-    let file = std::fs::File::open(claims).ok()?;
+    let file = crate::encoding::open(claims).ok()?;
     let mut out = Vec::new();
     match Format::of_path(claims) {
         Format::Csv => {
@@ -196,8 +189,8 @@ fn provenance(files: &[(&'static str, &Path)]) -> Provenance {
 
 /// The report by the general path: every claim read into values under each policy.
 fn general_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Impact, ExitCode> {
-    let base_rows = read(b.policy(), claims)?;
-    let reform_rows = read(r.policy(), claims)?;
+    let base_rows = crate::run::read_rows(b.policy(), claims)?;
+    let reform_rows = crate::run::read_rows(r.policy(), claims)?;
     same_count(base_rows.len(), reform_rows.len(), claims)?;
     let before = settle_rows(b, &base_rows);
     let after = settle_rows(r, &reform_rows);

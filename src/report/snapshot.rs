@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use settle_runtime::io;
 
-use super::{engine, read, settle_rows};
+use super::{engine, settle_rows};
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::run::load;
 
@@ -23,7 +23,7 @@ pub fn snapshot(
         Ok(p) => p,
         Err(code) => return code,
     };
-    let rows = match read(&policy, claims) {
+    let rows = match crate::run::read_rows(&policy, claims) {
         Ok(r) => r,
         Err(code) => return code,
     };
