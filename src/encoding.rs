@@ -30,10 +30,29 @@ pub fn choose(encoding: Encoding) {
 /// Whether the hint was given already (a report reads its claims twice).
 static HINTED: AtomicBool = AtomicBool::new(false);
 
+/// Files from this size on show a bar while they are read, on a terminal.
+const PROGRESS_FROM: u64 = 32 << 20;
+
 /// The claims file as UTF-8: the file itself, or its text decoded by `--encoding`. A file read
-/// as UTF-8 whose start looks like another encoding gets a hint on standard error.
+/// as UTF-8 whose start looks like another encoding gets a hint on standard error. On a
+/// terminal, a large file shows a bar of the bytes read.
 pub fn open(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut file: Box<dyn Read + Send> =
+        if size >= PROGRESS_FROM && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let bar = indicatif::ProgressBar::new(size)
+                .with_message(format!("reading {}", path.display()))
+                .with_finish(indicatif::ProgressFinish::AndClear);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            Box::new(bar.wrap_read(file))
+        } else {
+            Box::new(file)
+        };
     let encoding = CHOSEN.get().copied().unwrap_or(Encoding::Utf8);
     if encoding == Encoding::Utf8 {
         let mut start = vec![0u8; 64 << 10];

@@ -450,10 +450,13 @@ pub fn generate(
     };
     let jsonl =
         jsonl.unwrap_or_else(|| out.is_some_and(|p| Format::of_path(p) == Format::JsonLines));
+    // On a terminal, a bar counts the claims written (their lines) when they go to a file.
+    let bar = out.and_then(|_| progress_bar(count));
     let result = match out {
         Some(path) => AtomicFile::create(path).and_then(|mut file| {
             if let Some(w) = file.writer() {
-                settle_runtime::generate::write(&policy, count, seed, jsonl, w)?;
+                let mut counted = Lines { inner: w, bar: bar.as_ref() };
+                settle_runtime::generate::write(&policy, count, seed, jsonl, &mut counted)?;
             }
             file.commit()
         }),
@@ -465,12 +468,36 @@ pub fn generate(
             &mut std::io::stdout().lock(),
         ),
     };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the claims: {e}");
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// A writer that moves a progress bar by the lines written through it.
+struct Lines<'a, W> {
+    inner: W,
+    bar: Option<&'a ProgressBar>,
+}
+
+impl<W: Write> Write for Lines<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(bar) = self.bar {
+            let lines = buf.get(..n).unwrap_or_default().iter().filter(|b| **b == b'\n').count();
+            bar.inc(lines as u64);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
