@@ -106,7 +106,7 @@ impl<'p> Field<'p> {
             Field::Int => int(t),
             Field::Bool => boolean(t),
             Field::Enum(def) => variant(def, t),
-            Field::Text | Field::Json => Err("not a number".into()),
+            Field::Text | Field::Json => Err("a text, a record or a list has no number".into()),
         }
     }
 }
@@ -199,7 +199,13 @@ fn decimal(t: &[u8]) -> Result<Decimal6, NotNumber> {
 #[cold]
 fn not_a_number(t: &[u8]) -> NotNumber {
     let text = String::from_utf8_lossy(t);
-    if text.contains(['e', 'E']) {
+    let exponent = text.split_once(['e', 'E']).is_some_and(|(mantissa, power)| {
+        let power = power.strip_prefix(['+', '-']).unwrap_or(power);
+        decimal(mantissa.as_bytes()).is_ok()
+            && !power.is_empty()
+            && power.bytes().all(|b| b.is_ascii_digit())
+    });
+    if exponent {
         NotNumber::Exponent
     } else if text.chars().any(|c| ('\u{ff01}'..='\u{ff5e}').contains(&c)) {
         NotNumber::FullWidth
@@ -213,12 +219,12 @@ fn not_a_number(t: &[u8]) -> NotNumber {
 fn number_error(t: &[u8], why: NotNumber) -> String {
     let text = String::from_utf8_lossy(t);
     match why {
-        NotNumber::Empty => "empty".into(),
+        NotNumber::Empty if t.is_empty() => "empty".into(),
         NotNumber::Exponent => format!("`{text}` is not a plain decimal number"),
         NotNumber::FullWidth => format!(
             "`{text}` has full-width characters; write numbers with the digits 0-9, `.` and `%`"
         ),
-        NotNumber::Other => format!("`{text}` is not a number"),
+        NotNumber::Empty | NotNumber::Other => format!("`{text}` is not a number"),
     }
 }
 
@@ -620,6 +626,9 @@ mod tests {
         );
         assert_eq!(money_of("１２３").map_err(|e| e.contains("full-width")), Err(true));
         assert_eq!(money_of("1e3"), Err("`1e3` is not a plain decimal number".into()));
+        assert_eq!(money_of("1.5E-2"), Err("`1.5E-2` is not a plain decimal number".into()));
+        assert_eq!(money_of("yes"), Err("`yes` is not a number".into()));
+        assert_eq!(Field::Rate.read(b"%"), Err("`%` is not a number".into()));
         assert_eq!(money_of(" "), Err("empty".into()));
     }
 
