@@ -194,6 +194,18 @@ enum Command {
     },
     /// Serve editors over standard input and output (the Language Server Protocol).
     Lsp,
+    /// The hospital counter's settlement service over HTTP/JSON, members' claims kept in SQLite.
+    Serve {
+        /// The directory of the policies to serve (every `.settle` file under it).
+        #[arg(long)]
+        policies: PathBuf,
+        /// The SQLite file holding settled claims (created if absent).
+        #[arg(long)]
+        store: PathBuf,
+        /// The address to listen on; port 0 picks a free one (printed on standard output).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
 }
 
 /// One vocabulary for every command's `--format`: `text` for people (`human` is accepted too),
@@ -297,6 +309,7 @@ pub fn main() -> ExitCode {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
+        Command::Serve { policies, store, listen } => crate::serve::main(&policies, &store, &listen),
     }
 }
 

@@ -7,6 +7,7 @@ mod files;
 mod lsp;
 mod report;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,642 @@
+//! `settle serve`: the hospital counter's settlement service over HTTP/JSON, with every member's
+//! claims and settlements kept durably in SQLite.
+//!
+//! A claim is settled against everything its member has had settled before: the member's stored
+//! claims and the new one are settled together by the engine (by date, id, then arrival), so a
+//! claim dated before claims already settled, or a reversal, replays the member's claims; every
+//! other claim whose settlement changes is stored anew and returned as an adjustment (before and
+//! after), never rewritten silently. The claim id is the idempotency key: the same content again
+//! returns the stored settlement, other content under the same id is refused (409) naming the
+//! fields that differ. Requests for one member run one at a time; members run in parallel.
+
+mod store;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value as Json, json};
+use settle_runtime::io::{self, Row};
+use settle_runtime::{Claim, Engine};
+
+use crate::cli::EXIT_USAGE;
+use store::{Adjustment, Store, Stored};
+
+/// Largest request body.
+const BODY_LIMIT: usize = 1 << 20;
+/// Most claims in one batch request.
+const BATCH_LIMIT: usize = 1_000;
+
+/// A policy the service settles under: its engine and the version (content hash) of its file.
+struct Loaded {
+    engine: Engine,
+    version: String,
+}
+
+/// What every request shares.
+struct App {
+    policies: HashMap<String, Loaded>,
+    store: Store,
+    /// One lock a member: `(policy, member)`.
+    members: Mutex<HashMap<(String, String), Arc<Mutex<()>>>>,
+    metrics: Metrics,
+}
+
+/// `settle serve --policies DIR --store FILE --listen ADDR`.
+pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
+    let loaded = match load_policies(policies) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match Store::open(store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the store `{}`: {e}", store.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let app = Arc::new(App {
+        policies: loaded,
+        store,
+        members: Mutex::new(HashMap::new()),
+        metrics: Metrics::default(),
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the service: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on `{listen}`: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        if let Ok(addr) = listener.local_addr() {
+            // The address first, alone on its line: a port of 0 chose one.
+            println!("listening on http://{addr}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+        match axum::serve(listener, router(app)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the service stopped: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        }
+    })
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/policies/{policy}/claims", post(settle_claim))
+        .route("/v1/policies/{policy}/claims/batch", post(settle_batch))
+        .route("/v1/policies/{policy}/claims/{id}", get(read_claim).delete(reverse_claim))
+        .route("/v1/policies/{policy}/members/{member}", get(read_member))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}
+
+/// Every policy file under `dir`, checked, by policy name, with its version.
+fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| {
+            eprintln!("error: cannot read `{}`: {e}", d.display());
+            ExitCode::from(EXIT_USAGE)
+        })?;
+        for p in entries.flatten().map(|e| e.path()) {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "settle") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut out = HashMap::new();
+    for path in files {
+        let (policy, text) = crate::run::load(&path)?;
+        use sha2::Digest;
+        let hash: String =
+            sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+        eprintln!("policy {} from {} (version {hash})", policy.name, path.display());
+        let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
+        out.insert(engine.policy().name.clone(), Loaded { engine, version: hash });
+    }
+    if out.is_empty() {
+        eprintln!("error: no policy file under `{}`", dir.display());
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    Ok(out)
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug)]
+struct Problem {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+    /// What the problem is about: a field, the fields that differ, a claim of a batch.
+    extra: Option<(&'static str, Json)>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem { status, title, detail: detail.into(), extra: None }
+    }
+
+    fn with(mut self, key: &'static str, value: Json) -> Problem {
+        self.extra = Some((key, value));
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
+            map.insert(key.to_string(), value);
+        }
+        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
+            .into_response()
+    }
+}
+
+fn internal(e: String) -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store failed", e)
+}
+
+impl App {
+    fn policy(&self, name: &str) -> Result<&Loaded, Problem> {
+        self.policies.get(name).ok_or_else(|| {
+            Problem::new(StatusCode::NOT_FOUND, "unknown policy", format!("no policy `{name}` is served"))
+        })
+    }
+
+    fn member_lock(&self, policy: &str, member: &str) -> Arc<Mutex<()>> {
+        let mut map = match self.members.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry((policy.to_string(), member.to_string())).or_default().clone()
+    }
+}
+
+/// A claim read from a request body: the claim, its id, its member and its body.
+struct Incoming {
+    claim: Claim,
+    id: String,
+    member: String,
+    body: String,
+}
+
+fn parse_claim(p: &Loaded, body: &Json) -> Result<Incoming, Problem> {
+    if !body.is_object() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "not a claim", "a claim is a JSON object"));
+    }
+    let text = body.to_string();
+    let claim = p.engine.claim_from_json(&text).map_err(|e| {
+        let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "a field cannot be read", e.message.clone());
+        match e.field {
+            Some(f) => problem.with("field", json!(f)),
+            None => problem,
+        }
+    })?;
+    let id = p.engine.id_of(&claim).to_string();
+    let member = p.engine.member_of(&claim).to_string();
+    Ok(Incoming { claim, id, member, body: text })
+}
+
+/// The input fields whose values differ between two claims.
+fn differing(p: &Loaded, a: &Claim, b: &Claim) -> Vec<String> {
+    let fields = p.engine.policy().input_record().map(|r| r.fields.clone()).unwrap_or_default();
+    fields
+        .iter()
+        .zip(a.fields.iter().zip(&b.fields))
+        .filter(|(_, (x, y))| x != y)
+        .map(|(f, _)| f.name.clone())
+        .collect()
+}
+
+/// Settle a member's claims together; each claim's settlement as `settle run` writes its row in
+/// JSON Lines (without the line), by id.
+fn settle_member(p: &Loaded, claims: Vec<Claim>) -> Vec<(String, Json)> {
+    let ids: Vec<String> = claims.iter().map(|c| p.engine.id_of(c).to_string()).collect();
+    let rows: Vec<Row> = claims.into_iter().map(Row::Claim).collect();
+    let outcomes = io::by_row(&rows, p.engine.settle_batch(&io::claims_of(&rows)));
+    let mut out = Vec::new();
+    if io::write_jsonl(p.engine.policy(), &rows, &outcomes, &mut out).is_err() {
+        return Vec::new();
+    }
+    let lines = String::from_utf8_lossy(&out);
+    ids.into_iter()
+        .zip(lines.lines())
+        .map(|(id, line)| {
+            let mut v: Json = serde_json::from_str(line).unwrap_or(Json::Null);
+            if let Some(map) = v.as_object_mut() {
+                map.remove("line");
+            }
+            (id, v)
+        })
+        .collect()
+}
+
+/// The outcome of a change to one member's claims.
+struct Change {
+    new: Vec<Stored>,
+    changed: Vec<Stored>,
+    adjustments: Vec<(String, Adjustment)>,
+    /// Each new claim's settlement.
+    settled: Vec<(String, Json)>,
+}
+
+/// Settle `member`'s stored claims, less `removed`, with `incoming`; what changes.
+fn replay(
+    app: &App,
+    policy: &str,
+    p: &Loaded,
+    member: &str,
+    incoming: &[Incoming],
+    removed: Option<&str>,
+) -> Result<Change, Problem> {
+    let stored = app.store.member(policy, member).map_err(internal)?;
+    let kept: Vec<&Stored> = stored.iter().filter(|s| Some(s.id.as_str()) != removed).collect();
+    let mut claims = Vec::with_capacity(kept.len() + incoming.len());
+    for s in &kept {
+        let body: Json = serde_json::from_str(&s.body).unwrap_or(Json::Null);
+        claims.push(parse_claim(p, &body).map_err(|e| internal(format!("stored claim `{}`: {}", s.id, e.detail)))?.claim);
+    }
+    claims.extend(incoming.iter().map(|i| i.claim.clone()));
+    let settled = settle_member(p, claims);
+    let cause = incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
+    let mut change = Change { new: Vec::new(), changed: Vec::new(), adjustments: Vec::new(), settled: Vec::new() };
+    for (id, settlement) in settled {
+        let text = settlement.to_string();
+        if let Some(old) = kept.iter().find(|s| s.id == id) {
+            if old.settlement != text {
+                change.adjustments.push((
+                    member.to_string(),
+                    Adjustment { id: id.clone(), cause: cause.clone(), before: old.settlement.clone(), after: Some(text.clone()) },
+                ));
+                change.changed.push(Stored { settlement: text, version: p.version.clone(), ..(*old).clone() });
+            }
+        } else if let Some(inc) = incoming.iter().find(|i| i.id == id) {
+            if settlement.get("status").and_then(Json::as_str) != Some("ok") {
+                let why = settlement.get("error").and_then(Json::as_str).unwrap_or("").to_string();
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "the claim cannot be settled", why)
+                    .with("id", json!(id)));
+            }
+            change.new.push(Stored {
+                id: id.clone(),
+                member: member.to_string(),
+                body: inc.body.clone(),
+                version: p.version.clone(),
+                settlement: text,
+            });
+            change.settled.push((id, settlement));
+        }
+    }
+    if let Some(gone) = removed.and_then(|r| stored.iter().find(|s| s.id == r)) {
+        change.adjustments.push((
+            member.to_string(),
+            Adjustment { id: gone.id.clone(), cause, before: gone.settlement.clone(), after: None },
+        ));
+    }
+    Ok(change)
+}
+
+fn adjustments_json(list: &[(String, Adjustment)]) -> Json {
+    Json::Array(
+        list.iter()
+            .map(|(_, a)| {
+                let parse = |s: &str| serde_json::from_str::<Json>(s).unwrap_or(Json::Null);
+                json!({
+                    "id": a.id,
+                    "cause": a.cause,
+                    "before": parse(&a.before),
+                    "after": a.after.as_deref().map_or(Json::Null, parse),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn parse_body(body: &Bytes) -> Result<Json, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed JSON", e.to_string()))
+}
+
+/// Run a request's work on a blocking thread, timing it for the metrics.
+async fn blocking(
+    app: Arc<App>,
+    route: &'static str,
+    work: impl FnOnce(&App) -> Result<(StatusCode, Json), Problem> + Send + 'static,
+) -> Response {
+    let started = Instant::now();
+    let worker = app.clone();
+    let result = tokio::task::spawn_blocking(move || work(&worker)).await;
+    let response = match result {
+        Ok(Ok((status, body))) => (status, axum::Json(body)).into_response(),
+        Ok(Err(problem)) => problem.into_response(),
+        Err(e) => internal(format!("the request failed: {e}")).into_response(),
+    };
+    app.metrics.record(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn settle_claim(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<String>, body: Bytes) -> Response {
+    blocking(app, "settle", move |app| {
+        let p = app.policy(&policy)?;
+        let incoming = parse_claim(p, &parse_body(&body)?)?;
+        let lock = app.member_lock(&policy, &incoming.member);
+        let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
+        if let Some(stored) = app.store.claim(&policy, &incoming.id).map_err(internal)? {
+            return repeated(p, &stored, &incoming).map(|body| (StatusCode::OK, body));
+        }
+        let member = incoming.member.clone();
+        let change = replay(app, &policy, p, &member, std::slice::from_ref(&incoming), None)?;
+        app.store.apply(&policy, &change.new, &change.changed, &[], &change.adjustments).map_err(internal)?;
+        app.metrics.settled.fetch_add(1, Ordering::Relaxed);
+        let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
+        Ok((
+            StatusCode::CREATED,
+            json!({
+                "policy": policy,
+                "version": p.version,
+                "id": incoming.id,
+                "settlement": settlement,
+                "adjustments": adjustments_json(&change.adjustments),
+            }),
+        ))
+    })
+    .await
+}
+
+/// A claim sent again: its stored settlement when the content is the same, else a conflict
+/// naming the fields that differ.
+fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Problem> {
+    let body: Json = serde_json::from_str(&stored.body).unwrap_or(Json::Null);
+    let before = parse_claim(p, &body)?;
+    let differ = differing(p, &before.claim, &incoming.claim);
+    if !differ.is_empty() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "another claim has this id",
+            format!("claim `{}` was settled with other values of {}", incoming.id, differ.join(", ")),
+        )
+        .with("fields", json!(differ)));
+    }
+    Ok(json!({
+        "policy": p.engine.policy().name,
+        "version": stored.version,
+        "id": stored.id,
+        "settlement": serde_json::from_str::<Json>(&stored.settlement).unwrap_or(Json::Null),
+        "replayed": true,
+    }))
+}
+
+async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<String>, body: Bytes) -> Response {
+    blocking(app, "batch", move |app| {
+        let p = app.policy(&policy)?;
+        let Json::Array(items) = parse_body(&body)? else {
+            return Err(Problem::new(StatusCode::BAD_REQUEST, "not a batch", "a batch is a JSON array of claims"));
+        };
+        if items.len() > BATCH_LIMIT {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch too large",
+                format!("{} claims; at most {BATCH_LIMIT} in one request", items.len()),
+            ));
+        }
+        let mut incoming = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            incoming.push(parse_claim(p, item).map_err(|e| e.with("index", json!(i)))?);
+        }
+        // Members locked in one order, so that two batches never wait on each other.
+        let mut members: Vec<String> = incoming.iter().map(|i| i.member.clone()).collect();
+        members.sort();
+        members.dedup();
+        let locks: Vec<Arc<Mutex<()>>> = members.iter().map(|m| app.member_lock(&policy, m)).collect();
+        let _held: Vec<_> = locks
+            .iter()
+            .map(|l| l.lock().map_err(|_| internal("a request for this member failed".into())))
+            .collect::<Result<_, _>>()?;
+        let mut results = Vec::new();
+        let mut fresh: Vec<Incoming> = Vec::new();
+        for inc in incoming {
+            match app.store.claim(&policy, &inc.id).map_err(internal)? {
+                Some(stored) => results.push(repeated(p, &stored, &inc)?),
+                None if fresh.iter().any(|f| f.id == inc.id) => {
+                    return Err(Problem::new(StatusCode::CONFLICT, "an id twice in the batch", format!("claim `{}`", inc.id)));
+                }
+                None => fresh.push(inc),
+            }
+        }
+        let mut all = Change { new: Vec::new(), changed: Vec::new(), adjustments: Vec::new(), settled: Vec::new() };
+        for member in &members {
+            let mine: Vec<Incoming> = fresh.iter().filter(|i| &i.member == member).map(|i| Incoming {
+                claim: i.claim.clone(),
+                id: i.id.clone(),
+                member: i.member.clone(),
+                body: i.body.clone(),
+            }).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let c = replay(app, &policy, p, member, &mine, None)?;
+            all.new.extend(c.new);
+            all.changed.extend(c.changed);
+            all.adjustments.extend(c.adjustments);
+            all.settled.extend(c.settled);
+        }
+        app.store.apply(&policy, &all.new, &all.changed, &[], &all.adjustments).map_err(internal)?;
+        app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
+        let settled: Vec<Json> = all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
+        Ok((
+            StatusCode::OK,
+            json!({
+                "policy": policy,
+                "version": p.version,
+                "settled": settled,
+                "replayed": results,
+                "adjustments": adjustments_json(&all.adjustments),
+            }),
+        ))
+    })
+    .await
+}
+
+async fn reverse_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPath<(String, String)>) -> Response {
+    blocking(app, "reverse", move |app| {
+        let p = app.policy(&policy)?;
+        let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
+        let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        let lock = app.member_lock(&policy, &stored.member);
+        let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
+        // Read again under the lock: another request may have reversed it meanwhile.
+        app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        let change = replay(app, &policy, p, &stored.member, &[], Some(&id))?;
+        app.store.apply(&policy, &[], &change.changed, std::slice::from_ref(&id), &change.adjustments).map_err(internal)?;
+        Ok((StatusCode::OK, json!({"policy": policy, "id": id, "reversed": true, "adjustments": adjustments_json(&change.adjustments)})))
+    })
+    .await
+}
+
+async fn read_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPath<(String, String)>) -> Response {
+    blocking(app, "read", move |app| {
+        app.policy(&policy)?;
+        let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
+            Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"))
+        })?;
+        Ok((
+            StatusCode::OK,
+            json!({
+                "policy": policy,
+                "version": stored.version,
+                "id": stored.id,
+                "member": stored.member,
+                "claim": serde_json::from_str::<Json>(&stored.body).unwrap_or(Json::Null),
+                "settlement": serde_json::from_str::<Json>(&stored.settlement).unwrap_or(Json::Null),
+            }),
+        ))
+    })
+    .await
+}
+
+async fn read_member(State(app): State<Arc<App>>, UrlPath((policy, member)): UrlPath<(String, String)>) -> Response {
+    blocking(app, "member", move |app| {
+        let p = app.policy(&policy)?;
+        let stored = app.store.member(&policy, &member).map_err(internal)?;
+        let mut claims = Vec::new();
+        for s in &stored {
+            let body: Json = serde_json::from_str(&s.body).unwrap_or(Json::Null);
+            claims.push(parse_claim(p, &body)?.claim);
+        }
+        // The year to date after the member's last claim: the claims settled one at a time in
+        // the engine's order, as a counter would.
+        let mut order: Vec<usize> = (0..claims.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&claims[a], &claims[b]);
+            p.engine.date_of(x).cmp(&p.engine.date_of(y)).then_with(|| p.engine.id_of(x).cmp(&p.engine.id_of(y))).then(a.cmp(&b))
+        });
+        let mut state = settle_runtime::MemberState::default();
+        for &i in &order {
+            if let Some(c) = claims.get(i) {
+                let _ = p.engine.settle_one(c, &mut state);
+            }
+        }
+        let history: Vec<Json> = order
+            .iter()
+            .filter_map(|&i| stored.get(i))
+            .map(|s| json!({"id": s.id, "version": s.version, "settlement": serde_json::from_str::<Json>(&s.settlement).unwrap_or(Json::Null)}))
+            .collect();
+        let adjustments = app.store.adjustments(&policy, &member).map_err(internal)?;
+        let adjustments: Vec<(String, Adjustment)> = adjustments.into_iter().map(|a| (member.clone(), a)).collect();
+        Ok((
+            StatusCode::OK,
+            json!({
+                "policy": policy,
+                "member": member,
+                "state": serde_json::to_value(&state).unwrap_or(Json::Null),
+                "claims": history,
+                "adjustments": adjustments_json(&adjustments),
+            }),
+        ))
+    })
+    .await
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.store.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n").into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
+}
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
+
+/// Counters in the Prometheus text format.
+#[derive(Debug, Default)]
+struct Metrics {
+    settled: AtomicU64,
+    /// (route, status) -> requests; route -> (bucket counts, sum of seconds, count).
+    requests: Mutex<HashMap<(&'static str, u16), u64>>,
+    latency: Mutex<HashMap<&'static str, ([u64; BUCKETS.len()], f64, u64)>>,
+}
+
+impl Metrics {
+    fn record(&self, route: &'static str, status: u16, took: std::time::Duration) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((route, status)).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let entry = l.entry(route).or_insert(([0; BUCKETS.len()], 0.0, 0));
+            let secs = took.as_secs_f64();
+            for (count, bound) in entry.0.iter_mut().zip(BUCKETS) {
+                if secs <= bound {
+                    *count += 1;
+                }
+            }
+            entry.1 += secs;
+            entry.2 += 1;
+        }
+    }
+
+    fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "# TYPE settle_settlements_total counter");
+        let _ = writeln!(out, "settle_settlements_total {}", self.settled.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# TYPE settle_requests_total counter");
+        if let Ok(r) = self.requests.lock() {
+            let mut rows: Vec<_> = r.iter().collect();
+            rows.sort();
+            for ((route, status), n) in rows {
+                let _ = writeln!(out, "settle_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+            }
+        }
+        let _ = writeln!(out, "# TYPE settle_request_seconds histogram");
+        if let Ok(l) = self.latency.lock() {
+            let mut rows: Vec<_> = l.iter().collect();
+            rows.sort_by_key(|(route, _)| **route);
+            for (route, (buckets, sum, count)) in rows {
+                for (n, bound) in buckets.iter().zip(BUCKETS) {
+                    let _ = writeln!(out, "settle_request_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+                }
+                let _ = writeln!(out, "settle_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+                let _ = writeln!(out, "settle_request_seconds_sum{{route=\"{route}\"}} {sum}");
+                let _ = writeln!(out, "settle_request_seconds_count{{route=\"{route}\"}} {count}");
+            }
+        }
+        out
+    }
+}
