@@ -399,12 +399,11 @@ impl Checker<'_> {
                 name_spans.insert(name.clone(), slot.decl.span);
             }
         }
-        let mut locals = info.locals.iter();
         let mut assigned: HashMap<String, Span> = HashMap::new();
         for (index, stmt) in s.body.iter().enumerate() {
             match stmt {
                 StageStmt::Let(l) => {
-                    let Some(&v) = locals.next() else { continue };
+                    let Some(v) = self.local_at(&info, id, index) else { continue };
                     if let Some(first) = name_spans.get(&l.name.name) {
                         self.report(crate::resolve::decls::duplicate(
                             file,
@@ -502,13 +501,12 @@ impl Checker<'_> {
         }
         let mut scope =
             Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
-        let mut locals = info.locals.iter();
         let mut done: Vec<String> = Vec::new();
         for (index, stmt) in s.body.iter().enumerate() {
             scope.stage = Some((id, index));
             match stmt {
                 StageStmt::Let(l) => {
-                    let Some(&v) = locals.next() else { continue };
+                    let Some(v) = self.local_at(&info, id, index) else { continue };
                     if scope.stage_names.get(&l.name.name).map(|(x, _)| *x) != Some(v) {
                         continue;
                     }
@@ -541,6 +539,17 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The stage `let` the declaration pass made of statement `index` of stage `stage`.
+    fn local_at(
+        &self,
+        info: &crate::check::StageInfo,
+        stage: ir::StageId,
+        index: usize,
+    ) -> Option<ir::ValueId> {
+        let here = Some((stage, index));
+        info.locals.iter().copied().find(|v| self.slots.get(*v).is_some_and(|s| s.position == here))
     }
 
     fn check_stage_let(&mut self, scope: &Scope, l: &ast::LetDecl, v: ir::ValueId) {
