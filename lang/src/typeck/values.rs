@@ -140,7 +140,8 @@ impl Checker<'_> {
                         stack.push((s, 0));
                     }
                     Some(s) if state.get(s) == Some(&1) => {
-                        let pos = stack.iter().position(|(n, _)| *n == s).unwrap_or(0);
+                        // INVARIANT: a node in state 1 is on the stack.
+                        let Some(pos) = stack.iter().position(|(n, _)| *n == s) else { continue };
                         let cycle: Vec<usize> =
                             stack.get(pos..).unwrap_or(&[]).iter().map(|(n, _)| *n).collect();
                         if !cycle.iter().any(|c| in_cycle.get(*c) == Some(&true)) {
