@@ -366,3 +366,110 @@ fn a_base_broken_on_disk_is_reported_in_the_base_and_cleared_on_close() {
     assert!(cleared_base, "closing the city clears what its check published for the base");
     server.stop();
 }
+
+impl Server {
+    /// Send a request and return its result; notifications received meanwhile are dropped.
+    fn call(&mut self, method: &str, params: impl serde::Serialize) -> Value {
+        self.next_id += 1;
+        let id = RequestId::from(self.next_id);
+        self.send(Request::new(id.clone(), method.into(), params).into());
+        loop {
+            match self.messages.recv_timeout(WAIT).expect("the server answers") {
+                Message::Response(r) if r.id == id => match r.response_result {
+                    Ok(result) => return result,
+                    Err(e) => panic!("{method} failed: {}", e.message),
+                },
+                Message::Notification(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+/// Over standard input and output, on every policy of the repository: each test run from its
+/// lens passes, inlay hints answer, a parameter's rename edits exactly the places its
+/// references list, and a policy without problems has no quick fix.
+#[test]
+fn lenses_hints_renames_and_fixes_answer_on_every_policy() {
+    let mut server = Server::start();
+    let mut policies: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(repo().join("policies")).expect("policies") {
+        for file in std::fs::read_dir(entry.expect("an entry").path()).expect("a folder") {
+            let path = file.expect("a file").path();
+            if path.extension().is_some_and(|e| e == "settle") {
+                policies.push(std::fs::canonicalize(path).expect("exists"));
+            }
+        }
+    }
+    policies.sort();
+    assert!(policies.len() >= 6);
+    let (mut tests_run, mut hints) = (0, 0);
+    for path in &policies {
+        let published = server.open(path);
+        let uri = Url::from_file_path(path).expect("an absolute path");
+        assert_eq!(published.get(&uri).map(Vec::len), Some(0), "{} checks", path.display());
+        let document = json!({ "uri": uri });
+
+        for lens in server
+            .call("textDocument/codeLens", json!({ "textDocument": document }))
+            .as_array()
+            .expect("lenses")
+        {
+            let command = &lens["command"];
+            assert_eq!(command["command"], "settle.runTest");
+            let params =
+                json!({ "command": command["command"], "arguments": command["arguments"] });
+            let outcome = server.call("workspace/executeCommand", params);
+            assert_eq!(outcome["passed"], true, "{}: {}", path.display(), command["arguments"]);
+            tests_run += 1;
+        }
+
+        let whole = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 100000, "character": 0 } });
+        let found = server
+            .call("textDocument/inlayHint", json!({ "textDocument": document, "range": whole }));
+        hints += found.as_array().map_or(0, Vec::len);
+
+        let actions = server.call(
+            "textDocument/codeAction",
+            json!({ "textDocument": document, "range": whole, "context": { "diagnostics": [] } }),
+        );
+        assert_eq!(actions, json!([]), "{}", path.display());
+
+        let text = std::fs::read_to_string(path).expect("the policy");
+        let Some((line, column)) = text.lines().enumerate().find_map(|(i, l)| {
+            let at = l.find("param ")?;
+            l.starts_with("param ").then_some((i, at + "param ".len()))
+        }) else {
+            continue;
+        };
+        let at = json!({ "line": line, "character": column });
+        let refs = server.call(
+            "textDocument/references",
+            json!({ "textDocument": document, "position": at, "context": { "includeDeclaration": true } }),
+        );
+        let edit = server.call(
+            "textDocument/rename",
+            json!({ "textDocument": document, "position": at, "newName": "renamed_parameter" }),
+        );
+        let mut edited: Vec<Value> = edit["changes"]
+            .as_object()
+            .expect("changes")
+            .iter()
+            .flat_map(|(u, edits)| {
+                edits.as_array().expect("edits").iter().map(move |e| {
+                    assert_eq!(e["newText"], "renamed_parameter");
+                    json!({ "uri": u, "range": e["range"] })
+                })
+            })
+            .collect();
+        let mut listed: Vec<Value> = refs.as_array().expect("references").clone();
+        let key = |v: &Value| v.to_string();
+        edited.sort_by_key(key);
+        listed.sort_by_key(key);
+        assert_eq!(edited, listed, "{}", path.display());
+        server.close(path);
+    }
+    assert!(tests_run >= 10, "{tests_run} tests run");
+    assert!(hints > 0);
+    server.stop();
+}

@@ -1,4 +1,5 @@
-//! Any bytes through the whole front end: parse, check, render. Nothing may panic.
+//! Any bytes through the whole front end: parse, check, render, the editor's index and the
+//! fixes offered. Nothing may panic, and every fix edits whole characters of its file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,4 +8,15 @@ fuzz_target!(|data: &[u8]| {
     let checked = settle_lang::check_bytes("fuzz.settle", data, &mut settle_lang::NoLoader);
     let _ = checked.problems.render_plain();
     let _ = checked.problems.to_json();
+    let text = checked.problems.sources.text(0);
+    for offset in (0..=text.len()).step_by(7) {
+        let _ = checked.index.at(0, offset);
+        let _ = checked.index.visible(0, offset);
+    }
+    for fix in checked.problems.list.iter().flat_map(|p| &p.fixes) {
+        let file = checked.problems.sources.text(fix.file);
+        let (start, end) = (fix.span.start as usize, fix.span.end as usize);
+        assert!(start <= end && end <= file.len(), "a fix inside its file");
+        assert!(file.is_char_boundary(start) && file.is_char_boundary(end), "whole characters");
+    }
 });

@@ -269,27 +269,38 @@ pub(crate) struct StageInfo {
     pub decl: Decl,
 }
 
-/// The checker's state: declarations so far and the problems found.
+/// The checker's state: declarations so far and the problems found. Each kind of declaration
+/// is an arena whose index is the IR's id for it, handed out once by the declaration pass
+/// ([`Checker::declare`]) and kept on the merged item ([`Merged::id`]).
 pub(crate) struct Checker<'a> {
+    /// The policy's items merged with its bases', in order.
     pub items: Vec<Merged<'a>>,
     /// Items that did not parse: their names are not reported as unknown.
     pub broken: Vec<&'a ast::Broken>,
+    /// The files read.
     pub sources: &'a Sources,
+    /// The problems found so far.
     pub problems: Vec<Problem>,
+    /// The header: the policy's name and title, the medical year's start, the rounding mode.
     pub name: String,
     pub title: Option<String>,
     pub year_start: (u32, u32),
     pub rounding: ir::Rounding,
+    /// Enums and records, by id and by name.
     pub enums: Vec<ir::EnumDef>,
     pub enum_names: HashMap<String, (ir::EnumId, Decl)>,
     pub records: Vec<ir::RecordDef>,
     pub record_names: HashMap<String, (ir::RecordId, Decl)>,
+    /// The input record and the name it is read by (`claim`).
     pub input: Option<(ir::RecordId, String)>,
+    /// The value namespace: what each top-level name denotes, and where it is declared.
     pub globals: HashMap<String, (Global, Decl)>,
+    /// Parameters, accumulators, computed values and stages, by id.
     pub params: Vec<ParamSlot>,
     pub accs: Vec<AccSlot>,
     pub slots: Vec<Slot>,
     pub stages: Vec<StageInfo>,
+    /// The balance line, the in-file tests, and the input field dating claims.
     pub balance: Option<ir::Balance>,
     pub tests: Vec<ir::Test>,
     pub dated_field: Option<usize>,

@@ -232,6 +232,13 @@ proptest! {
         // Rendering every problem must not panic either.
         let _ = checked.problems.render_plain();
         let _ = checked.problems.to_json();
+        // Every fix offered edits whole characters inside its file.
+        for fix in checked.problems.list.iter().flat_map(|p| &p.fixes) {
+            let file = checked.problems.sources.text(fix.file);
+            let (start, end) = (fix.span.start as usize, fix.span.end as usize);
+            prop_assert!(start <= end && end <= file.len());
+            prop_assert!(file.is_char_boundary(start) && file.is_char_boundary(end));
+        }
     }
 
     #[test]

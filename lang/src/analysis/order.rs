@@ -47,7 +47,10 @@ impl Checker<'_> {
                             stack.push((d, 0));
                         }
                         Some(1) => {
-                            let pos = stack.iter().position(|(x, _)| *x == d).unwrap_or(0);
+                            // INVARIANT: a value in state 1 is on the stack.
+                            let Some(pos) = stack.iter().position(|(x, _)| *x == d) else {
+                                continue;
+                            };
                             let cycle: Vec<usize> =
                                 stack.get(pos..).unwrap_or(&[]).iter().map(|(x, _)| *x).collect();
                             if !cycle.iter().any(|c| cyclic.get(*c) == Some(&true)) {

@@ -816,15 +816,16 @@ impl Checker<'_> {
             self.report(problem);
             return TExpr::error(span);
         }
-        let owners: Vec<usize> =
-            (0..self.enums.len()).filter(|e| self.variant_index(*e, &id.name).is_some()).collect();
-        match owners.as_slice() {
-            [e] => {
+        let found: Vec<(usize, u32)> = (0..self.enums.len())
+            .filter_map(|e| Some((e, self.variant_index(e, &id.name)?)))
+            .collect();
+        let owners: Vec<usize> = found.iter().map(|(e, _)| *e).collect();
+        match found.as_slice() {
+            [(e, v)] => {
                 self.refer_variant(scope.file, *e, id);
-                let v = self.variant_index(*e, &id.name).unwrap_or(0);
-                TExpr::new(ir::ExprKind::Const(Const::Enum(v)), Type::Enum(*e), span)
+                TExpr::new(ir::ExprKind::Const(Const::Enum(*v)), Type::Enum(*e), span)
             }
-            [first, ..] => {
+            [(first, _), ..] => {
                 let names: Vec<String> = owners
                     .iter()
                     .map(|e| format!("`{}`", self.type_name(Type::Enum(*e))))

@@ -140,7 +140,8 @@ impl Checker<'_> {
                         stack.push((s, 0));
                     }
                     Some(s) if state.get(s) == Some(&1) => {
-                        let pos = stack.iter().position(|(n, _)| *n == s).unwrap_or(0);
+                        // INVARIANT: a node in state 1 is on the stack.
+                        let Some(pos) = stack.iter().position(|(n, _)| *n == s) else { continue };
                         let cycle: Vec<usize> =
                             stack.get(pos..).unwrap_or(&[]).iter().map(|(n, _)| *n).collect();
                         if !cycle.iter().any(|c| in_cycle.get(*c) == Some(&true)) {
@@ -399,12 +400,11 @@ impl Checker<'_> {
                 name_spans.insert(name.clone(), slot.decl.span);
             }
         }
-        let mut locals = info.locals.iter();
         let mut assigned: HashMap<String, Span> = HashMap::new();
         for (index, stmt) in s.body.iter().enumerate() {
             match stmt {
                 StageStmt::Let(l) => {
-                    let Some(&v) = locals.next() else { continue };
+                    let Some(v) = self.local_at(&info, id, index) else { continue };
                     if let Some(first) = name_spans.get(&l.name.name) {
                         self.report(crate::resolve::decls::duplicate(
                             file,
@@ -502,13 +502,12 @@ impl Checker<'_> {
         }
         let mut scope =
             Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
-        let mut locals = info.locals.iter();
         let mut done: Vec<String> = Vec::new();
         for (index, stmt) in s.body.iter().enumerate() {
             scope.stage = Some((id, index));
             match stmt {
                 StageStmt::Let(l) => {
-                    let Some(&v) = locals.next() else { continue };
+                    let Some(v) = self.local_at(&info, id, index) else { continue };
                     if scope.stage_names.get(&l.name.name).map(|(x, _)| *x) != Some(v) {
                         continue;
                     }
@@ -541,6 +540,17 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The stage `let` the declaration pass made of statement `index` of stage `stage`.
+    fn local_at(
+        &self,
+        info: &crate::check::StageInfo,
+        stage: ir::StageId,
+        index: usize,
+    ) -> Option<ir::ValueId> {
+        let here = Some((stage, index));
+        info.locals.iter().copied().find(|v| self.slots.get(*v).is_some_and(|s| s.position == here))
     }
 
     fn check_stage_let(&mut self, scope: &Scope, l: &ast::LetDecl, v: ir::ValueId) {
