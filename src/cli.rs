@@ -309,7 +309,9 @@ pub fn main() -> ExitCode {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
-        Command::Serve { policies, store, listen } => crate::serve::main(&policies, &store, &listen),
+        Command::Serve { policies, store, listen } => {
+            crate::serve::main(&policies, &store, &listen)
+        }
     }
 }
 

@@ -42,12 +42,18 @@ struct Loaded {
     version: String,
 }
 
+/// Held while a member's claims change.
+type MemberLock = Arc<Mutex<()>>;
+
+/// A route's latency: the histogram's bucket counts, the sum of seconds, the count.
+type Latency = ([u64; BUCKETS.len()], f64, u64);
+
 /// What every request shares.
 struct App {
     policies: HashMap<String, Loaded>,
     store: Store,
     /// One lock a member: `(policy, member)`.
-    members: Mutex<HashMap<(String, String), Arc<Mutex<()>>>>,
+    members: Mutex<HashMap<(String, String), MemberLock>>,
     metrics: Metrics,
 }
 
@@ -135,8 +141,11 @@ fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
     for path in files {
         let (policy, text) = crate::run::load(&path)?;
         use sha2::Digest;
-        let hash: String =
-            sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let hash: String = sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         eprintln!("policy {} from {} (version {hash})", policy.name, path.display());
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
         out.insert(engine.policy().name.clone(), Loaded { engine, version: hash });
@@ -192,11 +201,15 @@ fn internal(e: String) -> Problem {
 impl App {
     fn policy(&self, name: &str) -> Result<&Loaded, Problem> {
         self.policies.get(name).ok_or_else(|| {
-            Problem::new(StatusCode::NOT_FOUND, "unknown policy", format!("no policy `{name}` is served"))
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown policy",
+                format!("no policy `{name}` is served"),
+            )
         })
     }
 
-    fn member_lock(&self, policy: &str, member: &str) -> Arc<Mutex<()>> {
+    fn member_lock(&self, policy: &str, member: &str) -> MemberLock {
         let mut map = match self.members.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -215,11 +228,19 @@ struct Incoming {
 
 fn parse_claim(p: &Loaded, body: &Json) -> Result<Incoming, Problem> {
     if !body.is_object() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "not a claim", "a claim is a JSON object"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "not a claim",
+            "a claim is a JSON object",
+        ));
     }
     let text = body.to_string();
     let claim = p.engine.claim_from_json(&text).map_err(|e| {
-        let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "a field cannot be read", e.message.clone());
+        let problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a field cannot be read",
+            e.message.clone(),
+        );
         match e.field {
             Some(f) => problem.with("field", json!(f)),
             None => problem,
@@ -287,27 +308,50 @@ fn replay(
     let mut claims = Vec::with_capacity(kept.len() + incoming.len());
     for s in &kept {
         let body: Json = serde_json::from_str(&s.body).unwrap_or(Json::Null);
-        claims.push(parse_claim(p, &body).map_err(|e| internal(format!("stored claim `{}`: {}", s.id, e.detail)))?.claim);
+        claims.push(
+            parse_claim(p, &body)
+                .map_err(|e| internal(format!("stored claim `{}`: {}", s.id, e.detail)))?
+                .claim,
+        );
     }
     claims.extend(incoming.iter().map(|i| i.claim.clone()));
     let settled = settle_member(p, claims);
-    let cause = incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
-    let mut change = Change { new: Vec::new(), changed: Vec::new(), adjustments: Vec::new(), settled: Vec::new() };
+    let cause =
+        incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
+    let mut change = Change {
+        new: Vec::new(),
+        changed: Vec::new(),
+        adjustments: Vec::new(),
+        settled: Vec::new(),
+    };
     for (id, settlement) in settled {
         let text = settlement.to_string();
         if let Some(old) = kept.iter().find(|s| s.id == id) {
             if old.settlement != text {
                 change.adjustments.push((
                     member.to_string(),
-                    Adjustment { id: id.clone(), cause: cause.clone(), before: old.settlement.clone(), after: Some(text.clone()) },
+                    Adjustment {
+                        id: id.clone(),
+                        cause: cause.clone(),
+                        before: old.settlement.clone(),
+                        after: Some(text.clone()),
+                    },
                 ));
-                change.changed.push(Stored { settlement: text, version: p.version.clone(), ..(*old).clone() });
+                change.changed.push(Stored {
+                    settlement: text,
+                    version: p.version.clone(),
+                    ..(*old).clone()
+                });
             }
         } else if let Some(inc) = incoming.iter().find(|i| i.id == id) {
             if settlement.get("status").and_then(Json::as_str) != Some("ok") {
                 let why = settlement.get("error").and_then(Json::as_str).unwrap_or("").to_string();
-                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "the claim cannot be settled", why)
-                    .with("id", json!(id)));
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "the claim cannot be settled",
+                    why,
+                )
+                .with("id", json!(id)));
             }
             change.new.push(Stored {
                 id: id.clone(),
@@ -367,7 +411,11 @@ async fn blocking(
     response
 }
 
-async fn settle_claim(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<String>, body: Bytes) -> Response {
+async fn settle_claim(
+    State(app): State<Arc<App>>,
+    UrlPath(policy): UrlPath<String>,
+    body: Bytes,
+) -> Response {
     blocking(app, "settle", move |app| {
         let p = app.policy(&policy)?;
         let incoming = parse_claim(p, &parse_body(&body)?)?;
@@ -378,7 +426,9 @@ async fn settle_claim(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<Stri
         }
         let member = incoming.member.clone();
         let change = replay(app, &policy, p, &member, std::slice::from_ref(&incoming), None)?;
-        app.store.apply(&policy, &change.new, &change.changed, &[], &change.adjustments).map_err(internal)?;
+        app.store
+            .apply(&policy, &change.new, &change.changed, &[], &change.adjustments)
+            .map_err(internal)?;
         app.metrics.settled.fetch_add(1, Ordering::Relaxed);
         let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
         Ok((
@@ -405,7 +455,11 @@ fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Pr
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "another claim has this id",
-            format!("claim `{}` was settled with other values of {}", incoming.id, differ.join(", ")),
+            format!(
+                "claim `{}` was settled with other values of {}",
+                incoming.id,
+                differ.join(", ")
+            ),
         )
         .with("fields", json!(differ)));
     }
@@ -418,11 +472,19 @@ fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Pr
     }))
 }
 
-async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<String>, body: Bytes) -> Response {
+async fn settle_batch(
+    State(app): State<Arc<App>>,
+    UrlPath(policy): UrlPath<String>,
+    body: Bytes,
+) -> Response {
     blocking(app, "batch", move |app| {
         let p = app.policy(&policy)?;
         let Json::Array(items) = parse_body(&body)? else {
-            return Err(Problem::new(StatusCode::BAD_REQUEST, "not a batch", "a batch is a JSON array of claims"));
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "not a batch",
+                "a batch is a JSON array of claims",
+            ));
         };
         if items.len() > BATCH_LIMIT {
             return Err(Problem::new(
@@ -439,7 +501,8 @@ async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<Stri
         let mut members: Vec<String> = incoming.iter().map(|i| i.member.clone()).collect();
         members.sort();
         members.dedup();
-        let locks: Vec<Arc<Mutex<()>>> = members.iter().map(|m| app.member_lock(&policy, m)).collect();
+        let locks: Vec<Arc<Mutex<()>>> =
+            members.iter().map(|m| app.member_lock(&policy, m)).collect();
         let _held: Vec<_> = locks
             .iter()
             .map(|l| l.lock().map_err(|_| internal("a request for this member failed".into())))
@@ -450,19 +513,32 @@ async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<Stri
             match app.store.claim(&policy, &inc.id).map_err(internal)? {
                 Some(stored) => results.push(repeated(p, &stored, &inc)?),
                 None if fresh.iter().any(|f| f.id == inc.id) => {
-                    return Err(Problem::new(StatusCode::CONFLICT, "an id twice in the batch", format!("claim `{}`", inc.id)));
+                    return Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "an id twice in the batch",
+                        format!("claim `{}`", inc.id),
+                    ));
                 }
                 None => fresh.push(inc),
             }
         }
-        let mut all = Change { new: Vec::new(), changed: Vec::new(), adjustments: Vec::new(), settled: Vec::new() };
+        let mut all = Change {
+            new: Vec::new(),
+            changed: Vec::new(),
+            adjustments: Vec::new(),
+            settled: Vec::new(),
+        };
         for member in &members {
-            let mine: Vec<Incoming> = fresh.iter().filter(|i| &i.member == member).map(|i| Incoming {
-                claim: i.claim.clone(),
-                id: i.id.clone(),
-                member: i.member.clone(),
-                body: i.body.clone(),
-            }).collect();
+            let mine: Vec<Incoming> = fresh
+                .iter()
+                .filter(|i| &i.member == member)
+                .map(|i| Incoming {
+                    claim: i.claim.clone(),
+                    id: i.id.clone(),
+                    member: i.member.clone(),
+                    body: i.body.clone(),
+                })
+                .collect();
             if mine.is_empty() {
                 continue;
             }
@@ -472,9 +548,12 @@ async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<Stri
             all.adjustments.extend(c.adjustments);
             all.settled.extend(c.settled);
         }
-        app.store.apply(&policy, &all.new, &all.changed, &[], &all.adjustments).map_err(internal)?;
+        app.store
+            .apply(&policy, &all.new, &all.changed, &[], &all.adjustments)
+            .map_err(internal)?;
         app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
-        let settled: Vec<Json> = all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
+        let settled: Vec<Json> =
+            all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
         Ok((
             StatusCode::OK,
             json!({
@@ -489,7 +568,10 @@ async fn settle_batch(State(app): State<Arc<App>>, UrlPath(policy): UrlPath<Stri
     .await
 }
 
-async fn reverse_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPath<(String, String)>) -> Response {
+async fn reverse_claim(
+    State(app): State<Arc<App>>,
+    UrlPath((policy, id)): UrlPath<(String, String)>,
+) -> Response {
     blocking(app, "reverse", move |app| {
         let p = app.policy(&policy)?;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
@@ -505,7 +587,10 @@ async fn reverse_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPa
     .await
 }
 
-async fn read_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPath<(String, String)>) -> Response {
+async fn read_claim(
+    State(app): State<Arc<App>>,
+    UrlPath((policy, id)): UrlPath<(String, String)>,
+) -> Response {
     blocking(app, "read", move |app| {
         app.policy(&policy)?;
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
@@ -526,7 +611,10 @@ async fn read_claim(State(app): State<Arc<App>>, UrlPath((policy, id)): UrlPath<
     .await
 }
 
-async fn read_member(State(app): State<Arc<App>>, UrlPath((policy, member)): UrlPath<(String, String)>) -> Response {
+async fn read_member(
+    State(app): State<Arc<App>>,
+    UrlPath((policy, member)): UrlPath<(String, String)>,
+) -> Response {
     blocking(app, "member", move |app| {
         let p = app.policy(&policy)?;
         let stored = app.store.member(&policy, &member).map_err(internal)?;
@@ -538,10 +626,8 @@ async fn read_member(State(app): State<Arc<App>>, UrlPath((policy, member)): Url
         // The year to date after the member's last claim: the claims settled one at a time in
         // the engine's order, as a counter would.
         let mut order: Vec<usize> = (0..claims.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (&claims[a], &claims[b]);
-            p.engine.date_of(x).cmp(&p.engine.date_of(y)).then_with(|| p.engine.id_of(x).cmp(&p.engine.id_of(y))).then(a.cmp(&b))
-        });
+        let key = |i: usize| claims.get(i).map(|c| (p.engine.date_of(c), p.engine.id_of(c)));
+        order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
         let mut state = settle_runtime::MemberState::default();
         for &i in &order {
             if let Some(c) = claims.get(i) {
@@ -590,7 +676,7 @@ struct Metrics {
     settled: AtomicU64,
     /// (route, status) -> requests; route -> (bucket counts, sum of seconds, count).
     requests: Mutex<HashMap<(&'static str, u16), u64>>,
-    latency: Mutex<HashMap<&'static str, ([u64; BUCKETS.len()], f64, u64)>>,
+    latency: Mutex<HashMap<&'static str, Latency>>,
 }
 
 impl Metrics {
@@ -621,7 +707,10 @@ impl Metrics {
             let mut rows: Vec<_> = r.iter().collect();
             rows.sort();
             for ((route, status), n) in rows {
-                let _ = writeln!(out, "settle_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "settle_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         let _ = writeln!(out, "# TYPE settle_request_seconds histogram");
@@ -630,9 +719,15 @@ impl Metrics {
             rows.sort_by_key(|(route, _)| **route);
             for (route, (buckets, sum, count)) in rows {
                 for (n, bound) in buckets.iter().zip(BUCKETS) {
-                    let _ = writeln!(out, "settle_request_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+                    let _ = writeln!(
+                        out,
+                        "settle_request_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                    );
                 }
-                let _ = writeln!(out, "settle_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "settle_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+                );
                 let _ = writeln!(out, "settle_request_seconds_sum{{route=\"{route}\"}} {sum}");
                 let _ = writeln!(out, "settle_request_seconds_count{{route=\"{route}\"}} {count}");
             }

@@ -125,7 +125,12 @@ impl Store {
                  WHERE policy = ?1 AND member = ?2 ORDER BY seq",
             )?;
             let rows = q.query_map(params![policy, member], |r| {
-                Ok(Adjustment { id: r.get(0)?, cause: r.get(1)?, before: r.get(2)?, after: r.get(3)? })
+                Ok(Adjustment {
+                    id: r.get(0)?,
+                    cause: r.get(1)?,
+                    before: r.get(2)?,
+                    after: r.get(3)?,
+                })
             })?;
             rows.collect()
         })

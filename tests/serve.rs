@@ -1,0 +1,280 @@
+//! `settle serve` as a hospital system calls it, on 127.0.0.1 with a real SQLite store: settle,
+//! retry, conflict, claims out of order, reversal, reads, hostile bodies, and a `kill -9` that
+//! loses nothing acknowledged.
+
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const POLICY: &str = "dezhou.employee.inpatient";
+
+/// A running service and its address.
+struct Service {
+    child: Child,
+    addr: String,
+}
+
+impl Service {
+    fn start(store: &Path) -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
+            .args(["serve", "--policies", "policies/dezhou", "--listen", "127.0.0.1:0", "--store"])
+            .arg(store)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the service starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a line");
+        let addr =
+            line.trim().strip_prefix("listening on http://").expect("the address").to_string();
+        Service { child, addr }
+    }
+
+    /// One request; the status and the body as JSON (or as a string when it is not JSON).
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connects");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("answered");
+        let (head, rest) = response.split_once("\r\n\r\n").expect("a head");
+        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    fn settle(&self, claim: &Value) -> (u16, Value) {
+        self.call("POST", &format!("/v1/policies/{POLICY}/claims"), &claim.to_string())
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+/// The sample claims as JSON objects, in file order.
+fn sample() -> Vec<Value> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/claims/dezhou_employee.csv"),
+    )
+    .expect("sample");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            let map: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| ((*h).to_string(), json!(v)))
+                .collect();
+            Value::Object(map)
+        })
+        .collect()
+}
+
+/// What `settle run` writes for the sample, as JSON Lines, by claim id (without the line).
+fn batch_run() -> std::collections::BTreeMap<String, Value> {
+    let out = support::settle(&[
+        "run",
+        "policies/dezhou/employee_inpatient.settle",
+        "--claims",
+        "examples/claims/dezhou_employee.csv",
+        "--format",
+        "jsonl",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("json");
+            v.as_object_mut().expect("object").remove("line");
+            (v["id"].as_str().expect("id").to_string(), v)
+        })
+        .collect()
+}
+
+fn store(name: &str) -> PathBuf {
+    support::scratch("serve-tests", name).join("store.sqlite")
+}
+
+/// Claims sent in reverse order, one at a time: each late-dated claim is adjusted as earlier ones
+/// arrive, and at the end every stored settlement is what `settle run` gives for the file.
+#[test]
+fn claims_in_any_order_end_where_the_batch_run_does() {
+    let service = Service::start(&store("order"));
+    let mut claims = sample();
+    claims.reverse();
+    let mut adjusted = 0;
+    for claim in &claims {
+        let (status, body) = service.settle(claim);
+        assert_eq!(status, 201, "{body}");
+        adjusted += body["adjustments"].as_array().expect("adjustments").len();
+    }
+    assert!(adjusted > 0, "earlier-dated claims adjust later ones");
+    let expected = batch_run();
+    for (id, want) in &expected {
+        let (status, body) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
+        assert_eq!(status, 200);
+        assert_eq!(&body["settlement"], want, "claim {id}");
+    }
+    let (_, member) = service.call("GET", &format!("/v1/policies/{POLICY}/members/m03"), "");
+    assert!(member["claims"].as_array().expect("history").len() >= 3, "{member}");
+    assert!(member["state"]["year_start"].is_string(), "{member}");
+}
+
+/// The claim id is the idempotency key: the same claim again returns what was stored, other
+/// values under the same id are a conflict naming them; a reversal adjusts the member's later
+/// claims; the metrics count it all.
+#[test]
+fn retries_conflicts_and_reversals() {
+    let service = Service::start(&store("retry"));
+    let claims = sample();
+    let m01: Vec<&Value> = claims.iter().filter(|c| c["member"] == "m01").collect();
+    assert!(m01.len() >= 2);
+    let (status, first) = service.settle(m01[0]);
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = service.settle(m01[0]);
+    assert_eq!(status, 200);
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["settlement"], first["settlement"]);
+    let mut changed = m01[0].clone();
+    changed["total"] = json!("99999.99");
+    changed["level"] = json!("level1");
+    let (status, conflict) = service.settle(&changed);
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["fields"], json!(["level", "total"]));
+    assert_eq!(service.settle(m01[1]).0, 201);
+    let id = m01[0]["id"].as_str().expect("id");
+    let (status, reversed) =
+        service.call("DELETE", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
+    assert_eq!(status, 200, "{reversed}");
+    let adjustments = reversed["adjustments"].as_array().expect("adjustments");
+    assert!(adjustments.iter().any(|a| a["id"] == json!(id) && a["after"].is_null()));
+    assert!(
+        adjustments.iter().any(|a| a["id"] == m01[1]["id"]),
+        "the later claim moves: {reversed}"
+    );
+    assert_eq!(service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "").0, 404);
+    let (status, metrics) = service.call("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    let text = metrics.as_str().expect("text");
+    assert!(text.contains("settle_requests_total{route=\"settle\",status=\"409\"} 1"), "{text}");
+    assert!(text.contains("settle_settlements_total 2"), "{text}");
+}
+
+/// Hostile requests are 4xx problem documents naming what is wrong, and the service stays up.
+#[test]
+fn hostile_requests_are_problems_not_failures() {
+    let service = Service::start(&store("hostile"));
+    let claims = sample();
+    let path = format!("/v1/policies/{POLICY}/claims");
+    let mut missing = claims[0].clone();
+    missing.as_object_mut().expect("object").remove("total");
+    let mut wrong = claims[0].clone();
+    wrong["level"] = json!("level9");
+    let mut early = claims[0].clone();
+    early["admitted"] = json!("1990-01-01");
+    let cases: Vec<(String, String, u16, Option<&str>)> = vec![
+        (path.clone(), "{not json".into(), 400, None),
+        (path.clone(), "[1, 2]".into(), 400, None),
+        (path.clone(), missing.to_string(), 422, Some("total")),
+        (path.clone(), wrong.to_string(), 422, Some("level")),
+        (path.clone(), early.to_string(), 422, None),
+        ("/v1/policies/nope/claims".into(), claims[0].to_string(), 404, None),
+        (format!("{path}/batch"), "{}".into(), 400, None),
+        (path.clone(), "x".repeat(2 << 20), 413, None),
+    ];
+    for (at, body, status, field) in cases {
+        let (got, problem) = service.call("POST", &at, &body);
+        assert_eq!(got, status, "{at} {:.60}: {problem}", body);
+        if status != 413 {
+            assert_eq!(problem["status"], status, "{problem}");
+            assert!(problem["detail"].is_string(), "{problem}");
+        }
+        if let Some(f) = field {
+            assert_eq!(problem["field"], f, "{problem}");
+        }
+    }
+    assert_eq!(service.settle(&claims[0]).0, 201, "the service is still up");
+    assert_eq!(service.call("GET", "/readyz", "").0, 200);
+}
+
+/// A batch is all or nothing; a service killed with SIGKILL keeps every acknowledged claim.
+#[test]
+fn batches_are_whole_and_acknowledged_claims_survive_kill_9() {
+    let path = store("kill");
+    let service = Service::start(&path);
+    let claims = sample();
+    let batch = format!("/v1/policies/{POLICY}/claims/batch");
+    let mut bad = claims.clone();
+    bad[5]["total"] = json!("12.345");
+    let (status, problem) = service.call("POST", &batch, &Value::Array(bad).to_string());
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["index"], 5, "{problem}");
+    assert_eq!(
+        service
+            .call(
+                "GET",
+                &format!("/v1/policies/{POLICY}/claims/{}", claims[0]["id"].as_str().expect("id")),
+                ""
+            )
+            .0,
+        404,
+        "nothing of a refused batch is stored"
+    );
+    let (half, rest) = claims.split_at(7);
+    let (status, body) = service.call("POST", &batch, &Value::Array(half.to_vec()).to_string());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["settled"].as_array().expect("settled").len(), 7);
+    service.kill();
+    let service = Service::start(&path);
+    for c in rest {
+        assert_eq!(service.settle(c).0, 201);
+    }
+    // Sent again after the restart: stored once, as acknowledged.
+    let (status, body) = service.call("POST", &batch, &Value::Array(half.to_vec()).to_string());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["replayed"].as_array().expect("replayed").len(), 7);
+    let expected = batch_run();
+    for (id, want) in &expected {
+        let (_, body) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
+        assert_eq!(&body["settlement"], want, "claim {id}");
+    }
+}
