@@ -737,7 +737,8 @@ impl Engine {
                 (Some(_), None) => {}
                 (None, _) => {
                     return Err(ClaimError::Input(format!(
-                        "field `{}`: `{v}` is beyond what a {} holds",
+                        "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, \
+                         a rate within ±10^9 to the millionth, an enum one of its variants)",
                         def.name,
                         type_name(policy, def.ty)
                     )));
