@@ -402,7 +402,19 @@ impl Lower<'_> {
                 let mut brackets = Vec::new();
                 match (&p.kind, &v.value) {
                     (ParamKind::Scalar(_), ParamValue::Scalar(c)) => self.data.push(constant(c)?),
-                    (ParamKind::Table { .. }, ParamValue::Table(cs)) => {
+                    (ParamKind::Table { keys, .. }, ParamValue::Table(cs)) => {
+                        // INVARIANT: a version holds a cell for every combination of its keys'
+                        // variants, so a read with every key in range stays within it.
+                        let combinations = keys.iter().try_fold(1usize, |n, k| {
+                            n.checked_mul(self.policy.enums.get(*k)?.variants.len())
+                        });
+                        if combinations != Some(cs.len()) {
+                            return Err(CompileError::Codegen(format!(
+                                "table `{}` has {} cells for {combinations:?} combinations",
+                                p.name,
+                                cs.len()
+                            )));
+                        }
                         for c in cs {
                             self.data.push(constant(c)?);
                         }
