@@ -29,7 +29,6 @@ use cranelift_jit::JITModule;
 use settle_lang::ir::Policy;
 
 pub use kernel::{money_fen, rate_millionths};
-pub use plan::{constant, needs_fallback, scalar};
 
 /// Why a policy cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -310,11 +309,4 @@ impl Compiled {
 /// Compile a checked policy.
 pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     translate::compile(policy)
-}
-
-/// Whether a policy can be settled on 64-bit scaled integers: every value, accumulator and
-/// balance total a number, truth value, date or enum variant (text, list and record values are
-/// not). What [`compile`] checks before it emits any code.
-pub fn supported(policy: &Policy) -> Result<(), CompileError> {
-    plan::Plan::new(policy).map(|_| ())
 }
