@@ -139,7 +139,7 @@ impl Settlement {
 
     fn cell(&self, i: usize, ty: Type) -> Option<Value> {
         match &self.cells {
-            Cells::Scaled { .. } => self.cells.slice()?.get(i).map(|x| Value::from_scaled(ty, *x)),
+            Cells::Scaled { .. } => Value::from_scaled(ty, *self.cells.slice()?.get(i)?),
             Cells::Values(v) => v.get(i).cloned(),
         }
     }
@@ -443,17 +443,21 @@ impl Engine {
         }
     }
 
-    /// The accumulators of a running state and whether each has seen a claim.
-    fn running_accs(&self, running: &Running) -> Vec<(Value, bool)> {
+    /// The accumulators of a running state and whether each has seen a claim; an internal
+    /// error when the frame holds a number no value of an accumulator's type has.
+    fn running_accs(&self, running: &Running) -> Result<Vec<(Value, bool)>, ClaimError> {
         match &running.frame {
             Some(frame) => self
                 .policy
                 .accumulators
                 .iter()
                 .zip(frame.accs.iter().zip(&frame.seen))
-                .map(|(a, (x, s))| (Value::from_scaled(a.ty, *x), *s != 0))
+                .map(|(a, (x, s))| match Value::from_scaled(a.ty, *x) {
+                    Some(v) => Ok((v, *s != 0)),
+                    None => Err(eval_error(&self.policy, &a.name, Fault::Internal)),
+                })
                 .collect(),
-            None => running.values.iter().cloned().zip(running.seen.iter().copied()).collect(),
+            None => Ok(running.values.iter().cloned().zip(running.seen.iter().copied()).collect()),
         }
     }
 
@@ -609,7 +613,7 @@ impl Engine {
     pub fn settle_one(&self, claim: &Claim, state: &mut MemberState) -> Outcome {
         let mut running = self.load(state);
         let outcome = self.settle_in(claim, &mut running, None);
-        *state = self.save(&running);
+        *state = self.save(&running)?;
         outcome
     }
 
@@ -673,14 +677,14 @@ impl Engine {
         running
     }
 
-    fn save(&self, running: &Running) -> MemberState {
-        MemberState {
+    fn save(&self, running: &Running) -> Result<MemberState, ClaimError> {
+        Ok(MemberState {
             year_start: running.year_start.map(|d| d.to_string()),
             accumulators: self
                 .policy
                 .accumulators
                 .iter()
-                .zip(self.running_accs(running))
+                .zip(self.running_accs(running)?)
                 .map(|(a, (v, seen))| {
                     (
                         a.name.clone(),
@@ -688,7 +692,7 @@ impl Engine {
                     )
                 })
                 .collect(),
-        }
+        })
     }
 
     /// How many cells a settlement holds: every value, then every accumulator.
@@ -767,7 +771,7 @@ impl Engine {
         // Tracing with closures or compiled code: the IR is walked on the frame's accumulators.
         let in_frame = state.frame.is_some();
         if in_frame {
-            let (values, seen) = self.running_accs(state).into_iter().unzip();
+            let (values, seen) = self.running_accs(state)?.into_iter().unzip();
             (state.values, state.seen) = (values, seen);
         }
         let before = state.values.clone();
@@ -996,12 +1000,22 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         let (Some(e), Some(claim)) = (self.code.fallbacks().get(expr), self.claim) else {
             return Err(failure(FaultKind::Internal, 0, 0));
         };
+        // The code holds only values of scalar types, each with a value form.
+        let internal = || failure(FaultKind::Internal, 0, 0);
         let accs: Vec<Value> = policy
             .accumulators
             .iter()
             .zip(accs)
             .map(|(a, x)| Value::from_scaled(a.ty, *x))
-            .collect();
+            .collect::<Option<_>>()
+            .ok_or_else(internal)?;
+        let values: Vec<Value> = policy
+            .values
+            .iter()
+            .zip(values)
+            .map(|(d, x)| Value::from_scaled(d.ty, *x))
+            .collect::<Option<_>>()
+            .ok_or_else(internal)?;
         let mut cx = Cx {
             policy,
             prepared: &self.engine.prepared,
@@ -1013,12 +1027,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
                 versions
             }),
             date: self.date,
-            values: policy
-                .values
-                .iter()
-                .zip(values)
-                .map(|(d, x)| Value::from_scaled(d.ty, *x))
-                .collect(),
+            values,
             locals: Vec::new(),
             trace: None,
             claims: &[],
