@@ -85,6 +85,17 @@ pub(crate) fn member_order<'k>(
     MemberOrder { order, lengths }
 }
 
+/// What an input field must be for the scaled backends.
+#[derive(Debug, Clone, Copy)]
+enum FieldRule {
+    /// Text, a record or a list: not scaled (the fallback reads the claim's own value).
+    Unscaled,
+    /// A number, a truth value or a day, exact in 64 bits, within the bound if it has one.
+    Number(Option<i64>),
+    /// A variant of an enum of this many variants.
+    Variant(usize),
+}
+
 /// A claim settled in a batch task: its cells' start in the task's block, or its outcome.
 enum Pending {
     Slab(usize),
@@ -523,12 +534,13 @@ impl Engine {
             self.code.as_ref().filter(|_| width > 0).map(|_| {
                 let mut rows = vec![0i64; n * width];
                 let mut fits = vec![true; n];
+                let rules = self.field_rules();
                 rows.par_chunks_mut(width * SCALE_CHUNK)
                     .zip(fits.par_chunks_mut(SCALE_CHUNK))
                     .zip(claims.par_chunks(SCALE_CHUNK))
                     .for_each(|((out, fits), chunk)| {
                         for ((row, fit), c) in out.chunks_mut(width).zip(fits).zip(chunk) {
-                            *fit = self.scale_fields(c.borrow(), row).is_ok();
+                            *fit = self.scale_with(&rules, c.borrow(), row).is_ok();
                         }
                     });
                 (rows, fits)
@@ -713,43 +725,69 @@ impl Engine {
         }
     }
 
+    /// What each input field must be for the scaled backends, by the field's type.
+    fn field_rules(&self) -> Vec<FieldRule> {
+        let policy = &*self.policy;
+        let fields = policy.input_record().map_or(&[][..], |r| r.fields.as_slice());
+        fields
+            .iter()
+            .map(|f| match f.ty {
+                Type::Text | Type::Record(_) | Type::List(_) => FieldRule::Unscaled,
+                Type::Enum(e) => {
+                    FieldRule::Variant(policy.enums.get(e).map_or(0, |d| d.variants.len()))
+                }
+                ty => FieldRule::Number(settle_compiler::kernel::limit(ty)),
+            })
+            .collect()
+    }
+
     /// Check that each of a claim's fields is a value of its declared type within its bounds
     /// (money within ±10^15 yuan exact to the fen, a rate within ±10^9 exact to the millionth, a
     /// variant of its enum), writing each field's scaled form to `row` (as long as the record,
     /// or empty). Every backend settles only claims that pass, so that a claim built by hand is
     /// refused alike by all of them.
     fn scale_fields(&self, claim: &Claim, row: &mut [i64]) -> Result<(), ClaimError> {
-        let policy = &*self.policy;
-        let Some(record) = policy.input_record() else { return Ok(()) };
+        self.scale_with(&self.field_rules(), claim, row)
+    }
+
+    /// [`Engine::scale_fields`] with the rules of [`Engine::field_rules`].
+    fn scale_with(
+        &self,
+        rules: &[FieldRule],
+        claim: &Claim,
+        row: &mut [i64],
+    ) -> Result<(), ClaimError> {
         let mut row = row.iter_mut();
-        for (def, v) in record.fields.iter().zip(&claim.fields) {
-            let scaled = match def.ty {
-                Type::Text | Type::Record(_) | Type::List(_) => Some(0),
-                ty => v.to_scaled().filter(|x| {
-                    let within = settle_compiler::kernel::limit(ty).is_none_or(|l| x.abs() <= l);
-                    let variant = match ty {
-                        Type::Enum(e) => policy.enums.get(e).is_some_and(|d| {
-                            usize::try_from(*x).is_ok_and(|i| i < d.variants.len())
-                        }),
-                        _ => true,
-                    };
-                    within && variant
-                }),
+        for (i, (rule, v)) in rules.iter().zip(&claim.fields).enumerate() {
+            let scaled = match *rule {
+                FieldRule::Unscaled => Some(0),
+                FieldRule::Number(limit) => {
+                    v.to_scaled().filter(|x| limit.is_none_or(|l| x.abs() <= l))
+                }
+                FieldRule::Variant(size) => {
+                    v.to_scaled().filter(|x| usize::try_from(*x).is_ok_and(|x| x < size))
+                }
             };
             match (scaled, row.next()) {
                 (Some(x), Some(slot)) => *slot = x,
                 (Some(_), None) => {}
-                (None, _) => {
-                    return Err(ClaimError::Input(format!(
-                        "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, \
-                         a rate within ±10^9 to the millionth, an enum one of its variants)",
-                        def.name,
-                        type_name(policy, def.ty)
-                    )));
-                }
+                (None, _) => return Err(self.unscalable(i, v)),
             }
         }
         Ok(())
+    }
+
+    /// The error for field `i` holding `v`, which no backend can hold.
+    #[cold]
+    fn unscalable(&self, i: usize, v: &Value) -> ClaimError {
+        let policy = &*self.policy;
+        let field = policy.input_record().and_then(|r| r.fields.get(i));
+        ClaimError::Input(format!(
+            "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, a rate \
+             within ±10^9 to the millionth, an enum one of its variants)",
+            field.map_or("", |f| f.name.as_str()),
+            field.map_or("", |f| type_name(policy, f.ty))
+        ))
     }
 
     fn settle_in(&self, claim: &Claim, state: &mut Running, trace: Option<&mut Trace>) -> Outcome {
