@@ -116,7 +116,10 @@ pub struct Fault {
 /// The buffers one claim's settlement reads and writes, sized by [`Compiled::frame`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Frame {
-    /// The claim's input fields.
+    /// The claim's input fields. The code computes exactly on fields that are values of their
+    /// types (money and rates within their bounds, variants of their enums, as the engine checks
+    /// before settling); on others it still reads and writes only its own buffers, and faults
+    /// or computes values of no meaning.
     pub fields: Vec<i64>,
     /// The accumulators before the claim.
     pub accs: Vec<i64>,
