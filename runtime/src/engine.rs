@@ -1039,21 +1039,15 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             return Err(failure(FaultKind::Internal, 0, 0));
         };
         // The code holds only values of scalar types, each with a value form.
-        let internal = || failure(FaultKind::Internal, 0, 0);
-        let accs: Vec<Value> = policy
-            .accumulators
-            .iter()
-            .zip(accs)
-            .map(|(a, x)| Value::from_scaled(a.ty, *x))
-            .collect::<Option<_>>()
-            .ok_or_else(internal)?;
-        let values: Vec<Value> = policy
-            .values
-            .iter()
-            .zip(values)
-            .map(|(d, x)| Value::from_scaled(d.ty, *x))
-            .collect::<Option<_>>()
-            .ok_or_else(internal)?;
+        let unscaled = |types: &mut dyn Iterator<Item = Type>, cells: &[i64]| {
+            types
+                .zip(cells)
+                .map(|(ty, x)| Value::from_scaled(ty, *x))
+                .collect::<Option<Vec<Value>>>()
+                .ok_or_else(|| failure(FaultKind::Internal, 0, 0))
+        };
+        let accs = unscaled(&mut policy.accumulators.iter().map(|a| a.ty), accs)?;
+        let values = unscaled(&mut policy.values.iter().map(|d| d.ty), values)?;
         let mut cx = Cx {
             policy,
             prepared: &self.engine.prepared,
