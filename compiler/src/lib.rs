@@ -29,7 +29,6 @@ use cranelift_jit::JITModule;
 use settle_lang::ir::Policy;
 
 pub use kernel::{money_fen, rate_millionths};
-pub use plan::{constant, needs_fallback, scalar};
 
 /// Why a policy cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +116,10 @@ pub struct Fault {
 /// The buffers one claim's settlement reads and writes, sized by [`Compiled::frame`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Frame {
-    /// The claim's input fields.
+    /// The claim's input fields. The code computes exactly on fields that are values of their
+    /// types (money and rates within their bounds, variants of their enums, as the engine checks
+    /// before settling); on others it still reads and writes only its own buffers, and faults
+    /// or computes values of no meaning.
     pub fields: Vec<i64>,
     /// The accumulators before the claim.
     pub accs: Vec<i64>,
@@ -310,11 +312,4 @@ impl Compiled {
 /// Compile a checked policy.
 pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     translate::compile(policy)
-}
-
-/// Whether a policy can be settled on 64-bit scaled integers: every value, accumulator and
-/// balance total a number, truth value, date or enum variant (text, list and record values are
-/// not). What [`compile`] checks before it emits any code.
-pub fn supported(policy: &Policy) -> Result<(), CompileError> {
-    plan::Plan::new(policy).map(|_| ())
 }

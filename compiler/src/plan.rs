@@ -189,20 +189,33 @@ pub struct Key {
 /// Operations on one operand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unary {
-    /// `-x`, an overflow when it does not fit.
-    Neg,
-    /// `abs(x)`, an overflow when it does not fit.
-    Abs,
+    /// `-x`: of a count, an overflow when it does not fit (`checked`); of money or a rate,
+    /// within its bound like its operand.
+    Neg {
+        /// Whether the result may not fit.
+        checked: bool,
+    },
+    /// `abs(x)`, checked as `Neg` is.
+    Abs {
+        /// Whether the result may not fit.
+        checked: bool,
+    },
     /// `not x`: 1 for 0, else 0.
     Not,
 }
 
 /// Arithmetic, the operation chosen by the operands' types.
+///
+/// INVARIANT: every money or rate operand is within its bound (a claim's fields by the
+/// engine's check before it settles, computed values by their own bound checks, accumulators by
+/// their folds, constants by the checker), so the sum or difference of two cannot leave 64 bits:
+/// with a bound, `Add` and `Sub` check only the bound; counts, which have none, are checked for
+/// leaving 64 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arith {
-    /// `x + y`, an overflow beyond 64 bits.
+    /// `x + y`: checked against the bound, or for an overflow beyond 64 bits without one.
     Add,
-    /// `x - y`, an overflow beyond 64 bits.
+    /// `x - y`, checked as `Add` is.
     Sub,
     /// `x * y` with no scale to remove (an amount times a count, counts), an overflow beyond
     /// 64 bits.
@@ -267,7 +280,8 @@ impl Set {
     }
 }
 
-/// The balance: the total, and the values that must add up to it.
+/// The balance: the total, and the values that must add up to it: each share not negative,
+/// their sum (money within its bound, so checked only against the bound) the total.
 #[derive(Debug, Clone)]
 pub struct Balance {
     /// The total.
@@ -290,7 +304,8 @@ pub struct Fold {
 /// How a contribution joins an accumulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FoldOp {
-    /// Added, an overflow beyond 64 bits or beyond the bound.
+    /// Added, checked as [`Arith::Add`] is: against the bound, or for an overflow beyond 64
+    /// bits without one.
     Add(Option<i64>),
     /// The smallest so far (the first contribution when none yet).
     Min,
@@ -402,7 +417,19 @@ impl Lower<'_> {
                 let mut brackets = Vec::new();
                 match (&p.kind, &v.value) {
                     (ParamKind::Scalar(_), ParamValue::Scalar(c)) => self.data.push(constant(c)?),
-                    (ParamKind::Table { .. }, ParamValue::Table(cs)) => {
+                    (ParamKind::Table { keys, .. }, ParamValue::Table(cs)) => {
+                        // INVARIANT: a version holds a cell for every combination of its keys'
+                        // variants, so a read with every key in range stays within it.
+                        let combinations = keys.iter().try_fold(1usize, |n, k| {
+                            n.checked_mul(self.policy.enums.get(*k)?.variants.len())
+                        });
+                        if combinations != Some(cs.len()) {
+                            return Err(CompileError::Codegen(format!(
+                                "table `{}` has {} cells for {combinations:?} combinations",
+                                p.name,
+                                cs.len()
+                            )));
+                        }
                         for c in cs {
                             self.data.push(constant(c)?);
                         }
@@ -468,8 +495,9 @@ impl Lower<'_> {
             return Ok(Node::Fallback(self.fallbacks.len() - 1));
         }
         scalar(e.ty)?;
-        let checked = |op| match e.ty {
-            Type::Money | Type::Rate | Type::Int => Ok(op),
+        let checked = match e.ty {
+            Type::Int => Ok(true),
+            Type::Money | Type::Rate => Ok(false),
             _ => Err(unsupported("arithmetic on a value that is no number")),
         };
         Ok(match &e.kind {
@@ -498,8 +526,8 @@ impl Lower<'_> {
                 Node::Segmented { param: *p, amount: self.boxed(amount)? }
             }
             ExprKind::RateAt(p, amount) => Node::RateAt { param: *p, amount: self.boxed(amount)? },
-            ExprKind::Neg(x) => Node::Unary(checked(Unary::Neg)?, self.boxed(x)?),
-            ExprKind::Abs(x) => Node::Unary(checked(Unary::Abs)?, self.boxed(x)?),
+            ExprKind::Neg(x) => Node::Unary(Unary::Neg { checked: checked? }, self.boxed(x)?),
+            ExprKind::Abs(x) => Node::Unary(Unary::Abs { checked: checked? }, self.boxed(x)?),
             ExprKind::Not(x) => Node::Unary(Unary::Not, self.boxed(x)?),
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.ty)?,
             ExprKind::If(c, a, b) => Node::If(self.boxed(c)?, self.boxed(a)?, self.boxed(b)?),

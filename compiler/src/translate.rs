@@ -393,15 +393,18 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn translate_unary(&mut self, op: Unary, x: &Node) -> Result<Value, CompileError> {
         let v = self.translate_node(x)?;
         Ok(match op {
-            Unary::Neg => {
-                let zero = self.b.ins().iconst(I64, 0);
-                let (r, over) = self.b.ins().ssub_overflow(zero, v);
-                self.fault_simple(over, FaultKind::Overflow);
-                r
+            Unary::Neg { checked } => {
+                if checked {
+                    let min = self.b.ins().icmp_imm_s(IntCC::Equal, v, i64::MIN);
+                    self.fault_simple(min, FaultKind::Overflow);
+                }
+                self.b.ins().ineg(v)
             }
-            Unary::Abs => {
-                let min = self.b.ins().icmp_imm_s(IntCC::Equal, v, i64::MIN);
-                self.fault_simple(min, FaultKind::Overflow);
+            Unary::Abs { checked } => {
+                if checked {
+                    let min = self.b.ins().icmp_imm_s(IntCC::Equal, v, i64::MIN);
+                    self.fault_simple(min, FaultKind::Overflow);
+                }
                 self.b.ins().iabs(v)
             }
             Unary::Not => {
@@ -447,6 +450,10 @@ impl<'a, 'f> Translator<'a, 'f> {
         let x = self.translate_node(x)?;
         let y = self.translate_node(y)?;
         let result = match op {
+            // Within the bound, the operands' sum cannot leave 64 bits: only the bound is
+            // checked (below).
+            Arith::Add if bound.is_some() => self.b.ins().iadd(x, y),
+            Arith::Sub if bound.is_some() => self.b.ins().isub(x, y),
             Arith::Add | Arith::Sub | Arith::Mul => {
                 let (v, over) = match op {
                     Arith::Add => self.b.ins().sadd_overflow(x, y),
@@ -781,9 +788,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, share, 0);
             let which = self.b.ins().iconst(I64, part as i64);
             self.fault_if(negative, FaultKind::NegativeShare, which, share);
-            let (next, over) = self.b.ins().sadd_overflow(sum, share);
-            self.fault_simple(over, FaultKind::Overflow);
-            sum = next;
+            sum = self.b.ins().iadd(sum, share);
             self.bound(sum, MONEY_LIMIT_FEN);
         }
         let differs = self.b.ins().icmp(IntCC::NotEqual, sum, total);
@@ -816,12 +821,14 @@ impl<'a, 'f> Translator<'a, 'f> {
                 Some(e) => self.translate_node(e)?,
             };
             let next = match fold.op {
-                FoldOp::Add(bound) => {
+                FoldOp::Add(Some(limit)) => {
+                    let s = self.b.ins().iadd(current, v);
+                    self.bound(s, limit);
+                    s
+                }
+                FoldOp::Add(None) => {
                     let (s, over) = self.b.ins().sadd_overflow(current, v);
                     self.fault_simple(over, FaultKind::Overflow);
-                    if let Some(limit) = bound {
-                        self.bound(s, limit);
-                    }
                     s
                 }
                 FoldOp::Min | FoldOp::Max => {

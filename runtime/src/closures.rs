@@ -222,10 +222,8 @@ impl Closures {
                         b: share,
                     });
                 }
-                sum = match sum.checked_add(share) {
-                    Some(s) => r.bound(s, MONEY_LIMIT_FEN).map_err(|_| r.fault)?,
-                    None => return Err(Fault { kind: FaultKind::Overflow, at: r.at, a: 0, b: 0 }),
-                };
+                // Shares are money within its bound: their sum cannot leave 64 bits.
+                sum = r.bound(sum.wrapping_add(share), MONEY_LIMIT_FEN).map_err(|_| r.fault)?;
             }
             if sum != total {
                 return Err(Fault { kind: FaultKind::Unbalanced, at: r.at, a: total, b: sum });
@@ -245,16 +243,13 @@ impl Closures {
                     None => 1,
                 };
                 let next = match *op {
-                    FoldOp::Add(bound) => {
-                        let sum = current
-                            .checked_add(v)
-                            .ok_or_else(|| r.fail(FaultKind::Overflow, 0, 0))
-                            .map_err(|_| r.fault)?;
-                        match bound {
-                            Some(l) => r.bound(sum, l).map_err(|_| r.fault)?,
-                            None => sum,
-                        }
+                    FoldOp::Add(Some(l)) => {
+                        r.bound(current.wrapping_add(v), l).map_err(|_| r.fault)?
                     }
+                    FoldOp::Add(None) => current
+                        .checked_add(v)
+                        .ok_or_else(|| r.fail(FaultKind::Overflow, 0, 0))
+                        .map_err(|_| r.fault)?,
                     FoldOp::Min => {
                         if was_seen == 0 || v < current {
                             v
@@ -395,22 +390,32 @@ impl Lower<'_> {
             &Node::Unary(op, ref x) => {
                 let x = self.node(x);
                 match op {
-                    Unary::Neg => Box::new(move |r| {
+                    Unary::Neg { checked: true } => Box::new(move |r| {
                         let v = x(r)?;
                         overflow(r, v.checked_neg())
                     }),
-                    Unary::Abs => Box::new(move |r| {
+                    Unary::Abs { checked: true } => Box::new(move |r| {
                         let v = x(r)?;
                         overflow(r, v.checked_abs())
                     }),
+                    Unary::Neg { checked: false } => Box::new(move |r| Ok(x(r)?.wrapping_neg())),
+                    Unary::Abs { checked: false } => Box::new(move |r| Ok(x(r)?.wrapping_abs())),
                     Unary::Not => Box::new(move |r| Ok(i64::from(x(r)? == 0))),
                 }
             }
             &Node::Arith { op, ref x, ref y, bound } => {
                 let (x, y) = (self.node(x), self.node(y));
                 match op {
-                    Arith::Add => bounded(x, y, bound, |r, a, b| overflow(r, a.checked_add(b))),
-                    Arith::Sub => bounded(x, y, bound, |r, a, b| overflow(r, a.checked_sub(b))),
+                    // Within the bound, the operands' sum cannot leave 64 bits: only the bound
+                    // is checked.
+                    Arith::Add if bound.is_some() => {
+                        bounded(x, y, bound, |_, a, b| Ok(a.wrapping_add(b)))
+                    }
+                    Arith::Sub if bound.is_some() => {
+                        bounded(x, y, bound, |_, a, b| Ok(a.wrapping_sub(b)))
+                    }
+                    Arith::Add => binary(x, y, |r, a, b| overflow(r, a.checked_add(b))),
+                    Arith::Sub => binary(x, y, |r, a, b| overflow(r, a.checked_sub(b))),
                     Arith::Mul => bounded(x, y, bound, |r, a, b| overflow(r, a.checked_mul(b))),
                     Arith::MulScaled => bounded(x, y, bound, move |r, a, b| {
                         muldiv(a, b, MILLION, mode).map_err(|e| r.arith(e))

@@ -85,6 +85,17 @@ pub(crate) fn member_order<'k>(
     MemberOrder { order, lengths }
 }
 
+/// What an input field must be for the scaled backends.
+#[derive(Debug, Clone, Copy)]
+enum FieldRule {
+    /// Text, a record or a list: not scaled (the fallback reads the claim's own value).
+    Unscaled,
+    /// A number, a truth value or a day, exact in 64 bits, within the bound if it has one.
+    Number(Option<i64>),
+    /// A variant of an enum of this many variants.
+    Variant(usize),
+}
+
 /// A claim settled in a batch task: its cells' start in the task's block, or its outcome.
 enum Pending {
     Slab(usize),
@@ -139,7 +150,7 @@ impl Settlement {
 
     fn cell(&self, i: usize, ty: Type) -> Option<Value> {
         match &self.cells {
-            Cells::Scaled { .. } => self.cells.slice()?.get(i).map(|x| Value::from_scaled(ty, *x)),
+            Cells::Scaled { .. } => Value::from_scaled(ty, *self.cells.slice()?.get(i)?),
             Cells::Values(v) => v.get(i).cloned(),
         }
     }
@@ -443,17 +454,21 @@ impl Engine {
         }
     }
 
-    /// The accumulators of a running state and whether each has seen a claim.
-    fn running_accs(&self, running: &Running) -> Vec<(Value, bool)> {
+    /// The accumulators of a running state and whether each has seen a claim; an internal
+    /// error when the frame holds a number no value of an accumulator's type has.
+    fn running_accs(&self, running: &Running) -> Result<Vec<(Value, bool)>, ClaimError> {
         match &running.frame {
             Some(frame) => self
                 .policy
                 .accumulators
                 .iter()
                 .zip(frame.accs.iter().zip(&frame.seen))
-                .map(|(a, (x, s))| (Value::from_scaled(a.ty, *x), *s != 0))
+                .map(|(a, (x, s))| match Value::from_scaled(a.ty, *x) {
+                    Some(v) => Ok((v, *s != 0)),
+                    None => Err(eval_error(&self.policy, &a.name, Fault::Internal)),
+                })
                 .collect(),
-            None => running.values.iter().cloned().zip(running.seen.iter().copied()).collect(),
+            None => Ok(running.values.iter().cloned().zip(running.seen.iter().copied()).collect()),
         }
     }
 
@@ -519,12 +534,13 @@ impl Engine {
             self.code.as_ref().filter(|_| width > 0).map(|_| {
                 let mut rows = vec![0i64; n * width];
                 let mut fits = vec![true; n];
+                let rules = self.field_rules();
                 rows.par_chunks_mut(width * SCALE_CHUNK)
                     .zip(fits.par_chunks_mut(SCALE_CHUNK))
                     .zip(claims.par_chunks(SCALE_CHUNK))
                     .for_each(|((out, fits), chunk)| {
                         for ((row, fit), c) in out.chunks_mut(width).zip(fits).zip(chunk) {
-                            *fit = self.scale_fields(c.borrow(), row).is_ok();
+                            *fit = self.scale_with(&rules, c.borrow(), row).is_ok();
                         }
                     });
                 (rows, fits)
@@ -609,7 +625,7 @@ impl Engine {
     pub fn settle_one(&self, claim: &Claim, state: &mut MemberState) -> Outcome {
         let mut running = self.load(state);
         let outcome = self.settle_in(claim, &mut running, None);
-        *state = self.save(&running);
+        *state = self.save(&running)?;
         outcome
     }
 
@@ -673,14 +689,14 @@ impl Engine {
         running
     }
 
-    fn save(&self, running: &Running) -> MemberState {
-        MemberState {
+    fn save(&self, running: &Running) -> Result<MemberState, ClaimError> {
+        Ok(MemberState {
             year_start: running.year_start.map(|d| d.to_string()),
             accumulators: self
                 .policy
                 .accumulators
                 .iter()
-                .zip(self.running_accs(running))
+                .zip(self.running_accs(running)?)
                 .map(|(a, (v, seen))| {
                     (
                         a.name.clone(),
@@ -691,7 +707,7 @@ impl Engine {
                     )
                 })
                 .collect(),
-        }
+        })
     }
 
     /// How many cells a settlement holds: every value, then every accumulator.
@@ -712,42 +728,69 @@ impl Engine {
         }
     }
 
+    /// What each input field must be for the scaled backends, by the field's type.
+    fn field_rules(&self) -> Vec<FieldRule> {
+        let policy = &*self.policy;
+        let fields = policy.input_record().map_or(&[][..], |r| r.fields.as_slice());
+        fields
+            .iter()
+            .map(|f| match f.ty {
+                Type::Text | Type::Record(_) | Type::List(_) => FieldRule::Unscaled,
+                Type::Enum(e) => {
+                    FieldRule::Variant(policy.enums.get(e).map_or(0, |d| d.variants.len()))
+                }
+                ty => FieldRule::Number(settle_compiler::kernel::limit(ty)),
+            })
+            .collect()
+    }
+
     /// Check that each of a claim's fields is a value of its declared type within its bounds
     /// (money within ±10^15 yuan exact to the fen, a rate within ±10^9 exact to the millionth, a
     /// variant of its enum), writing each field's scaled form to `row` (as long as the record,
     /// or empty). Every backend settles only claims that pass, so that a claim built by hand is
     /// refused alike by all of them.
     fn scale_fields(&self, claim: &Claim, row: &mut [i64]) -> Result<(), ClaimError> {
-        let policy = &*self.policy;
-        let Some(record) = policy.input_record() else { return Ok(()) };
+        self.scale_with(&self.field_rules(), claim, row)
+    }
+
+    /// [`Engine::scale_fields`] with the rules of [`Engine::field_rules`].
+    fn scale_with(
+        &self,
+        rules: &[FieldRule],
+        claim: &Claim,
+        row: &mut [i64],
+    ) -> Result<(), ClaimError> {
         let mut row = row.iter_mut();
-        for (def, v) in record.fields.iter().zip(&claim.fields) {
-            let scaled = match def.ty {
-                Type::Text | Type::Record(_) | Type::List(_) => Some(0),
-                ty => v.to_scaled().filter(|x| {
-                    let within = settle_compiler::kernel::limit(ty).is_none_or(|l| x.abs() <= l);
-                    let variant = match ty {
-                        Type::Enum(e) => policy.enums.get(e).is_some_and(|d| {
-                            usize::try_from(*x).is_ok_and(|i| i < d.variants.len())
-                        }),
-                        _ => true,
-                    };
-                    within && variant
-                }),
+        for (i, (rule, v)) in rules.iter().zip(&claim.fields).enumerate() {
+            let scaled = match *rule {
+                FieldRule::Unscaled => Some(0),
+                FieldRule::Number(limit) => {
+                    v.to_scaled().filter(|x| limit.is_none_or(|l| x.abs() <= l))
+                }
+                FieldRule::Variant(size) => {
+                    v.to_scaled().filter(|x| usize::try_from(*x).is_ok_and(|x| x < size))
+                }
             };
             match (scaled, row.next()) {
                 (Some(x), Some(slot)) => *slot = x,
                 (Some(_), None) => {}
-                (None, _) => {
-                    return Err(ClaimError::Input(format!(
-                        "field `{}`: `{v}` is beyond what a {} holds",
-                        def.name,
-                        type_name(policy, def.ty)
-                    )));
-                }
+                (None, _) => return Err(self.unscalable(i, v)),
             }
         }
         Ok(())
+    }
+
+    /// The error for field `i` holding `v`, which no backend can hold.
+    #[cold]
+    fn unscalable(&self, i: usize, v: &Value) -> ClaimError {
+        let policy = &*self.policy;
+        let field = policy.input_record().and_then(|r| r.fields.get(i));
+        ClaimError::Input(format!(
+            "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, a rate \
+             within ±10^9 to the millionth, an enum one of its variants)",
+            field.map_or("", |f| f.name.as_str()),
+            field.map_or("", |f| type_name(policy, f.ty))
+        ))
     }
 
     fn settle_in(&self, claim: &Claim, state: &mut Running, trace: Option<&mut Trace>) -> Outcome {
@@ -769,7 +812,7 @@ impl Engine {
         // Tracing with closures or compiled code: the IR is walked on the frame's accumulators.
         let in_frame = state.frame.is_some();
         if in_frame {
-            let (values, seen) = self.running_accs(state).into_iter().unzip();
+            let (values, seen) = self.running_accs(state)?.into_iter().unzip();
             (state.values, state.seen) = (values, seen);
         }
         let before = state.values.clone();
@@ -998,12 +1041,16 @@ impl settle_compiler::Fallback for Interpreted<'_> {
         let (Some(e), Some(claim)) = (self.code.fallbacks().get(expr), self.claim) else {
             return Err(failure(FaultKind::Internal, 0, 0));
         };
-        let accs: Vec<Value> = policy
-            .accumulators
-            .iter()
-            .zip(accs)
-            .map(|(a, x)| Value::from_scaled(a.ty, *x))
-            .collect();
+        // The code holds only values of scalar types, each with a value form.
+        let unscaled = |types: &mut dyn Iterator<Item = Type>, cells: &[i64]| {
+            types
+                .zip(cells)
+                .map(|(ty, x)| Value::from_scaled(ty, *x))
+                .collect::<Option<Vec<Value>>>()
+                .ok_or_else(|| failure(FaultKind::Internal, 0, 0))
+        };
+        let accs = unscaled(&mut policy.accumulators.iter().map(|a| a.ty), accs)?;
+        let values = unscaled(&mut policy.values.iter().map(|d| d.ty), values)?;
         let mut cx = Cx {
             policy,
             prepared: &self.engine.prepared,
@@ -1015,12 +1062,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
                 versions
             }),
             date: self.date,
-            values: policy
-                .values
-                .iter()
-                .zip(values)
-                .map(|(d, x)| Value::from_scaled(d.ty, *x))
-                .collect(),
+            values,
             locals: Vec::new(),
             trace: None,
             claims: &[],

@@ -258,23 +258,21 @@ impl<'a> Cx<'a> {
     }
 
     fn money(&mut self, e: &Expr) -> R<Decimal> {
-        Ok(self.eval(e)?.decimal().unwrap_or_default())
+        self.eval(e)?.decimal().ok_or(Fault::Internal)
     }
 
     /// Evaluate an expression.
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(c) => Value::from_const(c),
-            ExprKind::Field(i) => self.fields.get(*i).cloned().unwrap_or(Value::Bool(false)),
+            ExprKind::Field(i) => self.fields.get(*i).cloned().ok_or(Fault::Internal)?,
             ExprKind::RecordField(base, i) => match self.eval(base)? {
-                Value::Record(fields) => fields.get(*i).cloned().unwrap_or(Value::Bool(false)),
-                other => other,
+                Value::Record(fields) => fields.get(*i).cloned().ok_or(Fault::Internal)?,
+                _ => return Err(Fault::Internal),
             },
-            ExprKind::Value(v) => self.values.get(*v).cloned().unwrap_or(Value::Bool(false)),
-            ExprKind::Acc(a) => self.accs.get(*a).cloned().unwrap_or(Value::Int(0)),
-            ExprKind::Local(depth) => {
-                self.locals.get(*depth).cloned().unwrap_or(Value::Bool(false))
-            }
+            ExprKind::Value(v) => self.values.get(*v).cloned().ok_or(Fault::Internal)?,
+            ExprKind::Acc(a) => self.accs.get(*a).cloned().ok_or(Fault::Internal)?,
+            ExprKind::Local(depth) => self.locals.get(*depth).cloned().ok_or(Fault::Internal)?,
             ExprKind::Param(p) => {
                 let (version, value) = self.version(*p)?;
                 if let Some(trace) = &mut self.trace {
@@ -282,7 +280,7 @@ impl<'a> Cx<'a> {
                 }
                 match &value.value {
                     ParamValue::Scalar(c) => Value::from_const(c),
-                    _ => Value::Bool(false),
+                    _ => return Err(Fault::Internal),
                 }
             }
             ExprKind::Table(p, keys) => {
@@ -309,9 +307,9 @@ impl<'a> Cx<'a> {
                 }
                 match &value.value {
                     ParamValue::Table(cells) => {
-                        cells.get(cell).map_or(Value::Bool(false), Value::from_const)
+                        cells.get(cell).map(Value::from_const).ok_or(Fault::Internal)?
                     }
-                    _ => Value::Bool(false),
+                    _ => return Err(Fault::Internal),
                 }
             }
             ExprKind::Segmented(p, amount) => {
@@ -321,7 +319,7 @@ impl<'a> Cx<'a> {
                     trace.params.push((*p, version, 0));
                 }
                 let ParamValue::Scale(brackets) = &value.value else {
-                    return Ok(Value::Money(Decimal::ZERO));
+                    return Err(Fault::Internal);
                 };
                 let mut total = Decimal::ZERO;
                 let mode = self.policy.rounding;
@@ -346,7 +344,7 @@ impl<'a> Cx<'a> {
                     trace.params.push((*p, version, 0));
                 }
                 let ParamValue::Scale(brackets) = &value.value else {
-                    return Ok(Value::Rate(Decimal::ZERO));
+                    return Err(Fault::Internal);
                 };
                 let found = brackets.iter().position(|b| b.upper.is_none_or(|u| amount < u));
                 if let (Some(trace), Some(k)) = (&mut self.trace, found) {
@@ -388,14 +386,14 @@ impl<'a> Cx<'a> {
                         }
                     });
                 }
-                best.unwrap_or(Value::Int(0))
+                best.ok_or(Fault::Internal)?
             }
             ExprKind::In(x, variants) => match self.eval(x)? {
                 Value::Enum(v) => Value::Bool(variants.contains(&v)),
-                _ => Value::Bool(false),
+                _ => return Err(Fault::Internal),
             },
             ExprKind::Fold { kind, list, body, filter } => {
-                let Value::List(items) = self.eval(list)? else { return Ok(zero(e.ty)) };
+                let Value::List(items) = self.eval(list)? else { return Err(Fault::Internal) };
                 let mut acc = zero(e.ty);
                 let mut seen = false;
                 for item in items.iter() {
@@ -418,7 +416,7 @@ impl<'a> Cx<'a> {
                 acc
             }
             ExprKind::Quantifier { all, list, body } => {
-                let Value::List(items) = self.eval(list)? else { return Ok(Value::Bool(*all)) };
+                let Value::List(items) = self.eval(list)? else { return Err(Fault::Internal) };
                 let mut result = *all;
                 for item in items.iter() {
                     self.locals.push(item.clone());
@@ -440,7 +438,7 @@ impl<'a> Cx<'a> {
                     ClaimPart::Value(v) => values.get(*v).cloned(),
                     ClaimPart::Acc(a) => accs.get(*a).cloned(),
                 }
-                .unwrap_or(Value::Bool(false))
+                .ok_or(Fault::Internal)?
             }
         })
     }
@@ -501,7 +499,7 @@ impl<'a> Cx<'a> {
             (BinOp::Div, Rate(p), Rate(q)) => Rate(arith::rate_over_rate(*p, *q, mode)?),
             (BinOp::Div, Rate(r), Int(i)) => Rate(arith::rate_over_int(*r, *i, mode)?),
             (BinOp::Div, Int(p), Int(q)) => Rate(arith::int_over_int(*p, *q, mode)?),
-            _ => Value::Bool(false),
+            _ => return Err(Fault::Internal),
         })
     }
 }

@@ -87,17 +87,19 @@ impl Value {
         self.to_scaled().unwrap_or(i64::MAX)
     }
 
-    /// A value of type `ty` from its [`Value::to_scaled`] form.
-    pub fn from_scaled(ty: Type, x: i64) -> Value {
-        match ty {
+    /// A value of type `ty` from its [`Value::to_scaled`] form; `None` for a number no value
+    /// of the type has (a day or a variant beyond 32 bits) and for text, records and lists,
+    /// which have none.
+    pub fn from_scaled(ty: Type, x: i64) -> Option<Value> {
+        Some(match ty {
             Type::Money => Value::Money(Decimal::new(x, 2)),
             Type::Rate => Value::Rate(Decimal::new(x, 6).normalize()),
             Type::Int => Value::Int(x),
             Type::Bool => Value::Bool(x != 0),
-            Type::Date => Value::Date(Date(i32::try_from(x).unwrap_or(0))),
-            Type::Enum(_) => Value::Enum(u32::try_from(x).unwrap_or(0)),
-            Type::Text | Type::Record(_) | Type::List(_) => Value::Bool(false),
-        }
+            Type::Date => Value::Date(Date(i32::try_from(x).ok()?)),
+            Type::Enum(_) => Value::Enum(u32::try_from(x).ok()?),
+            Type::Text | Type::Record(_) | Type::List(_) => return None,
+        })
     }
 
     /// The amount, for money and rates.
