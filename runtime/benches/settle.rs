@@ -86,7 +86,7 @@ fn prepare(engine: &Engine, batch: &[Claim]) -> Prepared {
         let year = engine.date_of(c).year_start((1, 1));
         let fresh = last.as_ref() != Some(&(member.clone(), year));
         last = Some((member, year));
-        let f: Vec<i64> = c.fields.iter().map(Value::scaled).collect();
+        let f: Vec<i64> = c.fields.iter().map(|v| v.to_scaled().unwrap_or(0)).collect();
         let get = |i: usize| f.get(i).copied().unwrap_or(0);
         plain.push((
             fresh,

@@ -394,7 +394,12 @@ pub fn parse_value(policy: &Policy, ty: Type, text: &str) -> Result<Value, Strin
     match Field::of(policy, ty) {
         Field::Text => Ok(Value::Text(Arc::from(t))),
         Field::Json => parse_json(policy, ty, t),
-        field => Ok(Value::from_scaled(ty, field.read(t.as_bytes())?)),
+        field => {
+            let x = field.read(t.as_bytes())?;
+            // INVARIANT: a field's reader gives only numbers its type holds (days and variants
+            // within 32 bits); a test of every type's bounds holds it.
+            Value::from_scaled(ty, x).ok_or_else(|| format!("`{t}` is out of range"))
+        }
     }
 }
 

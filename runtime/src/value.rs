@@ -80,13 +80,6 @@ impl Value {
         }
     }
 
-    /// [`Value::to_scaled`] for a value the claim reader made (bounded and exact, so never
-    /// `None`); `i64::MAX` otherwise. The engine checks every claim's fields with
-    /// [`Value::to_scaled`] before settling; this form is for the batch reader's rows.
-    pub fn scaled(&self) -> i64 {
-        self.to_scaled().unwrap_or(i64::MAX)
-    }
-
     /// A value of type `ty` from its [`Value::to_scaled`] form; `None` for a number no value
     /// of the type has (a day or a variant beyond 32 bits) and for text, records and lists,
     /// which have none.

@@ -71,7 +71,9 @@ pub(super) fn fail(t: &mut Part, shape: &Shape, line: usize, row: Row) {
     t.rows.resize(t.rows.len() + shape.stride / 4, 0);
 }
 
-/// A text too long for the arena: the file is for the general path.
+/// A text too long for the arena, or a value no scaled integer holds (the reader bounds every
+/// value, so never met in practice): the file is for the general path, which makes such a
+/// claim an error row.
 pub(super) struct TooLong;
 
 /// Keep a row the general reader made: a claim's values in a new row, or an error row.
@@ -93,7 +95,13 @@ pub(super) fn keep_row(
                             return Err(TooLong);
                         }
                     }
-                    other => t.put(row.base, row.k, i, slot, other.scaled()),
+                    other => match other.to_scaled() {
+                        Some(x) => t.put(row.base, row.k, i, slot, x),
+                        None => {
+                            out.too_long = true;
+                            return Err(TooLong);
+                        }
+                    },
                 }
             }
             t.keep(line);
