@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde::Serialize;
 
 use crate::span::Span;
@@ -422,18 +422,51 @@ impl Problems {
     }
 }
 
-fn named(sources: &Sources, file: FileId) -> NamedSource<String> {
+fn named(sources: &Sources, file: FileId) -> Named {
     let (name, text) = sources
         .get(file)
         .map_or((String::new(), String::new()), |f| (f.name.clone(), f.text.to_string()));
-    NamedSource::new(name, text).with_language("settle")
+    Named { name, text }
+}
+
+/// A file for miette whose locations (`[file:3:18]`) count columns in characters, as editors
+/// and the JSON output ([`line_col`]) do, not in bytes (a line with Chinese names before the
+/// problem would otherwise point past it).
+#[derive(Debug)]
+pub struct Named {
+    name: String,
+    text: String,
+}
+
+impl miette::SourceCode for Named {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        let start = inner.span().offset();
+        let line_start = self.text.get(..start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+        let column = self.text.get(line_start..start).map_or(0, |t| t.chars().count());
+        let contents = miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            column,
+            inner.line_count(),
+        )
+        .with_language("settle");
+        Ok(Box::new(contents))
+    }
 }
 
 /// A problem with its source, for miette.
 #[derive(Debug)]
 pub struct ProblemView<'a> {
     problem: &'a Problem,
-    source: NamedSource<String>,
+    source: Named,
     notes: Vec<NoteView>,
 }
 
@@ -489,7 +522,7 @@ impl Diagnostic for ProblemView<'_> {
 #[derive(Debug)]
 pub struct NoteView {
     note: Note,
-    source: NamedSource<String>,
+    source: Named,
 }
 
 impl fmt::Display for NoteView {
@@ -639,6 +672,17 @@ mod tests {
         assert_eq!(did_you_mean("deductable", names), Some("deductible"));
         assert_eq!(did_you_mean("basic_cp", names), Some("basic_cap"));
         assert_eq!(did_you_mean("zzz", names), None);
+    }
+
+    #[test]
+    fn rendered_locations_count_characters_as_json_does() {
+        let text = "policy x \"中文\"\ninput claim { id: text, member: text, date: date, total: money }\nlet 名字 = \"德州市\" + ratoi\n";
+        let checked = crate::check("cj.settle", text);
+        let json = checked.problems.to_json();
+        let column = json.first().map(|p| p.range.column);
+        assert_eq!(column, Some(18), "{json:?}");
+        let rendered = checked.problems.render_plain();
+        assert!(rendered.contains("[cj.settle:3:18]"), "{rendered}");
     }
 
     #[test]
