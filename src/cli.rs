@@ -95,7 +95,7 @@ enum Command {
         backend: Backend,
         /// Only read the claims and report their input errors (line, field, why); settle and
         /// write nothing. Exits with 1 when a claim is in error.
-        #[arg(long, conflicts_with = "out")]
+        #[arg(long, conflicts_with_all = ["out", "format", "backend", "max_error_rows"])]
         read_only: bool,
         /// Exit with 1 (after writing every row) when more than this many rows are errors, so
         /// that CI fails on a claims file that mostly does not settle. Without it, error rows
@@ -138,7 +138,7 @@ enum Command {
     },
     /// Run the tests written in policy files, or compare a corpus's settlements with a snapshot.
     Test {
-        /// Policy files.
+        /// Policy files; a directory stands for every `.settle` file under it.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// With `--snapshot`: the claims to settle.
@@ -288,10 +288,11 @@ pub fn main() -> ExitCode {
         ),
         Command::Test { files, claims: Some(claims), snapshot: Some(dir), accept, ci, .. } => {
             let ci = ci || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-            snapshot_all(&files, &claims, &dir, accept, ci)
+            snapshot_all(&expand(&files), &claims, &dir, accept, ci)
         }
         Command::Test { files, format, junit, coverage, lcov, .. } => {
             let wanted = coverage.then_some(crate::coverage::Wanted { lcov });
+            let files = expand(&files);
             crate::run::test(&files, format == Format::Json, junit.as_deref(), wanted.as_ref())
         }
         Command::Diff { base, reform, claims, format, out } => crate::report::diff(

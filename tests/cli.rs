@@ -603,6 +603,19 @@ fn terminal_conventions() {
     let file = dir.join("broken.settle");
     std::fs::write(&file, BROKEN).expect("write");
     let f = file.to_str().expect("path");
+    let tested = settle(&["test", "policies/taiyuan"]);
+    assert_eq!(tested.status.code(), Some(0), "settle test takes a directory");
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("two_diseases_outpatient.settle"));
+    let ignored = settle(&[
+        "run",
+        "policies/taiyuan/two_diseases_outpatient.settle",
+        "--claims",
+        "examples/claims/taiyuan_two_diseases.csv",
+        "--read-only",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(ignored.status.code(), Some(2), "--read-only writes nothing: --format is refused");
     let colored = settle(&["check", "--color", "always", f]);
     assert!(colored.stderr.contains(&0x1b), "colour when asked");
     for plain in [settle(&["check", f]), settle(&["check", "--color", "never", f])] {

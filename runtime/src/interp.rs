@@ -314,13 +314,7 @@ impl<'a> Cx<'a> {
             }
             ExprKind::Segmented(p, amount) => {
                 let amount = self.money(amount)?;
-                let (version, value) = self.version(*p)?;
-                if let Some(trace) = &mut self.trace {
-                    trace.params.push((*p, version, 0));
-                }
-                let ParamValue::Scale(brackets) = &value.value else {
-                    return Err(Fault::Internal);
-                };
+                let (version, brackets) = self.scale(*p)?;
                 let mut total = Decimal::ZERO;
                 let mode = self.policy.rounding;
                 for (k, b) in brackets.iter().enumerate() {
@@ -339,13 +333,7 @@ impl<'a> Cx<'a> {
             }
             ExprKind::RateAt(p, amount) => {
                 let amount = self.money(amount)?;
-                let (version, value) = self.version(*p)?;
-                if let Some(trace) = &mut self.trace {
-                    trace.params.push((*p, version, 0));
-                }
-                let ParamValue::Scale(brackets) = &value.value else {
-                    return Err(Fault::Internal);
-                };
+                let (version, brackets) = self.scale(*p)?;
                 let found = brackets.iter().position(|b| b.upper.is_none_or(|u| amount < u));
                 if let (Some(trace), Some(k)) = (&mut self.trace, found) {
                     trace.brackets.push((*p, version, k));
@@ -441,6 +429,18 @@ impl<'a> Cx<'a> {
                 .ok_or(Fault::Internal)?
             }
         })
+    }
+
+    /// A scale parameter's version in force, recorded in the trace: its index and brackets.
+    fn scale(&mut self, p: ir::ParamId) -> R<(usize, &'a [ir::ScaleBracket])> {
+        let (version, value) = self.version(p)?;
+        if let Some(trace) = &mut self.trace {
+            trace.params.push((p, version, 0));
+        }
+        match &value.value {
+            ParamValue::Scale(brackets) => Ok((version, brackets)),
+            _ => Err(Fault::Internal),
+        }
     }
 
     fn version(&self, p: ir::ParamId) -> R<(usize, &'a ir::ParamVersion)> {
