@@ -94,7 +94,9 @@ pub fn settle(c: &Claim, y: &mut Year) -> Shares {
     let policy_range = c.total - c.self_paid - c.prepay - c.special_drugs;
     let eligible = (policy_range - due).max(0);
     let tcm_part = c.tcm.min(eligible);
-    let wanted = times_rate(eligible, ratio) + times_rate(tcm_part, 100_000);
+    // TCM items 10 points higher from 2021-07-01 (0 before, as the policy assumes).
+    let tcm_bonus = if after_july { 100_000 } else { 0 };
+    let wanted = times_rate(eligible, ratio) + times_rate(tcm_part, tcm_bonus);
     let room = (basic_cap - y.basic_paid).max(0);
     let basic = wanted.min(room);
     let over_cap = if wanted > room {
