@@ -116,11 +116,11 @@ pub fn coverage(engine: &Engine, source: &str) -> Coverage {
         }
         for member in &mut members {
             member.sort_by(|(i, a), (j, b)| {
-                engine
-                    .date_of(a)
-                    .cmp(&engine.date_of(b))
-                    .then_with(|| engine.id_of(a).cmp(&engine.id_of(b)))
-                    .then(i.cmp(j))
+                crate::engine::settling_order(
+                    (engine.date_of(a), engine.date_of(b)),
+                    || (engine.id_of(a), engine.id_of(b)),
+                    (i, j),
+                )
             });
             let ordered: Vec<&Claim> = member.iter().map(|(_, c)| *c).collect();
             for k in 0..ordered.len() {

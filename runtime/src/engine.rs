@@ -20,6 +20,22 @@ use crate::value::{self as arith, ArithError, Value};
 /// How many members one parallel task settles, one after another with the same running state.
 pub const MEMBERS_PER_TASK: usize = 64;
 
+/// The order in which a member's claims are settled: by date, then by claim id (compared as
+/// bytes), then by position in the input. Every path that settles claims (the engine, the batch
+/// fast path, coverage, the service) orders a member's claims with this; `ids` is called only
+/// when the dates are equal.
+#[inline]
+pub fn settling_order<D: Ord, I: Ord, P: Ord>(
+    dates: (D, D),
+    ids: impl FnOnce() -> (I, I),
+    positions: (P, P),
+) -> std::cmp::Ordering {
+    dates.0.cmp(&dates.1).then_with(|| {
+        let (a, b) = ids();
+        a.cmp(&b).then_with(|| positions.0.cmp(&positions.1))
+    })
+}
+
 /// Claims grouped by member: the members numbered in order of first appearance, each member's
 /// claims side by side (a counting sort) as (date, position), to be ordered within the member.
 pub(crate) struct MemberOrder {
@@ -560,12 +576,9 @@ impl Engine {
                 let mut done: Vec<Pending> = Vec::with_capacity(claims_here);
                 let mut slab: Vec<i64> = Vec::with_capacity(claims_here * self.cells());
                 for member in chunk.iter_mut() {
+                    let id = |i| claim(i).map_or("", |c| self.text(c, self.policy.id_field));
                     member.sort_unstable_by(|&(d, a), &(e, b)| {
-                        d.cmp(&e).then_with(|| {
-                            let id =
-                                |i| claim(i).map_or("", |c| self.text(c, self.policy.id_field));
-                            id(a).cmp(id(b)).then(a.cmp(&b))
-                        })
+                        settling_order((d, e), || (id(a).as_bytes(), id(b).as_bytes()), (a, b))
                     });
                     state.year_start = None;
                     for &(date, i) in member.iter() {

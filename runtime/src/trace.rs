@@ -96,7 +96,11 @@ pub fn explain(engine: &Engine, claims: &[Claim], id: &str) -> Result<Explanatio
     let mut history: Vec<(usize, &Claim)> =
         claims.iter().enumerate().filter(|(_, c)| engine.member_of(c) == member).collect();
     history.sort_by(|(ia, a), (ib, b)| {
-        (engine.date_of(a), engine.id_of(a), *ia).cmp(&(engine.date_of(b), engine.id_of(b), *ib))
+        crate::engine::settling_order(
+            (engine.date_of(a), engine.date_of(b)),
+            || (engine.id_of(a), engine.id_of(b)),
+            (ia, ib),
+        )
     });
     let at = history.iter().position(|(i, _)| *i == target).unwrap_or(0);
     let ordered: Vec<&Claim> = history.iter().map(|(_, c)| *c).collect();

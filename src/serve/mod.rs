@@ -25,6 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
+use settle_runtime::engine::settling_order;
 use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
 
@@ -626,8 +627,9 @@ async fn read_member(
         // The year to date after the member's last claim: the claims settled one at a time in
         // the engine's order, as a counter would.
         let mut order: Vec<usize> = (0..claims.len()).collect();
-        let key = |i: usize| claims.get(i).map(|c| (p.engine.date_of(c), p.engine.id_of(c)));
-        order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+        let date = |i: usize| claims.get(i).map(|c| p.engine.date_of(c));
+        let id = |i: usize| claims.get(i).map(|c| p.engine.id_of(c));
+        order.sort_by(|&a, &b| settling_order((date(a), date(b)), || (id(a), id(b)), (a, b)));
         let mut state = settle_runtime::MemberState::default();
         for &i in &order {
             if let Some(c) = claims.get(i) {

@@ -175,7 +175,7 @@ pub fn settle_table(
         }
         for group in &mut groups {
             group.sort_unstable_by(|&(d, a), &(e, b)| {
-                d.cmp(&e).then_with(|| id(a).cmp(id(b))).then(at(a).cmp(&at(b)))
+                crate::engine::settling_order((d, e), || (id(a), id(b)), (at(a), at(b)))
             });
         }
         let settling: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
