@@ -293,22 +293,6 @@ impl Problem {
         Draft { severity: Severity::Warning, ..Problem::error(code, file, span, message) }
     }
 
-    /// Add a secondary label in the same file.
-    pub fn with(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.labels.push(Label { span, text: text.into(), primary: false });
-        self
-    }
-
-    /// Add a label in `file`: in the same file a secondary label, elsewhere a note.
-    pub fn also(mut self, file: FileId, span: Span, text: impl Into<String>) -> Self {
-        if file == self.file {
-            self.with(span, text)
-        } else {
-            self.notes.push(Note { file, span, text: text.into() });
-            self
-        }
-    }
-
     /// Offer an edit that fixes the problem: `text` in place of `span` of the problem's file.
     pub fn fix(self, title: impl Into<String>, span: Span, text: impl Into<String>) -> Self {
         let file = self.file;

@@ -680,12 +680,11 @@ impl Checker<'_> {
                 span,
                 format!("`{name}` is read before it is set"),
             )
-            .label("read here")
-            .help("set a value before the statements that read it");
+            .label("read here");
             if let Some(d) = decl {
                 p = p.also(d.file, d.span, "declared here");
             }
-            self.report(p);
+            self.report(p.help("set a value before the statements that read it"));
             return TExpr::error(span);
         }
         self.use_value(value, span)
