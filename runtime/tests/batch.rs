@@ -449,22 +449,8 @@ fn a_huge_text_is_read_as_the_general_path_reads_it() {
     same(&engine, long.as_bytes(), "a long id");
 }
 
-/// A policy reading a field of every type the fast path takes: money, a rate, a count, yes or
-/// no, a date, a variant by name or label, texts.
-const EVERY_TYPE: &str = r#"
-policy every_type
-enum Level { level1 "一级", level2 "二级" }
-input claim {
-    id: text, member: text, date: date, level: Level, total: money, share: rate,
-    days: int, referred: bool, note: text
-}
-yearly paid = sum(basic.pay)
-stage basic (pay: money) {
-    pay = claim.total * claim.share
-}
-stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }
-balance claim.total = basic.pay + patient.out_of_pocket
-"#;
+/// A policy reading a field of every type the fast path takes.
+const EVERY_TYPE: &str = include_str!("support/every_type.settle");
 
 fn every_type() -> Engine {
     Engine::new(settle_runtime::load_str("every_type.settle", EVERY_TYPE).expect("checks"))

@@ -12,18 +12,7 @@ pub const HEADER: &[u8] = b"id,member,date,level,total,share,days,referred,note\
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let text = r#"
-policy every_type
-enum Level { level1 "一级", level2 "二级" }
-input claim {
-    id: text, member: text, date: date, level: Level, total: money, share: rate,
-    days: int, referred: bool, note: text
-}
-yearly paid = sum(basic.pay)
-stage basic (pay: money) { pay = claim.total * claim.share }
-stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }
-balance claim.total = basic.pay + patient.out_of_pocket
-"#;
+        let text = include_str!("../../../runtime/tests/support/every_type.settle");
         match settle_runtime::load_str("every_type.settle", text) {
             Ok(policy) => Engine::new(policy),
             Err(problems) => panic!("{}", problems.render_plain()),
