@@ -50,6 +50,24 @@ pub enum Type {
     List(RecordId),
 }
 
+impl Type {
+    /// The type as a policy writes it: `money`, an enum's or a record's name, `list of Item`.
+    pub fn name(self, enums: &[EnumDef], records: &[RecordDef]) -> String {
+        let record = |r: RecordId| records.get(r).map_or("?", |d| d.name.as_str());
+        match self {
+            Type::Money => "money".into(),
+            Type::Rate => "rate".into(),
+            Type::Int => "int".into(),
+            Type::Bool => "bool".into(),
+            Type::Date => "date".into(),
+            Type::Text => "text".into(),
+            Type::Enum(e) => enums.get(e).map_or("?", |d| d.name.as_str()).into(),
+            Type::Record(r) => record(r).into(),
+            Type::List(r) => format!("list of {}", record(r)),
+        }
+    }
+}
+
 /// How money products and quotients are rounded to the fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Rounding {

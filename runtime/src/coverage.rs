@@ -103,26 +103,16 @@ pub fn coverage(engine: &Engine, source: &str) -> Coverage {
     let mut seen = Seen::default();
     for test in &policy.tests {
         let claims = claims_of(test);
-        let mut members: Vec<Vec<(usize, &Claim)>> = Vec::new();
-        for (i, c) in claims.iter().enumerate() {
+        let mut members: Vec<std::sync::Arc<str>> = Vec::new();
+        for c in &claims {
             let member = engine.member_of(c);
-            match members
-                .iter_mut()
-                .find(|m| m.first().is_some_and(|(_, f)| engine.member_of(f) == member))
-            {
-                Some(m) => m.push((i, c)),
-                None => members.push(vec![(i, c)]),
+            if !members.contains(&member) {
+                members.push(member);
             }
         }
-        for member in &mut members {
-            member.sort_by(|(i, a), (j, b)| {
-                crate::engine::settling_order(
-                    (engine.date_of(a), engine.date_of(b)),
-                    || (engine.id_of(a), engine.id_of(b)),
-                    (i, j),
-                )
-            });
-            let ordered: Vec<&Claim> = member.iter().map(|(_, c)| *c).collect();
+        for member in &members {
+            let history = engine.member_history(&claims, member);
+            let ordered: Vec<&Claim> = history.iter().map(|(_, c)| *c).collect();
             for k in 0..ordered.len() {
                 let (_, trace) = engine.settle_traced(&ordered, k);
                 let Some(trace) = trace else { continue };

@@ -510,6 +510,21 @@ impl Engine {
         }
     }
 
+    /// The claims of `member` among `claims`, with their positions, in the order the engine
+    /// settles them ([`settling_order`]).
+    pub fn member_history<'c>(&self, claims: &'c [Claim], member: &str) -> Vec<(usize, &'c Claim)> {
+        let mut history: Vec<(usize, &Claim)> =
+            claims.iter().enumerate().filter(|(_, c)| &*self.member_of(c) == member).collect();
+        history.sort_by(|(i, a), (j, b)| {
+            settling_order(
+                (self.date_of(a), self.date_of(b)),
+                || (self.id_of(a), self.id_of(b)),
+                (i, j),
+            )
+        });
+        history
+    }
+
     /// The member's id of a claim.
     pub fn member_of(&self, claim: &Claim) -> Arc<str> {
         self.text_field(claim, self.policy.member_field)
@@ -802,7 +817,7 @@ impl Engine {
             "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, a rate \
              within ±10^9 to the millionth, an enum one of its variants)",
             field.map_or("", |f| f.name.as_str()),
-            field.map_or("", |f| type_name(policy, f.ty))
+            field.map_or(String::new(), |f| f.ty.name(&policy.enums, &policy.records))
         ))
     }
 
@@ -1097,22 +1112,6 @@ impl settle_compiler::Fallback for Interpreted<'_> {
                 Err(failure(FaultKind::OutOfRange, key, id(param)))
             }
             Err(Fault::Unsettled(_) | Fault::Internal) => Err(failure(FaultKind::Internal, 0, 0)),
-        }
-    }
-}
-
-/// A type as the policy writes it.
-fn type_name(policy: &Policy, ty: Type) -> &str {
-    match ty {
-        Type::Money => "money",
-        Type::Rate => "rate",
-        Type::Int => "int",
-        Type::Bool => "bool",
-        Type::Date => "date",
-        Type::Text => "text",
-        Type::Enum(e) => policy.enums.get(e).map_or("enum", |d| d.name.as_str()),
-        Type::Record(r) | Type::List(r) => {
-            policy.records.get(r).map_or("record", |d| d.name.as_str())
         }
     }
 }

@@ -93,15 +93,7 @@ pub fn explain(engine: &Engine, claims: &[Claim], id: &str) -> Result<Explanatio
         .position(|c| &*engine.id_of(c) == id)
         .ok_or_else(|| format!("no claim with id `{id}`"))?;
     let member = claims.get(target).map(|c| engine.member_of(c)).unwrap_or_default();
-    let mut history: Vec<(usize, &Claim)> =
-        claims.iter().enumerate().filter(|(_, c)| engine.member_of(c) == member).collect();
-    history.sort_by(|(ia, a), (ib, b)| {
-        crate::engine::settling_order(
-            (engine.date_of(a), engine.date_of(b)),
-            || (engine.id_of(a), engine.id_of(b)),
-            (ia, ib),
-        )
-    });
+    let history = engine.member_history(claims, &member);
     let at = history.iter().position(|(i, _)| *i == target).unwrap_or(0);
     let ordered: Vec<&Claim> = history.iter().map(|(_, c)| *c).collect();
     let (outcomes, trace) = engine.settle_traced(&ordered, at);

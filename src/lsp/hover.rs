@@ -374,19 +374,7 @@ fn type_text(ty: &TypeExpr) -> String {
 }
 
 pub(super) fn type_name(policy: &Policy, ty: Type) -> String {
-    let enum_name = |e: usize| policy.enums.get(e).map_or("?", |d| d.name.as_str());
-    let record_name = |r: usize| policy.records.get(r).map_or("?", |d| d.name.as_str());
-    match ty {
-        Type::Money => "money".into(),
-        Type::Rate => "rate".into(),
-        Type::Int => "int".into(),
-        Type::Bool => "bool".into(),
-        Type::Date => "date".into(),
-        Type::Text => "text".into(),
-        Type::Enum(e) => enum_name(e).into(),
-        Type::Record(r) => record_name(r).into(),
-        Type::List(r) => format!("list of {}", record_name(r)),
-    }
+    ty.name(&policy.enums, &policy.records)
 }
 
 /// Source text on one line: comments dropped, each run of whitespace one space.

@@ -25,7 +25,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
-use settle_runtime::engine::settling_order;
 use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
 
@@ -530,16 +529,9 @@ async fn settle_batch(
             settled: Vec::new(),
         };
         for member in &members {
-            let mine: Vec<Incoming> = fresh
-                .iter()
-                .filter(|i| &i.member == member)
-                .map(|i| Incoming {
-                    claim: i.claim.clone(),
-                    id: i.id.clone(),
-                    member: i.member.clone(),
-                    body: i.body.clone(),
-                })
-                .collect();
+            let (mine, rest): (Vec<Incoming>, Vec<Incoming>) =
+                std::mem::take(&mut fresh).into_iter().partition(|i| &i.member == member);
+            fresh = rest;
             if mine.is_empty() {
                 continue;
             }
@@ -626,19 +618,14 @@ async fn read_member(
         }
         // The year to date after the member's last claim: the claims settled one at a time in
         // the engine's order, as a counter would.
-        let mut order: Vec<usize> = (0..claims.len()).collect();
-        let date = |i: usize| claims.get(i).map(|c| p.engine.date_of(c));
-        let id = |i: usize| claims.get(i).map(|c| p.engine.id_of(c));
-        order.sort_by(|&a, &b| settling_order((date(a), date(b)), || (id(a), id(b)), (a, b)));
+        let order = p.engine.member_history(&claims, &member);
         let mut state = settle_runtime::MemberState::default();
-        for &i in &order {
-            if let Some(c) = claims.get(i) {
-                let _ = p.engine.settle_one(c, &mut state);
-            }
+        for (_, c) in &order {
+            let _ = p.engine.settle_one(c, &mut state);
         }
         let history: Vec<Json> = order
             .iter()
-            .filter_map(|&i| stored.get(i))
+            .filter_map(|(i, _)| stored.get(*i))
             .map(|s| json!({"id": s.id, "version": s.version, "settlement": serde_json::from_str::<Json>(&s.settlement).unwrap_or(Json::Null)}))
             .collect();
         let adjustments = app.store.adjustments(&policy, &member).map_err(internal)?;

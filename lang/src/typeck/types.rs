@@ -27,20 +27,7 @@ pub(crate) enum Outcome {
 impl Checker<'_> {
     /// A type's name as users write it.
     pub(crate) fn type_name(&self, ty: Type) -> String {
-        match ty {
-            Type::Money => "money".into(),
-            Type::Rate => "rate".into(),
-            Type::Int => "int".into(),
-            Type::Bool => "bool".into(),
-            Type::Date => "date".into(),
-            Type::Text => "text".into(),
-            Type::Enum(e) => self.enums.get(e).map_or_else(String::new, |d| d.name.clone()),
-            Type::Record(r) => self.records.get(r).map_or_else(String::new, |d| d.name.clone()),
-            Type::List(r) => format!(
-                "list of {}",
-                self.records.get(r).map_or_else(String::new, |d| d.name.clone())
-            ),
-        }
+        ty.name(&self.enums, &self.records)
     }
 
     /// A checking type's name as users write it.
