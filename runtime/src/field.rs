@@ -396,8 +396,8 @@ pub fn parse_value(policy: &Policy, ty: Type, text: &str) -> Result<Value, Strin
         Field::Json => parse_json(policy, ty, t),
         field => {
             let x = field.read(t.as_bytes())?;
-            // INVARIANT: a field's reader gives only numbers its type holds (days and variants
-            // within 32 bits); a test of every type's bounds holds it.
+            // INVARIANT: the date reader gives a `Date`'s day number and the variant reader an
+            // index into the enum's variants, so `from_scaled` never refuses what they read.
             Value::from_scaled(ty, x).ok_or_else(|| format!("`{t}` is out of range"))
         }
     }

@@ -58,21 +58,7 @@ const WAIT: Duration = Duration::from_secs(20);
 impl Editor {
     /// Start a server for which today is `today`, and initialize it.
     fn start(today: &str) -> Editor {
-        let today = Date::parse(today).expect("a date");
-        let (server_side, connection) = Connection::memory();
-        let server = std::thread::spawn(move || {
-            serve(&server_side, today).expect("the server stops cleanly");
-        });
-        let mut editor = Editor {
-            connection,
-            server: Some(server),
-            next_id: 0,
-            notifications: VecDeque::new(),
-            versions: Vec::new(),
-        };
-        let _ = editor.request::<Initialize>(InitializeParams::default());
-        editor.notify::<Initialized>(InitializedParams {});
-        editor
+        Editor::start_with(today, lsp_types::ClientCapabilities::default()).0
     }
 
     fn send_request<R: lsp_types::request::Request>(&mut self, params: R::Params) -> RequestId {
@@ -94,11 +80,7 @@ impl Editor {
     }
 
     fn request<R: lsp_types::request::Request>(&mut self, params: R::Params) -> R::Result {
-        let id = self.send_request::<R>(params);
-        match self.response(&id).response_result {
-            Ok(result) => serde_json::from_value(result).expect("a well-formed result"),
-            Err(error) => panic!("{} failed: {}", R::METHOD, error.message),
-        }
+        self.try_request::<R>(params).unwrap_or_else(|e| panic!("{} failed: {e}", R::METHOD))
     }
 
     fn notify<N: lsp_types::notification::Notification>(&mut self, params: N::Params) {

@@ -122,6 +122,8 @@ fn member_records(
     claims: &Path,
     members: &std::collections::HashSet<&str>,
 ) -> Option<Vec<u8>> {
+    // Ids and headers are read as the claim readers read them: spaces trimmed by one rule.
+    use settle_runtime::field::{trim, trim_str};
     let member = policy.input_record()?.fields.get(policy.member_field)?.name.clone();
     let file = crate::encoding::open(claims).ok()?;
     let mut out = Vec::new();
@@ -129,12 +131,12 @@ fn member_records(
         Format::Csv => {
             let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
             let header = reader.byte_headers().ok()?.clone();
-            let at = header.iter().position(|h| h == member.as_bytes())?;
+            let at = header.iter().position(|h| trim(h) == member.as_bytes())?;
             let mut writer = csv::Writer::from_writer(&mut out);
             writer.write_byte_record(&header).ok()?;
             for record in reader.byte_records().flatten() {
-                let who = record.get(at).map(|m| String::from_utf8_lossy(m).trim().to_string());
-                if who.is_some_and(|w| members.contains(w.as_str())) {
+                let who = record.get(at).and_then(|m| std::str::from_utf8(trim(m)).ok());
+                if who.is_some_and(|w| members.contains(w)) {
                     writer.write_byte_record(&record).ok()?;
                 }
             }
@@ -146,7 +148,7 @@ fn member_records(
                 let line = line.ok()?;
                 let value: Option<serde_json::Value> = serde_json::from_str(&line).ok();
                 let who = value.as_ref().and_then(|v| v.get(&member)).and_then(|m| m.as_str());
-                if who.is_some_and(|w| members.contains(w.trim())) {
+                if who.is_some_and(|w| members.contains(trim_str(w))) {
                     out.extend_from_slice(line.as_bytes());
                     out.push(b'\n');
                 }
