@@ -2,7 +2,6 @@
 //! accumulators, and the balance check on every claim.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,10 +14,10 @@ use settle_lang::ir::{FoldKind, Policy, Type};
 
 use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
+use crate::keys::{Grouping, key};
 use crate::value::{self as arith, ArithError, Value};
 
-/// How many members one parallel task settles, one after another with the same running state.
-pub const MEMBERS_PER_TASK: usize = 64;
+pub use crate::keys::CLAIMS_PER_TASK;
 
 /// The order in which a member's claims are settled: by date, then by claim id (compared as
 /// bytes), then by position in the input. Every path that settles claims (the engine, the batch
@@ -34,71 +33,6 @@ pub fn settling_order<D: Ord, I: Ord, P: Ord>(
         let (a, b) = ids();
         a.cmp(&b).then_with(|| positions.0.cmp(&positions.1))
     })
-}
-
-/// Claims grouped by member: the members numbered in order of first appearance, each member's
-/// claims side by side (a counting sort) as (date, position), to be ordered within the member.
-pub(crate) struct MemberOrder {
-    /// (date, position) of every claim settled, members side by side.
-    pub(crate) order: Vec<(Date, u32)>,
-    /// How many claims each member has.
-    lengths: Vec<usize>,
-}
-
-impl MemberOrder {
-    /// Each member's claims, to sort and settle.
-    pub(crate) fn members(&mut self) -> Vec<&mut [(Date, u32)]> {
-        let mut members: Vec<&mut [(Date, u32)]> = Vec::with_capacity(self.lengths.len());
-        let mut rest: &mut [(Date, u32)] = &mut self.order;
-        for &count in &self.lengths {
-            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(count) else {
-                break;
-            };
-            members.push(head);
-            rest = tail;
-        }
-        members
-    }
-}
-
-/// Group claims `0..n` by member: `member(i)` is claim `i`'s member (`None`: the claim is not
-/// settled), `date(i)` its date.
-pub(crate) fn member_order<'k>(
-    n: usize,
-    member: impl Fn(usize) -> Option<&'k [u8]>,
-    date: impl Fn(usize) -> Date,
-) -> MemberOrder {
-    let mut ids: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut member_of: Vec<u32> = Vec::with_capacity(n);
-    for i in 0..n {
-        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        member_of.push(match member(i) {
-            Some(m) => *ids.entry(m).or_insert(next),
-            None => u32::MAX,
-        });
-    }
-    let mut lengths = vec![0usize; ids.len()];
-    for &m in &member_of {
-        if let Some(count) = lengths.get_mut(m as usize) {
-            *count += 1;
-        }
-    }
-    let mut fill = Vec::with_capacity(lengths.len());
-    let mut total = 0;
-    for &count in &lengths {
-        fill.push(total);
-        total += count;
-    }
-    let mut order = vec![(Date(0), 0u32); total];
-    for (i, &m) in member_of.iter().enumerate() {
-        if let Some(at) = fill.get_mut(m as usize) {
-            if let Some(slot) = order.get_mut(*at) {
-                *slot = (date(i), u32::try_from(i).unwrap_or(u32::MAX));
-            }
-            *at += 1;
-        }
-    }
-    MemberOrder { order, lengths }
 }
 
 /// What an input field must be for the scaled backends.
@@ -550,12 +484,15 @@ impl Engine {
     ) -> Vec<Outcome> {
         let n = claims.len();
         let claim = |i: u32| claims.get(i as usize).map(Borrow::borrow);
-        let mut order = member_order(
-            n,
-            |i| claim(i as u32).map(|c| self.text(c, self.policy.member_field).as_bytes()),
-            |i| claim(i as u32).map_or(Date(0), |c| self.date_of(c)),
-        );
-        let mut members = order.members();
+        let keys: Vec<u64> = claims
+            .par_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let member = self.text(c.borrow(), self.policy.member_field);
+                key(member.as_bytes(), u32::try_from(i).unwrap_or(u32::MAX))
+            })
+            .collect();
+        let grouping = Grouping::new(keys);
         // With closures or compiled code, every claim's fields scaled once, in input order, into
         // one block: settling then reads members' claims from it instead of chasing each
         // claim's values across the heap.
@@ -583,21 +520,30 @@ impl Engine {
             rows.get(start..start + width)
         };
         // Members settle in parallel, a few dozen to a task, each task with one running state.
-        let settled: Vec<Vec<Outcome>> = members
-            .par_chunks_mut(MEMBERS_PER_TASK)
-            .map(|chunk| {
+        // Tasks of whole members settle in parallel, each task with one running state.
+        let settled: Vec<Vec<(u32, Outcome)>> = grouping
+            .tasks()
+            .map(|task| {
                 let mut state = self.fresh();
-                let claims_here = chunk.iter().map(|m| m.len()).sum();
-                let mut done: Vec<Pending> = Vec::with_capacity(claims_here);
-                let mut slab: Vec<i64> = Vec::with_capacity(claims_here * self.cells());
-                for member in chunk.iter_mut() {
-                    let id = |i| claim(i).map_or("", |c| self.text(c, self.policy.id_field));
-                    member.sort_unstable_by(|&(d, a), &(e, b)| {
-                        settling_order((d, e), || (id(a).as_bytes(), id(b).as_bytes()), (a, b))
-                    });
+                let records: Vec<u32> = task.claims().collect();
+                let at = |p: u32| records.get(p as usize).copied().unwrap_or(u32::MAX);
+                let text = |p: u32, field| {
+                    claim(at(p)).map_or(&b""[..], |c| self.text(c, field).as_bytes())
+                };
+                let mut order = Vec::new();
+                let members = task.members(
+                    &mut order,
+                    |p| claim(at(p)).map_or(Date(0), |c| self.date_of(c)),
+                    |p| text(p, self.policy.member_field),
+                    |p| text(p, self.policy.id_field),
+                );
+                let mut done: Vec<(u32, Pending)> = Vec::with_capacity(task.len());
+                let mut slab: Vec<i64> = Vec::with_capacity(task.len() * self.cells());
+                for member in &members {
                     state.year_start = None;
-                    for &(date, i) in member.iter() {
-                        done.push(match (claim(i), &self.code, row(i)) {
+                    for &(date, p) in member.iter() {
+                        let i = at(p);
+                        let pending = match (claim(i), &self.code, row(i)) {
                             (Some(c), Some(code), Some(fields)) => {
                                 self.enter_year(date, &mut state);
                                 let start = slab.len();
@@ -621,7 +567,8 @@ impl Engine {
                             (None, ..) => Pending::Done(Err(ClaimError::Input(
                                 "claim was not settled".into(),
                             ))),
-                        });
+                        };
+                        done.push((i, pending));
                     }
                     progress(member.len() as u64);
                 }
@@ -629,17 +576,18 @@ impl Engine {
                 let block: Arc<[i64]> = slab.into();
                 let len = self.cells();
                 done.into_iter()
-                    .map(|p| match p {
-                        Pending::Slab(start) => Ok(Settlement::scaled(block.clone(), start, len)),
-                        Pending::Done(outcome) => outcome,
+                    .map(|(i, p)| match p {
+                        Pending::Slab(start) => {
+                            (i, Ok(Settlement::scaled(block.clone(), start, len)))
+                        }
+                        Pending::Done(outcome) => (i, outcome),
                     })
-                    .collect::<Vec<Outcome>>()
+                    .collect()
             })
             .collect();
-        drop(members);
         let mut out: Vec<Option<Outcome>> = Vec::with_capacity(n);
         out.resize_with(n, || None);
-        for (&(_, i), outcome) in order.order.iter().zip(settled.into_iter().flatten()) {
+        for (i, outcome) in settled.into_iter().flatten() {
             if let Some(slot) = out.get_mut(i as usize) {
                 *slot = Some(outcome);
             }

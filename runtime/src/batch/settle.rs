@@ -10,12 +10,12 @@ use rayon::prelude::*;
 use settle_lang::date::Date;
 use settle_lang::ir::{Policy, Type};
 
-use super::group::{sorted_keys, split_by_member, tasks};
+use super::group::keys;
 use super::table::{Part, Slot, Table, fill, text_of};
 use super::{settled_values, supported};
 use crate::engine::{ClaimError, Engine};
 use crate::io::output_slots;
-use crate::keys::{record, runs};
+use crate::keys::Grouping;
 
 /// The settlements of a [`Table`]: each claim's settled values in its row (see `Shape`).
 #[derive(Debug)]
@@ -85,10 +85,8 @@ pub fn settle_table(
         return None;
     }
     let words = shape.stride / 4;
-    // Claims side by side by the hash of their member (a sort of keys); a run whose members
-    // differ (a collision) is split by member in its task.
-    let keys = sorted_keys(&table, policy.member_field);
-    let tasks = tasks(&keys);
+    // Claims grouped by member and cut into tasks, as the general path does.
+    let grouping = Grouping::new(keys(&table, policy.member_field));
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
@@ -110,13 +108,11 @@ pub fn settle_table(
         let p = starts.partition_point(|&s| s <= i).checked_sub(1)?;
         Some((views.get(p)?, i - starts.get(p)?))
     };
-    tasks.par_iter().for_each(|&(from, to)| {
-        let chunk: Vec<&[u64]> = runs(keys.get(from..to).unwrap_or(&[])).collect();
+    grouping.tasks().for_each(|task| {
         // The task's claims' rows copied into one block, one read of the table each; the
         // claims then ordered and settled from there, and their settled values written back in
         // place of their numbers.
-        let claims: Vec<u32> =
-            chunk.iter().flat_map(|run| run.iter().map(|&k| record(k))).collect();
+        let claims: Vec<u32> = task.claims().collect();
         let located: Vec<Option<(&Settling<'_>, usize)>> =
             claims.iter().map(|&i| locate(i as usize)).collect();
         // Each row's ends read first, every read independent of the others: the
@@ -155,29 +151,14 @@ pub fn settle_table(
         }
         let member = |p: u32| texts.get(p as usize).map_or(&[][..], |t| t.0);
         let id = |p: u32| texts.get(p as usize).map_or(&[][..], |t| t.1);
-        let day = |p: usize| {
-            let cell = rows.get(p * width + policy.dated_field).copied().unwrap_or(0);
+        let day = |p: u32| {
+            let cell = rows.get(p as usize * width + policy.dated_field).copied().unwrap_or(0);
             Date(i32::try_from(cell).unwrap_or(0))
         };
-        // (date, position in the block) of each claim, split by member and ordered by date,
-        // id and input order.
-        let mut order: Vec<(Date, u32)> = (0..claims.len()).map(|p| (day(p), p as u32)).collect();
+        // Each member's claims in settling order, as (date, position in the block).
+        let mut order = Vec::new();
+        let groups = task.members(&mut order, day, member, id);
         let at = |p: u32| claims.get(p as usize).copied().unwrap_or(u32::MAX);
-        let mut groups = Vec::with_capacity(chunk.len());
-        let mut rest: &mut [(Date, u32)] = &mut order;
-        for run in &chunk {
-            let Some((head, tail)) = std::mem::take(&mut rest).split_at_mut_checked(run.len())
-            else {
-                break;
-            };
-            split_by_member(head, &member, &mut groups);
-            rest = tail;
-        }
-        for group in &mut groups {
-            group.sort_unstable_by(|&(d, a), &(e, b)| {
-                crate::engine::settling_order((d, e), || (id(a), id(b)), (at(a), at(b)))
-            });
-        }
         let settling: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
         let mut outs: Vec<i64> = vec![0; settling.len() * per_claim];
         let mut done = vec![false; settling.len()];
@@ -247,8 +228,7 @@ pub fn settle_table(
             errors.extend(failed);
         }
     });
-    drop(tasks);
-    drop(keys);
+    drop(grouping);
     let mut errors = errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     errors.sort_by_key(|(i, _)| *i);
     let sums = totals.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
