@@ -1,28 +1,16 @@
-//! The numbers of the scaled backends, decided once: the bounds of each type, the exact
+//! The numbers of the scaled backends, decided once: the bounds of each type (read from
+//! [`settle_lang::limits`]), the exact
 //! conversions between decimals and scaled integers, and the one rounding kernel the closures
 //! and the compiled code's helper run (the compiled code's inline fast path translates the same
 //! rule). The reference interpreter keeps arithmetic of its own on decimals, so that the
 //! differential tests compare two independent implementations.
 
 use rust_decimal::Decimal;
-use settle_lang::ir::{Rounding, Type};
+use settle_lang::ir::Rounding;
 
-/// The largest money magnitude, in fen (10^15 yuan).
-pub const MONEY_LIMIT_FEN: i64 = 100_000_000_000_000_000;
-/// The largest rate magnitude, in millionths (10^9).
-pub const RATE_LIMIT_MILLIONTHS: i64 = 1_000_000_000_000_000;
-/// Millionths in one: the scale of rates.
-pub const MILLION: i64 = 1_000_000;
-
-/// The bound of a type's magnitude in its scaled form: money and rates are bounded, counts are
-/// 64-bit integers checked by their own operations, and the other types are not numbers.
-pub fn limit(ty: Type) -> Option<i64> {
-    match ty {
-        Type::Money => Some(MONEY_LIMIT_FEN),
-        Type::Rate => Some(RATE_LIMIT_MILLIONTHS),
-        _ => None,
-    }
-}
+/// The bounds and scales, from the language's one table of them ([`settle_lang::limits`]).
+pub use settle_lang::limits::{MILLION, MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS, limit};
+use settle_lang::limits::{MONEY_LIMIT_TEXT, RATE_LIMIT_TEXT};
 
 /// Why an operation on scaled integers has no result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +23,13 @@ pub enum ArithError {
 
 impl std::fmt::Display for ArithError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ArithError::Overflow => {
-                "overflow: the result is beyond ±10^15 yuan (or ±10^9 for a rate)"
-            }
-            ArithError::DivisionByZero => "division by zero",
-        })
+        match self {
+            ArithError::Overflow => write!(
+                f,
+                "overflow: the result is beyond ±{MONEY_LIMIT_TEXT} (or ±{RATE_LIMIT_TEXT} for a rate)"
+            ),
+            ArithError::DivisionByZero => f.write_str("division by zero"),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod ide;
 pub mod ir;
+pub mod limits;
 pub mod lower;
 mod resolve;
 pub mod span;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
 use settle_lang::ir::{FoldKind, Policy, Type};
+use settle_lang::limits::{MONEY_LIMIT_TEXT, RATE_LIMIT_TEXT};
 
 use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
@@ -762,8 +763,8 @@ impl Engine {
         let policy = &*self.policy;
         let field = policy.input_record().and_then(|r| r.fields.get(i));
         ClaimError::Input(format!(
-            "field `{}`: `{v}` is no `{}` (money is within ±10^15 yuan to the fen, a rate \
-             within ±10^9 to the millionth, an enum one of its variants)",
+            "field `{}`: `{v}` is no `{}` (money is within ±{MONEY_LIMIT_TEXT} to the fen, a rate \
+             within ±{RATE_LIMIT_TEXT} to the millionth, an enum one of its variants)",
             field.map_or("", |f| f.name.as_str()),
             field.map_or(String::new(), |f| f.ty.name(&policy.enums, &policy.records))
         ))

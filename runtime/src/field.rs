@@ -13,7 +13,8 @@
 //! `.5`, `7.`); rates optionally end in `%`. Digits are ASCII: full-width digits (`１２３`), as an
 //! input method types them, are an error with a hint, not read silently. Exponents are refused.
 //! Every number is read with checked arithmetic and bounded: money within 10^15 yuan and exact
-//! to the fen, rates within ±10^9 and exact to the millionth (the bounds of [`crate::value`]);
+//! to the fen, rates within ±10^9 and exact to the millionth (the bounds of
+//! [`settle_lang::limits`]);
 //! anything beyond is an error naming the field, never a wrap or a panic.
 //!
 //! **Scaled integers.** Money is fen, rates millionths, dates days since 1970-01-01, yes/no 0 or
@@ -27,7 +28,11 @@ use settle_lang::date::Date;
 use settle_lang::diagnostic::did_you_mean;
 use settle_lang::ir::{EnumDef, Policy, Type};
 
-use crate::value::{MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS, Value, fen};
+use settle_lang::limits::{
+    MONEY_LIMIT_FEN, MONEY_LIMIT_TEXT, RATE_LIMIT_MILLIONTHS, RATE_LIMIT_TEXT,
+};
+
+use crate::value::{Value, fen};
 
 /// Whether `c` is a space a field is read without: Unicode `White_Space`, and the byte order
 /// mark.
@@ -266,6 +271,9 @@ fn plain_fen(t: &[u8]) -> Option<i64> {
     Some(n * [100, 10, 1].get(decimals).copied()?)
 }
 
+// Fifteen whole digits are below the bound: what `plain_fen` reads needs no check against it.
+const _: () = assert!(999_999_999_999_999 < settle_lang::limits::MONEY_LIMIT_YUAN);
+
 /// Money in any form [`decimal`] reads.
 #[cold]
 fn any_money(t: &[u8]) -> Result<i64, String> {
@@ -282,16 +290,16 @@ fn any_money(t: &[u8]) -> Result<i64, String> {
         return Err(format!("`{}` is negative; amounts must be 0 or more", text()));
     }
     match fen {
-        Some(f) if i128::from(f) <= MONEY_LIMIT_FEN => {
-            i64::try_from(f).map_err(|_| beyond_money(t))
+        Some(f) => {
+            i64::try_from(f).ok().filter(|f| *f <= MONEY_LIMIT_FEN).ok_or_else(|| beyond_money(t))
         }
-        _ => Err(beyond_money(t)),
+        None => Err(beyond_money(t)),
     }
 }
 
 #[cold]
 fn beyond_money(t: &[u8]) -> String {
-    format!("`{}` is beyond 10^15 yuan", String::from_utf8_lossy(t))
+    format!("`{}` is beyond {MONEY_LIMIT_TEXT}", String::from_utf8_lossy(t))
 }
 
 /// A rate in millionths, written as a fraction (`0.85`) or a percentage (`85%`): exact to the
@@ -309,11 +317,13 @@ fn rate(t: &[u8]) -> Result<i64, String> {
     if decimals > 6 {
         return Err(format!("`{}` has more than six decimals", text()));
     }
-    let magnitude = d.scaled(scale).filter(|&m| i128::from(m) <= RATE_LIMIT_MILLIONTHS);
-    let Some(m) = magnitude else {
-        return Err(format!("`{}` is beyond ±10^9 (rates are bounded like money)", text()));
+    let magnitude = d.scaled(scale).and_then(|m| i64::try_from(m).ok());
+    let Some(m) = magnitude.filter(|m| *m <= RATE_LIMIT_MILLIONTHS) else {
+        return Err(format!(
+            "`{}` is beyond ±{RATE_LIMIT_TEXT} (rates are bounded like money)",
+            text()
+        ));
     };
-    let m = i64::try_from(m).map_err(|_| format!("`{}` is beyond ±10^9", text()))?;
     Ok(if d.negative { -m } else { m })
 }
 

@@ -4,7 +4,7 @@
 //! Products and quotients are computed on the scaled integers (fen, millionths) in 128 bits and
 //! rounded once, by the policy's rounding mode, so no intermediate rounding can move a result
 //! by a fen. Magnitudes are bounded by the one table of limits
-//! ([`settle_compiler::kernel`]): money within ±10^15 yuan, rates within ±10^9 (a billion
+//! ([`settle_lang::limits`]): money within ±10^15 yuan, rates within ±10^9 (a billion
 //! times), counts within `i64`; going past a bound is an error, never a wrap. The closures and
 //! the compiled code run the execution plan's kernel instead: this arithmetic is written apart
 //! on purpose, so that the differential tests compare two implementations.
@@ -18,10 +18,10 @@ use settle_lang::ir::{Const, Rounding, Type};
 
 pub use settle_compiler::kernel::ArithError;
 
-/// The largest money magnitude, in fen (10^15 yuan).
-pub const MONEY_LIMIT_FEN: i128 = settle_compiler::kernel::MONEY_LIMIT_FEN as i128;
-/// The largest rate magnitude, in millionths (10^9).
-pub const RATE_LIMIT_MILLIONTHS: i128 = settle_compiler::kernel::RATE_LIMIT_MILLIONTHS as i128;
+/// The largest money magnitude, in fen ([`settle_lang::limits`]), as this arithmetic's integers.
+const MONEY_LIMIT_FEN: i128 = settle_lang::limits::MONEY_LIMIT_FEN as i128;
+/// The largest rate magnitude, in millionths ([`settle_lang::limits`]).
+const RATE_LIMIT_MILLIONTHS: i128 = settle_lang::limits::RATE_LIMIT_MILLIONTHS as i128;
 /// Millionths in one.
 const MILLION: i128 = 1_000_000;
 

@@ -19,12 +19,8 @@ use super::token::{Tok, Token, WordKind, check_tokens, tokenize, word_kind};
 use crate::ast::*;
 use crate::date::{Date, valid_month_day};
 use crate::diagnostic::{Code, FileId, Problem};
+use crate::limits::{MONEY_LIMIT_TEXT, MONEY_LIMIT_YUAN, RATE_LIMIT, RATE_LIMIT_TEXT};
 use crate::span::Span;
-
-/// The largest amount a literal may write, in yuan (both backends compute within it).
-const MONEY_LIMIT: i64 = 1_000_000_000_000_000;
-/// The largest rate a literal may write.
-const RATE_LIMIT: i64 = 1_000_000_000;
 
 /// The largest policy file accepted, in bytes.
 pub const MAX_FILE_SIZE: usize = 4 << 20;
@@ -972,8 +968,8 @@ impl Builder<'_> {
                     pair,
                     base,
                     value,
-                    Decimal::from(MONEY_LIMIT),
-                    "amounts are at most 10^15 yuan",
+                    Decimal::from(MONEY_LIMIT_YUAN),
+                    &format!("amounts are at most {MONEY_LIMIT_TEXT}"),
                 );
                 Literal::Number { value, decimals: pair.as_str().contains('.') }
             }
@@ -992,7 +988,7 @@ impl Builder<'_> {
                     base,
                     value,
                     Decimal::from(RATE_LIMIT),
-                    "rates are at most 10^9",
+                    &format!("rates are at most {RATE_LIMIT_TEXT}"),
                 );
                 Literal::Percent(value)
             }
