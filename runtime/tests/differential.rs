@@ -47,7 +47,7 @@ fn earlier(claims: &[Claim], days: i32) -> Vec<Claim> {
 
 /// Scale every amount of the claims by `factor` fen-for-fen, clamped to the input bound.
 fn scaled(claims: &[Claim], factor: i64) -> Vec<Claim> {
-    let limit = Decimal::from(1_000_000_000_000_000i64);
+    let limit = Decimal::from(settle_lang::limits::MONEY_LIMIT_YUAN);
     changed(claims, |v| match v {
         Value::Money(d) => Some(Value::Money((*d * Decimal::from(factor)).min(limit).round_dp(2))),
         _ => None,

@@ -8,8 +8,10 @@
 //! exceptions, accumulators, stage outputs, every operator of the language on them, set
 //! membership, folds over a claim's list of items and comparisons of text (which the compiled
 //! code leaves to the interpreter). Claims draw values at and one step beyond every bound, and
-//! cells pasted with tabs, vertical tabs, non-breaking spaces and full-width digits. A mismatch
-//! prints the program and the claim.
+//! cells pasted with tabs, vertical tabs, non-breaking spaces, byte order marks, full-width
+//! digits and quotes. Where the policy takes the batch fast path, the rows it writes are compared
+//! byte for byte with the general path's, for the closures and the JIT. A mismatch prints the
+//! program and the claim.
 
 #![allow(
     clippy::expect_used,
@@ -26,8 +28,8 @@ use programs::Gen;
 #[test]
 fn random_programs_agree_under_every_backend() {
     let mut maker = Gen::new(20_260_401);
-    let (mut programs, mut compared, mut rejected, mut faults, mut wide) =
-        (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut programs, mut compared, mut rejected, mut faults, mut wide, mut fast) =
+        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
     while programs < 400 {
         let text = maker.program();
         let csv = maker.claims(200);
@@ -40,12 +42,15 @@ fn random_programs_agree_under_every_backend() {
         compared += c.claims;
         faults += c.faults;
         wide += usize::from(c.wide_enum);
+        fast += c.fast_rows;
     }
     eprintln!(
-        "{programs} programs ({rejected} rejected), {compared} claims, {faults} errors, {wide} wide enums"
+        "{programs} programs ({rejected} rejected), {compared} claims, {faults} errors, \
+         {wide} wide enums, {fast} rows compared between the data paths"
     );
     assert!(compared >= 50_000, "only {compared} programs x claims compared");
     assert!(faults > 1_000, "too few error paths exercised: {faults}");
     assert!(wide > 100, "too few programs over an enum of more than 64 variants: {wide}");
     assert!(rejected < programs, "{rejected} programs rejected for {programs} checked");
+    assert!(fast >= 50_000, "only {fast} rows compared between the general and the fast path");
 }

@@ -6,13 +6,15 @@
 //! an enum of 1 to 300 variants (sizes around 64 and 128 drawn often). Claims draw values near
 //! every bound (money at ±10^15 yuan, rates at ±10^9, counts at the ends of 64 bits, the
 //! smallest fen and millionth, one step beyond each) and the bytes users paste (tabs, vertical
-//! tabs, non-breaking spaces, full-width digits), and [`compare`] settles them under the
-//! reference interpreter, the closures and the JIT and compares the outcomes exactly.
+//! tabs, non-breaking spaces, byte order marks, full-width digits, quoted cells) in every field,
+//! ids and members too, and [`compare`] settles them under the reference interpreter, the
+//! closures and the JIT and compares the outcomes exactly, then writes the rows of the general
+//! path and of the batch fast path for the closures and the JIT and compares them byte for byte.
 
 use std::fmt::Write;
 
 use settle_runtime::generate::Rng;
-use settle_runtime::{Engine, io};
+use settle_runtime::{Engine, Outcome, batch, io};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum T {
@@ -87,11 +89,16 @@ pub struct Compared {
     pub faults: usize,
     /// Whether the program's enum has more than 64 variants.
     pub wide_enum: bool,
+    /// Rows (claims and error rows) the general path and the fast path wrote alike, over the
+    /// closures and the JIT.
+    pub fast_rows: usize,
 }
 
 /// Settle the claims `csv` for the program `text` under the reference interpreter, the
-/// closures and the JIT; `Ok(None)` when the program does not check, `Err` describing the first
-/// claim whose outcomes differ (values, accumulators and errors compared exactly).
+/// closures and the JIT, and, where the policy takes the batch fast path, by that path too;
+/// `Ok(None)` when the program does not check, `Err` describing the first claim whose outcomes
+/// differ (values, accumulators and errors compared exactly) or the first row the two data
+/// paths write differently.
 pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
     let Ok(policy) = settle_runtime::load_str("random.settle", text) else { return Ok(None) };
     let wide_enum = policy.enums.first().is_some_and(|e| e.variants.len() > 64);
@@ -101,10 +108,11 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
         return Err(format!("not turned into closures:\n{text}"));
     }
     let jit = Engine::compiled(policy).map_err(|e| format!("{e}\n{text}"))?;
-    let rows = io::read_csv(reference.policy(), csv.as_bytes(), "claims.csv")
+    let rows = io::read_csv_bytes(reference.policy(), csv.as_bytes(), "claims.csv")
         .map_err(|e| format!("{e}\n{text}"))?;
-    let batch = io::into_claims(rows);
+    let batch = io::claims_of(&rows);
     let a = reference.settle_batch(&batch);
+    let mut fast_rows = 0;
     for (other, name) in [(&closures, "closures"), (&jit, "JIT")] {
         let b = other.settle_batch(&batch);
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
@@ -115,6 +123,7 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
                 ));
             }
         }
+        fast_rows += same_rows(other, &rows, b, csv).map_err(|e| format!("{name}: {e}\n{text}"))?;
     }
     // An internal error is a defect of the settling code, never a claim's fault.
     if let Some(e) =
@@ -123,7 +132,46 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
         return Err(format!("{e}\nof program\n{text}"));
     }
     let faults = a.iter().filter(|x| x.is_err()).count();
-    Ok(Some(Compared { claims: batch.len(), faults, wide_enum }))
+    Ok(Some(Compared { claims: batch.len(), faults, wide_enum, fast_rows }))
+}
+
+/// The rows the general path writes for `rows` settled into `settled` against those the batch
+/// fast path writes for the same file, byte for byte; how many rows were compared (none when
+/// the policy does not take the fast path).
+fn same_rows(
+    engine: &Engine,
+    rows: &[io::Row],
+    settled: Vec<Outcome>,
+    csv: &str,
+) -> Result<usize, String> {
+    if !batch::supported(engine) {
+        return Ok(0);
+    }
+    let policy = engine.policy();
+    let mut general = Vec::new();
+    io::write_csv(policy, rows, &io::by_row(rows, settled), &mut general)
+        .map_err(|e| e.to_string())?;
+    let table =
+        batch::read_table(policy, csv.as_bytes(), "claims.csv").map_err(|e| e.to_string())?;
+    let Some(table) = table else { return Err("the fast path refuses the file".into()) };
+    let settled =
+        batch::settle_table(engine, table, &|_| {}).ok_or("the fast path refuses the policy")?;
+    let mut fast = Vec::new();
+    batch::write_table_csv(engine, &settled, &mut fast).map_err(|e| e.to_string())?;
+    let lines = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes).lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let (general, fast) = (lines(&general), lines(&fast));
+    if let Some(n) = (0..general.len().max(fast.len())).find(|&n| general.get(n) != fast.get(n)) {
+        let record = csv.lines().nth(n).unwrap_or("");
+        return Err(format!(
+            "the data paths write line {} differently for the record {record:?}:\n  general {:?}\n  fast    {:?}",
+            n + 1,
+            general.get(n),
+            fast.get(n)
+        ));
+    }
+    Ok(general.len().saturating_sub(1))
 }
 
 impl Gen {
@@ -533,7 +581,7 @@ impl Gen {
     }
 
     /// A cell pasted the way users paste: around a tab, a vertical tab, a non-breaking space,
-    /// a byte order mark, or in full-width digits.
+    /// a byte order mark, in full-width digits, or quoted (and within the quotes, spaces).
     fn pasted(&mut self, cell: String) -> String {
         match self.rng.below(120) {
             0 => format!("\t{cell}"),
@@ -548,6 +596,8 @@ impl Gen {
                 })
                 .collect(),
             5 => format!(" {cell} "),
+            6 => format!("\"{cell}\""),
+            7 => format!("\"\u{a0}{cell}\t\""),
             _ => cell,
         }
     }
@@ -594,7 +644,9 @@ impl Gen {
     pub fn claims(&mut self, count: usize) -> String {
         let shape = self.shape.clone();
         let names: Vec<&str> = shape.fields.iter().map(|(n, _)| *n).collect();
-        let mut csv = names.join(",");
+        // Some files start with a byte order mark, as spreadsheets save them.
+        let mut csv = if self.rng.chance(10) { "\u{feff}".to_string() } else { String::new() };
+        csv.push_str(&names.join(","));
         csv.push('\n');
         for i in 0..count {
             let mut cells = Vec::with_capacity(shape.fields.len());
@@ -645,8 +697,8 @@ impl Gen {
                     }
                 };
                 let cell = match kind {
-                    Kind::Money | Kind::Rate | Kind::Int | Kind::Level => self.pasted(cell),
-                    _ => cell,
+                    Kind::Items => cell,
+                    _ => self.pasted(cell),
                 };
                 cells.push(cell);
             }
