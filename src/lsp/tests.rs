@@ -869,6 +869,47 @@ fn rename_reaches_across_extends_and_refuses_to_shadow() {
 }
 
 #[test]
+fn references_reach_the_base_items_an_override_replaces() {
+    // The city replaces the base's rule `deductible_due` and stage `assistance`, which read
+    // `deductible` and `assistance_cap`: seen from the city, the base reads them where the
+    // base alone says it does.
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (base, base_text) = policy("tests/editor/shandong/resident_base.settle");
+    let names = ["deductible[claim.care", "assistance_cap -"];
+    let in_base = |refs: Vec<Location>| -> Vec<String> {
+        refs.iter().filter(|r| r.uri == base).map(show).collect()
+    };
+
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&city, &city_text);
+    let from_city: Vec<Vec<String>> = names
+        .iter()
+        .map(|name| in_base(editor.references(&city, find(&city_text, name, 0), false)))
+        .collect();
+    let edit = editor.rename(&city, find(&city_text, "assistance_cap", 0), "assistance_limit");
+    let renamed_base = apply(&base_text, &base, &edit.expect("renamed"));
+    editor.shutdown();
+
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&base, &base_text);
+    let from_base: Vec<Vec<String>> = names
+        .iter()
+        .map(|name| in_base(editor.references(&base, find(&base_text, name, 0), false)))
+        .collect();
+    editor.shutdown();
+
+    assert_eq!(from_city, from_base);
+    let replaced =
+        [find(&base_text, "deductible[claim.care", 0), find(&base_text, "assistance_cap -", 0)];
+    for (refs, at) in from_city.iter().zip(replaced) {
+        let line = format!(":{}:{}-", at.line + 1, at.character + 1);
+        assert!(refs.iter().any(|r| r.contains(&line)), "{line} not in {refs:?}");
+    }
+    assert!(renamed_base.contains("max(assistance_limit - assistance_paid"), "{renamed_base}");
+    assert!(!renamed_base.contains("assistance_cap"));
+}
+
+#[test]
 fn renaming_a_stage_let_refuses_to_capture_a_name_read_there() {
     let text = "policy t
 input claim { id: text, member: text, date: date, total: money }

@@ -613,6 +613,60 @@ test \"t\" {
     }
 
     #[test]
+    fn names_read_in_replaced_base_items_are_references() {
+        const BASE: &str = "policy base
+enum Level { primary, level1 }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param cap: money = 1_000
+let limit: money = cap * 2
+rule due: Level
+    default level1
+    when claim.total > cap -> primary
+stage basic (pay: money) {
+    let room = min(claim.total, limit)
+    pay = room
+}
+balance claim.total = basic.pay
+";
+        const CITY: &str = "policy city
+extends \"base.settle\"
+override let limit: money = 5
+override rule due: Level
+    default primary
+override stage basic (pay: money) {
+    let spare = claim.total
+    pay = spare
+}
+";
+        let checked = check_with("main.settle", CITY, &mut Files(vec![("base.settle", BASE)]));
+        assert!(!checked.problems.has_errors(), "{}", checked.problems.render_plain());
+        let index = checked.index;
+        let in_base = |symbol: Symbol| -> Vec<String> {
+            texts(BASE, index.references(&symbol).filter(|r| r.file == 1).map(|r| r.span))
+        };
+        let at = |needle: &str| BASE.find(needle).expect("in the base").to_string();
+        assert_eq!(
+            in_base(Symbol::Value("cap".into())),
+            [format!("cap@{}", at("cap * 2")), format!("cap@{}", at("cap -> primary"))]
+        );
+        assert_eq!(in_base(Symbol::Value("limit".into())), [format!("limit@{}", at("limit)"))]);
+        assert_eq!(
+            in_base(Symbol::Variant("Level".into(), "level1".into())),
+            [format!("level1@{}", at("level1\n    when"))]
+        );
+        assert_eq!(
+            in_base(Symbol::Local(1, "basic".into(), "room".into())),
+            [format!("room@{}", at("room\n}"))]
+        );
+        assert_eq!(
+            in_base(Symbol::Output("basic".into(), "pay".into())),
+            [format!("pay@{}", at("pay = room")), format!("pay@{}", at("pay\n"))]
+        );
+        // The derived stage's own `let` is not read in the base.
+        assert_eq!(in_base(Symbol::Local(0, "basic".into(), "spare".into())), Vec::<String>::new());
+    }
+
+    #[test]
     fn names_resolve_as_the_checker_resolves_them() {
         // A test claim named like a top-level value: `due.basic.pay` is the claim's value, a
         // bare `due` the top-level rule (which the checker reports as naming no claim).
