@@ -369,6 +369,7 @@ impl<'a> Checker<'a> {
         self.check_tests();
         let order = self.check_order();
         self.report_unused();
+        self.resolve_replaced();
         let policy = self.finish(order);
         (policy, self.problems, self.resolved)
     }

@@ -20,7 +20,7 @@ use super::analysis::Analysis;
 /// The hover for the name at `offset` of the document, if there is a name there.
 pub fn hover(a: &Analysis, offset: usize, today: Date) -> Option<Hover> {
     let occurrence = a.index.at(0, offset)?;
-    let decl = a.index.definition(occurrence.symbol)?;
+    let decl = a.index.declarations_of(occurrence.id).next()?;
     let value = describe(a, decl, today)?;
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),

@@ -13,7 +13,7 @@ use super::hover::detail;
 /// declaration it replaces; elsewhere, the declaration in force.
 pub fn definition(a: &Analysis, offset: usize) -> Option<Location> {
     let occurrence = a.index.at(0, offset)?;
-    let decls: Vec<&Decl> = a.index.declarations(occurrence.symbol).collect();
+    let decls: Vec<&Decl> = a.index.declarations_of(occurrence.id).collect();
     let target = if occurrence.declaration {
         let here = decls.iter().position(|d| d.file == 0 && d.name == occurrence.span)?;
         decls.get(here + 1).or(decls.get(here))
@@ -34,7 +34,7 @@ pub fn references(
 ) -> Vec<Location> {
     let Some(occurrence) = a.index.at(0, offset) else { return Vec::new() };
     let declared_in: Vec<&lsp_types::Url> =
-        a.index.declarations(occurrence.symbol).filter_map(|d| a.uri(d.file)).collect();
+        a.index.declarations_of(occurrence.id).filter_map(|d| a.uri(d.file)).collect();
     let sharing = others.iter().copied().filter(|b| declared_in.iter().any(|u| b.reads(u)));
     let mut out: Vec<Location> = Vec::new();
     for b in std::iter::once(a).chain(sharing) {

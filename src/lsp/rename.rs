@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use lsp_types::{PrepareRenameResponse, TextEdit, Url, WorkspaceEdit};
-use settle_lang::ide::index::{Decl, Symbol, Visibility};
+use settle_lang::ide::index::{Decl, Symbol, SymbolId, Visibility};
 use settle_lang::syntax::token::{Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;
@@ -33,7 +33,7 @@ pub fn rename(
     if !is_name(new_name) {
         return Err(format!("`{new_name}` is not a name: a name is a word that is not a keyword"));
     }
-    if let Some(clash) = clash(a, symbol, new_name) {
+    if let Some(clash) = clash(a, occurrence.id, symbol, new_name) {
         return Err(clash);
     }
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
@@ -51,8 +51,9 @@ fn is_name(text: &str) -> bool {
         && word_kind(text) == WordKind::Name
 }
 
-/// Why renaming `symbol` to `new_name` would change what some name means, if it would.
-fn clash(a: &Analysis, symbol: &Symbol, new_name: &str) -> Option<String> {
+/// Why renaming `symbol` (`id` in `a`'s index) to `new_name` would change what some name
+/// means, if it would.
+fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<String> {
     let taken = |d: &&Decl| d.symbol.name() == new_name;
     let same_owner = |d: &&Decl| match (&d.symbol, symbol) {
         (Symbol::Field(r, _), Symbol::Field(s, _))
@@ -88,15 +89,17 @@ fn clash(a: &Analysis, symbol: &Symbol, new_name: &str) -> Option<String> {
         symbol,
         Symbol::Value(_) | Symbol::Local(..) | Symbol::Binding(..) | Symbol::Claim(..)
     );
-    let uses = a.index.references(symbol).map(|r| (r.file, r.span.start as usize));
-    let decls = a.index.declarations(symbol).map(|d| (d.file, d.name.start as usize));
+    let uses = a.index.references_of(id).map(|r| (r.file, r.span.start as usize));
+    let decls = a.index.declarations_of(id).map(|d| (d.file, d.name.start as usize));
     for (file, offset) in uses.chain(decls).filter(|_| bare) {
         let visible = a.index.visible(file, offset);
         if let Some(d) = visible.into_iter().find(|d| taken(d) && d.symbol != *symbol) {
             return refused(d);
         }
     }
-    if let Some(Visibility::Within(scope)) = a.index.definition(symbol).map(|d| d.visibility) {
+    if let Some(Visibility::Within(scope)) =
+        a.index.declarations_of(id).next().map(|d| d.visibility)
+    {
         let captured = a.index.refs.iter().any(|r| {
             r.symbol.name() == new_name
                 && !matches!(r.symbol, Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..))

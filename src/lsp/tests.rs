@@ -1,6 +1,10 @@
 //! The server driven through an in-memory connection, as an editor drives it: documents opened
 //! and changed, diagnostics published and cleared, hovers, definitions, references, outlines,
 //! completions, tokens and formatting.
+//!
+//! The policies read are copies under `tests/editor/` (a base, a city extending it, the Dezhou
+//! employee policy, the sketch), so that edits of the repository's policies do not move the
+//! positions the snapshots hold.
 
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
 
@@ -234,7 +238,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A policy of the repository: its URI and text.
+/// A policy file of the repository (the editor tests' copies are under `tests/editor/`): its URI
+/// and text.
 fn policy(path: &str) -> (Url, String) {
     let full: PathBuf = repo().join(path);
     let text = std::fs::read_to_string(&full).expect("the policy exists");
@@ -357,7 +362,7 @@ let note = if claim.total > 0 then \"𠀀起付线\" else 比例
 #[test]
 fn hover_on_a_parameter_shows_every_dated_value_and_source() {
     let mut editor = Editor::start("2021-08-01");
-    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");
     editor.open(&uri, &text);
     assert_eq!(editor.diagnostics(&uri), []);
 
@@ -373,7 +378,7 @@ fn hover_on_a_parameter_shows_every_dated_value_and_source() {
 #[test]
 fn hover_marks_no_value_in_force_before_the_first_date() {
     let mut editor = Editor::start("2019-12-31");
-    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");
     editor.open(&uri, &text);
     let hover = editor.hover(&uri, find(&text, "basic_cap - basic_paid", 0)).expect("a hover");
     assert!(
@@ -388,7 +393,7 @@ fn hover_marks_no_value_in_force_before_the_first_date() {
 #[test]
 fn hover_on_a_rule_shows_its_default_and_exceptions() {
     let mut editor = Editor::start("2021-08-01");
-    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");
     editor.open(&uri, &text);
     let rule = editor.hover(&uri, find(&text, "deductible_due, 0)", 0)).expect("a hover");
     insta::assert_snapshot!("hover_rule", rule);
@@ -435,7 +440,7 @@ let paid = min(claim.total, cap) + missing
 #[test]
 fn definitions_and_references_reach_across_extends() {
     let mut editor = Editor::start("2023-06-01");
-    let (city, city_text) = policy("policies/weihai/resident.settle");
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
     editor.open(&city, &city_text);
     assert_eq!(editor.diagnostics(&city), []);
     let mut out = String::new();
@@ -462,22 +467,22 @@ fn definitions_and_references_reach_across_extends() {
     insta::assert_snapshot!("references_of_an_overridden_parameter", refs.join("\n"));
 
     // From the base, once open: the city that extends it reads its names too.
-    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    let (base, base_text) = policy("tests/editor/shandong/resident_base.settle");
     editor.open(&base, &base_text);
     let at = find(&base_text, "burden_so_far = sum", 0);
     let refs: Vec<String> = editor.references(&base, at, false).iter().map(show).collect();
-    assert!(refs.iter().any(|r| r.starts_with("policies/shandong/")), "{refs:?}");
+    assert!(refs.iter().any(|r| r.starts_with("tests/editor/shandong/")), "{refs:?}");
     let at = find(&base_text, "burden =", 0);
     let refs: Vec<String> = editor.references(&base, at, false).iter().map(show).collect();
-    assert!(refs.iter().any(|r| r.starts_with("policies/weihai/resident.settle:")), "{refs:?}");
+    assert!(refs.iter().any(|r| r.starts_with("tests/editor/weihai/resident.settle:")), "{refs:?}");
     editor.shutdown();
 }
 
 #[test]
 fn an_open_base_is_read_from_the_editor_by_the_policies_extending_it() {
     let mut editor = Editor::start("2023-06-01");
-    let (city, city_text) = policy("policies/weihai/resident.settle");
-    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (base, base_text) = policy("tests/editor/shandong/resident_base.settle");
     editor.open(&city, &city_text);
     assert_eq!(editor.diagnostics(&city), []);
 
@@ -505,7 +510,7 @@ fn an_open_base_is_read_from_the_editor_by_the_policies_extending_it() {
 #[test]
 fn document_symbols_outline_the_policy() {
     let mut editor = Editor::start("2021-08-01");
-    let (uri, text) = policy("examples/sketch.settle");
+    let (uri, text) = policy("tests/editor/sketch.settle");
     editor.open(&uri, &text);
     let params = DocumentSymbolParams {
         text_document: TextDocumentIdentifier { uri: uri.clone() },
@@ -542,7 +547,7 @@ fn document_symbols_outline_the_policy() {
 #[test]
 fn completion_offers_members_names_and_the_expected_variants() {
     let mut editor = Editor::start("2021-08-01");
-    let (uri, text) = policy("examples/sketch.settle");
+    let (uri, text) = policy("tests/editor/sketch.settle");
     // The author is typing a new `let` at the end and a new expectation in the test.
     let typing = text.replace(
         "    expect c.basic.pay == 9_000.00",
@@ -829,8 +834,8 @@ fn quick_fixes_come_from_the_problems() {
 #[test]
 fn rename_reaches_across_extends_and_refuses_to_shadow() {
     let mut editor = Editor::start("2023-06-01");
-    let (city, city_text) = policy("policies/weihai/resident.settle");
-    let (base, base_text) = policy("policies/shandong/resident_base.settle");
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (base, base_text) = policy("tests/editor/shandong/resident_base.settle");
     editor.open(&city, &city_text);
     editor.open(&base, &base_text);
     let _ = editor.diagnostics(&city);
@@ -864,6 +869,47 @@ fn rename_reaches_across_extends_and_refuses_to_shadow() {
 }
 
 #[test]
+fn references_reach_the_base_items_an_override_replaces() {
+    // The city replaces the base's rule `deductible_due` and stage `assistance`, which read
+    // `deductible` and `assistance_cap`: seen from the city, the base reads them where the
+    // base alone says it does.
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (base, base_text) = policy("tests/editor/shandong/resident_base.settle");
+    let names = ["deductible[claim.care", "assistance_cap -"];
+    let in_base = |refs: Vec<Location>| -> Vec<String> {
+        refs.iter().filter(|r| r.uri == base).map(show).collect()
+    };
+
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&city, &city_text);
+    let from_city: Vec<Vec<String>> = names
+        .iter()
+        .map(|name| in_base(editor.references(&city, find(&city_text, name, 0), false)))
+        .collect();
+    let edit = editor.rename(&city, find(&city_text, "assistance_cap", 0), "assistance_limit");
+    let renamed_base = apply(&base_text, &base, &edit.expect("renamed"));
+    editor.shutdown();
+
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&base, &base_text);
+    let from_base: Vec<Vec<String>> = names
+        .iter()
+        .map(|name| in_base(editor.references(&base, find(&base_text, name, 0), false)))
+        .collect();
+    editor.shutdown();
+
+    assert_eq!(from_city, from_base);
+    let replaced =
+        [find(&base_text, "deductible[claim.care", 0), find(&base_text, "assistance_cap -", 0)];
+    for (refs, at) in from_city.iter().zip(replaced) {
+        let line = format!(":{}:{}-", at.line + 1, at.character + 1);
+        assert!(refs.iter().any(|r| r.contains(&line)), "{line} not in {refs:?}");
+    }
+    assert!(renamed_base.contains("max(assistance_limit - assistance_paid"), "{renamed_base}");
+    assert!(!renamed_base.contains("assistance_cap"));
+}
+
+#[test]
 fn renaming_a_stage_let_refuses_to_capture_a_name_read_there() {
     let text = "policy t
 input claim { id: text, member: text, date: date, total: money }
@@ -888,7 +934,7 @@ balance claim.total = basic.pay
 #[test]
 fn inlay_hints_show_types_and_the_parameters_in_force_on_a_claims_date() {
     let mut editor = Editor::start("2023-06-01");
-    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");
     editor.open(&uri, &text);
     assert_eq!(editor.diagnostics(&uri), []);
     let range = LineIndex::with(text.as_str().into(), Encoding::Utf16).whole();
@@ -926,7 +972,7 @@ fn inlay_hints_show_types_and_the_parameters_in_force_on_a_claims_date() {
 #[test]
 fn a_lens_runs_a_test_and_shows_its_result() {
     let mut editor = Editor::start("2023-06-01");
-    let (uri, text) = policy("policies/dezhou/employee_inpatient.settle");
+    let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");
     let wrong = text.replacen("expect a.basic.pay ==", "expect a.basic.pay + 1 ==", 1);
     editor.open(&uri, &wrong);
     assert_eq!(editor.diagnostics(&uri), []);

@@ -113,7 +113,7 @@ pub fn semantic_tokens(a: &Analysis) -> SemanticTokens {
 fn name(a: &Analysis, offset: usize, word: &str, called: bool) -> Option<(SemanticTokenType, u32)> {
     if let Some(o) = a.index.at(0, offset).filter(|o| o.span.start as usize == offset) {
         let declaration = if o.declaration { DECLARATION } else { 0 };
-        let (ty, modifiers) = match a.index.kind(o.symbol)? {
+        let (ty, modifiers) = match a.index.kind_of(o.id)? {
             Kind::Enum => (SemanticTokenType::ENUM, 0),
             Kind::Variant => (SemanticTokenType::ENUM_MEMBER, 0),
             Kind::Record | Kind::Input => (SemanticTokenType::STRUCT, 0),

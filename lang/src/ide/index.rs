@@ -2,7 +2,9 @@
 //!
 //! Declarations are read from the parsed modules (the policy's own first, then its bases);
 //! every reference is recorded by the checker as it resolves the name, so the editor and
-//! `settle check` cannot disagree on which name wins. The checker runs on files with errors too
+//! `settle check` cannot disagree on which name wins. Each symbol gets a [`SymbolId`] once, when
+//! the index is built; every name's span is recorded with its id, and the symbol's declarations
+//! and references are found from the id, not by comparing names. The checker runs on files with errors too
 //! (what parsed, and even when a base is missing), so what resolves is indexed and the rest is
 //! left out. Editors use the index to go to a definition, find references, rename, highlight
 //! names and complete them.
@@ -137,16 +139,33 @@ pub struct Reference {
     pub span: Span,
 }
 
+/// A symbol of one index: its place in the index's arena of symbols, handed out once when the
+/// index is built. Ids of two indexes are unrelated: across indexes, compare [`Symbol`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SymbolId(usize);
+
 /// A name found at a position: its symbol, where it is written, and whether it is declared
 /// there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occurrence<'a> {
+    /// The symbol's id in this index.
+    pub id: SymbolId,
     /// The symbol.
     pub symbol: &'a Symbol,
     /// The name's span.
     pub span: Span,
     /// Whether this is a declaration (else a reference).
     pub declaration: bool,
+}
+
+/// One symbol of the arena, with where it is declared and read.
+#[derive(Debug, Clone)]
+struct Entry {
+    symbol: Symbol,
+    /// Positions in [`Index::decls`], the most derived first.
+    decls: Vec<usize>,
+    /// Positions in [`Index::refs`], in module order, then source order.
+    refs: Vec<usize>,
 }
 
 /// Every declaration and every resolved reference of a policy and its bases.
@@ -156,33 +175,64 @@ pub struct Index {
     pub decls: Vec<Decl>,
     /// References in module order, then source order.
     pub refs: Vec<Reference>,
+    /// Every symbol declared or read, once; a [`SymbolId`] is a position here.
+    symbols: Vec<Entry>,
+    /// Each symbol's id.
+    ids: HashMap<Symbol, SymbolId>,
     /// The record each fold variable ranges over.
     binding_records: HashMap<Symbol, String>,
-    /// Every name's position, sorted: (file, start, end, declaration?, position in its list).
-    positions: Vec<(FileId, u32, u32, bool, usize)>,
+    /// Every name's position, sorted: (file, start, end, declaration?, symbol). This is where
+    /// a position finds its symbol.
+    positions: Vec<(FileId, u32, u32, bool, SymbolId)>,
 }
 
 impl Index {
     /// The index of a checked policy: the declarations written in its files, the fold variables
     /// the checker bound (with the record each ranges over) and every name the checker
-    /// resolved.
+    /// resolved. Each symbol gets its id here, once.
     pub(crate) fn new(mut decls: Vec<Decl>, resolved: Resolved) -> Index {
         let Resolved { mut refs, bindings, binding_records } = resolved;
         decls.extend(bindings);
         decls.sort_by_key(|d| (d.file, d.name.start));
         refs.sort_by_key(|r| (r.file, r.span.start, r.span.end));
         refs.dedup();
-        let mut index = Index { decls, refs, binding_records, positions: Vec::new() };
-        let decls = index.decls.iter().enumerate().map(|(i, d)| (d.file, d.name, true, i));
-        let refs = index.refs.iter().enumerate().map(|(i, r)| (r.file, r.span, false, i));
-        index.positions = decls.chain(refs).map(|(f, s, d, i)| (f, s.start, s.end, d, i)).collect();
-        index.positions.sort_unstable();
+        let mut index = Index { binding_records, ..Index::default() };
+        let mut positions = Vec::with_capacity(decls.len() + refs.len());
+        for (i, d) in decls.iter().enumerate() {
+            let id = index.intern(&d.symbol);
+            if let Some(entry) = index.symbols.get_mut(id.0) {
+                entry.decls.push(i);
+            }
+            positions.push((d.file, d.name.start, d.name.end, true, id));
+        }
+        for (i, r) in refs.iter().enumerate() {
+            let id = index.intern(&r.symbol);
+            if let Some(entry) = index.symbols.get_mut(id.0) {
+                entry.refs.push(i);
+            }
+            positions.push((r.file, r.span.start, r.span.end, false, id));
+        }
+        positions.sort_unstable();
+        index.positions = positions;
+        index.decls = decls;
+        index.refs = refs;
         index
+    }
+
+    /// The id of `symbol`, handed out the first time it is seen.
+    fn intern(&mut self, symbol: &Symbol) -> SymbolId {
+        if let Some(id) = self.ids.get(symbol) {
+            return *id;
+        }
+        let id = SymbolId(self.symbols.len());
+        self.symbols.push(Entry { symbol: symbol.clone(), decls: Vec::new(), refs: Vec::new() });
+        self.ids.insert(symbol.clone(), id);
+        id
     }
 
     /// The name at byte `offset` of `file`: a name whose span contains the offset, or ends at it.
     pub fn at(&self, file: FileId, offset: usize) -> Option<Occurrence<'_>> {
-        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        let offset = u32::try_from(offset).ok()?;
         let after = self.positions.partition_point(|&(f, start, ..)| (f, start) <= (file, offset));
         let candidates = self.positions.get(after.saturating_sub(2)..after).unwrap_or(&[]);
         let hit = candidates
@@ -192,17 +242,43 @@ impl Index {
             .or_else(|| {
                 candidates.iter().rev().find(|&&(f, _, end, ..)| f == file && offset == end)
             })?;
-        let &(_, start, end, declaration, i) = hit;
-        let symbol =
-            if declaration { &self.decls.get(i)?.symbol } else { &self.refs.get(i)?.symbol };
-        Some(Occurrence { symbol, span: Span { start, end }, declaration })
+        let &(_, start, end, declaration, id) = hit;
+        let symbol = self.symbol(id)?;
+        Some(Occurrence { id, symbol, span: Span { start, end }, declaration })
+    }
+
+    /// The id of `symbol` in this index, if it is declared or read here.
+    pub fn id(&self, symbol: &Symbol) -> Option<SymbolId> {
+        self.ids.get(symbol).copied()
+    }
+
+    /// The symbol an id stands for.
+    pub fn symbol(&self, id: SymbolId) -> Option<&Symbol> {
+        self.symbols.get(id.0).map(|e| &e.symbol)
+    }
+
+    /// Every declaration of the symbol `id`, the most derived first: an `override` before the
+    /// base's declaration it replaces.
+    pub fn declarations_of(&self, id: SymbolId) -> impl Iterator<Item = &Decl> + '_ {
+        let entry = self.symbols.get(id.0);
+        entry.into_iter().flat_map(|e| &e.decls).filter_map(|&i| self.decls.get(i))
+    }
+
+    /// Every place the symbol `id` is read, in every file.
+    pub fn references_of(&self, id: SymbolId) -> impl Iterator<Item = &Reference> + '_ {
+        let entry = self.symbols.get(id.0);
+        entry.into_iter().flat_map(|e| &e.refs).filter_map(|&i| self.refs.get(i))
+    }
+
+    /// What kind of declaration introduces the symbol `id`.
+    pub fn kind_of(&self, id: SymbolId) -> Option<Kind> {
+        self.declarations_of(id).next().map(|d| d.kind)
     }
 
     /// Every declaration of `symbol`, the most derived first: an `override` before the base's
     /// declaration it replaces.
     pub fn declarations(&self, symbol: &Symbol) -> impl Iterator<Item = &Decl> + '_ {
-        let symbol = symbol.clone();
-        self.decls.iter().filter(move |d| d.symbol == symbol)
+        self.id(symbol).into_iter().flat_map(|id| self.declarations_of(id))
     }
 
     /// The declaration in force: the most derived one.
@@ -212,8 +288,7 @@ impl Index {
 
     /// Every place `symbol` is read, in every file.
     pub fn references(&self, symbol: &Symbol) -> impl Iterator<Item = &Reference> + '_ {
-        let symbol = symbol.clone();
-        self.refs.iter().filter(move |r| r.symbol == symbol)
+        self.id(symbol).into_iter().flat_map(|id| self.references_of(id))
     }
 
     /// What kind of declaration introduces `symbol`.
@@ -485,6 +560,27 @@ test "one" {
     }
 
     #[test]
+    fn every_name_finds_its_symbol_by_its_id() {
+        let index = index(POLICY, vec![]);
+        for d in &index.decls {
+            let o = index.at(d.file, d.name.start as usize).expect("a name there");
+            assert_eq!((o.symbol, o.declaration), (&d.symbol, true));
+            assert_eq!(index.id(&d.symbol), Some(o.id));
+            assert!(index.declarations_of(o.id).any(|x| x == d), "{d:?}");
+        }
+        for r in &index.refs {
+            let o = index.at(r.file, r.span.start as usize).expect("a name there");
+            assert_eq!((o.symbol, o.declaration), (&r.symbol, false));
+            assert!(index.references_of(o.id).any(|x| x == r), "{r:?}");
+            assert_eq!(index.symbol(o.id), Some(&r.symbol));
+        }
+        let deductible = at(&index, POLICY, "deductible", 1).clone();
+        let due = at(&index, POLICY, "due == 450", 0).clone();
+        assert_ne!(index.id(&deductible), index.id(&due));
+        assert_eq!(index.id(&Symbol::Value("nothing".into())), None);
+    }
+
+    #[test]
     fn members_resolve_through_their_owner() {
         let index = index(POLICY, vec![]);
         assert_eq!(at(&index, POLICY, "level]", 0), &Symbol::Field("claim".into(), "level".into()));
@@ -610,6 +706,60 @@ test \"t\" {
         let in_city =
             texts(CITY, index.references(primary).filter(|r| r.file == 0).map(|r| r.span));
         assert_eq!(in_city.len(), 2);
+    }
+
+    #[test]
+    fn names_read_in_replaced_base_items_are_references() {
+        const BASE: &str = "policy base
+enum Level { primary, level1 }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param cap: money = 1_000
+let limit: money = cap * 2
+rule due: Level
+    default level1
+    when claim.total > cap -> primary
+stage basic (pay: money) {
+    let room = min(claim.total, limit)
+    pay = room
+}
+balance claim.total = basic.pay
+";
+        const CITY: &str = "policy city
+extends \"base.settle\"
+override let limit: money = 5
+override rule due: Level
+    default primary
+override stage basic (pay: money) {
+    let spare = claim.total
+    pay = spare
+}
+";
+        let checked = check_with("main.settle", CITY, &mut Files(vec![("base.settle", BASE)]));
+        assert!(!checked.problems.has_errors(), "{}", checked.problems.render_plain());
+        let index = checked.index;
+        let in_base = |symbol: Symbol| -> Vec<String> {
+            texts(BASE, index.references(&symbol).filter(|r| r.file == 1).map(|r| r.span))
+        };
+        let at = |needle: &str| BASE.find(needle).expect("in the base").to_string();
+        assert_eq!(
+            in_base(Symbol::Value("cap".into())),
+            [format!("cap@{}", at("cap * 2")), format!("cap@{}", at("cap -> primary"))]
+        );
+        assert_eq!(in_base(Symbol::Value("limit".into())), [format!("limit@{}", at("limit)"))]);
+        assert_eq!(
+            in_base(Symbol::Variant("Level".into(), "level1".into())),
+            [format!("level1@{}", at("level1\n    when"))]
+        );
+        assert_eq!(
+            in_base(Symbol::Local(1, "basic".into(), "room".into())),
+            [format!("room@{}", at("room\n}"))]
+        );
+        assert_eq!(
+            in_base(Symbol::Output("basic".into(), "pay".into())),
+            [format!("pay@{}", at("pay = room")), format!("pay@{}", at("pay\n"))]
+        );
+        // The derived stage's own `let` is not read in the base.
+        assert_eq!(in_base(Symbol::Local(0, "basic".into(), "spare".into())), Vec::<String>::new());
     }
 
     #[test]

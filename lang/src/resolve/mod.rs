@@ -1,5 +1,7 @@
 //! Name resolution's declarations: the header, enums, records, the input, and the value
 //! namespace of parameters, `let`s, rules, accumulators and stages, each given its id once;
-//! duplicates and redeclarations are reported here.
+//! duplicates and redeclarations are reported here; and the names read in the base items an
+//! `override` replaces, recorded for the editor ([`replaced`]).
 
 pub(crate) mod decls;
+pub(crate) mod replaced;

@@ -1,0 +1,135 @@
+//! The names read in the base items a derived policy replaces.
+//!
+//! An `override` replaces a base's `let`, rule or stage: the policy settles with the derived
+//! version, so the base's is not checked here. Its names are still written in the base file, and
+//! finding references or renaming must reach them, so they are resolved for the index by the
+//! checker's own expression resolution ([`Checker::infer`]) and their problems are dropped (the
+//! base reports them when it is checked alone). A base parameter's names are resolved where
+//! parameters are checked.
+//!
+//! Limits: a base stage is resolved against the derived stage's slots, its outputs and `let`s
+//! recorded by their own names; a stage whose override has neither outputs nor `let`s is left
+//! out, and so is an item replaced by a base that is itself replaced (only the item the
+//! policy's merge keeps as the base is read).
+
+use std::collections::HashMap;
+
+use crate::ast::{Item, StageDecl, StageStmt};
+use crate::check::{Checker, Global};
+use crate::diagnostic::FileId;
+use crate::ide::index::Symbol;
+use crate::ir;
+use crate::typeck::expr::Scope;
+
+impl Checker<'_> {
+    /// Record the names read in every base `let`, rule and stage that an `override` replaces.
+    pub(crate) fn resolve_replaced(&mut self) {
+        let items = self.items.clone();
+        let problems = self.problems.len();
+        for m in &items {
+            let Some((file, base)) = m.base else { continue };
+            // Without `override`, the base's item stays in the policy and is checked there.
+            let overrides = match m.item {
+                Item::Let(l) => l.overrides,
+                Item::Rule(r) => r.overrides,
+                Item::Stage(s) => s.overrides,
+                _ => false,
+            };
+            if !overrides {
+                continue;
+            }
+            let scope = Scope { file, ..Scope::default() };
+            match (base, m.id) {
+                (Item::Let(l), Some(Global::Value(v))) => {
+                    let declared = match &l.ty {
+                        Some(t) => self.resolve_type(file, t),
+                        None => self.slots.get(v).and_then(|s| s.ty),
+                    };
+                    let _ = self.infer(&scope, &l.value, declared);
+                }
+                (Item::Rule(r), _) => {
+                    let ty = self.resolve_type(file, &r.ty);
+                    let _ = self.infer(&scope, &r.default.value, ty);
+                    for e in &r.exceptions {
+                        let _ = self.condition(&scope, &e.when);
+                        let _ = self.infer(&scope, &e.arm.value, ty);
+                    }
+                }
+                (Item::Stage(s), Some(Global::Stage(id))) => {
+                    self.resolve_replaced_stage(file, s, id)
+                }
+                _ => {}
+            }
+        }
+        self.problems.truncate(problems);
+    }
+
+    /// Resolve a replaced base stage's statements. Its outputs and `let`s have no slots of their
+    /// own, so each name is looked up through a slot of the derived stage (its namesake where
+    /// there is one), and what is recorded for it is then corrected to the base's own symbol.
+    fn resolve_replaced_stage(&mut self, file: FileId, s: &StageDecl, id: ir::StageId) {
+        let Some(info) = self.stages.get(id).cloned() else { return };
+        let Some(any) = info.outputs.first().map(|(_, v)| *v).or(info.locals.first().copied())
+        else {
+            return;
+        };
+        let slot_of = |name: &str| {
+            info.outputs.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(any)
+        };
+        let mut names: HashMap<String, (ir::ValueId, usize)> = HashMap::new();
+        let mut outputs: Vec<&str> = Vec::new();
+        let locals: Vec<&str> = s
+            .body
+            .iter()
+            .filter_map(|stmt| match stmt {
+                StageStmt::Let(l) => Some(l.name.name.as_str()),
+                StageStmt::Assign { .. } => None,
+            })
+            .collect();
+        for (output, ty) in &s.outputs {
+            let _ = self.resolve_type(file, ty);
+            names.insert(output.name.clone(), (slot_of(&output.name), 0));
+            outputs.push(&output.name);
+        }
+        let first = self.resolved.refs.len();
+        let mut scope = Scope { file, ..Scope::default() };
+        for (index, stmt) in s.body.iter().enumerate() {
+            scope.stage = Some((id, index));
+            scope.stage_names = names.clone();
+            match stmt {
+                StageStmt::Let(l) => {
+                    let declared = l.ty.as_ref().and_then(|t| self.resolve_type(file, t));
+                    let _ = self.infer(&scope, &l.value, declared);
+                    names.insert(l.name.name.clone(), (slot_of(&l.name.name), 0));
+                }
+                StageStmt::Assign { name, value, .. } => {
+                    if outputs.contains(&name.name.as_str()) {
+                        let symbol = Symbol::Output(info.name.clone(), name.name.clone());
+                        self.refer(file, name.span, symbol);
+                    }
+                    let expect = info
+                        .outputs
+                        .iter()
+                        .find(|(n, _)| *n == name.name)
+                        .and_then(|(_, v)| self.slots.get(*v))
+                        .and_then(|slot| slot.ty);
+                    let _ = self.infer(&scope, value, expect);
+                }
+            }
+        }
+        // What the derived stage's slots made of the base's own names.
+        for r in self.resolved.refs.iter_mut().skip(first) {
+            let read = match &r.symbol {
+                Symbol::Output(stage, n) | Symbol::Local(_, stage, n) if *stage == info.name => {
+                    n.clone()
+                }
+                _ => continue,
+            };
+            if outputs.contains(&read.as_str()) {
+                r.symbol = Symbol::Output(info.name.clone(), read);
+            } else if locals.contains(&read.as_str()) {
+                r.symbol = Symbol::Local(file, info.name.clone(), read);
+            }
+        }
+    }
+}
