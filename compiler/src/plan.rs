@@ -144,6 +144,19 @@ pub enum Node {
         /// The bound of the result's magnitude.
         bound: Option<i64>,
     },
+    /// `round(x * a / b)`, the proportion of an amount: the product kept whole (128 bits when
+    /// it leaves 64) and rounded once by the kernel's [`muldiv`](crate::kernel::muldiv), then
+    /// checked against the money bound. A zero `b` is a division by zero.
+    Proportion {
+        /// The amount, in fen.
+        x: Box<Node>,
+        /// The multiplier: fen, millionths or a count.
+        a: Box<Node>,
+        /// The divisor, in the multiplier's unit.
+        b: Box<Node>,
+        /// The bound of the result's magnitude.
+        bound: i64,
+    },
     /// A signed comparison: 1 or 0.
     Compare(Compare, Box<Node>, Box<Node>),
     /// `x and y`: `y` only computed when `x` holds.
@@ -531,6 +544,12 @@ impl Lower<'_> {
             ExprKind::Not(x) => Node::Unary(Unary::Not, self.boxed(x)?),
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.ty)?,
             ExprKind::If(c, a, b) => Node::If(self.boxed(c)?, self.boxed(a)?, self.boxed(b)?),
+            ExprKind::Proportion(x, a, b) => Node::Proportion {
+                x: self.boxed(x)?,
+                a: self.boxed(a)?,
+                b: self.boxed(b)?,
+                bound: limit(e.ty).ok_or_else(|| unsupported("a proportion that is no amount"))?,
+            },
             ExprKind::Min(xs) | ExprKind::Max(xs) => {
                 let min = matches!(e.kind, ExprKind::Min(_));
                 let xs = xs.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>, _>>()?;

@@ -271,6 +271,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             Node::RateAt { param, amount } => self.translate_rate_at(*param, amount)?,
             Node::Unary(op, x) => self.translate_unary(*op, x)?,
             Node::Arith { op, x, y, bound } => self.translate_arith(*op, x, y, *bound)?,
+            Node::Proportion { x, a, b, bound } => self.translate_proportion(x, a, b, *bound)?,
             Node::Compare(c, x, y) => {
                 let (x, y) = (self.translate_node(x)?, self.translate_node(y)?);
                 let cc = match c {
@@ -476,6 +477,24 @@ impl<'a, 'f> Translator<'a, 'f> {
         if let Some(limit) = bound {
             self.bound(result, limit);
         }
+        Ok(result)
+    }
+
+    /// `round(x * a / b)`: the amount, the multiplier and the divisor in order, then one
+    /// rounding by [`Self::muldiv`] (its 64-bit fast path, or the kernel's helper when the
+    /// product leaves 64 bits; a zero divisor faults first), then the money bound.
+    fn translate_proportion(
+        &mut self,
+        x: &Node,
+        a: &Node,
+        b: &Node,
+        bound: i64,
+    ) -> Result<Value, CompileError> {
+        let x = self.translate_node(x)?;
+        let a = self.translate_node(a)?;
+        let b = self.translate_node(b)?;
+        let result = self.muldiv(x, a, Divisor::Dynamic(b));
+        self.bound(result, bound);
         Ok(result)
     }
 

@@ -123,6 +123,8 @@ codes! {
     TypeNotAScale => "settle::type::not_a_scale",
     TypeNotAFold => "settle::type::not_a_fold",
     TypeNotAValue => "settle::type::not_a_value",
+    TypeProportionDivisor => "settle::type::proportion_divisor",
+    ArithRoundedRatio => "settle::arith::rounded_ratio",
     TableMissingKeys => "settle::table::missing_keys",
     TableDuplicateKey => "settle::table::duplicate_key",
     TableUselessWildcard => "settle::table::useless_wildcard",

@@ -463,6 +463,10 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// A binary operation; its meaning follows from the operands' types.
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `x * a / b`, a proportion of the amount `x`: the product and the quotient computed
+    /// exactly and rounded once, to the fen. `x` is `money`; `a` and `b` have one unit
+    /// (`money`, `rate` or `int`), so that `a / b` is a pure ratio.
+    Proportion(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `if c then a else b`
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// Smallest of the operands.
@@ -556,7 +560,7 @@ impl Expr {
                 f(a);
                 f(b);
             }
-            ExprKind::If(c, a, b) => {
+            ExprKind::If(c, a, b) | ExprKind::Proportion(c, a, b) => {
                 f(c);
                 f(a);
                 f(b);

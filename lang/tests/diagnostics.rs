@@ -219,6 +219,34 @@ let wrong = claim.total * claim.self_paid
 );
 
 case!(
+    proportion_divided_by_a_rate,
+    TypeProportionDivisor,
+    with_chain(
+        "
+param room: money = 1_234.57
+let wrong = claim.total * room / 90%
+"
+    )
+);
+
+case!(
+    ratio_of_amounts_rounded_before_it_multiplies,
+    ArithRoundedRatio,
+    format!(
+        "{PRELUDE}
+param room: money = 1_234.57
+stage basic (pay: money) {{
+    pay = claim.total - claim.total * (room / claim.self_paid)
+}}
+stage patient (out_of_pocket: money) {{
+    out_of_pocket = claim.total - basic.pay
+}}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
     rate_times_rate_used_as_money,
     TypeMismatch,
     with_chain(
@@ -1292,6 +1320,11 @@ fn fixes_repair_what_they_name() {
             "add `level4` to `Level`",
         ),
         (Code::UnusedLet, "let spare = claim.total\n", "remove `spare`"),
+        (
+            Code::ArithRoundedRatio,
+            "rule over: money\n    default claim.total - (claim.total - 0.5) * (claim.self_paid / (claim.total + 1))\nlet a = over\n",
+            "write `(claim.total - 0.5) * claim.self_paid / (claim.total + 1)`",
+        ),
         (Code::NameUnknownField, "let a = claim.totl\n", "replace with `total`"),
     ];
     let mut shown = String::new();

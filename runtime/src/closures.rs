@@ -428,6 +428,14 @@ impl Lower<'_> {
                     }),
                 }
             }
+            &Node::Proportion { ref x, ref a, ref b, bound } => {
+                let (x, a, b) = (self.node(x), self.node(a), self.node(b));
+                Box::new(move |r| {
+                    let (x, a, b) = (x(r)?, a(r)?, b(r)?);
+                    let v = muldiv(x, a, b, mode).map_err(|e| r.arith(e))?;
+                    r.bound(v, bound)
+                })
+            }
             &Node::Compare(c, ref x, ref y) => {
                 binary(self.node(x), self.node(y), move |_, a, b| Ok(i64::from(c.holds(a, b))))
             }

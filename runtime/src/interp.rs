@@ -354,6 +354,18 @@ impl<'a> Cx<'a> {
                 other => other,
             },
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b)?,
+            ExprKind::Proportion(x, a, b) => {
+                let x = self.money(x)?;
+                let (a, b) = match (self.eval(a)?, self.eval(b)?) {
+                    (Value::Money(a), Value::Money(b)) => (arith::fen(a), arith::fen(b)),
+                    (Value::Rate(a), Value::Rate(b)) => {
+                        (arith::millionths(a), arith::millionths(b))
+                    }
+                    (Value::Int(a), Value::Int(b)) => (i128::from(a), i128::from(b)),
+                    _ => return Err(Fault::Internal),
+                };
+                Value::Money(arith::money_proportion(x, a, b, self.rounding())?)
+            }
             ExprKind::If(c, a, b) => {
                 if self.truth(c)? {
                     self.eval(a)?

@@ -225,6 +225,14 @@ pub fn rate_times_int(r: Decimal, i: i64) -> Arith<Decimal> {
     rate_from_millionths(millionths(r).checked_mul(i128::from(i)).ok_or(ArithError::Overflow)?)
 }
 
+/// `money * a / b`, the proportion of an amount, with `a` and `b` in one scale (both fen, both
+/// millionths or both counts): the product kept whole and the quotient rounded once, to the
+/// fen.
+pub fn money_proportion(m: Decimal, a: i128, b: i128, mode: Rounding) -> Arith<Decimal> {
+    let product = fen(m).checked_mul(a).ok_or(ArithError::Overflow)?;
+    money_from_fen(divide(product, b, mode)?)
+}
+
 /// `money / money`: a rate, rounded to the millionth.
 pub fn money_over_money(a: Decimal, b: Decimal, mode: Rounding) -> Arith<Decimal> {
     let n = fen(a).checked_mul(MILLION).ok_or(ArithError::Overflow)?;
@@ -288,6 +296,37 @@ mod tests {
         assert_eq!(money_times_rate(d("0.05"), d("0.5"), Rounding::HalfUp), Ok(d("0.03")));
         assert_eq!(money_times_rate(d("0.05"), d("0.5"), Rounding::HalfEven), Ok(d("0.02")));
         assert_eq!(money_times_rate(d("-0.05"), d("0.5"), Rounding::HalfUp), Ok(d("-0.03")));
+    }
+
+    #[test]
+    fn proportions_round_once_to_the_fen() {
+        let mode = Rounding::HalfUp;
+        // 500,000 * 1,234.57 / 400,000 = 1,543.2125; through the ratio 0.003086, 1,543.00.
+        assert_eq!(
+            money_proportion(d("500000"), fen(d("1234.57")), fen(d("400000")), mode),
+            Ok(d("1543.21"))
+        );
+        // Half a fen, by each unit, and each mode at the tie.
+        assert_eq!(money_proportion(d("0.05"), 1, 2, mode), Ok(d("0.03")));
+        assert_eq!(money_proportion(d("0.05"), 1, 2, Rounding::HalfEven), Ok(d("0.02")));
+        assert_eq!(money_proportion(d("-0.05"), 500_000, 1_000_000, mode), Ok(d("-0.03")));
+        assert_eq!(money_proportion(d("0.05"), 1, -2, Rounding::Down), Ok(d("-0.02")));
+        // A product far beyond 64 bits is kept whole; the result is bounded (10^15 yuan is
+        // within, a fen more is not).
+        let top = fen(d("999999999999999.99"));
+        assert_eq!(
+            money_proportion(d("999999999999999.99"), top, top, mode),
+            Ok(d("999999999999999.99"))
+        );
+        assert_eq!(
+            money_proportion(d("999999999999999.99"), top, top - 1, mode),
+            Ok(d("1000000000000000"))
+        );
+        assert_eq!(
+            money_proportion(d("999999999999999.99"), top, top - 2, mode),
+            Err(ArithError::Overflow)
+        );
+        assert_eq!(money_proportion(d("1"), 1, 0, mode), Err(ArithError::DivisionByZero));
     }
 
     #[test]

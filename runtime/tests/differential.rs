@@ -176,6 +176,12 @@ const FAULTY: &[&str] = &[
      stage basic (pay: money) { pay = min(segmented(scale_, claim.total), max(cap - paid, 0)) }\n\
      stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
      balance claim.total = basic.pay + patient.out_of_pocket\n",
+    "policy f.proportion\ninput claim { id: text, member: text, date: date, total: money, n: int }\n\
+     let part = claim.total * 999.99 / (claim.total - 500)\nlet big = claim.total * 999_999_999_999_999.99 / 100.00\n\
+     let by_count = claim.total * claim.n / (claim.n - 1)\n\
+     stage basic (pay: money) { pay = min(max(part, 0), claim.total) + 0 * big + 0 * by_count }\n\
+     stage patient (out_of_pocket: money) { out_of_pocket = claim.total - basic.pay }\n\
+     balance claim.total = basic.pay + patient.out_of_pocket\n",
 ];
 
 #[test]

@@ -28,8 +28,9 @@ use programs::Gen;
 #[test]
 fn random_programs_agree_under_every_backend() {
     let mut maker = Gen::new(20_260_401);
-    let (mut programs, mut compared, mut rejected, mut faults, mut wide, mut fast) =
-        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut programs, mut compared, mut rejected, mut faults, mut wide) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut fast, mut proportions) = (0usize, 0usize);
     while programs < 400 {
         let text = maker.program();
         let csv = maker.claims(200);
@@ -43,14 +44,17 @@ fn random_programs_agree_under_every_backend() {
         faults += c.faults;
         wide += usize::from(c.wide_enum);
         fast += c.fast_rows;
+        proportions += usize::from(c.proportion);
     }
     eprintln!(
         "{programs} programs ({rejected} rejected), {compared} claims, {faults} errors, \
-         {wide} wide enums, {fast} rows compared between the data paths"
+         {wide} wide enums, {proportions} with proportions, {fast} rows compared between the \
+         data paths"
     );
     assert!(compared >= 50_000, "only {compared} programs x claims compared");
     assert!(faults > 1_000, "too few error paths exercised: {faults}");
     assert!(wide > 100, "too few programs over an enum of more than 64 variants: {wide}");
+    assert!(proportions > 100, "too few programs computing a proportion: {proportions}");
     assert!(rejected < programs, "{rejected} programs rejected for {programs} checked");
     assert!(fast >= 50_000, "only {fast} rows compared between the general and the fast path");
 }

@@ -9,6 +9,7 @@ use crate::diagnostic::{Code, FileId, Problem, did_you_mean};
 use crate::ir::{self, ClaimPart, Const, FoldKind, ParamKind, Type};
 use crate::span::Span;
 
+use super::proportion::product;
 use super::types::{Outcome, Ty};
 use crate::check::{Checker, Global};
 use crate::ide::index::Symbol;
@@ -46,11 +47,11 @@ pub(crate) enum TExpr {
 }
 
 impl TExpr {
-    fn new(kind: ir::ExprKind, ty: Type, span: Span) -> Self {
+    pub(super) fn new(kind: ir::ExprKind, ty: Type, span: Span) -> Self {
         TExpr::Typed(ir::Expr { kind, ty, span })
     }
 
-    fn error(span: Span) -> Self {
+    pub(super) fn error(span: Span) -> Self {
         TExpr::Error(span)
     }
 
@@ -72,7 +73,7 @@ impl TExpr {
         }
     }
 
-    fn with_span(mut self, span: Span) -> Self {
+    pub(super) fn with_span(mut self, span: Span) -> Self {
         match &mut self {
             TExpr::Typed(e) => e.span = span,
             TExpr::Number(n) => n.span = span,
@@ -107,7 +108,7 @@ impl Number {
     }
 
     /// The IR of the number in the unit of `target`: money, a count, or (for zero) a rate.
-    fn typed(self, target: Type) -> ir::Expr {
+    pub(super) fn typed(self, target: Type) -> ir::Expr {
         let typed = |n: Box<Number>, t: Type| Box::new(n.typed(t));
         let kind = match self.kind {
             NumberKind::Lit(n) => ir::ExprKind::Const(match target {
@@ -427,8 +428,26 @@ impl Checker<'_> {
                 _ => TExpr::error(span),
             };
         }
+        if op == BinaryOp::Div
+            && let Some(factors) = product(l)
+        {
+            return self.proportion(scope, l, factors, r, span);
+        }
+        let (a, b) = self.operands(scope, op, l, r, expect);
+        self.combine(scope.file, op, ir_op, (a, b), span)
+    }
+
+    /// The checked operands of `l op r`: a bare variant takes its unit from the other side.
+    pub(super) fn operands(
+        &mut self,
+        scope: &Scope,
+        op: BinaryOp,
+        l: &ast::Expr,
+        r: &ast::Expr,
+        expect: Option<Type>,
+    ) -> (TExpr, TExpr) {
         let pass = matches!(op, BinaryOp::Add | BinaryOp::Sub).then_some(expect).flatten();
-        let (a, b) = if self.is_unbound(scope, l) && !self.is_unbound(scope, r) {
+        if self.is_unbound(scope, l) && !self.is_unbound(scope, r) {
             let b = self.infer(scope, r, pass);
             let a = self.infer(scope, l, known(b.ty()).or(pass));
             (a, b)
@@ -436,7 +455,19 @@ impl Checker<'_> {
             let a = self.infer(scope, l, pass);
             let b = self.infer(scope, r, known(a.ty()).filter(|_| op.is_comparison()).or(pass));
             (a, b)
-        };
+        }
+    }
+
+    /// `a op b` for checked operands of an arithmetic or comparison operator, by the unit
+    /// rules; a mismatch is reported.
+    pub(super) fn combine(
+        &mut self,
+        file: FileId,
+        op: BinaryOp,
+        ir_op: ir::BinOp,
+        (a, b): (TExpr, TExpr),
+        span: Span,
+    ) -> TExpr {
         let (lt, rt) = match (&a, &b) {
             (TExpr::Error(_), _) | (_, TExpr::Error(_)) => return TExpr::error(span),
             (TExpr::Number(_), TExpr::Number(_)) => match op {
@@ -457,20 +488,24 @@ impl Checker<'_> {
             (TExpr::Typed(x), TExpr::Typed(y)) => (x.ty, y.ty),
         };
         let (a_span, b_span) = (a.span(), b.span());
-        let (Some(a), Some(b)) = (self.operand(scope.file, a, lt), self.operand(scope.file, b, rt))
-        else {
+        let (Some(a), Some(b)) = (self.operand(file, a, lt), self.operand(file, b, rt)) else {
             return TExpr::error(span);
         };
         match self.binary_outcome(op, lt, rt) {
             Outcome::Ok { result, .. } => {
-                TExpr::new(ir::ExprKind::Binary(ir_op, Box::new(a), Box::new(b)), result, span)
+                let e = ir::Expr {
+                    kind: ir::ExprKind::Binary(ir_op, Box::new(a), Box::new(b)),
+                    ty: result,
+                    span,
+                };
+                self.warn_rounded_ratio(file, &e);
+                TExpr::Typed(e)
             }
             Outcome::Err(code, message, help) => {
                 let (ln, rn) = (self.type_name(lt), self.type_name(rt));
-                let at =
-                    self.operator_span(scope.file, a_span, b_span, op.symbol()).unwrap_or(span);
+                let at = self.operator_span(file, a_span, b_span, op.symbol()).unwrap_or(span);
                 self.report(
-                    Problem::error(code, scope.file, at, message)
+                    Problem::error(code, file, at, message)
                         .label("here")
                         .with(a_span, format!("`{ln}`"))
                         .with(b_span, format!("`{rn}`"))
@@ -483,7 +518,7 @@ impl Checker<'_> {
 
     /// An operand of an operator: a number takes the unit `ty`; typed IR stays as it is (the
     /// operator's unit rules judge it).
-    fn operand(&mut self, file: FileId, t: TExpr, ty: Type) -> Option<ir::Expr> {
+    pub(super) fn operand(&mut self, file: FileId, t: TExpr, ty: Type) -> Option<ir::Expr> {
         match t {
             TExpr::Typed(e) => Some(e),
             TExpr::Number(n) => self.number_to(file, n, ty),
@@ -553,7 +588,13 @@ impl Checker<'_> {
     }
 
     /// Where the operator between two operands is written.
-    fn operator_span(&self, file: FileId, left: Span, right: Span, symbol: &str) -> Option<Span> {
+    pub(super) fn operator_span(
+        &self,
+        file: FileId,
+        left: Span,
+        right: Span,
+        symbol: &str,
+    ) -> Option<Span> {
         let between = self.file_text(file).get(left.end as usize..right.start as usize)?;
         let at = between.find(symbol)? + left.end as usize;
         Some(Span::new(at, at + symbol.len()))

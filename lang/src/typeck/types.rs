@@ -192,7 +192,9 @@ impl Checker<'_> {
                 (Money, Money) => Outcome::Err(
                     Code::TypeUnits,
                     "cannot multiply `money` by `money`".into(),
-                    "yuan times yuan has no meaning; multiply an amount by a rate such as `90%`"
+                    "yuan times yuan has no meaning alone: a proportion is written `x * a / b` \
+                     (divided by an amount, rounded once); a share is an amount times a rate \
+                     such as `90%`"
                         .into(),
                 ),
                 _ => Outcome::Err(

@@ -92,6 +92,8 @@ pub struct Compared {
     /// Rows (claims and error rows) the general path and the fast path wrote alike, over the
     /// closures and the JIT.
     pub fast_rows: usize,
+    /// Whether the program computes a proportion `x * a / b` rounded once.
+    pub proportion: bool,
 }
 
 /// Settle the claims `csv` for the program `text` under the reference interpreter, the
@@ -102,6 +104,12 @@ pub struct Compared {
 pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
     let Ok(policy) = settle_runtime::load_str("random.settle", text) else { return Ok(None) };
     let wide_enum = policy.enums.first().is_some_and(|e| e.variants.len() > 64);
+    let mut proportion = false;
+    for v in &policy.values {
+        v.body.walk(&mut |e| {
+            proportion |= matches!(e.kind, settle_lang::ir::ExprKind::Proportion(..));
+        });
+    }
     let reference = Engine::reference(policy.clone());
     let closures = Engine::new(policy.clone());
     if !closures.uses_closures() {
@@ -132,7 +140,7 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
         return Err(format!("{e}\nof program\n{text}"));
     }
     let faults = a.iter().filter(|x| x.is_err()).count();
-    Ok(Some(Compared { claims: batch.len(), faults, wide_enum, fast_rows }))
+    Ok(Some(Compared { claims: batch.len(), faults, wide_enum, fast_rows, proportion }))
 }
 
 /// The rows the general path writes for `rows` settled into `settled` against those the batch
@@ -251,7 +259,8 @@ impl Gen {
         }
         let d = depth - 1;
         match ty {
-            T::Money => match self.rng.below(15) {
+            T::Money => match self.rng.below(17) {
+                15..=16 => self.proportion(scope, d),
                 13 if self.shape.has("items") => format!(
                     "sum(i.amount for i in claim.items where i.kind == {})",
                     self.pick(&["drug", "exam"])
@@ -369,6 +378,58 @@ impl Gen {
                 _ => format!("claim.date >= {}", self.expr(T::Date, scope, d)),
             },
             T::Level | T::Date => self.expr(ty, scope, 0),
+        }
+    }
+
+    /// A proportion `x * a / b`, rounded once: of amounts, rates or counts (either order of the
+    /// factors, the product in parentheses or not), at half-fen ties and near the money bound.
+    fn proportion(&mut self, scope: &Scope, d: u32) -> String {
+        // An amount; a whole number written with decimals, as a bare one would be a count.
+        let m = |g: &mut Self| {
+            let e = g.expr(T::Money, scope, d);
+            if e.chars().all(|c| c.is_ascii_digit() || c == '_') { format!("{e}.00") } else { e }
+        };
+        match self.rng.below(10) {
+            0 => format!("{} * ({}) / ({})", m(self), m(self), m(self)),
+            1 => format!("({} * {}) / ({})", m(self), m(self), m(self)),
+            2 => {
+                let (x, a, b) =
+                    (m(self), self.expr(T::Rate, scope, d), self.expr(T::Rate, scope, d));
+                format!("{x} * ({a}) / ({b})")
+            }
+            3 => {
+                let (a, x, b) = (self.expr(T::Int, scope, d), m(self), self.expr(T::Int, scope, d));
+                format!("({a}) * {x} / ({b})")
+            }
+            // Half a fen: an odd number of fen halved, by every unit.
+            4 | 5 => {
+                let x = m(self);
+                self.pick(&["0.01 / 0.02", "50% / 100%", "1 / 2", "3 / -6", "0.05 / -0.10"])
+                    .split_once(" / ")
+                    .map_or(String::new(), |(a, b)| format!("{x} * {a} / ({b})"))
+            }
+            // Products far beyond 64 bits, results at and beyond the bound.
+            6 => {
+                let (big, near) = (
+                    self.pick(&[
+                        "999_999_999_999_999.99",
+                        "1_000_000_000_000_000",
+                        "-999_999_999_999_999.99",
+                    ]),
+                    self.pick(&[
+                        "999_999_999_999_999.98",
+                        "1_000_000_000_000_000",
+                        "0.03",
+                        "-0.01",
+                    ]),
+                );
+                format!("{} * {big} / {near}", m(self))
+            }
+            7 => format!("{} * 99_999_999_999_999.99 / 100_000_000_000_000", m(self)),
+            _ => {
+                let (x, a) = (m(self), self.expr(T::Int, scope, d));
+                format!("{x} * ({a}) / {}", self.pick(&["3", "7", "0", "-2"]))
+            }
         }
     }
 
