@@ -588,13 +588,7 @@ impl Checker<'_> {
     }
 
     /// Where the operator between two operands is written.
-    pub(super) fn operator_span(
-        &self,
-        file: FileId,
-        left: Span,
-        right: Span,
-        symbol: &str,
-    ) -> Option<Span> {
+    fn operator_span(&self, file: FileId, left: Span, right: Span, symbol: &str) -> Option<Span> {
         let between = self.file_text(file).get(left.end as usize..right.start as usize)?;
         let at = between.find(symbol)? + left.end as usize;
         Some(Span::new(at, at + symbol.len()))
