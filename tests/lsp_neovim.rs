@@ -1,8 +1,9 @@
-//! `settle lsp` with a real editor: Neovim's built-in client, run headless on a policy
-//! (`tests/neovim/client.lua`). Diagnostics appear for the broken file and clear once the
-//! client applies the server's quick fix; hover, definition and inlay hints answer; a rename
-//! applied by the client renames every use and the policy still checks. Skipped, with a
-//! message, where `nvim` is not installed, unless `CI` is set: there it fails.
+//! `settle lsp` with a real editor: Neovim's built-in client, run headless by
+//! `tests/neovim/client.lua` on the editor tests' copy of the Dezhou employee policy
+//! (`tests/editor/`). Diagnostics appear for the broken file and clear once the client applies
+//! the server's quick fix; hover, definition and inlay hints answer; a rename applied by the
+//! client renames every use and the policy still checks. Skipped, with a message, where `nvim`
+//! is not installed, unless `CI` is set: there it fails.
 
 #![allow(
     clippy::expect_used,
@@ -55,8 +56,9 @@ fn neovim_fixes_renames_and_gets_hover_definition_and_hints() {
     std::fs::create_dir_all(&dir).expect("scratch directory");
     let dir = std::fs::canonicalize(&dir).expect("the directory exists");
 
-    let policy = std::fs::read_to_string(repo.join("policies/dezhou/employee_inpatient.settle"))
-        .expect("the policy");
+    let policy =
+        std::fs::read_to_string(repo.join("tests/editor/dezhou/employee_inpatient.settle"))
+            .expect("the policy");
     assert!(policy.contains("default deductible[claim.level]"));
     let broken =
         policy.replace("default deductible[claim.level]", "default deductable[claim.level]");

@@ -177,8 +177,8 @@ pub struct Index {
     pub refs: Vec<Reference>,
     /// Every symbol declared or read, once; a [`SymbolId`] is a position here.
     symbols: Vec<Entry>,
-    /// Each symbol's id.
-    ids: HashMap<Symbol, SymbolId>,
+    /// Each symbol's id (hashed with foldhash: building the index hashes every name read).
+    ids: foldhash::HashMap<Symbol, SymbolId>,
     /// The record each fold variable ranges over.
     binding_records: HashMap<Symbol, String>,
     /// Every name's position, sorted: (file, start, end, declaration?, symbol). This is where
