@@ -17,13 +17,17 @@ use cranelift_module::{Linkage, Module};
 use settle_lang::ir::{Policy, Rounding};
 
 use crate::kernel::{MILLION, MONEY_LIMIT_FEN};
-use crate::plan::{Arith, Bracket, Compare, FoldOp, Key, Node, Plan, Set, Unary};
+use crate::plan::{Arith, Bracket, Compare, Fold, FoldOp, Key, Node, Plan, Set, Unary};
 use crate::{CompileError, Compiled, Entry, FaultKind, helpers};
 
 const I64: types::Type = types::I64;
 /// The multiplier that divides a signed 64-bit integer by 10^6 with a shift of 18 (Hacker's
 /// Delight, 10-4); `tests::magic_division_by_a_million` checks it.
 const MILLION_MAGIC: i64 = 0x431B_DE82_D7B6_34DB;
+
+/// The largest product rounded half away from zero by the inline bias: adding half a million
+/// to it stays within 64 bits. A larger one goes to the kernel's helper.
+const HALF_UP_ROOM: i64 = i64::MAX - MILLION / 2;
 
 /// A divisor: the constant 10^6 of rates, or a value computed at run time.
 #[derive(Debug, Clone, Copy)]
@@ -239,11 +243,12 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.fault_if(cond, kind, zero, zero);
     }
 
-    /// Fault with an overflow when `x` is beyond ±`limit`.
+    /// Fault with an overflow when `x` is beyond ±`limit`: one unsigned comparison, since
+    /// `x + limit` (wrapping) is within `0..=2 * limit` exactly when `x` is within the bound.
     fn bound(&mut self, x: Value, limit: i64) {
-        let high = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, limit);
-        let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, -limit);
-        let out = self.b.ins().bor(high, low);
+        let shifted = self.b.ins().iadd_imm_s(x, limit);
+        let out =
+            self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, limit.saturating_mul(2));
         self.fault_simple(out, FaultKind::Overflow);
     }
 
@@ -607,8 +612,15 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.fault_simple(zero, FaultKind::DivisionByZero);
         }
         let (product, over) = self.b.ins().smul_overflow(x, y);
-        let is_min = self.b.ins().icmp_imm_s(IntCC::Equal, product, i64::MIN);
-        let wide = self.b.ins().bor(over, is_min);
+        let far = if self.biased(d) {
+            // Half the divisor is added away from zero: the product must leave room for it.
+            let shifted = self.b.ins().iadd_imm_s(product, HALF_UP_ROOM);
+            let twice = (HALF_UP_ROOM as u64).wrapping_mul(2) as i64;
+            self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, twice)
+        } else {
+            self.b.ins().icmp_imm_s(IntCC::Equal, product, i64::MIN)
+        };
+        let wide = self.b.ins().bor(over, far);
         let (fast, slow, merge) =
             (self.b.create_block(), self.b.create_block(), self.b.create_block());
         self.b.append_block_param(merge, I64);
@@ -643,6 +655,20 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// ([`crate::kernel::muldiv`]) in instructions. `d` is not zero, `n` is not
     /// `i64::MIN`.
     fn round_div(&mut self, n: Value, d: Divisor) -> Value {
+        if self.biased(d) {
+            // Half away from zero by a million: half a million added away from zero, then the
+            // quotient truncated (`n` is within ±HALF_UP_ROOM, so the sum fits; its sign is
+            // `n`'s).
+            let sign = self.b.ins().sshr_imm_s(n, 63);
+            let half = self.b.ins().iconst(I64, MILLION / 2);
+            let flipped = self.b.ins().bxor(half, sign);
+            let half = self.b.ins().isub(flipped, sign);
+            let m = self.b.ins().iadd(n, half);
+            let magic = self.b.ins().iconst(I64, MILLION_MAGIC);
+            let high = self.b.ins().smulhi(m, magic);
+            let shifted = self.b.ins().sshr_imm_s(high, 18);
+            return self.b.ins().isub(shifted, sign);
+        }
         let (q, r, d) = match d {
             Divisor::Million => {
                 // Division by 10^6 as a multiplication: q = (mulhs(n, M) >> 18) - (n >> 63),
@@ -657,7 +683,12 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let d = self.b.ins().iconst(I64, MILLION);
                 (q, r, d)
             }
-            Divisor::Dynamic(d) => (self.b.ins().sdiv(n, d), self.b.ins().srem(n, d), d),
+            Divisor::Dynamic(d) => {
+                // One division: the remainder from the quotient.
+                let q = self.b.ins().sdiv(n, d);
+                let back = self.b.ins().imul(q, d);
+                (q, self.b.ins().isub(n, back), d)
+            }
         };
         if self.mode == 2 {
             return q;
@@ -690,6 +721,12 @@ impl<'a, 'f> Translator<'a, 'f> {
         let zero = self.b.ins().iconst(I64, 0);
         let adjust = self.b.ins().select(step, away, zero);
         self.b.ins().iadd(q, adjust)
+    }
+
+    /// Whether `n / d` is rounded by adding half the divisor away from zero and truncating:
+    /// half away from zero (the policy's `half_up`) by the constant million.
+    fn biased(&self, d: Divisor) -> bool {
+        self.mode == 0 && matches!(d, Divisor::Million)
     }
 
     /// Emit `f` for each version of scale `p`, choosing the version in force at run time.
@@ -823,10 +860,15 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.at = (plan.values + i) as i64;
             let current = self.b.ins().load(I64, MemFlagsData::trusted(), self.accs, offset(i));
             let seen = self.b.ins().load(I64, MemFlagsData::trusted(), self.seen, offset(i));
-            let keep = match &fold.filter {
-                Some(f) => self.translate_node(f)?,
-                None => self.b.ins().iconst(I64, 1),
+            let Some(filter) = &fold.filter else {
+                // Every claim counts: straight on, no branch.
+                let next = self.fold_step(fold, current, seen)?;
+                let one = self.b.ins().iconst(I64, 1);
+                self.b.ins().store(MemFlagsData::trusted(), next, self.next_accs, offset(i));
+                self.b.ins().store(MemFlagsData::trusted(), one, self.next_seen, offset(i));
+                continue;
             };
+            let keep = self.translate_node(filter)?;
             let (add, skip, merge) =
                 (self.b.create_block(), self.b.create_block(), self.b.create_block());
             self.b.append_block_param(merge, I64);
@@ -835,32 +877,7 @@ impl<'a, 'f> Translator<'a, 'f> {
 
             self.b.switch_to_block(add);
             self.b.seal_block(add);
-            let v = match &fold.value {
-                None => self.b.ins().iconst(I64, 1),
-                Some(e) => self.translate_node(e)?,
-            };
-            let next = match fold.op {
-                FoldOp::Add(Some(limit)) => {
-                    let s = self.b.ins().iadd(current, v);
-                    self.bound(s, limit);
-                    s
-                }
-                FoldOp::Add(None) => {
-                    let (s, over) = self.b.ins().sadd_overflow(current, v);
-                    self.fault_simple(over, FaultKind::Overflow);
-                    s
-                }
-                FoldOp::Min | FoldOp::Max => {
-                    let better = if fold.op == FoldOp::Min {
-                        self.b.ins().icmp(IntCC::SignedLessThan, v, current)
-                    } else {
-                        self.b.ins().icmp(IntCC::SignedLessThan, current, v)
-                    };
-                    let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
-                    let take = self.b.ins().bor(first, better);
-                    self.b.ins().select(take, v, current)
-                }
-            };
+            let next = self.fold_step(fold, current, seen)?;
             let one = self.b.ins().iconst(I64, 1);
             self.b.ins().jump(merge, &[BlockArg::from(next), BlockArg::from(one)]);
 
@@ -877,6 +894,42 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
         }
         Ok(())
+    }
+
+    /// An accumulator's next value, `current` taking the claim's contribution by the fold's
+    /// operation (`seen`: whether it has taken one before).
+    fn fold_step(
+        &mut self,
+        fold: &Fold,
+        current: Value,
+        seen: Value,
+    ) -> Result<Value, CompileError> {
+        let v = match &fold.value {
+            None => self.b.ins().iconst(I64, 1),
+            Some(e) => self.translate_node(e)?,
+        };
+        Ok(match fold.op {
+            FoldOp::Add(Some(limit)) => {
+                let s = self.b.ins().iadd(current, v);
+                self.bound(s, limit);
+                s
+            }
+            FoldOp::Add(None) => {
+                let (s, over) = self.b.ins().sadd_overflow(current, v);
+                self.fault_simple(over, FaultKind::Overflow);
+                s
+            }
+            FoldOp::Min | FoldOp::Max => {
+                let better = if fold.op == FoldOp::Min {
+                    self.b.ins().icmp(IntCC::SignedLessThan, v, current)
+                } else {
+                    self.b.ins().icmp(IntCC::SignedLessThan, current, v)
+                };
+                let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
+                let take = self.b.ins().bor(first, better);
+                self.b.ins().select(take, v, current)
+            }
+        })
     }
 }
 
@@ -908,6 +961,41 @@ mod tests {
         }
         for n in samples {
             assert_eq!(by_magic(n), n / MILLION, "{n}");
+        }
+    }
+
+    #[test]
+    fn half_up_by_a_bias_is_the_kernels_rounding() {
+        let biased = |n: i64| {
+            let sign = n >> 63;
+            let m = n + (((MILLION / 2) ^ sign) - sign);
+            // The code subtracts `n`'s sign where `by_magic` subtracts `m`'s: the same.
+            by_magic(m)
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut samples = vec![
+            0,
+            499_999,
+            500_000,
+            -500_000,
+            -499_999,
+            1_500_000,
+            -1_500_000,
+            2_500_000,
+            HALF_UP_ROOM,
+            -HALF_UP_ROOM,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push((x as i64) >> (x % 63));
+            samples.push(((x % 4_000_001) as i64 - 2_000_000) * 250_000);
+        }
+        for n in samples.into_iter().filter(|n| n.checked_abs().is_some_and(|a| a <= HALF_UP_ROOM))
+        {
+            let kernel = crate::kernel::muldiv(n, 1, MILLION, Rounding::HalfUp);
+            assert_eq!(Ok(biased(n)), kernel, "{n}");
         }
     }
 }
