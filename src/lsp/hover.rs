@@ -239,6 +239,7 @@ fn param(a: &Analysis, file: FileId, p: &ParamDecl, today: Date, out: &mut Text)
     }
     for (i, version) in p.versions.iter().enumerate() {
         let mut head = match version.from {
+            Some((from, _)) if version.from_assumed => format!("**from {from}** (assumed start)"),
             Some((from, _)) => format!("**from {from}**"),
             None => "**on every date**".to_string(),
         };
