@@ -609,15 +609,16 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
 /// stages are written; a place naming no stage, or an override's, is reported by
 /// `check_placements` and leaves the stage where it is written.
 fn place_stages(merged: &mut Vec<Merged<'_>>) {
-    let placed: Vec<usize> = merged
+    let placed: Vec<&Item> = merged
         .iter()
-        .enumerate()
-        .filter(|(_, m)| matches!(m.item, Item::Stage(s) if s.before.is_some() && !s.overrides))
-        .map(|(i, _)| i)
+        .filter(|m| matches!(m.item, Item::Stage(s) if s.before.is_some() && !s.overrides))
+        .map(|m| m.item)
         .collect();
-    for at in placed.into_iter().rev() {
-        let Some(Item::Stage(stage)) = merged.get(at).map(|m| m.item) else { continue };
+    // In the order written, each found where it stands now: earlier moves shift positions.
+    for item in placed {
+        let Item::Stage(stage) = item else { continue };
         let Some(before) = &stage.before else { continue };
+        let Some(at) = merged.iter().position(|m| std::ptr::eq(m.item, item)) else { continue };
         let target = merged.iter().position(
             |m| matches!(m.item, Item::Stage(s) if s.name.name == before.name && s.name != stage.name),
         );

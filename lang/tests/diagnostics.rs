@@ -995,6 +995,29 @@ stage assistance before patinet (pay: money) {
     &[("shandong.settle", BASE)]
 );
 
+/// Stages placed before the same base stage run in the order written, just before it.
+#[test]
+fn stages_placed_before_one_stage_keep_their_written_order() {
+    let source = "policy weihai.resident
+extends \"shandong.settle\"
+stage first_aid before patient (pay: money) {
+    pay = 0
+}
+stage second_aid before patient (pay: money) {
+    pay = 0
+}
+override stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay - first_aid.pay - second_aid.pay
+}
+balance claim.total = basic.pay + first_aid.pay + second_aid.pay + patient.out_of_pocket
+";
+    let mut loader = Bases([("shandong.settle", BASE)].into_iter().collect());
+    let checked = check_with("policy.settle", source, &mut loader);
+    let policy = checked.policy.unwrap_or_else(|| panic!("{}", checked.problems.render_plain()));
+    let order: Vec<&str> = policy.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(order, ["basic", "first_aid", "second_aid", "patient"]);
+}
+
 case!(
     override_of_a_stage_given_a_place,
     StageOverridePlaced,
