@@ -131,7 +131,10 @@ fn a_settlement_snapshot_fails_on_a_change_and_passes_after_accept() {
     // A bureau lowers the level-1 deductible from 200 to 100.
     std::fs::write(
         &policy,
-        original.replace("from 2021-07-01 { level1: 200,", "from 2021-07-01 { level1: 100,"),
+        original.replace(
+            "from 2021-07-01 assumed { level1: 200,",
+            "from 2021-07-01 assumed { level1: 100,",
+        ),
     )
     .expect("edit");
     let failed = args(&[]);

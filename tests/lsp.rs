@@ -274,7 +274,7 @@ rule due: money
             "dezhou_broken.settle",
             &dezhou
                 .replace("default deductible[claim.level]", "default deductable[claim.level]")
-                .replace("from 2021-07-01 850_000", "from 2021-07-01 850_000%"),
+                .replace("from 2021-07-01 assumed 850_000", "from 2021-07-01 assumed 850_000%"),
         ),
         write(
             dir,

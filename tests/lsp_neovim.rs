@@ -122,7 +122,10 @@ fn neovim_fixes_renames_and_gets_hover_definition_and_hints() {
     let hover = seen["hover"].as_str().expect("a hover");
     assert!(hover.contains("param basic_cap: money"), "{hover}");
     assert!(hover.contains("**from 2020-01-01**: 80000.00"), "{hover}");
-    assert!(hover.contains("**from 2021-07-01** (in force today): 150000.00"), "{hover}");
+    assert!(
+        hover.contains("**from 2021-07-01** (assumed start) (in force today): 150000.00"),
+        "{hover}"
+    );
     assert!(hover.contains("source: Dezhou press conference 2021-07-28"), "{hover}");
 
     // Definition goes to the declaration.

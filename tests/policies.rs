@@ -89,9 +89,10 @@ fn the_readme_examples_check() {
     assert!(blocks >= 1);
 }
 
-/// The bureaus' policies and the reforms reach, with their own tests, every rule default and
-/// exception, every parameter version, every table cell and every scale bracket they declare
-/// (`settle test --coverage`): a rule added without a test fails here.
+/// The bureaus' policies reach, with their own tests, every rule default and exception, every
+/// parameter version, every table cell and every scale bracket they declare or extend
+/// (`settle test --coverage`): a rule added without a test fails here. A reform's tests reach
+/// what the reform itself writes; its base's items are its base's tests' to reach.
 #[test]
 fn the_policies_tests_reach_every_branch_and_bracket() {
     use settle_runtime::coverage::{Kind, coverage};
@@ -106,10 +107,11 @@ fn the_policies_tests_reach_every_branch_and_bracket() {
         let checked = check_with(&path.display().to_string(), &text, &mut Files);
         let engine = Engine::new(checked.policy.expect("the policy checks"));
         let c = coverage(&engine, &text);
+        let reform = path.to_string_lossy().contains("reforms");
         let missing: Vec<String> = c
             .items
             .iter()
-            .filter(|i| !i.reached && i.kind != Kind::Stage)
+            .filter(|i| !i.reached && i.kind != Kind::Stage && (!reform || i.line.is_some()))
             .map(|i| format!("{}:{}: {}", path.display(), i.line.unwrap_or(0), i.name))
             .collect();
         assert!(missing.is_empty(), "not reached by a test:\n{}", missing.join("\n"));

@@ -62,10 +62,14 @@ pub enum Item {
     Record(RecordDecl),
     /// `input claim { ... }`
     Input(RecordDecl),
+    /// `override input claim { ... }`: fields added to a base's input
+    InputAdd(RecordDecl),
     /// `yearly admissions = count() where ...`
     Yearly(YearlyDecl),
     /// `param deductible: money by Level ...`
     Param(ParamDecl),
+    /// `override param ratio from 2024-01-01 ...`: values added to a base's parameter
+    ParamAdd(ParamAddDecl),
     /// `let policy_range = ...`
     Let(LetDecl),
     /// `rule deductible_due: money default ... when ... -> ...`
@@ -89,9 +93,10 @@ impl Item {
             | Item::Rounding { span, .. }
             | Item::Balance { span, .. } => *span,
             Item::Enum(d) => d.span,
-            Item::Record(d) | Item::Input(d) => d.span,
+            Item::Record(d) | Item::Input(d) | Item::InputAdd(d) => d.span,
             Item::Yearly(d) => d.span,
             Item::Param(d) => d.span,
+            Item::ParamAdd(d) => d.span,
             Item::Let(d) => d.span,
             Item::Rule(d) => d.span,
             Item::Stage(d) => d.span,
@@ -184,6 +189,18 @@ pub struct ParamDecl {
     pub span: Span,
 }
 
+/// `override param ratio from 2024-01-01 { ... }`: dated values added to the parameter of the
+/// same name in a base policy, which keeps its type, sources and own values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamAddDecl {
+    /// The base's parameter.
+    pub name: Ident,
+    /// The values added, each with its date.
+    pub versions: Vec<Version>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
 /// A parameter's declared type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamType {
@@ -198,6 +215,9 @@ pub enum ParamType {
 pub struct Version {
     /// When this value takes effect, with its span.
     pub from: Option<(Date, Span)>,
+    /// Whether the date is marked `assumed` (`from 2021-07-01 assumed ...`): the source does
+    /// not say when this value takes effect.
+    pub from_assumed: bool,
     /// The value.
     pub value: Value,
     /// Sources cited for this value.
@@ -310,6 +330,8 @@ pub struct Arm {
 /// `when cond -> value source "..."`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exception {
+    /// Written `else when`: it applies only when no exception above it applies.
+    pub ordered: bool,
     /// When it applies.
     pub when: Expr,
     /// Its value and sources.
@@ -325,6 +347,8 @@ pub struct StageDecl {
     pub name: Ident,
     /// An optional title (`"基本医疗保险"`).
     pub title: Option<Text>,
+    /// `before critical`: the stage it runs before (a new stage's place among a base's).
+    pub before: Option<Ident>,
     /// Declared outputs.
     pub outputs: Vec<(Ident, TypeExpr)>,
     /// Local `let`s and output assignments, in order.

@@ -360,6 +360,7 @@ impl<'a> Checker<'a> {
 
     fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>, Resolved) {
         self.check_extends();
+        self.check_placements();
         self.declare();
         self.check_params();
         self.check_values();
@@ -476,6 +477,56 @@ impl<'a> Checker<'a> {
         self.mistyped = mistyped;
     }
 
+    /// Report stages placed `before` a stage that does not exist, and overrides given a place
+    /// (an override stays where the base's stage is).
+    pub(crate) fn check_placements(&mut self) {
+        let stages: Vec<&str> = self
+            .items
+            .iter()
+            .filter_map(|m| match m.item {
+                Item::Stage(s) => Some(s.name.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut problems = Vec::new();
+        for m in &self.items {
+            let Item::Stage(s) = m.item else { continue };
+            let Some(before) = &s.before else { continue };
+            if s.overrides {
+                problems.push(
+                    Problem::error(
+                        Code::StageOverridePlaced,
+                        m.file,
+                        before.span,
+                        format!("the override of `{}` cannot move it", s.name.name),
+                    )
+                    .label("an override runs where the base's stage runs")
+                    .help(format!(
+                        "remove `before {}`; to run a stage elsewhere, declare a new one with its own name",
+                        before.name
+                    )),
+                );
+            } else if before.name == s.name.name || !stages.contains(&before.name.as_str()) {
+                let others = stages.iter().copied().filter(|n| *n != s.name.name);
+                let help = match crate::diagnostic::did_you_mean(&before.name, others) {
+                    Some(n) => format!("did you mean `{n}`?"),
+                    None => "name another stage of this policy or of its base".to_string(),
+                };
+                problems.push(
+                    Problem::error(
+                        Code::StageUnknownPlace,
+                        m.file,
+                        before.span,
+                        format!("no stage `{}` for `{}` to run before", before.name, s.name.name),
+                    )
+                    .label("not another stage of the policy")
+                    .help(help),
+                );
+            }
+        }
+        self.problems.extend(problems);
+    }
+
     fn has_base(&self) -> bool {
         self.items.iter().any(|m| m.file != 0)
     }
@@ -551,13 +602,39 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
             merged.push(Merged { file, item, base: None, id: None });
         }
     }
+    place_stages(&mut merged);
     merged
+}
+
+/// Move each new stage written `before` another to just before that stage, in the order the
+/// stages are written; a place naming no stage, or an override's, is reported by
+/// `check_placements` and leaves the stage where it is written.
+fn place_stages(merged: &mut Vec<Merged<'_>>) {
+    let placed: Vec<&Item> = merged
+        .iter()
+        .filter(|m| matches!(m.item, Item::Stage(s) if s.before.is_some() && !s.overrides))
+        .map(|m| m.item)
+        .collect();
+    // In the order written, each found where it stands now: earlier moves shift positions.
+    for item in placed {
+        let Item::Stage(stage) = item else { continue };
+        let Some(before) = &stage.before else { continue };
+        let Some(at) = merged.iter().position(|m| std::ptr::eq(m.item, item)) else { continue };
+        let target = merged.iter().position(
+            |m| matches!(m.item, Item::Stage(s) if s.name.name == before.name && s.name != stage.name),
+        );
+        if let Some(target) = target.filter(|t| *t < at) {
+            let moved = merged.remove(at);
+            merged.insert(target, moved);
+        }
+    }
 }
 
 fn item_name(item: &Item) -> &ast::Ident {
     static NONE: std::sync::OnceLock<ast::Ident> = std::sync::OnceLock::new();
     match item {
         Item::Param(p) => &p.name,
+        Item::ParamAdd(p) => &p.name,
         Item::Let(l) => &l.name,
         Item::Rule(r) => &r.name,
         Item::Stage(s) => &s.name,
@@ -591,6 +668,10 @@ fn signature_difference(ours: &Item, base: &Item) -> Option<(String, String)> {
             _ => String::new(),
         }
     };
+    if matches!(ours, Item::ParamAdd(_)) {
+        // Values added to the base's parameter take its type (checked with the values).
+        return None;
+    }
     if let (Item::Let(a), Item::Let(b)) = (ours, base) {
         // An unannotated `let` takes the type of its value: nothing declared to compare.
         if a.ty.is_none() || b.ty.is_none() {
@@ -611,6 +692,7 @@ fn type_text(ty: &ast::TypeExpr) -> String {
 fn override_key(item: &Item) -> Option<(u8, &str, bool)> {
     match item {
         Item::Param(p) => Some((0, &p.name.name, p.overrides)),
+        Item::ParamAdd(p) => Some((0, &p.name.name, true)),
         Item::Let(l) => Some((1, &l.name.name, l.overrides)),
         Item::Rule(r) => Some((2, &r.name.name, r.overrides)),
         Item::Stage(s) => Some((3, &s.name.name, s.overrides)),

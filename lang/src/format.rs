@@ -238,6 +238,14 @@ mod tests {
     }
 
     #[test]
+    fn first_match_arms_additions_and_placed_stages_are_laid_out_like_the_rest() {
+        let src = "rule r: money\ndefault 1\nwhen x>2 -> 3\nelse  when x>1->2\noverride param p\nfrom 2024-01-01  assumed {a:1}\noverride input claim{g:bool}\nstage s before t(pay:money){\npay=1\n}\n";
+        let want = "rule r: money\n    default 1\n    when x > 2 -> 3\n    else when x > 1 -> 2\noverride param p\n    from 2024-01-01 assumed { a: 1 }\noverride input claim { g: bool }\nstage s before t (pay: money) {\n    pay = 1\n}\n";
+        assert_eq!(format(src), want);
+        assert_eq!(format(want), want);
+    }
+
+    #[test]
     fn comments_take_the_indentation_of_the_code_below() {
         let src = "rule r: money\n// the default\ndefault 1\n";
         assert_eq!(format(src), "rule r: money\n    // the default\n    default 1\n");

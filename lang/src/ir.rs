@@ -232,6 +232,8 @@ pub enum ParamKind {
 pub struct ParamVersion {
     /// When it takes effect; `None` for an undated parameter.
     pub from: Option<Date>,
+    /// Whether that date is marked `assumed`: the source does not say when the value starts.
+    pub from_assumed: bool,
     /// The value.
     pub value: ParamValue,
     /// Which parts of the value are marked `assumed` (not given by the source): one flag for a

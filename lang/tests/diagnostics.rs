@@ -580,6 +580,47 @@ rule due: money
 );
 
 case!(
+    arm_taken_by_the_arms_above,
+    RuleShadowedArm,
+    with_chain(
+        "
+param deductible: money = 450
+rule due: money
+    default deductible
+    when admissions >= 1 -> deductible * 50%
+    else when admissions >= 2 -> 0
+"
+    )
+);
+
+/// Arms written `else when` in a document's order overlap as written, but apply first match:
+/// no conflict is reported, and a claim takes the first arm that fits.
+#[test]
+fn first_match_arms_do_not_conflict() {
+    let source = with_chain(
+        "
+param deductible: money = 450
+rule due: money
+    default deductible
+    when admissions >= 2 -> 0
+    else when admissions >= 1 -> deductible * 50%
+    else when claim.level in {level1, level2} -> deductible * 80%
+test \"arms in order\" {
+    claim a { member: \"m1\", date: 2021-01-01, level: level1, group: none, total: 100 }
+    claim b { member: \"m1\", date: 2021-01-02, level: level1, group: none, total: 100 }
+    claim c { member: \"m1\", date: 2021-01-03, level: level1, group: none, total: 100 }
+    expect a.due == 360 and b.due == 225 and c.due == 0
+}
+",
+    );
+    let (rendered, codes) = render(&source, &[]);
+    assert!(
+        !codes.contains(&Code::RuleConflict) && !codes.contains(&Code::RuleShadowedArm),
+        "{rendered}"
+    );
+}
+
+case!(
     exceptions_on_enum_values_that_overlap,
     RuleConflict,
     with_chain(
@@ -857,6 +898,201 @@ case!(
     "policy weihai.resident
 extends \"shandong.settle\"
 override param ration: rate by Level = { primary: 85%, county: 70%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+/// A base whose ratio has dated values, for values added by a derived policy.
+const DATED_BASE: &str = "policy shandong.resident
+enum Level { primary, county, city }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param ratio: rate by Level
+    from 2021-01-01 { primary: 80%, county: 70%, city: 60% }
+    from 2023-05-01 { primary: 85%, county: 70%, city: 60% }
+param cap: money = 80_000
+stage basic (pay: money) {
+    pay = min(claim.total * ratio[claim.level], cap)
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+";
+
+case!(
+    value_added_on_a_date_the_base_has,
+    ExtendsAddedDate,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ratio
+    from 2023-05-01 { primary: 90%, county: 70%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    value_added_before_the_base_starts,
+    ExtendsAddedBeforeFirst,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ratio
+    from 2020-01-01 { primary: 75%, county: 65%, city: 55% }
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    value_added_to_an_undated_parameter,
+    ExtendsAddedUndated,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param cap
+    from 2024-01-01 100_000
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    value_added_with_a_missing_key,
+    TableMissingKeys,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ratio
+    from 2024-01-01 { primary: 90%, county: 75% }
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    value_added_of_another_type,
+    TypeRateLiteral,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ratio
+    from 2024-01-01 { primary: 90, county: 75%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    value_added_to_values_added_by_the_base,
+    ExtendsAddedTwice,
+    "policy weihai.city
+extends \"weihai.settle\"
+override param ratio
+    from 2025-01-01 { primary: 95%, county: 75%, city: 65% }
+"
+    .to_string(),
+    &[
+        ("shandong.settle", DATED_BASE),
+        (
+            "weihai.settle",
+            "policy weihai.resident\nextends \"shandong.settle\"\noverride param ratio\n    from 2024-01-01 { primary: 90%, county: 70%, city: 60% }\n"
+        )
+    ]
+);
+
+case!(
+    value_added_to_nothing,
+    ExtendsNothingToOverride,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override param ration
+    from 2024-01-01 { primary: 90%, county: 70%, city: 60% }
+"
+    .to_string(),
+    &[("shandong.settle", DATED_BASE)]
+);
+
+case!(
+    stage_placed_before_an_unknown_stage,
+    StageUnknownPlace,
+    "policy weihai.resident
+extends \"shandong.settle\"
+stage assistance before patinet (pay: money) {
+    pay = 0
+}
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+/// Stages placed before the same base stage run in the order written, just before it.
+#[test]
+fn stages_placed_before_one_stage_keep_their_written_order() {
+    let source = "policy weihai.resident
+extends \"shandong.settle\"
+stage first_aid before patient (pay: money) {
+    pay = 0
+}
+stage second_aid before patient (pay: money) {
+    pay = 0
+}
+override stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay - first_aid.pay - second_aid.pay
+}
+balance claim.total = basic.pay + first_aid.pay + second_aid.pay + patient.out_of_pocket
+";
+    let mut loader = Bases([("shandong.settle", BASE)].into_iter().collect());
+    let checked = check_with("policy.settle", source, &mut loader);
+    let policy = checked.policy.unwrap_or_else(|| panic!("{}", checked.problems.render_plain()));
+    let order: Vec<&str> = policy.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(order, ["basic", "first_aid", "second_aid", "patient"]);
+}
+
+case!(
+    override_of_a_stage_given_a_place,
+    StageOverridePlaced,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override stage basic before patient (pay: money) {
+    pay = claim.total * 50%
+}
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    stage_placed_after_the_stage_reading_it,
+    OrderLaterStage,
+    "policy weihai.resident
+extends \"shandong.settle\"
+stage assistance (pay: money) {
+    pay = (claim.total - basic.pay) * 10%
+}
+override stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay - assistance.pay
+}
+balance claim.total = basic.pay + assistance.pay + patient.out_of_pocket
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    input_field_added_twice,
+    ExtendsInputField,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override input claim { low_income: bool, total: money }
+"
+    .to_string(),
+    &[("shandong.settle", BASE)]
+);
+
+case!(
+    fields_added_to_another_record,
+    ExtendsNothingToOverride,
+    "policy weihai.resident
+extends \"shandong.settle\"
+override input claims { low_income: bool }
 "
     .to_string(),
     &[("shandong.settle", BASE)]

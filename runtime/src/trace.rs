@@ -64,6 +64,8 @@ pub struct ParamUse {
     pub value: String,
     /// When this value took effect (`None` for an undated parameter).
     pub from: Option<String>,
+    /// Whether that date is marked as assumed in the policy (the source does not give it).
+    pub from_assumed: bool,
     /// Whether the value is marked as assumed in the policy.
     pub assumed: bool,
     /// The documents it comes from.
@@ -258,7 +260,14 @@ fn param_use(policy: &Policy, p: usize, version: usize, cell: usize) -> Option<P
         ParamKind::Table { .. } => v.assumed.get(cell).copied().unwrap_or(false),
         _ => v.assumed.iter().any(|a| *a),
     };
-    Some(ParamUse { name, value, from: v.from.map(|d| d.to_string()), assumed, sources })
+    Some(ParamUse {
+        name,
+        value,
+        from: v.from.map(|d| d.to_string()),
+        from_assumed: v.from_assumed,
+        assumed,
+        sources,
+    })
 }
 
 impl Explanation {
@@ -287,7 +296,9 @@ impl Explanation {
         if !self.parameters.is_empty() {
             let _ = writeln!(out, "\nparameters in force on {}", self.date);
             for p in &self.parameters {
-                let from = p.from.as_ref().map(|f| format!("  from {f}")).unwrap_or_default();
+                let start = if p.from_assumed { " (assumed start)" } else { "" };
+                let from =
+                    p.from.as_ref().map(|f| format!("  from {f}{start}")).unwrap_or_default();
                 let assumed = if p.assumed { "  (assumed: not given by the source)" } else { "" };
                 let _ = writeln!(out, "  {} = {}{from}{assumed}", p.name, p.value);
                 for s in &p.sources {

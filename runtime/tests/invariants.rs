@@ -159,7 +159,10 @@ fn a_parameter_change_moves_only_claims_on_or_after_its_date() {
         "/../policies/dezhou/employee_inpatient.settle"
     )))
     .expect("policy");
-    let reform = text.replace("from 2021-07-01 { level1: 200,", "from 2021-07-01 { level1: 100,");
+    let reform = text.replace(
+        "from 2021-07-01 assumed { level1: 200,",
+        "from 2021-07-01 assumed { level1: 100,",
+    );
     assert_ne!(reform, text);
     let changed = Engine::new(load_str("reform.settle", &reform).expect("checks"));
     let claims: Vec<Gen> = (0..24)

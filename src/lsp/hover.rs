@@ -57,6 +57,7 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
     let name = decl.symbol.name();
     match (decl.kind, item) {
         (Kind::Param, Item::Param(p)) => param(a, decl.file, p, today, &mut out),
+        (Kind::Param, Item::ParamAdd(p)) => added(a, decl.file, p, &mut out),
         (Kind::Rule, Item::Rule(r)) => rule(a, decl.file, r, &mut out),
         (Kind::Let, Item::Let(l)) => {
             let ty = value_type(a, name, l.ty.as_ref());
@@ -109,7 +110,7 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
             out.block(&format!("a value of stage `{}`", s.name.name));
         }
         (Kind::Enum | Kind::Record | Kind::Input, _) => out.code(a.source(decl.file, decl.extent)),
-        (Kind::Field, Item::Record(r) | Item::Input(r)) => {
+        (Kind::Field, Item::Record(r) | Item::Input(r) | Item::InputAdd(r)) => {
             let f = r.fields.iter().find(|f| f.name.span == decl.name)?;
             out.code(&format!("{}.{name}: {}", r.name.name, type_text(&f.ty)));
             if let Some(doc) = &f.doc {
@@ -190,7 +191,7 @@ pub fn detail(a: &Analysis, decl: &Decl) -> Option<String> {
             })?;
             value_type(a, &format!("{}.{name}", s.name.name), ty).trim_start_matches(": ").into()
         }
-        (Kind::Field, Item::Record(r) | Item::Input(r)) => {
+        (Kind::Field, Item::Record(r) | Item::Input(r) | Item::InputAdd(r)) => {
             type_text(&r.fields.iter().find(|f| f.name.span == decl.name)?.ty)
         }
         (Kind::Variant, Item::Enum(e)) => {
@@ -239,6 +240,7 @@ fn param(a: &Analysis, file: FileId, p: &ParamDecl, today: Date, out: &mut Text)
     }
     for (i, version) in p.versions.iter().enumerate() {
         let mut head = match version.from {
+            Some((from, _)) if version.from_assumed => format!("**from {from}** (assumed start)"),
             Some((from, _)) => format!("**from {from}**"),
             None => "**on every date**".to_string(),
         };
@@ -259,6 +261,19 @@ fn param(a: &Analysis, file: FileId, p: &ParamDecl, today: Date, out: &mut Text)
                 out.block(&format!("{head}: `{}`", compact(a.source(file, version.value.span()))));
             }
         }
+        out.sources("source", &version.sources);
+    }
+}
+
+/// Values added to a base's parameter (`override param NAME from ...`), as written.
+fn added(a: &Analysis, file: FileId, p: &ast::ParamAddDecl, out: &mut Text) {
+    out.code(&format!("override param {}", p.name.name));
+    out.block("adds dated values to the base's parameter, which keeps its type and its own values");
+    for version in &p.versions {
+        let Some((from, _)) = version.from else { continue };
+        let start = if version.from_assumed { " (assumed start)" } else { "" };
+        let value = compact(a.source(file, version.value.span()));
+        out.block(&format!("**from {from}**{start}: `{value}`"));
         out.sources("source", &version.sources);
     }
 }

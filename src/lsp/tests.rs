@@ -360,6 +360,23 @@ let note = if claim.total > 0 then \"𠀀起付线\" else 比例
 }
 
 #[test]
+fn hover_on_values_and_fields_added_to_a_base() {
+    let mut editor = Editor::start("2021-08-01");
+    let (uri, text) = policy("examples/reforms/dezhou_level1_deductible_200.settle");
+    editor.open(&uri, &text);
+    assert_eq!(editor.diagnostics(&uri), []);
+    let added = editor.hover(&uri, find(&text, "deductible\n", 0)).expect("a hover");
+    assert!(added.contains("override param deductible"), "{added}");
+    assert!(added.contains("**from 2021-07-01** (assumed start): `{ level1: 200,"), "{added}");
+    let (uri, text) = policy("examples/reforms/dezhou_assistance.settle");
+    editor.open(&uri, &text);
+    assert_eq!(editor.diagnostics(&uri), []);
+    let field = editor.hover(&uri, find(&text, "group: Group", 0)).expect("a hover");
+    assert!(field.contains("claim.group: Group") && field.contains("救助对象类别"), "{field}");
+    editor.shutdown();
+}
+
+#[test]
 fn hover_on_a_parameter_shows_every_dated_value_and_source() {
     let mut editor = Editor::start("2021-08-01");
     let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");

@@ -49,16 +49,28 @@ struct Conj {
 }
 
 impl Checker<'_> {
-    /// Report exceptions that never fire and pairs that both apply to some claim.
+    /// Whether no claim satisfies a condition, as far as its known facts tell.
+    pub(crate) fn provably_never(&self, condition: &ir::Expr) -> bool {
+        self.dnf(condition).iter().all(|c| c.contradiction)
+    }
+
+    /// Report exceptions that never fire and pairs that both apply to some claim. An `else when`
+    /// arm's condition is guarded by those above it, so it conflicts with none of them; the
+    /// `shadowed` arms (warned about already) are not reported again.
     pub(crate) fn check_exceptions(
         &mut self,
         file: FileId,
         rule: &str,
         exceptions: &[ir::RuleException],
+        shadowed: &[bool],
     ) {
         let forms: Vec<Vec<Conj>> = exceptions.iter().map(|e| self.dnf(&e.when)).collect();
-        let mut never = vec![false; exceptions.len()];
+        let mut never = shadowed.to_vec();
+        never.resize(exceptions.len(), false);
         for (i, (e, form)) in exceptions.iter().zip(&forms).enumerate() {
+            if never.get(i) == Some(&true) {
+                continue;
+            }
             if form.iter().all(|c| c.contradiction) {
                 if let Some(n) = never.get_mut(i) {
                     *n = true;

@@ -188,6 +188,7 @@ impl Checker<'_> {
     fn removal(&self, file: FileId, name: Span) -> Option<Span> {
         let span = self.items.iter().filter(|m| m.file == file).find_map(|m| match m.item {
             Item::Param(p) if p.name.span == name => Some(p.span),
+            Item::ParamAdd(p) if p.name.span == name => Some(p.span),
             Item::Let(l) if l.name.span == name => Some(l.span),
             Item::Rule(r) if r.name.span == name => Some(r.span),
             Item::Stage(s) => s.body.iter().find_map(|stmt| match stmt {

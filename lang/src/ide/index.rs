@@ -414,13 +414,16 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
                         declare(symbol, Kind::Variant, v.span, extent, Visibility::Member, false);
                     }
                 }
-                Item::Record(d) | Item::Input(d) => {
-                    let (symbol, kind) = if matches!(item, Item::Input(_)) {
-                        (Symbol::Value(d.name.name.clone()), Kind::Input)
-                    } else {
-                        (Symbol::Type(d.name.name.clone()), Kind::Record)
+                Item::Record(d) | Item::Input(d) | Item::InputAdd(d) => {
+                    // Fields added to a base's input declare only themselves.
+                    let record = match item {
+                        Item::Input(_) => Some((Symbol::Value(d.name.name.clone()), Kind::Input)),
+                        Item::Record(_) => Some((Symbol::Type(d.name.name.clone()), Kind::Record)),
+                        _ => None,
                     };
-                    declare(symbol, kind, d.name.span, d.span, Visibility::Global, false);
+                    if let Some((symbol, kind)) = record {
+                        declare(symbol, kind, d.name.span, d.span, Visibility::Global, false);
+                    }
                     for f in &d.fields {
                         let end = f.doc.as_ref().map_or(f.ty.span(), |doc| doc.span);
                         let symbol = Symbol::Field(d.name.name.clone(), f.name.name.clone());
@@ -443,6 +446,11 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
                     let symbol = Symbol::Value(d.name.name.clone());
                     let vis = Visibility::Global;
                     declare(symbol, Kind::Param, d.name.span, d.span, vis, d.overrides);
+                }
+                Item::ParamAdd(d) => {
+                    let symbol = Symbol::Value(d.name.name.clone());
+                    let vis = Visibility::Global;
+                    declare(symbol, Kind::Param, d.name.span, d.span, vis, true);
                 }
                 Item::Let(d) => {
                     let symbol = Symbol::Value(d.name.name.clone());

@@ -1,6 +1,6 @@
 //! Declaring every name: the header, enums, records, the input, and the value namespace.
 
-use crate::ast::{Item, RecordDecl, StageStmt};
+use crate::ast::{self, Item, RecordDecl, StageStmt};
 use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::{self, Type, ValueKind};
 use crate::span::Span;
@@ -22,11 +22,12 @@ impl Checker<'_> {
                     self.declare_global(&y.name.name, id, Decl { file, span: y.name.span });
                     id
                 }
-                Item::Param(p) => {
-                    let decl = Decl { file, span: p.name.span };
+                Item::Param(ast::ParamDecl { name, .. })
+                | Item::ParamAdd(ast::ParamAddDecl { name, .. }) => {
+                    let decl = Decl { file, span: name.span };
                     let id = Global::Param(self.params.len());
                     self.params.push(ParamSlot { def: None, used: false, decl });
-                    self.declare_global(&p.name.name, id, decl);
+                    self.declare_global(&name.name, id, decl);
                     id
                 }
                 Item::Let(l) => {
@@ -336,6 +337,7 @@ impl Checker<'_> {
                 self.check_key_fields(file, decl, id);
             }
         }
+        self.add_input_fields(&items);
         if input_seen.is_none() && !self.is_broken("input") {
             self.report(
                 Problem::error(
@@ -347,6 +349,67 @@ impl Checker<'_> {
                 .label("the policy starts here")
                 .help("declare the claim's fields: `input claim { id: text, member: text, date: date, total: money }`"),
             );
+        }
+    }
+
+    /// Add the fields of `override input claim { ... }` to the base's input: each a new name.
+    fn add_input_fields(&mut self, items: &[crate::check::Merged<'_>]) {
+        let mut declared: Vec<(usize, &ast::FieldDecl)> = items
+            .iter()
+            .filter_map(|m| match m.item {
+                Item::Input(r) => Some((m.file, r)),
+                _ => None,
+            })
+            .flat_map(|(file, r)| r.fields.iter().map(move |f| (file, f)))
+            .collect();
+        for m in items {
+            let Item::InputAdd(decl) = m.item else { continue };
+            let file = m.file;
+            let input = self.input.clone().filter(|(_, name)| *name == decl.name.name);
+            let Some((id, _)) = input else {
+                let help = match &self.input {
+                    Some((_, name)) => {
+                        format!("the base's input is `{name}`: `override input {name} {{ ... }}`")
+                    }
+                    None => "declare the claim's fields with `input claim { ... }`".to_string(),
+                };
+                self.report(
+                    Problem::error(
+                        Code::ExtendsNothingToOverride,
+                        file,
+                        decl.name.span,
+                        format!("`{}` is not the input record", decl.name.name),
+                    )
+                    .label("no input of this name to add fields to")
+                    .help(help),
+                );
+                continue;
+            };
+            let mut clean = decl.clone();
+            clean.fields.retain(|f| {
+                let Some((base_file, first)) =
+                    declared.iter().find(|(_, b)| b.name.name == f.name.name)
+                else {
+                    return true;
+                };
+                self.problems.push(
+                    Problem::error(
+                        Code::ExtendsInputField,
+                        file,
+                        f.name.span,
+                        format!("the input already has a field `{}`", f.name.name),
+                    )
+                    .label("declared again")
+                    .also(*base_file, first.name.span, "the base's field")
+                    .help("an added field needs a new name; the base's fields keep their types"),
+                );
+                false
+            });
+            let fields = self.record_fields(file, &clean, true);
+            if let Some(rec) = self.records.get_mut(id) {
+                rec.fields.extend(fields);
+            }
+            declared.extend(decl.fields.iter().map(|f| (file, f)));
         }
     }
 

@@ -454,8 +454,10 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         | Rule::enum_decl
         | Rule::record_decl
         | Rule::input_decl
+        | Rule::input_add
         | Rule::yearly_decl
         | Rule::param_decl
+        | Rule::param_add
         | Rule::let_decl
         | Rule::rule_decl
         | Rule::stage_decl
@@ -588,6 +590,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_when
             | Rule::k_stage
             | Rule::k_balance
+            | Rule::k_before
             | Rule::k_test
             | Rule::k_expect
             | Rule::k_source
@@ -688,6 +691,11 @@ impl Builder<'_> {
                 let decl = RecordDecl { name, fields, span };
                 if rule == Rule::input_decl { Item::Input(decl) } else { Item::Record(decl) }
             }
+            Rule::input_add => {
+                let name = self.ident(inner.next()?, base);
+                let fields = inner.filter_map(|f| self.field(f, base)).collect();
+                Item::InputAdd(RecordDecl { name, fields, span })
+            }
             Rule::yearly_decl => {
                 let name = self.ident(inner.next()?, base);
                 let mut ty = None;
@@ -704,6 +712,11 @@ impl Builder<'_> {
                 Item::Yearly(YearlyDecl { name, ty, fold: fold?, filter, span })
             }
             Rule::param_decl => Item::Param(self.param(inner, base, span)?),
+            Rule::param_add => {
+                let name = self.ident(inner.next()?, base);
+                let versions = inner.map(|d| self.dated_version(d, base)).collect::<Option<_>>()?;
+                Item::ParamAdd(ParamAddDecl { name, versions, span })
+            }
             Rule::let_decl => Item::Let(self.let_decl(inner, base, span)?),
             Rule::rule_decl => Item::Rule(self.rule(inner, base, span)?),
             Rule::stage_decl => Item::Stage(self.stage(inner, base, span)?),
@@ -805,24 +818,37 @@ impl Builder<'_> {
         if body.peek().map(Pair::as_rule) == Some(Rule::value) {
             let value = self.value(body.next()?, base)?;
             let sources = self.sources(&mut body, base);
-            versions.push(Version { from: None, value, sources, span: body_span });
+            versions.push(Version {
+                from: None,
+                from_assumed: false,
+                value,
+                sources,
+                span: body_span,
+            });
         } else {
             for dated in body {
-                let dspan = self.span(&dated, base);
-                let mut d = kids(dated).peekable();
-                let date_pair = d.next()?;
-                let date = self.date(&date_pair, base);
-                let value = self.value(d.next()?, base)?;
-                let sources = self.sources(&mut d, base);
-                versions.push(Version {
-                    from: date.map(|x| (x, self.span(&date_pair, base))),
-                    value,
-                    sources,
-                    span: dspan,
-                });
+                versions.push(self.dated_version(dated, base)?);
             }
         }
         Some(ParamDecl { overrides, name, ty, sources, versions, span })
+    }
+
+    /// `from 2021-07-01 assumed VALUE source "..."`
+    fn dated_version(&self, dated: P<'_>, base: usize) -> Option<Version> {
+        let span = self.span(&dated, base);
+        let mut d = kids(dated).peekable();
+        let date_pair = d.next()?;
+        let date = self.date(&date_pair, base);
+        let from_assumed = d.next_if(|p| p.as_rule() == Rule::assumed).is_some();
+        let value = self.value(d.next()?, base)?;
+        let sources = self.sources(&mut d, base);
+        Some(Version {
+            from: date.map(|x| (x, self.span(&date_pair, base))),
+            from_assumed,
+            value,
+            sources,
+            span,
+        })
     }
 
     fn value(&self, pair: P<'_>, base: usize) -> Option<Value> {
@@ -1029,11 +1055,16 @@ impl Builder<'_> {
         let mut exceptions = Vec::new();
         for e in inner {
             let mut ei = kids(e).peekable();
+            let ordered = ei.next_if(|p| p.as_rule() == Rule::ordered).is_some();
             let when = self.expr(ei.next()?, base);
             let value = self.expr(ei.next()?, base);
             let sources = self.sources(&mut ei, base);
             let arm_span = value.span.to(sources.last().map_or(value.span, |s| s.span));
-            exceptions.push(Exception { when, arm: Arm { value, sources, span: arm_span } });
+            exceptions.push(Exception {
+                ordered,
+                when,
+                arm: Arm { value, sources, span: arm_span },
+            });
         }
         Some(RuleDecl { overrides, name, ty, sources, default, exceptions, span })
     }
@@ -1043,6 +1074,10 @@ impl Builder<'_> {
         let overrides = inner.next_if(|p| p.as_rule() == Rule::override_kw).is_some();
         let name = self.ident(inner.next()?, base);
         let title = inner.next_if(|p| p.as_rule() == Rule::string).map(|p| self.text(p, base));
+        let before = inner
+            .next_if(|p| p.as_rule() == Rule::placement)
+            .and_then(|p| kids(p).next())
+            .map(|p| self.ident(p, base));
         let mut outputs = Vec::new();
         let mut body = Vec::new();
         let mut sources = Vec::new();
@@ -1071,7 +1106,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Some(StageDecl { overrides, name, title, outputs, body, sources, span })
+        Some(StageDecl { overrides, name, title, before, outputs, body, sources, span })
     }
 
     fn test(&self, inner: Kids<'_>, base: usize, span: Span) -> Option<TestDecl> {

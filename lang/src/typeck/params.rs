@@ -15,6 +15,10 @@ impl Checker<'_> {
     pub(crate) fn check_params(&mut self) {
         let items = self.items.clone();
         for m in &items {
+            if let (Item::ParamAdd(add), Some(Global::Param(id))) = (m.item, m.id) {
+                self.check_addition(m.file, add, m.base, id);
+                continue;
+            }
             let (Item::Param(p), Some(Global::Param(id))) = (m.item, m.id) else { continue };
             if let Some((base_file, Item::Param(base))) = m.base {
                 // The base's declaration is replaced, but its names are still read by editors
@@ -36,6 +40,125 @@ impl Checker<'_> {
                     span: p.name.span,
                 });
             }
+        }
+    }
+
+    /// Check values added to a base's parameter (`override param ratio from ...`): each checked
+    /// against the base's type, on a date the base does not have and after its first; the
+    /// parameter is the base's with the additions in date order.
+    fn check_addition(
+        &mut self,
+        file: FileId,
+        add: &ast::ParamAddDecl,
+        base: Option<(FileId, &Item)>,
+        id: ir::ParamId,
+    ) {
+        // Without a base, `check_extends` has reported that the addition overrides nothing.
+        let Some((base_file, base_item)) = base else { return };
+        let base = match base_item {
+            Item::Param(base) => base,
+            other => {
+                let base_span = match other {
+                    Item::ParamAdd(p) => p.name.span,
+                    _ => other.span(),
+                };
+                self.report(
+                    Problem::error(
+                        Code::ExtendsAddedTwice,
+                        file,
+                        add.name.span,
+                        format!("values are added to `{}` twice", add.name.name),
+                    )
+                    .label("adds to values added by the base")
+                    .also(base_file, base_span, "the base adds values here")
+                    .help("add every value in one file, or override the whole parameter with its type"),
+                );
+                return;
+            }
+        };
+        let Some(kind) = self.param_kind(base_file, &base.ty) else { return };
+        let Some(mut versions) = self.versions(base_file, base, &kind) else { return };
+        let first = base.versions.first().and_then(|v| v.from);
+        let mut ok = true;
+        for v in &add.versions {
+            let Some((date, span)) = v.from else { continue };
+            let Some((first, first_span)) = first else {
+                self.report(
+                    Problem::error(
+                        Code::ExtendsAddedUndated,
+                        file,
+                        span,
+                        format!("`{}` has one value on every date", add.name.name),
+                    )
+                    .label(format!("a value from {date} cannot be added to it"))
+                    .also(base_file, base.name.span, "declared without `from` dates")
+                    .help(format!(
+                        "override the whole parameter with its type and `from` lines: `override param {}: ...`",
+                        add.name.name
+                    )),
+                );
+                ok = false;
+                continue;
+            };
+            if let Some((_, taken)) =
+                base.versions.iter().filter_map(|b| b.from).find(|(d, _)| *d == date)
+            {
+                self.report(
+                    Problem::error(
+                        Code::ExtendsAddedDate,
+                        file,
+                        span,
+                        format!("`{}` already has a value from {date}", add.name.name),
+                    )
+                    .label("a date the base has")
+                    .also(base_file, taken, "the base's value from this date")
+                    .help(format!(
+                        "to change that value, override the whole parameter (`override param {}: ...`); to add one, give a date the base does not have",
+                        add.name.name
+                    )),
+                );
+                ok = false;
+            } else if date < first {
+                self.report(
+                    Problem::error(
+                        Code::ExtendsAddedBeforeFirst,
+                        file,
+                        span,
+                        format!("a value of `{}` from {date}, before the base's first", add.name.name),
+                    )
+                    .label(format!("before {first}"))
+                    .also(base_file, first_span, "the base's first value")
+                    .help(format!(
+                        "the base settles no claim before {first}: to move its start, override the whole parameter (`override param {}: ...`)",
+                        add.name.name
+                    )),
+                );
+                ok = false;
+            }
+        }
+        let added = ast::ParamDecl {
+            overrides: true,
+            name: add.name.clone(),
+            ty: base.ty.clone(),
+            sources: Vec::new(),
+            versions: add.versions.clone(),
+            span: add.span,
+        };
+        let Some(added) = self.versions(file, &added, &kind) else { return };
+        if !ok {
+            return;
+        }
+        versions.extend(added);
+        // A stable sort: the base's values and the additions, oldest first (dates all differ).
+        versions.sort_by_key(|v| v.from);
+        if let Some(slot) = self.params.get_mut(id) {
+            slot.def = Some(ir::Param {
+                name: add.name.name.clone(),
+                kind,
+                versions,
+                sources: base.sources.iter().map(|s| s.value.clone()).collect(),
+                span: add.name.span,
+            });
         }
     }
 
@@ -141,6 +264,7 @@ impl Checker<'_> {
             match self.param_value(file, &p.name.name, &v.value, kind, &mut assumed) {
                 Some(value) => out.push(ir::ParamVersion {
                     from: v.from.map(|(d, _)| d),
+                    from_assumed: v.from_assumed,
                     value,
                     assumed,
                     sources: v.sources.iter().map(|s| s.value.clone()).collect(),

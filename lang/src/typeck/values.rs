@@ -349,9 +349,27 @@ impl Checker<'_> {
         let default = self.expr_of(&scope, &r.default.value, ty, &what);
         let mut exceptions = Vec::new();
         let mut ok = default.is_some();
+        // The conditions as written, each `else when` arm's guarded below by those above it.
+        let mut written: Vec<ir::Expr> = Vec::new();
+        let mut shadowed = Vec::new();
         for e in &r.exceptions {
             let when = self.condition(&scope, &e.when);
             let value = self.expr_of(&scope, &e.arm.value, ty, &what);
+            if let Some(when) = &when {
+                written.push(when.clone());
+            }
+            let when = match when {
+                Some(when) if e.ordered && ok => {
+                    let above = written.len().saturating_sub(1);
+                    let guarded = first_match(when, written.get(..above).unwrap_or(&[]));
+                    shadowed.push(self.is_shadowed(file, &r.name.name, e, &written, &guarded));
+                    Some(guarded)
+                }
+                other => {
+                    shadowed.push(false);
+                    other
+                }
+            };
             match (when, value) {
                 (Some(when), Some(value)) => exceptions.push(ir::RuleException {
                     when,
@@ -364,12 +382,39 @@ impl Checker<'_> {
             }
         }
         if ok {
-            self.check_exceptions(file, &r.name.name, &exceptions);
+            self.check_exceptions(file, &r.name.name, &exceptions, &shadowed);
         }
         if let (true, Some(default), Some(slot)) = (ok, default, self.slots.get_mut(v)) {
             slot.sources.extend(r.default.sources.iter().map(|s| s.value.clone()));
             slot.body = Some(ir::Body::Rule { default, exceptions });
         }
+    }
+
+    /// Whether an `else when` arm is reached by no claim because the arms above take every
+    /// claim it matches (its own condition satisfiable, its guarded one not): warned about.
+    fn is_shadowed(
+        &mut self,
+        file: usize,
+        rule: &str,
+        arm: &ast::Exception,
+        written: &[ir::Expr],
+        guarded: &ir::Expr,
+    ) -> bool {
+        let Some(own) = written.last() else { return false };
+        if !self.provably_never(own) && self.provably_never(guarded) {
+            self.report(
+                Problem::warning(
+                    Code::RuleShadowedArm,
+                    file,
+                    arm.when.span,
+                    format!("this arm of `{rule}` is never reached"),
+                )
+                .label("every claim it matches is taken by an arm above")
+                .help("move it above the arm that covers it, or remove it"),
+            );
+            return true;
+        }
+        false
     }
 
     /// The text of a span of a merged file, with runs of whitespace made single spaces.
@@ -753,4 +798,21 @@ fn free_names(e: &ast::Expr, bound: &mut Vec<String>, out: &mut Vec<String>) {
             free_names(b, bound, out);
         }
     }
+}
+
+/// `when` guarded by `not` of each condition above it: the arm of a first match.
+fn first_match(when: ir::Expr, above: &[ir::Expr]) -> ir::Expr {
+    above.iter().fold(when, |guarded, earlier| {
+        let span = guarded.span;
+        let not = ir::Expr {
+            kind: ir::ExprKind::Not(Box::new(earlier.clone())),
+            ty: Type::Bool,
+            span: earlier.span,
+        };
+        ir::Expr {
+            kind: ir::ExprKind::Binary(ir::BinOp::And, Box::new(guarded), Box::new(not)),
+            ty: Type::Bool,
+            span,
+        }
+    })
 }
