@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::date::Date;
+use crate::date::{Date, DateUnit};
 use crate::span::Span;
 
 /// One parsed `.settle` file.
@@ -437,6 +437,8 @@ pub enum ExprKind {
     Set(Vec<Expr>),
     /// `(expr)`
     Paren(Box<Expr>),
+    /// `3 days`, `n months`: a length of time (after `date +` or `date -`).
+    Duration(Box<Expr>, DateUnit),
 }
 
 /// Prefix operators.

@@ -123,6 +123,8 @@ codes! {
     TypeNotAScale => "settle::type::not_a_scale",
     TypeNotAFold => "settle::type::not_a_fold",
     TypeNotAValue => "settle::type::not_a_value",
+    TypeDuration => "settle::type::duration",
+    TypeRound => "settle::type::round",
     TableMissingKeys => "settle::table::missing_keys",
     TableDuplicateKey => "settle::table::duplicate_key",
     TableUselessWildcard => "settle::table::useless_wildcard",

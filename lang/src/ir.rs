@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
+pub use crate::date::{DatePart, DateUnit};
+
 use crate::date::Date;
 use crate::span::Span;
 
@@ -495,6 +497,23 @@ pub enum ExprKind {
     },
     /// In a test expectation: a value of one of the test's claims.
     ClaimValue(usize, ClaimPart),
+    /// `date + n days`, `date - n months`: the date moved by a whole number of days or
+    /// calendar months (the amount already negated for `-`); beyond 0001-01-01 to 9999-12-31
+    /// is an overflow.
+    Shift(Box<Expr>, Box<Expr>, DateUnit),
+    /// `year(d)`, `month(d)`, `day(d)`: an `int`.
+    DatePart(DatePart, Box<Expr>),
+    /// `years_between(from, to)`: whole years, an `int` ([`Date::years_between`]).
+    YearsBetween(Box<Expr>, Box<Expr>),
+    /// `round(x, unit)`: money rounded to a multiple of `unit` fen by `mode`.
+    Round {
+        /// The amount.
+        value: Box<Expr>,
+        /// The unit in fen: 1 (`fen`), 10 (`jiao`), 100 (`yuan`), 1,000 (`10`), ...
+        unit: i64,
+        /// The rounding mode: the one written, else the policy's.
+        mode: Rounding,
+    },
 }
 
 /// Binary operators. Arithmetic keeps units: money results are rounded to the fen by the
@@ -550,9 +569,11 @@ impl Expr {
             | ExprKind::Neg(e)
             | ExprKind::Not(e)
             | ExprKind::Abs(e)
-            | ExprKind::In(e, _) => f(e),
+            | ExprKind::In(e, _)
+            | ExprKind::DatePart(_, e)
+            | ExprKind::Round { value: e, .. } => f(e),
             ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => es.iter().for_each(f),
-            ExprKind::Binary(_, a, b) => {
+            ExprKind::Binary(_, a, b) | ExprKind::Shift(a, b, _) | ExprKind::YearsBetween(a, b) => {
                 f(a);
                 f(b);
             }

@@ -189,6 +189,13 @@ fn rounds_away(mode: Rounding, twice_rem: u128, d_abs: u128, q_is_odd: bool) -> 
     }
 }
 
+/// Money rounded by `mode` to a multiple of `unit` fen (`round(x, 10)`: 1,000 fen).
+pub fn money_round_to(m: Decimal, unit: i64, mode: Rounding) -> Arith<Decimal> {
+    let unit = i128::from(unit);
+    let units = divide(fen(m), unit, mode)?;
+    money_from_fen(units.checked_mul(unit).ok_or(ArithError::Overflow)?)
+}
+
 /// `money + money` or `money - money`.
 pub fn money_add(a: Decimal, b: Decimal, negate_b: bool) -> Arith<Decimal> {
     let (a, b) = (fen(a), fen(b));

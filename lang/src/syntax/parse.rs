@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 
 use super::token::{Tok, Token, WordKind, check_tokens, tokenize, word_kind};
 use crate::ast::*;
-use crate::date::{Date, valid_month_day};
+use crate::date::{Date, DateUnit, valid_month_day};
 use crate::diagnostic::{Code, FileId, Problem};
 use crate::span::Span;
 
@@ -495,7 +495,8 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         | Rule::mul
         | Rule::div
         | Rule::member
-        | Rule::index => Operator,
+        | Rule::index
+        | Rule::duration => Operator,
         _ => return None,
     })
 }
@@ -545,7 +546,7 @@ fn pratt() -> &'static PrattParser<Rule> {
             .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
             .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
             .op(Op::prefix(Rule::neg))
-            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index))
+            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index) | Op::postfix(Rule::duration))
     })
 }
 
@@ -1140,6 +1141,13 @@ impl Builder<'_> {
                         Some(id) => ExprKind::Member(Box::new(lhs), self.ident(id, base)),
                         None => return lhs,
                     },
+                    Rule::duration => {
+                        let unit = match kids(op).next().map(|k| k.as_rule()) {
+                            Some(Rule::k_months) => DateUnit::Months,
+                            _ => DateUnit::Days,
+                        };
+                        ExprKind::Duration(Box::new(lhs), unit)
+                    }
                     _ => ExprKind::Index(
                         Box::new(lhs),
                         kids(op).map(|e| self.expr(e, base)).collect(),

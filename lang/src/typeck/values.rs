@@ -747,7 +747,9 @@ fn free_names(e: &ast::Expr, bound: &mut Vec<String>, out: &mut Vec<String>) {
             free_names(a, bound, out);
             free_names(b, bound, out);
         }
-        ExprKind::Unary(_, x) | ExprKind::Paren(x) => free_names(x, bound, out),
+        ExprKind::Unary(_, x) | ExprKind::Paren(x) | ExprKind::Duration(x, _) => {
+            free_names(x, bound, out)
+        }
         ExprKind::Binary(_, a, b) => {
             free_names(a, bound, out);
             free_names(b, bound, out);
