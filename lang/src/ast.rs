@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 
 use crate::date::{Date, DateUnit};
+pub use crate::ir::Window;
 use crate::span::Span;
 
 /// One parsed `.settle` file.
@@ -157,6 +158,8 @@ impl TypeExpr {
 pub struct YearlyDecl {
     /// The accumulator's name.
     pub name: Ident,
+    /// Which earlier claims it folds: `yearly` or `lifetime`.
+    pub window: Window,
     /// An optional type annotation.
     pub ty: Option<TypeExpr>,
     /// The fold, a call such as `sum(basic.pay)`.

@@ -278,11 +278,33 @@ pub enum FoldKind {
     Max,
 }
 
-/// A year-to-date accumulator, per member and medical year.
+/// Which earlier claims of the member an accumulator folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Window {
+    /// `yearly`: the claims of the same medical year; back to zero when the year turns.
+    #[default]
+    Year,
+    /// `lifetime`: every earlier claim of the member; never reset.
+    Lifetime,
+}
+
+impl Window {
+    /// The keyword that declares it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Window::Year => "yearly",
+            Window::Lifetime => "lifetime",
+        }
+    }
+}
+
+/// An accumulator over a member's earlier claims: of the medical year, or of a lifetime.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accumulator {
     /// Its name.
     pub name: String,
+    /// Which earlier claims it folds.
+    pub window: Window,
     /// Its type.
     pub ty: Type,
     /// The fold.

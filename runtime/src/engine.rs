@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
-use settle_lang::ir::{FoldKind, Policy, Type};
+use settle_lang::ir::{FoldKind, Policy, Type, Window};
 
 use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
@@ -409,7 +409,7 @@ impl Engine {
         let mut k = 0;
         for member in members {
             // A new member starts from nothing; the medical year's bounds stay.
-            self.reset(&mut state);
+            self.reset(&mut state, true);
             for &(date, _) in member.iter() {
                 match row(k) {
                     Some(fields) => {
@@ -458,15 +458,25 @@ impl Engine {
         }
     }
 
-    /// Start a new medical year: every accumulator back to zero, unseen.
-    fn reset(&self, running: &mut Running) {
+    /// Accumulators back to zero, unseen: every one for a new member (`member`), only the
+    /// medical year's (`yearly`) when the year turns; `lifetime` ones never reset within a
+    /// member.
+    fn reset(&self, running: &mut Running, member: bool) {
+        let windows = self.policy.accumulators.iter().map(|a| member || a.window == Window::Year);
         if let Some(frame) = &mut running.frame {
-            frame.accs.iter_mut().for_each(|a| *a = 0);
-            frame.seen.iter_mut().for_each(|a| *a = 0);
+            for ((acc, seen), reset) in frame.accs.iter_mut().zip(&mut frame.seen).zip(windows) {
+                if reset {
+                    (*acc, *seen) = (0, 0);
+                }
+            }
         } else {
-            running.values.clear();
-            running.values.extend(self.policy.accumulators.iter().map(|a| zero(a.ty)));
-            running.seen.iter_mut().for_each(|s| *s = false);
+            let accs = self.policy.accumulators.iter();
+            let slots = running.values.iter_mut().zip(&mut running.seen);
+            for ((acc, (value, seen)), reset) in accs.zip(slots).zip(windows) {
+                if reset {
+                    (*value, *seen) = (zero(acc.ty), false);
+                }
+            }
         }
     }
 
@@ -596,6 +606,7 @@ impl Engine {
                         settling_order((d, e), || (id(a).as_bytes(), id(b).as_bytes()), (a, b))
                     });
                     state.year_start = None;
+                    self.reset(&mut state, true);
                     for &(date, i) in member.iter() {
                         done.push(match (claim(i), &self.code, row(i)) {
                             (Some(c), Some(code), Some(fields)) => {
@@ -749,7 +760,7 @@ impl Engine {
         if !inside {
             let start = self.policy.year_start;
             let year = date.year_start(start);
-            self.reset(state);
+            self.reset(state, false);
             state.year_start = Some(year);
             // A medical year has at most 366 days: 366 days on is in the next one.
             state.year_end = Date(year.0.saturating_add(366)).year_start(start);

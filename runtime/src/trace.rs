@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use serde::Serialize;
-use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind};
+use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind, Window};
 
 use crate::engine::{Claim, Engine, Outcome};
 use crate::field::format_value;
@@ -157,7 +157,14 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                 .accumulators
                 .iter()
                 .zip(s.accumulators(policy))
-                .map(|(a, v)| Named { name: a.name.clone(), value: format_value(policy, a.ty, &v) })
+                .map(|(a, v)| Named {
+                    // A yearly total spans the medical year shown above; a lifetime one says so.
+                    name: match a.window {
+                        Window::Year => a.name.clone(),
+                        Window::Lifetime => format!("{} (lifetime)", a.name),
+                    },
+                    value: format_value(policy, a.ty, &v),
+                })
                 .collect();
             let balance = policy.balance.as_ref().map(|b| {
                 let parts: Vec<String> = b

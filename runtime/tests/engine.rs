@@ -367,6 +367,65 @@ fn accumulators_reset_when_the_medical_year_turns() {
     assert_eq!(value(1), "200.00", "a new year: a first admission again");
 }
 
+/// A policy counting a member's claims over the medical year and over a lifetime.
+const WINDOWS: &str = "policy windows
+input claim { id: text, member: text, date: date, total: money }
+yearly this_year: int = count()
+lifetime ever: int = count()
+lifetime paid: money = sum(s.pay)
+stage s (pay: money) { pay = claim.total * 50% }
+stage p (rest: money) { rest = claim.total - s.pay }
+balance claim.total = s.pay + p.rest
+";
+
+#[test]
+fn lifetime_totals_survive_the_year_and_not_the_member() {
+    let policy = load_str("windows.settle", WINDOWS).expect("checks");
+    let csv = "id,member,date,total\n\
+               a,m1,2021-12-30,100\n\
+               b,m1,2022-01-02,100\n\
+               c,m2,2022-01-03,100\n\
+               d,m1,2023-06-01,100\n";
+    let engines = [
+        Engine::reference(policy.clone()),
+        Engine::new(policy.clone()),
+        Engine::compiled(policy.clone()).expect("compiles"),
+    ];
+    let (year, ever, paid) = (0, 1, 2);
+    for engine in &engines {
+        let rows = read(engine, csv);
+        let outcomes = settle_rows(engine, &rows);
+        let acc = |i: usize, a: usize| match &outcomes[i] {
+            Some(Ok(s)) => s.accumulator(engine.policy(), a).expect("accumulator").to_string(),
+            other => panic!("{other:?}"),
+        };
+        let seen: Vec<[String; 3]> =
+            (0..4).map(|i| [acc(i, year), acc(i, ever), acc(i, paid)]).collect();
+        assert_eq!(
+            seen,
+            [
+                ["0", "0", "0.00"].map(String::from),
+                ["0", "1", "50.00"].map(String::from),
+                ["0", "0", "0.00"].map(String::from),
+                ["0", "2", "100.00"].map(String::from),
+            ],
+            "{:?}",
+            engine.backend()
+        );
+        // One claim at a time with saved state, across the year turn, as at a counter.
+        let m1 = claims(&rows);
+        let mut state = MemberState::default();
+        for claim in m1.iter().filter(|c| &*engine.member_of(c) == "m1") {
+            let saved = serde_json::to_string(&state).expect("serializes");
+            state = serde_json::from_str(&saved).expect("deserializes");
+            assert!(engine.settle_one(claim, &mut state).is_ok());
+        }
+        let ever_after: Vec<&str> =
+            state.accumulators.iter().map(|(_, a)| a.value.as_str()).collect();
+        assert_eq!(ever_after, ["1", "3", "150.00"]);
+    }
+}
+
 fn read_dezhou(engine: &Engine, body: &str) -> Vec<Row> {
     let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{body}");
     io::read_csv(engine.policy(), csv.as_bytes(), "claims.csv").expect("read")

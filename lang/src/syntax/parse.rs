@@ -513,7 +513,9 @@ fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
         "dated" => "name the date field that decides the parameters: `dated by claim.date`",
         "enum" => "an enum lists its variants in braces: `enum Level { level1, level2 }`",
         "input" | "record" => "declare fields as `name: type`, one per line, inside braces",
-        "yearly" => "an accumulator reads `yearly name = sum(stage.output) where condition`",
+        "yearly" | "lifetime" => {
+            "an accumulator reads `yearly name = sum(stage.output) where condition` (or `lifetime ...`)"
+        }
         "param" => {
             "a parameter reads `param name: type = value` or has dated lines \
              `from 2021-07-01 value`; tables are `{ key: value }`, scales `{ 0 .. 100: 50% }`"
@@ -583,6 +585,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_list
             | Rule::k_of
             | Rule::k_yearly
+            | Rule::k_lifetime
             | Rule::k_param
             | Rule::k_scale
             | Rule::k_from
@@ -643,6 +646,8 @@ impl Builder<'_> {
     fn item(&self, pair: P<'_>, base: usize) -> Option<Item> {
         let span = self.span(&pair, base);
         let rule = pair.as_rule();
+        let lifetime =
+            pair.clone().into_inner().next().map(|k| k.as_rule()) == Some(Rule::k_lifetime);
         let mut inner = kids(pair);
         Some(match rule {
             Rule::policy_decl => {
@@ -694,6 +699,7 @@ impl Builder<'_> {
                 if rule == Rule::input_decl { Item::Input(decl) } else { Item::Record(decl) }
             }
             Rule::yearly_decl => {
+                let window = if lifetime { Window::Lifetime } else { Window::Year };
                 let name = self.ident(inner.next()?, base);
                 let mut ty = None;
                 let mut fold = None;
@@ -706,7 +712,7 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Item::Yearly(YearlyDecl { name, ty, fold: fold?, filter, span })
+                Item::Yearly(YearlyDecl { name, window, ty, fold: fold?, filter, span })
             }
             Rule::param_decl => Item::Param(self.param(inner, base, span)?),
             Rule::let_decl => Item::Let(self.let_decl(inner, base, span)?),

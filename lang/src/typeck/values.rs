@@ -333,6 +333,7 @@ impl Checker<'_> {
         if let Some(slot) = self.accs.get_mut(a) {
             slot.def = Some(ir::Accumulator {
                 name: y.name.name.clone(),
+                window: y.window,
                 ty,
                 fold,
                 value,

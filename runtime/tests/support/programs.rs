@@ -438,14 +438,15 @@ impl Gen {
         // Accumulators read values of earlier claims; their types are declared.
         let accs = self.rng.below(3);
         for i in 0..accs {
+            let window = self.pick(&["yearly", "lifetime"]);
             let _ = writeln!(
                 s,
-                "yearly seen_{i}: int = count() where claim.total > {}",
+                "{window} seen_{i}: int = count() where claim.total > {}",
                 self.money_literal()
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let _ = writeln!(s, "yearly paid: money = sum(s0.pay)");
+        let _ = writeln!(s, "{} paid: money = sum(s0.pay)", self.pick(&["yearly", "lifetime"]));
         scope.names.push(("paid".into(), T::Money));
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
