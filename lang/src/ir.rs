@@ -286,6 +286,10 @@ pub enum Window {
     Year,
     /// `lifetime`: every earlier claim of the member; never reset.
     Lifetime,
+    /// `monthly`: the claims of the same calendar month.
+    Month,
+    /// `quarterly`: the claims of the same calendar quarter (January to March, ...).
+    Quarter,
 }
 
 impl Window {
@@ -294,6 +298,19 @@ impl Window {
         match self {
             Window::Year => "yearly",
             Window::Lifetime => "lifetime",
+            Window::Month => "monthly",
+            Window::Quarter => "quarterly",
+        }
+    }
+
+    /// The first day of the calendar month or quarter holding `date`; `None` for the medical
+    /// year (whose start the policy's `year starts` decides) and a lifetime.
+    pub fn period_start(self, date: Date) -> Option<Date> {
+        let (year, month, _) = date.ymd();
+        match self {
+            Window::Month => Date::from_ymd(year, month, 1),
+            Window::Quarter => Date::from_ymd(year, (month - 1) / 3 * 3 + 1, 1),
+            Window::Year | Window::Lifetime => None,
         }
     }
 }

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
-use settle_lang::ir::{FoldKind, Policy, Type, Window};
+use settle_lang::ir::{Accumulator, FoldKind, Policy, Type, Window};
 
 use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
@@ -273,6 +273,10 @@ pub struct MemberState {
     /// The first day (`YYYY-MM-DD`) of the medical year the state belongs to; `None` before any
     /// claim.
     pub year_start: Option<String>,
+    /// The date (`YYYY-MM-DD`) of the member's last claim, which decides whether `monthly` and
+    /// `quarterly` totals carry on; `None` before any claim.
+    #[serde(default)]
+    pub last_claim: Option<String>,
     /// Each accumulator by name.
     pub accumulators: Vec<(String, AccState)>,
 }
@@ -284,6 +288,9 @@ pub(crate) struct Running {
     year_start: Option<Date>,
     /// The first day after the medical year that starts on `year_start`.
     year_end: Date,
+    /// The date of the member's last claim: a claim in another calendar month or quarter starts
+    /// the `monthly` or `quarterly` totals again.
+    last: Option<Date>,
     values: Vec<Value>,
     seen: Vec<bool>,
     /// Scratch: the parameter versions in force for the claim being settled.
@@ -409,7 +416,7 @@ impl Engine {
         let mut k = 0;
         for member in members {
             // A new member starts from nothing; the medical year's bounds stay.
-            self.reset(&mut state, true);
+            self.new_member(&mut state);
             for &(date, _) in member.iter() {
                 match row(k) {
                     Some(fields) => {
@@ -451,6 +458,7 @@ impl Engine {
         Running {
             year_start: None,
             year_end: Date(0),
+            last: None,
             values: self.policy.accumulators.iter().take(accs).map(|a| zero(a.ty)).collect(),
             seen: vec![false; accs],
             versions: Vec::new(),
@@ -458,11 +466,15 @@ impl Engine {
         }
     }
 
-    /// Accumulators back to zero, unseen: every one for a new member (`member`), only the
-    /// medical year's (`yearly`) when the year turns; `lifetime` ones never reset within a
-    /// member.
-    fn reset(&self, running: &mut Running, member: bool) {
-        let windows = self.policy.accumulators.iter().map(|a| member || a.window == Window::Year);
+    /// A new member: every accumulator back to zero, unseen, and no last claim.
+    fn new_member(&self, running: &mut Running) {
+        self.reset(running, |_| true);
+        running.last = None;
+    }
+
+    /// The accumulators `which` picks back to zero, unseen.
+    fn reset(&self, running: &mut Running, which: impl Fn(&Accumulator) -> bool) {
+        let windows = self.policy.accumulators.iter().map(which);
         if let Some(frame) = &mut running.frame {
             for ((acc, seen), reset) in frame.accs.iter_mut().zip(&mut frame.seen).zip(windows) {
                 if reset {
@@ -606,7 +618,7 @@ impl Engine {
                         settling_order((d, e), || (id(a).as_bytes(), id(b).as_bytes()), (a, b))
                     });
                     state.year_start = None;
-                    self.reset(&mut state, true);
+                    self.new_member(&mut state);
                     for &(date, i) in member.iter() {
                         done.push(match (claim(i), &self.code, row(i)) {
                             (Some(c), Some(code), Some(fields)) => {
@@ -702,6 +714,7 @@ impl Engine {
         if let Some(start) = running.year_start {
             running.year_end = Date(start.0.saturating_add(366)).year_start(self.policy.year_start);
         }
+        running.last = state.last_claim.as_deref().and_then(Date::parse);
         for (i, acc) in self.policy.accumulators.iter().enumerate() {
             let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
                 continue;
@@ -731,6 +744,7 @@ impl Engine {
     fn save(&self, running: &Running) -> Result<MemberState, ClaimError> {
         Ok(MemberState {
             year_start: running.year_start.map(|d| d.to_string()),
+            last_claim: running.last.map(|d| d.to_string()),
             accumulators: self
                 .policy
                 .accumulators
@@ -754,13 +768,21 @@ impl Engine {
         self.policy.values.len() + self.policy.accumulators.len()
     }
 
-    /// Start the medical year of `date` unless the state is in it already.
+    /// Start the medical year of `date` unless the state is in it already, and the calendar
+    /// month and quarter of `date` for `monthly` and `quarterly` totals unless the last claim
+    /// was in them; `lifetime` totals carry on.
     fn enter_year(&self, date: Date, state: &mut Running) {
+        let last = state.last;
+        self.reset(state, |a| {
+            a.window.period_start(date).is_some()
+                && last.and_then(|l| a.window.period_start(l)) != a.window.period_start(date)
+        });
+        state.last = Some(date);
         let inside = state.year_start.is_some_and(|s| s <= date && date < state.year_end);
         if !inside {
             let start = self.policy.year_start;
             let year = date.year_start(start);
-            self.reset(state, false);
+            self.reset(state, |a| a.window == Window::Year);
             state.year_start = Some(year);
             // A medical year has at most 366 days: 366 days on is in the next one.
             state.year_end = Date(year.0.saturating_add(366)).year_start(start);

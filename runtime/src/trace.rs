@@ -158,10 +158,16 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                 .iter()
                 .zip(s.accumulators(policy))
                 .map(|(a, v)| Named {
-                    // A yearly total spans the medical year shown above; a lifetime one says so.
-                    name: match a.window {
-                        Window::Year => a.name.clone(),
-                        Window::Lifetime => format!("{} (lifetime)", a.name),
+                    // A yearly total spans the medical year shown above; the others say what
+                    // they span.
+                    name: match (a.window, a.window.period_start(date)) {
+                        (Window::Year, _) => a.name.clone(),
+                        (Window::Month | Window::Quarter, Some(from)) => {
+                            format!("{} ({} from {from})", a.name, a.window.keyword())
+                        }
+                        (Window::Lifetime | Window::Month | Window::Quarter, _) => {
+                            format!("{} ({})", a.name, a.window.keyword())
+                        }
                     },
                     value: format_value(policy, a.ty, &v),
                 })

@@ -513,7 +513,7 @@ fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
         "dated" => "name the date field that decides the parameters: `dated by claim.date`",
         "enum" => "an enum lists its variants in braces: `enum Level { level1, level2 }`",
         "input" | "record" => "declare fields as `name: type`, one per line, inside braces",
-        "yearly" | "lifetime" => {
+        "yearly" | "lifetime" | "monthly" | "quarterly" => {
             "an accumulator reads `yearly name = sum(stage.output) where condition` (or `lifetime ...`)"
         }
         "param" => {
@@ -586,6 +586,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_of
             | Rule::k_yearly
             | Rule::k_lifetime
+            | Rule::k_monthly
+            | Rule::k_quarterly
             | Rule::k_param
             | Rule::k_scale
             | Rule::k_from
@@ -646,8 +648,12 @@ impl Builder<'_> {
     fn item(&self, pair: P<'_>, base: usize) -> Option<Item> {
         let span = self.span(&pair, base);
         let rule = pair.as_rule();
-        let lifetime =
-            pair.clone().into_inner().next().map(|k| k.as_rule()) == Some(Rule::k_lifetime);
+        let window = match pair.clone().into_inner().next().map(|k| k.as_rule()) {
+            Some(Rule::k_lifetime) => Window::Lifetime,
+            Some(Rule::k_monthly) => Window::Month,
+            Some(Rule::k_quarterly) => Window::Quarter,
+            _ => Window::Year,
+        };
         let mut inner = kids(pair);
         Some(match rule {
             Rule::policy_decl => {
@@ -699,7 +705,6 @@ impl Builder<'_> {
                 if rule == Rule::input_decl { Item::Input(decl) } else { Item::Record(decl) }
             }
             Rule::yearly_decl => {
-                let window = if lifetime { Window::Lifetime } else { Window::Year };
                 let name = self.ident(inner.next()?, base);
                 let mut ty = None;
                 let mut fold = None;

@@ -438,7 +438,7 @@ impl Gen {
         // Accumulators read values of earlier claims; their types are declared.
         let accs = self.rng.below(3);
         for i in 0..accs {
-            let window = self.pick(&["yearly", "lifetime"]);
+            let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
             let _ = writeln!(
                 s,
                 "{window} seen_{i}: int = count() where claim.total > {}",
@@ -446,7 +446,11 @@ impl Gen {
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let _ = writeln!(s, "{} paid: money = sum(s0.pay)", self.pick(&["yearly", "lifetime"]));
+        let _ = writeln!(
+            s,
+            "{} paid: money = sum(s0.pay)",
+            self.pick(&["yearly", "lifetime", "monthly", "quarterly"])
+        );
         scope.names.push(("paid".into(), T::Money));
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
