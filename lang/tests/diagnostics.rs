@@ -1287,6 +1287,16 @@ let share = round(claim.self_paid / claim.total, fen)
     )
 );
 
+case!(
+    monthly_count_declared_as_money,
+    TypeMismatch,
+    with_chain(
+        "
+monthly visits: money = count()
+"
+    )
+);
+
 #[test]
 fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");

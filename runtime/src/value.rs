@@ -298,6 +298,23 @@ mod tests {
     }
 
     #[test]
+    fn rounding_to_a_unit() {
+        let to = |m: &str, unit, mode| money_round_to(d(m), unit, mode);
+        assert_eq!(to("1234.50", 1_000, Rounding::HalfUp), Ok(d("1230.00")));
+        assert_eq!(to("1235.00", 1_000, Rounding::HalfEven), Ok(d("1240.00")));
+        assert_eq!(to("1225.00", 1_000, Rounding::HalfEven), Ok(d("1220.00")));
+        assert_eq!(to("-12.34", 10, Rounding::Up), Ok(d("-12.40")));
+        assert_eq!(to("12.35", 10, Rounding::Down), Ok(d("12.30")));
+        assert_eq!(to("3706.50", 1_000, Rounding::HalfUp), Ok(d("3710.00")));
+        assert_eq!(to("999999999999999.99", 100, Rounding::Up), Ok(d("1000000000000000.00")));
+        assert_eq!(
+            to("999999999999999.99", 300, Rounding::Up),
+            Err(ArithError::Overflow),
+            "beyond 10^15 yuan once rounded up"
+        );
+    }
+
+    #[test]
     fn quotients() {
         assert_eq!(money_over_money(d("1"), d("3"), Rounding::HalfUp), Ok(d("0.333333")));
         assert_eq!(money_over_rate(d("100"), d("0.3"), Rounding::HalfUp), Ok(d("333.33")));

@@ -317,7 +317,11 @@ impl Checker<'_> {
                         format!("`count()` is an `int`, not `{name}`"),
                     )
                     .label("counts claims")
-                    .help(format!("declare it as `yearly {}: int`", y.name.name)),
+                    .help(format!(
+                        "declare it as `{} {}: int`",
+                        y.window.keyword(),
+                        y.name.name
+                    )),
                 );
                 return;
             }
