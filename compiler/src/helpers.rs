@@ -48,13 +48,7 @@ pub extern "C" fn fallback(
 /// passes it (0 half up, 1 half even, 2 down, 3 up). Writes the result to `out` and returns 0,
 /// or returns 1 when the result does not fit in 64 bits, 2 when `d` is zero.
 pub extern "C" fn muldiv(x: i64, y: i64, d: i64, mode: i64, out: *mut i64) -> i64 {
-    let mode = match mode {
-        0 => Rounding::HalfUp,
-        1 => Rounding::HalfEven,
-        2 => Rounding::Down,
-        _ => Rounding::Up,
-    };
-    match kernel::muldiv(x, y, d, mode) {
+    match kernel::muldiv(x, y, d, rounding(mode)) {
         Ok(v) => {
             // SAFETY: the compiled code passes a pointer to a stack slot of its own frame.
             unsafe { out.write(v) };
@@ -62,6 +56,44 @@ pub extern "C" fn muldiv(x: i64, y: i64, d: i64, mode: i64, out: *mut i64) -> i6
         }
         Err(ArithError::Overflow) => 1,
         Err(ArithError::DivisionByZero) => 2,
+    }
+}
+
+/// `x` rounded to a multiple of `unit` by the kernel ([`kernel::round_to`]), the mode coded
+/// as for [`muldiv`]; `_unused` keeps the helpers' one signature. Writes the result to `out`
+/// and returns 0, or returns 1 when it is beyond the money bound.
+pub extern "C" fn round_to(x: i64, unit: i64, mode: i64, _unused: i64, out: *mut i64) -> i64 {
+    match kernel::round_to(x, unit, rounding(mode)) {
+        Ok(v) => {
+            // SAFETY: the compiled code passes a pointer to a stack slot of its own frame.
+            unsafe { out.write(v) };
+            0
+        }
+        Err(_) => 1,
+    }
+}
+
+/// Calendar operation `op` ([`kernel::Calendar::code`]) on `x` and `y` by the kernel
+/// ([`kernel::calendar`]); `_unused` keeps the helpers' one signature. Writes the result to
+/// `out` and returns 0, or returns 1 when a date leaves the calendar's range (or `op` is no
+/// operation, which the translator never emits).
+pub extern "C" fn calendar(op: i64, x: i64, y: i64, _unused: i64, out: *mut i64) -> i64 {
+    match kernel::Calendar::from_code(op).map(|op| kernel::calendar(op, x, y)) {
+        Some(Ok(v)) => {
+            // SAFETY: the compiled code passes a pointer to a stack slot of its own frame.
+            unsafe { out.write(v) };
+            0
+        }
+        _ => 1,
+    }
+}
+
+fn rounding(mode: i64) -> Rounding {
+    match mode {
+        0 => Rounding::HalfUp,
+        1 => Rounding::HalfEven,
+        2 => Rounding::Down,
+        _ => Rounding::Up,
     }
 }
 

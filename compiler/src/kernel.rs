@@ -6,7 +6,8 @@
 //! differential tests compare two independent implementations.
 
 use rust_decimal::Decimal;
-use settle_lang::ir::Rounding;
+use settle_lang::date::Date;
+use settle_lang::ir::{DatePart, DateUnit, Rounding};
 
 /// The bounds and scales, from the language's one table of them ([`settle_lang::limits`]).
 pub use settle_lang::limits::{MILLION, MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS, limit};
@@ -109,9 +110,100 @@ pub fn muldiv(x: i64, y: i64, d: i64, mode: Rounding) -> Result<i64, ArithError>
     i64::try_from(q).map_err(|_| ArithError::Overflow)
 }
 
+/// `x` rounded by `mode` to a multiple of `unit` (`round(x, 10)`: `unit` is 1,000 fen): the
+/// quotient rounded by [`muldiv`], times the unit; an overflow beyond the money bound.
+#[inline]
+pub fn round_to(x: i64, unit: i64, mode: Rounding) -> Result<i64, ArithError> {
+    muldiv(x, 1, unit, mode)?
+        .checked_mul(unit)
+        .filter(|v| v.unsigned_abs() <= MONEY_LIMIT_FEN.unsigned_abs())
+        .ok_or(ArithError::Overflow)
+}
+
+/// A calendar operation on days since 1970-01-01 ([`Date`]'s arithmetic, written once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calendar {
+    /// The date `y` days or months after `x`.
+    Shift(DateUnit),
+    /// The year, month or day of `x`.
+    Part(DatePart),
+    /// Whole years from `x` to `y`.
+    YearsBetween,
+}
+
+impl Calendar {
+    /// Every operation, each at the index of its [`Calendar::code`].
+    pub const ALL: [Calendar; 6] = [
+        Calendar::Shift(DateUnit::Days),
+        Calendar::Shift(DateUnit::Months),
+        Calendar::Part(DatePart::Year),
+        Calendar::Part(DatePart::Month),
+        Calendar::Part(DatePart::Day),
+        Calendar::YearsBetween,
+    ];
+
+    /// The operation's number, as compiled code passes it to its helper.
+    pub fn code(self) -> i64 {
+        Calendar::ALL.iter().position(|c| *c == self).map_or(-1, |i| i as i64)
+    }
+
+    /// The operation of a number from [`Calendar::code`].
+    pub fn from_code(code: i64) -> Option<Calendar> {
+        Calendar::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+}
+
+/// Apply a calendar operation to days `x` (and `y`: a number of days or months, or a second
+/// date); an overflow when a date leaves 0001-01-01 to 9999-12-31.
+pub fn calendar(op: Calendar, x: i64, y: i64) -> Result<i64, ArithError> {
+    let day = |d: i64| {
+        i32::try_from(d)
+            .ok()
+            .map(Date)
+            .filter(|d| (Date::MIN..=Date::MAX).contains(d))
+            .ok_or(ArithError::Overflow)
+    };
+    Ok(match op {
+        Calendar::Shift(unit) => i64::from(day(x)?.shift(y, unit).ok_or(ArithError::Overflow)?.0),
+        Calendar::Part(part) => day(x)?.part(part),
+        Calendar::YearsBetween => day(x)?.years_between(day(y)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_to_a_unit() {
+        // 1,234.50 yuan to 10 yuan, to the yuan, to the jiao.
+        assert_eq!(round_to(123_450, 1_000, Rounding::HalfUp), Ok(123_000));
+        assert_eq!(round_to(123_500, 1_000, Rounding::HalfUp), Ok(124_000));
+        assert_eq!(round_to(123_500, 1_000, Rounding::HalfEven), Ok(124_000));
+        assert_eq!(round_to(122_500, 1_000, Rounding::HalfEven), Ok(122_000));
+        assert_eq!(round_to(123_450, 100, Rounding::HalfUp), Ok(123_500));
+        assert_eq!(round_to(123_450, 100, Rounding::Down), Ok(123_400));
+        assert_eq!(round_to(-123_401, 10, Rounding::Up), Ok(-123_410));
+        assert_eq!(round_to(MONEY_LIMIT_FEN, 300, Rounding::Up), Err(ArithError::Overflow));
+        assert_eq!(round_to(MONEY_LIMIT_FEN, 100, Rounding::Up), Ok(MONEY_LIMIT_FEN));
+    }
+
+    #[test]
+    fn calendar_codes_round_trip() {
+        for op in Calendar::ALL {
+            assert_eq!(Calendar::from_code(op.code()), Some(op));
+        }
+        assert_eq!(Calendar::from_code(6), None);
+        assert_eq!(Calendar::from_code(-1), None);
+        assert_eq!(
+            calendar(Calendar::Shift(DateUnit::Days), i64::from(Date::MAX.0), 1),
+            Err(ArithError::Overflow)
+        );
+        assert_eq!(
+            calendar(Calendar::Part(DatePart::Year), i64::MAX, 0),
+            Err(ArithError::Overflow)
+        );
+    }
 
     #[test]
     fn rounding_modes_at_the_midpoint() {

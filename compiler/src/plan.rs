@@ -16,7 +16,7 @@ use settle_lang::ir::{
 };
 
 use crate::CompileError;
-use crate::kernel::{limit, money_fen, rate_millionths};
+use crate::kernel::{Calendar, limit, money_fen, rate_millionths};
 
 /// A policy lowered for the scaled backends.
 #[derive(Debug, Clone)]
@@ -186,6 +186,25 @@ pub enum Node {
     },
     /// An expression left to the engine's fallback, by index into [`Plan::fallbacks`].
     Fallback(usize),
+    /// A calendar operation ([`crate::kernel::calendar`]): `x` a day, `y` a number of days or
+    /// months, a second day, or 0; an overflow when a date leaves the calendar.
+    Calendar {
+        /// Which.
+        op: Calendar,
+        /// The date.
+        x: Box<Node>,
+        /// The length of time or second date.
+        y: Box<Node>,
+    },
+    /// Money rounded to a multiple of `unit` fen by `mode` ([`crate::kernel::round_to`]).
+    Round {
+        /// The amount.
+        x: Box<Node>,
+        /// The unit in fen (positive).
+        unit: i64,
+        /// The rounding mode written, else the policy's.
+        mode: Rounding,
+    },
 }
 
 /// A table key: its computation, its enum's number of variants, and its stride.
@@ -577,6 +596,23 @@ impl Lower<'_> {
                 }
                 Node::In(self.boxed(x)?, Set { words, at })
             }
+            ExprKind::Shift(d, n, unit) => {
+                Node::Calendar { op: Calendar::Shift(*unit), x: self.boxed(d)?, y: self.boxed(n)? }
+            }
+            ExprKind::DatePart(part, d) => Node::Calendar {
+                op: Calendar::Part(*part),
+                x: self.boxed(d)?,
+                y: Box::new(Node::Const(0)),
+            },
+            ExprKind::YearsBetween(a, b) => {
+                Node::Calendar { op: Calendar::YearsBetween, x: self.boxed(a)?, y: self.boxed(b)? }
+            }
+            ExprKind::Round { value, unit, mode } => {
+                if *unit <= 0 {
+                    return Err(CompileError::Codegen(format!("a rounding unit of {unit} fen")));
+                }
+                Node::Round { x: self.boxed(value)?, unit: *unit, mode: *mode }
+            }
             ExprKind::Fold { .. }
             | ExprKind::Quantifier { .. }
             | ExprKind::Local(_)
@@ -606,9 +642,10 @@ impl Lower<'_> {
             (BinOp::Add, Money, Money) | (BinOp::Add, Rate, Rate) | (BinOp::Add, Int, Int) => {
                 Arith::Add
             }
-            (BinOp::Sub, Money, Money) | (BinOp::Sub, Rate, Rate) | (BinOp::Sub, Int, Int) => {
-                Arith::Sub
-            }
+            (BinOp::Sub, Money, Money)
+            | (BinOp::Sub, Rate, Rate)
+            | (BinOp::Sub, Int, Int)
+            | (BinOp::Sub, Type::Date, Type::Date) => Arith::Sub,
             (BinOp::Mul, Money, Rate) | (BinOp::Mul, Rate, Money) | (BinOp::Mul, Rate, Rate) => {
                 Arith::MulScaled
             }

@@ -16,7 +16,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 use settle_lang::ir::{Policy, Rounding};
 
-use crate::kernel::{MILLION, MONEY_LIMIT_FEN};
+use crate::kernel::{Calendar, MILLION, MONEY_LIMIT_FEN};
 use crate::plan::{Arith, Bracket, Compare, Fold, FoldOp, Key, Node, Plan, Set, Unary};
 use crate::{CompileError, Compiled, Entry, FaultKind, helpers};
 
@@ -58,6 +58,8 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     let mut jit = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
     jit.symbol("settle_muldiv", helpers::muldiv as *const u8);
     jit.symbol("settle_fallback", helpers::fallback as *const u8);
+    jit.symbol("settle_round_to", helpers::round_to as *const u8);
+    jit.symbol("settle_calendar", helpers::calendar as *const u8);
     let mut module = JITModule::new(jit);
 
     let mut helper = module.make_signature();
@@ -71,6 +73,11 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     let fallback_id =
         module.declare_function("settle_fallback", Linkage::Import, &helper).map_err(codegen)?;
 
+    let round_to_id =
+        module.declare_function("settle_round_to", Linkage::Import, &helper).map_err(codegen)?;
+    let calendar_id =
+        module.declare_function("settle_calendar", Linkage::Import, &helper).map_err(codegen)?;
+
     let mut ctx = module.make_context();
     for _ in 0..8 {
         ctx.func.signature.params.push(AbiParam::new(I64));
@@ -78,9 +85,12 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     ctx.func.signature.returns.push(AbiParam::new(I64));
     let muldiv = module.declare_func_in_func(muldiv_id, &mut ctx.func);
     let fallback = module.declare_func_in_func(fallback_id, &mut ctx.func);
+    let round_to = module.declare_func_in_func(round_to_id, &mut ctx.func);
+    let calendar = module.declare_func_in_func(calendar_id, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-    let translator = Translator::new(b, &plan, data.as_ptr() as i64, muldiv, fallback);
+    let helpers = Helpers { muldiv, fallback, round_to, calendar };
+    let translator = Translator::new(b, &plan, data.as_ptr() as i64, helpers);
     translator.translate(frontend)?;
 
     let id = module
@@ -94,6 +104,25 @@ pub fn compile(policy: &Policy) -> Result<Compiled, CompileError> {
     // 64-bit parameters, one 64-bit result) in the platform's default calling convention.
     let entry = unsafe { std::mem::transmute::<*const u8, Entry>(code) };
     Ok(Compiled::new(entry, &plan, data, module))
+}
+
+/// The Rust helpers the code calls, each with the signature of five 64-bit parameters and a
+/// 64-bit status.
+struct Helpers {
+    muldiv: FuncRef,
+    fallback: FuncRef,
+    round_to: FuncRef,
+    calendar: FuncRef,
+}
+
+/// A rounding mode as the helpers take it.
+fn mode_code(mode: Rounding) -> i64 {
+    match mode {
+        Rounding::HalfUp => 0,
+        Rounding::HalfEven => 1,
+        Rounding::Down => 2,
+        Rounding::Up => 3,
+    }
 }
 
 /// Emits the function that settles one claim.
@@ -128,18 +157,16 @@ struct Translator<'a, 'f> {
     /// The bridge to the engine's fallback (the function's last parameter) and the helper.
     bridge: Value,
     fallback: FuncRef,
+    /// The kernel's rounding to a unit and calendar operations.
+    round_to: FuncRef,
+    calendar: FuncRef,
     /// Four slots for the fallback's answer.
     answer: cranelift_codegen::ir::StackSlot,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
-    fn new(
-        mut b: FunctionBuilder<'f>,
-        plan: &'a Plan,
-        data: i64,
-        muldiv: FuncRef,
-        fallback: FuncRef,
-    ) -> Self {
+    fn new(mut b: FunctionBuilder<'f>, plan: &'a Plan, data: i64, helpers: Helpers) -> Self {
+        let Helpers { muldiv, fallback, round_to, calendar } = helpers;
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -158,12 +185,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
         let answer =
             b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 32, 3));
-        let mode = match plan.mode {
-            Rounding::HalfUp => 0,
-            Rounding::HalfEven => 1,
-            Rounding::Down => 2,
-            Rounding::Up => 3,
-        };
+        let mode = mode_code(plan.mode);
         Translator {
             b,
             plan,
@@ -185,6 +207,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             version_cache: Vec::new(),
             bridge,
             fallback,
+            round_to,
+            calendar,
             answer,
         }
     }
@@ -325,7 +349,51 @@ impl<'a, 'f> Translator<'a, 'f> {
             Node::In(x, set) => self.translate_in(x, set)?,
             Node::Rule { whens, values, default } => self.translate_rule(whens, values, default)?,
             &Node::Fallback(id) => self.translate_fallback(id),
+            Node::Calendar { op, x, y } => self.translate_calendar(*op, x, y)?,
+            Node::Round { x, unit, mode } => self.translate_round(x, *unit, *mode)?,
         })
+    }
+
+    /// A calendar operation: the kernel's, through its helper; an overflow when a date leaves
+    /// the calendar.
+    fn translate_calendar(
+        &mut self,
+        op: Calendar,
+        x: &Node,
+        y: &Node,
+    ) -> Result<Value, CompileError> {
+        let x = self.translate_node(x)?;
+        let y = self.translate_node(y)?;
+        let op = self.b.ins().iconst(I64, op.code());
+        let unused = self.b.ins().iconst(I64, 0);
+        Ok(self.call_helper(self.calendar, [op, x, y, unused]))
+    }
+
+    /// Money rounded to a unit: the kernel's rounding, through its helper; an overflow beyond
+    /// the money bound.
+    fn translate_round(
+        &mut self,
+        x: &Node,
+        unit: i64,
+        mode: Rounding,
+    ) -> Result<Value, CompileError> {
+        let x = self.translate_node(x)?;
+        let unit = self.b.ins().iconst(I64, unit);
+        let mode = self.b.ins().iconst(I64, mode_code(mode));
+        let unused = self.b.ins().iconst(I64, 0);
+        Ok(self.call_helper(self.round_to, [x, unit, mode, unused]))
+    }
+
+    /// Call a helper that writes its result to the stack slot and returns 0, or returns a
+    /// non-zero status for an overflow.
+    fn call_helper(&mut self, helper: FuncRef, args: [Value; 4]) -> Value {
+        let out = self.b.ins().stack_addr(I64, self.slot, 0);
+        let [a, b, c, d] = args;
+        let call = self.b.ins().call(helper, &[a, b, c, d, out]);
+        let status = self.b.inst_results(call).first().copied().unwrap_or(a);
+        let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
+        self.fault_simple(failed, FaultKind::Overflow);
+        self.b.ins().stack_load(I64, I64, self.slot, 0)
     }
 
     /// A rule: every condition in order, a second that holds a conflict; then only the value

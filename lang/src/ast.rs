@@ -2,7 +2,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::date::Date;
+use crate::date::{Date, DateUnit};
+pub use crate::ir::Window;
 use crate::span::Span;
 
 /// One parsed `.settle` file.
@@ -162,6 +163,8 @@ impl TypeExpr {
 pub struct YearlyDecl {
     /// The accumulator's name.
     pub name: Ident,
+    /// Which earlier claims it folds: `yearly` or `lifetime`.
+    pub window: Window,
     /// An optional type annotation.
     pub ty: Option<TypeExpr>,
     /// The fold, a call such as `sum(basic.pay)`.
@@ -461,6 +464,8 @@ pub enum ExprKind {
     Set(Vec<Expr>),
     /// `(expr)`
     Paren(Box<Expr>),
+    /// `3 days`, `n months`: a length of time (after `date +` or `date -`).
+    Duration(Box<Expr>, DateUnit),
 }
 
 /// Prefix operators.

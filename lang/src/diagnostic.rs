@@ -130,6 +130,8 @@ codes! {
     TypeNotAValue => "settle::type::not_a_value",
     TypeProportionDivisor => "settle::type::proportion_divisor",
     ArithRoundedRatio => "settle::arith::rounded_ratio",
+    TypeDuration => "settle::type::duration",
+    TypeRound => "settle::type::round",
     TableMissingKeys => "settle::table::missing_keys",
     TableDuplicateKey => "settle::table::duplicate_key",
     TableUselessWildcard => "settle::table::useless_wildcard",

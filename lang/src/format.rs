@@ -246,6 +246,19 @@ mod tests {
     }
 
     #[test]
+    fn dates_rounding_and_windows_format_once() {
+        let src = "monthly m:money=sum(claim.total)\nwhere claim.total>0\nlifetime n=count()\n\
+                   let a=claim.date+-1 days\nlet b=round(claim.total,10,down)\n\
+                   let c=years_between(claim.birth,claim.date)-(claim.date-claim.birth)\n";
+        let want = "monthly m: money = sum(claim.total)\n    where claim.total > 0\n\
+                    lifetime n = count()\nlet a = claim.date + -1 days\n\
+                    let b = round(claim.total, 10, down)\n\
+                    let c = years_between(claim.birth, claim.date) - (claim.date - claim.birth)\n";
+        assert_eq!(format(src), want);
+        assert_eq!(format(want), want);
+    }
+
+    #[test]
     fn comments_take_the_indentation_of_the_code_below() {
         let src = "rule r: money\n// the default\ndefault 1\n";
         assert_eq!(format(src), "rule r: money\n    // the default\n    default 1\n");

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
+pub use crate::date::{DatePart, DateUnit};
+
 use crate::date::Date;
 use crate::span::Span;
 
@@ -278,11 +280,50 @@ pub enum FoldKind {
     Max,
 }
 
-/// A year-to-date accumulator, per member and medical year.
+/// Which earlier claims of the member an accumulator folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Window {
+    /// `yearly`: the claims of the same medical year; back to zero when the year turns.
+    #[default]
+    Year,
+    /// `lifetime`: every earlier claim of the member; never reset.
+    Lifetime,
+    /// `monthly`: the claims of the same calendar month.
+    Month,
+    /// `quarterly`: the claims of the same calendar quarter (January to March, ...).
+    Quarter,
+}
+
+impl Window {
+    /// The keyword that declares it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Window::Year => "yearly",
+            Window::Lifetime => "lifetime",
+            Window::Month => "monthly",
+            Window::Quarter => "quarterly",
+        }
+    }
+
+    /// The first day of the calendar month or quarter holding `date`; `None` for the medical
+    /// year (whose start the policy's `year starts` decides) and a lifetime.
+    pub fn period_start(self, date: Date) -> Option<Date> {
+        let (year, month, _) = date.ymd();
+        match self {
+            Window::Month => Date::from_ymd(year, month, 1),
+            Window::Quarter => Date::from_ymd(year, (month - 1) / 3 * 3 + 1, 1),
+            Window::Year | Window::Lifetime => None,
+        }
+    }
+}
+
+/// An accumulator over a member's earlier claims: of the medical year, or of a lifetime.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accumulator {
     /// Its name.
     pub name: String,
+    /// Which earlier claims it folds.
+    pub window: Window,
     /// Its type.
     pub ty: Type,
     /// The fold.
@@ -501,6 +542,23 @@ pub enum ExprKind {
     },
     /// In a test expectation: a value of one of the test's claims.
     ClaimValue(usize, ClaimPart),
+    /// `date + n days`, `date - n months`: the date moved by a whole number of days or
+    /// calendar months (the amount already negated for `-`); beyond 0001-01-01 to 9999-12-31
+    /// is an overflow.
+    Shift(Box<Expr>, Box<Expr>, DateUnit),
+    /// `year(d)`, `month(d)`, `day(d)`: an `int`.
+    DatePart(DatePart, Box<Expr>),
+    /// `years_between(from, to)`: whole years, an `int` ([`Date::years_between`]).
+    YearsBetween(Box<Expr>, Box<Expr>),
+    /// `round(x, unit)`: money rounded to a multiple of `unit` fen by `mode`.
+    Round {
+        /// The amount.
+        value: Box<Expr>,
+        /// The unit in fen: 1 (`fen`), 10 (`jiao`), 100 (`yuan`), 1,000 (`10`), ...
+        unit: i64,
+        /// The rounding mode: the one written, else the policy's.
+        mode: Rounding,
+    },
 }
 
 /// Binary operators. Arithmetic keeps units: money results are rounded to the fen by the
@@ -556,9 +614,11 @@ impl Expr {
             | ExprKind::Neg(e)
             | ExprKind::Not(e)
             | ExprKind::Abs(e)
-            | ExprKind::In(e, _) => f(e),
+            | ExprKind::In(e, _)
+            | ExprKind::DatePart(_, e)
+            | ExprKind::Round { value: e, .. } => f(e),
             ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => es.iter().for_each(f),
-            ExprKind::Binary(_, a, b) => {
+            ExprKind::Binary(_, a, b) | ExprKind::Shift(a, b, _) | ExprKind::YearsBetween(a, b) => {
                 f(a);
                 f(b);
             }

@@ -1441,6 +1441,126 @@ test \"nothing settled\" {
     )
 );
 
+case!(
+    adding_two_dates,
+    TypeUnits,
+    with_chain(
+        "
+let later = claim.date + claim.date
+"
+    )
+);
+
+case!(
+    a_date_minus_a_bare_number,
+    TypeUnits,
+    with_chain(
+        "
+let week_before = claim.date - 7
+"
+    )
+);
+
+case!(
+    a_length_of_time_alone,
+    TypeDuration,
+    with_chain(
+        "
+let grace = 30 days
+"
+    )
+);
+
+case!(
+    months_added_to_an_amount,
+    TypeDuration,
+    with_chain(
+        "
+let later = claim.total + 1 month
+"
+    )
+);
+
+case!(
+    days_counted_in_money,
+    TypeMismatch,
+    with_chain(
+        "
+let later = claim.date + claim.total days
+"
+    )
+);
+
+case!(
+    the_year_of_an_amount,
+    TypeMismatch,
+    with_chain(
+        "
+let y = year(claim.total)
+"
+    )
+);
+
+case!(
+    years_between_one_date,
+    TypeArity,
+    with_chain(
+        "
+let age = years_between(claim.date)
+"
+    )
+);
+
+case!(
+    rounding_to_an_unknown_unit,
+    TypeRound,
+    with_chain(
+        "
+let rounded = round(claim.total, yen)
+"
+    )
+);
+
+case!(
+    rounding_to_a_fraction,
+    TypeRound,
+    with_chain(
+        "
+let rounded = round(claim.total, 0.5)
+"
+    )
+);
+
+case!(
+    rounding_by_an_unknown_mode,
+    TypeRound,
+    with_chain(
+        "
+let rounded = round(claim.total, 10, half_down)
+"
+    )
+);
+
+case!(
+    rounding_a_rate,
+    TypeMismatch,
+    with_chain(
+        "
+let share = round(claim.self_paid / claim.total, fen)
+"
+    )
+);
+
+case!(
+    monthly_count_declared_as_money,
+    TypeMismatch,
+    with_chain(
+        "
+monthly visits: money = count()
+"
+    )
+);
+
 #[test]
 fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");
@@ -1562,6 +1682,7 @@ fn fixes_repair_what_they_name() {
             "write `(claim.total - 0.5) * claim.self_paid / (claim.total + 1)`",
         ),
         (Code::NameUnknownField, "let a = claim.totl\n", "replace with `total`"),
+        (Code::TypeUnits, "let a = claim.date - 3\n", "write `3 days`"),
     ];
     let mut shown = String::new();
     for (code, lines, title) in cases {

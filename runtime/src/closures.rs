@@ -12,7 +12,7 @@
 //! to it too; a policy the plan refuses (values of text, list or record type) the engine
 //! settles by walking the IR.
 
-use settle_compiler::kernel::{ArithError, MILLION, MONEY_LIMIT_FEN, muldiv};
+use settle_compiler::kernel::{ArithError, MILLION, MONEY_LIMIT_FEN, calendar, muldiv, round_to};
 use settle_compiler::plan::{
     Arith, Balance, Bracket, Fold, FoldOp, Key, Node, Plan, Unary, Versions,
 };
@@ -514,6 +514,18 @@ impl Lower<'_> {
                 Ok(v) => Ok(v),
                 Err(f) => Err(r.fail(f.kind, f.a, f.b)),
             }),
+            &Node::Calendar { op, ref x, ref y } => {
+                binary(self.node(x), self.node(y), move |r, a, b| {
+                    calendar(op, a, b).map_err(|e| r.arith(e))
+                })
+            }
+            &Node::Round { ref x, unit, mode } => {
+                let x = self.node(x);
+                Box::new(move |r| {
+                    let v = x(r)?;
+                    round_to(v, unit, mode).map_err(|e| r.arith(e))
+                })
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use settle_compiler::{CompileError, Compiled, Frame};
 use settle_lang::date::Date;
-use settle_lang::ir::{FoldKind, Policy, Type};
+use settle_lang::ir::{Accumulator, FoldKind, Policy, Type, Window};
 use settle_lang::limits::{MONEY_LIMIT_TEXT, RATE_LIMIT_TEXT};
 
 use crate::closures::Closures;
@@ -208,6 +208,10 @@ pub struct MemberState {
     /// The first day (`YYYY-MM-DD`) of the medical year the state belongs to; `None` before any
     /// claim.
     pub year_start: Option<String>,
+    /// The date (`YYYY-MM-DD`) of the member's last claim, which decides whether `monthly` and
+    /// `quarterly` totals carry on; `None` before any claim.
+    #[serde(default)]
+    pub last_claim: Option<String>,
     /// Each accumulator by name.
     pub accumulators: Vec<(String, AccState)>,
 }
@@ -219,6 +223,9 @@ pub(crate) struct Running {
     year_start: Option<Date>,
     /// The first day after the medical year that starts on `year_start`.
     year_end: Date,
+    /// The date of the member's last claim: a claim in another calendar month or quarter starts
+    /// the `monthly` or `quarterly` totals again.
+    last: Option<Date>,
     values: Vec<Value>,
     seen: Vec<bool>,
     /// Scratch: the parameter versions in force for the claim being settled.
@@ -344,7 +351,7 @@ impl Engine {
         let mut k = 0;
         for member in members {
             // A new member starts from nothing; the medical year's bounds stay.
-            self.reset(&mut state);
+            self.new_member(&mut state);
             for &(date, _) in member.iter() {
                 match row(k) {
                     Some(fields) => {
@@ -386,6 +393,7 @@ impl Engine {
         Running {
             year_start: None,
             year_end: Date(0),
+            last: None,
             values: self.policy.accumulators.iter().take(accs).map(|a| zero(a.ty)).collect(),
             seen: vec![false; accs],
             versions: Vec::new(),
@@ -393,15 +401,29 @@ impl Engine {
         }
     }
 
-    /// Start a new medical year: every accumulator back to zero, unseen.
-    fn reset(&self, running: &mut Running) {
+    /// A new member: every accumulator back to zero, unseen, and no last claim.
+    fn new_member(&self, running: &mut Running) {
+        self.reset(running, |_| true);
+        running.last = None;
+    }
+
+    /// The accumulators `which` picks back to zero, unseen.
+    fn reset(&self, running: &mut Running, which: impl Fn(&Accumulator) -> bool) {
+        let windows = self.policy.accumulators.iter().map(which);
         if let Some(frame) = &mut running.frame {
-            frame.accs.iter_mut().for_each(|a| *a = 0);
-            frame.seen.iter_mut().for_each(|a| *a = 0);
+            for ((acc, seen), reset) in frame.accs.iter_mut().zip(&mut frame.seen).zip(windows) {
+                if reset {
+                    (*acc, *seen) = (0, 0);
+                }
+            }
         } else {
-            running.values.clear();
-            running.values.extend(self.policy.accumulators.iter().map(|a| zero(a.ty)));
-            running.seen.iter_mut().for_each(|s| *s = false);
+            let accs = self.policy.accumulators.iter();
+            let slots = running.values.iter_mut().zip(&mut running.seen);
+            for ((acc, (value, seen)), reset) in accs.zip(slots).zip(windows) {
+                if reset {
+                    (*value, *seen) = (zero(acc.ty), false);
+                }
+            }
         }
     }
 
@@ -542,6 +564,7 @@ impl Engine {
                 let mut slab: Vec<i64> = Vec::with_capacity(task.len() * self.cells());
                 for member in &members {
                     state.year_start = None;
+                    self.new_member(&mut state);
                     for &(date, p) in member.iter() {
                         let i = at(p);
                         let pending = match (claim(i), &self.code, row(i)) {
@@ -640,6 +663,7 @@ impl Engine {
         if let Some(start) = running.year_start {
             running.year_end = Date(start.0.saturating_add(366)).year_start(self.policy.year_start);
         }
+        running.last = state.last_claim.as_deref().and_then(Date::parse);
         for (i, acc) in self.policy.accumulators.iter().enumerate() {
             let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
                 continue;
@@ -669,6 +693,7 @@ impl Engine {
     fn save(&self, running: &Running) -> Result<MemberState, ClaimError> {
         Ok(MemberState {
             year_start: running.year_start.map(|d| d.to_string()),
+            last_claim: running.last.map(|d| d.to_string()),
             accumulators: self
                 .policy
                 .accumulators
@@ -692,13 +717,21 @@ impl Engine {
         self.policy.values.len() + self.policy.accumulators.len()
     }
 
-    /// Start the medical year of `date` unless the state is in it already.
+    /// Start the medical year of `date` unless the state is in it already, and the calendar
+    /// month and quarter of `date` for `monthly` and `quarterly` totals unless the last claim
+    /// was in them; `lifetime` totals carry on.
     fn enter_year(&self, date: Date, state: &mut Running) {
+        let last = state.last;
+        self.reset(state, |a| {
+            a.window.period_start(date).is_some()
+                && last.and_then(|l| a.window.period_start(l)) != a.window.period_start(date)
+        });
+        state.last = Some(date);
         let inside = state.year_start.is_some_and(|s| s <= date && date < state.year_end);
         if !inside {
             let start = self.policy.year_start;
             let year = date.year_start(start);
-            self.reset(state);
+            self.reset(state, |a| a.window == Window::Year);
             state.year_start = Some(year);
             // A medical year has at most 366 days: 366 days on is in the next one.
             state.year_end = Date(year.0.saturating_add(366)).year_start(start);

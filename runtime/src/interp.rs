@@ -366,6 +366,24 @@ impl<'a> Cx<'a> {
                 };
                 Value::Money(arith::money_proportion(x, a, b, self.rounding())?)
             }
+            ExprKind::Shift(d, n, unit) => match (self.eval(d)?, self.eval(n)?) {
+                (Value::Date(d), Value::Int(n)) => {
+                    Value::Date(d.shift(n, *unit).ok_or(ArithError::Overflow)?)
+                }
+                _ => return Err(Fault::Internal),
+            },
+            ExprKind::DatePart(part, d) => match self.eval(d)? {
+                Value::Date(d) => Value::Int(d.part(*part)),
+                _ => return Err(Fault::Internal),
+            },
+            ExprKind::YearsBetween(a, b) => match (self.eval(a)?, self.eval(b)?) {
+                (Value::Date(a), Value::Date(b)) => Value::Int(a.years_between(b)),
+                _ => return Err(Fault::Internal),
+            },
+            ExprKind::Round { value, unit, mode } => match self.eval(value)? {
+                Value::Money(m) => Value::Money(arith::money_round_to(m, *unit, *mode)?),
+                _ => return Err(Fault::Internal),
+            },
             ExprKind::If(c, a, b) => {
                 if self.truth(c)? {
                     self.eval(a)?
@@ -494,6 +512,7 @@ impl<'a> Cx<'a> {
             (BinOp::Sub, Rate(p), Rate(q)) => Rate(arith::rate_add(*p, *q, true)?),
             (BinOp::Add, Int(p), Int(q)) => Int(p.checked_add(*q).ok_or(ArithError::Overflow)?),
             (BinOp::Sub, Int(p), Int(q)) => Int(p.checked_sub(*q).ok_or(ArithError::Overflow)?),
+            (BinOp::Sub, Value::Date(p), Value::Date(q)) => Int(i64::from(p.0) - i64::from(q.0)),
             (BinOp::Mul, Money(m), Rate(r)) | (BinOp::Mul, Rate(r), Money(m)) => {
                 Money(arith::money_times_rate(*m, *r, mode)?)
             }

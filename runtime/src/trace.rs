@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use serde::Serialize;
-use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind};
+use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind, Window};
 
 use crate::engine::{Claim, Engine, Outcome};
 use crate::field::format_value;
@@ -159,7 +159,20 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                 .accumulators
                 .iter()
                 .zip(s.accumulators(policy))
-                .map(|(a, v)| Named { name: a.name.clone(), value: format_value(policy, a.ty, &v) })
+                .map(|(a, v)| Named {
+                    // A yearly total spans the medical year shown above; the others say what
+                    // they span.
+                    name: match (a.window, a.window.period_start(date)) {
+                        (Window::Year, _) => a.name.clone(),
+                        (Window::Month | Window::Quarter, Some(from)) => {
+                            format!("{} ({} from {from})", a.name, a.window.keyword())
+                        }
+                        (Window::Lifetime | Window::Month | Window::Quarter, _) => {
+                            format!("{} ({})", a.name, a.window.keyword())
+                        }
+                    },
+                    value: format_value(policy, a.ty, &v),
+                })
                 .collect();
             let balance = policy.balance.as_ref().map(|b| {
                 let parts: Vec<String> = b

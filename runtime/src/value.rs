@@ -189,6 +189,13 @@ fn rounds_away(mode: Rounding, twice_rem: u128, d_abs: u128, q_is_odd: bool) -> 
     }
 }
 
+/// Money rounded by `mode` to a multiple of `unit` fen (`round(x, 10)`: 1,000 fen).
+pub fn money_round_to(m: Decimal, unit: i64, mode: Rounding) -> Arith<Decimal> {
+    let unit = i128::from(unit);
+    let units = divide(fen(m), unit, mode)?;
+    money_from_fen(units.checked_mul(unit).ok_or(ArithError::Overflow)?)
+}
+
 /// `money + money` or `money - money`.
 pub fn money_add(a: Decimal, b: Decimal, negate_b: bool) -> Arith<Decimal> {
     let (a, b) = (fen(a), fen(b));
@@ -327,6 +334,23 @@ mod tests {
             Err(ArithError::Overflow)
         );
         assert_eq!(money_proportion(d("1"), 1, 0, mode), Err(ArithError::DivisionByZero));
+    }
+
+    #[test]
+    fn rounding_to_a_unit() {
+        let to = |m: &str, unit, mode| money_round_to(d(m), unit, mode);
+        assert_eq!(to("1234.50", 1_000, Rounding::HalfUp), Ok(d("1230.00")));
+        assert_eq!(to("1235.00", 1_000, Rounding::HalfEven), Ok(d("1240.00")));
+        assert_eq!(to("1225.00", 1_000, Rounding::HalfEven), Ok(d("1220.00")));
+        assert_eq!(to("-12.34", 10, Rounding::Up), Ok(d("-12.40")));
+        assert_eq!(to("12.35", 10, Rounding::Down), Ok(d("12.30")));
+        assert_eq!(to("3706.50", 1_000, Rounding::HalfUp), Ok(d("3710.00")));
+        assert_eq!(to("999999999999999.99", 100, Rounding::Up), Ok(d("1000000000000000.00")));
+        assert_eq!(
+            to("999999999999999.99", 300, Rounding::Up),
+            Err(ArithError::Overflow),
+            "beyond 10^15 yuan once rounded up"
+        );
     }
 
     #[test]

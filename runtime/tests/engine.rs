@@ -367,6 +367,116 @@ fn accumulators_reset_when_the_medical_year_turns() {
     assert_eq!(value(1), "200.00", "a new year: a first admission again");
 }
 
+/// A policy counting a member's claims over the medical year and over a lifetime.
+const WINDOWS: &str = "policy windows
+input claim { id: text, member: text, date: date, total: money }
+yearly this_year: int = count()
+lifetime ever: int = count()
+lifetime paid: money = sum(s.pay)
+stage s (pay: money) { pay = claim.total * 50% }
+stage p (rest: money) { rest = claim.total - s.pay }
+balance claim.total = s.pay + p.rest
+";
+
+#[test]
+fn lifetime_totals_survive_the_year_and_not_the_member() {
+    let policy = load_str("windows.settle", WINDOWS).expect("checks");
+    let csv = "id,member,date,total\n\
+               a,m1,2021-12-30,100\n\
+               b,m1,2022-01-02,100\n\
+               c,m2,2022-01-03,100\n\
+               d,m1,2023-06-01,100\n";
+    let engines = [
+        Engine::reference(policy.clone()),
+        Engine::new(policy.clone()),
+        Engine::compiled(policy.clone()).expect("compiles"),
+    ];
+    let (year, ever, paid) = (0, 1, 2);
+    for engine in &engines {
+        let rows = read(engine, csv);
+        let outcomes = settle_rows(engine, &rows);
+        let acc = |i: usize, a: usize| match &outcomes[i] {
+            Some(Ok(s)) => s.accumulator(engine.policy(), a).expect("accumulator").to_string(),
+            other => panic!("{other:?}"),
+        };
+        let seen: Vec<[String; 3]> =
+            (0..4).map(|i| [acc(i, year), acc(i, ever), acc(i, paid)]).collect();
+        assert_eq!(
+            seen,
+            [
+                ["0", "0", "0.00"].map(String::from),
+                ["0", "1", "50.00"].map(String::from),
+                ["0", "0", "0.00"].map(String::from),
+                ["0", "2", "100.00"].map(String::from),
+            ],
+            "{:?}",
+            engine.backend()
+        );
+        // One claim at a time with saved state, across the year turn, as at a counter.
+        let m1 = claims(&rows);
+        let mut state = MemberState::default();
+        for claim in m1.iter().filter(|c| &*engine.member_of(c) == "m1") {
+            let saved = serde_json::to_string(&state).expect("serializes");
+            state = serde_json::from_str(&saved).expect("deserializes");
+            assert!(engine.settle_one(claim, &mut state).is_ok());
+        }
+        let ever_after: Vec<&str> =
+            state.accumulators.iter().map(|(_, a)| a.value.as_str()).collect();
+        assert_eq!(ever_after, ["1", "3", "150.00"]);
+    }
+}
+
+/// A policy counting a member's claims in the calendar month and quarter.
+const CALENDAR: &str = "policy calendar
+input claim { id: text, member: text, date: date, total: money }
+monthly in_month: int = count()
+quarterly in_quarter: int = count()
+stage s (pay: money) { pay = claim.total }
+balance claim.total = s.pay
+";
+
+#[test]
+fn monthly_and_quarterly_totals_start_again_with_each_calendar_month_and_quarter() {
+    let policy = load_str("calendar.settle", CALENDAR).expect("checks");
+    let csv = "id,member,date,total\n\
+               a,m1,2021-12-30,1\n\
+               b,m1,2022-01-02,1\n\
+               c,m1,2022-01-31,1\n\
+               d,m1,2022-02-01,1\n\
+               e,m1,2022-03-31,1\n\
+               f,m1,2022-04-01,1\n\
+               g,m2,2022-04-02,1\n\
+               h,m1,2023-04-15,1\n\
+               i,m1,2023-04-20,1\n";
+    let expected = [[0, 0], [0, 0], [1, 1], [0, 2], [0, 3], [0, 0], [0, 0], [0, 0], [1, 1]];
+    let engines = [
+        Engine::reference(policy.clone()),
+        Engine::new(policy.clone()),
+        Engine::compiled(policy.clone()).expect("compiles"),
+    ];
+    for engine in &engines {
+        let rows = read(engine, csv);
+        let outcomes = settle_rows(engine, &rows);
+        let acc = |i: usize, a: usize| match &outcomes[i] {
+            Some(Ok(s)) => s.accumulator(engine.policy(), a).expect("accumulator").to_string(),
+            other => panic!("{other:?}"),
+        };
+        let seen: Vec<[String; 2]> = (0..9).map(|i| [acc(i, 0), acc(i, 1)]).collect();
+        let want: Vec<[String; 2]> = expected.iter().map(|p| p.map(|n| n.to_string())).collect();
+        assert_eq!(seen, want, "{:?}", engine.backend());
+        // One claim at a time with saved state: the last claim's date travels with it.
+        let mut state = MemberState::default();
+        for claim in claims(&rows).iter().filter(|c| &*engine.member_of(c) == "m1") {
+            let saved = serde_json::to_string(&state).expect("serializes");
+            state = serde_json::from_str(&saved).expect("deserializes");
+            assert!(engine.settle_one(claim, &mut state).is_ok());
+        }
+        let after: Vec<&str> = state.accumulators.iter().map(|(_, a)| a.value.as_str()).collect();
+        assert_eq!(after, ["2", "2"]);
+        assert_eq!(state.last_claim.as_deref(), Some("2023-04-20"));
+    }
+}
+
 fn read_dezhou(engine: &Engine, body: &str) -> Vec<Row> {
     let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{body}");
     io::read_csv(engine.policy(), csv.as_bytes(), "claims.csv").expect("read")

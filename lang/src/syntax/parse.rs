@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 
 use super::token::{Tok, Token, WordKind, check_tokens, tokenize, word_kind};
 use crate::ast::*;
-use crate::date::{Date, valid_month_day};
+use crate::date::{Date, DateUnit, valid_month_day};
 use crate::diagnostic::{Code, FileId, Problem};
 use crate::limits::{MONEY_LIMIT_TEXT, MONEY_LIMIT_YUAN, RATE_LIMIT, RATE_LIMIT_TEXT};
 use crate::span::Span;
@@ -493,7 +493,8 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         | Rule::mul
         | Rule::div
         | Rule::member
-        | Rule::index => Operator,
+        | Rule::index
+        | Rule::duration => Operator,
         _ => return None,
     })
 }
@@ -510,7 +511,9 @@ fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
         "dated" => "name the date field that decides the parameters: `dated by claim.date`",
         "enum" => "an enum lists its variants in braces: `enum Level { level1, level2 }`",
         "input" | "record" => "declare fields as `name: type`, one per line, inside braces",
-        "yearly" => "an accumulator reads `yearly name = sum(stage.output) where condition`",
+        "yearly" | "lifetime" | "monthly" | "quarterly" => {
+            "an accumulator reads `yearly name = sum(stage.output) where condition` (or `lifetime ...`)"
+        }
         "param" => {
             "a parameter reads `param name: type = value` or has dated lines \
              `from 2021-07-01 value`; tables are `{ key: value }`, scales `{ 0 .. 100: 50% }`"
@@ -543,7 +546,7 @@ fn pratt() -> &'static PrattParser<Rule> {
             .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
             .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
             .op(Op::prefix(Rule::neg))
-            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index))
+            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index) | Op::postfix(Rule::duration))
     })
 }
 
@@ -580,6 +583,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_list
             | Rule::k_of
             | Rule::k_yearly
+            | Rule::k_lifetime
+            | Rule::k_monthly
+            | Rule::k_quarterly
             | Rule::k_param
             | Rule::k_scale
             | Rule::k_from
@@ -641,6 +647,12 @@ impl Builder<'_> {
     fn item(&self, pair: P<'_>, base: usize) -> Option<Item> {
         let span = self.span(&pair, base);
         let rule = pair.as_rule();
+        let window = match pair.clone().into_inner().next().map(|k| k.as_rule()) {
+            Some(Rule::k_lifetime) => Window::Lifetime,
+            Some(Rule::k_monthly) => Window::Month,
+            Some(Rule::k_quarterly) => Window::Quarter,
+            _ => Window::Year,
+        };
         let mut inner = kids(pair);
         Some(match rule {
             Rule::policy_decl => {
@@ -709,7 +721,7 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Item::Yearly(YearlyDecl { name, ty, fold: fold?, filter, span })
+                Item::Yearly(YearlyDecl { name, window, ty, fold: fold?, filter, span })
             }
             Rule::param_decl => Item::Param(self.param(inner, base, span)?),
             Rule::param_add => {
@@ -1171,6 +1183,13 @@ impl Builder<'_> {
                         Some(id) => ExprKind::Member(Box::new(lhs), self.ident(id, base)),
                         None => return lhs,
                     },
+                    Rule::duration => {
+                        let unit = match kids(op).next().map(|k| k.as_rule()) {
+                            Some(Rule::k_months) => DateUnit::Months,
+                            _ => DateUnit::Days,
+                        };
+                        ExprKind::Duration(Box::new(lhs), unit)
+                    }
                     _ => ExprKind::Index(
                         Box::new(lhs),
                         kids(op).map(|e| self.expr(e, base)).collect(),

@@ -15,8 +15,27 @@ use crate::check::{Checker, Global};
 use crate::ide::index::Symbol;
 
 /// The functions a policy may call.
-pub(crate) const FUNCTIONS: &[&str] =
-    &["min", "max", "abs", "segmented", "rate_at", "sum", "count", "any", "all"];
+pub(crate) const FUNCTIONS: &[&str] = &[
+    "min",
+    "max",
+    "abs",
+    "round",
+    "segmented",
+    "rate_at",
+    "sum",
+    "count",
+    "any",
+    "all",
+    "year",
+    "month",
+    "day",
+    "years_between",
+];
+
+/// The units `round` takes by name, in fen.
+const ROUND_UNITS: [(&str, i64); 3] = [("fen", 1), ("jiao", 10), ("yuan", 100)];
+/// The largest whole number of yuan `round` takes as a unit: the bound of money, 10^15 yuan.
+const ROUND_UNIT_LIMIT_YUAN: i64 = 1_000_000_000_000_000;
 
 /// What names mean where an expression stands.
 #[derive(Debug, Clone, Default)]
@@ -328,6 +347,24 @@ impl Checker<'_> {
                 }
             },
             ExprKind::Binary(op, l, r) => self.binary(scope, *op, l, r, expect, span),
+            ExprKind::Duration(amount, _) => {
+                // Checked for its names all the same; a length of time alone has no value.
+                let _ = self.infer(scope, amount, Some(Type::Int));
+                self.report(
+                    Problem::error(
+                        Code::TypeDuration,
+                        scope.file,
+                        span,
+                        "a length of time stands only after `date +` or `date -`",
+                    )
+                    .label("not a value")
+                    .help(
+                        "move a date by it, as in `claim.date + 30 days`; the days between two \
+                         dates are `later - earlier`",
+                    ),
+                );
+                TExpr::error(span)
+            }
             ExprKind::Set(_) => {
                 self.report(
                     Problem::error(
@@ -416,6 +453,13 @@ impl Checker<'_> {
         span: Span,
     ) -> TExpr {
         let Some(ir_op) = ir_op(op) else { return self.in_set(scope, l, r, span) };
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+            && let Some((amount, unit, negated)) = duration(r)
+        {
+            // `d - n days` and `d + -n days` move back; `d - -n days` forward.
+            let back = (op == BinaryOp::Sub) != negated;
+            return self.shift(scope, back, op, l, amount, unit, span);
+        }
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
             let a = self.condition(scope, l);
             let b = self.condition(scope, r);
@@ -468,6 +512,11 @@ impl Checker<'_> {
         (a, b): (TExpr, TExpr),
         span: Span,
     ) -> TExpr {
+        if let (BinaryOp::Add | BinaryOp::Sub, TExpr::Typed(x), TExpr::Number(n)) = (op, &a, &b)
+            && x.ty == Type::Date
+        {
+            return self.bare_days(file, op, n, span);
+        }
         let (lt, rt) = match (&a, &b) {
             (TExpr::Error(_), _) | (_, TExpr::Error(_)) => return TExpr::error(span),
             (TExpr::Number(_), TExpr::Number(_)) => match op {
@@ -514,6 +563,76 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
         }
+    }
+
+    /// `date + n days`, `date - n months`: the date moved by a length of time.
+    #[expect(clippy::too_many_arguments, reason = "a date, a length of time and its sign")]
+    fn shift(
+        &mut self,
+        scope: &Scope,
+        back: bool,
+        op: BinaryOp,
+        date: &ast::Expr,
+        amount: &ast::Expr,
+        unit: ir::DateUnit,
+        span: Span,
+    ) -> TExpr {
+        let d = self.infer(scope, date, Some(Type::Date));
+        let what = match unit {
+            ir::DateUnit::Days => "the number of days",
+            ir::DateUnit::Months => "the number of months",
+        };
+        let n = self.expr_of(scope, amount, Type::Int, what);
+        match (d, n) {
+            (TExpr::Typed(d), Some(n)) if d.ty == Type::Date => {
+                let n = if back {
+                    ir::Expr { span: n.span, ty: Type::Int, kind: ir::ExprKind::Neg(Box::new(n)) }
+                } else {
+                    n
+                };
+                TExpr::new(ir::ExprKind::Shift(Box::new(d), Box::new(n), unit), Type::Date, span)
+            }
+            (TExpr::Error(_), _) | (_, None) => TExpr::error(span),
+            (other, Some(_)) => {
+                let name = self.ty_name(other.ty());
+                let verb = if op == BinaryOp::Add { "add" } else { "subtract" };
+                self.report(
+                    Problem::error(
+                        Code::TypeDuration,
+                        scope.file,
+                        other.span(),
+                        format!("cannot {verb} a length of time and `{name}`"),
+                    )
+                    .label(format!("this is `{name}`, not a date"))
+                    .help("days and months move a date, as in `claim.date + 30 days`"),
+                );
+                TExpr::error(span)
+            }
+        }
+    }
+
+    /// `date + 3`: a number beside a date, whose unit (days or months) is not written.
+    fn bare_days(&mut self, file: FileId, op: BinaryOp, n: &Number, span: Span) -> TExpr {
+        let shown = self.file_text(file).get(n.span.range()).unwrap_or("").to_string();
+        let verb = if op == BinaryOp::Add { "add" } else { "subtract" };
+        let problem = Problem::error(
+            Code::TypeUnits,
+            file,
+            n.span,
+            format!("cannot {verb} a number and a date"),
+        )
+        .label("days or months?");
+        let problem = if n.is_literal() {
+            problem.help(format!("write `{shown} days` or `{shown} months`")).fix(
+                format!("write `{shown} days`"),
+                n.span,
+                format!("{shown} days"),
+            )
+        } else {
+            problem.help("write the unit after the number: `n days` or `n months`")
+        };
+        self.report(problem);
+        TExpr::error(span)
     }
 
     /// An operand of an operator: a number takes the unit `ty`; typed IR stays as it is (the
@@ -1483,6 +1602,53 @@ impl Checker<'_> {
                     }
                 }
             }
+            "year" | "month" | "day" => {
+                let [arg] = args else {
+                    self.arity(
+                        scope.file,
+                        func,
+                        span,
+                        "one date",
+                        &format!("{}(claim.date)", func.name),
+                    );
+                    return TExpr::error(span);
+                };
+                let part = match func.name.as_str() {
+                    "year" => ir::DatePart::Year,
+                    "month" => ir::DatePart::Month,
+                    _ => ir::DatePart::Day,
+                };
+                match self.expr_of(scope, arg, Type::Date, &format!("the date of `{}`", func.name))
+                {
+                    Some(d) => {
+                        TExpr::new(ir::ExprKind::DatePart(part, Box::new(d)), Type::Int, span)
+                    }
+                    None => TExpr::error(span),
+                }
+            }
+            "years_between" => {
+                let [from, to] = args else {
+                    self.arity(
+                        scope.file,
+                        func,
+                        span,
+                        "two dates",
+                        "years_between(claim.birth, claim.date)",
+                    );
+                    return TExpr::error(span);
+                };
+                let from = self.expr_of(scope, from, Type::Date, "the first date");
+                let to = self.expr_of(scope, to, Type::Date, "the second date");
+                match (from, to) {
+                    (Some(a), Some(b)) => TExpr::new(
+                        ir::ExprKind::YearsBetween(Box::new(a), Box::new(b)),
+                        Type::Int,
+                        span,
+                    ),
+                    _ => TExpr::error(span),
+                }
+            }
+            "round" => self.round(scope, func, args, span),
             "segmented" | "rate_at" => {
                 let [scale, amount] = args else {
                     self.arity(
@@ -1581,6 +1747,107 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
         }
+    }
+
+    /// `round(x, unit)` and `round(x, unit, mode)`: money rounded to a unit by the policy's
+    /// rounding mode or the one written.
+    fn round(&mut self, scope: &Scope, func: &Ident, args: &[ast::Expr], span: Span) -> TExpr {
+        let (value, unit, mode) = match args {
+            [value, unit] => (value, unit, None),
+            [value, unit, mode] => (value, unit, Some(mode)),
+            _ => {
+                self.arity(
+                    scope.file,
+                    func,
+                    span,
+                    "an amount, a unit and optionally a rounding mode",
+                    "round(x, yuan)` or `round(x, 10, down)",
+                );
+                return TExpr::error(span);
+            }
+        };
+        let value = self.expr_of(scope, value, Type::Money, "the amount to round");
+        let unit = self.round_unit(scope.file, unit);
+        let mode = match mode {
+            None => Some(self.rounding),
+            Some(m) => self.round_mode(scope.file, m),
+        };
+        match (value, unit, mode) {
+            (Some(value), Some(unit), Some(mode)) => TExpr::new(
+                ir::ExprKind::Round { value: Box::new(value), unit, mode },
+                Type::Money,
+                span,
+            ),
+            _ => TExpr::error(span),
+        }
+    }
+
+    /// The unit of `round` in fen: `fen`, `jiao`, `yuan`, or a whole number of yuan.
+    fn round_unit(&mut self, file: FileId, unit: &ast::Expr) -> Option<i64> {
+        let fen = match &unit.kind {
+            ExprKind::Name(id) => ROUND_UNITS.iter().find(|(n, _)| *n == id.name).map(|(_, f)| *f),
+            ExprKind::Lit(Literal::Number { value, decimals: false }) => {
+                to_int(*value).filter(|n| (1..=ROUND_UNIT_LIMIT_YUAN).contains(n)).map(|n| n * 100)
+            }
+            _ => None,
+        };
+        if fen.is_none() {
+            let shown = self.file_text(file).get(unit.span.range()).unwrap_or("").to_string();
+            let help = match &unit.kind {
+                ExprKind::Name(id) if matches!(id.name.as_str(), "yen" | "dollar" | "euro" | "won") => {
+                    "money counts the policy's currency: round to a whole unit with `yuan`, to ten \
+                     with `10`, to a hundredth with `fen`"
+                        .to_string()
+                }
+                ExprKind::Name(id) => match did_you_mean(&id.name, ROUND_UNITS.iter().map(|(n, _)| *n)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "round to `fen`, `jiao`, `yuan`, or a whole number of yuan such as `10` or `100`".to_string(),
+                },
+                _ => "round to `fen`, `jiao`, `yuan`, or a whole number of yuan such as `10` or `100`".to_string(),
+            };
+            self.report(
+                Problem::error(
+                    Code::TypeRound,
+                    file,
+                    unit.span,
+                    format!("`{shown}` is not a unit to round to"),
+                )
+                .label("not a unit")
+                .help(help),
+            );
+        }
+        fen
+    }
+
+    /// The rounding mode written as `round`'s third argument.
+    fn round_mode(&mut self, file: FileId, mode: &ast::Expr) -> Option<ir::Rounding> {
+        if let ExprKind::Name(id) = &mode.kind
+            && let Some(m) = ir::Rounding::ALL.into_iter().find(|m| m.name() == id.name)
+        {
+            return Some(m);
+        }
+        let shown = self.file_text(file).get(mode.span.range()).unwrap_or("").to_string();
+        let names = ir::Rounding::ALL.map(|m| format!("`{}`", m.name())).join(", ");
+        let help = match &mode.kind {
+            ExprKind::Name(id) => {
+                match did_you_mean(&id.name, ir::Rounding::ALL.map(|m| m.name())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the rounding modes are {names}"),
+                }
+            }
+            _ => format!("the rounding modes are {names}"),
+        };
+        self.report(
+            Problem::error(
+                Code::TypeRound,
+                file,
+                mode.span,
+                format!("`{shown}` is not a rounding mode"),
+            )
+            .label("not a rounding mode")
+            .help(help),
+        );
+        None
     }
 
     fn arity(&mut self, file: FileId, func: &Ident, span: Span, wants: &str, example: &str) {
@@ -1768,6 +2035,19 @@ fn plural(n: usize) -> &'static str {
 fn known(ty: Ty) -> Option<Type> {
     match ty {
         Ty::Known(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// A length of time, `n days`, or `-n days` (the flag set): its amount and unit.
+fn duration(e: &ast::Expr) -> Option<(&ast::Expr, ir::DateUnit, bool)> {
+    match &e.kind {
+        ExprKind::Duration(amount, unit) => Some((amount, *unit, false)),
+        ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
+            ExprKind::Duration(amount, unit) => Some((amount, *unit, true)),
+            _ => None,
+        },
+        ExprKind::Paren(inner) => duration(inner),
         _ => None,
     }
 }

@@ -174,10 +174,28 @@ impl Checker<'_> {
                      amount, give it decimals (`100.00`)"
                         .into(),
                 ),
+                (Date, Date) if op == BinaryOp::Sub => ok(Int),
+                (Date, Date) => Outcome::Err(
+                    Code::TypeUnits,
+                    "cannot add `date` and `date`".into(),
+                    "subtract dates for the days between them (`claim.discharge - claim.admission`), \
+                     or move a date by a length of time (`claim.date + 30 days`)"
+                        .into(),
+                ),
+                (Date, Int) => Outcome::Err(
+                    Code::TypeUnits,
+                    format!("cannot {} `{l}` and `{r}`", verb(op)),
+                    format!(
+                        "a date moves by a length of time: write `claim.date {} n days` or `n months`",
+                        op.symbol()
+                    ),
+                ),
                 (Date, _) | (_, Date) => Outcome::Err(
                     Code::TypeUnits,
                     format!("cannot {} `{l}` and `{r}`", verb(op)),
-                    "dates can be compared, not added or subtracted".into(),
+                    "a date minus a date is a number of days; a date moves by `n days` or \
+                     `n months` written after it (`claim.date + 30 days`)"
+                        .into(),
                 ),
                 _ => Outcome::Err(
                     Code::TypeUnits,

@@ -317,7 +317,11 @@ impl Checker<'_> {
                         format!("`count()` is an `int`, not `{name}`"),
                     )
                     .label("counts claims")
-                    .help(format!("declare it as `yearly {}: int`", y.name.name)),
+                    .help(format!(
+                        "declare it as `{} {}: int`",
+                        y.window.keyword(),
+                        y.name.name
+                    )),
                 );
                 return;
             }
@@ -333,6 +337,7 @@ impl Checker<'_> {
         if let Some(slot) = self.accs.get_mut(a) {
             slot.def = Some(ir::Accumulator {
                 name: y.name.name.clone(),
+                window: y.window,
                 ty,
                 fold,
                 value,
@@ -792,7 +797,9 @@ fn free_names(e: &ast::Expr, bound: &mut Vec<String>, out: &mut Vec<String>) {
             free_names(a, bound, out);
             free_names(b, bound, out);
         }
-        ExprKind::Unary(_, x) | ExprKind::Paren(x) => free_names(x, bound, out),
+        ExprKind::Unary(_, x) | ExprKind::Paren(x) | ExprKind::Duration(x, _) => {
+            free_names(x, bound, out)
+        }
         ExprKind::Binary(_, a, b) => {
             free_names(a, bound, out);
             free_names(b, bound, out);

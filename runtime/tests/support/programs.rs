@@ -240,7 +240,7 @@ impl Gen {
         let names: Vec<&String> =
             scope.names.iter().filter(|(_, t)| *t == ty).map(|(n, _)| n).collect();
         let leaf = depth == 0 || self.rng.chance(30);
-        if leaf || (ty == T::Level || ty == T::Date) {
+        if leaf || ty == T::Level {
             if !names.is_empty() && self.rng.chance(75) {
                 return names[self.rng.below(names.len() as u64) as usize].clone();
             }
@@ -254,7 +254,19 @@ impl Gen {
                 },
                 T::Bool => self.pick(&["true", "false"]).into(),
                 T::Level => format!("level{}", self.level()),
-                T::Date => self.pick(&["2021-03-01", "2021-07-01", "2022-01-01"]).into(),
+                T::Date => self
+                    .pick(&[
+                        "2021-03-01",
+                        "2021-07-01",
+                        "2022-01-01",
+                        "2021-01-31",
+                        "2024-02-29",
+                        "2020-12-31",
+                        "2023-03-31",
+                        "0001-01-01",
+                        "9999-12-31",
+                    ])
+                    .into(),
             };
         }
         let d = depth - 1;
@@ -311,6 +323,7 @@ impl Gen {
                     format!("segmented({s}, {})", self.expr(T::Money, scope, d))
                 }
                 11 => format!("abs({})", self.expr(T::Money, scope, d)),
+                12 => self.round(scope, d),
                 _ => format!("-{}", self.expr(T::Money, scope, d)),
             },
             T::Rate => match self.rng.below(8) {
@@ -336,7 +349,20 @@ impl Gen {
                     self.expr(T::Rate, scope, d)
                 ),
             },
-            T::Int => match self.rng.below(5) {
+            T::Int => match self.rng.below(9) {
+                5 => {
+                    format!("({} - {})", self.expr(T::Date, scope, d), self.expr(T::Date, scope, d))
+                }
+                6 => format!(
+                    "{}({})",
+                    self.pick(&["year", "month", "day"]),
+                    self.expr(T::Date, scope, d)
+                ),
+                7 => format!(
+                    "years_between({}, {})",
+                    self.expr(T::Date, scope, d),
+                    self.expr(T::Date, scope, d)
+                ),
                 4 if self.shape.has("items") => {
                     "count(i for i in claim.items where i.amount > 100)".to_string()
                 }
@@ -377,7 +403,48 @@ impl Gen {
                 ),
                 _ => format!("claim.date >= {}", self.expr(T::Date, scope, d)),
             },
-            T::Level | T::Date => self.expr(ty, scope, 0),
+            T::Date => match self.rng.below(3) {
+                0 => self.expr(T::Date, scope, 0),
+                _ => {
+                    let amount = match self.rng.below(4) {
+                        0 => self.expr(T::Int, scope, d),
+                        _ => self
+                            .pick(&[
+                                "1", "11", "12", "13", "28", "29", "30", "31", "365", "366", "-1",
+                                "-12",
+                            ])
+                            .to_string(),
+                    };
+                    format!(
+                        "({} {} {amount} {})",
+                        self.expr(T::Date, scope, d),
+                        self.pick(&["+", "-"]),
+                        self.pick(&["days", "months", "day", "month"])
+                    )
+                }
+            },
+            T::Level => self.expr(ty, scope, 0),
+        }
+    }
+
+    /// `round` of an amount, often one at a half of the unit, to a unit by the policy's mode
+    /// or one written.
+    fn round(&mut self, scope: &Scope, d: u32) -> String {
+        let value = match self.rng.below(3) {
+            0 => format!(
+                "{}{}",
+                self.rng.below(1_000),
+                self.pick(&["5.00", ".50", ".05", "5.01", "4.99", ".45", ".55"])
+            ),
+            1 => format!("-{}5.00", self.rng.below(100)),
+            _ => self.expr(T::Money, scope, d),
+        };
+        let unit = self.pick(&["fen", "jiao", "yuan", "10", "100", "1_000_000_000_000_000"]);
+        if self.rng.chance(50) {
+            format!("round({value}, {unit})")
+        } else {
+            let mode = self.pick(&["half_up", "half_even", "down", "up"]);
+            format!("round({value}, {unit}, {mode})")
         }
     }
 
@@ -480,14 +547,19 @@ impl Gen {
         // Accumulators read values of earlier claims; their types are declared.
         let accs = self.rng.below(3);
         for i in 0..accs {
+            let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
             let _ = writeln!(
                 s,
-                "yearly seen_{i}: int = count() where claim.total > {}",
+                "{window} seen_{i}: int = count() where claim.total > {}",
                 self.money_literal()
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let _ = writeln!(s, "yearly paid: money = sum(s0.pay)");
+        let _ = writeln!(
+            s,
+            "{} paid: money = sum(s0.pay)",
+            self.pick(&["yearly", "lifetime", "monthly", "quarterly"])
+        );
         scope.names.push(("paid".into(), T::Money));
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
@@ -723,7 +795,10 @@ impl Gen {
                         "2021-12-31",
                         "2022-01-01",
                         "2022-05-05",
-                    ][self.rng.below(7) as usize]
+                        "2021-01-31",
+                        "2024-02-29",
+                        "2023-12-31",
+                    ][self.rng.below(10) as usize]
                         .to_string(),
                     Kind::Money => self.money_cell(),
                     Kind::Rate => self.rate_cell(),
