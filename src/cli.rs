@@ -205,6 +205,10 @@ enum Command {
         /// The address to listen on; port 0 picks a free one (printed on standard output).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The clients' API keys, one `client scope,scope sha256-hex-of-key` a line; without it
+        /// the service listens on a loopback address only.
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -310,8 +314,8 @@ pub fn main() -> ExitCode {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
-        Command::Serve { policies, store, listen } => {
-            crate::serve::main(&policies, &store, &listen)
+        Command::Serve { policies, store, listen, keys } => {
+            crate::serve::main(&policies, &store, &listen, keys.as_deref())
         }
     }
 }

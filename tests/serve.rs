@@ -23,9 +23,15 @@ struct Service {
 
 impl Service {
     fn start(store: &Path) -> Service {
+        Service::start_with(store, &[])
+    }
+
+    /// The service with more arguments (`--keys FILE`, ...).
+    fn start_with(store: &Path, args: &[&Path]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
             .args(["serve", "--policies", "policies/dezhou", "--listen", "127.0.0.1:0", "--store"])
             .arg(store)
+            .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -40,9 +46,15 @@ impl Service {
 
     /// One request; the status and the body as JSON (or as a string when it is not JSON).
     fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        self.call_as(None, method, path, body)
+    }
+
+    /// One request sent with `key` as `Authorization: Bearer KEY`.
+    fn call_as(&self, key: Option<&str>, method: &str, path: &str, body: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(&self.addr).expect("connects");
+        let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         );
@@ -277,4 +289,72 @@ fn batches_are_whole_and_acknowledged_claims_survive_kill_9() {
         let (_, body) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
         assert_eq!(&body["settlement"], want, "claim {id}");
     }
+}
+
+fn sha256_hex(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// With `--keys`, a request needs a client's key with the route's scope: none or a wrong one is
+/// 401, a valid one outside its scope 403, both problem documents; health and metrics stay open.
+#[test]
+fn keys_and_scopes() {
+    let path = store("keys");
+    let keys = path.with_file_name("keys.txt");
+    let (counter, bureau) = ("counter-key-0001", "bureau-key-00002");
+    std::fs::write(
+        &keys,
+        format!(
+            "# client scopes sha256\ncounter settle,read {}\nbureau reverse,read,admin {}\n",
+            sha256_hex(counter),
+            sha256_hex(bureau)
+        ),
+    )
+    .expect("keys written");
+    let service = Service::start_with(&path, &[Path::new("--keys"), &keys]);
+    let claim = sample()[0].clone();
+    let id = claim["id"].as_str().expect("id").to_string();
+    let claims = format!("/v1/policies/{POLICY}/claims");
+    let one = format!("{claims}/{id}");
+    let body = claim.to_string();
+    // A wrong key of the right length, no key at all, a key without `Bearer`.
+    let wrong = "counter-key-0002";
+    assert_eq!(wrong.len(), counter.len());
+    for key in [None, Some(wrong), Some("")] {
+        let (status, problem) = service.call_as(key, "POST", &claims, &body);
+        assert_eq!(status, 401, "{key:?}: {problem}");
+        assert_eq!(problem["status"], 401, "{problem}");
+    }
+    assert_eq!(service.call_as(None, "GET", &one, "").0, 401);
+    // Each scope: allowed where granted, 403 elsewhere.
+    let (status, problem) = service.call_as(Some(bureau), "POST", &claims, &body);
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "settle", "{problem}");
+    let (status, settled) = service.call_as(Some(counter), "POST", &claims, &body);
+    assert_eq!(status, 201, "{settled}");
+    assert_eq!(service.call_as(Some(counter), "GET", &one, "").0, 200);
+    assert_eq!(service.call_as(Some(bureau), "GET", &one, "").0, 200);
+    let (status, problem) = service.call_as(Some(counter), "DELETE", &one, "");
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "reverse", "{problem}");
+    assert_eq!(service.call_as(Some(counter), "GET", &one, "").0, 200, "not reversed");
+    assert_eq!(service.call_as(Some(bureau), "DELETE", &one, "").0, 200);
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(service.call("GET", open, "").0, 200, "{open}");
+    }
+}
+
+/// Without `--keys` the service refuses to listen beyond the loopback address.
+#[test]
+fn without_keys_only_loopback() {
+    let out = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["serve", "--policies", "policies/dezhou", "--listen", "0.0.0.0:0", "--store"])
+        .arg(store("open"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback"), "{err}");
 }

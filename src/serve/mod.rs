@@ -9,6 +9,7 @@
 //! returns the stored settlement, other content under the same id is refused (409) naming the
 //! fields that differ. Requests for one member run one at a time; members run in parallel.
 
+mod keys;
 mod store;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
@@ -29,6 +30,7 @@ use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
 
 use crate::cli::EXIT_USAGE;
+use keys::{Keys, Refusal, Scope};
 use store::{Adjustment, Store, Stored};
 
 /// Largest request body.
@@ -55,10 +57,20 @@ struct App {
     /// One lock a member: `(policy, member)`.
     members: Mutex<HashMap<(String, String), MemberLock>>,
     metrics: Metrics,
+    /// The clients' keys; without them every request is served (on a loopback address only).
+    keys: Option<Keys>,
 }
 
-/// `settle serve --policies DIR --store FILE --listen ADDR`.
-pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
+/// `settle serve --policies DIR --store FILE --listen ADDR [--keys FILE]`.
+pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) -> ExitCode {
+    let keys = match keys.map(Keys::read).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: the keys file {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let open = keys.is_none();
     let loaded = match load_policies(policies) {
         Ok(p) => p,
         Err(code) => return code,
@@ -75,6 +87,7 @@ pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
         store,
         members: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
+        keys,
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -91,6 +104,12 @@ pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         };
+        if open && listener.local_addr().map_or(true, |a| !a.ip().is_loopback()) {
+            eprintln!(
+                "error: without --keys the service listens on a loopback address only, not `{listen}`"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
         if let Ok(addr) = listener.local_addr() {
             // The address first, alone on its line: a port of 0 chose one.
             println!("listening on http://{addr}");
@@ -189,8 +208,15 @@ impl IntoResponse for Problem {
         if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
             map.insert(key.to_string(), value);
         }
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
-            .into_response()
+        let mut response =
+            (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
+                .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -199,6 +225,31 @@ fn internal(e: String) -> Problem {
 }
 
 impl App {
+    /// The client a request comes from, when its key (`Authorization: Bearer KEY`) allows
+    /// `scope`; `None` when the service has no keys.
+    fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<Option<String>, Problem> {
+        let Some(keys) = &self.keys else { return Ok(None) };
+        let key = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match keys.allow(key, scope) {
+            Ok(client) => Ok(Some(client.to_string())),
+            Err(Refusal::Unknown) => Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "no valid key",
+                "send a client's key as `Authorization: Bearer KEY`",
+            )),
+            Err(Refusal::Outside { client }) => Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "outside the key's scope",
+                format!("client `{client}` may not {scope}"),
+            )
+            .with("scope", json!(scope.to_string()))),
+        }
+    }
+
     fn policy(&self, name: &str) -> Result<&Loaded, Problem> {
         self.policies.get(name).ok_or_else(|| {
             Problem::new(
@@ -397,9 +448,15 @@ fn parse_body(body: &Bytes) -> Result<Json, Problem> {
 async fn blocking(
     app: Arc<App>,
     route: &'static str,
+    access: (&HeaderMap, Scope),
     work: impl FnOnce(&App) -> Result<(StatusCode, Json), Problem> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
+    if let Err(problem) = app.authorize(access.0, access.1) {
+        let response = problem.into_response();
+        app.metrics.record(route, response.status().as_u16(), started.elapsed());
+        return response;
+    }
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || work(&worker)).await;
     let response = match result {
@@ -413,10 +470,11 @@ async fn blocking(
 
 async fn settle_claim(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "settle", move |app| {
+    blocking(app, "settle", (&headers, Scope::Settle), move |app| {
         let p = app.policy(&policy)?;
         let incoming = parse_claim(p, &parse_body(&body)?)?;
         let lock = app.member_lock(&policy, &incoming.member);
@@ -474,10 +532,11 @@ fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Pr
 
 async fn settle_batch(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "batch", move |app| {
+    blocking(app, "batch", (&headers, Scope::Settle), move |app| {
         let p = app.policy(&policy)?;
         let Json::Array(items) = parse_body(&body)? else {
             return Err(Problem::new(
@@ -563,9 +622,10 @@ async fn settle_batch(
 
 async fn reverse_claim(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "reverse", move |app| {
+    blocking(app, "reverse", (&headers, Scope::Reverse), move |app| {
         let p = app.policy(&policy)?;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
@@ -582,9 +642,10 @@ async fn reverse_claim(
 
 async fn read_claim(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "read", move |app| {
+    blocking(app, "read", (&headers, Scope::Read), move |app| {
         app.policy(&policy)?;
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
             Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"))
@@ -606,9 +667,10 @@ async fn read_claim(
 
 async fn read_member(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     UrlPath((policy, member)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "member", move |app| {
+    blocking(app, "member", (&headers, Scope::Read), move |app| {
         let p = app.policy(&policy)?;
         let stored = app.store.member(&policy, &member).map_err(internal)?;
         let mut claims = Vec::new();
