@@ -28,8 +28,15 @@ impl Service {
 
     /// The service with more arguments (`--keys FILE`, ...).
     fn start_with(store: &Path, args: &[&Path]) -> Service {
+        Service::start_in(Path::new("policies/dezhou"), store, args)
+    }
+
+    /// The service on the policies under `policies`.
+    fn start_in(policies: &Path, store: &Path, args: &[&Path]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
-            .args(["serve", "--policies", "policies/dezhou", "--listen", "127.0.0.1:0", "--store"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
+            .arg(policies)
+            .arg("--store")
             .arg(store)
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -340,6 +347,11 @@ fn keys_and_scopes() {
     assert_eq!(problem["scope"], "reverse", "{problem}");
     assert_eq!(service.call_as(Some(counter), "GET", &one, "").0, 200, "not reversed");
     assert_eq!(service.call_as(Some(bureau), "DELETE", &one, "").0, 200);
+    let (status, problem) = service.call_as(Some(counter), "POST", "/v1/admin/reload", "");
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "admin", "{problem}");
+    let (status, reloaded) = service.call_as(Some(bureau), "POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
     for open in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(service.call("GET", open, "").0, 200, "{open}");
     }
@@ -357,4 +369,51 @@ fn without_keys_only_loopback() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
+}
+
+/// A reload serves the policy file as it now is, under its new version; a file that no longer
+/// checks keeps the version served, and the answer carries its diagnostics.
+#[test]
+fn reload_swaps_versions_and_keeps_the_old_on_errors() {
+    let path = store("reload");
+    let dir = path.with_file_name("policies");
+    std::fs::create_dir_all(&dir).expect("policies directory");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou");
+    for name in ["employee_inpatient.settle", "resident_inpatient.settle"] {
+        std::fs::copy(source.join(name), dir.join(name)).expect("copied");
+    }
+    let file = dir.join("employee_inpatient.settle");
+    let text = std::fs::read_to_string(&file).expect("policy");
+    let service = Service::start_in(&dir, &path, &[]);
+    let claims = sample();
+    let (status, first) = service.settle(&claims[0]);
+    assert_eq!(status, 201, "{first}");
+    let old = first["version"].as_str().expect("version").to_string();
+
+    std::fs::write(&file, format!("{text}\n// Reloaded.\n")).expect("edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    let new = reloaded["policies"][POLICY].as_str().expect("version").to_string();
+    assert_ne!(new, old, "{reloaded}");
+    let (status, second) = service.settle(&claims[1]);
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["version"], new.as_str(), "settled under the new version");
+    let (_, stored) = service.call(
+        "GET",
+        &format!("/v1/policies/{POLICY}/claims/{}", claims[0]["id"].as_str().expect("id")),
+        "",
+    );
+    assert_eq!(stored["version"], old.as_str(), "the first claim keeps its version");
+
+    std::fs::write(&file, format!("{text}\nthis does not parse\n")).expect("broken");
+    let (status, problem) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().expect("diagnostics").contains("employee_inpatient"),
+        "{problem}"
+    );
+    assert_eq!(problem["policies"][POLICY], new.as_str(), "{problem}");
+    let (status, third) = service.settle(&claims[2]);
+    assert_eq!(status, 201, "{third}");
+    assert_eq!(third["version"], new.as_str(), "the broken file is not served");
 }

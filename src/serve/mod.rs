@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -29,7 +29,11 @@ use serde_json::{Value as Json, json};
 use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
 
-use crate::cli::EXIT_USAGE;
+use miette::GraphicalTheme;
+use settle_lang::check_bytes;
+
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
+use crate::files::FileLoader;
 use keys::{Keys, Refusal, Scope};
 use store::{Adjustment, Store, Stored};
 
@@ -42,7 +46,13 @@ const BATCH_LIMIT: usize = 1_000;
 struct Loaded {
     engine: Engine,
     version: String,
+    /// The file it was read from.
+    path: PathBuf,
 }
+
+/// The policies served, by name: swapped whole by a reload, so that a request holding one settles
+/// under exactly one version.
+type Policies = HashMap<String, Arc<Loaded>>;
 
 /// Held while a member's claims change.
 type MemberLock = Arc<Mutex<()>>;
@@ -52,7 +62,11 @@ type Latency = ([u64; BUCKETS.len()], f64, u64);
 
 /// What every request shares.
 struct App {
-    policies: HashMap<String, Loaded>,
+    /// The directory the policies are read from, at start and on reload.
+    dir: PathBuf,
+    policies: RwLock<Arc<Policies>>,
+    /// Held while the policies are reloaded: one reload at a time.
+    reloading: Mutex<()>,
     store: Store,
     /// One lock a member: `(policy, member)`.
     members: Mutex<HashMap<(String, String), MemberLock>>,
@@ -73,8 +87,14 @@ pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) ->
     let open = keys.is_none();
     let loaded = match load_policies(policies) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return ExitCode::from(EXIT_PROBLEMS);
+        }
     };
+    for (name, p) in &loaded {
+        eprintln!("policy {name} from {} (version {})", p.path.display(), p.version);
+    }
     let store = match Store::open(store) {
         Ok(s) => s,
         Err(e) => {
@@ -83,7 +103,9 @@ pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) ->
         }
     };
     let app = Arc::new(App {
-        policies: loaded,
+        dir: policies.to_path_buf(),
+        policies: RwLock::new(Arc::new(loaded)),
+        reloading: Mutex::new(()),
         store,
         members: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
@@ -131,6 +153,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/v1/policies/{policy}/claims/batch", post(settle_batch))
         .route("/v1/policies/{policy}/claims/{id}", get(read_claim).delete(reverse_claim))
         .route("/v1/policies/{policy}/members/{member}", get(read_member))
+        .route("/v1/admin/reload", post(reload))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -138,15 +161,14 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Every policy file under `dir`, checked, by policy name, with its version.
-fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
+/// Every policy file under `dir`, checked, by policy name, with its version; else the
+/// diagnostics of the files that do not check (or why the directory cannot be read).
+fn load_policies(dir: &Path) -> Result<Policies, String> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| {
-            eprintln!("error: cannot read `{}`: {e}", d.display());
-            ExitCode::from(EXIT_USAGE)
-        })?;
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| format!("error: cannot read `{}`: {e}\n", d.display()))?;
         for p in entries.flatten().map(|e| e.path()) {
             if p.is_dir() {
                 stack.push(p);
@@ -157,23 +179,43 @@ fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
     }
     files.sort();
     let mut out = HashMap::new();
+    let mut problems = String::new();
     for path in files {
-        let (policy, text) = crate::run::load(&path)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("error: cannot read `{}`: {e}\n", path.display()))?;
+        let checked = check_bytes(&path.to_string_lossy(), &bytes, &mut FileLoader);
+        let Some(policy) = checked.policy else {
+            problems.push_str(&checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+            problems.push_str(&format!(
+                "{}: {} errors\n",
+                path.display(),
+                checked.problems.error_count()
+            ));
+            continue;
+        };
         use sha2::Digest;
-        let hash: String = sha2::Sha256::digest(text.as_bytes())
+        let version: String = sha2::Sha256::digest(checked.problems.sources.text(0).as_bytes())
             .iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect();
-        eprintln!("policy {} from {} (version {hash})", policy.name, path.display());
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        out.insert(engine.policy().name.clone(), Loaded { engine, version: hash });
+        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path }));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     if out.is_empty() {
-        eprintln!("error: no policy file under `{}`", dir.display());
-        return Err(ExitCode::from(EXIT_USAGE));
+        return Err(format!("error: no policy file under `{}`\n", dir.display()));
     }
     Ok(out)
+}
+
+/// Each policy served and its version.
+fn versions(policies: &Policies) -> Json {
+    let mut names: Vec<&String> = policies.keys().collect();
+    names.sort();
+    Json::Object(names.into_iter().map(|n| (n.clone(), json!(policies[n].version))).collect())
 }
 
 /// An RFC 9457 problem document.
@@ -250,8 +292,42 @@ impl App {
         }
     }
 
-    fn policy(&self, name: &str) -> Result<&Loaded, Problem> {
-        self.policies.get(name).ok_or_else(|| {
+    /// The policies now served.
+    fn served(&self) -> Arc<Policies> {
+        match self.policies.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Read the policies again and serve them, all or none: when a file no longer checks, the
+    /// versions served stay and the answer carries the diagnostics.
+    fn reload(&self) -> Result<Json, Problem> {
+        let _one = match self.reloading.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match load_policies(&self.dir) {
+            Ok(fresh) => {
+                let now = versions(&fresh);
+                let fresh = Arc::new(fresh);
+                match self.policies.write() {
+                    Ok(mut p) => *p = fresh,
+                    Err(poisoned) => *poisoned.into_inner() = fresh,
+                }
+                Ok(json!({"reloaded": true, "policies": now}))
+            }
+            Err(diagnostics) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the policies do not check; the versions served stay",
+                diagnostics,
+            )
+            .with("policies", versions(&self.served()))),
+        }
+    }
+
+    fn policy(&self, name: &str) -> Result<Arc<Loaded>, Problem> {
+        self.served().get(name).cloned().ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
                 "unknown policy",
@@ -475,7 +551,9 @@ async fn settle_claim(
     body: Bytes,
 ) -> Response {
     blocking(app, "settle", (&headers, Scope::Settle), move |app| {
-        let p = app.policy(&policy)?;
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let incoming = parse_claim(p, &parse_body(&body)?)?;
         let lock = app.member_lock(&policy, &incoming.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
@@ -537,7 +615,9 @@ async fn settle_batch(
     body: Bytes,
 ) -> Response {
     blocking(app, "batch", (&headers, Scope::Settle), move |app| {
-        let p = app.policy(&policy)?;
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let Json::Array(items) = parse_body(&body)? else {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -626,7 +706,9 @@ async fn reverse_claim(
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
     blocking(app, "reverse", (&headers, Scope::Reverse), move |app| {
-        let p = app.policy(&policy)?;
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
         let lock = app.member_lock(&policy, &stored.member);
@@ -671,7 +753,9 @@ async fn read_member(
     UrlPath((policy, member)): UrlPath<(String, String)>,
 ) -> Response {
     blocking(app, "member", (&headers, Scope::Read), move |app| {
-        let p = app.policy(&policy)?;
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let stored = app.store.member(&policy, &member).map_err(internal)?;
         let mut claims = Vec::new();
         for s in &stored {
@@ -785,4 +869,11 @@ impl Metrics {
         }
         out
     }
+}
+
+async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    blocking(app, "reload", (&headers, Scope::Admin), |app| {
+        app.reload().map(|body| (StatusCode::OK, body))
+    })
+    .await
 }
