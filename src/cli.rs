@@ -209,6 +209,9 @@ enum Command {
         /// the service listens on a loopback address only.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Request logs (standard error) as JSON Lines instead of text; `SETTLE_LOG` filters them.
+        #[arg(long)]
+        log_json: bool,
     },
 }
 
@@ -314,8 +317,8 @@ pub fn main() -> ExitCode {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
-        Command::Serve { policies, store, listen, keys } => {
-            crate::serve::main(&policies, &store, &listen, keys.as_deref())
+        Command::Serve { policies, store, listen, keys, log_json } => {
+            crate::serve::main(&policies, &store, &listen, keys.as_deref(), log_json)
         }
     }
 }

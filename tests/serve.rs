@@ -28,11 +28,11 @@ impl Service {
 
     /// The service with more arguments (`--keys FILE`, ...).
     fn start_with(store: &Path, args: &[&Path]) -> Service {
-        Service::start_in(Path::new("policies/dezhou"), store, args)
+        Service::start_in(Path::new("policies/dezhou"), store, args, Stdio::null())
     }
 
-    /// The service on the policies under `policies`.
-    fn start_in(policies: &Path, store: &Path, args: &[&Path]) -> Service {
+    /// The service on the policies under `policies`, its standard error (the logs) to `logs`.
+    fn start_in(policies: &Path, store: &Path, args: &[&Path], logs: Stdio) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
             .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
             .arg(policies)
@@ -41,7 +41,7 @@ impl Service {
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .spawn()
             .expect("the service starts");
         let mut line = String::new();
@@ -384,7 +384,7 @@ fn reload_swaps_versions_and_keeps_the_old_on_errors() {
     }
     let file = dir.join("employee_inpatient.settle");
     let text = std::fs::read_to_string(&file).expect("policy");
-    let service = Service::start_in(&dir, &path, &[]);
+    let service = Service::start_in(&dir, &path, &[], Stdio::null());
     let claims = sample();
     let (status, first) = service.settle(&claims[0]);
     assert_eq!(status, 201, "{first}");
@@ -416,4 +416,38 @@ fn reload_swaps_versions_and_keeps_the_old_on_errors() {
     let (status, third) = service.settle(&claims[2]);
     assert_eq!(status, 201, "{third}");
     assert_eq!(third["version"], new.as_str(), "the broken file is not served");
+}
+
+/// With `--log-json`, each request is one JSON line on standard error naming its method, route,
+/// status, latency, member and claim.
+#[test]
+fn one_json_log_line_per_request() {
+    let path = store("logs");
+    let log = path.with_file_name("service.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let service = Service::start_in(
+        Path::new("policies/dezhou"),
+        &path,
+        &[Path::new("--log-json")],
+        Stdio::from(file),
+    );
+    let claim = sample()[0].clone();
+    assert_eq!(service.settle(&claim).0, 201);
+    assert_eq!(service.call("POST", &format!("/v1/policies/{POLICY}/claims"), "{").0, 400);
+    service.kill();
+    let text = std::fs::read_to_string(&log).expect("logs");
+    let requests: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "{text}");
+    let settled = &requests[0];
+    assert_eq!(settled["fields"]["status"], 201, "{settled}");
+    assert!(settled["fields"]["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{settled}");
+    assert_eq!(settled["span"]["method"], "POST", "{settled}");
+    assert_eq!(settled["span"]["route"], "settle", "{settled}");
+    assert_eq!(settled["span"]["member"], claim["member"], "{settled}");
+    assert_eq!(settled["span"]["claim"], claim["id"], "{settled}");
+    assert_eq!(requests[1]["fields"]["status"], 400, "{}", requests[1]);
 }

@@ -22,12 +22,13 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
+use tracing::field::Empty;
 
 use miette::GraphicalTheme;
 use settle_lang::check_bytes;
@@ -75,8 +76,15 @@ struct App {
     keys: Option<Keys>,
 }
 
-/// `settle serve --policies DIR --store FILE --listen ADDR [--keys FILE]`.
-pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) -> ExitCode {
+/// `settle serve --policies DIR --store FILE --listen ADDR [--keys FILE] [--log-json]`.
+pub fn main(
+    policies: &Path,
+    store: &Path,
+    listen: &str,
+    keys: Option<&Path>,
+    log_json: bool,
+) -> ExitCode {
+    init_logs(log_json);
     let keys = match keys.map(Keys::read).transpose() {
         Ok(k) => k,
         Err(e) => {
@@ -93,7 +101,7 @@ pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) ->
         }
     };
     for (name, p) in &loaded {
-        eprintln!("policy {name} from {} (version {})", p.path.display(), p.version);
+        tracing::info!(policy = %name, file = %p.path.display(), version = %p.version, "policy served");
     }
     let store = match Store::open(store) {
         Ok(s) => s,
@@ -137,6 +145,7 @@ pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) ->
             println!("listening on http://{addr}");
             let _ = std::io::Write::flush(&mut std::io::stdout());
         }
+        reload_on_hangup(app.clone());
         match axum::serve(listener, router(app)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -146,6 +155,48 @@ pub fn main(policies: &Path, store: &Path, listen: &str, keys: Option<&Path>) ->
         }
     })
 }
+
+/// Request logs on standard error, one line each, as text or JSON Lines; `SETTLE_LOG` filters
+/// them as `RUST_LOG` does (`info` when unset).
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SETTLE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Set once, at start: a second subscriber (none is set elsewhere) is refused, not fatal.
+    let _ = if json { logs.json().try_init() } else { logs.try_init() };
+}
+
+/// Reload the policies on `SIGHUP`, as `POST /v1/admin/reload` does.
+#[cfg(unix)]
+fn reload_on_hangup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("no reload on SIGHUP: {e}");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let app = app.clone();
+            let done = tokio::task::spawn_blocking(move || match app.reload() {
+                Ok(served) => {
+                    tracing::info!(policies = %served.get("policies").unwrap_or(&Json::Null), "policies reloaded")
+                }
+                Err(problem) => tracing::warn!(
+                    served = %app.served().values().map(|p| p.version.as_str()).collect::<Vec<_>>().join(","),
+                    "policies not reloaded:\n{}",
+                    problem.detail
+                ),
+            });
+            let _ = done.await;
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_: Arc<App>) {}
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -521,40 +572,71 @@ fn parse_body(body: &Bytes) -> Result<Json, Problem> {
 }
 
 /// Run a request's work on a blocking thread, timing it for the metrics.
+///
+/// Each request is logged in one line when it ends: method, route, status, latency, and the
+/// client, member and claim where known (the work records them in its span).
 async fn blocking(
     app: Arc<App>,
     route: &'static str,
-    access: (&HeaderMap, Scope),
+    access: (Method, &HeaderMap, Scope),
     work: impl FnOnce(&App) -> Result<(StatusCode, Json), Problem> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
-    if let Err(problem) = app.authorize(access.0, access.1) {
-        let response = problem.into_response();
-        app.metrics.record(route, response.status().as_u16(), started.elapsed());
-        return response;
-    }
-    let worker = app.clone();
-    let result = tokio::task::spawn_blocking(move || work(&worker)).await;
-    let response = match result {
-        Ok(Ok((status, body))) => (status, axum::Json(body)).into_response(),
-        Ok(Err(problem)) => problem.into_response(),
-        Err(e) => internal(format!("the request failed: {e}")).into_response(),
+    let (method, headers, scope) = access;
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route,
+        client = Empty,
+        member = Empty,
+        claim = Empty
+    );
+    let response = match app.authorize(headers, scope) {
+        Err(problem) => problem.into_response(),
+        Ok(client) => {
+            if let Some(c) = &client {
+                span.record("client", c.as_str());
+            }
+            let worker = app.clone();
+            let inner = span.clone();
+            let result =
+                tokio::task::spawn_blocking(move || inner.in_scope(|| work(&worker))).await;
+            match result {
+                Ok(Ok((status, body))) => (status, axum::Json(body)).into_response(),
+                Ok(Err(problem)) => problem.into_response(),
+                Err(e) => internal(format!("the request failed: {e}")).into_response(),
+            }
+        }
     };
-    app.metrics.record(route, response.status().as_u16(), started.elapsed());
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    app.metrics.record(route, status, took);
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = took.as_secs_f64() * 1e3, "request");
+    });
     response
+}
+
+/// Name the member and the claim a request is about in its log line.
+fn log_subject(member: &str, claim: &str) {
+    let span = tracing::Span::current();
+    span.record("member", member);
+    span.record("claim", claim);
 }
 
 async fn settle_claim(
     State(app): State<Arc<App>>,
+    method: Method,
     headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "settle", (&headers, Scope::Settle), move |app| {
+    blocking(app, "settle", (method, &headers, Scope::Settle), move |app| {
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
         let p: &Loaded = &served;
         let incoming = parse_claim(p, &parse_body(&body)?)?;
+        log_subject(&incoming.member, &incoming.id);
         let lock = app.member_lock(&policy, &incoming.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
         if let Some(stored) = app.store.claim(&policy, &incoming.id).map_err(internal)? {
@@ -610,11 +692,12 @@ fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Pr
 
 async fn settle_batch(
     State(app): State<Arc<App>>,
+    method: Method,
     headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "batch", (&headers, Scope::Settle), move |app| {
+    blocking(app, "batch", (method, &headers, Scope::Settle), move |app| {
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
         let p: &Loaded = &served;
@@ -702,15 +785,17 @@ async fn settle_batch(
 
 async fn reverse_claim(
     State(app): State<Arc<App>>,
+    method: Method,
     headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "reverse", (&headers, Scope::Reverse), move |app| {
+    blocking(app, "reverse", (method, &headers, Scope::Reverse), move |app| {
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
         let p: &Loaded = &served;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        log_subject(&stored.member, &id);
         let lock = app.member_lock(&policy, &stored.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
         // Read again under the lock: another request may have reversed it meanwhile.
@@ -724,10 +809,12 @@ async fn reverse_claim(
 
 async fn read_claim(
     State(app): State<Arc<App>>,
+    method: Method,
     headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "read", (&headers, Scope::Read), move |app| {
+    blocking(app, "read", (method, &headers, Scope::Read), move |app| {
+        tracing::Span::current().record("claim", id.as_str());
         app.policy(&policy)?;
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
             Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"))
@@ -749,10 +836,12 @@ async fn read_claim(
 
 async fn read_member(
     State(app): State<Arc<App>>,
+    method: Method,
     headers: HeaderMap,
     UrlPath((policy, member)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "member", (&headers, Scope::Read), move |app| {
+    blocking(app, "member", (method, &headers, Scope::Read), move |app| {
+        tracing::Span::current().record("member", member.as_str());
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
         let p: &Loaded = &served;
@@ -871,8 +960,8 @@ impl Metrics {
     }
 }
 
-async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    blocking(app, "reload", (&headers, Scope::Admin), |app| {
+async fn reload(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) -> Response {
+    blocking(app, "reload", (method, &headers, Scope::Admin), |app| {
         app.reload().map(|body| (StatusCode::OK, body))
     })
     .await
