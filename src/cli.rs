@@ -268,6 +268,15 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = COLOR.set(cli.color);
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // On Ctrl-C, SIGTERM or SIGHUP, remove any output still being written, then stop: the
+        // output path keeps its previous content or stays absent. The service writes no such
+        // output and reloads its policies on SIGHUP instead.
+        let _ = ctrlc::set_handler(|| {
+            settle_runtime::io::remove_partial_files();
+            std::process::exit(130);
+        });
+    }
     crate::encoding::choose(cli.encoding);
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),

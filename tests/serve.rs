@@ -371,8 +371,8 @@ fn without_keys_only_loopback() {
     assert!(err.contains("loopback"), "{err}");
 }
 
-/// A reload serves the policy file as it now is, under its new version; a file that no longer
-/// checks keeps the version served, and the answer carries its diagnostics.
+/// A reload (the endpoint or SIGHUP) serves the policy file as it now is, under its new version;
+/// a file that no longer checks keeps the version served, and the answer carries its diagnostics.
 #[test]
 fn reload_swaps_versions_and_keeps_the_old_on_errors() {
     let path = store("reload");
@@ -384,7 +384,9 @@ fn reload_swaps_versions_and_keeps_the_old_on_errors() {
     }
     let file = dir.join("employee_inpatient.settle");
     let text = std::fs::read_to_string(&file).expect("policy");
-    let service = Service::start_in(&dir, &path, &[], Stdio::null());
+    let log = path.with_file_name("service.log");
+    let logs = std::fs::File::create(&log).expect("log file");
+    let service = Service::start_in(&dir, &path, &[], Stdio::from(logs));
     let claims = sample();
     let (status, first) = service.settle(&claims[0]);
     assert_eq!(status, 201, "{first}");
@@ -404,6 +406,22 @@ fn reload_swaps_versions_and_keeps_the_old_on_errors() {
         "",
     );
     assert_eq!(stored["version"], old.as_str(), "the first claim keeps its version");
+
+    std::fs::write(&file, format!("{text}\n// Reloaded on a hangup.\n")).expect("edited");
+    let hup = Command::new("kill")
+        .args(["-HUP", &service.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(hup.success());
+    let waited = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).expect("logs").contains("policies reloaded") {
+        assert!(waited.elapsed().as_secs() < 10, "no reload logged after SIGHUP");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, hung) = service.settle(&claims[3]);
+    assert_eq!(status, 201, "{hung}");
+    let new = hung["version"].as_str().expect("version").to_string();
+    assert!(new != old && new != second["version"], "a third version: {hung}");
 
     std::fs::write(&file, format!("{text}\nthis does not parse\n")).expect("broken");
     let (status, problem) = service.call("POST", "/v1/admin/reload", "");
