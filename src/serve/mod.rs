@@ -244,6 +244,9 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
             ));
             continue;
         };
+        if checked.problems.warning_count() > 0 {
+            tracing::warn!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+        }
         use sha2::Digest;
         let version: String = sha2::Sha256::digest(checked.problems.sources.text(0).as_bytes())
             .iter()
