@@ -205,6 +205,13 @@ enum Command {
         /// The address to listen on; port 0 picks a free one (printed on standard output).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The clients' API keys, one `client scope,scope sha256-hex-of-key` a line; without it
+        /// the service listens on a loopback address only.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Request logs (standard error) as JSON Lines instead of text; `SETTLE_LOG` filters them.
+        #[arg(long)]
+        log_json: bool,
     },
 }
 
@@ -261,6 +268,15 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = COLOR.set(cli.color);
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // On Ctrl-C, SIGTERM or SIGHUP, remove any output still being written, then stop: the
+        // output path keeps its previous content or stays absent. The service writes no such
+        // output and reloads its policies on SIGHUP instead.
+        let _ = ctrlc::set_handler(|| {
+            settle_runtime::io::remove_partial_files();
+            std::process::exit(130);
+        });
+    }
     crate::encoding::choose(cli.encoding);
     match cli.command {
         Command::Check { files, format, deny_warnings } => check(&files, format, deny_warnings),
@@ -310,8 +326,8 @@ pub fn main() -> ExitCode {
             crate::run::explain(&policy, &claims, &claim, format == ExplainFormat::Json)
         }
         Command::Lsp => crate::lsp::main(),
-        Command::Serve { policies, store, listen } => {
-            crate::serve::main(&policies, &store, &listen)
+        Command::Serve { policies, store, listen, keys, log_json } => {
+            crate::serve::main(&policies, &store, &listen, keys.as_deref(), log_json)
         }
     }
 }

@@ -23,12 +23,25 @@ struct Service {
 
 impl Service {
     fn start(store: &Path) -> Service {
+        Service::start_with(store, &[])
+    }
+
+    /// The service with more arguments (`--keys FILE`, ...).
+    fn start_with(store: &Path, args: &[&Path]) -> Service {
+        Service::start_in(Path::new("policies/dezhou"), store, args, Stdio::null())
+    }
+
+    /// The service on the policies under `policies`, its standard error (the logs) to `logs`.
+    fn start_in(policies: &Path, store: &Path, args: &[&Path], logs: Stdio) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
-            .args(["serve", "--policies", "policies/dezhou", "--listen", "127.0.0.1:0", "--store"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
+            .arg(policies)
+            .arg("--store")
             .arg(store)
+            .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .spawn()
             .expect("the service starts");
         let mut line = String::new();
@@ -40,9 +53,15 @@ impl Service {
 
     /// One request; the status and the body as JSON (or as a string when it is not JSON).
     fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        self.call_as(None, method, path, body)
+    }
+
+    /// One request sent with `key` as `Authorization: Bearer KEY`.
+    fn call_as(&self, key: Option<&str>, method: &str, path: &str, body: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(&self.addr).expect("connects");
+        let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         );
@@ -277,4 +296,176 @@ fn batches_are_whole_and_acknowledged_claims_survive_kill_9() {
         let (_, body) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
         assert_eq!(&body["settlement"], want, "claim {id}");
     }
+}
+
+fn sha256_hex(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// With `--keys`, a request needs a client's key with the route's scope: none or a wrong one is
+/// 401, a valid one outside its scope 403, both problem documents; health and metrics stay open.
+#[test]
+fn keys_and_scopes() {
+    let path = store("keys");
+    let keys = path.with_file_name("keys.txt");
+    let (counter, bureau) = ("counter-key-0001", "bureau-key-00002");
+    std::fs::write(
+        &keys,
+        format!(
+            "# client scopes sha256\ncounter settle,read {}\nbureau reverse,read,admin {}\n",
+            sha256_hex(counter),
+            sha256_hex(bureau)
+        ),
+    )
+    .expect("keys written");
+    let service = Service::start_with(&path, &[Path::new("--keys"), &keys]);
+    let claim = sample()[0].clone();
+    let id = claim["id"].as_str().expect("id").to_string();
+    let claims = format!("/v1/policies/{POLICY}/claims");
+    let one = format!("{claims}/{id}");
+    let body = claim.to_string();
+    // A wrong key of the right length, no key at all, a key without `Bearer`.
+    let wrong = "counter-key-0002";
+    assert_eq!(wrong.len(), counter.len());
+    for key in [None, Some(wrong), Some("")] {
+        let (status, problem) = service.call_as(key, "POST", &claims, &body);
+        assert_eq!(status, 401, "{key:?}: {problem}");
+        assert_eq!(problem["status"], 401, "{problem}");
+    }
+    assert_eq!(service.call_as(None, "GET", &one, "").0, 401);
+    // Each scope: allowed where granted, 403 elsewhere.
+    let (status, problem) = service.call_as(Some(bureau), "POST", &claims, &body);
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "settle", "{problem}");
+    let (status, settled) = service.call_as(Some(counter), "POST", &claims, &body);
+    assert_eq!(status, 201, "{settled}");
+    assert_eq!(service.call_as(Some(counter), "GET", &one, "").0, 200);
+    assert_eq!(service.call_as(Some(bureau), "GET", &one, "").0, 200);
+    let (status, problem) = service.call_as(Some(counter), "DELETE", &one, "");
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "reverse", "{problem}");
+    assert_eq!(service.call_as(Some(counter), "GET", &one, "").0, 200, "not reversed");
+    assert_eq!(service.call_as(Some(bureau), "DELETE", &one, "").0, 200);
+    let (status, problem) = service.call_as(Some(counter), "POST", "/v1/admin/reload", "");
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["scope"], "admin", "{problem}");
+    let (status, reloaded) = service.call_as(Some(bureau), "POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(service.call("GET", open, "").0, 200, "{open}");
+    }
+}
+
+/// Without `--keys` the service refuses to listen beyond the loopback address.
+#[test]
+fn without_keys_only_loopback() {
+    let out = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["serve", "--policies", "policies/dezhou", "--listen", "0.0.0.0:0", "--store"])
+        .arg(store("open"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback"), "{err}");
+}
+
+/// A reload (the endpoint or SIGHUP) serves the policy file as it now is, under its new version;
+/// a file that no longer checks keeps the version served, and the answer carries its diagnostics.
+#[test]
+fn reload_swaps_versions_and_keeps_the_old_on_errors() {
+    let path = store("reload");
+    let dir = path.with_file_name("policies");
+    std::fs::create_dir_all(&dir).expect("policies directory");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou");
+    for name in ["employee_inpatient.settle", "resident_inpatient.settle"] {
+        std::fs::copy(source.join(name), dir.join(name)).expect("copied");
+    }
+    let file = dir.join("employee_inpatient.settle");
+    let text = std::fs::read_to_string(&file).expect("policy");
+    let log = path.with_file_name("service.log");
+    let logs = std::fs::File::create(&log).expect("log file");
+    let service = Service::start_in(&dir, &path, &[], Stdio::from(logs));
+    let claims = sample();
+    let (status, first) = service.settle(&claims[0]);
+    assert_eq!(status, 201, "{first}");
+    let old = first["version"].as_str().expect("version").to_string();
+
+    std::fs::write(&file, format!("{text}\n// Reloaded.\n")).expect("edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    let new = reloaded["policies"][POLICY].as_str().expect("version").to_string();
+    assert_ne!(new, old, "{reloaded}");
+    let (status, second) = service.settle(&claims[1]);
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["version"], new.as_str(), "settled under the new version");
+    let (_, stored) = service.call(
+        "GET",
+        &format!("/v1/policies/{POLICY}/claims/{}", claims[0]["id"].as_str().expect("id")),
+        "",
+    );
+    assert_eq!(stored["version"], old.as_str(), "the first claim keeps its version");
+
+    std::fs::write(&file, format!("{text}\n// Reloaded on a hangup.\n")).expect("edited");
+    let hup = Command::new("kill")
+        .args(["-HUP", &service.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(hup.success());
+    let waited = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).expect("logs").contains("policies reloaded") {
+        assert!(waited.elapsed().as_secs() < 10, "no reload logged after SIGHUP");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, hung) = service.settle(&claims[3]);
+    assert_eq!(status, 201, "{hung}");
+    let new = hung["version"].as_str().expect("version").to_string();
+    assert!(new != old && new != second["version"], "a third version: {hung}");
+
+    std::fs::write(&file, format!("{text}\nthis does not parse\n")).expect("broken");
+    let (status, problem) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().expect("diagnostics").contains("employee_inpatient"),
+        "{problem}"
+    );
+    assert_eq!(problem["policies"][POLICY], new.as_str(), "{problem}");
+    let (status, third) = service.settle(&claims[2]);
+    assert_eq!(status, 201, "{third}");
+    assert_eq!(third["version"], new.as_str(), "the broken file is not served");
+}
+
+/// With `--log-json`, each request is one JSON line on standard error naming its method, route,
+/// status, latency, member and claim.
+#[test]
+fn one_json_log_line_per_request() {
+    let path = store("logs");
+    let log = path.with_file_name("service.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let service = Service::start_in(
+        Path::new("policies/dezhou"),
+        &path,
+        &[Path::new("--log-json")],
+        Stdio::from(file),
+    );
+    let claim = sample()[0].clone();
+    assert_eq!(service.settle(&claim).0, 201);
+    assert_eq!(service.call("POST", &format!("/v1/policies/{POLICY}/claims"), "{").0, 400);
+    service.kill();
+    let text = std::fs::read_to_string(&log).expect("logs");
+    let requests: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "{text}");
+    let settled = &requests[0];
+    assert_eq!(settled["fields"]["status"], 201, "{settled}");
+    assert!(settled["fields"]["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{settled}");
+    assert_eq!(settled["span"]["method"], "POST", "{settled}");
+    assert_eq!(settled["span"]["route"], "settle", "{settled}");
+    assert_eq!(settled["span"]["member"], claim["member"], "{settled}");
+    assert_eq!(settled["span"]["claim"], claim["id"], "{settled}");
+    assert_eq!(requests[1]["fields"]["status"], 400, "{}", requests[1]);
 }

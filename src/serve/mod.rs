@@ -9,26 +9,33 @@
 //! returns the stored settlement, other content under the same id is refused (409) naming the
 //! fields that differ. Requests for one member run one at a time; members run in parallel.
 
+mod keys;
 mod store;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 use settle_runtime::io::{self, Row};
 use settle_runtime::{Claim, Engine};
+use tracing::field::Empty;
 
-use crate::cli::EXIT_USAGE;
+use miette::GraphicalTheme;
+use settle_lang::check_bytes;
+
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
+use crate::files::FileLoader;
+use keys::{Keys, Refusal, Scope};
 use store::{Adjustment, Store, Stored};
 
 /// Largest request body.
@@ -40,7 +47,13 @@ const BATCH_LIMIT: usize = 1_000;
 struct Loaded {
     engine: Engine,
     version: String,
+    /// The file it was read from.
+    path: PathBuf,
 }
+
+/// The policies served, by name: swapped whole by a reload, so that a request holding one settles
+/// under exactly one version.
+type Policies = HashMap<String, Arc<Loaded>>;
 
 /// Held while a member's claims change.
 type MemberLock = Arc<Mutex<()>>;
@@ -50,19 +63,46 @@ type Latency = ([u64; BUCKETS.len()], f64, u64);
 
 /// What every request shares.
 struct App {
-    policies: HashMap<String, Loaded>,
+    /// The directory the policies are read from, at start and on reload.
+    dir: PathBuf,
+    policies: RwLock<Arc<Policies>>,
+    /// Held while the policies are reloaded: one reload at a time.
+    reloading: Mutex<()>,
     store: Store,
     /// One lock a member: `(policy, member)`.
     members: Mutex<HashMap<(String, String), MemberLock>>,
     metrics: Metrics,
+    /// The clients' keys; without them every request is served (on a loopback address only).
+    keys: Option<Keys>,
 }
 
-/// `settle serve --policies DIR --store FILE --listen ADDR`.
-pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
+/// `settle serve --policies DIR --store FILE --listen ADDR [--keys FILE] [--log-json]`.
+pub fn main(
+    policies: &Path,
+    store: &Path,
+    listen: &str,
+    keys: Option<&Path>,
+    log_json: bool,
+) -> ExitCode {
+    init_logs(log_json);
+    let keys = match keys.map(Keys::read).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: the keys file {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let open = keys.is_none();
     let loaded = match load_policies(policies) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return ExitCode::from(EXIT_PROBLEMS);
+        }
     };
+    for (name, p) in &loaded {
+        tracing::info!(policy = %name, file = %p.path.display(), version = %p.version, "policy served");
+    }
     let store = match Store::open(store) {
         Ok(s) => s,
         Err(e) => {
@@ -71,10 +111,13 @@ pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
         }
     };
     let app = Arc::new(App {
-        policies: loaded,
+        dir: policies.to_path_buf(),
+        policies: RwLock::new(Arc::new(loaded)),
+        reloading: Mutex::new(()),
         store,
         members: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
+        keys,
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -91,11 +134,18 @@ pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         };
+        if open && listener.local_addr().map_or(true, |a| !a.ip().is_loopback()) {
+            eprintln!(
+                "error: without --keys the service listens on a loopback address only, not `{listen}`"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
         if let Ok(addr) = listener.local_addr() {
             // The address first, alone on its line: a port of 0 chose one.
             println!("listening on http://{addr}");
             let _ = std::io::Write::flush(&mut std::io::stdout());
         }
+        reload_on_hangup(app.clone());
         match axum::serve(listener, router(app)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -106,12 +156,55 @@ pub fn main(policies: &Path, store: &Path, listen: &str) -> ExitCode {
     })
 }
 
+/// Request logs on standard error, one line each, as text or JSON Lines; `SETTLE_LOG` filters
+/// them as `RUST_LOG` does (`info` when unset).
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SETTLE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Set once, at start: a second subscriber (none is set elsewhere) is refused, not fatal.
+    let _ = if json { logs.json().try_init() } else { logs.try_init() };
+}
+
+/// Reload the policies on `SIGHUP`, as `POST /v1/admin/reload` does.
+#[cfg(unix)]
+fn reload_on_hangup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("no reload on SIGHUP: {e}");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let app = app.clone();
+            let done = tokio::task::spawn_blocking(move || match app.reload() {
+                Ok(served) => {
+                    tracing::info!(policies = %served.get("policies").unwrap_or(&Json::Null), "policies reloaded")
+                }
+                Err(problem) => tracing::warn!(
+                    served = %app.served().values().map(|p| p.version.as_str()).collect::<Vec<_>>().join(","),
+                    "policies not reloaded:\n{}",
+                    problem.detail
+                ),
+            });
+            let _ = done.await;
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_: Arc<App>) {}
+
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/policies/{policy}/claims", post(settle_claim))
         .route("/v1/policies/{policy}/claims/batch", post(settle_batch))
         .route("/v1/policies/{policy}/claims/{id}", get(read_claim).delete(reverse_claim))
         .route("/v1/policies/{policy}/members/{member}", get(read_member))
+        .route("/v1/admin/reload", post(reload))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -119,15 +212,14 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Every policy file under `dir`, checked, by policy name, with its version.
-fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
+/// Every policy file under `dir`, checked, by policy name, with its version; else the
+/// diagnostics of the files that do not check (or why the directory cannot be read).
+fn load_policies(dir: &Path) -> Result<Policies, String> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| {
-            eprintln!("error: cannot read `{}`: {e}", d.display());
-            ExitCode::from(EXIT_USAGE)
-        })?;
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| format!("error: cannot read `{}`: {e}\n", d.display()))?;
         for p in entries.flatten().map(|e| e.path()) {
             if p.is_dir() {
                 stack.push(p);
@@ -138,23 +230,46 @@ fn load_policies(dir: &Path) -> Result<HashMap<String, Loaded>, ExitCode> {
     }
     files.sort();
     let mut out = HashMap::new();
+    let mut problems = String::new();
     for path in files {
-        let (policy, text) = crate::run::load(&path)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("error: cannot read `{}`: {e}\n", path.display()))?;
+        let checked = check_bytes(&path.to_string_lossy(), &bytes, &mut FileLoader);
+        let Some(policy) = checked.policy else {
+            problems.push_str(&checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+            problems.push_str(&format!(
+                "{}: {} errors\n",
+                path.display(),
+                checked.problems.error_count()
+            ));
+            continue;
+        };
+        if checked.problems.warning_count() > 0 {
+            tracing::warn!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
+        }
         use sha2::Digest;
-        let hash: String = sha2::Sha256::digest(text.as_bytes())
+        let version: String = sha2::Sha256::digest(checked.problems.sources.text(0).as_bytes())
             .iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect();
-        eprintln!("policy {} from {} (version {hash})", policy.name, path.display());
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        out.insert(engine.policy().name.clone(), Loaded { engine, version: hash });
+        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path }));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     if out.is_empty() {
-        eprintln!("error: no policy file under `{}`", dir.display());
-        return Err(ExitCode::from(EXIT_USAGE));
+        return Err(format!("error: no policy file under `{}`\n", dir.display()));
     }
     Ok(out)
+}
+
+/// Each policy served and its version.
+fn versions(policies: &Policies) -> Json {
+    let mut names: Vec<&String> = policies.keys().collect();
+    names.sort();
+    Json::Object(names.into_iter().map(|n| (n.clone(), json!(policies[n].version))).collect())
 }
 
 /// An RFC 9457 problem document.
@@ -189,8 +304,15 @@ impl IntoResponse for Problem {
         if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
             map.insert(key.to_string(), value);
         }
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
-            .into_response()
+        let mut response =
+            (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
+                .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -199,8 +321,67 @@ fn internal(e: String) -> Problem {
 }
 
 impl App {
-    fn policy(&self, name: &str) -> Result<&Loaded, Problem> {
-        self.policies.get(name).ok_or_else(|| {
+    /// The client a request comes from, when its key (`Authorization: Bearer KEY`) allows
+    /// `scope`; `None` when the service has no keys.
+    fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<Option<String>, Problem> {
+        let Some(keys) = &self.keys else { return Ok(None) };
+        let key = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match keys.allow(key, scope) {
+            Ok(client) => Ok(Some(client.to_string())),
+            Err(Refusal::Unknown) => Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "no valid key",
+                "send a client's key as `Authorization: Bearer KEY`",
+            )),
+            Err(Refusal::Outside { client }) => Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "outside the key's scope",
+                format!("client `{client}` may not {scope}"),
+            )
+            .with("scope", json!(scope.to_string()))),
+        }
+    }
+
+    /// The policies now served.
+    fn served(&self) -> Arc<Policies> {
+        match self.policies.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Read the policies again and serve them, all or none: when a file no longer checks, the
+    /// versions served stay and the answer carries the diagnostics.
+    fn reload(&self) -> Result<Json, Problem> {
+        let _one = match self.reloading.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match load_policies(&self.dir) {
+            Ok(fresh) => {
+                let now = versions(&fresh);
+                let fresh = Arc::new(fresh);
+                match self.policies.write() {
+                    Ok(mut p) => *p = fresh,
+                    Err(poisoned) => *poisoned.into_inner() = fresh,
+                }
+                Ok(json!({"reloaded": true, "policies": now}))
+            }
+            Err(diagnostics) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the policies do not check; the versions served stay",
+                diagnostics,
+            )
+            .with("policies", versions(&self.served()))),
+        }
+    }
+
+    fn policy(&self, name: &str) -> Result<Arc<Loaded>, Problem> {
+        self.served().get(name).cloned().ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
                 "unknown policy",
@@ -394,31 +575,71 @@ fn parse_body(body: &Bytes) -> Result<Json, Problem> {
 }
 
 /// Run a request's work on a blocking thread, timing it for the metrics.
+///
+/// Each request is logged in one line when it ends: method, route, status, latency, and the
+/// client, member and claim where known (the work records them in its span).
 async fn blocking(
     app: Arc<App>,
     route: &'static str,
+    access: (Method, &HeaderMap, Scope),
     work: impl FnOnce(&App) -> Result<(StatusCode, Json), Problem> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
-    let worker = app.clone();
-    let result = tokio::task::spawn_blocking(move || work(&worker)).await;
-    let response = match result {
-        Ok(Ok((status, body))) => (status, axum::Json(body)).into_response(),
-        Ok(Err(problem)) => problem.into_response(),
-        Err(e) => internal(format!("the request failed: {e}")).into_response(),
+    let (method, headers, scope) = access;
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route,
+        client = Empty,
+        member = Empty,
+        claim = Empty
+    );
+    let response = match app.authorize(headers, scope) {
+        Err(problem) => problem.into_response(),
+        Ok(client) => {
+            if let Some(c) = &client {
+                span.record("client", c.as_str());
+            }
+            let worker = app.clone();
+            let inner = span.clone();
+            let result =
+                tokio::task::spawn_blocking(move || inner.in_scope(|| work(&worker))).await;
+            match result {
+                Ok(Ok((status, body))) => (status, axum::Json(body)).into_response(),
+                Ok(Err(problem)) => problem.into_response(),
+                Err(e) => internal(format!("the request failed: {e}")).into_response(),
+            }
+        }
     };
-    app.metrics.record(route, response.status().as_u16(), started.elapsed());
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    app.metrics.record(route, status, took);
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = took.as_secs_f64() * 1e3, "request");
+    });
     response
+}
+
+/// Name the member and the claim a request is about in its log line.
+fn log_subject(member: &str, claim: &str) {
+    let span = tracing::Span::current();
+    span.record("member", member);
+    span.record("claim", claim);
 }
 
 async fn settle_claim(
     State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "settle", move |app| {
-        let p = app.policy(&policy)?;
+    blocking(app, "settle", (method, &headers, Scope::Settle), move |app| {
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let incoming = parse_claim(p, &parse_body(&body)?)?;
+        log_subject(&incoming.member, &incoming.id);
         let lock = app.member_lock(&policy, &incoming.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
         if let Some(stored) = app.store.claim(&policy, &incoming.id).map_err(internal)? {
@@ -474,11 +695,15 @@ fn repeated(p: &Loaded, stored: &Stored, incoming: &Incoming) -> Result<Json, Pr
 
 async fn settle_batch(
     State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
     UrlPath(policy): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    blocking(app, "batch", move |app| {
-        let p = app.policy(&policy)?;
+    blocking(app, "batch", (method, &headers, Scope::Settle), move |app| {
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let Json::Array(items) = parse_body(&body)? else {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -563,12 +788,17 @@ async fn settle_batch(
 
 async fn reverse_claim(
     State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "reverse", move |app| {
-        let p = app.policy(&policy)?;
+    blocking(app, "reverse", (method, &headers, Scope::Reverse), move |app| {
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        log_subject(&stored.member, &id);
         let lock = app.member_lock(&policy, &stored.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
         // Read again under the lock: another request may have reversed it meanwhile.
@@ -582,9 +812,12 @@ async fn reverse_claim(
 
 async fn read_claim(
     State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
     UrlPath((policy, id)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "read", move |app| {
+    blocking(app, "read", (method, &headers, Scope::Read), move |app| {
+        tracing::Span::current().record("claim", id.as_str());
         app.policy(&policy)?;
         let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
             Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"))
@@ -606,10 +839,15 @@ async fn read_claim(
 
 async fn read_member(
     State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
     UrlPath((policy, member)): UrlPath<(String, String)>,
 ) -> Response {
-    blocking(app, "member", move |app| {
-        let p = app.policy(&policy)?;
+    blocking(app, "member", (method, &headers, Scope::Read), move |app| {
+        tracing::Span::current().record("member", member.as_str());
+        // One version for the whole request, whatever a reload does meanwhile.
+        let served = app.policy(&policy)?;
+        let p: &Loaded = &served;
         let stored = app.store.member(&policy, &member).map_err(internal)?;
         let mut claims = Vec::new();
         for s in &stored {
@@ -723,4 +961,11 @@ impl Metrics {
         }
         out
     }
+}
+
+async fn reload(State(app): State<Arc<App>>, method: Method, headers: HeaderMap) -> Response {
+    blocking(app, "reload", (method, &headers, Scope::Admin), |app| {
+        app.reload().map(|body| (StatusCode::OK, body))
+    })
+    .await
 }
