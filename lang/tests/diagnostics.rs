@@ -1088,6 +1088,12 @@ override input claim { low_income: bool, total: money }
 );
 
 case!(
+    fields_added_without_a_base,
+    ExtendsNothingToOverride,
+    with_chain("override input claim { low_income: bool }\n")
+);
+
+case!(
     fields_added_to_another_record,
     ExtendsNothingToOverride,
     "policy weihai.resident
