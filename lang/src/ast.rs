@@ -207,8 +207,8 @@ pub struct ParamAddDecl {
 /// A parameter's declared type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamType {
-    /// `scale`: money brackets with rates.
-    Scale(Span),
+    /// `scale`: money brackets with rates; `scale by Scheme`: one scale per variant of an enum.
+    Scale { span: Span, by: Option<Ident> },
     /// A value type, keyed by zero or more enums.
     Value { ty: TypeExpr, keys: Vec<Ident> },
 }
@@ -276,13 +276,32 @@ pub struct TableEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bracket {
     /// Lower bound, inclusive.
-    pub lower: (Decimal, Span),
+    pub lower: Bound,
     /// Upper bound, exclusive; `None` when open-ended.
-    pub upper: Option<(Decimal, Span)>,
+    pub upper: Option<Bound>,
     /// The bracket's ratio.
     pub rate: Scalar,
     /// The whole bracket.
     pub span: Span,
+}
+
+/// A bound of a bracket: an amount, or a money parameter's value in force.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    /// `100_000`
+    Amount(Decimal, Span),
+    /// `basic_cap`
+    Param(Ident),
+}
+
+impl Bound {
+    /// Where the bound is written.
+    pub fn span(&self) -> Span {
+        match self {
+            Bound::Amount(_, span) => *span,
+            Bound::Param(name) => name.span,
+        }
+    }
 }
 
 /// `let name: type = expr`

@@ -647,7 +647,8 @@ fn signature_difference(ours: &Item, base: &Item) -> Option<(String, String)> {
     let describe = |item: &Item| -> String {
         match item {
             Item::Param(p) => match &p.ty {
-                ast::ParamType::Scale(_) => "scale".to_string(),
+                ast::ParamType::Scale { by: None, .. } => "scale".to_string(),
+                ast::ParamType::Scale { by: Some(key), .. } => format!("scale by `{}`", key.name),
                 ast::ParamType::Value { ty, keys } if keys.is_empty() => type_text(ty),
                 ast::ParamType::Value { ty, keys } => format!(
                     "`{}` table by {}",

@@ -227,6 +227,15 @@ pub enum ParamKind {
     },
     /// Money brackets with rates.
     Scale,
+    /// A scale per variant of an enum (`scale by Scheme`). Each variant's scale is a parameter
+    /// of its own, named `name[variant]`; this parameter has no versions: a use such as
+    /// `segmented(copay[claim.scheme], amount)` is lowered to a choice among those scales.
+    ScaleBy {
+        /// The key enum.
+        key: EnumId,
+        /// The scale of each variant, in the enum's order.
+        scales: Vec<ParamId>,
+    },
 }
 
 /// A parameter's value from a date on.

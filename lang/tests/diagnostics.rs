@@ -481,6 +481,118 @@ param critical: scale = { 0 .. 100_000: 60%, 100_000 .. 50_000: 70%, 50_000 ..: 
 );
 
 case!(
+    scale_by_level_missing_a_level,
+    TableMissingKeys,
+    with_chain(
+        "
+param critical: scale by Level = {
+    level1: { 0 .. 100_000: 60%, 100_000 ..: 70% }
+    level2: { 0 ..: 65% }
+}
+"
+    )
+);
+
+case!(
+    scale_by_level_with_a_value_for_a_level,
+    TableShape,
+    with_chain(
+        "
+param critical: scale by Level = {
+    level1: { 0 .. 100_000: 60%, 100_000 ..: 70% }
+    _: 65%
+}
+"
+    )
+);
+
+case!(
+    scale_bound_naming_a_rate,
+    ScaleBound,
+    with_chain(
+        "
+param share: rate = 10%
+param critical: scale = { 0 .. share: 0%, share ..: 60% }
+"
+    )
+);
+
+case!(
+    scale_bound_misspelt,
+    ScaleBound,
+    with_chain(
+        "
+param threshold: money = 15_000
+param critical: scale = { 0 .. treshold: 0%, treshold ..: 60% }
+"
+    )
+);
+
+case!(
+    scale_bound_before_its_parameter,
+    ScaleBoundNotInForce,
+    with_chain(
+        "
+param threshold: money
+    from 2024-01-01 18_000
+param critical: scale
+    from 2023-01-01 { 0 .. threshold: 0%, threshold ..: 60% }
+"
+    )
+);
+
+case!(
+    scale_bound_passing_the_next_on_a_later_date,
+    ScaleDecreasing,
+    with_chain(
+        "
+param threshold: money
+    from 2023-01-01 15_000
+    from 2024-01-01 60_000
+param critical: scale by Level
+    from 2023-01-01 {
+        level1: { 0 .. threshold: 0%, threshold .. 50_000: 60%, 50_000 ..: 70% }
+        _: { 0 .. threshold: 0%, threshold ..: 60% }
+    }
+"
+    )
+);
+
+case!(
+    scale_by_level_applied_without_a_level,
+    ScaleKey,
+    alone(
+        "
+param critical: scale by Level = { level1: { 0 ..: 60% }, _: { 0 ..: 50% } }
+stage basic (pay: money) {
+    pay = segmented(critical, claim.total)
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
+    scale_by_level_chosen_by_a_group,
+    ScaleKey,
+    alone(
+        "
+param critical: scale by Level = { level1: { 0 ..: 60% }, _: { 0 ..: 50% } }
+stage basic (pay: money) {
+    pay = segmented(critical[claim.group], claim.total)
+}
+stage patient (out_of_pocket: money) {
+    out_of_pocket = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.out_of_pocket
+"
+    )
+);
+
+case!(
     scale_not_starting_at_zero,
     ScaleStart,
     with_chain(
@@ -1085,6 +1197,12 @@ override input claim { low_income: bool, total: money }
 "
     .to_string(),
     &[("shandong.settle", BASE)]
+);
+
+case!(
+    fields_added_without_a_base,
+    ExtendsNothingToOverride,
+    with_chain("override input claim { low_income: bool }\n")
 );
 
 case!(

@@ -372,7 +372,8 @@ fn stage_head(s: &ast::StageDecl) -> String {
 
 fn param_type(ty: &ParamType) -> String {
     match ty {
-        ParamType::Scale(_) => "scale".into(),
+        ParamType::Scale { by: None, .. } => "scale".into(),
+        ParamType::Scale { by: Some(key), .. } => format!("scale by {}", key.name),
         ParamType::Value { ty, keys } if keys.is_empty() => type_text(ty),
         ParamType::Value { ty, keys } => {
             let keys: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();

@@ -362,9 +362,26 @@ impl Checker<'_> {
             })
             .flat_map(|(file, r)| r.fields.iter().map(move |f| (file, f)))
             .collect();
+        let has_base = items.iter().any(|m| m.file != 0);
         for m in items {
             let Item::InputAdd(decl) = m.item else { continue };
             let file = m.file;
+            if !has_base {
+                self.report(
+                    Problem::error(
+                        Code::ExtendsNothingToOverride,
+                        file,
+                        decl.name.span,
+                        format!("`{}` overrides nothing", decl.name.name),
+                    )
+                    .label("this policy extends no base")
+                    .help(format!(
+                        "write the fields in `input {} {{ ... }}` itself, or add `extends \"base.settle\"` to add them to a base's input",
+                        decl.name.name
+                    )),
+                );
+                continue;
+            }
             let input = self.input.clone().filter(|(_, name)| *name == decl.name.name);
             let Some((id, _)) = input else {
                 let help = match &self.input {

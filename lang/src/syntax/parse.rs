@@ -472,6 +472,7 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         Rule::where_clause => Text("`where`"),
         Rule::table_entry | Rule::wildcard => Text("a key such as `level1: 450`"),
         Rule::bracket => Text("a bracket such as `0 .. 100_000: 60%`"),
+        Rule::bound => Text("a bound: an amount or a money parameter"),
         Rule::variant => Text("a variant"),
         Rule::field => Text("a field `name: type`"),
         Rule::output_decl => Text("an output `name: type`"),
@@ -815,7 +816,8 @@ impl Builder<'_> {
         let mut ty_inner = kids(ty_pair);
         let first = ty_inner.next()?;
         let ty = if first.as_rule() == Rule::scale_type {
-            ParamType::Scale(self.span(&first, base))
+            let span = self.span(&first, base);
+            ParamType::Scale { span, by: kids(first).next().map(|k| self.ident(k, base)) }
         } else {
             ParamType::Value {
                 ty: self.type_expr(first, base)?,
@@ -891,12 +893,10 @@ impl Builder<'_> {
     fn bracket(&self, pair: P<'_>, base: usize) -> Option<Bracket> {
         let span = self.span(&pair, base);
         let mut inner = kids(pair);
-        let lower = inner.next()?;
-        let lower = (self.number(&lower, base), self.span(&lower, base));
+        let lower = self.bound(inner.next()?, base)?;
         let next = inner.next()?;
-        let (upper, rate) = if next.as_rule() == Rule::number {
-            let upper = (self.number(&next, base), self.span(&next, base));
-            (Some(upper), inner.next()?)
+        let (upper, rate) = if next.as_rule() == Rule::bound {
+            (Some(self.bound(next, base)?), inner.next()?)
         } else {
             (None, next)
         };
@@ -923,6 +923,15 @@ impl Builder<'_> {
             }
         }
         Some(Scalar { lit, assumed, span })
+    }
+
+    fn bound(&self, pair: P<'_>, base: usize) -> Option<Bound> {
+        let inner = kids(pair).next()?;
+        Some(if inner.as_rule() == Rule::number {
+            Bound::Amount(self.number(&inner, base), self.span(&inner, base))
+        } else {
+            Bound::Param(self.ident(inner, base))
+        })
     }
 
     fn number(&self, pair: &P<'_>, base: usize) -> Decimal {

@@ -906,6 +906,23 @@ impl Checker<'_> {
                         );
                         TExpr::error(span)
                     }
+                    Some(ParamKind::ScaleBy { key, .. }) => {
+                        let key = self.type_name(Type::Enum(key));
+                        self.report(
+                            Problem::error(
+                                Code::TypeNotAValue,
+                                scope.file,
+                                span,
+                                format!("`{name}` is a scale per `{key}`, not a value"),
+                            )
+                            .label("a segmented scale for each variant")
+                            .help(format!(
+                                "choose one by a `{key}` and apply it to an amount: \
+                                 `segmented({name}[claim.field], amount)` or `rate_at({name}[claim.field], amount)`"
+                            )),
+                        );
+                        TExpr::error(span)
+                    }
                     None => TExpr::error(span),
                 }
             }
@@ -1665,6 +1682,9 @@ impl Checker<'_> {
                         self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));
                     }
                 }
+                if let Some(keyed) = self.keyed_scale(scope, func, scale, amount, span) {
+                    return keyed;
+                }
                 if matches!(&scale.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
                     let _ = self.infer(scope, amount, Some(Type::Money));
                     return TExpr::error(span);
@@ -1848,6 +1868,122 @@ impl Checker<'_> {
             .help(help),
         );
         None
+    }
+
+    /// `segmented(copay[claim.scheme], amount)` and `rate_at(...)` on a scale keyed by an enum:
+    /// the scale of the key's variant, lowered to a choice among the variants' scales, so that
+    /// every backend runs it as the plain scale it selects. `None` when `scale` does not name a
+    /// keyed scale; a keyed scale written without its key is reported.
+    fn keyed_scale(
+        &mut self,
+        scope: &Scope,
+        func: &Ident,
+        scale: &ast::Expr,
+        amount: &ast::Expr,
+        span: Span,
+    ) -> Option<TExpr> {
+        let (name, keys) = match &scale.kind {
+            ExprKind::Name(id) => (id, None),
+            ExprKind::Index(base, keys) => match &base.kind {
+                ExprKind::Name(id) => (id, Some(keys)),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let Some(Global::Param(p)) = self.globals.get(&name.name).map(|(g, _)| *g) else {
+            return None;
+        };
+        let Some(ParamKind::ScaleBy { key, scales }) =
+            self.params.get(p).and_then(|x| x.def.as_ref()).map(|x| x.kind.clone())
+        else {
+            return None;
+        };
+        if let Some(slot) = self.params.get_mut(p) {
+            slot.used = true;
+        }
+        if keys.is_some() {
+            self.refer(scope.file, name.span, Symbol::Value(name.name.clone()));
+        }
+        let enum_name = self.type_name(Type::Enum(key));
+        let key_expr = match keys.map(Vec::as_slice) {
+            Some([k]) => match self.infer(scope, k, Some(Type::Enum(key))) {
+                TExpr::Typed(e) if e.ty == Type::Enum(key) => Some(e),
+                TExpr::Error(_) => {
+                    let _ = self.infer(scope, amount, Some(Type::Money));
+                    return Some(TExpr::error(span));
+                }
+                other => {
+                    let found = self.ty_name(other.ty());
+                    self.report(
+                        Problem::error(
+                            Code::ScaleKey,
+                            scope.file,
+                            k.span,
+                            format!("`{}` is keyed by `{enum_name}`, found `{found}`", name.name),
+                        )
+                        .label(format!("this is `{found}`"))
+                        .help(format!("choose the scale by a `{enum_name}` value, such as a field of that type")),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.report(
+                    Problem::error(
+                        Code::ScaleKey,
+                        scope.file,
+                        scale.span,
+                        format!("`{}` is a scale per `{enum_name}`: it needs one key", name.name),
+                    )
+                    .label(format!("which `{enum_name}`?"))
+                    .help(format!(
+                        "choose the variant's scale: `{}({}[claim.field], amount)` with a `{enum_name}` field",
+                        func.name, name.name
+                    )),
+                );
+                None
+            }
+        };
+        let amount = self.expr_of(scope, amount, Type::Money, "the amount");
+        let (Some(key_expr), Some(amount)) = (key_expr, amount) else {
+            return Some(TExpr::error(span));
+        };
+        let ty = if func.name == "segmented" { Type::Money } else { Type::Rate };
+        let apply = |p: ir::ParamId| {
+            let kind = if func.name == "segmented" {
+                ir::ExprKind::Segmented(p, Box::new(amount.clone()))
+            } else {
+                ir::ExprKind::RateAt(p, Box::new(amount.clone()))
+            };
+            ir::Expr { kind, ty, span }
+        };
+        // The last variant's scale when no earlier variant matches: `if key == v0 then ... else
+        // if key == v1 then ... else <last>`.
+        let mut arms = scales.iter().enumerate().rev();
+        let (_, last) = arms.next()?;
+        let mut chosen = apply(*last);
+        for (k, p) in arms {
+            let variant = ir::Const::Enum(u32::try_from(k).ok()?);
+            let test = ir::Expr {
+                kind: ir::ExprKind::Binary(
+                    ir::BinOp::Eq,
+                    Box::new(key_expr.clone()),
+                    Box::new(ir::Expr {
+                        kind: ir::ExprKind::Const(variant),
+                        ty: Type::Enum(key),
+                        span,
+                    }),
+                ),
+                ty: Type::Bool,
+                span,
+            };
+            chosen = ir::Expr {
+                kind: ir::ExprKind::If(Box::new(test), Box::new(apply(*p)), Box::new(chosen)),
+                ty,
+                span,
+            };
+        }
+        Some(TExpr::Typed(chosen))
     }
 
     fn arity(&mut self, file: FileId, func: &Ident, span: Span, wants: &str, example: &str) {
