@@ -80,7 +80,7 @@ fn gen_claim() -> impl Strategy<Value = Gen> {
         0u16..1200,
         prop::array::uniform8(0u32..64),
         prop_oneof![3 => 0i64..5_000_000, 2 => 0i64..50_000_000, 1 => 0i64..200_000_000],
-        prop::array::uniform6(prop_oneof![1 => Just(0u8), 3 => 0u8..50]),
+        prop::array::uniform6(prop_oneof![1 => Just(0u8), 1 => Just(100u8), 3 => 0u8..50]),
     )
         .prop_map(|(member, day, picks, total, parts)| Gen {
             member,
@@ -301,6 +301,21 @@ fn on_a_larger_bill(
 
 // ----- Dezhou employees' inpatient care (seeds/000)
 
+/// Dezhou's basic fund pays a ratio of the policy-range cost above the deductible, the TCM items
+/// 10 points higher: at most the whole of that cost (100 % on TCM items at a level-1 hospital),
+/// never a fen more, so the patient's burden is never negative.
+fn within_the_cost(s: &Settled) -> Result<(), TestCaseError> {
+    let path = &s.engine.policy().name;
+    for i in 0..s.batch.len() {
+        let cost = (s.get(i, "policy_range") - s.get(i, "deductible_due")).max(Decimal::ZERO);
+        let paid = s.get(i, "basic.pay");
+        prop_assert!(paid <= cost, "{path}: claim {i}: basic {paid} on a cost of {cost}");
+        let burden = s.get(i, "burden");
+        prop_assert!(burden >= Decimal::ZERO, "{path}: claim {i}: burden {burden}");
+    }
+    Ok(())
+}
+
 /// The basic fund's cap: 80,000 -> 150,000 (from 2021-07-01, assumed).
 fn dezhou_employee_basic_cap(d: Date) -> Decimal {
     if d < date("2021-07-01") { yuan(80_000) } else { yuan(150_000) }
@@ -313,6 +328,7 @@ fn dezhou_employee(claims: &[Gen]) -> Result<(), TestCaseError> {
         &["basic.pay", "subsidy.pay", "critical.pay"],
         "patient.out_of_pocket",
     )?;
+    within_the_cost(&s)?;
     let all = |_: &Claim| true;
     s.never_above("basic.pay", all, dezhou_employee_basic_cap)?;
     // Large medical subsidy: 500,000 -> 850,000 (2021-07-01, assumed).
@@ -358,6 +374,7 @@ fn dezhou_resident(claims: &[Gen]) -> Result<(), TestCaseError> {
     let engine = engine(DEZHOU_RESIDENT);
     let s = Settled::new(engine, build(engine, claims))?;
     s.shares_within_the_bill(&["basic.pay", "critical.pay"], "patient.out_of_pocket")?;
+    within_the_cost(&s)?;
     let all = |_: &Claim| true;
     // Basic cap and critical illness limit: assumed 200,000 and 400,000.
     s.never_above("basic.pay", all, |_| yuan(200_000))?;
