@@ -180,4 +180,38 @@ test "after the assumed start" {
             plain.clone().count() == 2 && plain.into_iter().all(|i| i["assumed_start"] == false)
         );
     }
+
+    /// Values added to a base's parameter (`override param cap from ...`) have their own line;
+    /// the base's versions, written in the base, have none.
+    #[test]
+    fn an_added_version_has_its_line_and_the_bases_versions_none() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/coverage-added");
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let base = ASSUMED.replace("policy cov.assumed", "policy cov.base");
+        let base = base.get(..base.find("test \"").expect("a test")).expect("the items");
+        std::fs::write(dir.join("base.settle"), base).expect("written");
+        let reform = "policy cov.reform\nextends \"base.settle\"\n\noverride param cap\n    \
+                      from 2025-01-01 assumed 300\n\ntest \"t\" {\n    claim a { member: \"m\", \
+                      date: 2025-02-01, total: 500 }\n    expect a.basic.pay == 300.00\n}\n";
+        let path = dir.join("reform.settle");
+        std::fs::write(&path, reform).expect("written");
+        let name = path.display().to_string();
+        let checked = settle_lang::check_with(&name, reform, &mut settle_runtime::io::FileLoader);
+        let engine = Engine::new(checked.policy.expect("the reform checks"));
+        let c = coverage(&engine, reform);
+        let versions: Vec<(&str, Option<usize>)> = c
+            .items
+            .iter()
+            .filter(|i| i.name.starts_with("param `cap`"))
+            .map(|i| (i.name.as_str(), i.line))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                ("param `cap` from 2024-01-01", None),
+                ("param `cap` from 2024-07-01 (assumed start)", None),
+                ("param `cap` from 2025-01-01 (assumed start)", Some(5)),
+            ]
+        );
+    }
 }

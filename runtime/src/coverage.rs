@@ -210,6 +210,12 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
         // (`override param NAME from ...` over a base's parameter).
         let own = declared.map(|_| item_text(source, param.span.start as usize));
         let added = added_at(source, &param.name).map(|at| item_text(source, at));
+        // Over values added here, the base's own versions are written in the base: no line.
+        let line_of = |at: usize| settle_lang::diagnostic::line_col(source, at).0;
+        let fallback = match added {
+            Some((at, _)) if declared == Some(line_of(at)) => None,
+            _ => declared,
+        };
         for (k, version) in param.versions.iter().enumerate() {
             let assumed_start = version.from.is_some() && version.from_assumed;
             let from = match version.from {
@@ -224,10 +230,10 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
                     let clause = format!("from {d}");
                     [own, added].into_iter().flatten().find_map(|(start, text)| {
                         let at = text.find(&clause)?;
-                        Some(settle_lang::diagnostic::line_col(source, start + at).0)
+                        Some(line_of(start + at))
                     })
                 })
-                .or(declared);
+                .or(fallback);
             out.push(Item {
                 kind: Kind::Version,
                 name: format!("param `{}`{from}", param.name),
