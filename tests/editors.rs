@@ -34,6 +34,9 @@ enum Level { level1 "一级", level2 }
 record Item { kind: text, amount: money }
 input claim { id: text, member: text, date: date, total: money, items: list of Item }
 yearly admissions: int = count() where claim.total > 0
+lifetime ever = count()
+monthly this_month: money = sum(claim.total)
+quarterly this_quarter = count()
 override param cap: money
     from 2021-07-01 150_000 assumed source "doc"
 param ratio: rate by Level = { level1: 90%, _: 80% }
@@ -42,8 +45,15 @@ let x: bool = not true or false and claim.level in {level1}
 rule due: money
     default 450
     when x -> if x then 1 else 0
+    else when x -> 2
+let later = claim.date + 30 days - (day(claim.date) - 1) days + 2 months
+let age = years_between(claim.date, later) + year(later) + month(later)
+let shown = round(claim.total, yuan, down)
 stage basic (pay: money) {
     pay = min(claim.total, sum(i.amount for i in claim.items where i.amount > 0))
+}
+stage help "救助" before basic (pay: money) {
+    pay = 0
 }
 balance claim.total = basic.pay
 test "t" {
@@ -113,6 +123,17 @@ fn the_grammar_compiles_and_highlights_every_keyword_and_type() {
     assert!(scope("150_000").iter().all(|s| s.starts_with("constant.numeric")), "{tokens:?}");
     assert!(scope("90%").iter().all(|s| s.starts_with("constant.numeric")), "{tokens:?}");
     assert_eq!(scope("min"), ["support.function.settle"]);
+    for function in ["round", "years_between", "month", "day"] {
+        assert_eq!(scope(function), ["support.function.settle"], "{function}");
+    }
+    // `year starts` is the item, `year(later)` the function.
+    assert_eq!(scope("year"), ["keyword.other.settle", "support.function.settle"]);
+    assert_eq!(scope("days"), ["keyword.control.settle", "keyword.control.settle"]);
+    assert_eq!(scope("before"), ["keyword.control.settle"]);
+    assert_eq!(scope("救助"), ["string.quoted.double.settle"]);
+    for window in ["lifetime", "monthly", "quarterly"] {
+        assert_eq!(scope(window), ["keyword.other.settle"], "{window}");
+    }
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub struct Item {
     pub line: Option<usize>,
     /// Whether a test reached it.
     pub reached: bool,
+    /// Whether it belongs to a parameter version whose start date is marked `assumed` (the
+    /// source does not say when the value begins): a test reaching it rests on that date.
+    pub assumed_start: bool,
 }
 
 /// What a policy's tests reach.
@@ -142,6 +145,44 @@ fn line_at(source: &str, span: settle_lang::span::Span, needle: &str) -> Option<
     text.contains(needle).then(|| settle_lang::diagnostic::line_col(source, span.start as usize).0)
 }
 
+/// The words that begin an item, each after a line break.
+const ITEM_STARTS: &[&str] = &[
+    "\nparam ",
+    "\nrule ",
+    "\nstage ",
+    "\nlet ",
+    "\ntest ",
+    "\nbalance ",
+    "\nyearly ",
+    "\nlifetime ",
+    "\nmonthly ",
+    "\nquarterly ",
+    "\noverride ",
+    "\nenum ",
+    "\nrecord ",
+    "\ninput ",
+];
+
+/// The text of the item starting at byte `start` of `source`, up to the next item, with its
+/// start.
+fn item_text(source: &str, start: usize) -> (usize, &str) {
+    let text = source.get(start..).unwrap_or("");
+    let end = ITEM_STARTS.iter().filter_map(|item| text.get(1..).and_then(|t| t.find(item))).min();
+    (start, end.and_then(|end| text.get(..end + 1)).unwrap_or(text))
+}
+
+/// Where `override param NAME` adds dated values to a base's parameter in `source` (not the
+/// `override param NAME: type` that replaces it).
+fn added_at(source: &str, name: &str) -> Option<usize> {
+    let head = format!("override param {name}");
+    source.match_indices(&head).map(|(at, _)| at).find(|&at| {
+        let line_start = at == 0 || source.get(..at).is_some_and(|b| b.ends_with('\n'));
+        let rest = source.get(at + head.len()..).unwrap_or("");
+        let after_word = rest.starts_with([' ', '\t', '\r', '\n']);
+        line_start && after_word && !rest.trim_start().starts_with(':')
+    })
+}
+
 fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
     let mut out = Vec::new();
     for (v, def) in policy.values.iter().enumerate() {
@@ -151,6 +192,7 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
             name: format!("rule `{}`: default", def.name),
             line: line_at(source, def.span, &def.name),
             reached: seen.rules.contains(&(v, None)),
+            assumed_start: false,
         });
         for (i, e) in exceptions.iter().enumerate() {
             out.push(Item {
@@ -158,36 +200,46 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
                 name: format!("rule `{}`: when {}", def.name, e.text),
                 line: line_at(source, e.span, &e.text),
                 reached: seen.rules.contains(&(v, Some(i))),
+                assumed_start: false,
             });
         }
     }
     for (p, param) in policy.params.iter().enumerate() {
         let declared = line_at(source, param.span, &param.name);
-        // The parameter's text in this file: from its name to the next item.
-        let start = param.span.start as usize;
-        let text = source.get(start..).unwrap_or("");
-        let text =
-            ["\nparam ", "\nrule ", "\nstage ", "\nlet ", "\ntest ", "\nbalance ", "\nyearly "]
-                .iter()
-                .filter_map(|item| text.get(1..).and_then(|t| t.find(item)))
-                .min()
-                .and_then(|end| text.get(..end + 1))
-                .unwrap_or(text);
+        // The parameter's text in this file, and that of values added to it here
+        // (`override param NAME from ...` over a base's parameter).
+        let own = declared.map(|_| item_text(source, param.span.start as usize));
+        let added = added_at(source, &param.name).map(|at| item_text(source, at));
+        // Over values added here, the base's own versions are written in the base: no line.
+        let line_of = |at: usize| settle_lang::diagnostic::line_col(source, at).0;
+        let fallback = match added {
+            Some((at, _)) if declared == Some(line_of(at)) => None,
+            _ => declared,
+        };
         for (k, version) in param.versions.iter().enumerate() {
-            let from = version.from.map(|d| format!(" from {d}")).unwrap_or_default();
-            // The version's own `from` clause, when the parameter is written in this file.
-            let line = match version.from {
-                Some(d) if declared.is_some() => text
-                    .find(&format!("from {d}"))
-                    .map(|at| settle_lang::diagnostic::line_col(source, start + at).0)
-                    .or(declared),
-                _ => declared,
+            let assumed_start = version.from.is_some() && version.from_assumed;
+            let from = match version.from {
+                Some(d) if assumed_start => format!(" from {d} (assumed start)"),
+                Some(d) => format!(" from {d}"),
+                None => String::new(),
             };
+            // The version's own `from` clause, when it is written in this file.
+            let line = version
+                .from
+                .and_then(|d| {
+                    let clause = format!("from {d}");
+                    [own, added].into_iter().flatten().find_map(|(start, text)| {
+                        let at = text.find(&clause)?;
+                        Some(line_of(start + at))
+                    })
+                })
+                .or(fallback);
             out.push(Item {
                 kind: Kind::Version,
                 name: format!("param `{}`{from}", param.name),
                 line,
                 reached: seen.versions.contains(&(p, k)),
+                assumed_start,
             });
             match (&param.kind, &version.value) {
                 (ParamKind::Table { keys, .. }, ParamValue::Table(cells)) => {
@@ -210,6 +262,7 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
                             name: format!("param `{}`[{}]{from}", param.name, names.join(", ")),
                             line,
                             reached: seen.cells.contains(&(p, k, cell)),
+                            assumed_start,
                         });
                     }
                 }
@@ -226,6 +279,7 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
                             ),
                             line,
                             reached: seen.brackets.contains(&(p, k, b)),
+                            assumed_start,
                         });
                     }
                 }
@@ -246,6 +300,7 @@ fn items(policy: &Policy, source: &str, seen: &Seen) -> Vec<Item> {
                 .find(&format!("stage {} ", stage.name))
                 .map(|at| settle_lang::diagnostic::line_col(source, at).0),
             reached: read,
+            assumed_start: false,
         });
     }
     out

@@ -9,6 +9,7 @@ use settle_lang::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;
 use super::hover::detail;
+use super::signature::{ROUND_MODES, ROUND_UNITS, open_call};
 
 /// The functions of the language, with how they are called.
 const FUNCTIONS: &[(&str, &str)] = &[
@@ -21,12 +22,38 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("sum", "sum(value) or sum(x.value for x in list where ...)"),
     ("any", "any(condition for x in list)"),
     ("all", "all(condition for x in list)"),
+    ("round", "round(x, unit) or round(x, unit, mode): money rounded to a unit"),
+    ("year", "year(d): the year of a date"),
+    ("month", "month(d): the month of a date, 1 to 12"),
+    ("day", "day(d): the day of a date's month, 1 to 31"),
+    ("years_between", "years_between(from, to): the whole years between two dates"),
 ];
 
 /// Words that begin an item or one of its lines.
 const LINE_KEYWORDS: &[&str] = &[
-    "policy", "extends", "year", "dated", "rounding", "enum", "record", "input", "yearly", "param",
-    "let", "rule", "stage", "balance", "test", "override", "source", "from", "default", "when",
+    "policy",
+    "extends",
+    "year",
+    "dated",
+    "rounding",
+    "enum",
+    "record",
+    "input",
+    "yearly",
+    "lifetime",
+    "monthly",
+    "quarterly",
+    "param",
+    "let",
+    "rule",
+    "stage",
+    "balance",
+    "test",
+    "override",
+    "source",
+    "from",
+    "default",
+    "when",
     "expect",
 ];
 
@@ -44,6 +71,8 @@ pub fn completion(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
     let before = text.get(..start).unwrap_or("");
     let mut items = if before.ends_with('.') {
         after_dot(a, text, start.saturating_sub(1))
+    } else if let Some(words) = contextual(text, start) {
+        words
     } else {
         in_scope(a, text, start)
     };
@@ -151,6 +180,10 @@ fn in_scope(a: &Analysis, text: &str, start: usize) -> Vec<CompletionItem> {
     let expected = expected_enum(a, text, &tokens, in_test);
     if at_line_start {
         items.extend(LINE_KEYWORDS.iter().map(|k| keyword(k, CompletionItemKind::KEYWORD, "")));
+        if current_item(text, &tokens) == Some("rule") {
+            let doc = "an arm taken only when no arm above applies";
+            items.push(keyword("else when", CompletionItemKind::KEYWORD, doc));
+        }
     }
     for d in a.index.visible(0, start) {
         items.push(item(a, d, "1"));
@@ -163,6 +196,35 @@ fn in_scope(a: &Analysis, text: &str, start: usize) -> Vec<CompletionItem> {
     }
     items.extend(FUNCTIONS.iter().map(|(f, doc)| keyword(f, CompletionItemKind::FUNCTION, doc)));
     items
+}
+
+/// The words that alone fit at `start`, when the tokens before it ask for one of a few: a
+/// unit or a mode in `round(`, `assumed` after a `from` date, `before` after a stage's name
+/// and title, `days` or `months` after a count added to a date.
+fn contextual(text: &str, start: usize) -> Option<Vec<CompletionItem>> {
+    let kw = |(w, doc): &(&str, &str)| keyword(w, CompletionItemKind::KEYWORD, doc);
+    match open_call(text, start) {
+        Some(("round", 1)) => return Some(ROUND_UNITS.iter().map(kw).collect()),
+        Some(("round", 2)) => return Some(ROUND_MODES.iter().map(kw).collect()),
+        _ => {}
+    }
+    let tokens = significant(text, start);
+    let kinds = |n: usize| tokens.iter().rev().take(n).map(|t| (t.kind, word(text, t)));
+    let last: Vec<_> = kinds(3).collect();
+    match last.as_slice() {
+        [(Some(Token::Date), _), (Some(Token::Ident), "from"), ..] => {
+            Some(vec![kw(&("assumed", "the date is not given by the source"))])
+        }
+        [(Some(Token::Ident), _), (Some(Token::Ident), "stage"), ..]
+        | [(Some(Token::Str(true)), _), (Some(Token::Ident), _), (Some(Token::Ident), "stage")] => {
+            Some(vec![kw(&("before", "runs before the stage named next"))])
+        }
+        [(Some(Token::Number), _), (Some(Token::Plus | Token::Minus), _), ..] => Some(vec![
+            kw(&("days", "a number of calendar days")),
+            kw(&("months", "a number of calendar months")),
+        ]),
+        _ => None,
+    }
 }
 
 fn has(items: &[CompletionItem], label: &str) -> bool {

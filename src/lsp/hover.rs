@@ -16,15 +16,49 @@ use settle_runtime::Value;
 use settle_runtime::io::format_value;
 
 use super::analysis::Analysis;
+use super::signature;
 
 /// The hover for the name at `offset` of the document, if there is a name there.
 pub fn hover(a: &Analysis, offset: usize, today: Date) -> Option<Hover> {
-    let occurrence = a.index.at(0, offset)?;
+    let Some(occurrence) = a.index.at(0, offset) else { return builtin(a, offset) };
     let decl = a.index.declarations_of(occurrence.id).next()?;
     let value = describe(a, decl, today)?;
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
         range: a.lines(0).map(|l| l.range(occurrence.span)),
+    })
+}
+
+/// The hover for a built-in function named at `offset` (`round(`, `years_between(`, ...), or
+/// for a unit or mode written in a call of `round`.
+fn builtin(a: &Analysis, offset: usize) -> Option<Hover> {
+    let text = a.text(0);
+    let tok = tokenize(text).into_iter().find(|t| t.span.range().contains(&offset))?;
+    if tok.kind != Some(Token::Ident) {
+        return None;
+    }
+    let word = text.get(tok.span.range())?;
+    let after = text.get(tok.span.end as usize..)?.trim_start_matches([' ', '\t']);
+    let mut out = Text::default();
+    if after.starts_with('(') {
+        let (label, doc) = signature::builtin(word)?;
+        out.code(&label);
+        out.block(doc);
+    } else {
+        let (call, commas) = signature::open_call(text, offset)?;
+        let table = match (call, commas) {
+            ("round", 1) => signature::ROUND_UNITS,
+            ("round", 2) => signature::ROUND_MODES,
+            _ => return None,
+        };
+        let (_, doc) = table.iter().find(|(w, _)| *w == word)?;
+        let what = if commas == 1 { "a unit of `round`" } else { "a mode of `round`" };
+        out.code(word);
+        out.block(&format!("{what}: {doc}"));
+    }
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: out.0 }),
+        range: a.lines(0).map(|l| l.range(tok.span)),
     })
 }
 
@@ -78,11 +112,14 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
             if let Some(filter) = &y.filter {
                 let _ = write!(body, " where {}", compact(a.source(decl.file, filter.span)));
             }
-            out.code(&format!("yearly {name}{ty} = {body}"));
-            out.block(
-                "over this member's earlier claims of the medical year: its value before the \
-                 current claim",
-            );
+            out.code(&format!("{} {name}{ty} = {body}", y.window.keyword()));
+            let over = match y.window {
+                ast::Window::Year => "earlier claims of the medical year",
+                ast::Window::Month => "earlier claims of the calendar month",
+                ast::Window::Quarter => "earlier claims of the calendar quarter",
+                ast::Window::Lifetime => "every earlier claim",
+            };
+            out.block(&format!("over this member's {over}: its value before the current claim"));
         }
         (Kind::Stage, Item::Stage(s)) => {
             out.code(&stage_head(s));

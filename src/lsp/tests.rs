@@ -1137,3 +1137,133 @@ let a = min(claim.total, segmented(scale, claim.total))
     );
     editor.shutdown();
 }
+
+/// A policy using the date functions, rounding to a unit, a monthly total, a first-match rule,
+/// a stage placed before another and an assumed start.
+const DATED: &str = "policy t
+dated by claim.date
+
+input claim { id: text, member: text, date: date, birth: date, total: money }
+
+monthly spent: money = sum(claim.total)
+
+param cap: money
+    from 2024-01-01 100
+    from 2024-07-01 assumed 200
+
+let age = years_between(claim.birth, claim.date)
+let review = claim.date + 30 days
+let shown = round(claim.total, yuan, down)
+
+rule ratio: rate
+    default 50%
+    when age >= 60 -> 70%
+    else when age >= 40 -> 60%
+
+stage basic (pay: money) {
+    pay = min(claim.total * ratio, cap)
+}
+";
+
+#[test]
+fn completion_offers_the_date_functions_rounding_and_the_new_words_where_they_fit() {
+    let mut editor = Editor::start("2024-08-01");
+    let uri = scratch("dated.settle");
+    editor.open(&uri, DATED);
+    let _ = editor.diagnostics(&uri);
+    // Each edit types into the policy, up to the cursor `|`, where the completion is asked for.
+    let offered = |editor: &mut Editor, replace: &str, with: &str| {
+        let typed = DATED.replacen(replace, with, 1);
+        let at = find(&typed, "|", 0);
+        editor.change(&uri, &typed.replacen('|', "", 1));
+        let labels: Vec<String> = editor
+            .completion(&uri, at)
+            .into_iter()
+            .map(|l| l.split(':').next().unwrap_or("").to_string())
+            .collect();
+        labels
+    };
+    let functions = offered(&mut editor, "let age = years_between", "let age = y|");
+    assert!(functions.contains(&"years_between".to_string()), "{functions:?}");
+    assert!(functions.contains(&"year".to_string()), "{functions:?}");
+    let functions = offered(&mut editor, "let shown = round(", "let shown = r|");
+    assert!(functions.contains(&"round".to_string()), "{functions:?}");
+    let functions = offered(&mut editor, "let age = years_between", "let age = m|");
+    assert!(functions.contains(&"month".to_string()), "{functions:?}");
+    let functions = offered(&mut editor, "let age = years_between", "let age = d|");
+    assert!(functions.contains(&"day".to_string()), "{functions:?}");
+    let units = offered(&mut editor, "claim.total, yuan, down", "claim.total, |");
+    assert_eq!(units, ["fen", "jiao", "yuan"]);
+    let modes = offered(&mut editor, "claim.total, yuan, down", "claim.total, yuan, |");
+    assert_eq!(modes, ["down", "half_even", "half_up", "up"]);
+    let lengths = offered(&mut editor, "claim.date + 30 days", "claim.date + 30 |");
+    assert_eq!(lengths, ["days", "months"]);
+    for window in ["lifetime", "monthly", "quarterly"] {
+        let typing = format!("{}|", &window[..1]);
+        let items = offered(&mut editor, "monthly spent", &typing);
+        assert!(items.contains(&window.to_string()), "{window}: {items:?}");
+    }
+    let arms = offered(&mut editor, "    else when age >= 40", "    el|");
+    assert_eq!(arms, ["else when"]);
+    let outside = offered(&mut editor, "let review", "e|");
+    assert!(!outside.contains(&"else when".to_string()), "{outside:?}");
+    let before = offered(&mut editor, "stage basic (pay", "stage basic |");
+    assert_eq!(before, ["before"]);
+    let assumed = offered(&mut editor, "from 2024-07-01 assumed", "from 2024-07-01 |");
+    assert_eq!(assumed, ["assumed"]);
+    editor.shutdown();
+}
+
+#[test]
+fn signature_help_and_hover_describe_rounding_and_the_date_functions() {
+    let mut editor = Editor::start("2024-08-01");
+    let uri = scratch("dated-help.settle");
+    editor.open(&uri, DATED);
+    let _ = editor.diagnostics(&uri);
+    let mut shown = Vec::new();
+    for needle in ["claim.birth,", "claim.date)\n", "yuan,", "down)"] {
+        let help = editor.request::<SignatureHelpRequest>(SignatureHelpParams {
+            context: None,
+            text_document_position_params: editor.position(&uri, find(DATED, needle, 0)),
+            work_done_progress_params: Default::default(),
+        });
+        shown.push(help.map_or("none".to_string(), |h| {
+            let label = h.signatures.first().map_or("", |s| s.label.as_str()).to_string();
+            format!("{needle} -> {label} #{}", h.active_parameter.unwrap_or(0))
+        }));
+    }
+    assert_eq!(
+        shown,
+        [
+            "claim.birth, -> years_between(from, to) #0",
+            "claim.date)\n -> years_between(from, to) #1",
+            "yuan, -> round(amount, unit, mode) #1",
+            "down) -> round(amount, unit, mode) #2",
+        ]
+    );
+    let hover = |editor: &mut Editor, needle: &str| {
+        editor
+            .hover(&uri, find(DATED, needle, 0))
+            .unwrap_or_else(|| format!("no hover on {needle}"))
+    };
+    let years = hover(&mut editor, "years_between(");
+    assert!(
+        years.contains("years_between(from, to)") && years.contains("anniversaries"),
+        "{years}"
+    );
+    let round = hover(&mut editor, "round(");
+    assert!(round.contains("round(amount, unit, mode)"), "{round}");
+    let unit = hover(&mut editor, "yuan, down");
+    assert!(unit.contains("a unit of `round`: 1 yuan"), "{unit}");
+    let mode = hover(&mut editor, "down)");
+    assert!(mode.contains("a mode of `round`: toward zero"), "{mode}");
+    let monthly = hover(&mut editor, "spent: money");
+    assert!(
+        monthly.contains("monthly spent: money = sum(claim.total)")
+            && monthly.contains("earlier claims of the calendar month"),
+        "{monthly}"
+    );
+    let cap = hover(&mut editor, "cap)");
+    assert!(cap.contains("**from 2024-07-01** (assumed start)"), "{cap}");
+    editor.shutdown();
+}
