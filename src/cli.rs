@@ -253,6 +253,29 @@ enum Backend {
 }
 
 /// Run the command line and return the process's exit code.
+/// Exit status of a command whose reader closed its standard output (128 + SIGPIPE, as the shell
+/// reports a tool stopped by the signal).
+const EXIT_READER_GONE: i32 = 141;
+
+/// A reader that stops early (`settle test --format json | head`) closes the pipe; the standard
+/// library then panics inside `print!` rather than returning the error to each call. Stop instead,
+/// quietly and at once, as Unix tools do; every other panic keeps the default report.
+fn stop_quietly_when_the_reader_goes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_READER_GONE);
+        }
+        report(info);
+    }));
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -268,6 +291,7 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = COLOR.set(cli.color);
+    stop_quietly_when_the_reader_goes();
     if !matches!(cli.command, Command::Serve { .. }) {
         // On Ctrl-C, SIGTERM or SIGHUP, remove any output still being written, then stop: the
         // output path keeps its previous content or stays absent. The service writes no such

@@ -660,3 +660,20 @@ fn claims_in_gbk_or_utf16_get_a_hint_and_read_with_encoding() {
         assert!(!String::from_utf8_lossy(&read.stderr).contains("hint"), "{name}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_stops_the_command_quietly() {
+    // `settle test --format json | head -c 0`: the reader is gone before the report is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["test", "policies/dezhou/employee_inpatient.settle", "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
