@@ -317,12 +317,14 @@ impl Window {
     /// The first day of the calendar month or quarter holding `date`; `None` for the medical
     /// year (whose start the policy's `year starts` decides) and a lifetime.
     pub fn period_start(self, date: Date) -> Option<Date> {
+        let quarter = match self {
+            Window::Month => false,
+            Window::Quarter => true,
+            Window::Year | Window::Lifetime => return None,
+        };
         let (year, month, _) = date.ymd();
-        match self {
-            Window::Month => Date::from_ymd(year, month, 1),
-            Window::Quarter => Date::from_ymd(year, (month - 1) / 3 * 3 + 1, 1),
-            Window::Year | Window::Lifetime => None,
-        }
+        let month = if quarter { (month - 1) / 3 * 3 + 1 } else { month };
+        Date::from_ymd(year, month, 1)
     }
 }
 

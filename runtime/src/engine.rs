@@ -294,6 +294,9 @@ pub struct Engine {
     policy: Arc<Policy>,
     prepared: Arc<Prepared>,
     code: Option<Arc<Code>>,
+    /// Whether some accumulator folds a calendar month or quarter, so that each claim must ask
+    /// whether it starts a new one (read on every claim; most policies have none).
+    calendar: bool,
 }
 
 impl Engine {
@@ -310,7 +313,9 @@ impl Engine {
     /// closures and the JIT are tested against, and what traces are made with.
     pub fn reference(policy: Policy) -> Self {
         let prepared = Prepared::new(&policy);
-        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), code: None }
+        let calendar =
+            policy.accumulators.iter().any(|a| matches!(a.window, Window::Month | Window::Quarter));
+        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), code: None, calendar }
     }
 
     /// An engine that settles with native code compiled once, now.
@@ -721,11 +726,13 @@ impl Engine {
     /// month and quarter of `date` for `monthly` and `quarterly` totals unless the last claim
     /// was in them; `lifetime` totals carry on.
     fn enter_year(&self, date: Date, state: &mut Running) {
-        let last = state.last;
-        self.reset(state, |a| {
-            a.window.period_start(date).is_some()
-                && last.and_then(|l| a.window.period_start(l)) != a.window.period_start(date)
-        });
+        if self.calendar {
+            let last = state.last;
+            self.reset(state, |a| {
+                a.window.period_start(date).is_some()
+                    && last.and_then(|l| a.window.period_start(l)) != a.window.period_start(date)
+            });
+        }
         state.last = Some(date);
         let inside = state.year_start.is_some_and(|s| s <= date && date < state.year_end);
         if !inside {
