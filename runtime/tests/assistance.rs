@@ -20,6 +20,10 @@ use settle_lang::date::Date;
 use settle_lang::ir::Type;
 use settle_runtime::{Claim, Engine, Value, load_with};
 
+#[path = "support/names.rs"]
+mod names;
+use names::{field, variant};
+
 fn engine(path: &str) -> Engine {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
     let text = std::fs::read_to_string(&full).expect("policy");
@@ -89,16 +93,6 @@ fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
             Claim { line: i + 2, fields }
         })
         .collect()
-}
-
-fn field(engine: &Engine, name: &str) -> usize {
-    let input = engine.policy().input_record().expect("input");
-    input.fields.iter().position(|f| f.name == name).expect("a field of the input")
-}
-
-fn variant(engine: &Engine, enum_name: &str, name: &str) -> u32 {
-    let e = engine.policy().enums.iter().find(|e| e.name == enum_name).expect("the enum");
-    e.variants.iter().position(|v| v == name).expect("the variant") as u32
 }
 
 fn value(engine: &Engine, values: &[Value], name: &str) -> Decimal {

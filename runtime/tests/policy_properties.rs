@@ -29,6 +29,10 @@ use settle_lang::date::Date;
 use settle_lang::ir::Type;
 use settle_runtime::{Claim, Engine, Value, load_with};
 
+#[path = "support/names.rs"]
+mod names;
+use names::{field, variant};
+
 const DEZHOU_EMPLOYEE: &str = "policies/dezhou/employee_inpatient.settle";
 const DEZHOU_RESIDENT: &str = "policies/dezhou/resident_inpatient.settle";
 const TAIYUAN: &str = "policies/taiyuan/two_diseases_outpatient.settle";
@@ -138,16 +142,6 @@ fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
             Claim { line: i + 2, fields }
         })
         .collect()
-}
-
-fn field(engine: &Engine, name: &str) -> usize {
-    let input = engine.policy().input_record().expect("input");
-    input.fields.iter().position(|f| f.name == name).expect("a field of the input")
-}
-
-fn variant(engine: &Engine, enum_name: &str, name: &str) -> u32 {
-    let e = engine.policy().enums.iter().find(|e| e.name == enum_name).expect("the enum");
-    e.variants.iter().position(|v| v == name).expect("the variant") as u32
 }
 
 fn money(claim: &Claim, field: usize) -> Decimal {
