@@ -16,9 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The counter's database of member states, as JSON text.
     let mut store: HashMap<String, String> = HashMap::new();
     let arrivals = [
-        r#"{"id": "k1", "member": "m42", "admitted": "2021-08-02", "level": "level2", "total": "23000", "self_paid": "1500", "prepay": "600", "special_drugs": "0", "tcm": "0"}"#,
-        r#"{"id": "k2", "member": "m42", "admitted": "2021-09-14", "level": "level2", "total": "12000", "self_paid": "700", "prepay": "300", "special_drugs": "0", "tcm": "1000"}"#,
-        r#"{"id": "k3", "member": "m42", "admitted": "2021-11-30", "level": "level3", "total": "9000", "self_paid": "0", "prepay": "0", "special_drugs": "0", "tcm": "0"}"#,
+        r#"{"id": "k1", "member": "m42", "admitted": "2021-08-02", "level": "level2", "total": "23000", "self_paid": "1500", "prepay": "600", "special_drugs": "0", "rare_disease_drugs": "0", "tcm": "0"}"#,
+        r#"{"id": "k2", "member": "m42", "admitted": "2021-09-14", "level": "level2", "total": "12000", "self_paid": "700", "prepay": "300", "special_drugs": "0", "rare_disease_drugs": "0", "tcm": "1000"}"#,
+        r#"{"id": "k3", "member": "m42", "admitted": "2021-11-30", "level": "level3", "total": "9000", "self_paid": "0", "prepay": "0", "special_drugs": "0", "rare_disease_drugs": "0", "tcm": "0"}"#,
     ];
     for json in arrivals {
         let claim = engine.claim_from_json(json)?;

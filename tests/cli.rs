@@ -301,7 +301,7 @@ fn read_only_reports_input_errors_and_settles_nothing() {
     let claims = dir.join("claims.csv");
     let original = std::fs::read_to_string("examples/claims/dezhou_employee.csv").expect("sample");
     let broken = original.replacen("level2,18000.00", "level9,18000.00", 1)
-        + "c999,m01,2021-02-30,level1,1.00,0,0,0,0\n";
+        + "c999,m01,2021-02-30,level1,1.00,0,0,0,0,0\n";
     std::fs::write(&claims, broken).expect("written");
     for threads in ["1", "2"] {
         let out = settle(&[

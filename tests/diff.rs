@@ -361,7 +361,7 @@ fn snapshots_are_keyed_by_claim_id_and_named_by_path() {
     std::fs::write(
         one.join("claims.csv"),
         format!(
-            "{header}\nc000,m99,2021-05-01,level1,1000.00,0.00,0.00,0.00,0.00\n{}\n",
+            "{header}\nc000,m99,2021-05-01,level1,1000.00,0.00,0.00,0.00,0.00,0.00\n{}\n",
             rest.join("\n")
         ),
     )

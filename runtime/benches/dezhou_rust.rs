@@ -18,6 +18,8 @@ pub struct Claim {
     pub self_paid: i64,
     pub prepay: i64,
     pub special_drugs: i64,
+    /// The part of `special_drugs` for Gaucher, Pompe and Fabry disease.
+    pub rare_disease_drugs: i64,
     pub tcm: i64,
 }
 
@@ -96,12 +98,12 @@ pub fn settle(c: &Claim, y: &mut Year) -> Shares {
     let tcm_part = c.tcm.min(eligible);
     // TCM items 10 points higher from 2021-07-01 (0 before, as the policy assumes).
     let tcm_bonus = if after_july { 100_000 } else { 0 };
-    let wanted = times_rate(eligible, ratio) + times_rate(tcm_part, tcm_bonus);
+    // Never more than the cost (TCM at a level-1 hospital: 90 % + 10 points).
+    let wanted = (times_rate(eligible, ratio) + times_rate(tcm_part, tcm_bonus)).min(eligible);
     let room = (basic_cap - y.basic_paid).max(0);
     let basic = wanted.min(room);
     let over_cap = if wanted > room {
-        let share = round_div(i128::from(room) * i128::from(MILLION), i128::from(wanted));
-        eligible - times_rate(eligible, share)
+        eligible - round_div(i128::from(eligible) * i128::from(room), i128::from(wanted))
     } else {
         0
     };
@@ -127,7 +129,13 @@ pub fn settle(c: &Claim, y: &mut Year) -> Shares {
     let general = general_wanted.min((40_000_000 - y.critical_general).max(0));
     let (special_ratio, special_cap) =
         if c.date >= JAN_2021 { (800_000, 40_000_000) } else { (600_000, 20_000_000) };
-    let special = times_rate(c.special_drugs, special_ratio).min((special_cap - y.special).max(0));
+    // The rare-disease drugs count as special drugs from 2021-01-01 only.
+    let listed = if c.date >= JAN_2021 {
+        c.special_drugs
+    } else {
+        (c.special_drugs - c.rare_disease_drugs).max(0)
+    };
+    let special = times_rate(listed, special_ratio).min((special_cap - y.special).max(0));
     let critical = general + special;
     let patient = c.total - basic - subsidy - critical;
     y.admissions += 1;

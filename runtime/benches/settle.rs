@@ -50,6 +50,7 @@ fn claims(n: usize) -> Vec<Claim> {
                 _ => (r >> 8) as i64 % 1_000_000,
             };
             let money = |fen: i64| Value::Money(Decimal::new(fen, 2));
+            let special = if next() % 8 == 0 { total / 5 } else { 0 };
             Claim {
                 line: i + 2,
                 fields: vec![
@@ -60,7 +61,8 @@ fn claims(n: usize) -> Vec<Claim> {
                     money(total),
                     money(total / 10),
                     money(total / 20),
-                    money(if next() % 8 == 0 { total / 5 } else { 0 }),
+                    money(special),
+                    money(if next() % 3 == 0 { special / 2 } else { 0 }),
                     money(if next() % 4 == 0 { total / 10 } else { 0 }),
                 ],
             }
@@ -97,7 +99,8 @@ fn prepare(engine: &Engine, batch: &[Claim]) -> Prepared {
                 self_paid: get(5),
                 prepay: get(6),
                 special_drugs: get(7),
-                tcm: get(8),
+                rare_disease_drugs: get(8),
+                tcm: get(9),
             },
         ));
         frames.push((fresh, f));
@@ -149,13 +152,24 @@ fn bench(c: &mut Criterion) {
     let prepared = prepare(&engine, &batch);
     let mut frame = compiled.frame();
     // The hand-written policy and the compiled one agree before either is timed.
-    let plain: i64 = run_plain(&prepared).iter().map(|s| s.basic).sum();
+    let plain = run_plain(&prepared);
     let basic_pay = engine.policy().values.iter().position(|v| v.name == "basic.pay").unwrap_or(0);
-    assert_eq!(
-        run_compiled(&compiled, &prepared, &mut frame, basic_pay),
-        plain,
-        "the two implementations differ"
-    );
+    type Share = fn(&dezhou_rust::Shares) -> i64;
+    let shares: [(&str, Share); 4] = [
+        ("basic.pay", |s| s.basic),
+        ("subsidy.pay", |s| s.subsidy),
+        ("critical.pay", |s| s.critical),
+        ("patient.out_of_pocket", |s| s.patient),
+    ];
+    for (name, share) in shares {
+        let value = engine.policy().values.iter().position(|v| v.name == name);
+        let value = value.unwrap_or_else(|| panic!("no value {name}"));
+        assert_eq!(
+            run_compiled(&compiled, &prepared, &mut frame, value),
+            plain.iter().map(share).sum::<i64>(),
+            "the two implementations differ on {name}"
+        );
+    }
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     let mut group = c.benchmark_group("interpreter");
     group.throughput(Throughput::Elements(batch.len() as u64));

@@ -1034,7 +1034,8 @@ mod tests {
         crate::load_str("employee_inpatient.settle", &text).expect("checks")
     }
 
-    const HEADER: &str = "id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n";
+    const HEADER: &str =
+        "id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm,rare_disease_drugs\n";
 
     /// Every way of cutting `csv` gives the rows of reading it in one piece.
     fn same_in_pieces(policy: &Policy, csv: &[u8]) -> Vec<Row> {
@@ -1052,20 +1053,20 @@ mod tests {
         let mut csv = HEADER.as_bytes().to_vec();
         csv.extend_from_slice(
             concat!(
-                "c1,m1,2021-02-03,level2,18000.00,1200.00,450.00,0.00,0.00\n",
-                "\"c2\",\"m\"\"2\",2021-02-04,level1,100.00,0,0,0,0\r\n",
+                "c1,m1,2021-02-03,level2,18000.00,1200.00,450.00,0.00,0.00,0.00\n",
+                "\"c2\",\"m\"\"2\",2021-02-04,level1,100.00,0,0,0,0,0\r\n",
                 "\n",
-                "\"c\n3\",m3,2021-02-05,level1,100.00,0,0,0,0\n",
-                "c4,m\"4,2021-02-06,level1,100.00,0,0,0,0\n",
+                "\"c\n3\",m3,2021-02-05,level1,100.00,0,0,0,0,0\n",
+                "c4,m\"4,2021-02-06,level1,100.00,0,0,0,0,0\n",
                 "c5,m5,2021-02-07,level1,100.00\n",
-                "c1,m9,2021-02-08,level1,100.00,0,0,0,0\r",
-                "c6,m6,2021-02-09,level1,1.001,0,0,0,0\n",
+                "c1,m9,2021-02-08,level1,100.00,0,0,0,0,0\r",
+                "c6,m6,2021-02-09,level1,1.001,0,0,0,0,0\n",
             )
             .as_bytes(),
         );
-        csv.extend_from_slice(b"c7,m\xff,2021-02-10,level1,100.00,0,0,0,0\n");
-        csv.extend_from_slice(b"\"c\"\"8\",\"m,8\nx\",2021-02-11,level1,5,0,0,0,0\n");
-        csv.extend_from_slice(b"\"c2\",m1,2021-02-12,level1,5,0,0,0,0");
+        csv.extend_from_slice(b"c7,m\xff,2021-02-10,level1,100.00,0,0,0,0,0\n");
+        csv.extend_from_slice(b"\"c\"\"8\",\"m,8\nx\",2021-02-11,level1,5,0,0,0,0,0\n");
+        csv.extend_from_slice(b"\"c2\",m1,2021-02-12,level1,5,0,0,0,0,0");
         let rows = same_in_pieces(&policy, &csv);
         let summary: Vec<(usize, bool)> = rows
             .iter()
@@ -1098,9 +1099,9 @@ mod tests {
     fn lines_ending_in_cr_lf_are_numbered_as_an_editor_shows_them() {
         let policy = dezhou();
         let csv = HEADER.replace('\n', "\r\n")
-            + "c1,m1,2021-02-03,level1,100.00,0,0,0,0\r\n"
+            + "c1,m1,2021-02-03,level1,100.00,0,0,0,0,0\r\n"
             + "\r\n"
-            + "c2,m1,2021-02-04,level1,1.001,0,0,0,0\r\n"
+            + "c2,m1,2021-02-04,level1,1.001,0,0,0,0,0\r\n"
             + "c3,m1,2021-02-05,level1\r\n";
         let lines: Vec<usize> = same_in_pieces(&policy, csv.as_bytes())
             .iter()
@@ -1121,7 +1122,7 @@ mod tests {
             let id = if i % 1_000 == 999 { i - 500 } else { i };
             let _ = writeln!(
                 csv,
-                "{quoted}c{id}{quoted},m{},2021-{:02}-01,level{},{}.{:02},0,0,0,0",
+                "{quoted}c{id}{quoted},m{},2021-{:02}-01,level{},{}.{:02},0,0,0,0,0",
                 i % 97,
                 i % 12 + 1,
                 i % 3 + 1,
@@ -1150,7 +1151,7 @@ mod tests {
             };
             let _ = writeln!(
                 csv,
-                "c{i},m{},2021-{:02}-02,level{},{total},0,0,0,0",
+                "c{i},m{},2021-{:02}-02,level{},{total},0,0,0,0,0",
                 i % 37,
                 i % 12 + 1,
                 i % 3 + 1

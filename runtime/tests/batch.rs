@@ -591,7 +591,7 @@ mod random_bodies {
     fn row() -> impl Strategy<Value = String> {
         prop_oneof![
             // A plausible claim with one cell possibly replaced.
-            (0usize..9, token(), 0u32..40).prop_map(|(k, t, n)| {
+            (0usize..10, token(), 0u32..40).prop_map(|(k, t, n)| {
                 let mut cells = vec![
                     format!("c{n}"),
                     format!("m{}", n % 5),
@@ -600,8 +600,9 @@ mod random_bodies {
                     format!("{}.{:02}", 100 + n * 37, n % 100),
                     "0.00".to_string(),
                     format!("{}", n * 3),
-                    "0".to_string(),
+                    format!("{}", n * 2),
                     "1.5".to_string(),
+                    format!("{}", n % 4),
                 ];
                 if k < cells.len() && n % 3 == 0 {
                     cells[k] = t;
@@ -640,7 +641,7 @@ mod random_bodies {
     fn json_line() -> impl Strategy<Value = String> {
         prop_oneof![
             // A plausible claim with one value possibly replaced.
-            (0usize..9, json_token(), 0u32..40).prop_map(|(k, t, n)| {
+            (0usize..10, json_token(), 0u32..40).prop_map(|(k, t, n)| {
                 let mut values = vec![
                     format!("\"c{n}\""),
                     format!("\"m{}\"", n % 5),
@@ -649,8 +650,9 @@ mod random_bodies {
                     format!("{}.{:02}", 100 + n * 37, n % 100),
                     "\"0.00\"".to_string(),
                     format!("{}", n * 3),
-                    "0".to_string(),
+                    format!("{}", n * 2),
                     "\"1.5\"".to_string(),
+                    format!("\"{}\"", n % 4),
                 ];
                 if n % 3 == 0 {
                     values[k] = t;
@@ -665,6 +667,7 @@ mod random_bodies {
                     "prepay",
                     "special_drugs",
                     "tcm",
+                    "rare_disease_drugs",
                 ];
                 let pairs: Vec<String> =
                     keys.iter().zip(&values).map(|(k, v)| format!("\"{k}\":{v}")).collect();
@@ -864,7 +867,7 @@ mod random_bodies {
             let engine = ENGINE.get_or_init(|| {
                 Engine::new(policy_named("employee_inpatient.settle"))
             });
-            let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{}", rows.concat());
+            let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm,rare_disease_drugs\n{}", rows.concat());
             let a = general_in(engine, csv.as_bytes(), CSV);
             for window in [settle_runtime::batch::WINDOW, window] {
                 let b = fast_in(engine, csv.as_bytes(), CSV, window).expect("taken");

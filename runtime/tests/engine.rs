@@ -355,7 +355,7 @@ fn accumulators_reset_when_the_medical_year_turns() {
     let engine = dezhou();
     let rows = read_dezhou(
         &engine,
-        "y1,m1,2021-12-30,level1,10000,0,0,0,0\ny2,m1,2022-01-02,level1,10000,0,0,0,0\n",
+        "y1,m1,2021-12-30,level1,10000,0,0,0,0,0\ny2,m1,2022-01-02,level1,10000,0,0,0,0,0\n",
     );
     let outcomes = settle_rows(&engine, &rows);
     let due = engine.policy().values.iter().position(|v| v.name == "deductible_due").expect("rule");
@@ -478,7 +478,9 @@ fn monthly_and_quarterly_totals_start_again_with_each_calendar_month_and_quarter
 }
 
 fn read_dezhou(engine: &Engine, body: &str) -> Vec<Row> {
-    let csv = format!("id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm\n{body}");
+    let csv = format!(
+        "id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm,rare_disease_drugs\n{body}"
+    );
     io::read_csv(engine.policy(), csv.as_bytes(), "claims.csv").expect("read")
 }
 

@@ -31,6 +31,8 @@ struct Gen {
     self_paid: u8,
     prepay: u8,
     special: u8,
+    /// The rare-disease drugs' share of the special drugs.
+    rare: u8,
     tcm: u8,
 }
 
@@ -44,9 +46,9 @@ fn gen_claim() -> impl Strategy<Value = Gen> {
         0u8..30,
         0u8..20,
         0u8..50,
-        0u8..30,
+        (0u8..=100, 0u8..30),
     )
-        .prop_map(|(member, day, level, total, self_paid, prepay, special, tcm)| Gen {
+        .prop_map(|(member, day, level, total, self_paid, prepay, special, (rare, tcm))| Gen {
             member,
             day,
             level,
@@ -54,6 +56,7 @@ fn gen_claim() -> impl Strategy<Value = Gen> {
             self_paid,
             prepay,
             special,
+            rare,
             tcm,
         })
 }
@@ -63,7 +66,7 @@ fn money(fen: i64) -> Value {
 }
 
 fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
-    let start = Date::parse("2021-01-01").expect("date").0;
+    let start = Date::parse("2020-07-01").expect("date").0;
     claims
         .iter()
         .enumerate()
@@ -81,6 +84,7 @@ fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
                 money(self_paid),
                 money(prepay),
                 money(special),
+                money(special * i64::from(g.rare) / 100),
                 money(tcm),
             ];
             assert_eq!(fields.len(), engine.policy().input_record().expect("input").fields.len());
@@ -174,6 +178,7 @@ fn a_parameter_change_moves_only_claims_on_or_after_its_date() {
             self_paid: 5,
             prepay: 3,
             special: 0,
+            rare: 0,
             tcm: 0,
         })
         .collect();

@@ -113,6 +113,7 @@ fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
             let mut picks = g.picks.iter();
             let mut parts = g.parts.iter();
             let mut left = g.total;
+            let mut last_part = 0;
             let fields = input
                 .fields
                 .iter()
@@ -126,9 +127,15 @@ fn build(engine: &Engine, claims: &[Gen]) -> Vec<Claim> {
                         let part = g.total * 3 * i64::from(parts.next().copied().unwrap_or(0));
                         Value::Money(Decimal::new(part / 100, 2))
                     }
+                    // Of the special drugs, not a further part of the bill.
+                    ("rare_disease_drugs", _) => {
+                        let part = last_part * i64::from(parts.next().copied().unwrap_or(0)) / 100;
+                        Value::Money(Decimal::new(part, 2))
+                    }
                     (_, Type::Money) => {
                         let part = left * i64::from(parts.next().copied().unwrap_or(0)) / 100;
                         left -= part;
+                        last_part = part;
                         Value::Money(Decimal::new(part, 2))
                     }
                     (_, Type::Enum(e)) => {
@@ -203,6 +210,11 @@ impl<'e> Settled<'e> {
                 self.engine.member_history(&self.batch, m).into_iter().map(|(i, _)| i).collect()
             })
             .collect()
+    }
+
+    /// A money field of the claim.
+    fn input(&self, claim: usize, name: &str) -> Decimal {
+        self.batch[claim].fields[field(self.engine, name)].decimal().expect("money")
     }
 
     fn year(&self, claim: usize) -> i32 {
@@ -335,6 +347,7 @@ fn dezhou_employee(claims: &[Gen]) -> Result<(), TestCaseError> {
     s.never_above("critical.special", all, |d| {
         if d < date("2021-01-01") { yuan(200_000) } else { yuan(400_000) }
     })?;
+    dezhou_rare_disease_drugs_unpaid_before_2021(&s)?;
     // The subsidy pays only costs above the basic fund's cap: a claim it pays on leaves the
     // year's basic payments at the cap. Critical illness insurance takes employees' burden only
     // from 2021-01-01, and only the year's burden above 15,000.
@@ -362,6 +375,22 @@ fn dezhou_employee(claims: &[Gen]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Dezhou's special drugs before 2021-01-01: critical illness insurance pays at most 60 % of
+/// those other than the rare-disease drugs (which are the patient's until they are listed).
+fn dezhou_rare_disease_drugs_unpaid_before_2021(s: &Settled) -> Result<(), TestCaseError> {
+    for i in 0..s.batch.len() {
+        if s.date(i) >= date("2021-01-01") {
+            continue;
+        }
+        let listed =
+            (s.input(i, "special_drugs") - s.input(i, "rare_disease_drugs")).max(Decimal::ZERO);
+        let most = (listed * Decimal::new(60, 2)).round_dp(2);
+        let special = s.get(i, "critical.special");
+        prop_assert!(special <= most, "claim {i}: special drugs {special} above 60 % of {listed}");
+    }
+    Ok(())
+}
+
 // ----- Dezhou residents' inpatient care (seeds/000)
 
 fn dezhou_resident(claims: &[Gen]) -> Result<(), TestCaseError> {
@@ -376,6 +405,7 @@ fn dezhou_resident(claims: &[Gen]) -> Result<(), TestCaseError> {
     s.never_above("critical.special", all, |d| {
         if d < date("2021-01-01") { yuan(200_000) } else { yuan(400_000) }
     })?;
+    dezhou_rare_disease_drugs_unpaid_before_2021(&s)?;
     // Critical illness insurance's general part only on the year's burden above 12,000
     // (assumed).
     for history in s.histories() {

@@ -478,7 +478,7 @@ mod tests {
         let layout = Layout { policy: &policy, record, positions: (0..width).collect(), width };
         let kinds = kinds(&policy);
         // Ids of 8 and 7 characters: slots of a length and 8 bytes each.
-        let sample = b"g0000000,p017477,2020-08-24,level2,987.12,106.60,0.00,7.81,162.53\n";
+        let sample = b"g0000000,p017477,2020-08-24,level2,987.12,106.60,0.00,7.81,1.25,162.53\n";
         // 7 outputs and 7 accumulators.
         let values = settled_values(&policy);
         assert_eq!(values, 14);
@@ -492,13 +492,13 @@ mod tests {
             .collect();
         assert_eq!(kept, vec![(0, 9), (9, 18), (18, 19)]);
         assert_eq!(shape.results, 20);
-        // The date and 5 amounts, from the results on.
+        // The date and 6 amounts, from the results on.
         let mut numbers: Vec<usize> =
             shape.slots.iter().filter(|(_, s)| *s == Slot::Number).map(|(at, _)| *at).collect();
         numbers.sort_unstable();
-        assert_eq!(numbers, vec![20, 24, 28, 32, 36, 40]);
+        assert_eq!(numbers, vec![20, 24, 28, 32, 36, 40, 44]);
         assert_eq!(shape.stride, 20 + 4 * values);
         // Fewer settled values than the numbers' bytes: the numbers decide.
-        assert_eq!(Shape::of(&kinds, &layout, sample, 2).stride, 44);
+        assert_eq!(Shape::of(&kinds, &layout, sample, 2).stride, 48);
     }
 }
