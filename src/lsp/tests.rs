@@ -927,6 +927,64 @@ fn references_reach_the_base_items_an_override_replaces() {
 }
 
 #[test]
+fn a_chain_of_three_overrides_checks_runs_and_navigates() {
+    // The county overrides `ratio` and `deductible_due`, which the city overrides in turn
+    // from the province.
+    let (county, county_text) = policy("tests/editor/rongcheng/resident.settle");
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (province, province_text) = policy("tests/editor/shandong/resident_base.settle");
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&county, &county_text);
+    assert_eq!(editor.diagnostics(&county), []);
+
+    // On an override's name, the declaration it replaces; from there, the one that one replaces.
+    let at = find(&county_text, "ratio: rate", 0);
+    let to = editor.definition(&county, at).expect("the city's declaration");
+    assert_eq!((&to.uri, to.range.start), (&city, find(&city_text, "ratio: rate", 0)));
+
+    let at = find(&county_text, "deductible_due: money", 0);
+    let refs = editor.references(&county, at, true);
+    // Every place the name is written outside a comment: the three declarations, the reads in
+    // force, and those in the city's and the province's tests, which run with their own
+    // policies.
+    let written = |uri: &Url, text: &str| -> Vec<(Url, Position)> {
+        text.match_indices("deductible_due")
+            .filter(|(i, _)| !text[..*i].rsplit('\n').next().unwrap_or("").contains("//"))
+            .map(|(i, _)| {
+                let before = &text[..i];
+                let line = before.matches('\n').count() as u32;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.encode_utf16().count());
+                (uri.clone(), Position::new(line, column as u32))
+            })
+            .collect()
+    };
+    let mut expected = written(&county, &county_text);
+    expected.extend(written(&city, &city_text));
+    expected.extend(written(&province, &province_text));
+    let mut found: Vec<(Url, Position)> =
+        refs.iter().map(|r| (r.uri.clone(), r.range.start)).collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+
+    let lenses = editor
+        .request::<CodeLensRequest>(CodeLensParams {
+            text_document: TextDocumentIdentifier { uri: county.clone() },
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap_or_default();
+    let command = lenses.first().and_then(|l| l.command.clone()).expect("a lens on the test");
+    let outcome = editor.request::<ExecuteCommand>(ExecuteCommandParams {
+        command: command.command,
+        arguments: command.arguments.unwrap_or_default(),
+        work_done_progress_params: Default::default(),
+    });
+    assert_eq!(outcome.expect("a result")["passed"], true);
+    editor.shutdown();
+}
+
+#[test]
 fn renaming_a_stage_let_refuses_to_capture_a_name_read_there() {
     let text = "policy t
 input claim { id: text, member: text, date: date, total: money }
