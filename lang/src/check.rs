@@ -219,11 +219,14 @@ pub(crate) enum Global {
     Input,
 }
 
-/// Where a name was declared.
+/// Where a name was declared, recorded when the declaration pass hands out its id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decl {
     pub file: FileId,
+    /// The name.
     pub span: Span,
+    /// The whole declaration (an item, or a stage's `let`).
+    pub extent: Span,
 }
 
 /// A computed value while it is being checked.
