@@ -212,6 +212,27 @@ impl Editor {
             .collect()
     }
 
+    fn lenses(&mut self, uri: &Url) -> Vec<lsp_types::CodeLens> {
+        self.request::<CodeLensRequest>(CodeLensParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// Run the test of `lens`, as clicking it does: the command's result.
+    fn run_lens(&mut self, lens: &lsp_types::CodeLens) -> Value {
+        let command = lens.command.clone().expect("a command");
+        assert_eq!(command.command, "settle.runTest");
+        let outcome = self.request::<ExecuteCommand>(ExecuteCommandParams {
+            command: command.command,
+            arguments: command.arguments.unwrap_or_default(),
+            work_done_progress_params: Default::default(),
+        });
+        outcome.expect("a result")
+    }
+
     fn format(&mut self, uri: &Url) -> Result<Option<Vec<lsp_types::TextEdit>>, String> {
         let params = DocumentFormattingParams {
             text_document: TextDocumentIdentifier { uri: uri.clone() },
@@ -967,20 +988,9 @@ fn a_chain_of_three_overrides_checks_runs_and_navigates() {
     found.sort();
     assert_eq!(found, expected);
 
-    let lenses = editor
-        .request::<CodeLensRequest>(CodeLensParams {
-            text_document: TextDocumentIdentifier { uri: county.clone() },
-            work_done_progress_params: Default::default(),
-            partial_result_params: Default::default(),
-        })
-        .unwrap_or_default();
-    let command = lenses.first().and_then(|l| l.command.clone()).expect("a lens on the test");
-    let outcome = editor.request::<ExecuteCommand>(ExecuteCommandParams {
-        command: command.command,
-        arguments: command.arguments.unwrap_or_default(),
-        work_done_progress_params: Default::default(),
-    });
-    assert_eq!(outcome.expect("a result")["passed"], true);
+    let lenses = editor.lenses(&county);
+    let lens = lenses.first().expect("a lens on the test");
+    assert_eq!(editor.run_lens(lens)["passed"], true);
     editor.shutdown();
 }
 
@@ -1051,24 +1061,11 @@ fn a_lens_runs_a_test_and_shows_its_result() {
     let wrong = text.replacen("expect a.basic.pay ==", "expect a.basic.pay + 1 ==", 1);
     editor.open(&uri, &wrong);
     assert_eq!(editor.diagnostics(&uri), []);
-    let lenses = editor
-        .request::<CodeLensRequest>(CodeLensParams {
-            text_document: TextDocumentIdentifier { uri: uri.clone() },
-            work_done_progress_params: Default::default(),
-            partial_result_params: Default::default(),
-        })
-        .unwrap_or_default();
+    let lenses = editor.lenses(&uri);
     assert!(lenses.len() >= 2);
     let mut results = Vec::new();
     for lens in lenses.iter().take(2) {
-        let command = lens.command.clone().expect("a command");
-        assert_eq!(command.command, "settle.runTest");
-        let outcome = editor.request::<ExecuteCommand>(ExecuteCommandParams {
-            command: command.command,
-            arguments: command.arguments.unwrap_or_default(),
-            work_done_progress_params: Default::default(),
-        });
-        results.push(outcome.expect("a result")["passed"].clone());
+        results.push(editor.run_lens(lens)["passed"].clone());
         results.push(show_diagnostics(&editor.diagnostics(&uri)).into());
     }
     insta::assert_snapshot!(format!("{results:#?}"));
