@@ -219,11 +219,14 @@ pub(crate) enum Global {
     Input,
 }
 
-/// Where a name was declared.
+/// Where a name was declared, recorded when the declaration pass hands out its id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decl {
     pub file: FileId,
+    /// The name.
     pub span: Span,
+    /// The whole declaration (an item, or a stage's `let`).
+    pub extent: Span,
 }
 
 /// A computed value while it is being checked.
@@ -275,6 +278,12 @@ pub(crate) struct StageInfo {
 pub(crate) struct Checker<'a> {
     /// The policy's items merged with its bases', in order.
     pub items: Vec<Merged<'a>>,
+    /// The older links of chains of overrides: base items replaced by an override that a more
+    /// derived policy overrides in turn. Not checked; their names are resolved for the editor.
+    pub superseded: Vec<(FileId, &'a Item)>,
+    /// The bases' tests: run with their bases, not here; their names are resolved for the
+    /// editor.
+    pub base_tests: Vec<(FileId, &'a ast::TestDecl)>,
     /// Items that did not parse: their names are not reported as unknown.
     pub broken: Vec<&'a ast::Broken>,
     /// The files read.
@@ -313,8 +322,11 @@ pub(crate) struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn new(modules: &'a [(FileId, Module)], sources: &'a Sources) -> Self {
+        let Merge { items, superseded, base_tests } = merge(modules);
         Checker {
-            items: merge(modules),
+            items,
+            superseded,
+            base_tests,
             broken: modules.iter().flat_map(|(_, m)| &m.broken).collect(),
             sources,
             problems: Vec::new(),
@@ -371,6 +383,7 @@ impl<'a> Checker<'a> {
         let order = self.check_order();
         self.report_unused();
         self.resolve_replaced();
+        self.resolve_base_tests();
         let policy = self.finish(order);
         (policy, self.problems, self.resolved)
     }
@@ -455,6 +468,12 @@ impl<'a> Checker<'a> {
                 // Reported where the name is declared a second time (`declare_global`).
                 (Some(_), false) => {}
                 (Some((base_file, base)), true) => {
+                    // Values added in the middle of a chain take the type of their parameter.
+                    let (base_file, base) = match base {
+                        Item::ParamAdd(added) => self.added_to(&added.name.name),
+                        _ => None,
+                    }
+                    .unwrap_or((*base_file, *base));
                     if let Some((ours, theirs)) = signature_difference(m.item, base) {
                         mistyped.insert(name.to_string());
                         problems.push(
@@ -465,7 +484,7 @@ impl<'a> Checker<'a> {
                                 format!("`{name}` overrides a {theirs} with a {ours}"),
                             )
                             .label(format!("this is a {ours}"))
-                            .also(*base_file, item_name(base).span, format!("the base's is a {theirs}"))
+                            .also(base_file, item_name(base).span, format!("the base's is a {theirs}"))
                             .help("an override keeps the base's type, so that every rule reading it still makes sense"),
                         );
                     }
@@ -475,6 +494,13 @@ impl<'a> Checker<'a> {
         }
         self.problems.extend(problems);
         self.mistyped = mistyped;
+    }
+
+    /// The parameter that values added under `name` (`override param ratio from ...`) were
+    /// added to, when a more derived policy replaces the addition: the older link of the chain.
+    pub(crate) fn added_to(&self, name: &str) -> Option<(FileId, &'a Item)> {
+        let older = self.superseded.iter().rev();
+        older.copied().find(|(_, item)| matches!(item, Item::Param(p) if p.name.name == name))
     }
 
     /// Report stages placed `before` a stage that does not exist, and overrides given a place
@@ -544,15 +570,19 @@ pub(crate) struct Merged<'a> {
 
 /// Merge a policy with its bases: base items first, overrides replacing the base's item in
 /// place, new items after. The derived policy's header lines replace the base's; a base's tests
-/// stay with the base.
-fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
+/// stay with the base. Also returns the items of a chain of overrides that are neither in force
+/// nor the base of the item in force ([`Checker::superseded`]), and the bases' tests.
+fn merge(modules: &[(FileId, Module)]) -> Merge<'_> {
     let mut merged: Vec<Merged<'_>> = Vec::new();
+    let mut superseded = Vec::new();
+    let mut base_tests = Vec::new();
     // Where each (kind, name) of an overridable item stands in `merged`, and its file.
     let mut index: HashMap<(u8, &str), (usize, FileId)> = HashMap::new();
     for (file, module) in modules.iter().rev() {
         let file = *file;
         for item in &module.items {
-            if matches!(item, Item::Test(_)) && file != 0 {
+            if let (Item::Test(test), true) = (item, file != 0) {
+                base_tests.push((file, test));
                 continue;
             }
             if let Some((kind, name, overrides)) = override_key(item) {
@@ -563,6 +593,8 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
                 if let Some(slot) = found.and_then(|i| merged.get_mut(i)) {
                     let base = Some((slot.file, slot.item));
                     if overrides {
+                        // The item in force overrides an older one: a chain of overrides.
+                        superseded.extend(slot.base.filter(|_| slot_overrides(slot.item)));
                         *slot = Merged { file, item, base, id: None };
                         if let Some(entry) = index.get_mut(&(kind, name)) {
                             entry.1 = file;
@@ -603,7 +635,23 @@ fn merge(modules: &[(FileId, Module)]) -> Vec<Merged<'_>> {
         }
     }
     place_stages(&mut merged);
-    merged
+    Merge { items: merged, superseded, base_tests }
+}
+
+/// A policy merged with its bases.
+struct Merge<'a> {
+    /// The items of the merged policy, in order.
+    items: Vec<Merged<'a>>,
+    /// The older links of chains of overrides.
+    superseded: Vec<(FileId, &'a Item)>,
+    /// The bases' tests, which stay with their bases.
+    base_tests: Vec<(FileId, &'a ast::TestDecl)>,
+}
+
+/// Whether `item` is written `override` (and so replaces its base's item rather than adding
+/// to it or redeclaring it).
+fn slot_overrides(item: &Item) -> bool {
+    override_key(item).is_some_and(|(_, _, overrides)| overrides)
 }
 
 /// Move each new stage written `before` another to just before that stage, in the order the

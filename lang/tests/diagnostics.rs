@@ -1795,6 +1795,11 @@ fn fixes_repair_what_they_name() {
         ),
         (Code::UnusedLet, "let spare = claim.total\n", "remove `spare`"),
         (
+            Code::UnusedRule,
+            "rule spare: money\n    default 1\n    when claim.total > 5 -> 2\nlet a = claim.total\n",
+            "remove `spare`",
+        ),
+        (
             Code::ArithRoundedRatio,
             "rule over: money\n    default claim.total - (claim.total - 0.5) * (claim.self_paid / (claim.total + 1))\nlet a = over\n",
             "write `(claim.total - 0.5) * claim.self_paid / (claim.total + 1)`",

@@ -212,6 +212,27 @@ impl Editor {
             .collect()
     }
 
+    fn lenses(&mut self, uri: &Url) -> Vec<lsp_types::CodeLens> {
+        self.request::<CodeLensRequest>(CodeLensParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// Run the test of `lens`, as clicking it does: the command's result.
+    fn run_lens(&mut self, lens: &lsp_types::CodeLens) -> Value {
+        let command = lens.command.clone().expect("a command");
+        assert_eq!(command.command, "settle.runTest");
+        let outcome = self.request::<ExecuteCommand>(ExecuteCommandParams {
+            command: command.command,
+            arguments: command.arguments.unwrap_or_default(),
+            work_done_progress_params: Default::default(),
+        });
+        outcome.expect("a result")
+    }
+
     fn format(&mut self, uri: &Url) -> Result<Option<Vec<lsp_types::TextEdit>>, String> {
         let params = DocumentFormattingParams {
             text_document: TextDocumentIdentifier { uri: uri.clone() },
@@ -927,6 +948,53 @@ fn references_reach_the_base_items_an_override_replaces() {
 }
 
 #[test]
+fn a_chain_of_three_overrides_checks_runs_and_navigates() {
+    // The county overrides `ratio` and `deductible_due`, which the city overrides in turn
+    // from the province.
+    let (county, county_text) = policy("tests/editor/rongcheng/resident.settle");
+    let (city, city_text) = policy("tests/editor/weihai/resident.settle");
+    let (province, province_text) = policy("tests/editor/shandong/resident_base.settle");
+    let mut editor = Editor::start("2023-06-01");
+    editor.open(&county, &county_text);
+    assert_eq!(editor.diagnostics(&county), []);
+
+    // On an override's name, the declaration it replaces; from there, the one that one replaces.
+    let at = find(&county_text, "ratio: rate", 0);
+    let to = editor.definition(&county, at).expect("the city's declaration");
+    assert_eq!((&to.uri, to.range.start), (&city, find(&city_text, "ratio: rate", 0)));
+
+    let at = find(&county_text, "deductible_due: money", 0);
+    let refs = editor.references(&county, at, true);
+    // Every place the name is written outside a comment: the three declarations, the reads in
+    // force, and those in the city's and the province's tests, which run with their own
+    // policies.
+    let written = |uri: &Url, text: &str| -> Vec<(Url, Position)> {
+        text.match_indices("deductible_due")
+            .filter(|(i, _)| !text[..*i].rsplit('\n').next().unwrap_or("").contains("//"))
+            .map(|(i, _)| {
+                let before = &text[..i];
+                let line = before.matches('\n').count() as u32;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.encode_utf16().count());
+                (uri.clone(), Position::new(line, column as u32))
+            })
+            .collect()
+    };
+    let mut expected = written(&county, &county_text);
+    expected.extend(written(&city, &city_text));
+    expected.extend(written(&province, &province_text));
+    let mut found: Vec<(Url, Position)> =
+        refs.iter().map(|r| (r.uri.clone(), r.range.start)).collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+
+    let lenses = editor.lenses(&county);
+    let lens = lenses.first().expect("a lens on the test");
+    assert_eq!(editor.run_lens(lens)["passed"], true);
+    editor.shutdown();
+}
+
+#[test]
 fn renaming_a_stage_let_refuses_to_capture_a_name_read_there() {
     let text = "policy t
 input claim { id: text, member: text, date: date, total: money }
@@ -993,24 +1061,11 @@ fn a_lens_runs_a_test_and_shows_its_result() {
     let wrong = text.replacen("expect a.basic.pay ==", "expect a.basic.pay + 1 ==", 1);
     editor.open(&uri, &wrong);
     assert_eq!(editor.diagnostics(&uri), []);
-    let lenses = editor
-        .request::<CodeLensRequest>(CodeLensParams {
-            text_document: TextDocumentIdentifier { uri: uri.clone() },
-            work_done_progress_params: Default::default(),
-            partial_result_params: Default::default(),
-        })
-        .unwrap_or_default();
+    let lenses = editor.lenses(&uri);
     assert!(lenses.len() >= 2);
     let mut results = Vec::new();
     for lens in lenses.iter().take(2) {
-        let command = lens.command.clone().expect("a command");
-        assert_eq!(command.command, "settle.runTest");
-        let outcome = editor.request::<ExecuteCommand>(ExecuteCommandParams {
-            command: command.command,
-            arguments: command.arguments.unwrap_or_default(),
-            work_done_progress_params: Default::default(),
-        });
-        results.push(outcome.expect("a result")["passed"].clone());
+        results.push(editor.run_lens(lens)["passed"].clone());
         results.push(show_diagnostics(&editor.diagnostics(&uri)).into());
     }
     insta::assert_snapshot!(format!("{results:#?}"));

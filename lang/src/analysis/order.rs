@@ -4,9 +4,7 @@
 use crate::diagnostic::{Code, Problem};
 use crate::ir::{ValueId, ValueKind};
 
-use crate::ast::{Item, StageStmt};
-use crate::check::Checker;
-use crate::diagnostic::FileId;
+use crate::check::{Checker, Decl};
 use crate::span::Span;
 
 /// Where in the payer chain a value can first be computed: after statement `.1` of stage `.0`.
@@ -184,20 +182,10 @@ impl Checker<'_> {
         );
     }
 
-    /// The lines of the item or stage `let` whose name is at `name` in `file`, to delete it.
-    fn removal(&self, file: FileId, name: Span) -> Option<Span> {
-        let span = self.items.iter().filter(|m| m.file == file).find_map(|m| match m.item {
-            Item::Param(p) if p.name.span == name => Some(p.span),
-            Item::ParamAdd(p) if p.name.span == name => Some(p.span),
-            Item::Let(l) if l.name.span == name => Some(l.span),
-            Item::Rule(r) if r.name.span == name => Some(r.span),
-            Item::Stage(s) => s.body.iter().find_map(|stmt| match stmt {
-                StageStmt::Let(l) if l.name.span == name => Some(l.span),
-                _ => None,
-            }),
-            _ => None,
-        })?;
-        let text = self.file_text(file);
+    /// The lines of the declaration `decl`, to delete it.
+    fn removal(&self, decl: Decl) -> Option<Span> {
+        let span = decl.extent;
+        let text = self.file_text(decl.file);
         let start = text.get(..span.start as usize)?.rfind('\n').map_or(0, |i| i + 1);
         let end = text
             .get(span.end as usize..)?
@@ -225,7 +213,7 @@ impl Checker<'_> {
                 )
                 .label("declared here, read nowhere")
                 .help("remove it, or use it in a rule or stage")
-                .remove(self.removal(decl.file, decl.span), &name),
+                .remove(self.removal(decl), &name),
             );
         }
         for slot in &self.slots {
@@ -246,7 +234,7 @@ impl Checker<'_> {
                 )
                 .label("computed, read nowhere")
                 .help("remove it, or read it in a stage or a test")
-                .remove(self.removal(slot.decl.file, slot.decl.span), &slot.name),
+                .remove(self.removal(slot.decl), &slot.name),
             );
         }
         self.problems.extend(problems);

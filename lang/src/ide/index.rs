@@ -502,7 +502,7 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Loader, check_with};
+    use crate::{Checked, Loader, check_with};
 
     /// Bases held in memory, by path.
     struct Files(Vec<(&'static str, &'static str)>);
@@ -768,6 +768,123 @@ override stage basic (pay: money) {
         );
         // The derived stage's own `let` is not read in the base.
         assert_eq!(in_base(Symbol::Local(0, "basic".into(), "spare".into())), Vec::<String>::new());
+    }
+
+    /// A province, a city overriding the province's `ratio` and `due`, and a county overriding
+    /// the city's overrides in turn.
+    const PROVINCE: &str = "policy province
+enum Level { primary, level1 }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+param cap: money = 1_000
+param ratio: rate by Level
+    from 2020-01-01 { primary: 90%, level1: 80% }
+rule due: money
+    default cap
+    when claim.level == primary -> cap - 800
+stage basic (pay: money) {
+    pay = max(claim.total - due, 0) * ratio[claim.level]
+}
+stage patient (rest: money) {
+    rest = claim.total - basic.pay
+}
+balance claim.total = basic.pay + patient.rest
+test \"province\" {
+    claim a { member: \"m\", date: 2023-01-01, level: primary, total: 1_200 }
+    expect a.basic.pay == 900
+}
+";
+    const CITY: &str = "policy city
+extends \"province.settle\"
+override param ratio: rate by Level = { primary: 95%, level1: 85% }
+override rule due: money
+    default cap - 500
+";
+    const COUNTY: &str = "policy county
+extends \"city.settle\"
+override param ratio: rate by Level = { primary: 100%, level1: 90% }
+override rule due: money
+    default 0
+test \"county\" {
+    claim a { member: \"m\", date: 2023-01-01, level: primary, total: 1_200 }
+    expect a.basic.pay == 1_200 and a.due == 0
+}
+";
+
+    fn chain() -> Checked {
+        let bases = vec![("city.settle", CITY), ("province.settle", PROVINCE)];
+        check_with("county.settle", COUNTY, &mut Files(bases))
+    }
+
+    #[test]
+    fn a_chain_of_three_overrides_checks_and_is_one_symbol() {
+        let checked = chain();
+        assert!(!checked.problems.has_errors(), "{}", checked.problems.render_plain());
+        let policy = checked.policy.as_ref().expect("checked");
+        assert_eq!(policy.tests.len(), 1, "the county's own test only");
+        let index = checked.index;
+        let ratio = at(&index, COUNTY, "ratio", 0).clone();
+        assert_eq!(ratio, Symbol::Value("ratio".into()));
+        let decls: Vec<(FileId, bool)> =
+            index.declarations(&ratio).map(|d| (d.file, d.overrides)).collect();
+        assert_eq!(
+            decls,
+            [(0, true), (1, true), (2, false)],
+            "the county's, the city's, the province's"
+        );
+        let due = index.definition(&Symbol::Value("due".into())).expect("declared");
+        assert_eq!((due.file, &COUNTY[due.name.range()]), (0, "due"));
+        // Read only in the rules the county replaces: the city's, and the province's that the
+        // city replaced in turn.
+        let cap: Vec<(FileId, String)> = index
+            .references(&Symbol::Value("cap".into()))
+            .map(|r| (r.file, r.span.start.to_string()))
+            .collect();
+        let in_city = CITY.find("cap - 500").expect("city").to_string();
+        let in_province = |needle: &str| PROVINCE.find(needle).expect("province").to_string();
+        assert_eq!(cap, [(1, in_city), (2, in_province("cap\n")), (2, in_province("cap - 800"))]);
+        let primary = Symbol::Variant("Level".into(), "primary".into());
+        let files: Vec<FileId> = index.references(&primary).map(|r| r.file).collect();
+        assert_eq!(files, [0, 0, 1, 2, 2, 2], "keys of all three tables, the tests, the rule");
+    }
+
+    #[test]
+    fn a_chain_whose_middle_adds_values_checks_against_the_parameter() {
+        const ADDING: &str = "policy city
+extends \"province.settle\"
+override param ratio from 2024-01-01 { primary: 95%, level1: 85% }
+override rule due: money
+    default cap - 500
+";
+        let bases = vec![("city.settle", ADDING), ("province.settle", PROVINCE)];
+        let checked = check_with("county.settle", COUNTY, &mut Files(bases));
+        assert!(!checked.problems.has_errors(), "{}", checked.problems.render_plain());
+        let index = checked.index;
+        let ratio = Symbol::Value("ratio".into());
+        let decls: Vec<FileId> = index.declarations(&ratio).map(|d| d.file).collect();
+        assert_eq!(decls, [0, 1, 2]);
+        let level1 = Symbol::Variant("Level".into(), "level1".into());
+        let files: Vec<FileId> = index.references(&level1).map(|r| r.file).collect();
+        assert_eq!(files, [0, 1, 2], "the county's table, the city's values, the province's");
+    }
+
+    #[test]
+    fn names_read_in_a_bases_tests_are_references() {
+        let index = chain().index;
+        let in_province = |symbol: &Symbol| -> Vec<String> {
+            texts(PROVINCE, index.references(symbol).filter(|r| r.file == 2).map(|r| r.span))
+        };
+        let at = |needle: &str| PROVINCE.find(needle).expect("in the province");
+        let pay = |needle: &str| format!("pay@{}", at(needle));
+        assert_eq!(
+            in_province(&Symbol::Output("basic".into(), "pay".into())),
+            [pay("pay = max"), pay("pay\n}"), pay("pay +"), pay("pay ==")]
+        );
+        let claim = index.at(2, at("claim a") + "claim ".len()).expect("the province's claim");
+        assert!(claim.declaration);
+        let claim = claim.symbol.clone();
+        assert_eq!(in_province(&claim), [format!("a@{}", at("a.basic"))]);
+        let level = Symbol::Field("claim".into(), "level".into());
+        assert!(in_province(&level).contains(&format!("level@{}", at("level: primary"))));
     }
 
     #[test]

@@ -19,25 +19,26 @@ impl Checker<'_> {
                 Item::Yearly(y) => {
                     let id = Global::Acc(self.accs.len());
                     self.accs.push(AccSlot { def: None, ty: None });
-                    self.declare_global(&y.name.name, id, Decl { file, span: y.name.span });
+                    let decl = Decl { file, span: y.name.span, extent: y.span };
+                    self.declare_global(&y.name.name, id, decl);
                     id
                 }
-                Item::Param(ast::ParamDecl { name, .. })
-                | Item::ParamAdd(ast::ParamAddDecl { name, .. }) => {
-                    let decl = Decl { file, span: name.span };
+                Item::Param(ast::ParamDecl { name, span, .. })
+                | Item::ParamAdd(ast::ParamAddDecl { name, span, .. }) => {
+                    let decl = Decl { file, span: name.span, extent: *span };
                     let id = Global::Param(self.params.len());
                     self.params.push(ParamSlot { def: None, used: false, decl });
                     self.declare_global(&name.name, id, decl);
                     id
                 }
                 Item::Let(l) => {
-                    let decl = Decl { file, span: l.name.span };
+                    let decl = Decl { file, span: l.name.span, extent: l.span };
                     let id = Global::Value(self.new_slot(&l.name.name, ValueKind::Let, decl, None));
                     self.declare_global(&l.name.name, id, decl);
                     id
                 }
                 Item::Rule(r) => {
-                    let decl = Decl { file, span: r.name.span };
+                    let decl = Decl { file, span: r.name.span, extent: r.span };
                     let ty = self.resolve_type(file, &r.ty);
                     let value = self.new_slot(&r.name.name, ValueKind::Rule, decl, ty);
                     if let Some(slot) = self.slots.get_mut(value) {
@@ -48,7 +49,7 @@ impl Checker<'_> {
                 }
                 Item::Stage(s) => {
                     let stage = self.stages.len();
-                    let decl = Decl { file, span: s.name.span };
+                    let decl = Decl { file, span: s.name.span, extent: s.span };
                     self.declare_global(&s.name.name, Global::Stage(stage), decl);
                     let mut outputs: Vec<(String, ir::ValueId)> = Vec::new();
                     for (name, ty) in &s.outputs {
@@ -58,11 +59,12 @@ impl Checker<'_> {
                             self.report(duplicate(file, &name.name, name.span, first_span));
                             continue;
                         }
+                        let ty_span = ty.span();
                         let ty = self.resolve_type(file, ty);
                         let id = self.new_slot(
                             &format!("{}.{}", s.name.name, name.name),
                             ValueKind::Output(stage),
-                            Decl { file, span: name.span },
+                            Decl { file, span: name.span, extent: name.span.to(ty_span) },
                             ty,
                         );
                         outputs.push((name.name.clone(), id));
@@ -73,7 +75,7 @@ impl Checker<'_> {
                             let id = self.new_slot(
                                 &format!("{}.{}", s.name.name, l.name.name),
                                 ValueKind::StageLocal(stage),
-                                Decl { file, span: l.name.span },
+                                Decl { file, span: l.name.span, extent: l.span },
                                 None,
                             );
                             if let Some(slot) = self.slots.get_mut(id) {
@@ -248,7 +250,7 @@ impl Checker<'_> {
             let file = m.file;
             match m.item {
                 Item::Enum(e) => {
-                    let decl = Decl { file, span: e.name.span };
+                    let decl = Decl { file, span: e.name.span, extent: e.span };
                     if let Some(first) = self.type_decl(&e.name.name) {
                         self.report(duplicate_type(file, &e.name.name, e.name.span, first));
                         continue;
@@ -282,7 +284,7 @@ impl Checker<'_> {
                     self.enums.push(ir::EnumDef { name: e.name.name.clone(), variants, labels });
                 }
                 Item::Record(r) | Item::Input(r) => {
-                    let decl = Decl { file, span: r.name.span };
+                    let decl = Decl { file, span: r.name.span, extent: r.span };
                     if let Some(first) = self.type_decl(&r.name.name) {
                         self.report(duplicate_type(file, &r.name.name, r.name.span, first));
                         continue;
@@ -332,7 +334,7 @@ impl Checker<'_> {
                 self.declare_global(
                     &decl.name.name,
                     Global::Input,
-                    Decl { file, span: decl.name.span },
+                    Decl { file, span: decl.name.span, extent: decl.span },
                 );
                 self.check_key_fields(file, decl, id);
             }

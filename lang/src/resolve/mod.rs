@@ -1,7 +1,8 @@
 //! Name resolution's declarations: the header, enums, records, the input, and the value
 //! namespace of parameters, `let`s, rules, accumulators and stages, each given its id once;
-//! duplicates and redeclarations are reported here; and the names read in the base items an
-//! `override` replaces, recorded for the editor ([`replaced`]).
+//! duplicates and redeclarations are reported here; and the names read in the parts of the bases
+//! the policy does not check (the items an `override` replaces, every link of a chain of
+//! overrides, the bases' tests), recorded for the editor ([`replaced`]).
 
 pub(crate) mod decls;
 pub(crate) mod replaced;

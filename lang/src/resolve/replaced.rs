@@ -1,4 +1,5 @@
-//! The names read in the base items a derived policy replaces.
+//! The names read in the parts of the bases a derived policy does not check: the items it
+//! replaces and the bases' tests.
 //!
 //! An `override` replaces a base's `let`, rule or stage: the policy settles with the derived
 //! version, so the base's is not checked here. Its names are still written in the base file, and
@@ -7,14 +8,19 @@
 //! base reports them when it is checked alone). A base parameter's names are resolved where
 //! parameters are checked.
 //!
+//! In a chain of overrides (a base, a policy overriding its item, a policy overriding that
+//! override), every replaced link is resolved the same way, against the item in force.
+//!
+//! Values added to a parameter (`override param ratio from ...`) that a more derived policy
+//! replaces whole are read with the type of the parameter they were added to.
+//!
 //! Limits: a base stage is resolved against the derived stage's slots, its outputs and `let`s
 //! recorded by their own names; a stage whose override has neither outputs nor `let`s is left
-//! out, and so is an item replaced by a base that is itself replaced (only the item the
-//! policy's merge keeps as the base is read).
+//! out.
 
 use std::collections::HashMap;
 
-use crate::ast::{Item, StageDecl, StageStmt};
+use crate::ast::{self, Item, StageDecl, StageStmt};
 use crate::check::{Checker, Global};
 use crate::diagnostic::FileId;
 use crate::ide::index::Symbol;
@@ -22,12 +28,20 @@ use crate::ir;
 use crate::typeck::expr::Scope;
 
 impl Checker<'_> {
-    /// Record the names read in every base `let`, rule and stage that an `override` replaces.
+    /// Record the names read in every base `let`, rule and stage that an `override` replaces,
+    /// and in every older link of a chain of overrides (parameters included).
     pub(crate) fn resolve_replaced(&mut self) {
         let items = self.items.clone();
         let problems = self.problems.len();
         for m in &items {
             let Some((file, base)) = m.base else { continue };
+            if let (Item::Param(p), Item::ParamAdd(added)) = (m.item, base) {
+                // Values a base added to its own base's parameter, replaced whole here.
+                if p.overrides {
+                    self.resolve_replaced_addition(file, added);
+                }
+                continue;
+            }
             // Without `override`, the base's item stays in the policy and is checked there.
             let overrides = match m.item {
                 Item::Let(l) => l.overrides,
@@ -35,33 +49,76 @@ impl Checker<'_> {
                 Item::Stage(s) => s.overrides,
                 _ => false,
             };
-            if !overrides {
-                continue;
+            if overrides {
+                self.resolve_replaced_item(file, base, m.id);
             }
-            let scope = Scope { file, ..Scope::default() };
-            match (base, m.id) {
-                (Item::Let(l), Some(Global::Value(v))) => {
-                    let declared = match &l.ty {
-                        Some(t) => self.resolve_type(file, t),
-                        None => self.slots.get(v).and_then(|s| s.ty),
-                    };
-                    let _ = self.infer(&scope, &l.value, declared);
+        }
+        for (file, item) in self.superseded.clone() {
+            let in_force = match item {
+                Item::Param(ast::ParamDecl { name, .. })
+                | Item::Let(ast::LetDecl { name, .. })
+                | Item::Rule(ast::RuleDecl { name, .. })
+                | Item::Stage(ast::StageDecl { name, .. }) => {
+                    self.globals.get(&name.name).map(|(id, _)| *id)
                 }
-                (Item::Rule(r), _) => {
-                    let ty = self.resolve_type(file, &r.ty);
-                    let _ = self.infer(&scope, &r.default.value, ty);
-                    for e in &r.exceptions {
-                        let _ = self.condition(&scope, &e.when);
-                        let _ = self.infer(&scope, &e.arm.value, ty);
-                    }
-                }
-                (Item::Stage(s), Some(Global::Stage(id))) => {
-                    self.resolve_replaced_stage(file, s, id)
-                }
-                _ => {}
+                _ => None,
+            };
+            match item {
+                Item::Param(p) => self.resolve_replaced_param(file, p),
+                Item::ParamAdd(added) => self.resolve_replaced_addition(file, added),
+                _ => self.resolve_replaced_item(file, item, in_force),
             }
         }
         self.problems.truncate(problems);
+    }
+
+    /// Resolve values added to a parameter (`override param ratio from ...`) that a more derived
+    /// policy replaces, read with the type of the parameter they were added to.
+    fn resolve_replaced_addition(&mut self, file: FileId, added: &ast::ParamAddDecl) {
+        let Some((_, Item::Param(declared))) = self.added_to(&added.name.name) else { return };
+        let values = ast::ParamDecl {
+            versions: added.versions.clone(),
+            name: added.name.clone(),
+            span: added.span,
+            ..declared.clone()
+        };
+        self.resolve_replaced_param(file, &values);
+    }
+
+    /// Record the names read in the bases' tests. A base's tests run with the base, whose
+    /// values the derived policy may change, so they are not checked here; their names are
+    /// resolved against the merged policy for the editor (finding references or renaming from
+    /// the derived file reaches them) and their problems are dropped.
+    pub(crate) fn resolve_base_tests(&mut self) {
+        let problems = self.problems.len();
+        for (file, test) in self.base_tests.clone() {
+            let _ = self.check_test(file, test);
+        }
+        self.problems.truncate(problems);
+    }
+
+    /// Resolve a replaced `let`, rule or stage of `file`, whose name now denotes `in_force`.
+    fn resolve_replaced_item(&mut self, file: FileId, base: &Item, in_force: Option<Global>) {
+        let scope = Scope { file, ..Scope::default() };
+        match (base, in_force) {
+            (Item::Let(l), Some(Global::Value(v))) => {
+                let declared = match &l.ty {
+                    Some(t) => self.resolve_type(file, t),
+                    None => self.slots.get(v).and_then(|s| s.ty),
+                };
+                let _ = self.infer(&scope, &l.value, declared);
+            }
+            (Item::Rule(r), _) => {
+                let ty = self.resolve_type(file, &r.ty);
+                let _ = self.infer(&scope, &r.default.value, ty);
+                for e in &r.exceptions {
+                    let _ = self.condition(&scope, &e.when);
+                    let _ = self.infer(&scope, &e.arm.value, ty);
+                }
+            }
+            (Item::Stage(s), Some(Global::Stage(id))) => self.resolve_replaced_stage(file, s, id),
+            _ => {}
+        }
     }
 
     /// Resolve a replaced base stage's statements. Its outputs and `let`s have no slots of their

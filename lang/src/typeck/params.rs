@@ -39,18 +39,22 @@ impl Checker<'_> {
             }
             let (Item::Param(p), Some(Global::Param(id))) = (m.item, m.id) else { continue };
             if let Some((base_file, Item::Param(base))) = m.base {
-                // The base's declaration is replaced, but its names are still read by editors
-                // (a rename must reach them): resolve them, its problems left unreported.
-                let before = self.problems.len();
-                if let Some(kind) = self.param_kind(base_file, &base.ty) {
-                    let _ = self.all_versions(base_file, base, &kind, &[]);
-                }
-                self.problems.truncate(before);
+                self.resolve_replaced_param(base_file, base);
             }
             let Some(kind) = self.param_kind(m.file, &p.ty) else { continue };
             let versions = self.all_versions(m.file, p, &kind, &[]);
             self.define(id, p, &p.sources, kind, versions);
         }
+    }
+
+    /// Resolve the names of a base's parameter that an override replaces: editors still read
+    /// them (a rename must reach them); its problems are left unreported.
+    pub(crate) fn resolve_replaced_param(&mut self, file: FileId, base: &ast::ParamDecl) {
+        let before = self.problems.len();
+        if let Some(kind) = self.param_kind(file, &base.ty) {
+            let _ = self.all_versions(file, base, &kind, &[]);
+        }
+        self.problems.truncate(before);
     }
 
     /// Record the IR form of parameter `id`; a keyed scale's variants become parameters of

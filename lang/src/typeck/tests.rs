@@ -22,7 +22,7 @@ impl Checker<'_> {
         }
     }
 
-    fn check_test(&mut self, file: FileId, t: &ast::TestDecl) -> Option<ir::Test> {
+    pub(crate) fn check_test(&mut self, file: FileId, t: &ast::TestDecl) -> Option<ir::Test> {
         let (input, input_name) = self.input.clone()?;
         let mut claims = Vec::new();
         let mut labels: Vec<(String, Span)> = Vec::new();
