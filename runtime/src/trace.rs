@@ -57,8 +57,8 @@ pub struct GroupLine {
     pub field: String,
     /// The claim's value of it.
     pub key: String,
-    /// The members with claims in the group up to and including this one, in order of first
-    /// claim.
+    /// The members with claims in the group up to and including this one, in order of their
+    /// first claim in it.
     pub members: Vec<String>,
 }
 
@@ -122,12 +122,14 @@ pub fn explain(engine: &Engine, claims: &[Claim], id: &str) -> Result<Explanatio
     Ok(explanation)
 }
 
-/// The group of `claim`, settled after `earlier` (its own group's claims, itself last).
+/// The group of `claim`, settled after `earlier` (the claims linked to it, itself last): the
+/// members with claims in its group.
 fn group_line(engine: &Engine, claim: &Claim, earlier: &[&Claim]) -> Option<GroupLine> {
     let policy = engine.policy();
     let field = policy.group_field()?;
+    let key = claim.fields.get(field);
     let mut members: Vec<String> = Vec::new();
-    for c in earlier {
+    for c in earlier.iter().filter(|c| c.fields.get(field) == key) {
         let m = engine.member_of(c).to_string();
         if !members.contains(&m) {
             members.push(m);
@@ -135,7 +137,7 @@ fn group_line(engine: &Engine, claim: &Claim, earlier: &[&Claim]) -> Option<Grou
     }
     Some(GroupLine {
         field: policy.input_record()?.fields.get(field)?.name.clone(),
-        key: match claim.fields.get(field) {
+        key: match key {
             Some(Value::Text(t)) => t.to_string(),
             _ => String::new(),
         },
