@@ -310,6 +310,43 @@ mod tests {
     }
 
     #[test]
+    fn claims_are_linked_by_members_and_groups_transitively() {
+        // Members m1..m5 and households: m2 moves from h1 to h2, which m3 shares; m4 and m5
+        // are alone in h3 and h4.
+        let rows: [(&[u8], &[u8]); 8] = [
+            (b"m1", b"h1"),
+            (b"m4", b"h3"),
+            (b"m2", b"h1"),
+            (b"m3", b"h2"),
+            (b"m5", b"h4"),
+            (b"m2", b"h2"),
+            (b"m4", b"h3"),
+            (b"m5", b"h4"),
+        ];
+        let members: Vec<u64> = rows.iter().enumerate().map(|(i, r)| key(r.0, i as u32)).collect();
+        let groups: Vec<u64> =
+            rows.iter().enumerate().rev().map(|(i, r)| key(r.1, i as u32)).collect();
+        let linked = Linked::new(members, groups);
+        let roots: Vec<u32> = (0..8).map(|i| linked.root(i)).collect();
+        assert_eq!(roots, vec![0, 1, 0, 0, 4, 0, 1, 4]);
+        // Each claim keyed by its component: the grouping keeps components whole.
+        let grouping = Grouping::new(linked.keys);
+        let mut seen = Vec::new();
+        for task in grouping.tasks().collect::<Vec<_>>() {
+            let mut order = Vec::new();
+            let claims: Vec<u32> = task.claims().collect();
+            let root = |p: u32| roots[claims[p as usize] as usize];
+            for group in task.members(&mut order, |_| Date(0), root, |_| &b""[..]) {
+                let mut records: Vec<u32> = group.iter().map(|c| claims[c.1 as usize]).collect();
+                records.sort_unstable();
+                seen.push(records);
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, vec![vec![0, 2, 3, 5], vec![1, 6], vec![4, 7]]);
+    }
+
+    #[test]
     fn duplicates_name_the_first_record_with_the_text() {
         let texts: [&[u8]; 7] = [b"a", b"b", b"a", b"c", b"b", b"a", b""];
         let mut keys: Vec<u64> = texts.iter().enumerate().map(|(i, t)| key(t, i as u32)).collect();
