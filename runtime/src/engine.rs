@@ -367,23 +367,29 @@ impl Engine {
             self.new_member(&mut state);
             let mut ledger = self.ledger();
             for &(date, _) in member.iter() {
-                self.in_ledger(&mut ledger, &mut state, member_of(k), date, |state| match row(k) {
-                    Some(fields) => {
-                        self.enter_year(date, state);
-                        let settled = self.evaluate_compiled(
-                            code,
-                            None,
-                            Some(fields),
-                            date,
-                            state,
-                            |frame| sink(k, Ok(frame)),
-                        );
-                        if let Err(e) = settled {
-                            sink(k, Err(e));
+                self.in_ledger(
+                    &mut ledger,
+                    &mut state,
+                    || member_of(k),
+                    date,
+                    |state| match row(k) {
+                        Some(fields) => {
+                            self.enter_year(date, state);
+                            let settled = self.evaluate_compiled(
+                                code,
+                                None,
+                                Some(fields),
+                                date,
+                                state,
+                                |frame| sink(k, Ok(frame)),
+                            );
+                            if let Err(e) = settled {
+                                sink(k, Err(e));
+                            }
                         }
-                    }
-                    None => sink(k, Err(ClaimError::Input("claim was not settled".into()))),
-                });
+                        None => sink(k, Err(ClaimError::Input("claim was not settled".into()))),
+                    },
+                );
                 k += 1;
             }
             progress(member.len() as u64);
@@ -600,10 +606,7 @@ impl Engine {
                     let mut ledger = self.ledger();
                     for &(date, p) in member.iter() {
                         let i = at(p);
-                        let who = match &ledger {
-                            Some(_) => (text(p, self.policy.member_field), text(p, group_field)),
-                            None => (&b""[..], &b""[..]),
-                        };
+                        let who = || (text(p, self.policy.member_field), text(p, group_field));
                         let pending = self.in_ledger(&mut ledger, &mut state, who, date, |state| {
                             match (claim(i), &self.code, row(i)) {
                                 (Some(c), Some(code), Some(fields)) => {
@@ -685,7 +688,7 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let (who, date) = ((self.member_bytes(c), self.group_bytes(c)), self.date_of(c));
+                let (who, date) = (|| (self.member_bytes(c), self.group_bytes(c)), self.date_of(c));
                 self.in_ledger(&mut ledger, &mut state, who, date, |state| {
                     if i == traced {
                         let mut t = Trace::default();

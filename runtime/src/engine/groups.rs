@@ -56,19 +56,23 @@ impl Engine {
         running
     }
 
-    /// Settle a claim of `member` in group `group` dated `date` with `settle`, given the state
-    /// to settle in: with a ledger, the member's state holding the group's totals
-    /// ([`Engine::in_group`]); without one, `state`.
+    /// Settle a claim dated `date` with `settle`, given the state to settle in: with a ledger,
+    /// the state of its member (`who()`: the member id and the group key) holding its group's
+    /// totals ([`Engine::in_group`]); without one, `state` (and `who` is not called).
+    #[inline]
     pub(crate) fn in_ledger<'k, R>(
         &self,
         ledger: &mut Option<Ledger<'k>>,
         state: &mut Running,
-        (member, group): (&'k [u8], &'k [u8]),
+        who: impl FnOnce() -> (&'k [u8], &'k [u8]),
         date: Date,
         settle: impl FnOnce(&mut Running) -> R,
     ) -> R {
         match ledger {
-            Some(ledger) => self.in_group(ledger, member, group, date, settle),
+            Some(ledger) => {
+                let (member, group) = who();
+                self.in_group(ledger, member, group, date, settle)
+            }
             None => settle(state),
         }
     }
