@@ -95,7 +95,6 @@ pub fn settle_table(
         }
         None => (Grouping::new(keys(&table, policy.member_field)), None),
     };
-    let group_field = group_field.unwrap_or(policy.member_field);
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
@@ -153,7 +152,8 @@ pub fn settle_table(
                     let bytes = copy.as_bytes();
                     fill(&shape, bytes, view.wide, *k, row);
                     let text = |field| text_of(&shape, bytes, view.arena, field);
-                    (text(policy.member_field), text(policy.id_field), text(group_field))
+                    let group = group_field.map_or(&[][..], text);
+                    (text(policy.member_field), text(policy.id_field), group)
                 }
                 None => (&[], &[], &[]),
             });
