@@ -20,6 +20,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("policies/out-of-area/non_referred.settle", "examples/claims/out_of_area.csv"),
     ("policies/shandong/resident_base.settle", "examples/claims/shandong_resident.csv"),
     ("policies/weihai/resident.settle", "examples/claims/weihai_resident.csv"),
+    ("examples/japan/kogaku_household.settle", "examples/claims/japan_household.csv"),
 ];
 
 fn root() -> &'static Path {

@@ -165,6 +165,8 @@ pub struct YearlyDecl {
     pub name: Ident,
     /// Which earlier claims it folds: `yearly` or `lifetime`.
     pub window: Window,
+    /// `by claim.household`: a group total, keyed by that claim field.
+    pub group: Option<Expr>,
     /// An optional type annotation.
     pub ty: Option<TypeExpr>,
     /// The fold, a call such as `sum(basic.pay)`.

@@ -379,6 +379,7 @@ impl<'a> Checker<'a> {
         self.check_stages();
         self.check_balance();
         self.check_dated_by();
+        self.check_groups();
         self.check_tests();
         let order = self.check_order();
         self.report_unused();

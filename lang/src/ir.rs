@@ -167,6 +167,12 @@ impl Policy {
     pub fn input_record(&self) -> Option<&RecordDef> {
         self.records.get(self.input)
     }
+
+    /// The input field keying the policy's group totals, when it has any: the checker lets
+    /// every group total of a policy key by one field.
+    pub fn group_field(&self) -> Option<usize> {
+        self.accumulators.iter().find_map(|a| a.group)
+    }
 }
 
 /// An enumeration.
@@ -343,6 +349,10 @@ pub struct Accumulator {
     pub value: Option<Expr>,
     /// Which claims count.
     pub filter: Option<Expr>,
+    /// For a group total (`monthly by claim.household ...`), the input field (a `text`) whose
+    /// value keys the group: the total folds the earlier claims of every member with that
+    /// value. `None`: the member's own total.
+    pub group: Option<usize>,
     /// Where it is declared.
     pub span: Span,
 }

@@ -1679,6 +1679,59 @@ monthly visits: money = count()
     )
 );
 
+// ----- group totals
+
+case!(
+    group_keyed_by_an_accumulator,
+    GroupKey,
+    with_chain(
+        "
+monthly by admissions household_visits: int = count()
+"
+    )
+);
+
+case!(
+    group_keyed_by_an_amount,
+    GroupKeyType,
+    with_chain(
+        "
+monthly by claim.total spent: money = sum(claim.total)
+"
+    )
+);
+
+case!(
+    group_keyed_by_an_enum,
+    GroupKeyType,
+    with_chain(
+        "
+yearly by claim.level level_admissions = count()
+"
+    )
+);
+
+case!(
+    group_totals_keyed_by_two_fields,
+    GroupTwoKeys,
+    with_chain(
+        "
+monthly by claim.member visits: int = count()
+yearly by claim.id bills: int = count()
+"
+    )
+);
+
+case!(
+    group_keyed_by_a_misspelt_field,
+    NameUnknownField,
+    with_chain(
+        "
+monthly by claim.membr household_visits: int = count()
+"
+    )
+);
+
 #[test]
 fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");

@@ -106,15 +106,15 @@ pub fn coverage(engine: &Engine, source: &str) -> Coverage {
     let mut seen = Seen::default();
     for test in &policy.tests {
         let claims = claims_of(test);
-        let mut members: Vec<std::sync::Arc<str>> = Vec::new();
-        for c in &claims {
-            let member = engine.member_of(c);
-            if !members.contains(&member) {
-                members.push(member);
+        // The claims settled together: a member's, or with group totals, a group's.
+        let mut histories: Vec<Vec<usize>> = Vec::new();
+        for at in 0..claims.len() {
+            if !histories.iter().any(|h| h.contains(&at)) {
+                histories.push(engine.history(&claims, at).iter().map(|(i, _)| *i).collect());
             }
         }
-        for member in &members {
-            let history = engine.member_history(&claims, member);
+        for first in histories.iter().filter_map(|h| h.first()) {
+            let history = engine.history(&claims, *first);
             let ordered: Vec<&Claim> = history.iter().map(|(_, c)| *c).collect();
             for k in 0..ordered.len() {
                 let (_, trace) = engine.settle_traced(&ordered, k);

@@ -15,8 +15,11 @@ use settle_lang::limits::{MONEY_LIMIT_TEXT, RATE_LIMIT_TEXT};
 
 use crate::closures::Closures;
 use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_force, zero};
-use crate::keys::{Grouping, key};
+use crate::keys::{Grouping, Linked, key};
 use crate::value::{self as arith, ArithError, Value};
+
+mod groups;
+use groups::Holds;
 
 pub use crate::keys::CLAIMS_PER_TASK;
 
@@ -232,6 +235,8 @@ pub(crate) struct Running {
     versions: Vec<Option<usize>>,
     /// The closures' or compiled code's buffers.
     frame: Option<Frame>,
+    /// Which accumulators it keeps (with group totals, a member's or a group's).
+    holds: Holds,
 }
 
 /// How an engine computes a claim's values.
@@ -340,41 +345,51 @@ impl Engine {
         self.code.as_ref().is_some_and(|c| c.fallbacks().is_empty())
     }
 
-    /// Settle members' claims, each member's already in order (by date, id, position), with the
-    /// closures or compiled code and one running state for all. Claims are numbered in the order
-    /// settled, from 0: `row(k)` is claim `k`'s fields scaled; `sink(k, …)` gets its frame after
-    /// it settled, or its error.
+    /// Settle members' claims (with group totals, linked members' and groups'), each member's
+    /// already in order (by date, id, position), with the closures or compiled code and one
+    /// running state for all. Claims are numbered in the order settled, from 0: `row(k)` is
+    /// claim `k`'s fields scaled; `member_of(k)` its member id and group key (read only with
+    /// group totals); `sink(k, …)` gets its frame after it settled, or its error.
     pub(crate) fn settle_members<'t>(
         &self,
         members: &[&mut [(Date, u32)]],
         row: &dyn Fn(usize) -> Option<&'t [i64]>,
+        member_of: &dyn Fn(usize) -> (&'t [u8], &'t [u8]),
         sink: &mut dyn FnMut(usize, Result<&Frame, ClaimError>),
         progress: &(dyn Fn(u64) + Sync),
     ) {
         let Some(code) = &self.code else { return };
         let mut state = self.fresh();
         let mut k = 0;
+        // A member's claims, or with group totals, linked members' and groups'.
         for member in members {
             // A new member starts from nothing; the medical year's bounds stay.
             self.new_member(&mut state);
+            let mut ledger = self.ledger();
             for &(date, _) in member.iter() {
-                match row(k) {
-                    Some(fields) => {
-                        self.enter_year(date, &mut state);
-                        let settled = self.evaluate_compiled(
-                            code,
-                            None,
-                            Some(fields),
-                            date,
-                            &mut state,
-                            |frame| sink(k, Ok(frame)),
-                        );
-                        if let Err(e) = settled {
-                            sink(k, Err(e));
+                self.in_ledger(
+                    &mut ledger,
+                    &mut state,
+                    || member_of(k),
+                    date,
+                    |state| match row(k) {
+                        Some(fields) => {
+                            self.enter_year(date, state);
+                            let settled = self.evaluate_compiled(
+                                code,
+                                None,
+                                Some(fields),
+                                date,
+                                state,
+                                |frame| sink(k, Ok(frame)),
+                            );
+                            if let Err(e) = settled {
+                                sink(k, Err(e));
+                            }
                         }
-                    }
-                    None => sink(k, Err(ClaimError::Input("claim was not settled".into()))),
-                }
+                        None => sink(k, Err(ClaimError::Input("claim was not settled".into()))),
+                    },
+                );
                 k += 1;
             }
             progress(member.len() as u64);
@@ -403,6 +418,7 @@ impl Engine {
             seen: vec![false; accs],
             versions: Vec::new(),
             frame: self.code.as_ref().map(|c| c.frame()),
+            holds: Holds::All,
         }
     }
 
@@ -414,7 +430,8 @@ impl Engine {
 
     /// The accumulators `which` picks back to zero, unseen.
     fn reset(&self, running: &mut Running, which: impl Fn(&Accumulator) -> bool) {
-        let windows = self.policy.accumulators.iter().map(which);
+        let holds = running.holds;
+        let windows = self.policy.accumulators.iter().map(|a| which(a) && holds.holds(a));
         if let Some(frame) = &mut running.frame {
             for ((acc, seen), reset) in frame.accs.iter_mut().zip(&mut frame.seen).zip(windows) {
                 if reset {
@@ -512,14 +529,25 @@ impl Engine {
     ) -> Vec<Outcome> {
         let n = claims.len();
         let claim = |i: u32| claims.get(i as usize).map(Borrow::borrow);
-        let keys: Vec<u64> = claims
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let member = self.text(c.borrow(), self.policy.member_field);
-                key(member.as_bytes(), u32::try_from(i).unwrap_or(u32::MAX))
-            })
-            .collect();
+        let keyed = |field: usize| -> Vec<u64> {
+            claims
+                .par_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let text = self.text(c.borrow(), field);
+                    key(text.as_bytes(), u32::try_from(i).unwrap_or(u32::MAX))
+                })
+                .collect()
+        };
+        // Claims grouped by member, or with group totals, linked by member and group.
+        let keys = keyed(self.policy.member_field);
+        let (keys, linked) = match self.policy.group_field() {
+            Some(g) => {
+                let mut linked = Linked::new(keys, keyed(g));
+                (std::mem::take(&mut linked.keys), Some(linked))
+            }
+            None => (keys, None),
+        };
         let grouping = Grouping::new(keys);
         // With closures or compiled code, every claim's fields scaled once, in input order, into
         // one block: settling then reads members' claims from it instead of chasing each
@@ -562,41 +590,50 @@ impl Engine {
                 let members = task.members(
                     &mut order,
                     |p| claim(at(p)).map_or(Date(0), |c| self.date_of(c)),
-                    |p| text(p, self.policy.member_field),
+                    |p| match &linked {
+                        Some(linked) => (linked.root(at(p)), &b""[..]),
+                        None => (0, text(p, self.policy.member_field)),
+                    },
                     |p| text(p, self.policy.id_field),
                 );
                 let mut done: Vec<(u32, Pending)> = Vec::with_capacity(task.len());
                 let mut slab: Vec<i64> = Vec::with_capacity(task.len() * self.cells());
+                // A member's claims, or with group totals, linked members' and groups'.
+                let group_field = self.policy.group_field().unwrap_or(self.policy.member_field);
                 for member in &members {
                     state.year_start = None;
                     self.new_member(&mut state);
+                    let mut ledger = self.ledger();
                     for &(date, p) in member.iter() {
                         let i = at(p);
-                        let pending = match (claim(i), &self.code, row(i)) {
-                            (Some(c), Some(code), Some(fields)) => {
-                                self.enter_year(date, &mut state);
-                                let start = slab.len();
-                                let keep = |frame: &Frame| {
-                                    slab.extend_from_slice(&frame.values);
-                                    slab.extend_from_slice(&frame.accs);
-                                };
-                                match self.evaluate_compiled(
-                                    code,
-                                    Some(c),
-                                    Some(fields),
-                                    date,
-                                    &mut state,
-                                    keep,
-                                ) {
-                                    Ok(()) => Pending::Slab(start),
-                                    Err(e) => Pending::Done(Err(e)),
+                        let who = || (text(p, self.policy.member_field), text(p, group_field));
+                        let pending = self.in_ledger(&mut ledger, &mut state, who, date, |state| {
+                            match (claim(i), &self.code, row(i)) {
+                                (Some(c), Some(code), Some(fields)) => {
+                                    self.enter_year(date, state);
+                                    let start = slab.len();
+                                    let keep = |frame: &Frame| {
+                                        slab.extend_from_slice(&frame.values);
+                                        slab.extend_from_slice(&frame.accs);
+                                    };
+                                    match self.evaluate_compiled(
+                                        code,
+                                        Some(c),
+                                        Some(fields),
+                                        date,
+                                        state,
+                                        keep,
+                                    ) {
+                                        Ok(()) => Pending::Slab(start),
+                                        Err(e) => Pending::Done(Err(e)),
+                                    }
                                 }
+                                (Some(c), ..) => Pending::Done(self.settle_in(c, state, None)),
+                                (None, ..) => Pending::Done(Err(ClaimError::Input(
+                                    "claim was not settled".into(),
+                                ))),
                             }
-                            (Some(c), ..) => Pending::Done(self.settle_in(c, &mut state, None)),
-                            (None, ..) => Pending::Done(Err(ClaimError::Input(
-                                "claim was not settled".into(),
-                            ))),
-                        };
+                        });
                         done.push((i, pending));
                     }
                     progress(member.len() as u64);
@@ -626,37 +663,50 @@ impl Engine {
             .collect()
     }
 
-    /// Settle one claim against a member's saved state, updating the state.
+    /// Settle one claim against a member's saved state, updating the state. A policy with
+    /// group totals needs the group's state too: [`Engine::settle_one_in_group`].
     pub fn settle_one(&self, claim: &Claim, state: &mut MemberState) -> Outcome {
-        let mut running = self.load(state);
+        if let Some(a) = self.policy.accumulators.iter().find(|a| a.group.is_some()) {
+            return Err(ClaimError::Input(format!(
+                "the group total `{}` needs the group's saved state beside the member's",
+                a.name
+            )));
+        }
+        let mut running = self.load(state, Holds::All);
         let outcome = self.settle_in(claim, &mut running, None);
         *state = self.save(&running)?;
         outcome
     }
 
-    /// Settle a member's claims in order, tracing the one at `traced` (an index into `claims`).
+    /// Settle a member's claims in order (with group totals, a group's: [`Engine::history`]),
+    /// tracing the one at `traced` (an index into `claims`).
     pub fn settle_traced(&self, claims: &[&Claim], traced: usize) -> (Vec<Outcome>, Option<Trace>) {
         let mut state = self.fresh();
+        let mut ledger = self.ledger();
         let mut trace = None;
         let outcomes = claims
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                if i == traced {
-                    let mut t = Trace::default();
-                    let o = self.settle_in(c, &mut state, Some(&mut t));
-                    trace = Some(t);
-                    o
-                } else {
-                    self.settle_in(c, &mut state, None)
-                }
+                let (who, date) = (|| (self.member_bytes(c), self.group_bytes(c)), self.date_of(c));
+                self.in_ledger(&mut ledger, &mut state, who, date, |state| {
+                    if i == traced {
+                        let mut t = Trace::default();
+                        let o = self.settle_in(c, state, Some(&mut t));
+                        trace = Some(t);
+                        o
+                    } else {
+                        self.settle_in(c, state, None)
+                    }
+                })
             })
             .collect();
         (outcomes, trace)
     }
 
-    fn load(&self, state: &MemberState) -> Running {
+    fn load(&self, state: &MemberState, holds: Holds) -> Running {
         let mut running = self.fresh();
+        running.holds = holds;
         // A saved start that is no medical year's first day starts nothing: the next claim
         // starts its own year.
         let first_day = self.policy.year_start;
@@ -670,6 +720,9 @@ impl Engine {
         }
         running.last = state.last_claim.as_deref().and_then(Date::parse);
         for (i, acc) in self.policy.accumulators.iter().enumerate() {
+            if !holds.holds(acc) {
+                continue;
+            }
             let Some((_, saved)) = state.accumulators.iter().find(|(n, _)| *n == acc.name) else {
                 continue;
             };
@@ -704,6 +757,7 @@ impl Engine {
                 .accumulators
                 .iter()
                 .zip(self.running_accs(running)?)
+                .filter(|(a, _)| running.holds.holds(a))
                 .map(|(a, (v, seen))| {
                     (
                         a.name.clone(),

@@ -3,7 +3,8 @@
 //! Members have several claims a year, dates spread over two medical years from the policy's
 //! earliest effective date, enums in plausible shares (the first variant most common, `none`
 //! dominant where an enum has it), bills with a long tail, and the other amounts as parts of the
-//! bill that never exceed it. Only integer arithmetic is used, so the output does not depend on
+//! bill that never exceed it. With group totals, the group field names a household of two or
+//! three members (the same for all of a member's claims). Only integer arithmetic is used, so the output does not depend on
 //! the platform's floating point.
 
 use std::fmt::Write as _;
@@ -62,6 +63,17 @@ fn bill(rng: &mut Rng) -> i64 {
     (yuan * 100 + rng.below(100)) as i64
 }
 
+/// A member of `0..members`, low-numbered ones more often (they claim more).
+fn member(rng: &mut Rng, members: u64) -> u64 {
+    rng.below(members).min(rng.below(members))
+}
+
+/// The household of member `m`: members side by side in households of three and two, in turn
+/// (0, 1 and 2 in the first, 3 and 4 in the second, ...).
+fn household(m: u64) -> u64 {
+    m * 2 / 5
+}
+
 fn enum_index(rng: &mut Rng, variants: &[String]) -> usize {
     let n = variants.len().max(1);
     if let Some(none) = variants.iter().position(|v| v == "none") {
@@ -112,8 +124,11 @@ pub fn write(
     });
     let mut cells: Vec<String> = Vec::with_capacity(header.len());
     let mut json = String::new();
+    let group = policy.group_field();
     for n in 0..count {
         cells.clear();
+        // With group totals the member is drawn first, for its household's field.
+        let drawn = group.map(|_| member(&mut rng, members));
         let total = bill(&mut rng);
         // The other amounts are parts of the bill, together at most 90 % of it.
         let mut left = total * 9 / 10;
@@ -121,9 +136,11 @@ pub fn write(
             let cell = match field.ty {
                 _ if i == policy.id_field => format!("g{n:07}"),
                 _ if i == policy.member_field => {
-                    // A skew: low-numbered members claim more often.
-                    let m = rng.below(members).min(rng.below(members));
+                    let m = drawn.unwrap_or_else(|| member(&mut rng, members));
                     format!("p{m:06}")
+                }
+                _ if Some(i) == group => {
+                    drawn.map_or_else(String::new, |m| format!("h{:06}", household(m)))
                 }
                 Type::Date if i == policy.dated_field => {
                     Date(start.0 + rng.below(730) as i32).to_string()
@@ -194,6 +211,13 @@ mod tests {
         let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
         assert_eq!(xs, ys);
         assert_ne!(Rng::new(8).next_u64(), xs.first().copied().unwrap_or(0));
+    }
+
+    #[test]
+    fn households_hold_three_and_two_members() {
+        let sizes: Vec<usize> =
+            (0..4u64).map(|h| (0..10u64).filter(|&m| household(m) == h).count()).collect();
+        assert_eq!(sizes, vec![3, 2, 3, 2]);
     }
 
     #[test]

@@ -60,6 +60,82 @@ pub(crate) fn duplicates<'t>(
     pairs
 }
 
+/// Claims linked by a member or a group (the key of group totals) they share, transitively: a
+/// member whose claims name two households settles with both, so that its own totals and each
+/// household's see all their claims. `members` and `groups` are the same claims' [`key`]s of
+/// their member id and of their group key, in any order. Keys sharing a hash are linked as if
+/// equal: their claims settle in one task, each member and group still told apart exactly.
+#[derive(Debug)]
+pub(crate) struct Linked {
+    /// Each claim's key by its component: a hash of the component's first record above the
+    /// claim's index.
+    pub(crate) keys: Vec<u64>,
+    /// The first record of each record's component, by record index.
+    roots: Vec<u32>,
+}
+
+impl Linked {
+    pub(crate) fn new(mut members: Vec<u64>, mut groups: Vec<u64>) -> Self {
+        let n = members.iter().map(|&k| record(k) as usize + 1).max().unwrap_or(0);
+        let mut roots: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        members.par_sort_unstable();
+        groups.par_sort_unstable();
+        for keys in [&members, &groups] {
+            for run in runs(keys) {
+                let mut claims = run.iter().map(|&k| record(k));
+                let Some(first) = claims.next() else { continue };
+                for other in claims {
+                    link(&mut roots, first, other);
+                }
+            }
+        }
+        for i in 0..roots.len() {
+            let root = find(&mut roots, u32::try_from(i).unwrap_or(u32::MAX));
+            if let Some(r) = roots.get_mut(i) {
+                *r = root;
+            }
+        }
+        let keys = members
+            .par_iter()
+            .map(|&k| {
+                let i = record(k);
+                let root = roots.get(i as usize).copied().unwrap_or(i);
+                key(&root.to_le_bytes(), i)
+            })
+            .collect();
+        Linked { keys, roots }
+    }
+
+    /// The first record of record `i`'s component: claims with the same settle together.
+    pub(crate) fn root(&self, i: u32) -> u32 {
+        self.roots.get(i as usize).copied().unwrap_or(i)
+    }
+}
+
+/// The first record of `i`'s component, halving the path to it on the way.
+fn find(roots: &mut [u32], mut i: u32) -> u32 {
+    loop {
+        let Some(&parent) = roots.get(i as usize) else { return i };
+        if parent == i {
+            return i;
+        }
+        let grandparent = roots.get(parent as usize).copied().unwrap_or(parent);
+        if let Some(slot) = roots.get_mut(i as usize) {
+            *slot = grandparent;
+        }
+        i = grandparent;
+    }
+}
+
+/// Put the components of `a` and `b` together, under the first record of the two.
+fn link(roots: &mut [u32], a: u32, b: u32) {
+    let (a, b) = (find(roots, a), find(roots, b));
+    let (first, other) = if a < b { (a, b) } else { (b, a) };
+    if let Some(slot) = roots.get_mut(other as usize) {
+        *slot = first;
+    }
+}
+
 /// Claims one parallel task settles: whole members, a few hundred claims.
 pub const CLAIMS_PER_TASK: usize = 256;
 
@@ -121,13 +197,13 @@ impl<'g> Task<'g> {
 
     /// Each member of the task with its claims in settling order ([`settling_order`]), as
     /// (date, position in the task), in `order`, which this fills. `date`, `member` and `id` are
-    /// the date, member id and claim id of the claim at a position. Members sharing a hash are
-    /// told apart exactly.
-    pub(crate) fn members<'o, 'k>(
+    /// the date, member (or with group totals, the [`Linked`] component) and claim id of the
+    /// claim at a position. Members sharing a hash are told apart exactly.
+    pub(crate) fn members<'o, 'k, M: Ord>(
         &self,
         order: &'o mut Vec<(Date, u32)>,
         date: impl Fn(u32) -> Date,
-        member: impl Fn(u32) -> &'k [u8],
+        member: impl Fn(u32) -> M,
         id: impl Fn(u32) -> &'k [u8],
     ) -> Vec<&'o mut [(Date, u32)]> {
         order.clear();
@@ -155,9 +231,9 @@ impl<'g> Task<'g> {
 
 /// Put the claims of one hash group in `out` as one member, or, when different members share
 /// the hash, as one group per member, each in the order it had.
-fn split_by_member<'a, 'k>(
+fn split_by_member<'a, M: Ord>(
     group: &'a mut [(Date, u32)],
-    member: &impl Fn(u32) -> &'k [u8],
+    member: &impl Fn(u32) -> M,
     out: &mut Vec<&'a mut [(Date, u32)]>,
 ) {
     let first = group.first().map(|&(_, i)| member(i));
@@ -165,7 +241,7 @@ fn split_by_member<'a, 'k>(
         out.push(group);
         return;
     }
-    group.sort_by(|a, b| member(a.1).cmp(member(b.1)).then(a.1.cmp(&b.1)));
+    group.sort_by(|a, b| member(a.1).cmp(&member(b.1)).then(a.1.cmp(&b.1)));
     let mut rest = group;
     while let Some(&(_, i)) = rest.first() {
         let m = member(i);
@@ -231,6 +307,43 @@ mod tests {
         }
         assert_eq!(claims, 600);
         assert_eq!(seen.len(), 40);
+    }
+
+    #[test]
+    fn claims_are_linked_by_members_and_groups_transitively() {
+        // Members m1..m5 and households: m2 moves from h1 to h2, which m3 shares; m4 and m5
+        // are alone in h3 and h4.
+        let rows: [(&[u8], &[u8]); 8] = [
+            (b"m1", b"h1"),
+            (b"m4", b"h3"),
+            (b"m2", b"h1"),
+            (b"m3", b"h2"),
+            (b"m5", b"h4"),
+            (b"m2", b"h2"),
+            (b"m4", b"h3"),
+            (b"m5", b"h4"),
+        ];
+        let members: Vec<u64> = rows.iter().enumerate().map(|(i, r)| key(r.0, i as u32)).collect();
+        let groups: Vec<u64> =
+            rows.iter().enumerate().rev().map(|(i, r)| key(r.1, i as u32)).collect();
+        let linked = Linked::new(members, groups);
+        let roots: Vec<u32> = (0..8).map(|i| linked.root(i)).collect();
+        assert_eq!(roots, vec![0, 1, 0, 0, 4, 0, 1, 4]);
+        // Each claim keyed by its component: the grouping keeps components whole.
+        let grouping = Grouping::new(linked.keys);
+        let mut seen = Vec::new();
+        for task in grouping.tasks().collect::<Vec<_>>() {
+            let mut order = Vec::new();
+            let claims: Vec<u32> = task.claims().collect();
+            let root = |p: u32| roots[claims[p as usize] as usize];
+            for group in task.members(&mut order, |_| Date(0), root, |_| &b""[..]) {
+                let mut records: Vec<u32> = group.iter().map(|c| claims[c.1 as usize]).collect();
+                records.sort_unstable();
+                seen.push(records);
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, vec![vec![0, 2, 3, 5], vec![1, 6], vec![4, 7]]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use serde::Serialize;
-use settle_lang::ir::{ParamKind, ParamValue, Policy, Type, ValueKind, Window};
+use settle_lang::ir::{Accumulator, ParamKind, ParamValue, Policy, Type, ValueKind, Window};
 
 use crate::engine::{Claim, Engine, Outcome};
 use crate::field::format_value;
@@ -36,6 +36,10 @@ pub struct Explanation {
     pub inputs: Vec<Named>,
     /// The accumulators before this claim.
     pub year_to_date: Vec<Named>,
+    /// With group totals, the claim's group: its key and the members whose claims it settled
+    /// with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupLine>,
     /// The parameter values read, in order of first use.
     pub parameters: Vec<ParamUse>,
     /// Every computed value in evaluation order.
@@ -44,6 +48,18 @@ pub struct Explanation {
     pub balance: Option<String>,
     /// Why the claim has no settlement, if it has none.
     pub error: Option<String>,
+}
+
+/// The group of a claim settled with group totals.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GroupLine {
+    /// The input field keying the group.
+    pub field: String,
+    /// The claim's value of it.
+    pub key: String,
+    /// The members with claims in the group up to and including this one, in order of their
+    /// first claim in it.
+    pub members: Vec<String>,
 }
 
 /// A name and a value.
@@ -94,14 +110,39 @@ pub fn explain(engine: &Engine, claims: &[Claim], id: &str) -> Result<Explanatio
         .iter()
         .position(|c| &*engine.id_of(c) == id)
         .ok_or_else(|| format!("no claim with id `{id}`"))?;
-    let member = claims.get(target).map(|c| engine.member_of(c)).unwrap_or_default();
-    let history = engine.member_history(claims, &member);
+    // The member's earlier claims, or with group totals, the group's.
+    let history = engine.history(claims, target);
     let at = history.iter().position(|(i, _)| *i == target).unwrap_or(0);
     let ordered: Vec<&Claim> = history.iter().map(|(_, c)| *c).collect();
     let (outcomes, trace) = engine.settle_traced(&ordered, at);
     let claim = ordered.get(at).copied().ok_or("no claim")?;
     let outcome = outcomes.into_iter().nth(at).ok_or("no outcome")?;
-    Ok(build(engine, claim, &outcome, &trace.unwrap_or_default()))
+    let mut explanation = build(engine, claim, &outcome, &trace.unwrap_or_default());
+    explanation.group = group_line(engine, claim, ordered.get(..=at).unwrap_or(&[]));
+    Ok(explanation)
+}
+
+/// The group of `claim`, settled after `earlier` (the claims linked to it, itself last): the
+/// members with claims in its group.
+fn group_line(engine: &Engine, claim: &Claim, earlier: &[&Claim]) -> Option<GroupLine> {
+    let policy = engine.policy();
+    let field = policy.group_field()?;
+    let key = claim.fields.get(field);
+    let mut members: Vec<String> = Vec::new();
+    for c in earlier.iter().filter(|c| c.fields.get(field) == key) {
+        let m = engine.member_of(c).to_string();
+        if !members.contains(&m) {
+            members.push(m);
+        }
+    }
+    Some(GroupLine {
+        field: policy.input_record()?.fields.get(field)?.name.clone(),
+        key: match key {
+            Some(Value::Text(t)) => t.to_string(),
+            _ => String::new(),
+        },
+        members,
+    })
 }
 
 fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Explanation {
@@ -162,15 +203,19 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                 .map(|(a, v)| Named {
                     // A yearly total spans the medical year shown above; the others say what
                     // they span.
-                    name: match (a.window, a.window.period_start(date)) {
-                        (Window::Year, _) => a.name.clone(),
-                        (Window::Month | Window::Quarter, Some(from)) => {
-                            format!("{} ({} from {from})", a.name, a.window.keyword())
-                        }
-                        (Window::Lifetime | Window::Month | Window::Quarter, _) => {
-                            format!("{} ({})", a.name, a.window.keyword())
-                        }
-                    },
+                    name: grouped(
+                        policy,
+                        a,
+                        match (a.window, a.window.period_start(date)) {
+                            (Window::Year, _) => a.name.clone(),
+                            (Window::Month | Window::Quarter, Some(from)) => {
+                                format!("{} ({} from {from})", a.name, a.window.keyword())
+                            }
+                            (Window::Lifetime | Window::Month | Window::Quarter, _) => {
+                                format!("{} ({})", a.name, a.window.keyword())
+                            }
+                        },
+                    ),
                     value: format_value(policy, a.ty, &v),
                 })
                 .collect();
@@ -204,10 +249,20 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
         medical_year_from: date.year_start(policy.year_start).to_string(),
         inputs,
         year_to_date,
+        group: None,
         parameters,
         values,
         balance,
         error,
+    }
+}
+
+/// An accumulator's name as shown, `name`, with `by household` after a group total's.
+fn grouped(policy: &Policy, a: &Accumulator, name: String) -> String {
+    let field = a.group.and_then(|g| policy.input_record()?.fields.get(g));
+    match field {
+        Some(f) => format!("{name} by {}", f.name),
+        None => name,
     }
 }
 
@@ -299,6 +354,15 @@ impl Explanation {
         if let Some(error) = &self.error {
             let _ = writeln!(out, "\nnot settled: {error}");
             return out;
+        }
+        if let Some(g) = &self.group {
+            let _ = writeln!(
+                out,
+                "\ngroup {} = {}, members so far: {}",
+                g.field,
+                g.key,
+                g.members.join(", ")
+            );
         }
         if !self.year_to_date.is_empty() {
             let _ = writeln!(out, "\nyear to date, before this claim");

@@ -710,7 +710,13 @@ impl Builder<'_> {
                 Item::InputAdd(RecordDecl { name, fields, span })
             }
             Rule::yearly_decl => {
-                let name = self.ident(inner.next()?, base);
+                let mut group = None;
+                let mut first = inner.next()?;
+                if first.as_rule() == Rule::group_key {
+                    group = kids(first).next().map(|e| self.expr(e, base));
+                    first = inner.next()?;
+                }
+                let name = self.ident(first, base);
                 let mut ty = None;
                 let mut fold = None;
                 let mut filter = None;
@@ -722,7 +728,7 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Item::Yearly(YearlyDecl { name, window, ty, fold: fold?, filter, span })
+                Item::Yearly(YearlyDecl { name, window, group, ty, fold: fold?, filter, span })
             }
             Rule::param_decl => Item::Param(self.param(inner, base, span)?),
             Rule::param_add => {

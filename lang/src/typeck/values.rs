@@ -342,6 +342,7 @@ impl Checker<'_> {
                 fold,
                 value,
                 filter,
+                group: None,
                 span: y.name.span,
             });
         }

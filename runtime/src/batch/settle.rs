@@ -15,7 +15,7 @@ use super::table::{Part, Slot, Table, fill, text_of};
 use super::{settled_values, supported};
 use crate::engine::{ClaimError, Engine};
 use crate::io::output_slots;
-use crate::keys::Grouping;
+use crate::keys::{Grouping, Linked};
 
 /// The settlements of a [`Table`]: each claim's settled values in its row (see `Shape`).
 #[derive(Debug)]
@@ -85,8 +85,16 @@ pub fn settle_table(
         return None;
     }
     let words = shape.stride / 4;
-    // Claims grouped by member and cut into tasks, as the general path does.
-    let grouping = Grouping::new(keys(&table, policy.member_field));
+    // Claims grouped by member (with group totals, linked by member and group) and cut into
+    // tasks, as the general path does.
+    let group_field = policy.group_field();
+    let (grouping, linked) = match group_field {
+        Some(g) => {
+            let mut linked = Linked::new(keys(&table, policy.member_field), keys(&table, g));
+            (Grouping::new(std::mem::take(&mut linked.keys)), Some(linked))
+        }
+        None => (Grouping::new(keys(&table, policy.member_field)), None),
+    };
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
@@ -132,8 +140,8 @@ pub fn settle_table(
             }
         }
         let mut rows: Vec<i64> = vec![0; claims.len() * width];
-        // Each claim's member and id, from the row just copied.
-        let mut texts: Vec<(&[u8], &[u8])> = Vec::with_capacity(claims.len());
+        // Each claim's member, id and key of its group, from the row just copied.
+        let mut texts: Vec<(&[u8], &[u8], &[u8])> = Vec::with_capacity(claims.len());
         for ((place, copy), row) in located
             .iter()
             .zip(copies.chunks_exact(words.max(1)))
@@ -144,21 +152,27 @@ pub fn settle_table(
                     let bytes = copy.as_bytes();
                     fill(&shape, bytes, view.wide, *k, row);
                     let text = |field| text_of(&shape, bytes, view.arena, field);
-                    (text(policy.member_field), text(policy.id_field))
+                    let group = group_field.map_or(&[][..], text);
+                    (text(policy.member_field), text(policy.id_field), group)
                 }
-                None => (&[], &[]),
+                None => (&[], &[], &[]),
             });
         }
         let member = |p: u32| texts.get(p as usize).map_or(&[][..], |t| t.0);
         let id = |p: u32| texts.get(p as usize).map_or(&[][..], |t| t.1);
+        let group = |p: u32| texts.get(p as usize).map_or(&[][..], |t| t.2);
         let day = |p: u32| {
             let cell = rows.get(p as usize * width + policy.dated_field).copied().unwrap_or(0);
             Date(i32::try_from(cell).unwrap_or(0))
         };
         // Each member's claims in settling order, as (date, position in the block).
         let mut order = Vec::new();
-        let groups = task.members(&mut order, day, member, id);
         let at = |p: u32| claims.get(p as usize).copied().unwrap_or(u32::MAX);
+        let linked_member = |p: u32| match &linked {
+            Some(linked) => (linked.root(at(p)), &[][..]),
+            None => (0, member(p)),
+        };
+        let groups = task.members(&mut order, day, linked_member, id);
         let settling: Vec<u32> = groups.iter().flat_map(|g| g.iter().map(|c| c.1)).collect();
         let mut outs: Vec<i64> = vec![0; settling.len() * per_claim];
         let mut done = vec![false; settling.len()];
@@ -168,9 +182,14 @@ pub fn settle_table(
             let p = settling.get(k).copied().unwrap_or(u32::MAX) as usize;
             rows.get(p * width..(p + 1) * width)
         };
+        let member_of = |k: usize| {
+            let p = settling.get(k).copied().unwrap_or(u32::MAX);
+            (member(p), group(p))
+        };
         engine.settle_members(
             &groups,
             &row,
+            &member_of,
             &mut |k, result| match result {
                 Ok(frame) => {
                     let Some(out) = outs.get_mut(k * per_claim..(k + 1) * per_claim) else {

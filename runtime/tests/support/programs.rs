@@ -94,6 +94,8 @@ pub struct Compared {
     pub fast_rows: usize,
     /// Whether the program computes a proportion `x * a / b` rounded once.
     pub proportion: bool,
+    /// Whether the program has group totals.
+    pub groups: bool,
 }
 
 /// Settle the claims `csv` for the program `text` under the reference interpreter, the
@@ -140,7 +142,8 @@ pub fn compare(text: &str, csv: &str) -> Result<Option<Compared>, String> {
         return Err(format!("{e}\nof program\n{text}"));
     }
     let faults = a.iter().filter(|x| x.is_err()).count();
-    Ok(Some(Compared { claims: batch.len(), faults, wide_enum, fast_rows, proportion }))
+    let groups = reference.policy().group_field().is_some();
+    Ok(Some(Compared { claims: batch.len(), faults, wide_enum, fast_rows, proportion, groups }))
 }
 
 /// The rows the general path writes for `rows` settled into `settled` against those the batch
@@ -545,21 +548,23 @@ impl Gen {
             scope.names.push((format!("claim.{name}"), ty));
         }
         // Accumulators read values of earlier claims; their types are declared.
+        // Where the record has a text field, some totals are a group's (keyed by it), beside
+        // the member's own.
+        let grouped = self.shape.has("hospital") && self.rng.chance(50);
         let accs = self.rng.below(3);
         for i in 0..accs {
             let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
+            let by = self.group_key(grouped);
             let _ = writeln!(
                 s,
-                "{window} seen_{i}: int = count() where claim.total > {}",
+                "{window}{by} seen_{i}: int = count() where claim.total > {}",
                 self.money_literal()
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let _ = writeln!(
-            s,
-            "{} paid: money = sum(s0.pay)",
-            self.pick(&["yearly", "lifetime", "monthly", "quarterly"])
-        );
+        let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
+        let by = self.group_key(grouped);
+        let _ = writeln!(s, "{window}{by} paid: money = sum(s0.pay)");
         scope.names.push(("paid".into(), T::Money));
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
@@ -676,6 +681,11 @@ impl Gen {
         );
         let _ = writeln!(s, "balance claim.total = {} + patient.out", pays.join(" + "));
         s
+    }
+
+    /// ` by claim.hospital` for a group total, now and then, when the program has groups.
+    fn group_key(&mut self, grouped: bool) -> &'static str {
+        if grouped && self.rng.chance(60) { " by claim.hospital" } else { "" }
     }
 
     /// A random input record: id, member, date, total and the enum always; the other kinds
