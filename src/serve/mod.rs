@@ -275,8 +275,8 @@ fn version_of(text: &str) -> String {
     sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Keep the text of every version in `policies` in the store; a version not kept replays under
-/// the version then served (logged).
+/// Keep the text of every version in `policies` in the store (a failure is a warning in the log:
+/// the claims of a version not kept replay under the version served at the time).
 fn keep_versions(store: &Store, policies: &Policies) {
     for (name, p) in policies {
         if let Err(e) = store.keep_version(name, &p.version, &p.text) {

@@ -3,7 +3,9 @@
 //!
 //! The programs are taken from `SETTLE_PG_BIN` when set, else from `PATH`, else from Debian's
 //! `/usr/lib/postgresql/<version>/bin`. PostgreSQL refuses to run as root: as root the cluster
-//! belongs to the `postgres` user and its programs run through `runuser`.
+//! belongs to the `postgres` user and its programs run through `runuser`; when that user cannot
+//! reach `target/` (a clone under `/root`), the cluster goes to a directory under `/tmp` instead,
+//! removed when it stops.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,8 @@ use std::process::Command;
 /// A running cluster.
 pub struct Server {
     bin: PathBuf,
+    /// A directory outside `target/` to remove when the cluster stops.
+    elsewhere: Option<PathBuf>,
     data: PathBuf,
     as_postgres: bool,
     port: u16,
@@ -49,6 +53,17 @@ impl Server {
     pub fn start(dir: &Path) -> Result<Server, String> {
         let bin = bin_dir().ok_or("no `initdb` and `pg_ctl` (set SETTLE_PG_BIN)")?;
         let as_postgres = is_root();
+        let mut elsewhere = None;
+        let mut dir = dir.to_path_buf();
+        if as_postgres && !reachable(&dir) {
+            let tmp =
+                std::env::temp_dir().join(format!("settle-serve-tests-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            dir = tmp.clone();
+            elsewhere = Some(tmp);
+        }
+        let dir = dir.as_path();
         let data = dir.join("data");
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
         if as_postgres {
@@ -65,7 +80,7 @@ impl Server {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let server = Server { bin, data, as_postgres, port };
+        let server = Server { bin, elsewhere, data, as_postgres, port };
         server.run("initdb", &["--auth=trust", "--username=postgres", "--encoding=UTF8", "-D"])?;
         let conf = format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = ''\nfsync = on\nmax_connections = 200\n"
@@ -123,7 +138,19 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.run("pg_ctl", &["stop", "-m", "fast", "-w", "-D"]);
+        if let Some(dir) = &self.elsewhere {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Whether the `postgres` user can reach `dir` (every directory above it searchable).
+fn reachable(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The cluster for a test, or `None` (with a note) where PostgreSQL cannot be started outside
