@@ -194,12 +194,14 @@ enum Command {
     },
     /// Serve editors over standard input and output (the Language Server Protocol).
     Lsp,
-    /// The hospital counter's settlement service over HTTP/JSON, members' claims kept in SQLite.
+    /// The hospital counter's settlement service over HTTP/JSON, members' claims kept in SQLite
+    /// or PostgreSQL.
     Serve {
         /// The directory of the policies to serve (every `.settle` file under it).
         #[arg(long)]
         policies: PathBuf,
-        /// The SQLite file holding settled claims (created if absent).
+        /// The SQLite file holding settled claims (created if absent), or a `postgres://` URL of
+        /// a database shared by several instances.
         #[arg(long)]
         store: PathBuf,
         /// The address to listen on; port 0 picks a free one (printed on standard output).

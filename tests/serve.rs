@@ -1,9 +1,14 @@
-//! `settle serve` as a hospital system calls it, on 127.0.0.1 with a real SQLite store: settle,
-//! retry, conflict, claims out of order, reversal, reads, hostile bodies, and a `kill -9` that
-//! loses nothing acknowledged.
+//! `settle serve` as a hospital system calls it, on 127.0.0.1 with a real SQLite store and a real
+//! PostgreSQL one (a cluster the tests start): settle, retry, conflict, claims out of order,
+//! reversal, reads, hostile bodies, a `kill -9` that loses nothing acknowledged, and two instances
+//! settling the same members on one PostgreSQL database.
 
 #![allow(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails by panicking")]
 
+#[path = "serve/hostile.rs"]
+mod hostile;
+#[path = "serve/pg.rs"]
+mod pg;
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -58,24 +63,36 @@ impl Service {
 
     /// One request sent with `key` as `Authorization: Bearer KEY`.
     fn call_as(&self, key: Option<&str>, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.addr).expect("connects");
+        self.try_call_as(key, method, path, body).expect("answered")
+    }
+
+    /// One request, or the error of a connection that failed before the whole answer came.
+    fn try_call_as(
+        &self,
+        key: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, Value)> {
+        let mut stream = TcpStream::connect(&self.addr)?;
         let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         );
-        stream.write_all(request.as_bytes()).expect("sent");
+        stream.write_all(request.as_bytes())?;
         let mut response = String::new();
-        stream.read_to_string(&mut response).expect("answered");
-        let (head, rest) = response.split_once("\r\n\r\n").expect("a head");
-        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        stream.read_to_string(&mut response)?;
+        let cut = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        let (head, rest) = response.split_once("\r\n\r\n").ok_or_else(cut)?;
+        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(cut)?;
         let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
             dechunk(rest)
         } else {
             rest.to_string()
         };
-        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        Ok((status, serde_json::from_str(&body).unwrap_or(Value::String(body))))
     }
 
     fn settle(&self, claim: &Value) -> (u16, Value) {
@@ -131,14 +148,20 @@ fn sample() -> Vec<Value> {
 
 /// What `settle run` writes for the sample, as JSON Lines, by claim id (without the line).
 fn batch_run() -> std::collections::BTreeMap<String, Value> {
+    batch_run_of(Path::new("examples/claims/dezhou_employee.csv"))
+}
+
+/// What `settle run` writes for the claims file `claims`, by claim id (without the line).
+fn batch_run_of(claims: &Path) -> std::collections::BTreeMap<String, Value> {
     let out = support::settle(&[
         "run",
         "policies/dezhou/employee_inpatient.settle",
         "--claims",
-        "examples/claims/dezhou_employee.csv",
+        &claims.to_string_lossy(),
         "--format",
         "jsonl",
     ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
@@ -153,11 +176,188 @@ fn store(name: &str) -> PathBuf {
     support::scratch("serve-tests", name).join("store.sqlite")
 }
 
+/// `members` members with `each` claims apiece, dated through 2021 in no order, as JSON objects;
+/// the same for the same `seed`.
+fn generated(members: usize, each: usize, seed: u64) -> Vec<Value> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = move |n: u64| {
+        state =
+            state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let mut out = Vec::new();
+    for m in 0..members {
+        for k in 0..each {
+            let total = 2_000 + next(150_000);
+            let self_paid = next(total / 10 + 1);
+            let level = ["level1", "level2", "level3"][usize::try_from(next(3)).unwrap_or(0)];
+            out.push(json!({
+                "id": format!("g{seed}-{m:03}-{k:02}"),
+                "member": format!("gm{seed}-{m:03}"),
+                "admitted": format!("2021-{:02}-{:02}", 1 + next(12), 1 + next(28)),
+                "level": level,
+                "total": format!("{total}.{:02}", next(100)),
+                "self_paid": format!("{self_paid}.00"),
+                "prepay": format!("{}.00", next(self_paid + 1)),
+                "special_drugs": format!("{}.00", next(total / 4 + 1)),
+                "tcm": format!("{}.00", next(2_000)),
+            }));
+        }
+    }
+    out
+}
+
+/// Claims written as a CSV claims file in `dir`; its path.
+fn claims_file(dir: &Path, claims: &[Value]) -> PathBuf {
+    let fields = [
+        "id",
+        "member",
+        "admitted",
+        "level",
+        "total",
+        "self_paid",
+        "prepay",
+        "special_drugs",
+        "tcm",
+    ];
+    let mut text = fields.join(",");
+    text.push('\n');
+    for c in claims {
+        let row: Vec<&str> = fields.iter().map(|f| c[*f].as_str().expect("a text field")).collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    let path = dir.join("claims.csv");
+    std::fs::write(&path, text).expect("claims written");
+    path
+}
+
+/// Eight clients settle 400 claims of 40 members; the service is killed with SIGKILL once 120
+/// are acknowledged, started again, and every claim not acknowledged is sent again. Then every
+/// claim is stored exactly once, with the settlement `settle run` gives for the whole file.
+#[test]
+fn kill_9_under_load_loses_nothing_and_counts_nothing_twice() {
+    let path = store("kill-under-load");
+    let dir = path.parent().expect("a directory").to_path_buf();
+    let claims = generated(40, 10, 11);
+    let expected = batch_run_of(&claims_file(&dir, &claims));
+    let queue = std::sync::Mutex::new(claims.clone());
+    let unacknowledged = std::sync::Mutex::new(Vec::new());
+    let acknowledged = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    // Send what is in `queue` from eight clients; a claim whose answer does not come is kept in
+    // `unacknowledged`, and its client stops.
+    let load = |service: &Service, kill_at: Option<usize>| {
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    loop {
+                        let Some(claim) = queue.lock().expect("queue").pop() else { break };
+                        let path = format!("/v1/policies/{POLICY}/claims");
+                        match service.try_call_as(None, "POST", &path, &claim.to_string()) {
+                            Ok((status, body)) => {
+                                assert!(status == 201 || status == 200, "{status} {body}");
+                                let n =
+                                    acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                if Some(n + 1) == kill_at {
+                                    let killed = Command::new("kill")
+                                        .args(["-KILL", &service.child.id().to_string()])
+                                        .status()
+                                        .expect("kill runs");
+                                    assert!(killed.success());
+                                }
+                            }
+                            Err(_) => {
+                                unacknowledged.lock().expect("list").push(claim);
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    };
+    let service = Service::start(&path);
+    load(&service, Some(120));
+    service.kill();
+    let lost = std::mem::take(&mut *unacknowledged.lock().expect("list"));
+    assert!(!lost.is_empty(), "the service was killed under load");
+    assert!(!queue.lock().expect("queue").is_empty(), "the service was killed before the end");
+    queue.lock().expect("queue").extend(lost);
+    let service = Service::start(&path);
+    load(&service, None);
+    assert!(unacknowledged.lock().expect("list").is_empty());
+    for (id, want) in &expected {
+        let (status, body) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
+        assert_eq!(status, 200, "{id}: {body}");
+        assert_eq!(&body["settlement"], want, "claim {id}");
+    }
+    service.kill();
+    let db = rusqlite::Connection::open(&path).expect("the store opens");
+    let (rows, ids): (i64, i64) = db
+        .query_row("SELECT count(*), count(DISTINCT id) FROM claims", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("counted");
+    assert_eq!((rows, ids), (400, 400), "each claim stored exactly once");
+    assert!(started.elapsed().as_secs() < 60, "bounded in time: {:?}", started.elapsed());
+}
+
+/// The store tests on PostgreSQL, each on its own database of one cluster started for them.
+#[test]
+fn store_tests_on_postgresql() {
+    let dir = support::scratch("serve-tests", "postgres");
+    let Some(server) = pg::server(&dir) else { return };
+    claims_in_any_order(Path::new(&server.database("order")));
+    retries_and_reversals(Path::new(&server.database("retry")));
+    batches_and_kill_9(Path::new(&server.database("kill")));
+    replays_under_old_versions(Path::new(&server.database("versions")), "versions-postgres");
+    two_instances_share_members(&server.database("shared"), &dir);
+}
+
+/// Two instances on one PostgreSQL database, eight clients sending the claims of three members to
+/// either of them in a shuffled order: every claim is stored once,
+/// and its settlement is what `settle run` gives for the whole file.
+fn two_instances_share_members(url: &str, dir: &Path) {
+    let one = Service::start(Path::new(url));
+    let two = Service::start(Path::new(url));
+    let mut claims = generated(3, 20, 7);
+    let expected = batch_run_of(&claims_file(dir, &claims));
+    // Shuffled: three members, eight clients, so a member's claims are mostly in flight on both
+    // instances at once.
+    claims.sort_by_key(|c| {
+        use sha2::Digest;
+        sha2::Sha256::digest(c["id"].as_str().expect("id").as_bytes()).to_vec()
+    });
+    let queue = std::sync::Mutex::new(claims.into_iter().enumerate().collect::<Vec<_>>());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                loop {
+                    let Some((i, claim)) = queue.lock().expect("queue").pop() else { break };
+                    let service = if i % 2 == 0 { &one } else { &two };
+                    let (status, body) = service.settle(&claim);
+                    assert_eq!(status, 201, "{body}");
+                }
+            });
+        }
+    });
+    for (id, want) in &expected {
+        let (status, body) = one.call("GET", &format!("/v1/policies/{POLICY}/claims/{id}"), "");
+        assert_eq!(status, 200, "{id}: {body}");
+        assert_eq!(&body["settlement"], want, "claim {id}");
+    }
+}
+
 /// Claims sent in reverse order, one at a time: each late-dated claim is adjusted as earlier ones
 /// arrive, and at the end every stored settlement is what `settle run` gives for the file.
 #[test]
 fn claims_in_any_order_end_where_the_batch_run_does() {
-    let service = Service::start(&store("order"));
+    claims_in_any_order(&store("order"));
+}
+
+fn claims_in_any_order(store: &Path) {
+    let service = Service::start(store);
     let mut claims = sample();
     claims.reverse();
     let mut adjusted = 0;
@@ -183,7 +383,11 @@ fn claims_in_any_order_end_where_the_batch_run_does() {
 /// claims; the metrics count it all.
 #[test]
 fn retries_conflicts_and_reversals() {
-    let service = Service::start(&store("retry"));
+    retries_and_reversals(&store("retry"));
+}
+
+fn retries_and_reversals(store: &Path) {
+    let service = Service::start(store);
     let claims = sample();
     let m01: Vec<&Value> = claims.iter().filter(|c| c["member"] == "m01").collect();
     assert!(m01.len() >= 2);
@@ -255,11 +459,30 @@ fn hostile_requests_are_problems_not_failures() {
     assert_eq!(service.call("GET", "/readyz", "").0, 200);
 }
 
+/// Generated hostile bodies (`tests/serve/hostile.rs`): each a 4xx problem document naming the
+/// field to blame, never a 5xx, and the service stays up.
+#[test]
+fn hostile_bodies_generated_are_problems_naming_the_field() {
+    let service = Service::start(&store("hostile-generated"));
+    let claim = sample()[0].clone();
+    let one = format!("/v1/policies/{POLICY}/claims");
+    let batch = format!("{one}/batch");
+    let checked = hostile::check(claim.clone(), 160, |is_batch, body| {
+        service.call("POST", if is_batch { &batch } else { &one }, body)
+    });
+    assert!(checked.is_ok(), "{}", checked.err().unwrap_or_default());
+    assert_eq!(service.call("GET", "/healthz", "").0, 200);
+    assert_eq!(service.settle(&claim).0, 201, "the service is still up");
+}
+
 /// A batch is all or nothing; a service killed with SIGKILL keeps every acknowledged claim.
 #[test]
 fn batches_are_whole_and_acknowledged_claims_survive_kill_9() {
-    let path = store("kill");
-    let service = Service::start(&path);
+    batches_and_kill_9(&store("kill"));
+}
+
+fn batches_and_kill_9(path: &Path) {
+    let service = Service::start(path);
     let claims = sample();
     let batch = format!("/v1/policies/{POLICY}/claims/batch");
     let mut bad = claims.clone();
@@ -283,7 +506,7 @@ fn batches_are_whole_and_acknowledged_claims_survive_kill_9() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["settled"].as_array().expect("settled").len(), 7);
     service.kill();
-    let service = Service::start(&path);
+    let service = Service::start(path);
     for c in rest {
         assert_eq!(service.settle(c).0, 201);
     }
@@ -434,6 +657,64 @@ fn reload_swaps_versions_and_keeps_the_old_on_errors() {
     let (status, third) = service.settle(&claims[2]);
     assert_eq!(status, 201, "{third}");
     assert_eq!(third["version"], new.as_str(), "the broken file is not served");
+}
+
+/// A claim settled under one version replays under it after a reload: a claim dated before it,
+/// settled under the new version, adjusts it with the old version's rules, and it keeps its
+/// version; the new claim is settled under the new one.
+#[test]
+fn replays_settle_claims_under_the_versions_they_were_settled_with() {
+    replays_under_old_versions(&store("versions"), "versions-sqlite");
+}
+
+/// The test above on `store`, its policies and claims files in the scratch directory `scratch`.
+fn replays_under_old_versions(store: &Path, scratch: &str) {
+    let dir = support::scratch("serve-tests", scratch);
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).expect("policies directory");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou/employee_inpatient.settle");
+    let text = std::fs::read_to_string(&source).expect("policy");
+    let file = policies.join("employee_inpatient.settle");
+    std::fs::write(&file, &text).expect("copied");
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let claims = sample();
+    // m01: c001 (February, level 2) and c003 (May, level 3).
+    let (c001, c003) = (&claims[0], &claims[2]);
+    assert_eq!((c001["id"].as_str(), c003["id"].as_str()), (Some("c001"), Some("c003")));
+    let (status, later) = service.settle(c003);
+    assert_eq!(status, 201, "{later}");
+    let old = later["version"].as_str().expect("version").to_string();
+    // The new version pays level-3 hospitals 70 % instead of 80 %: c001 (level 2) settles alike
+    // under both, c003 does not.
+    let changed = text.replace("level3: 80% assumed", "level3: 70% assumed");
+    assert_ne!(changed, text);
+    std::fs::write(&file, changed).expect("edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    let (status, earlier) = service.settle(c001);
+    assert_eq!(status, 201, "{earlier}");
+    let new = earlier["version"].as_str().expect("version").to_string();
+    assert_ne!(new, old);
+    let adjustments = earlier["adjustments"].as_array().expect("adjustments");
+    assert!(adjustments.iter().any(|a| a["id"] == "c003"), "c003 replayed: {earlier}");
+    // Both as `settle run` gives them under the first version, which settles c001 as the new one.
+    let expected = batch_run_of(&claims_file(&dir, &[c001.clone(), c003.clone()]));
+    let (_, stored) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/c003"), "");
+    assert_eq!(stored["version"], old.as_str(), "c003 keeps its version: {stored}");
+    assert_eq!(stored["settlement"], expected["c003"], "c003 under its own version");
+    assert_eq!(earlier["settlement"], expected["c001"]);
+    // A restart forgets the versions it read, not the store: reversing c001 replays c003 under
+    // the first version again.
+    drop(service);
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let (status, reversed) =
+        service.call("DELETE", &format!("/v1/policies/{POLICY}/claims/c001"), "");
+    assert_eq!(status, 200, "{reversed}");
+    let alone = batch_run_of(&claims_file(&dir, std::slice::from_ref(c003)));
+    let (_, stored) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/c003"), "");
+    assert_eq!(stored["version"], old.as_str(), "{stored}");
+    assert_eq!(stored["settlement"], alone["c003"], "c003 alone, under its own version");
 }
 
 /// With `--log-json`, each request is one JSON line on standard error naming its method, route,

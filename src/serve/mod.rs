@@ -1,5 +1,5 @@
 //! `settle serve`: the hospital counter's settlement service over HTTP/JSON, with every member's
-//! claims and settlements kept durably in SQLite.
+//! claims and settlements kept durably in SQLite or, shared by several instances, PostgreSQL.
 //!
 //! A claim is settled against everything its member has had settled before: the member's stored
 //! claims and the new one are settled together by the engine (by date, id, then arrival), so a
@@ -36,7 +36,7 @@ use settle_lang::check_bytes;
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::files::FileLoader;
 use keys::{Keys, Refusal, Scope};
-use store::{Adjustment, Store, Stored};
+use store::{Adjustment, Changes, Conn, Store, Stored};
 
 /// Largest request body.
 const BODY_LIMIT: usize = 1 << 20;
@@ -49,6 +49,8 @@ struct Loaded {
     version: String,
     /// The file it was read from.
     path: PathBuf,
+    /// Its text, kept in the store so that claims settled under it replay under it.
+    text: String,
 }
 
 /// The policies served, by name: swapped whole by a reload, so that a request holding one settles
@@ -71,12 +73,14 @@ struct App {
     store: Store,
     /// One lock a member: `(policy, member)`.
     members: Mutex<HashMap<(String, String), MemberLock>>,
+    /// Versions no longer served, read back from the store for replays: `(policy, version)`.
+    old: Mutex<HashMap<(String, String), Arc<Loaded>>>,
     metrics: Metrics,
     /// The clients' keys; without them every request is served (on a loopback address only).
     keys: Option<Keys>,
 }
 
-/// `settle serve --policies DIR --store FILE --listen ADDR [--keys FILE] [--log-json]`.
+/// `settle serve --policies DIR --store FILE|URL --listen ADDR [--keys FILE] [--log-json]`.
 pub fn main(
     policies: &Path,
     store: &Path,
@@ -106,16 +110,20 @@ pub fn main(
     let store = match Store::open(store) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot open the store `{}`: {e}", store.display());
+            // A PostgreSQL URL may carry a password: not repeated.
+            let named = store.to_str().filter(|s| !store::is_postgres(s));
+            eprintln!("error: cannot open the store `{}`: {e}", named.unwrap_or("postgres://..."));
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    keep_versions(&store, &loaded);
     let app = Arc::new(App {
         dir: policies.to_path_buf(),
         policies: RwLock::new(Arc::new(loaded)),
         reloading: Mutex::new(()),
         store,
         members: Mutex::new(HashMap::new()),
+        old: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
         keys,
     });
@@ -247,14 +255,10 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
         if checked.problems.warning_count() > 0 {
             tracing::warn!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
         }
-        use sha2::Digest;
-        let version: String = sha2::Sha256::digest(checked.problems.sources.text(0).as_bytes())
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let text = checked.problems.sources.text(0).to_string();
+        let version = version_of(&text);
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path }));
+        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path, text }));
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -263,6 +267,22 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
         return Err(format!("error: no policy file under `{}`\n", dir.display()));
     }
     Ok(out)
+}
+
+/// A policy's version: the first 16 hex digits of the SHA-256 of its text.
+fn version_of(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Keep the text of every version in `policies` in the store (a failure is a warning in the log:
+/// the claims of a version not kept replay under the version served at the time).
+fn keep_versions(store: &Store, policies: &Policies) {
+    for (name, p) in policies {
+        if let Err(e) = store.keep_version(name, &p.version, &p.text) {
+            tracing::warn!(policy = %name, version = %p.version, "version not kept: {e}");
+        }
+    }
 }
 
 /// Each policy served and its version.
@@ -363,6 +383,7 @@ impl App {
         };
         match load_policies(&self.dir) {
             Ok(fresh) => {
+                keep_versions(&self.store, &fresh);
                 let now = versions(&fresh);
                 let fresh = Arc::new(fresh);
                 match self.policies.write() {
@@ -388,6 +409,42 @@ impl App {
                 format!("no policy `{name}` is served"),
             )
         })
+    }
+
+    /// The engine of `version` of the policy `p` serves: `p` itself, a version served or read
+    /// before, or one built from the text the store keeps. `p` when the store keeps no text for
+    /// it (a claim stored before versions were kept) or the text no longer checks.
+    fn version(
+        &self,
+        db: &mut Conn<'_>,
+        p: &Arc<Loaded>,
+        version: &str,
+    ) -> Result<Arc<Loaded>, Problem> {
+        if p.version == version {
+            return Ok(p.clone());
+        }
+        let name = p.engine.policy().name.clone();
+        let key = (name.clone(), version.to_string());
+        if let Some(old) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(old);
+        }
+        let Some(text) = db.version_text(&name, version).map_err(internal)? else {
+            return Ok(p.clone());
+        };
+        let checked = check_bytes(&p.path.to_string_lossy(), text.as_bytes(), &mut FileLoader);
+        let Some(policy) =
+            checked.policy.filter(|_| version_of(checked.problems.sources.text(0)) == version)
+        else {
+            tracing::warn!(policy = %name, version, "a kept version no longer checks; its claims replay under the version served");
+            return Ok(p.clone());
+        };
+        let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
+        let old =
+            Arc::new(Loaded { engine, version: version.to_string(), path: p.path.clone(), text });
+        if let Ok(mut m) = self.old.lock() {
+            m.insert(key, old.clone());
+        }
+        Ok(old)
     }
 
     fn member_lock(&self, policy: &str, member: &str) -> MemberLock {
@@ -466,6 +523,34 @@ fn settle_member(p: &Loaded, claims: Vec<Claim>) -> Vec<(String, Json)> {
         .collect()
 }
 
+/// Settle a member's claims one at a time in the engine's order, each under its own version
+/// (`under`, by claim), the year to date carried from one to the next; each claim's settlement as
+/// [`settle_member`] gives it.
+fn settle_mixed(
+    p: &Loaded,
+    under: &[Arc<Loaded>],
+    claims: &[Claim],
+    member: &str,
+) -> Vec<(String, Json)> {
+    let mut state = settle_runtime::MemberState::default();
+    let mut out = Vec::with_capacity(claims.len());
+    for (i, c) in p.engine.member_history(claims, member) {
+        let Some(v) = under.get(i) else { continue };
+        let outcome = v.engine.settle_one(c, &mut state);
+        let rows = [Row::Claim(c.clone())];
+        let mut line = Vec::new();
+        if io::write_jsonl(v.engine.policy(), &rows, &[Some(outcome)], &mut line).is_err() {
+            return Vec::new();
+        }
+        let mut row: Json = serde_json::from_slice(&line).unwrap_or(Json::Null);
+        if let Some(map) = row.as_object_mut() {
+            map.remove("line");
+        }
+        out.push((v.engine.id_of(c).to_string(), row));
+    }
+    out
+}
+
 /// The outcome of a change to one member's claims.
 struct Change {
     new: Vec<Stored>,
@@ -475,28 +560,46 @@ struct Change {
     settled: Vec<(String, Json)>,
 }
 
-/// Settle `member`'s stored claims, less `removed`, with `incoming`; what changes.
+impl Change {
+    /// What to write: the new and changed claims, `removed` ones, the adjustments.
+    fn changes<'a>(&'a self, removed: &'a [String]) -> Changes<'a> {
+        Changes { new: &self.new, changed: &self.changed, removed, adjustments: &self.adjustments }
+    }
+}
+
+/// Settle `member`'s stored claims, less `removed`, with `incoming`; what changes. A stored
+/// claim is settled again under the version it was settled with (when the store keeps its text),
+/// an incoming one under `p`, the version served.
 fn replay(
     app: &App,
+    db: &mut Conn<'_>,
     policy: &str,
-    p: &Loaded,
+    p: &Arc<Loaded>,
     member: &str,
     incoming: &[Incoming],
     removed: Option<&str>,
 ) -> Result<Change, Problem> {
-    let stored = app.store.member(policy, member).map_err(internal)?;
+    let stored = db.member(policy, member).map_err(internal)?;
     let kept: Vec<&Stored> = stored.iter().filter(|s| Some(s.id.as_str()) != removed).collect();
     let mut claims = Vec::with_capacity(kept.len() + incoming.len());
+    let mut under: Vec<Arc<Loaded>> = Vec::with_capacity(kept.len() + incoming.len());
     for s in &kept {
+        let v = app.version(db, p, &s.version)?;
         let body: Json = serde_json::from_str(&s.body).unwrap_or(Json::Null);
         claims.push(
-            parse_claim(p, &body)
+            parse_claim(&v, &body)
                 .map_err(|e| internal(format!("stored claim `{}`: {}", s.id, e.detail)))?
                 .claim,
         );
+        under.push(v);
     }
     claims.extend(incoming.iter().map(|i| i.claim.clone()));
-    let settled = settle_member(p, claims);
+    under.extend(incoming.iter().map(|_| p.clone()));
+    let settled = if under.iter().all(|v| v.version == p.version) {
+        settle_member(p, claims)
+    } else {
+        settle_mixed(p, &under, &claims, member)
+    };
     let cause =
         incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
     let mut change = Change {
@@ -507,7 +610,7 @@ fn replay(
     };
     for (id, settlement) in settled {
         let text = settlement.to_string();
-        if let Some(old) = kept.iter().find(|s| s.id == id) {
+        if let Some((k, old)) = kept.iter().enumerate().find(|(_, s)| s.id == id) {
             if old.settlement != text {
                 change.adjustments.push((
                     member.to_string(),
@@ -518,11 +621,8 @@ fn replay(
                         after: Some(text.clone()),
                     },
                 ));
-                change.changed.push(Stored {
-                    settlement: text,
-                    version: p.version.clone(),
-                    ..(*old).clone()
-                });
+                let version = under.get(k).map_or_else(|| p.version.clone(), |v| v.version.clone());
+                change.changed.push(Stored { settlement: text, version, ..(*old).clone() });
             }
         } else if let Some(inc) = incoming.iter().find(|i| i.id == id) {
             if settlement.get("status").and_then(Json::as_str) != Some("ok") {
@@ -642,14 +742,15 @@ async fn settle_claim(
         log_subject(&incoming.member, &incoming.id);
         let lock = app.member_lock(&policy, &incoming.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
-        if let Some(stored) = app.store.claim(&policy, &incoming.id).map_err(internal)? {
+        let member = incoming.member.clone();
+        let mut db = app.store.conn().map_err(internal)?;
+        db.lock(&policy, std::slice::from_ref(&member)).map_err(internal)?;
+        if let Some(stored) = db.claim(&policy, &incoming.id).map_err(internal)? {
             return repeated(p, &stored, &incoming).map(|body| (StatusCode::OK, body));
         }
-        let member = incoming.member.clone();
-        let change = replay(app, &policy, p, &member, std::slice::from_ref(&incoming), None)?;
-        app.store
-            .apply(&policy, &change.new, &change.changed, &[], &change.adjustments)
-            .map_err(internal)?;
+        let change =
+            replay(app, &mut db, &policy, &served, &member, std::slice::from_ref(&incoming), None)?;
+        db.apply(&policy, &change.changes(&[])).map_err(internal)?;
         app.metrics.settled.fetch_add(1, Ordering::Relaxed);
         let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
         Ok((
@@ -732,10 +833,12 @@ async fn settle_batch(
             .iter()
             .map(|l| l.lock().map_err(|_| internal("a request for this member failed".into())))
             .collect::<Result<_, _>>()?;
+        let mut db = app.store.conn().map_err(internal)?;
+        db.lock(&policy, &members).map_err(internal)?;
         let mut results = Vec::new();
         let mut fresh: Vec<Incoming> = Vec::new();
         for inc in incoming {
-            match app.store.claim(&policy, &inc.id).map_err(internal)? {
+            match db.claim(&policy, &inc.id).map_err(internal)? {
                 Some(stored) => results.push(repeated(p, &stored, &inc)?),
                 None if fresh.iter().any(|f| f.id == inc.id) => {
                     return Err(Problem::new(
@@ -760,15 +863,13 @@ async fn settle_batch(
             if mine.is_empty() {
                 continue;
             }
-            let c = replay(app, &policy, p, member, &mine, None)?;
+            let c = replay(app, &mut db, &policy, &served, member, &mine, None)?;
             all.new.extend(c.new);
             all.changed.extend(c.changed);
             all.adjustments.extend(c.adjustments);
             all.settled.extend(c.settled);
         }
-        app.store
-            .apply(&policy, &all.new, &all.changed, &[], &all.adjustments)
-            .map_err(internal)?;
+        db.apply(&policy, &all.changes(&[])).map_err(internal)?;
         app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
         let settled: Vec<Json> =
             all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
@@ -795,16 +896,18 @@ async fn reverse_claim(
     blocking(app, "reverse", (method, &headers, Scope::Reverse), move |app| {
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
-        let p: &Loaded = &served;
         let not_found = || Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"));
-        let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        // The connection of the look-up is given back before the member's lock is waited for.
+        let stored = app.store.conn().and_then(|mut db| db.claim(&policy, &id)).map_err(internal)?.ok_or_else(not_found)?;
         log_subject(&stored.member, &id);
         let lock = app.member_lock(&policy, &stored.member);
         let _held = lock.lock().map_err(|_| internal("a request for this member failed".into()))?;
+        let mut db = app.store.conn().map_err(internal)?;
+        db.lock(&policy, std::slice::from_ref(&stored.member)).map_err(internal)?;
         // Read again under the lock: another request may have reversed it meanwhile.
-        app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
-        let change = replay(app, &policy, p, &stored.member, &[], Some(&id))?;
-        app.store.apply(&policy, &[], &change.changed, std::slice::from_ref(&id), &change.adjustments).map_err(internal)?;
+        db.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
+        let change = replay(app, &mut db, &policy, &served, &stored.member, &[], Some(&id))?;
+        db.apply(&policy, &change.changes(std::slice::from_ref(&id))).map_err(internal)?;
         Ok((StatusCode::OK, json!({"policy": policy, "id": id, "reversed": true, "adjustments": adjustments_json(&change.adjustments)})))
     })
     .await
@@ -819,7 +922,8 @@ async fn read_claim(
     blocking(app, "read", (method, &headers, Scope::Read), move |app| {
         tracing::Span::current().record("claim", id.as_str());
         app.policy(&policy)?;
-        let stored = app.store.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
+        let mut db = app.store.conn().map_err(internal)?;
+        let stored = db.claim(&policy, &id).map_err(internal)?.ok_or_else(|| {
             Problem::new(StatusCode::NOT_FOUND, "no such claim", format!("no claim `{id}` is settled"))
         })?;
         Ok((
@@ -848,25 +952,31 @@ async fn read_member(
         // One version for the whole request, whatever a reload does meanwhile.
         let served = app.policy(&policy)?;
         let p: &Loaded = &served;
-        let stored = app.store.member(&policy, &member).map_err(internal)?;
+        let mut db = app.store.conn().map_err(internal)?;
+        let stored = db.member(&policy, &member).map_err(internal)?;
         let mut claims = Vec::new();
+        let mut under = Vec::new();
         for s in &stored {
+            let v = app.version(&mut db, &served, &s.version)?;
             let body: Json = serde_json::from_str(&s.body).unwrap_or(Json::Null);
-            claims.push(parse_claim(p, &body)?.claim);
+            claims.push(parse_claim(&v, &body)?.claim);
+            under.push(v);
         }
         // The year to date after the member's last claim: the claims settled one at a time in
-        // the engine's order, as a counter would.
+        // the engine's order, each under its version, as a counter would.
         let order = p.engine.member_history(&claims, &member);
         let mut state = settle_runtime::MemberState::default();
-        for (_, c) in &order {
-            let _ = p.engine.settle_one(c, &mut state);
+        for (i, c) in &order {
+            if let Some(v) = under.get(*i) {
+                let _ = v.engine.settle_one(c, &mut state);
+            }
         }
         let history: Vec<Json> = order
             .iter()
             .filter_map(|(i, _)| stored.get(*i))
             .map(|s| json!({"id": s.id, "version": s.version, "settlement": serde_json::from_str::<Json>(&s.settlement).unwrap_or(Json::Null)}))
             .collect();
-        let adjustments = app.store.adjustments(&policy, &member).map_err(internal)?;
+        let adjustments = db.adjustments(&policy, &member).map_err(internal)?;
         let adjustments: Vec<(String, Adjustment)> = adjustments.into_iter().map(|a| (member.clone(), a)).collect();
         Ok((
             StatusCode::OK,

@@ -1,16 +1,26 @@
-//! The service's durable state in SQLite: every settled claim with its settlement, and every
-//! adjustment a later change made to one; one file, WAL, each change one synchronous transaction.
+//! The service's durable state: every settled claim with its settlement, and every adjustment a
+//! later change made to one. Two stores keep the same tables:
 //!
-//! The schema is versioned by SQLite's `user_version`: [`MIGRATIONS`] run in order, each in its
-//! own transaction, from the version the file has.
+//! - SQLite, one file for one service instance: WAL, each change one synchronous transaction;
+//! - PostgreSQL, shared by several instances: a change to a member's claims is one transaction
+//!   that first takes a transaction-scoped advisory lock on each member it touches, so that
+//!   requests for one member are serialized across instances, and commits before the answer.
+//!
+//! Each policy version served is kept too (its text, by policy and version), so that a replay
+//! settles stored claims under the versions they were settled with.
+//!
+//! The schema is versioned: [`SQLITE`] and [`POSTGRES`] hold the same steps, run in order, each
+//! in its own transaction, from the version the store has (SQLite's `user_version`, a
+//! `settle_schema` row in PostgreSQL).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The schema, one step a version.
-const MIGRATIONS: &[&str] = &["
+/// The schema in SQLite, one step a version.
+const SQLITE: &[&str] = &[
+    "
     CREATE TABLE claims (
         policy TEXT NOT NULL,
         id TEXT NOT NULL,
@@ -30,7 +40,56 @@ const MIGRATIONS: &[&str] = &["
         before TEXT NOT NULL,
         after TEXT
     );
-"];
+",
+    "
+    CREATE TABLE versions (
+        policy TEXT NOT NULL,
+        version TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (policy, version)
+    );
+",
+];
+
+/// The same schema in PostgreSQL, step for step (`arrival` is SQLite's `rowid`).
+const POSTGRES: &[&str] = &[
+    "
+    CREATE TABLE claims (
+        policy TEXT NOT NULL,
+        id TEXT NOT NULL,
+        member TEXT NOT NULL,
+        body TEXT NOT NULL,
+        version TEXT NOT NULL,
+        settlement TEXT NOT NULL,
+        arrival BIGSERIAL,
+        PRIMARY KEY (policy, id)
+    );
+    CREATE INDEX claims_by_member ON claims (policy, member);
+    CREATE TABLE adjustments (
+        seq BIGSERIAL PRIMARY KEY,
+        policy TEXT NOT NULL,
+        id TEXT NOT NULL,
+        member TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT
+    );
+",
+    "
+    CREATE TABLE versions (
+        policy TEXT NOT NULL,
+        version TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (policy, version)
+    );
+",
+];
+
+/// The advisory lock key under which PostgreSQL migrations run (one instance at a time).
+const MIGRATING: i64 = 0x5e77_1e00;
+
+/// Most connections one instance opens to PostgreSQL.
+const POOL: usize = 16;
 
 /// A claim as stored: its body as received (the idempotency key's content), the policy version
 /// it was settled under, and its settlement (a JSON object, as `settle run` writes a row).
@@ -54,123 +113,462 @@ pub struct Adjustment {
     pub after: Option<String>,
 }
 
-/// The store: one connection, used by one request at a time (SQLite serializes writers anyway).
+/// What one request changes, written in one transaction: `new` claims inserted, the
+/// settlements of `changed` ones replaced, `removed` ones deleted, `adjustments` recorded
+/// (each with its member).
+#[derive(Debug, Default)]
+pub struct Changes<'a> {
+    pub new: &'a [Stored],
+    pub changed: &'a [Stored],
+    pub removed: &'a [String],
+    pub adjustments: &'a [(String, Adjustment)],
+}
+
+/// The store.
 #[derive(Debug)]
-pub struct Store {
-    db: Mutex<Connection>,
+pub enum Store {
+    /// One connection, used by one statement at a time (SQLite serializes writers anyway); the
+    /// service's own member locks serialize a member's requests.
+    Sqlite(Mutex<Connection>),
+    Postgres(Pool),
+}
+
+/// PostgreSQL connections kept open for reuse, at most [`POOL`] at once.
+pub struct Pool {
+    url: String,
+    idle: Mutex<(Vec<postgres::Client>, usize)>,
+    freed: Condvar,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
 }
 
 fn err(e: rusqlite::Error) -> String {
     format!("store: {e}")
 }
 
+fn pg(e: postgres::Error) -> String {
+    format!("store: {e}")
+}
+
+/// Whether `url` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
-    /// Open (or create) the store at `path` and bring its schema up to date.
-    pub fn open(path: &Path) -> Result<Store, String> {
-        let mut db = Connection::open(path).map_err(err)?;
+    /// Open the store `at` (a `postgres://` URL, else a SQLite file, created if absent) and
+    /// bring its schema up to date.
+    pub fn open(at: &Path) -> Result<Store, String> {
+        if let Some(url) = at.to_str().filter(|u| is_postgres(u)) {
+            let pool = Pool {
+                url: url.to_string(),
+                idle: Mutex::new((Vec::new(), 0)),
+                freed: Condvar::new(),
+            };
+            pool.take()?.run(migrate_postgres)?;
+            return Ok(Store::Postgres(pool));
+        }
+        let mut db = Connection::open(at).map_err(err)?;
         db.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         db.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         db.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         let version: i64 =
             db.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
         let done = usize::try_from(version).unwrap_or(0);
-        for (n, step) in (0i64..).zip(MIGRATIONS).skip(done) {
+        for (n, step) in (0i64..).zip(SQLITE).skip(done) {
             let tx = db.transaction().map_err(err)?;
             tx.execute_batch(step).map_err(err)?;
             tx.pragma_update(None, "user_version", n + 1).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(Store { db: Mutex::new(db) })
+        Ok(Store::Sqlite(Mutex::new(db)))
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, String> {
-        let mut db = self.db.lock().map_err(|_| "store: a request failed mid-way".to_string())?;
-        f(&mut db).map_err(err)
+    /// A connection for one request.
+    pub fn conn(&self) -> Result<Conn<'_>, String> {
+        match self {
+            Store::Sqlite(db) => Ok(Conn::Sqlite(db)),
+            Store::Postgres(pool) => pool.take().map(|c| Conn::Postgres(Box::new(c))),
+        }
+    }
+
+    /// Keep the text of a policy version (once: a version is its text's hash).
+    pub fn keep_version(&self, policy: &str, version: &str, text: &str) -> Result<(), String> {
+        match self.conn()? {
+            Conn::Sqlite(db) => lite(db, |db| {
+                db.execute(
+                    "INSERT OR IGNORE INTO versions (policy, version, text) VALUES (?1, ?2, ?3)",
+                    params![policy, version, text],
+                )
+            })
+            .map(|_| ()),
+            Conn::Postgres(mut c) => c
+                .run(|c| {
+                    c.execute(
+                        "INSERT INTO versions (policy, version, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        &[&policy, &version, &text],
+                    )
+                })
+                .map(|_| ()),
+        }
     }
 
     /// Whether the store answers.
     pub fn ready(&self) -> bool {
-        self.with(|db| db.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))).is_ok()
+        match self.conn() {
+            Ok(Conn::Sqlite(db)) => {
+                lite(db, |db| db.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))).is_ok()
+            }
+            Ok(Conn::Postgres(mut c)) => c.run(|c| c.simple_query("SELECT 1")).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Bring a PostgreSQL database's schema up to date, one step a transaction, under an advisory
+/// lock so that instances starting together migrate once.
+fn migrate_postgres(db: &mut postgres::Client) -> Result<(), postgres::Error> {
+    for (n, step) in (1i32..).zip(POSTGRES) {
+        let mut tx = db.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATING])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS settle_schema (version INTEGER NOT NULL)")?;
+        let at: Option<i32> =
+            tx.query_opt("SELECT version FROM settle_schema", &[])?.map(|r| r.get(0));
+        if at.unwrap_or(0) >= n {
+            tx.commit()?;
+            continue;
+        }
+        tx.batch_execute(step)?;
+        tx.execute("DELETE FROM settle_schema", &[])?;
+        tx.execute("INSERT INTO settle_schema (version) VALUES ($1)", &[&n])?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Pool {
+    /// An idle connection, a new one while fewer than [`POOL`] are open, else wait for one.
+    fn take(&self) -> Result<Pooled<'_>, String> {
+        let mut idle = self.idle.lock().map_err(|_| "store: the pool failed".to_string())?;
+        loop {
+            if let Some(client) = idle.0.pop() {
+                return Ok(Pooled {
+                    pool: self,
+                    client: Some(client),
+                    in_tx: false,
+                    broken: false,
+                });
+            }
+            if idle.1 < POOL {
+                idle.1 += 1;
+                drop(idle);
+                return match postgres::Client::connect(&self.url, postgres::NoTls) {
+                    Ok(client) => {
+                        Ok(Pooled { pool: self, client: Some(client), in_tx: false, broken: false })
+                    }
+                    Err(e) => {
+                        self.forget();
+                        Err(pg(e))
+                    }
+                };
+            }
+            idle = self.freed.wait(idle).map_err(|_| "store: the pool failed".to_string())?;
+        }
+    }
+
+    /// One connection fewer is open.
+    fn forget(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.1 = idle.1.saturating_sub(1);
+        }
+        self.freed.notify_one();
+    }
+}
+
+/// A connection taken from the pool. Dropped, it goes back to the pool, its transaction (and
+/// with it the members' locks) rolled back if one is open; a connection on which a statement
+/// failed is closed instead, so that no lock or half transaction outlives a failure.
+pub struct Pooled<'a> {
+    pool: &'a Pool,
+    client: Option<postgres::Client>,
+    /// A transaction is open.
+    in_tx: bool,
+    /// A statement failed on it.
+    broken: bool,
+}
+
+impl Pooled<'_> {
+    /// Run `f` on the connection; a failure marks it broken.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, String> {
+        let Some(client) = self.client.as_mut() else {
+            return Err("store: the connection was closed".to_string());
+        };
+        f(client).map_err(|e| {
+            self.broken = true;
+            pg(e)
+        })
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if self.in_tx && !self.broken {
+            let _ = self.run(|c| c.batch_execute("ROLLBACK"));
+        }
+        match self.client.take() {
+            Some(client) if !self.broken && !client.is_closed() => {
+                if let Ok(mut idle) = self.pool.idle.lock() {
+                    idle.0.push(client);
+                }
+                self.pool.freed.notify_one();
+            }
+            _ => self.pool.forget(),
+        }
+    }
+}
+
+/// One request's connection to the store.
+pub enum Conn<'a> {
+    Sqlite(&'a Mutex<Connection>),
+    Postgres(Box<Pooled<'a>>),
+}
+
+impl std::fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Sqlite(_) => "Conn::Sqlite",
+            Conn::Postgres(_) => "Conn::Postgres",
+        })
+    }
+}
+
+fn lite<T>(
+    db: &Mutex<Connection>,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> Result<T, String> {
+    let mut db = db.lock().map_err(|_| "store: a request failed mid-way".to_string())?;
+    f(&mut db).map_err(err)
+}
+
+/// The advisory lock key of a member: the first 8 bytes of the SHA-256 of policy and member.
+/// Two members sharing a key only wait on each other.
+fn member_key(policy: &str, member: &str) -> i64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(policy.as_bytes());
+    h.update([0]);
+    h.update(member.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 8];
+    for (b, d) in bytes.iter_mut().zip(digest.iter()) {
+        *b = *d;
+    }
+    i64::from_be_bytes(bytes)
+}
+
+impl Conn<'_> {
+    /// Start the change of `members`' claims: in PostgreSQL a transaction holding each member's
+    /// advisory lock (taken in key order, so that two requests never wait on each other) until
+    /// [`Conn::apply`] commits it or the connection is dropped. In SQLite nothing: the service's
+    /// member locks serialize a member's requests in its one process.
+    pub fn lock(&mut self, policy: &str, members: &[String]) -> Result<(), String> {
+        let Conn::Postgres(c) = self else { return Ok(()) };
+        let mut keys: Vec<i64> = members.iter().map(|m| member_key(policy, m)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        c.run(|c| c.batch_execute("BEGIN"))?;
+        c.in_tx = true;
+        c.run(|c| {
+            for k in keys {
+                c.execute("SELECT pg_advisory_xact_lock($1)", &[&k])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The text of a policy version, when kept.
+    pub fn version_text(&mut self, policy: &str, version: &str) -> Result<Option<String>, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                db.query_row(
+                    "SELECT text FROM versions WHERE policy = ?1 AND version = ?2",
+                    params![policy, version],
+                    |r| r.get(0),
+                )
+                .optional()
+            }),
+            Conn::Postgres(c) => c
+                .run(|c| {
+                    c.query_opt(
+                        "SELECT text FROM versions WHERE policy = $1 AND version = $2",
+                        &[&policy, &version],
+                    )
+                })
+                .map(|r| r.map(|r| r.get(0))),
+        }
     }
 
     /// A stored claim.
-    pub fn claim(&self, policy: &str, id: &str) -> Result<Option<Stored>, String> {
-        self.with(|db| {
-            db.query_row(
-                "SELECT id, member, body, version, settlement FROM claims WHERE policy = ?1 AND id = ?2",
-                params![policy, id],
-                row,
-            )
-            .optional()
-        })
+    pub fn claim(&mut self, policy: &str, id: &str) -> Result<Option<Stored>, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                db.query_row(
+                    "SELECT id, member, body, version, settlement FROM claims WHERE policy = ?1 AND id = ?2",
+                    params![policy, id],
+                    row,
+                )
+                .optional()
+            }),
+            Conn::Postgres(c) => {
+                let found = c.run(|c| {
+                    c.query_opt(
+                        "SELECT id, member, body, version, settlement FROM claims WHERE policy = $1 AND id = $2",
+                        &[&policy, &id],
+                    )
+                })?;
+                Ok(found.map(|r| pg_row(&r)))
+            }
+        }
     }
 
     /// A member's stored claims, in the order they were stored.
-    pub fn member(&self, policy: &str, member: &str) -> Result<Vec<Stored>, String> {
-        self.with(|db| {
-            let mut q = db.prepare(
-                "SELECT id, member, body, version, settlement FROM claims
-                 WHERE policy = ?1 AND member = ?2 ORDER BY rowid",
-            )?;
-            let rows = q.query_map(params![policy, member], row)?;
-            rows.collect()
-        })
+    pub fn member(&mut self, policy: &str, member: &str) -> Result<Vec<Stored>, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                let mut q = db.prepare(
+                    "SELECT id, member, body, version, settlement FROM claims
+                     WHERE policy = ?1 AND member = ?2 ORDER BY rowid",
+                )?;
+                let rows = q.query_map(params![policy, member], row)?;
+                rows.collect()
+            }),
+            Conn::Postgres(c) => {
+                let rows = c.run(|c| {
+                    c.query(
+                        "SELECT id, member, body, version, settlement FROM claims
+                         WHERE policy = $1 AND member = $2 ORDER BY arrival",
+                        &[&policy, &member],
+                    )
+                })?;
+                Ok(rows.iter().map(pg_row).collect())
+            }
+        }
     }
 
-    /// A member's adjustments, oldest first: `(claim, cause, before, after)`.
-    pub fn adjustments(&self, policy: &str, member: &str) -> Result<Vec<Adjustment>, String> {
-        self.with(|db| {
-            let mut q = db.prepare(
-                "SELECT id, cause, before, after FROM adjustments
-                 WHERE policy = ?1 AND member = ?2 ORDER BY seq",
-            )?;
-            let rows = q.query_map(params![policy, member], |r| {
-                Ok(Adjustment {
-                    id: r.get(0)?,
-                    cause: r.get(1)?,
-                    before: r.get(2)?,
-                    after: r.get(3)?,
-                })
-            })?;
-            rows.collect()
-        })
+    /// A member's adjustments, oldest first.
+    pub fn adjustments(&mut self, policy: &str, member: &str) -> Result<Vec<Adjustment>, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                let mut q = db.prepare(
+                    "SELECT id, cause, before, after FROM adjustments
+                     WHERE policy = ?1 AND member = ?2 ORDER BY seq",
+                )?;
+                let rows = q.query_map(params![policy, member], |r| {
+                    Ok(Adjustment {
+                        id: r.get(0)?,
+                        cause: r.get(1)?,
+                        before: r.get(2)?,
+                        after: r.get(3)?,
+                    })
+                })?;
+                rows.collect()
+            }),
+            Conn::Postgres(c) => {
+                let rows = c.run(|c| {
+                    c.query(
+                        "SELECT id, cause, before, after FROM adjustments
+                         WHERE policy = $1 AND member = $2 ORDER BY seq",
+                        &[&policy, &member],
+                    )
+                })?;
+                Ok(rows
+                    .iter()
+                    .map(|r| Adjustment {
+                        id: r.get(0),
+                        cause: r.get(1),
+                        before: r.get(2),
+                        after: r.get(3),
+                    })
+                    .collect())
+            }
+        }
     }
 
-    /// In one transaction: insert `new` claims, replace the settlements of `changed` ones,
-    /// delete `removed` ones, and record `adjustments`.
-    pub fn apply(
-        &self,
-        policy: &str,
-        new: &[Stored],
-        changed: &[Stored],
-        removed: &[String],
-        adjustments: &[(String, Adjustment)],
-    ) -> Result<(), String> {
-        self.with(|db| {
-            let tx = db.transaction()?;
-            for c in new {
-                tx.execute(
-                    "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![policy, c.id, c.member, c.body, c.version, c.settlement],
-                )?;
+    /// Write `changes` in one transaction and commit it (in PostgreSQL the one [`Conn::lock`]
+    /// began, releasing the members' locks).
+    pub fn apply(&mut self, policy: &str, changes: &Changes<'_>) -> Result<(), String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                let tx = db.transaction()?;
+                for c in changes.new {
+                    tx.execute(
+                        "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![policy, c.id, c.member, c.body, c.version, c.settlement],
+                    )?;
+                }
+                for c in changes.changed {
+                    tx.execute(
+                        "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
+                        params![policy, c.id, c.settlement, c.version],
+                    )?;
+                }
+                for id in changes.removed {
+                    tx.execute(
+                        "DELETE FROM claims WHERE policy = ?1 AND id = ?2",
+                        params![policy, id],
+                    )?;
+                }
+                for (member, a) in changes.adjustments {
+                    tx.execute(
+                        "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![policy, a.id, member, a.cause, a.before, a.after],
+                    )?;
+                }
+                tx.commit()
+            }),
+            Conn::Postgres(c) => {
+                if !c.in_tx {
+                    c.run(|c| c.batch_execute("BEGIN"))?;
+                    c.in_tx = true;
+                }
+                c.run(|tx| {
+                    for s in changes.new {
+                        tx.execute(
+                            "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES ($1, $2, $3, $4, $5, $6)",
+                            &[&policy, &s.id, &s.member, &s.body, &s.version, &s.settlement],
+                        )?;
+                    }
+                    for s in changes.changed {
+                        tx.execute(
+                            "UPDATE claims SET settlement = $3, version = $4 WHERE policy = $1 AND id = $2",
+                            &[&policy, &s.id, &s.settlement, &s.version],
+                        )?;
+                    }
+                    for id in changes.removed {
+                        tx.execute(
+                            "DELETE FROM claims WHERE policy = $1 AND id = $2",
+                            &[&policy, id],
+                        )?;
+                    }
+                    for (member, a) in changes.adjustments {
+                        tx.execute(
+                            "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
+                            &[&policy, &a.id, member, &a.cause, &a.before, &a.after],
+                        )?;
+                    }
+                    tx.batch_execute("COMMIT")
+                })?;
+                c.in_tx = false;
+                Ok(())
             }
-            for c in changed {
-                tx.execute(
-                    "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
-                    params![policy, c.id, c.settlement, c.version],
-                )?;
-            }
-            for id in removed {
-                tx.execute("DELETE FROM claims WHERE policy = ?1 AND id = ?2", params![policy, id])?;
-            }
-            for (member, a) in adjustments {
-                tx.execute(
-                    "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![policy, a.id, member, a.cause, a.before, a.after],
-                )?;
-            }
-            tx.commit()
-        })
+        }
     }
 }
 
@@ -182,4 +580,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
         version: r.get(3)?,
         settlement: r.get(4)?,
     })
+}
+
+fn pg_row(r: &postgres::Row) -> Stored {
+    Stored {
+        id: r.get(0),
+        member: r.get(1),
+        body: r.get(2),
+        version: r.get(3),
+        settlement: r.get(4),
+    }
 }
