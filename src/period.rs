@@ -82,7 +82,7 @@ pub fn explain(engine: &Engine, claims: &[Claim], id: &str) -> Result<String, St
     let case = position.and_then(|p| settled.cases.iter().position(|c| *c == p));
     let mut out = String::new();
     let show = |ty, v: &settle_runtime::Value| format_value(policy, ty, v);
-    let _ = writeln!(out, "\nperiod settlement ({} cases", settled.cases.len());
+    let _ = write!(out, "\nperiod settlement ({} cases", settled.cases.len());
     if let Some(last) = settled.last_date {
         let _ = write!(out, ", parameters in force on {last}");
     }
