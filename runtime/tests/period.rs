@@ -183,3 +183,37 @@ fn the_period_does_not_depend_on_thread_count_or_input_order() {
     assert_eq!(one.tables, backwards.tables);
     assert_eq!(one.values, backwards.values);
 }
+
+/// Huangyuan's DRG policy on two hospitals, worked by hand: weights 0.9 + 2.5 = 3.4 (h1) and
+/// 0.7 + 1.1 = 1.8 (h2) of 5.2; the budget's 4,000,000,000 fen × 3.4 / 5.2 = 2,615,384,615.38
+/// and × 1.8 / 5.2 = 1,384,615,384.62: the fen left goes to h2's larger remainder. The patients
+/// paid 30 % of each bill: h1 2,400 + 9,000, h2 1,500 + 3,000. Base rate 40,000,000 / 5.2 =
+/// 7,692,307.69.
+#[test]
+fn huangyuans_drg_budget_is_shared_by_weight_as_worked_by_hand() {
+    let text = std::fs::read_to_string("../policies/huangyuan/drg.settle").expect("the policy");
+    let policy = match load_with("../policies/huangyuan/drg.settle", &text, &mut FileLoader) {
+        Ok(p) => p,
+        Err(problems) => panic!("{}", problems.render_plain()),
+    };
+    let engine = Engine::new(policy.clone());
+    let claims = claims(
+        &policy,
+        "id,member,discharged,hospital,drg,total
+a,m1,2021-11-01,h1,gc29,8000
+b,m2,2021-11-02,h1,fm19,30000
+c,m3,2021-11-03,h2,es29,5000
+d,m4,2021-11-04,h2,om19,10000
+",
+    );
+    let settled = settle(&engine, &claims);
+    let p = &policy;
+    assert_eq!(column(p, &settled, "hospitals", "weights"), ["h1=3.4", "h2=1.8"]);
+    assert_eq!(column(p, &settled, "hospitals", "due"), ["h1=26153846.15", "h2=13846153.85"]);
+    assert_eq!(column(p, &settled, "hospitals", "paid_by_patients"), ["h1=11400.00", "h2=4500.00"]);
+    assert_eq!(column(p, &settled, "hospitals", "fund"), ["h1=26142446.15", "h2=13841653.85"]);
+    let rate = p.period.values.iter().position(|v| v.name == "base_rate").expect("base_rate");
+    let shown =
+        settle_runtime::field::format_value(p, settle_lang::ir::Type::Money, &settled.values[rate]);
+    assert_eq!(shown, "7692307.69");
+}
