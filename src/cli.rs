@@ -95,13 +95,17 @@ enum Command {
         backend: Backend,
         /// Only read the claims and report their input errors (line, field, why); settle and
         /// write nothing. Exits with 1 when a claim is in error.
-        #[arg(long, conflicts_with_all = ["out", "format", "backend", "max_error_rows"])]
+        #[arg(long, conflicts_with_all = ["out", "format", "backend", "max_error_rows", "providers"])]
         read_only: bool,
         /// Exit with 1 (after writing every row) when more than this many rows are errors, so
         /// that CI fails on a claims file that mostly does not settle. Without it, error rows
         /// do not change the exit code.
         #[arg(long, value_name = "N")]
         max_error_rows: Option<usize>,
+        /// For a policy with period settlement: where to write its tables (one row per hospital
+        /// or case group, CSV), written whole or not at all.
+        #[arg(long, value_name = "FILE")]
+        providers: Option<PathBuf>,
     },
     /// Generate realistic claims for a policy's input, the same bytes for the same seed.
     Gen {
@@ -310,17 +314,26 @@ pub fn main() -> ExitCode {
         Command::Run { policy, claims, threads, read_only: true, .. } => {
             crate::run::read_only(&policy, &claims, threads)
         }
-        Command::Run { policy, claims, out, format, threads, backend, max_error_rows, .. } => {
-            crate::run::run(
-                &policy,
-                &claims,
-                out.as_deref(),
-                format.map(|f| f == DataFormat::Jsonl),
-                threads,
-                backend == Backend::Jit,
-                max_error_rows,
-            )
-        }
+        Command::Run {
+            policy,
+            claims,
+            out,
+            format,
+            threads,
+            backend,
+            max_error_rows,
+            providers,
+            ..
+        } => crate::run::run(
+            &policy,
+            &claims,
+            out.as_deref(),
+            format.map(|f| f == DataFormat::Jsonl),
+            threads,
+            backend == Backend::Jit,
+            max_error_rows,
+            providers.as_deref(),
+        ),
         Command::Gen { policy, count, seed, out, format } => crate::run::generate(
             &policy,
             count,

@@ -5,6 +5,7 @@ mod coverage;
 mod encoding;
 mod files;
 mod lsp;
+mod period;
 mod report;
 mod run;
 mod serve;

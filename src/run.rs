@@ -61,6 +61,7 @@ pub(crate) fn read_rows(policy: &Policy, claims: &Path) -> Result<Vec<Row>, Exit
 }
 
 /// `settle run`.
+#[expect(clippy::too_many_arguments, reason = "one argument per option of `settle run`")]
 pub fn run(
     policy_path: &PathBuf,
     claims: &Path,
@@ -69,9 +70,14 @@ pub fn run(
     threads: Option<usize>,
     jit: bool,
     max_error_rows: Option<usize>,
+    providers: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let (policy, _) = match load(policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut providers = match crate::period::providers_target(&policy, policy_path, providers) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -105,7 +111,8 @@ pub fn run(
         Engine::new(policy)
     };
     // CSV in and out with closures or compiled code: the fast path, without a value per field.
-    {
+    // Period settlement reads every claim's settled values, which the fast path does not keep.
+    if providers.is_none() {
         let fast = || run_fast(&engine, claims, target.as_mut(), jsonl, started);
         match in_pool(pool.as_ref(), fast) {
             Fast::Done(done) => {
@@ -142,6 +149,8 @@ pub fn run(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let period =
+        providers.as_mut().map(|file| crate::period::settle(&engine, &batch, &settled, file));
     let outcomes = io::by_row(&rows, settled);
     let policy = engine.policy();
     let settled_at = started.elapsed();
@@ -159,6 +168,11 @@ pub fn run(
     }
     let phases = Phases { read, settled: settled_at, started };
     let errors = summary(policy, &rows, &outcomes, &phases);
+    if let Some(done) = period {
+        if let Err(code) = crate::period::commit(done, providers) {
+            return code;
+        }
+    }
     // The process ends here: freeing a million claims and settlements one by one would only
     // delay the exit (the operating system takes the memory back whole).
     std::mem::forget(outcomes);
@@ -667,7 +681,19 @@ pub fn explain(policy_path: &PathBuf, claims: &Path, id: &str, json: bool) -> Ex
         }
         Ok(e) => {
             print!("{}", e.to_text());
-            ExitCode::SUCCESS
+            if engine.policy().period.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            match crate::period::explain(&engine, &batch, id) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: the period was not settled: {message}");
+                    ExitCode::from(EXIT_PROBLEMS)
+                }
+            }
         }
         Err(message) => {
             eprintln!("error: {message}");

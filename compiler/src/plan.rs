@@ -618,6 +618,9 @@ impl Lower<'_> {
             | ExprKind::Local(_)
             | ExprKind::RecordField(..)
             | ExprKind::ClaimValue(..) => return Err(unsupported("folds over lists")),
+            ExprKind::Period(_) => {
+                return Err(unsupported("a value of period settlement in a claim's values"));
+            }
         })
     }
 

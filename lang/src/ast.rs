@@ -6,6 +6,8 @@ use crate::date::{Date, DateUnit};
 pub use crate::ir::Window;
 use crate::span::Span;
 
+pub mod period;
+
 /// One parsed `.settle` file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Module {
@@ -81,6 +83,8 @@ pub enum Item {
     Balance { total: Expr, parts: Expr, span: Span },
     /// `test "..." { claim a { ... } expect ... }`
     Test(TestDecl),
+    /// `period ...`, `case ...` or `table ...`: period settlement
+    Period(period::PeriodItem),
 }
 
 impl Item {
@@ -102,6 +106,7 @@ impl Item {
             Item::Rule(d) => d.span,
             Item::Stage(d) => d.span,
             Item::Test(d) => d.span,
+            Item::Period(d) => d.span(),
         }
     }
 }

@@ -318,6 +318,8 @@ pub(crate) struct Checker<'a> {
     /// Overrides declared with another type than their base's: reported once, where the
     /// override is written; reads of them (in the base too) are not checked against either type.
     pub mistyped: HashSet<String>,
+    /// Period settlement: its names, and its items once checked.
+    pub period: crate::typeck::period::PeriodState,
 }
 
 impl<'a> Checker<'a> {
@@ -349,6 +351,7 @@ impl<'a> Checker<'a> {
             dated_field: None,
             mistyped: HashSet::new(),
             resolved: Resolved::default(),
+            period: crate::typeck::period::PeriodState::default(),
         }
     }
 
@@ -374,6 +377,7 @@ impl<'a> Checker<'a> {
         self.check_extends();
         self.check_placements();
         self.declare();
+        self.declare_period();
         self.check_params();
         self.check_values();
         self.check_stages();
@@ -381,6 +385,7 @@ impl<'a> Checker<'a> {
         self.check_dated_by();
         self.check_groups();
         self.check_tests();
+        self.check_period();
         let order = self.check_order();
         self.report_unused();
         self.resolve_replaced();
@@ -437,6 +442,7 @@ impl<'a> Checker<'a> {
                 })
                 .collect(),
             balance: self.balance.clone(),
+            period: self.period.finished()?,
             tests: std::mem::take(&mut self.tests),
         })
     }

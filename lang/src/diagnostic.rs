@@ -172,6 +172,11 @@ codes! {
     TestNoClaims => "settle::test::no_claims",
     TestNoExpectation => "settle::test::no_expectation",
     TestBeforeParameters => "settle::test::before_parameters",
+    PeriodInClaim => "settle::period::in_claim",
+    PeriodKey => "settle::period::key",
+    PeriodUnit => "settle::period::unit",
+    PeriodPhase => "settle::period::phase",
+    PeriodShare => "settle::period::share",
 }
 
 impl fmt::Display for Code {

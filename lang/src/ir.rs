@@ -16,6 +16,8 @@ pub use crate::date::{DatePart, DateUnit};
 use crate::date::Date;
 use crate::span::Span;
 
+pub mod period;
+
 /// An index into [`Policy::enums`].
 pub type EnumId = usize;
 /// An index into [`Policy::records`].
@@ -158,6 +160,9 @@ pub struct Policy {
     pub stages: Vec<Stage>,
     /// What must add up for every claim.
     pub balance: Option<Balance>,
+    /// Period settlement: aggregates over every case, values of the period and of each case,
+    /// the tables written per key; empty for a policy without them.
+    pub period: period::Period,
     /// In-file tests.
     pub tests: Vec<Test>,
 }
@@ -580,6 +585,9 @@ pub enum ExprKind {
         /// The rounding mode: the one written, else the policy's.
         mode: Rounding,
     },
+    /// A value of period settlement: an aggregate, a period value, a case value or a column.
+    /// Only period settlement's own expressions hold it; a claim's values never do.
+    Period(period::PeriodRead),
 }
 
 /// Binary operators. Arithmetic keeps units: money results are rounded to the fen by the
@@ -629,6 +637,11 @@ impl Expr {
             | ExprKind::Param(_)
             | ExprKind::Local(_)
             | ExprKind::ClaimValue(..) => {}
+            ExprKind::Period(read) => {
+                if let period::PeriodRead::Aggregate(_, Some(key)) = read {
+                    f(key);
+                }
+            }
             ExprKind::RecordField(e, _)
             | ExprKind::Segmented(_, e)
             | ExprKind::RateAt(_, e)

@@ -1732,6 +1732,107 @@ monthly by claim.membr household_visits: int = count()
     )
 );
 
+// ----- period settlement
+
+case!(
+    aggregate_read_in_a_claims_share,
+    PeriodInClaim,
+    with_chain(
+        "
+period all_cost = sum(claim.total)
+let share_of_all = claim.total / all_cost
+"
+    )
+);
+
+case!(
+    aggregate_kept_by_a_key_that_is_no_claim_field,
+    PeriodKey,
+    with_chain(
+        "
+period cost = average(claim.total) by admissions
+"
+    )
+);
+
+case!(
+    aggregate_kept_by_a_key_read_without_it,
+    PeriodKey,
+    with_chain(
+        "
+period cost = average(claim.total) by claim.level
+case ratio: rate = claim.total / cost
+"
+    )
+);
+
+case!(
+    count_of_cases_declared_as_money,
+    PeriodUnit,
+    with_chain(
+        "
+period cases: money = count()
+"
+    )
+);
+
+case!(
+    sum_of_conditions_over_the_period,
+    PeriodUnit,
+    with_chain(
+        "
+period poor = sum(claim.group == extreme_poverty)
+"
+    )
+);
+
+case!(
+    period_value_reading_a_claim,
+    PeriodPhase,
+    with_chain(
+        "
+period all_cost = sum(claim.total)
+period share_of_all = claim.total / all_cost
+"
+    )
+);
+
+case!(
+    case_value_read_in_a_period_value,
+    PeriodPhase,
+    with_chain(
+        "
+case weight: rate = 100%
+period all = weight
+"
+    )
+);
+
+case!(
+    share_by_a_name_that_is_no_column,
+    PeriodShare,
+    with_chain(
+        "
+param budget: money = 1_000_000
+table hospitals by claim.level {
+    cases = count()
+    due = share(budget, points)
+}
+"
+    )
+);
+
+case!(
+    case_value_folded_into_an_aggregate_it_reads,
+    OrderCycle,
+    with_chain(
+        "
+period all = sum(weight)
+case weight: rate = claim.total / all
+"
+    )
+);
+
 #[test]
 fn at_least_forty_distinct_diagnostics_are_snapshotted() {
     let source = include_str!("diagnostics.rs");

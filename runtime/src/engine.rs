@@ -931,6 +931,7 @@ impl Engine {
             locals: Vec::new(),
             trace: trace.as_ref().map(|_| Trace::default()),
             claims: &[],
+            period: None,
         };
         let result = cx.run().map_err(ClaimError::Eval).and_then(|()| self.balance(&mut cx));
         if let (Some(out), Some(t)) = (trace, cx.trace.take()) {
@@ -1137,6 +1138,7 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             locals: Vec::new(),
             trace: None,
             claims: &[],
+            period: None,
         };
         let id = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
         match cx.eval(e) {

@@ -193,6 +193,15 @@ pub struct Cx<'a> {
     pub trace: Option<Trace>,
     /// In a test: each claim's fields, values and accumulators; `None` for an unsettled claim.
     pub claims: &'a [Option<TestClaimValues>],
+    /// In period settlement: the aggregates, period values, case values and columns known so
+    /// far; `None` while a claim is settled, whose values never read them.
+    pub period: Option<&'a dyn PeriodReads>,
+}
+
+/// What period settlement's expressions read beyond a claim ([`crate::period`]).
+pub trait PeriodReads: Sync {
+    /// The value of `read`, with its key already computed for an aggregate kept by a key.
+    fn read(&self, read: &ir::period::PeriodRead, key: Option<&Value>) -> Result<Value, Fault>;
 }
 
 impl fmt::Debug for Cx<'_> {
@@ -446,6 +455,13 @@ impl<'a> Cx<'a> {
                     }
                 }
                 Value::Bool(result)
+            }
+            ExprKind::Period(read) => {
+                let key = match read {
+                    ir::period::PeriodRead::Aggregate(_, Some(k)) => Some(self.eval(k)?),
+                    _ => None,
+                };
+                self.period.ok_or(Fault::Internal)?.read(read, key.as_ref())?
             }
             ExprKind::ClaimValue(claim, part) => {
                 let Some(Some((fields, values, accs))) = self.claims.get(*claim) else {

@@ -29,6 +29,7 @@ pub mod generate;
 pub mod interp;
 pub mod io;
 mod keys;
+pub mod period;
 pub mod testing;
 pub mod trace;
 pub mod value;

@@ -74,6 +74,7 @@ fn run_test(engine: &Engine, test: &Test, source: &str) -> TestReport {
             locals: Vec::new(),
             trace: None,
             claims: &settled,
+            period: None,
         };
         let claim = first_claim(&expect.expr);
         let detail = match cx.truth(&expect.expr) {

@@ -492,7 +492,8 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
                 | Item::YearStart { .. }
                 | Item::Rounding { .. }
                 | Item::DatedBy { .. }
-                | Item::Balance { .. } => {}
+                | Item::Balance { .. }
+                | Item::Period(_) => {}
             }
         }
     }

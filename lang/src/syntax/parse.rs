@@ -22,6 +22,8 @@ use crate::diagnostic::{Code, FileId, Problem};
 use crate::limits::{MONEY_LIMIT_TEXT, MONEY_LIMIT_YUAN, RATE_LIMIT, RATE_LIMIT_TEXT};
 use crate::span::Span;
 
+mod period;
+
 /// The largest policy file accepted, in bytes.
 pub const MAX_FILE_SIZE: usize = 4 << 20;
 
@@ -613,6 +615,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_else
             | Rule::k_true
             | Rule::k_false
+            | Rule::k_period
+            | Rule::k_case
+            | Rule::k_table
     )
 }
 
@@ -745,6 +750,9 @@ impl Builder<'_> {
                 Item::Balance { total, parts, span }
             }
             Rule::test_decl => Item::Test(self.test(inner, base, span)?),
+            Rule::period_decl | Rule::case_decl | Rule::table_decl => {
+                Item::Period(self.period_item(rule, inner, base, span)?)
+            }
             _ => return None,
         })
     }

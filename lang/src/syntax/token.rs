@@ -174,7 +174,7 @@ pub fn word_kind(word: &str) -> WordKind {
     match word {
         "policy" | "extends" | "year" | "dated" | "rounding" | "enum" | "record" | "input"
         | "yearly" | "lifetime" | "monthly" | "quarterly" | "param" | "let" | "rule" | "stage"
-        | "balance" | "test" | "override" => WordKind::Item,
+        | "balance" | "test" | "override" | "period" | "case" | "table" => WordKind::Item,
         "starts" | "by" | "default" | "when" | "from" | "source" | "assumed" | "if" | "then"
         | "else" | "for" | "where" | "expect" | "list" | "of" | "scale" => WordKind::Keyword,
         "and" | "or" | "not" | "in" => WordKind::Operator,

@@ -51,6 +51,8 @@ pub(crate) struct Scope {
     pub vars: Vec<(String, ir::RecordId, Span)>,
     /// In a test: the labels of its claims, with where each is written.
     pub claims: Vec<(String, Span)>,
+    /// In period settlement: what the expression may read (`None` for a claim's values).
+    pub period: Option<super::period::Phase>,
 }
 
 /// An expression once checked.
@@ -738,6 +740,9 @@ impl Checker<'_> {
                 self.refer(scope.file, span, symbol);
             }
             return self.stage_value(scope, value, set_at, span, &id.name);
+        }
+        if let Some(read) = self.period_name(scope, id) {
+            return read;
         }
         if let Some(&(global, _)) = self.globals.get(&id.name) {
             self.refer(scope.file, span, Symbol::Value(id.name.clone()));
@@ -1451,6 +1456,9 @@ impl Checker<'_> {
     }
 
     fn index(&mut self, scope: &Scope, base: &ast::Expr, keys: &[ast::Expr], span: Span) -> TExpr {
+        if let Some(read) = self.period_index(scope, base, keys, span) {
+            return read;
+        }
         if let ExprKind::Name(id) = &base.kind {
             if self.globals.contains_key(&id.name) {
                 self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));

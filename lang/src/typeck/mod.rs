@@ -7,6 +7,7 @@
 pub(crate) mod expr;
 pub(crate) mod groups;
 pub(crate) mod params;
+pub(crate) mod period;
 pub(crate) mod proportion;
 pub(crate) mod tests;
 pub(crate) mod types;
