@@ -191,6 +191,8 @@ fn generated(members: usize, each: usize, seed: u64) -> Vec<Value> {
             let total = 2_000 + next(150_000);
             let self_paid = next(total / 10 + 1);
             let level = ["level1", "level2", "level3"][usize::try_from(next(3)).unwrap_or(0)];
+            let prepay = next(self_paid + 1);
+            let special = next(total / 4 + 1);
             out.push(json!({
                 "id": format!("g{seed}-{m:03}-{k:02}"),
                 "member": format!("gm{seed}-{m:03}"),
@@ -198,8 +200,9 @@ fn generated(members: usize, each: usize, seed: u64) -> Vec<Value> {
                 "level": level,
                 "total": format!("{total}.{:02}", next(100)),
                 "self_paid": format!("{self_paid}.00"),
-                "prepay": format!("{}.00", next(self_paid + 1)),
-                "special_drugs": format!("{}.00", next(total / 4 + 1)),
+                "prepay": format!("{prepay}.00"),
+                "special_drugs": format!("{special}.00"),
+                "rare_disease_drugs": format!("{}.00", next(special + 1)),
                 "tcm": format!("{}.00", next(2_000)),
             }));
         }
@@ -218,6 +221,7 @@ fn claims_file(dir: &Path, claims: &[Value]) -> PathBuf {
         "self_paid",
         "prepay",
         "special_drugs",
+        "rare_disease_drugs",
         "tcm",
     ];
     let mut text = fields.join(",");

@@ -62,13 +62,15 @@ fn claim(seed: u64, n: usize, per_member: usize) -> String {
         _ => "level3",
     };
     let member = n / per_member.max(1);
+    let prepay = next(self_paid + 1);
+    let special = next(total / 4 + 1);
     format!(
-        r#"{{"id":"L{seed}-{n}","member":"LM{seed}-{member}","admitted":"2021-{:02}-{:02}","level":"{level}","total":"{total}.{:02}","self_paid":"{self_paid}.00","prepay":"{}.00","special_drugs":"{}.00","tcm":"{}.00"}}"#,
+        r#"{{"id":"L{seed}-{n}","member":"LM{seed}-{member}","admitted":"2021-{:02}-{:02}","level":"{level}","total":"{total}.{:02}","self_paid":"{self_paid}.00","prepay":"{}.00","special_drugs":"{special}.00","rare_disease_drugs":"{}.00","tcm":"{}.00"}}"#,
         1 + next(12),
         1 + next(28),
         next(100),
-        next(self_paid + 1),
-        next(total / 4 + 1),
+        prepay,
+        next(special + 1),
         next(2_000),
     )
 }

@@ -87,9 +87,10 @@ pub fn hostile(claim: Value) -> impl Strategy<Value = Hostile> {
         "self_paid",
         "prepay",
         "special_drugs",
+        "rare_disease_drugs",
         "tcm",
     ];
-    let amounts = ["total", "self_paid", "prepay", "special_drugs", "tcm"];
+    let amounts = ["total", "self_paid", "prepay", "special_drugs", "rare_disease_drugs", "tcm"];
     let text = claim.to_string();
     let (c1, c2, c3, c4, c5) =
         (claim.clone(), claim.clone(), claim.clone(), claim.clone(), claim.clone());

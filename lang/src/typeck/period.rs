@@ -154,7 +154,7 @@ impl Checker<'_> {
                 }
                 PeriodItem::Table(_) => PeriodName::Table,
             };
-            let decl = Decl { file: m.file, span: id.span };
+            let decl = Decl { file: m.file, span: id.span, extent: item.span() };
             let first = self
                 .globals
                 .get(&id.name)
