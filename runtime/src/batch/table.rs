@@ -151,6 +151,7 @@ pub(super) struct Part {
     pub(super) wide: Vec<(u32, u32, i64)>,
 }
 
+#[inline]
 pub(super) fn read_u32(bytes: &[u8], at: usize) -> u32 {
     bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes)
 }
@@ -179,6 +180,7 @@ impl Part {
         }
     }
 
+    #[inline]
     pub(super) fn row(&self, shape: &Shape, k: usize) -> &[u8] {
         let start = k * shape.stride;
         self.rows.as_bytes().get(start..start + shape.stride).unwrap_or(&[])
@@ -190,6 +192,9 @@ impl Part {
     }
 
     /// Settled value `j` of record `k` (outputs, then accumulators before it), once written.
+    /// Inlined, as the row's other small readers here: called for every value written, from
+    /// other files, where a call each cost 4 % of `settle run` (docs/performance.md).
+    #[inline]
     pub(super) fn result(&self, shape: &Shape, k: usize, j: usize) -> i64 {
         i64::from(read_u32(self.row(shape, k), shape.results + 4 * j) as i32)
     }
@@ -279,6 +284,7 @@ impl Part {
 }
 
 /// Text field `field` of a record from its row, or from the arena of its part.
+#[inline]
 pub(super) fn text_of<'a>(shape: &Shape, row: &'a [u8], arena: &'a [u8], field: usize) -> &'a [u8] {
     let Some(&(at, Slot::Text(_))) = shape.slots.get(field) else { return &[] };
     match row.get(at).copied() {
@@ -294,6 +300,7 @@ pub(super) fn text_of<'a>(shape: &Shape, row: &'a [u8], arena: &'a [u8], field: 
 
 /// Record `k`'s fields from its row into `out`: the scaled values the engine takes (0 for a
 /// text: no code the path runs looks at one), values kept aside from `wide`.
+#[inline]
 pub(super) fn fill(shape: &Shape, row: &[u8], wide: &[(u32, u32, i64)], k: usize, out: &mut [i64]) {
     let aside = |field: usize| {
         let key = (k as u32, field as u32);
