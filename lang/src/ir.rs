@@ -301,6 +301,23 @@ pub enum Window {
     Month,
     /// `quarterly`: the claims of the same calendar quarter (January to March, ...).
     Quarter,
+    /// `rolling N days|months`: the claims dated less than `length` days, or calendar months,
+    /// before the claim's date, across medical years.
+    Rolling {
+        /// How many days or calendar months, at least 1.
+        length: u32,
+        /// Days or calendar months.
+        unit: DateUnit,
+    },
+    /// `episode N days [after claim.field]`: the claims since the episode began; it ends when a
+    /// claim is dated `gap` days or more after the last qualifying claim (its `dated by` date,
+    /// or the date field `end` of the input).
+    Episode {
+        /// The gap, in days, that ends the episode; at least 1.
+        gap: u32,
+        /// The input field whose date ends a qualifying claim (`None`: its `dated by` date).
+        end: Option<usize>,
+    },
 }
 
 impl Window {
@@ -311,7 +328,15 @@ impl Window {
             Window::Lifetime => "lifetime",
             Window::Month => "monthly",
             Window::Quarter => "quarterly",
+            Window::Rolling { .. } => "rolling",
+            Window::Episode { .. } => "episode",
         }
+    }
+
+    /// Whether the engine keeps the member's earlier claims for it (a rolling look-back or an
+    /// episode), rather than one running total.
+    pub fn keeps_history(self) -> bool {
+        matches!(self, Window::Rolling { .. } | Window::Episode { .. })
     }
 
     /// The first day of the calendar month or quarter holding `date`; `None` for the medical
@@ -320,7 +345,9 @@ impl Window {
         let quarter = match self {
             Window::Month => false,
             Window::Quarter => true,
-            Window::Year | Window::Lifetime => return None,
+            Window::Year | Window::Lifetime | Window::Rolling { .. } | Window::Episode { .. } => {
+                return None;
+            }
         };
         let (year, month, _) = date.ymd();
         let month = if quarter { (month - 1) / 3 * 3 + 1 } else { month };

@@ -118,6 +118,10 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
                 ast::Window::Month => "earlier claims of the calendar month",
                 ast::Window::Quarter => "earlier claims of the calendar quarter",
                 ast::Window::Lifetime => "every earlier claim",
+                ast::Window::Rolling { .. } => {
+                    "earlier claims of the look-back up to the claim's date"
+                }
+                ast::Window::Episode { .. } => "earlier claims of the episode the claim continues",
             };
             out.block(&format!("over this member's {over}: its value before the current claim"));
         }

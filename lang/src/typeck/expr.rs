@@ -1192,7 +1192,7 @@ impl Checker<'_> {
         }
     }
 
-    fn unknown_field<'n>(
+    pub(super) fn unknown_field<'n>(
         &mut self,
         file: FileId,
         owner: &str,
