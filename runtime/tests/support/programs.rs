@@ -546,8 +546,21 @@ impl Gen {
         }
         // Accumulators read values of earlier claims; their types are declared.
         let accs = self.rng.below(3);
+        // Every window, rolling look-backs and episodes too (one ending on a date field).
+        let mut windows = vec![
+            "yearly",
+            "lifetime",
+            "monthly",
+            "quarterly",
+            "rolling 30 days",
+            "rolling 2 months",
+            "episode 20 days",
+        ];
+        if self.shape.has("onset") {
+            windows.push("episode 15 days after claim.onset");
+        }
         for i in 0..accs {
-            let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
+            let window = self.pick(&windows);
             let _ = writeln!(
                 s,
                 "{window} seen_{i}: int = count() where claim.total > {}",
@@ -555,12 +568,18 @@ impl Gen {
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let _ = writeln!(
-            s,
-            "{} paid: money = sum(s0.pay)",
-            self.pick(&["yearly", "lifetime", "monthly", "quarterly"])
-        );
+        let _ = writeln!(s, "{} paid: money = sum(s0.pay)", self.pick(&windows));
         scope.names.push(("paid".into(), T::Money));
+        if self.rng.chance(40) {
+            let fold = self.pick(&["min", "max"]);
+            let _ = writeln!(
+                s,
+                "{} {fold}_pay: money = {fold}(s0.pay) where claim.total > {}",
+                self.pick(&windows),
+                self.money_literal()
+            );
+            scope.names.push((format!("{fold}_pay"), T::Money));
+        }
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
             let dated = self.rng.chance(60);
