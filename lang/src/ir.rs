@@ -333,6 +333,22 @@ impl Window {
         }
     }
 
+    /// The window as declared: `yearly`, `rolling 12 months`, `episode 60 days` (without the
+    /// field an episode ends on).
+    pub fn declared(self) -> String {
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
+        match self {
+            Window::Rolling { length, unit: DateUnit::Days } => {
+                format!("rolling {length} day{}", plural(length))
+            }
+            Window::Rolling { length, unit: DateUnit::Months } => {
+                format!("rolling {length} month{}", plural(length))
+            }
+            Window::Episode { gap, .. } => format!("episode {gap} day{}", plural(gap)),
+            other => other.keyword().to_string(),
+        }
+    }
+
     /// Whether the engine keeps the member's earlier claims for it (a rolling look-back or an
     /// episode), rather than one running total.
     pub fn keeps_history(self) -> bool {

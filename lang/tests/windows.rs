@@ -46,4 +46,16 @@ balance claim.total = basic.pay + patient.out_of_pocket
             Window::Episode { gap: 1, end: None },
         ]
     );
+    // As the editor's hover shows them.
+    let declared: Vec<String> = windows.iter().map(|w| w.declared()).collect();
+    assert_eq!(
+        declared,
+        [
+            "rolling 90 days",
+            "rolling 12 months",
+            "rolling 1 month",
+            "episode 60 days",
+            "episode 1 day"
+        ]
+    );
 }

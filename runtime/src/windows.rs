@@ -185,13 +185,7 @@ impl Windows {
         let k = self.kept.iter().find(|k| k.index == index)?;
         Some(match k.window {
             Window::Rolling { length, unit } => {
-                let word = match (unit, length) {
-                    (DateUnit::Days, 1) => "day",
-                    (DateUnit::Days, _) => "days",
-                    (DateUnit::Months, 1) => "month",
-                    (DateUnit::Months, _) => "months",
-                };
-                format!("rolling {length} {word} from {}", span_start(date, length, unit))
+                format!("{} from {}", k.window.declared(), span_start(date, length, unit))
             }
             Window::Episode { gap, .. } => match k.began {
                 Some(began) => format!("episode since {began}, ends after a gap of {gap} days"),
