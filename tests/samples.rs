@@ -21,6 +21,8 @@ const SAMPLES: &[(&str, &str)] = &[
     ("policies/shandong/resident_base.settle", "examples/claims/shandong_resident.csv"),
     ("policies/weihai/resident.settle", "examples/claims/weihai_resident.csv"),
     ("examples/japan/kogaku_household.settle", "examples/claims/japan_household.csv"),
+    ("examples/japan/kogaku_category_u.settle", "examples/claims/japan_kogaku.csv"),
+    ("examples/medicare/part_a_inpatient.settle", "examples/claims/medicare_part_a.csv"),
 ];
 
 fn root() -> &'static Path {

@@ -172,6 +172,8 @@ pub struct YearlyDecl {
     pub window: Window,
     /// `by claim.household`: a group total, keyed by that claim field.
     pub group: Option<Expr>,
+    /// The length of a `rolling` or `episode` window as written.
+    pub length: Option<WindowLength>,
     /// An optional type annotation.
     pub ty: Option<TypeExpr>,
     /// The fold, a call such as `sum(basic.pay)`.
@@ -180,6 +182,19 @@ pub struct YearlyDecl {
     pub filter: Option<Expr>,
     /// The whole declaration.
     pub span: Span,
+}
+
+/// `rolling 12 months`, `episode 60 days after claim.discharged` as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowLength {
+    /// The number, when it is a whole number that fits 32 bits.
+    pub count: Option<u32>,
+    /// Where the number stands.
+    pub count_span: Span,
+    /// The unit as written (`days`, `months`, ...).
+    pub unit: Ident,
+    /// The field after `after`, as written (`claim.discharged`).
+    pub end: Option<Ident>,
 }
 
 /// A parameter: a value, an enum-keyed table or a segmented scale, possibly effective-dated.

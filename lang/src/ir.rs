@@ -312,6 +312,23 @@ pub enum Window {
     Month,
     /// `quarterly`: the claims of the same calendar quarter (January to March, ...).
     Quarter,
+    /// `rolling N days|months`: the claims dated less than `length` days, or calendar months,
+    /// before the claim's date, across medical years.
+    Rolling {
+        /// How many days or calendar months, at least 1.
+        length: u32,
+        /// Days or calendar months.
+        unit: DateUnit,
+    },
+    /// `episode N days [after claim.field]`: the claims since the episode began; it ends when a
+    /// claim is dated `gap` days or more after the last qualifying claim (its `dated by` date,
+    /// or the date field `end` of the input).
+    Episode {
+        /// The gap, in days, that ends the episode; at least 1.
+        gap: u32,
+        /// The input field whose date ends a qualifying claim (`None`: its `dated by` date).
+        end: Option<usize>,
+    },
 }
 
 impl Window {
@@ -322,7 +339,31 @@ impl Window {
             Window::Lifetime => "lifetime",
             Window::Month => "monthly",
             Window::Quarter => "quarterly",
+            Window::Rolling { .. } => "rolling",
+            Window::Episode { .. } => "episode",
         }
+    }
+
+    /// The window as declared: `yearly`, `rolling 12 months`, `episode 60 days` (without the
+    /// field an episode ends on).
+    pub fn declared(self) -> String {
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
+        match self {
+            Window::Rolling { length, unit: DateUnit::Days } => {
+                format!("rolling {length} day{}", plural(length))
+            }
+            Window::Rolling { length, unit: DateUnit::Months } => {
+                format!("rolling {length} month{}", plural(length))
+            }
+            Window::Episode { gap, .. } => format!("episode {gap} day{}", plural(gap)),
+            other => other.keyword().to_string(),
+        }
+    }
+
+    /// Whether the engine keeps the member's earlier claims for it (a rolling look-back or an
+    /// episode), rather than one running total.
+    pub fn keeps_history(self) -> bool {
+        matches!(self, Window::Rolling { .. } | Window::Episode { .. })
     }
 
     /// The first day of the calendar month or quarter holding `date`; `None` for the medical
@@ -331,7 +372,9 @@ impl Window {
         let quarter = match self {
             Window::Month => false,
             Window::Quarter => true,
-            Window::Year | Window::Lifetime => return None,
+            Window::Year | Window::Lifetime | Window::Rolling { .. } | Window::Episode { .. } => {
+                return None;
+            }
         };
         let (year, month, _) = date.ymd();
         let month = if quarter { (month - 1) / 3 * 3 + 1 } else { month };

@@ -1723,6 +1723,16 @@ yearly by claim.id bills: int = count()
 );
 
 case!(
+    group_key_on_a_rolling_total,
+    GroupWindow,
+    with_chain(
+        "
+rolling 12 months by claim.member visits: int = count()
+"
+    )
+);
+
+case!(
     group_keyed_by_a_misspelt_field,
     NameUnknownField,
     with_chain(
@@ -1831,6 +1841,40 @@ period all = sum(weight)
 case weight: rate = claim.total / all
 "
     )
+);
+
+case!(a_rolling_window_of_no_days, WindowLength, with_chain("rolling 0 days recent = count()\n"));
+
+case!(
+    an_episode_gap_of_a_fraction,
+    WindowLength,
+    with_chain("episode 1.5 days stay = sum(claim.total)\n")
+);
+
+case!(a_rolling_window_in_weeks, WindowUnit, with_chain("rolling 4 weeks recent = count()\n"));
+
+case!(
+    an_episode_counted_in_months,
+    WindowUnit,
+    with_chain("episode 2 months stay = sum(claim.total)\n")
+);
+
+case!(
+    a_rolling_window_ending_on_a_field,
+    WindowEnd,
+    with_chain("rolling 30 days after claim.date recent = count()\n")
+);
+
+case!(
+    an_episode_ending_on_an_amount,
+    WindowEnd,
+    with_chain("episode 60 days after claim.total stay = sum(claim.total)\n")
+);
+
+case!(
+    an_episode_ending_on_an_unknown_field,
+    NameUnknownField,
+    with_chain("episode 60 days after claim.discharged stay = sum(claim.total)\n")
 );
 
 #[test]

@@ -217,6 +217,10 @@ pub struct MemberState {
     pub last_claim: Option<String>,
     /// Each accumulator by name.
     pub accumulators: Vec<(String, AccState)>,
+    /// The kept claims of each `rolling` or `episode` accumulator, by name (absent in older
+    /// saved states and for policies without such windows: nothing kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<(String, crate::windows::WindowState)>,
 }
 
 /// A member's state while settling: with closures or compiled code, the accumulators live in
@@ -237,6 +241,8 @@ pub(crate) struct Running {
     frame: Option<Frame>,
     /// Which accumulators it keeps (with group totals, a member's or a group's).
     holds: Holds,
+    /// The claims kept for `rolling` and `episode` accumulators (`None`: the policy has none).
+    windows: Option<Box<crate::windows::Windows>>,
 }
 
 /// How an engine computes a claim's values.
@@ -302,6 +308,9 @@ pub struct Engine {
     /// Whether some accumulator folds a calendar month or quarter, so that each claim must ask
     /// whether it starts a new one (read on every claim; most policies have none).
     calendar: bool,
+    /// The `rolling` and `episode` accumulators' empty windows, copied for each running state
+    /// (`None`: the policy has none).
+    windows: Option<crate::windows::Windows>,
 }
 
 impl Engine {
@@ -320,7 +329,14 @@ impl Engine {
         let prepared = Prepared::new(&policy);
         let calendar =
             policy.accumulators.iter().any(|a| matches!(a.window, Window::Month | Window::Quarter));
-        Engine { policy: Arc::new(policy), prepared: Arc::new(prepared), code: None, calendar }
+        let windows = crate::windows::Windows::new(&policy);
+        Engine {
+            policy: Arc::new(policy),
+            prepared: Arc::new(prepared),
+            code: None,
+            calendar,
+            windows,
+        }
     }
 
     /// An engine that settles with native code compiled once, now.
@@ -375,14 +391,18 @@ impl Engine {
                     |state| match row(k) {
                         Some(fields) => {
                             self.enter_year(date, state);
-                            let settled = self.evaluate_compiled(
-                                code,
-                                None,
-                                Some(fields),
-                                date,
-                                state,
-                                |frame| sink(k, Ok(frame)),
-                            );
+                            let settled = self
+                                .enter_windows(date, &|f| scaled_date(fields, f), state)
+                                .and_then(|()| {
+                                    self.evaluate_compiled(
+                                        code,
+                                        None,
+                                        Some(fields),
+                                        date,
+                                        state,
+                                        |frame| sink(k, Ok(frame)),
+                                    )
+                                });
                             if let Err(e) = settled {
                                 sink(k, Err(e));
                             }
@@ -419,6 +439,7 @@ impl Engine {
             versions: Vec::new(),
             frame: self.code.as_ref().map(|c| c.frame()),
             holds: Holds::All,
+            windows: self.windows.clone().map(Box::new),
         }
     }
 
@@ -426,6 +447,9 @@ impl Engine {
     fn new_member(&self, running: &mut Running) {
         self.reset(running, |_| true);
         running.last = None;
+        if let Some(windows) = &mut running.windows {
+            windows.clear();
+        }
     }
 
     /// The accumulators `which` picks back to zero, unseen.
@@ -616,14 +640,21 @@ impl Engine {
                                         slab.extend_from_slice(&frame.values);
                                         slab.extend_from_slice(&frame.accs);
                                     };
-                                    match self.evaluate_compiled(
-                                        code,
-                                        Some(c),
-                                        Some(fields),
+                                    let entered = self.enter_windows(
                                         date,
+                                        &|f| scaled_date(fields, f),
                                         state,
-                                        keep,
-                                    ) {
+                                    );
+                                    match entered.and_then(|()| {
+                                        self.evaluate_compiled(
+                                            code,
+                                            Some(c),
+                                            Some(fields),
+                                            date,
+                                            state,
+                                            keep,
+                                        )
+                                    }) {
                                         Ok(()) => Pending::Slab(start),
                                         Err(e) => Pending::Done(Err(e)),
                                     }
@@ -674,6 +705,7 @@ impl Engine {
         }
         let mut running = self.load(state, Holds::All);
         let outcome = self.settle_in(claim, &mut running, None);
+        self.flush_windows(&mut running);
         *state = self.save(&running)?;
         outcome
     }
@@ -693,6 +725,11 @@ impl Engine {
                     if i == traced {
                         let mut t = Trace::default();
                         let o = self.settle_in(c, state, Some(&mut t));
+                        if let Some(windows) = &state.windows {
+                            t.windows = (0..self.policy.accumulators.len())
+                                .filter_map(|a| Some((a, windows.span(a, date)?)))
+                                .collect();
+                        }
                         trace = Some(t);
                         o
                     } else {
@@ -719,6 +756,13 @@ impl Engine {
             running.year_end = Date(start.0.saturating_add(366)).year_start(self.policy.year_start);
         }
         running.last = state.last_claim.as_deref().and_then(Date::parse);
+        if let Some(windows) = &mut running.windows {
+            for (i, acc) in self.policy.accumulators.iter().enumerate() {
+                if let Some((_, saved)) = state.windows.iter().find(|(n, _)| *n == acc.name) {
+                    windows.load(&self.policy, i, saved);
+                }
+            }
+        }
         for (i, acc) in self.policy.accumulators.iter().enumerate() {
             if !holds.holds(acc) {
                 continue;
@@ -768,7 +812,52 @@ impl Engine {
                     )
                 })
                 .collect(),
+            windows: running
+                .windows
+                .as_ref()
+                .map(|w| w.save(&self.policy))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(i, w)| Some((self.policy.accumulators.get(i)?.name.clone(), w)))
+                .collect(),
         })
+    }
+
+    /// Write each `rolling` and `episode` accumulator's value for a claim dated `date` into
+    /// the running state, after taking the previous claim's contribution ([`crate::windows`]);
+    /// `end(field)` reads a date field of the claim. Nothing to do for a policy without them.
+    fn enter_windows(
+        &self,
+        date: Date,
+        end: &dyn Fn(usize) -> Option<Date>,
+        state: &mut Running,
+    ) -> Result<(), ClaimError> {
+        let Running { windows: Some(windows), frame, values, seen, .. } = state else {
+            return Ok(());
+        };
+        let entered = match frame {
+            Some(frame) => windows.enter(date, end, frame),
+            None => {
+                let policy = &*self.policy;
+                windows.enter(date, end, &mut crate::windows::Values { policy, values, seen })
+            }
+        };
+        entered.map_err(|o| {
+            let name = self.policy.accumulators.get(o.index).map_or("", |a| a.name.as_str());
+            eval_error(&self.policy, name, Fault::Arith(ArithError::Overflow))
+        })
+    }
+
+    /// Take the last claim's contribution into the windows, before the state is saved.
+    fn flush_windows(&self, state: &mut Running) {
+        let Running { windows: Some(windows), frame, values, seen, .. } = state else { return };
+        match frame {
+            Some(frame) => windows.flush(frame),
+            None => {
+                let policy = &*self.policy;
+                windows.flush(&crate::windows::Values { policy, values, seen });
+            }
+        }
     }
 
     /// How many cells a settlement holds: every value, then every accumulator.
@@ -869,6 +958,11 @@ impl Engine {
         let date = self.date_of(claim);
         self.scale_fields(claim, &mut [])?;
         self.enter_year(date, state);
+        let end = |f: usize| match claim.fields.get(f) {
+            Some(Value::Date(d)) => Some(*d),
+            _ => None,
+        };
+        self.enter_windows(date, &end, state)?;
         if let (Some(code), None) = (&self.code, &trace) {
             let mut cells = Vec::with_capacity(self.cells());
             self.evaluate_compiled(code, Some(claim), None, date, state, |frame| {
@@ -1159,6 +1253,11 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             Err(Fault::Unsettled(_) | Fault::Internal) => Err(failure(FaultKind::Internal, 0, 0)),
         }
     }
+}
+
+/// Date field `f` of a claim's scaled fields (days since 1970-01-01).
+fn scaled_date(fields: &[i64], f: usize) -> Option<Date> {
+    fields.get(f).and_then(|x| i32::try_from(*x).ok()).map(Date)
 }
 
 fn eval_error(policy: &Policy, value: &str, fault: Fault) -> ClaimError {

@@ -122,6 +122,17 @@ pub fn write(
         settle_lang::ir::ExprKind::Field(i) => Some(i),
         _ => None,
     });
+    // The date fields an episode ends on (a discharge): a stay of up to 30 days from the claim's
+    // own date, drawn after the other fields so that other policies' claims stay as they were.
+    let ends: Vec<usize> = policy
+        .accumulators
+        .iter()
+        .filter_map(|a| match a.window {
+            settle_lang::ir::Window::Episode { end, .. } => end,
+            _ => None,
+        })
+        .filter(|&i| i != policy.dated_field)
+        .collect();
     let mut cells: Vec<String> = Vec::with_capacity(header.len());
     let mut json = String::new();
     let group = policy.group_field();
@@ -165,6 +176,14 @@ pub fn write(
                 Type::List(_) | Type::Record(_) => "[]".to_string(),
             };
             cells.push(cell);
+        }
+        if !ends.is_empty() {
+            let dated = cells.get(policy.dated_field).and_then(|d| Date::parse(d));
+            for &i in &ends {
+                if let (Some(dated), Some(cell)) = (dated, cells.get_mut(i)) {
+                    *cell = Date(dated.0 + rng.below(31) as i32).to_string();
+                }
+            }
         }
         match &mut sink {
             Sink::Csv(w) => w.write_record(&cells)?,

@@ -122,6 +122,8 @@ pub struct Trace {
     /// Brackets of scales reached: parameter, version index, bracket index (every bracket an
     /// amount reaches into for a segmented scale; the one whose rate is read otherwise).
     pub brackets: Vec<(ir::ParamId, usize, usize)>,
+    /// What each `rolling` or `episode` accumulator spans for the claim, by accumulator id.
+    pub windows: Vec<(usize, String)>,
 }
 
 /// Facts about the policy computed once: table strides.

@@ -33,6 +33,7 @@ pub mod period;
 pub mod testing;
 pub mod trace;
 pub mod value;
+pub mod windows;
 
 pub use engine::{Backend, Claim, ClaimError, Engine, MemberState, Outcome, Settlement};
 pub use settle_compiler::CompileError;

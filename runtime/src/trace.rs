@@ -200,7 +200,8 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                 .accumulators
                 .iter()
                 .zip(s.accumulators(policy))
-                .map(|(a, v)| Named {
+                .enumerate()
+                .map(|(i, (a, v))| Named {
                     // A yearly total spans the medical year shown above; the others say what
                     // they span.
                     name: grouped(
@@ -210,6 +211,12 @@ fn build(engine: &Engine, claim: &Claim, outcome: &Outcome, trace: &Trace) -> Ex
                             (Window::Year, _) => a.name.clone(),
                             (Window::Month | Window::Quarter, Some(from)) => {
                                 format!("{} ({} from {from})", a.name, a.window.keyword())
+                            }
+                            (Window::Rolling { .. } | Window::Episode { .. }, _) => {
+                                match trace.windows.iter().find(|(w, _)| *w == i) {
+                                    Some((_, span)) => format!("{} ({span})", a.name),
+                                    None => format!("{} ({})", a.name, a.window.keyword()),
+                                }
                             }
                             (Window::Lifetime | Window::Month | Window::Quarter, _) => {
                                 format!("{} ({})", a.name, a.window.keyword())

@@ -59,13 +59,13 @@ fn column(policy: &Policy, settled: &PeriodSettlement, name: &str, column: &str)
 }
 
 const REGION: &str = "\
-id,member,admitted,level,total,self_paid,prepay,special_drugs,tcm,hospital,group
-a1,m1,2021-08-01,level3,2000,0,0,0,0,h1,appendectomy
-a2,m2,2021-08-01,level2,6000,0,0,0,0,h2,appendectomy
-a3,m3,2021-08-01,level3,8000,0,0,0,0,h1,appendectomy
-a4,m4,2021-08-01,level2,24000,0,0,0,0,h2,appendectomy
-p1,m5,2021-08-01,level2,3000,0,0,0,0,h2,pneumonia
-p2,m6,2021-08-01,level1,5000,0,0,0,0,h3,pneumonia
+id,member,admitted,level,total,self_paid,prepay,special_drugs,rare_disease_drugs,tcm,hospital,group
+a1,m1,2021-08-01,level3,2000,0,0,0,0,0,h1,appendectomy
+a2,m2,2021-08-01,level2,6000,0,0,0,0,0,h2,appendectomy
+a3,m3,2021-08-01,level3,8000,0,0,0,0,0,h1,appendectomy
+a4,m4,2021-08-01,level2,24000,0,0,0,0,0,h2,appendectomy
+p1,m5,2021-08-01,level2,3000,0,0,0,0,0,h2,pneumonia
+p2,m6,2021-08-01,level1,5000,0,0,0,0,0,h3,pneumonia
 ";
 
 /// Worked by hand from the policy's figures (scores 80 % and 60 %, coefficients 100 %, 92 %,

@@ -112,12 +112,18 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
             if let Some(filter) = &y.filter {
                 let _ = write!(body, " where {}", compact(a.source(decl.file, filter.span)));
             }
-            out.code(&format!("{} {name}{ty} = {body}", y.window.keyword()));
+            let after = y.length.as_ref().and_then(|l| l.end.as_ref());
+            let after = after.map(|e| format!(" after {}", e.name)).unwrap_or_default();
+            out.code(&format!("{}{after} {name}{ty} = {body}", y.window.declared()));
             let over = match y.window {
                 ast::Window::Year => "earlier claims of the medical year",
                 ast::Window::Month => "earlier claims of the calendar month",
                 ast::Window::Quarter => "earlier claims of the calendar quarter",
                 ast::Window::Lifetime => "every earlier claim",
+                ast::Window::Rolling { .. } => {
+                    "earlier claims of the look-back up to the claim's date"
+                }
+                ast::Window::Episode { .. } => "earlier claims of the episode the claim continues",
             };
             out.block(&format!("over this member's {over}: its value before the current claim"));
         }

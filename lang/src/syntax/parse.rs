@@ -514,7 +514,7 @@ fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
         "dated" => "name the date field that decides the parameters: `dated by claim.date`",
         "enum" => "an enum lists its variants in braces: `enum Level { level1, level2 }`",
         "input" | "record" => "declare fields as `name: type`, one per line, inside braces",
-        "yearly" | "lifetime" | "monthly" | "quarterly" => {
+        "yearly" | "lifetime" | "monthly" | "quarterly" | "rolling" | "episode" => {
             "an accumulator reads `yearly name = sum(stage.output) where condition` (or `lifetime ...`)"
         }
         "param" => {
@@ -589,6 +589,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::k_lifetime
             | Rule::k_monthly
             | Rule::k_quarterly
+            | Rule::k_rolling
+            | Rule::k_episode
+            | Rule::k_after
             | Rule::k_param
             | Rule::k_scale
             | Rule::k_from
@@ -715,13 +718,15 @@ impl Builder<'_> {
                 Item::InputAdd(RecordDecl { name, fields, span })
             }
             Rule::yearly_decl => {
-                let mut group = None;
-                let mut first = inner.next()?;
-                if first.as_rule() == Rule::group_key {
-                    group = kids(first).next().map(|e| self.expr(e, base));
-                    first = inner.next()?;
-                }
-                let name = self.ident(first, base);
+                let mut inner = inner.peekable();
+                let (window, length) = match inner.next_if(|p| p.as_rule() == Rule::window_head) {
+                    Some(head) => self.window_head(head, base)?,
+                    None => (window, None),
+                };
+                let group = inner
+                    .next_if(|p| p.as_rule() == Rule::group_key)
+                    .and_then(|key| kids(key).next().map(|e| self.expr(e, base)));
+                let name = self.ident(inner.next()?, base);
                 let mut ty = None;
                 let mut fold = None;
                 let mut filter = None;
@@ -733,7 +738,16 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Item::Yearly(YearlyDecl { name, window, group, ty, fold: fold?, filter, span })
+                Item::Yearly(YearlyDecl {
+                    name,
+                    window,
+                    length,
+                    group,
+                    ty,
+                    fold: fold?,
+                    filter,
+                    span,
+                })
             }
             Rule::param_decl => Item::Param(self.param(inner, base, span)?),
             Rule::param_add => {
@@ -802,6 +816,31 @@ impl Builder<'_> {
 
     fn type_ann(&self, pair: P<'_>, base: usize) -> Option<TypeExpr> {
         self.type_expr(kids(pair).next()?, base)
+    }
+
+    /// `rolling 12 months` or `episode 60 days after claim.discharged`: the window as far as
+    /// the words say (an unknown unit read as days), and the length as written for the checker.
+    fn window_head(&self, pair: P<'_>, base: usize) -> Option<(Window, Option<WindowLength>)> {
+        let episode =
+            pair.clone().into_inner().next().map(|k| k.as_rule()) == Some(Rule::k_episode);
+        let mut inner = kids(pair);
+        let number = inner.next()?;
+        let count = number.as_str().replace('_', "").parse::<u32>().ok();
+        let count_span = self.span(&number, base);
+        let unit = self.ident(inner.next()?, base);
+        let end = inner.next().map(|p| self.ident(p, base));
+        let n = count.unwrap_or(0);
+        let window = if episode {
+            Window::Episode { gap: n, end: None }
+        } else {
+            let unit = if matches!(unit.name.as_str(), "month" | "months") {
+                DateUnit::Months
+            } else {
+                DateUnit::Days
+            };
+            Window::Rolling { length: n, unit }
+        };
+        Some((window, Some(WindowLength { count, count_span, unit, end })))
     }
 
     fn where_clause(&self, pair: P<'_>, base: usize) -> Option<Expr> {

@@ -173,8 +173,9 @@ pub enum WordKind {
 pub fn word_kind(word: &str) -> WordKind {
     match word {
         "policy" | "extends" | "year" | "dated" | "rounding" | "enum" | "record" | "input"
-        | "yearly" | "lifetime" | "monthly" | "quarterly" | "param" | "let" | "rule" | "stage"
-        | "balance" | "test" | "override" | "period" | "case" | "table" => WordKind::Item,
+        | "yearly" | "lifetime" | "monthly" | "quarterly" | "rolling" | "episode" | "param"
+        | "let" | "rule" | "stage" | "balance" | "test" | "override" | "period" | "case"
+        | "table" => WordKind::Item,
         "starts" | "by" | "default" | "when" | "from" | "source" | "assumed" | "if" | "then"
         | "else" | "for" | "where" | "expect" | "list" | "of" | "scale" => WordKind::Keyword,
         "and" | "or" | "not" | "in" => WordKind::Operator,

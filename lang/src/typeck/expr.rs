@@ -1197,7 +1197,7 @@ impl Checker<'_> {
         }
     }
 
-    fn unknown_field<'n>(
+    pub(super) fn unknown_field<'n>(
         &mut self,
         file: FileId,
         owner: &str,

@@ -22,6 +22,23 @@ impl Checker<'_> {
         for m in &items {
             let (Item::Yearly(y), Some(Global::Acc(a))) = (m.item, m.id) else { continue };
             let Some(key) = &y.group else { continue };
+            if y.length.is_some() {
+                self.report(
+                    Problem::error(
+                        Code::GroupWindow,
+                        m.file,
+                        key.span,
+                        format!("`{}` looks back over a member's own claims", y.name.name),
+                    )
+                    .label("a group key on a rolling or episode total")
+                    .help(
+                        "rolling and episode totals are kept per member; a group total is \
+                         `yearly`, `lifetime`, `monthly` or `quarterly`: remove `by ...` or \
+                         choose one of those windows",
+                    ),
+                );
+                continue;
+            }
             let Some(field) = self.group_key(y, key, m.file) else { continue };
             let name = self.field_name(field);
             match &first {

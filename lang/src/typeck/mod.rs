@@ -12,3 +12,4 @@ pub(crate) mod proportion;
 pub(crate) mod tests;
 pub(crate) mod types;
 pub(crate) mod values;
+pub(crate) mod windows;

@@ -232,6 +232,7 @@ impl Checker<'_> {
 
     fn check_yearly(&mut self, y: &ast::YearlyDecl, file: usize, a: ir::AccId) {
         let scope = Scope { file, ..Scope::default() };
+        let window = self.window(y, file);
         let ExprKind::Call(func, args) = &y.fold.kind else {
             self.report(
                 Problem::error(
@@ -334,10 +335,11 @@ impl Checker<'_> {
             None => None,
         };
         let Some(ty) = self.accs.get(a).and_then(|x| x.ty) else { return };
+        let Some(window) = window else { return };
         if let Some(slot) = self.accs.get_mut(a) {
             slot.def = Some(ir::Accumulator {
                 name: y.name.name.clone(),
-                window: y.window,
+                window,
                 ty,
                 fold,
                 value,

@@ -198,7 +198,9 @@ impl Engine {
         if let Some(running) = ledger.groups.get(g) {
             *group = self.save(running)?;
         }
-        if let Some(running) = ledger.members.get(m) {
+        if let Some(running) = ledger.members.get_mut(m) {
+            // The claim's own contribution to the member's rolling and episode totals.
+            self.flush_windows(running);
             *member = self.save(running)?;
         }
         outcome

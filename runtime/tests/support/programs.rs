@@ -552,9 +552,23 @@ impl Gen {
         // the member's own.
         let grouped = self.shape.has("hospital") && self.rng.chance(50);
         let accs = self.rng.below(3);
+        // Every window, rolling look-backs and episodes too (one ending on a date field).
+        let mut windows = vec![
+            "yearly",
+            "lifetime",
+            "monthly",
+            "quarterly",
+            "rolling 30 days",
+            "rolling 2 months",
+            "episode 20 days",
+        ];
+        if self.shape.has("onset") {
+            windows.push("episode 15 days after claim.onset");
+        }
         for i in 0..accs {
-            let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
             let by = self.group_key(grouped);
+            // A rolling or episode total is a member's: group totals take the calendar windows.
+            let window = if by.is_empty() { self.pick(&windows) } else { self.pick(&windows[..4]) };
             let _ = writeln!(
                 s,
                 "{window}{by} seen_{i}: int = count() where claim.total > {}",
@@ -562,10 +576,20 @@ impl Gen {
             );
             scope.names.push((format!("seen_{i}"), T::Int));
         }
-        let window = self.pick(&["yearly", "lifetime", "monthly", "quarterly"]);
         let by = self.group_key(grouped);
+        let window = if by.is_empty() { self.pick(&windows) } else { self.pick(&windows[..4]) };
         let _ = writeln!(s, "{window}{by} paid: money = sum(s0.pay)");
         scope.names.push(("paid".into(), T::Money));
+        if self.rng.chance(40) {
+            let fold = self.pick(&["min", "max"]);
+            let _ = writeln!(
+                s,
+                "{} {fold}_pay: money = {fold}(s0.pay) where claim.total > {}",
+                self.pick(&windows),
+                self.money_literal()
+            );
+            scope.names.push((format!("{fold}_pay"), T::Money));
+        }
         // Parameters.
         for i in 0..self.rng.below(3) + 1 {
             let dated = self.rng.chance(60);
