@@ -37,6 +37,14 @@ yearly admissions: int = count() where claim.total > 0
 lifetime ever = count()
 monthly this_month: money = sum(claim.total)
 quarterly this_quarter = count()
+rolling 12 months recent = count()
+episode 60 days after claim.date stay = count()
+monthly by claim.member shared = count()
+period all_cost = sum(claim.total)
+case weight: rate = claim.total / all_cost
+table members "成员" by claim.member {
+    n = count()
+}
 override param cap: money
     from 2021-07-01 150_000 assumed source "doc"
 param ratio: rate by Level = { level1: 90%, _: 80% }
@@ -128,11 +136,18 @@ fn the_grammar_compiles_and_highlights_every_keyword_and_type() {
     }
     // `year starts` is the item, `year(later)` the function.
     assert_eq!(scope("year"), ["keyword.other.settle", "support.function.settle"]);
-    assert_eq!(scope("days"), ["keyword.control.settle", "keyword.control.settle"]);
+    assert_eq!(scope("days"), ["keyword.control.settle"; 3]);
+    assert_eq!(scope("after"), ["keyword.control.settle"]);
     assert_eq!(scope("before"), ["keyword.control.settle"]);
     assert_eq!(scope("救助"), ["string.quoted.double.settle"]);
-    for window in ["lifetime", "monthly", "quarterly"] {
-        assert_eq!(scope(window), ["keyword.other.settle"], "{window}");
+    for window in
+        ["lifetime", "monthly", "quarterly", "rolling", "episode", "period", "case", "table"]
+    {
+        let scopes = scope(window);
+        assert!(
+            !scopes.is_empty() && scopes.iter().all(|s| *s == "keyword.other.settle"),
+            "{window}: {scopes:?}"
+        );
     }
 }
 
