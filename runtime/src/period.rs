@@ -373,18 +373,9 @@ fn fold_cases(
         .enumerate()
         .try_fold(BTreeMap::new, |mut sums: BTreeMap<Option<KeyValue>, Sum>, (i, (case, own))| {
             let reads = Reads { policy, aggregates, values, case: own, row: &[] };
-            let contribution = for_case(policy, prepared, case, &reads, |cx| {
-                if let Some(f) = &folding.filter {
-                    if !cx.truth(f)? {
-                        return Ok(None);
-                    }
-                }
-                match &folding.body {
-                    Some(body) => scaled(&cx.eval(body)?).map(Some).ok_or(Fault::Internal),
-                    None => Ok(Some(0)),
-                }
-            })
-            .map_err(|f| (i, fault(policy, name, Some(case.line), f)))?;
+            let contribution =
+                for_case(policy, prepared, case, &reads, |cx| contribution(cx, folding))
+                    .map_err(|f| (i, fault(policy, name, Some(case.line), f)))?;
             let Some(amount) = contribution else { return Ok(sums) };
             let k = match key {
                 Some(k) => {
@@ -426,6 +417,20 @@ fn fold_cases(
     })
 }
 
+/// What one case adds to a fold: `None` when the filter leaves it out, else the body's scaled
+/// value (0 for a count).
+fn contribution(cx: &mut Cx<'_>, folding: &Folding) -> Result<Option<i128>, Fault> {
+    if let Some(f) = &folding.filter {
+        if !cx.truth(f)? {
+            return Ok(None);
+        }
+    }
+    match &folding.body {
+        Some(body) => scaled(&cx.eval(body)?).map(Some).ok_or(Fault::Internal),
+        None => Ok(Some(0)),
+    }
+}
+
 /// The error of the first case in input order whose contribution to a fold faults.
 #[expect(clippy::too_many_arguments, reason = "the passes' state, read by one fold")]
 fn first_error(
@@ -440,18 +445,7 @@ fn first_error(
 ) -> PeriodError {
     for (case, own) in cases.iter().zip(case_values) {
         let reads = Reads { policy, aggregates, values, case: own, row: &[] };
-        let result = for_case(policy, prepared, case, &reads, |cx| {
-            if let Some(f) = &folding.filter {
-                if !cx.truth(f)? {
-                    return Ok(());
-                }
-            }
-            if let Some(body) = &folding.body {
-                scaled(&cx.eval(body)?).ok_or(Fault::Internal)?;
-            }
-            Ok(())
-        });
-        if let Err(f) = result {
+        if let Err(f) = for_case(policy, prepared, case, &reads, |cx| contribution(cx, folding)) {
             return fault(policy, name, Some(case.line), f);
         }
     }
