@@ -377,6 +377,7 @@ impl<'a> Checker<'a> {
         self.check_extends();
         self.check_placements();
         self.declare();
+        self.record_namespaces();
         self.declare_period();
         self.check_params();
         self.check_values();

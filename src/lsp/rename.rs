@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use lsp_types::{PrepareRenameResponse, TextEdit, Url, WorkspaceEdit};
-use settle_lang::ide::index::{Decl, Symbol, SymbolId, Visibility};
+use settle_lang::ide::index::{Decl, Symbol, SymbolId};
 use settle_lang::syntax::token::{Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;
@@ -74,8 +74,8 @@ fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<
         }
         Symbol::Value(_) | Symbol::Type(_) => {
             let global = a.index.decls.iter().filter(taken).find(|d| {
-                d.visibility == Visibility::Global
-                    && matches!(d.symbol, Symbol::Value(_) | Symbol::Type(_))
+                matches!(d.symbol, Symbol::Value(_) | Symbol::Type(_))
+                    && a.index.id(&d.symbol).is_some_and(|id| a.index.is_global(id))
             });
             if let Some(d) = global {
                 return refused(d);
@@ -97,12 +97,11 @@ fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<
             return refused(d);
         }
     }
-    if let Some(Visibility::Within(scope)) =
-        a.index.declarations_of(id).next().map(|d| d.visibility)
-    {
+    if let Some((file, scope)) = a.index.scope_of(id) {
         let captured = a.index.refs.iter().any(|r| {
             r.symbol.name() == new_name
                 && !matches!(r.symbol, Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..))
+                && r.file == file
                 && scope.start <= r.span.start
                 && r.span.end <= scope.end
         });

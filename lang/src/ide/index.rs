@@ -7,12 +7,15 @@
 //! and references are found from the id, not by comparing names. The checker runs on files with errors too
 //! (what parsed, and even when a base is missing), so what resolves is indexed and the rest is
 //! left out. Editors use the index to go to a definition, find references, rename, highlight
-//! names and complete them.
+//! names and complete them. Which names are visible where, and what follows a dot, are read from
+//! the scopes the checker recorded as it resolved ([`crate::resolve::scopes`]), never worked out
+//! here.
 
 use std::collections::HashMap;
 
 use crate::ast::{Item, Module, StageStmt};
 use crate::diagnostic::FileId;
+use crate::resolve::scopes::Scopes;
 use crate::span::Span;
 
 /// What a name denotes. Top-level names are one symbol across a policy and its bases, so that an
@@ -96,19 +99,6 @@ pub enum Kind {
     Claim,
 }
 
-/// Where a declared name can be read without a dot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// Everywhere in the policy: top-level names and types.
-    Global,
-    /// Inside this span of the declaring file: a stage's `let`s and outputs, a fold's variable,
-    /// a test's claims.
-    Within(Span),
-    /// Through its owner only (`claim.total`, `Level.level1`), or where the context names it
-    /// (bare variants).
-    Member,
-}
-
 /// One declaration of a symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decl {
@@ -122,8 +112,6 @@ pub struct Decl {
     pub name: Span,
     /// The whole declaration.
     pub extent: Span,
-    /// Where its name can be read.
-    pub visibility: Visibility,
     /// Whether it is an `override` of a base's declaration.
     pub overrides: bool,
 }
@@ -184,6 +172,16 @@ pub struct Index {
     /// Every name's position, sorted: (file, start, end, declaration?, symbol). This is where
     /// a position finds its symbol.
     positions: Vec<(FileId, u32, u32, bool, SymbolId)>,
+    /// The names the checker let be read without a dot anywhere, in declaration order.
+    globals: Vec<SymbolId>,
+    /// The scopes the checker bound names in: (file, range, the names bound there).
+    scopes: Vec<(FileId, Span, Vec<SymbolId>)>,
+    /// What the checker let follow each owner and a dot.
+    members: HashMap<SymbolId, Vec<SymbolId>>,
+    /// What follows any claim of a test and a dot.
+    claim_members: Vec<SymbolId>,
+    /// The input record.
+    input: Option<SymbolId>,
 }
 
 impl Index {
@@ -191,7 +189,7 @@ impl Index {
     /// the checker bound (with the record each ranges over) and every name the checker
     /// resolved. Each symbol gets its id here, once.
     pub(crate) fn new(mut decls: Vec<Decl>, resolved: Resolved) -> Index {
-        let Resolved { mut refs, bindings, binding_records } = resolved;
+        let Resolved { mut refs, bindings, binding_records, scopes } = resolved;
         decls.extend(bindings);
         decls.sort_by_key(|d| (d.file, d.name.start));
         refs.sort_by_key(|r| (r.file, r.span.start, r.span.end));
@@ -216,7 +214,27 @@ impl Index {
         index.positions = positions;
         index.decls = decls;
         index.refs = refs;
+        index.record(scopes);
         index
+    }
+
+    /// Keep the scopes the checker recorded, each name by its id.
+    fn record(&mut self, scopes: Scopes) {
+        let Scopes { globals, within, members, claim, input } = scopes;
+        self.globals = globals.iter().map(|s| self.intern(s)).collect();
+        self.scopes = within
+            .into_iter()
+            .map(|(file, range, names)| {
+                (file, range, names.iter().map(|s| self.intern(s)).collect())
+            })
+            .collect();
+        for (owner, of) in members {
+            let owner = self.intern(&owner);
+            let of: Vec<SymbolId> = of.iter().map(|s| self.intern(s)).collect();
+            self.members.entry(owner).or_default().extend(of);
+        }
+        self.claim_members = claim.iter().map(|s| self.intern(s)).collect();
+        self.input = input.map(|s| self.intern(&s));
     }
 
     /// The id of `symbol`, handed out the first time it is seen.
@@ -296,27 +314,25 @@ impl Index {
         self.definition(symbol).map(|d| d.kind)
     }
 
-    /// The names that can be read without a dot at `offset` of `file`: the innermost scopes
-    /// first, then top-level names; each symbol once, by its declaration in force.
+    /// The declaration in force of the symbol `id`, if it is declared.
+    fn declared(&self, id: SymbolId) -> Option<&Decl> {
+        self.declarations_of(id).next()
+    }
+
+    /// The names that can be read without a dot at `offset` of `file`, as the checker bound
+    /// them: the innermost scopes first, then top-level names; each name once (a narrower
+    /// scope's hides a wider one's), by its declaration in force.
     pub fn visible(&self, file: FileId, offset: usize) -> Vec<&Decl> {
         let offset = u32::try_from(offset).unwrap_or(u32::MAX);
-        let mut scoped: Vec<&Decl> = self
-            .decls
+        let mut scoped: Vec<&(FileId, Span, Vec<SymbolId>)> = self
+            .scopes
             .iter()
-            .filter(|d| match d.visibility {
-                Visibility::Within(span) => {
-                    d.file == file && span.start <= offset && offset <= span.end
-                }
-                _ => false,
-            })
+            .filter(|(f, range, _)| *f == file && range.start <= offset && offset <= range.end)
             .collect();
-        scoped.sort_by_key(|d| match d.visibility {
-            Visibility::Within(span) => span.len(),
-            _ => usize::MAX,
-        });
-        let global = self.decls.iter().filter(|d| d.visibility == Visibility::Global);
+        scoped.sort_by_key(|(_, range, _)| range.len());
+        let ids = scoped.into_iter().flat_map(|(.., names)| names).chain(&self.globals);
         let mut out: Vec<&Decl> = Vec::new();
-        for d in scoped.into_iter().chain(global) {
+        for d in ids.filter_map(|&id| self.declared(id)) {
             if !out.iter().any(|o| o.symbol.name() == d.symbol.name()) {
                 out.push(d);
             }
@@ -327,46 +343,45 @@ impl Index {
     /// The symbol a bare `name` denotes at `offset` of `file`, if it is declared.
     pub fn resolve(&self, file: FileId, offset: usize, name: &str) -> Option<&Symbol> {
         let visible = self.visible(file, offset);
-        if let Some(d) = visible.iter().find(|d| d.symbol.name() == name) {
-            return Some(&d.symbol);
-        }
-        let ty = Symbol::Type(name.to_string());
-        self.definition(&ty).map(|d| &d.symbol)
+        visible.into_iter().find(|d| d.symbol.name() == name).map(|d| &d.symbol)
     }
 
-    /// What can follow `symbol` and a dot: an input's fields, a stage's outputs, an enum's
-    /// variants, a record's fields, the fields of a fold variable's record; for a test's claim,
-    /// the input's fields and every value and stage.
+    /// Whether the checker lets the symbol `id` be read without a dot anywhere.
+    pub fn is_global(&self, id: SymbolId) -> bool {
+        self.globals.contains(&id)
+    }
+
+    /// The file and range the checker bound the symbol `id` in, for a name read without a dot
+    /// only there (a stage's `let` or output, a fold's variable, a test's claim).
+    pub fn scope_of(&self, id: SymbolId) -> Option<(FileId, Span)> {
+        let mut scopes = self.scopes.iter().filter(|(.., names)| names.contains(&id));
+        scopes.next().map(|(file, range, _)| (*file, *range))
+    }
+
+    /// What can follow the symbol `id` and a dot, as the checker resolves it: an input's fields,
+    /// a stage's outputs, an enum's variants, a record's fields, the fields of a fold
+    /// variable's record; for a test's claim, the input's fields and every value and stage.
+    pub fn members_of(&self, id: SymbolId) -> Vec<&Decl> {
+        let claim = matches!(self.symbol(id), Some(Symbol::Claim(..)));
+        let of = if claim { Some(&self.claim_members) } else { self.members.get(&id) };
+        self.declared_once(of.map_or(&[][..], Vec::as_slice))
+    }
+
+    /// What can follow `symbol` and a dot ([`Index::members_of`]); any claim of a test, even
+    /// one not indexed yet (in a test that does not parse), has the same members.
     pub fn members(&self, symbol: &Symbol) -> Vec<&Decl> {
-        fn push<'a>(d: &'a Decl, out: &mut Vec<&'a Decl>) {
+        match symbol {
+            Symbol::Claim(..) => self.declared_once(&self.claim_members),
+            _ => self.id(symbol).map(|id| self.members_of(id)).unwrap_or_default(),
+        }
+    }
+
+    /// The declarations in force of `ids`, each symbol once.
+    fn declared_once(&self, ids: &[SymbolId]) -> Vec<&Decl> {
+        let mut out: Vec<&Decl> = Vec::new();
+        for d in ids.iter().filter_map(|&id| self.declared(id)) {
             if !out.iter().any(|o| o.symbol == d.symbol) {
                 out.push(d);
-            }
-        }
-        let mut out: Vec<&Decl> = Vec::new();
-        let owner = match (symbol, self.kind(symbol)) {
-            (Symbol::Value(n), Some(Kind::Input | Kind::Stage)) | (Symbol::Type(n), _) => {
-                Some(n.as_str())
-            }
-            (Symbol::Binding(..), _) => self.binding_records.get(symbol).map(String::as_str),
-            (Symbol::Claim(..), _) => self.input_name(),
-            _ => None,
-        };
-        for d in &self.decls {
-            match &d.symbol {
-                Symbol::Field(r, _) | Symbol::Output(r, _) | Symbol::Variant(r, _)
-                    if Some(r.as_str()) == owner =>
-                {
-                    push(d, &mut out);
-                }
-                _ => {}
-            }
-        }
-        if matches!(symbol, Symbol::Claim(..)) {
-            for d in &self.decls {
-                if matches!(d.kind, Kind::Let | Kind::Rule | Kind::Yearly | Kind::Stage) {
-                    push(d, &mut out);
-                }
             }
         }
         out
@@ -379,7 +394,7 @@ impl Index {
 
     /// The input record's name.
     pub fn input_name(&self) -> Option<&str> {
-        self.decls.iter().find(|d| d.kind == Kind::Input).map(|d| d.symbol.name())
+        self.input.and_then(|id| self.symbol(id)).map(Symbol::name)
     }
 }
 
@@ -390,6 +405,8 @@ pub(crate) struct Resolved {
     pub refs: Vec<Reference>,
     pub bindings: Vec<Decl>,
     pub binding_records: HashMap<Symbol, String>,
+    /// The scopes names were resolved in.
+    pub scopes: Scopes,
 }
 
 /// Every declaration written in `modules`, the policy's own first: items, enum variants, record
@@ -399,19 +416,18 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
     let mut out = Vec::new();
     for (file, module) in modules {
         let file = *file;
-        let mut declare = |symbol, kind, name, extent, visibility, overrides| {
-            out.push(Decl { symbol, kind, file, name, extent, visibility, overrides });
+        let mut declare = |symbol, kind, name, extent, overrides| {
+            out.push(Decl { symbol, kind, file, name, extent, overrides });
         };
         for item in &module.items {
             match item {
                 Item::Enum(d) => {
                     let name = &d.name.name;
-                    let symbol = Symbol::Type(name.clone());
-                    declare(symbol, Kind::Enum, d.name.span, d.span, Visibility::Global, false);
+                    declare(Symbol::Type(name.clone()), Kind::Enum, d.name.span, d.span, false);
                     for (v, label) in &d.variants {
                         let extent = label.as_ref().map_or(v.span, |l| v.span.to(l.span));
                         let symbol = Symbol::Variant(name.clone(), v.name.clone());
-                        declare(symbol, Kind::Variant, v.span, extent, Visibility::Member, false);
+                        declare(symbol, Kind::Variant, v.span, extent, false);
                     }
                 }
                 Item::Record(d) | Item::Input(d) | Item::InputAdd(d) => {
@@ -422,69 +438,55 @@ pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
                         _ => None,
                     };
                     if let Some((symbol, kind)) = record {
-                        declare(symbol, kind, d.name.span, d.span, Visibility::Global, false);
+                        declare(symbol, kind, d.name.span, d.span, false);
                     }
                     for f in &d.fields {
                         let end = f.doc.as_ref().map_or(f.ty.span(), |doc| doc.span);
                         let symbol = Symbol::Field(d.name.name.clone(), f.name.name.clone());
-                        let extent = f.name.span.to(end);
-                        declare(
-                            symbol,
-                            Kind::Field,
-                            f.name.span,
-                            extent,
-                            Visibility::Member,
-                            false,
-                        );
+                        declare(symbol, Kind::Field, f.name.span, f.name.span.to(end), false);
                     }
                 }
-                Item::Yearly(d) => {
-                    let symbol = Symbol::Value(d.name.name.clone());
-                    declare(symbol, Kind::Yearly, d.name.span, d.span, Visibility::Global, false);
-                }
-                Item::Param(d) => {
-                    let symbol = Symbol::Value(d.name.name.clone());
-                    let vis = Visibility::Global;
-                    declare(symbol, Kind::Param, d.name.span, d.span, vis, d.overrides);
-                }
-                Item::ParamAdd(d) => {
-                    let symbol = Symbol::Value(d.name.name.clone());
-                    let vis = Visibility::Global;
-                    declare(symbol, Kind::Param, d.name.span, d.span, vis, true);
-                }
-                Item::Let(d) => {
-                    let symbol = Symbol::Value(d.name.name.clone());
-                    let vis = Visibility::Global;
-                    declare(symbol, Kind::Let, d.name.span, d.span, vis, d.overrides);
-                }
-                Item::Rule(d) => {
-                    let symbol = Symbol::Value(d.name.name.clone());
-                    let vis = Visibility::Global;
-                    declare(symbol, Kind::Rule, d.name.span, d.span, vis, d.overrides);
+                Item::Yearly(_)
+                | Item::Param(_)
+                | Item::ParamAdd(_)
+                | Item::Let(_)
+                | Item::Rule(_) => {
+                    let (name, kind, overrides) = match item {
+                        Item::Yearly(d) => (&d.name, Kind::Yearly, false),
+                        Item::Param(d) => (&d.name, Kind::Param, d.overrides),
+                        Item::ParamAdd(d) => (&d.name, Kind::Param, true),
+                        Item::Let(d) => (&d.name, Kind::Let, d.overrides),
+                        Item::Rule(d) => (&d.name, Kind::Rule, d.overrides),
+                        _ => continue,
+                    };
+                    let symbol = Symbol::Value(name.name.clone());
+                    declare(symbol, kind, name.span, item.span(), overrides);
                 }
                 Item::Stage(d) => {
                     let stage = &d.name.name;
                     let symbol = Symbol::Value(stage.clone());
-                    let vis = Visibility::Global;
-                    declare(symbol, Kind::Stage, d.name.span, d.span, vis, d.overrides);
-                    let within = Visibility::Within(d.span);
+                    declare(symbol, Kind::Stage, d.name.span, d.span, d.overrides);
                     for (output, ty) in &d.outputs {
                         let symbol = Symbol::Output(stage.clone(), output.name.clone());
-                        let extent = output.span.to(ty.span());
-                        declare(symbol, Kind::Output, output.span, extent, within, false);
+                        declare(
+                            symbol,
+                            Kind::Output,
+                            output.span,
+                            output.span.to(ty.span()),
+                            false,
+                        );
                     }
                     for stmt in &d.body {
                         if let StageStmt::Let(l) = stmt {
                             let symbol = Symbol::Local(file, stage.clone(), l.name.name.clone());
-                            declare(symbol, Kind::Local, l.name.span, l.span, within, false);
+                            declare(symbol, Kind::Local, l.name.span, l.span, false);
                         }
                     }
                 }
                 Item::Test(d) => {
                     for c in &d.claims {
                         let symbol = Symbol::Claim(file, c.label.span, c.label.name.clone());
-                        let within = Visibility::Within(d.span);
-                        declare(symbol, Kind::Claim, c.label.span, c.span, within, false);
+                        declare(symbol, Kind::Claim, c.label.span, c.span, false);
                     }
                 }
                 Item::Policy { .. }
@@ -660,6 +662,49 @@ test "one" {
         let outside = POLICY.find("balance").expect("balance");
         let names: Vec<&str> = index.visible(0, outside).iter().map(|d| d.symbol.name()).collect();
         assert!(!names.contains(&"eligible") && !names.contains(&"i"));
+    }
+
+    #[test]
+    fn scopes_are_those_the_checker_bound() {
+        let index = index(POLICY, vec![]);
+        let names = |offset: usize| -> Vec<&str> {
+            index.visible(0, offset).iter().map(|d| d.symbol.name()).collect()
+        };
+        let in_fold = POLICY.find("i.amount").expect("fold");
+        assert!(names(in_fold).contains(&"i"));
+        assert!(!names(POLICY.find("rule due").expect("rule")).contains(&"i"));
+        let i = index.at(0, in_fold).expect("a name there").id;
+        let (file, range) = index.scope_of(i).expect("bound by the fold");
+        assert_eq!(
+            (file, &POLICY[range.range()]),
+            (0, "sum(i.amount for i in claim.items where i.kind == drug)")
+        );
+        let of_i: Vec<&str> = index.members_of(i).iter().map(|d| d.symbol.name()).collect();
+        assert_eq!(of_i, ["kind", "amount"]);
+        let deductible = index.id(&Symbol::Value("deductible".into())).expect("declared");
+        assert!(index.is_global(deductible) && index.scope_of(deductible).is_none());
+        let eligible = index.at(0, POLICY.find("eligible -").expect("local")).expect("name").id;
+        assert!(!index.is_global(eligible));
+
+        // A claim the checker refuses (not of the input record) is bound nowhere.
+        const REFUSED: &str = "policy r
+record Item { amount: money }
+input claim { id: text, member: text, date: date, total: money }
+stage basic (pay: money) {
+    pay = claim.total
+}
+balance claim.total = basic.pay
+test \"t\" {
+    claim a { member: \"m\", date: 2023-01-01, total: 1 }
+    Item b { amount: 1 }
+    expect a.basic.pay == 1
+}
+";
+        let index = self::index(REFUSED, vec![]);
+        let at_expect = REFUSED.find("expect").expect("expect");
+        let names: Vec<&str> =
+            index.visible(0, at_expect).iter().map(|d| d.symbol.name()).collect();
+        assert!(names.contains(&"a") && !names.contains(&"b"), "{names:?}");
     }
 
     #[test]

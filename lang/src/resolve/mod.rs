@@ -2,7 +2,9 @@
 //! namespace of parameters, `let`s, rules, accumulators and stages, each given its id once;
 //! duplicates and redeclarations are reported here; and the names read in the parts of the bases
 //! the policy does not check (the items an `override` replaces, every link of a chain of
-//! overrides, the bases' tests), recorded for the editor ([`replaced`]).
+//! overrides, the bases' tests), recorded for the editor ([`replaced`]); the scopes it resolves
+//! in, recorded once for the editor ([`scopes`]).
 
 pub(crate) mod decls;
 pub(crate) mod replaced;
+pub(crate) mod scopes;

@@ -126,6 +126,13 @@ impl Checker<'_> {
     /// there is one), and what is recorded for it is then corrected to the base's own symbol.
     fn resolve_replaced_stage(&mut self, file: FileId, s: &StageDecl, id: ir::StageId) {
         let Some(info) = self.stages.get(id).cloned() else { return };
+        let outputs =
+            s.outputs.iter().map(|(o, _)| Symbol::Output(info.name.clone(), o.name.clone()));
+        let locals = s.body.iter().filter_map(|stmt| match stmt {
+            StageStmt::Let(l) => Some(Symbol::Local(file, info.name.clone(), l.name.name.clone())),
+            StageStmt::Assign { .. } => None,
+        });
+        self.record_scope(file, s.span, outputs.chain(locals).collect());
         let Some(any) = info.outputs.first().map(|(_, v)| *v).or(info.locals.first().copied())
         else {
             return;

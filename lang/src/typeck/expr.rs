@@ -2067,9 +2067,13 @@ impl Checker<'_> {
             file: scope.file,
             name: var.span,
             extent: span,
-            visibility: crate::ide::index::Visibility::Within(span),
             overrides: false,
         });
+        self.record_scope(scope.file, span, vec![binding.clone()]);
+        if let Some(r) = self.records.get(record) {
+            let fields = r.fields.iter().map(|f| Symbol::Field(r.name.clone(), f.name.clone()));
+            self.resolved.scopes.members.push((binding.clone(), fields.collect()));
+        }
         if let Some(r) = self.records.get(record) {
             self.resolved.binding_records.insert(binding, r.name.clone());
         }

@@ -100,6 +100,8 @@ impl Checker<'_> {
                 .help("add a line such as `expect a.basic.pay == 8_820.00`"),
             );
         }
+        let bound = labels.iter().map(|(c, at)| Symbol::Claim(file, *at, c.clone())).collect();
+        self.record_scope(file, t.span, bound);
         let scope = Scope { file, claims: labels, ..Scope::default() };
         let mut expects = Vec::new();
         for e in &t.expects {

@@ -555,6 +555,8 @@ impl Checker<'_> {
         }
         let mut scope =
             Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
+        let bound = scope.stage_names.iter().map(|(n, (v, _))| (n.clone(), *v));
+        self.record_stage_scope(file, s.span, id, bound.collect::<Vec<_>>());
         let mut done: Vec<String> = Vec::new();
         for (index, stmt) in s.body.iter().enumerate() {
             scope.stage = Some((id, index));
