@@ -268,6 +268,9 @@ pub(crate) struct StageInfo {
     pub title: Option<String>,
     pub outputs: Vec<(String, ir::ValueId)>,
     pub locals: Vec<ir::ValueId>,
+    /// The value each statement of the body sets, by the statement's index: a `let`'s own, or
+    /// the output it first assigns; handed out by the declaration pass.
+    pub statements: Vec<Option<ir::ValueId>>,
     pub sources: Vec<String>,
     pub decl: Decl,
 }

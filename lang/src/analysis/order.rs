@@ -94,7 +94,9 @@ impl Checker<'_> {
                 if (j, l) < (stage, index) {
                     continue;
                 }
-                let (later, _) = self.stage_statement_name(j, l);
+                // INVARIANT: a need is the position of a statement setting a value, which the
+                // declaration pass recorded on its stage.
+                let Some(later) = self.stage_statement_name(j, l) else { continue };
                 let here = self.stages.get(stage).map(|s| s.name.clone()).unwrap_or_default();
                 let problem = if j > stage {
                     Problem::error(
@@ -140,12 +142,11 @@ impl Checker<'_> {
         }
     }
 
-    fn stage_statement_name(&self, stage: usize, index: usize) -> (String, Option<ValueId>) {
-        self.slots
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.position == Some((stage, index)))
-            .map_or((String::new(), None), |(i, s)| (s.name.clone(), Some(i)))
+    /// The name of the value statement `index` of stage `stage` sets, as the declaration pass
+    /// recorded it.
+    fn stage_statement_name(&self, stage: usize, index: usize) -> Option<String> {
+        let value = self.stages.get(stage)?.statements.get(index).copied().flatten()?;
+        self.slots.get(value).map(|s| s.name.clone())
     }
 
     fn report_value_cycle(&mut self, cycle: &[ValueId]) {

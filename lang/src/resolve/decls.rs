@@ -70,18 +70,31 @@ impl Checker<'_> {
                         outputs.push((name.name.clone(), id));
                     }
                     let mut locals = Vec::new();
+                    let mut statements = Vec::with_capacity(s.body.len());
+                    let mut assigned: Vec<&str> = Vec::new();
                     for (index, stmt) in s.body.iter().enumerate() {
-                        if let StageStmt::Let(l) = stmt {
-                            let id = self.new_slot(
-                                &format!("{}.{}", s.name.name, l.name.name),
-                                ValueKind::StageLocal(stage),
-                                Decl { file, span: l.name.span, extent: l.span },
-                                None,
-                            );
-                            if let Some(slot) = self.slots.get_mut(id) {
-                                slot.position = Some((stage, index));
+                        match stmt {
+                            StageStmt::Let(l) => {
+                                let id = self.new_slot(
+                                    &format!("{}.{}", s.name.name, l.name.name),
+                                    ValueKind::StageLocal(stage),
+                                    Decl { file, span: l.name.span, extent: l.span },
+                                    None,
+                                );
+                                if let Some(slot) = self.slots.get_mut(id) {
+                                    slot.position = Some((stage, index));
+                                }
+                                locals.push(id);
+                                statements.push(Some(id));
                             }
-                            locals.push(id);
+                            StageStmt::Assign { name, .. } => {
+                                // The first assignment of an output sets it; a later one is
+                                // reported where the stage is checked.
+                                let output = outputs.iter().find(|(n, _)| *n == name.name);
+                                let first = !assigned.contains(&name.name.as_str());
+                                statements.push(output.filter(|_| first).map(|(_, v)| *v));
+                                assigned.push(&name.name);
+                            }
                         }
                     }
                     self.stages.push(StageInfo {
@@ -89,6 +102,7 @@ impl Checker<'_> {
                         title: s.title.as_ref().map(|t| t.value.clone()),
                         outputs,
                         locals,
+                        statements,
                         sources: s.sources.iter().map(|t| t.value.clone()).collect(),
                         decl,
                     });

@@ -604,8 +604,13 @@ impl Checker<'_> {
         stage: ir::StageId,
         index: usize,
     ) -> Option<ir::ValueId> {
-        let here = Some((stage, index));
-        info.locals.iter().copied().find(|v| self.slots.get(*v).is_some_and(|s| s.position == here))
+        let set = info.statements.get(index).copied().flatten();
+        let local = |v: &ir::ValueId| {
+            self.slots
+                .get(*v)
+                .is_some_and(|s| matches!(s.kind, ir::ValueKind::StageLocal(st) if st == stage))
+        };
+        set.filter(local)
     }
 
     fn check_stage_let(&mut self, scope: &Scope, l: &ast::LetDecl, v: ir::ValueId) {
