@@ -259,7 +259,9 @@ impl Checker<'_> {
 
     fn declare_types(&mut self) {
         let items = self.items.clone();
-        // Names first, so that records and fields may refer to types declared later.
+        // Names first, so that records and fields may refer to types declared later; each
+        // record declared keeps the id it is given here.
+        let mut declared: Vec<(ir::RecordId, usize, &RecordDecl, bool)> = Vec::new();
         for m in &items {
             let file = m.file;
             match m.item {
@@ -303,6 +305,8 @@ impl Checker<'_> {
                         self.report(duplicate_type(file, &r.name.name, r.name.span, first));
                         continue;
                     }
+                    let is_input = matches!(m.item, Item::Input(_));
+                    declared.push((self.records.len(), file, r, is_input));
                     self.record_names.insert(r.name.name.clone(), (self.records.len(), decl));
                     self.records
                         .push(ir::RecordDef { name: r.name.name.clone(), fields: Vec::new() });
@@ -311,17 +315,7 @@ impl Checker<'_> {
             }
         }
         let mut input_seen: Option<(usize, Span)> = None;
-        for m in &items {
-            let file = m.file;
-            let (decl, is_input) = match m.item {
-                Item::Record(r) => (r, false),
-                Item::Input(r) => (r, true),
-                _ => continue,
-            };
-            let Some((id, d)) = self.record_names.get(&decl.name.name).copied() else { continue };
-            if d.file != file || d.span != decl.name.span {
-                continue;
-            }
+        for (id, file, decl, is_input) in declared {
             let fields = self.record_fields(file, decl, is_input);
             if let Some(rec) = self.records.get_mut(id) {
                 rec.fields = fields;
