@@ -55,33 +55,26 @@ fn is_name(text: &str) -> bool {
 /// means, if it would.
 fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<String> {
     let taken = |d: &&Decl| d.symbol.name() == new_name;
-    let same_owner = |d: &&Decl| match (&d.symbol, symbol) {
-        (Symbol::Field(r, _), Symbol::Field(s, _))
-        | (Symbol::Output(r, _), Symbol::Output(s, _))
-        | (Symbol::Variant(r, _), Symbol::Variant(s, _)) => r == s,
-        (Symbol::Local(f, r, _), Symbol::Local(g, s, _)) => f == g && r == s,
-        _ => false,
-    };
     let refused = |d: &Decl| {
         let at = a.file_name(d.file);
         Some(format!("`{new_name}` is already declared (in {at}): renaming would confuse the two"))
     };
-    match symbol {
-        Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..) => {
-            if let Some(d) = a.index.decls.iter().filter(taken).find(same_owner) {
-                return refused(d);
-            }
+    // Another member of the same owner: a field of its record, an output of its stage, a
+    // variant of its enum.
+    let mut siblings = a.index.owners_of(id).flat_map(|owner| a.index.members_of(owner));
+    if let Some(d) = siblings.find(|d| taken(d)) {
+        return refused(d);
+    }
+    if a.index.is_global(id) {
+        let global = a
+            .index
+            .decls
+            .iter()
+            .filter(taken)
+            .find(|d| a.index.id(&d.symbol).is_some_and(|other| a.index.is_global(other)));
+        if let Some(d) = global {
+            return refused(d);
         }
-        Symbol::Value(_) | Symbol::Type(_) => {
-            let global = a.index.decls.iter().filter(taken).find(|d| {
-                matches!(d.symbol, Symbol::Value(_) | Symbol::Type(_))
-                    && a.index.id(&d.symbol).is_some_and(|id| a.index.is_global(id))
-            });
-            if let Some(d) = global {
-                return refused(d);
-            }
-        }
-        Symbol::Local(..) | Symbol::Binding(..) | Symbol::Claim(..) => {}
     }
     // A name in a narrower scope than one of the symbol's uses would capture it there; a
     // scoped symbol renamed to a name read in its scope would capture that name.

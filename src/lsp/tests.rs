@@ -1017,6 +1017,35 @@ balance claim.total = basic.pay
 }
 
 #[test]
+fn renaming_a_member_refuses_the_name_of_another_member_of_its_owner() {
+    let text = "policy t
+enum Level { primary, level1 }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+stage basic (pay: money, rest: money) {
+    let room = claim.total
+    let spare = room
+    pay = room
+    rest = spare
+}
+balance claim.total = basic.pay + basic.rest
+";
+    let mut editor = Editor::start("2023-06-01");
+    let uri = scratch("members.settle");
+    editor.open(&uri, text);
+    let _ = editor.diagnostics(&uri);
+    for (at, taken) in
+        [("primary", "level1"), ("total", "level"), ("pay: money", "rest"), ("room =", "spare")]
+    {
+        let refused = editor.rename(&uri, find(text, at, 0), taken).expect_err("refused");
+        assert!(refused.contains("already declared"), "{at} to {taken}: {refused}");
+    }
+    // A name another owner uses is free.
+    let edit = editor.rename(&uri, find(text, "primary", 0), "total").expect("renamed");
+    assert_eq!(show_edit(&edit).lines().count(), 1);
+    editor.shutdown();
+}
+
+#[test]
 fn inlay_hints_show_types_and_the_parameters_in_force_on_a_claims_date() {
     let mut editor = Editor::start("2023-06-01");
     let (uri, text) = policy("tests/editor/dezhou/employee_inpatient.settle");

@@ -376,6 +376,12 @@ impl Index {
         }
     }
 
+    /// The owners the symbol `id` follows a dot of: the record or input of a field (and the
+    /// fold variables ranging over that record), the stage of an output, the enum of a variant.
+    pub fn owners_of(&self, id: SymbolId) -> impl Iterator<Item = SymbolId> + '_ {
+        self.members.iter().filter(move |(_, of)| of.contains(&id)).map(|(owner, _)| *owner)
+    }
+
     /// The declarations in force of `ids`, each symbol once.
     fn declared_once(&self, ids: &[SymbolId]) -> Vec<&Decl> {
         let mut out: Vec<&Decl> = Vec::new();
@@ -681,6 +687,11 @@ test "one" {
         );
         let of_i: Vec<&str> = index.members_of(i).iter().map(|d| d.symbol.name()).collect();
         assert_eq!(of_i, ["kind", "amount"]);
+        let amount = index.id(&Symbol::Field("Item".into(), "amount".into())).expect("declared");
+        let mut owners: Vec<&Symbol> =
+            index.owners_of(amount).filter_map(|o| index.symbol(o)).collect();
+        owners.sort();
+        assert_eq!(owners, [&Symbol::Type("Item".into()), index.symbol(i).expect("i")]);
         let deductible = index.id(&Symbol::Value("deductible".into())).expect("declared");
         assert!(index.is_global(deductible) && index.scope_of(deductible).is_none());
         let eligible = index.at(0, POLICY.find("eligible -").expect("local")).expect("name").id;
