@@ -316,6 +316,7 @@ fn store_tests_on_postgresql() {
     retries_and_reversals(Path::new(&server.database("retry")));
     batches_and_kill_9(Path::new(&server.database("kill")));
     replays_under_old_versions(Path::new(&server.database("versions")), "versions-postgres");
+    saved_state_after_a_reload(Path::new(&server.database("saved")), "saved-postgres");
     two_instances_share_members(&server.database("shared"), &dir);
 }
 
@@ -719,6 +720,59 @@ fn replays_under_old_versions(store: &Path, scratch: &str) {
     let (_, stored) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/c003"), "");
     assert_eq!(stored["version"], old.as_str(), "{stored}");
     assert_eq!(stored["settlement"], alone["c003"], "c003 alone, under its own version");
+}
+
+/// A member's claims sent in date order, the policy changed and reloaded half-way: the state the
+/// service saved after the last claim (from which the next one settles without a replay) is the
+/// year to date a replay of every stored claim under its version ends with.
+#[test]
+fn the_saved_state_is_the_replayed_one_after_a_reload() {
+    saved_state_after_a_reload(&store("saved"), "saved-sqlite");
+}
+
+/// The test above on `store`, its policies in the scratch directory `scratch`.
+fn saved_state_after_a_reload(store: &Path, scratch: &str) {
+    let dir = support::scratch("serve-tests", scratch);
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).expect("policies directory");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou/employee_inpatient.settle");
+    let text = std::fs::read_to_string(&source).expect("policy");
+    let file = policies.join("employee_inpatient.settle");
+    std::fs::write(&file, &text).expect("copied");
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let mut claims = generated(1, 8, 23);
+    claims.sort_by_key(|c| (c["admitted"].to_string(), c["id"].to_string()));
+    let member = claims[0]["member"].as_str().expect("member").to_string();
+    let read = |service: &Service| {
+        let (status, body) =
+            service.call("GET", &format!("/v1/policies/{POLICY}/members/{member}"), "");
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    for claim in &claims[..4] {
+        let (status, body) = service.settle(claim);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["adjustments"], json!([]), "in date order: {body}");
+    }
+    let before = read(&service);
+    assert!(before["saved"]["state"]["year_start"].is_string(), "{before}");
+    assert_eq!(before["saved"]["state"], before["state"], "{before}");
+    let changed = text.replace("level3: 80% assumed", "level3: 70% assumed");
+    assert_ne!(changed, text);
+    std::fs::write(&file, changed).expect("edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    let new = reloaded["policies"][POLICY].as_str().expect("version").to_string();
+    for claim in &claims[4..] {
+        let (status, body) = service.settle(claim);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["version"], new.as_str());
+    }
+    let after = read(&service);
+    assert_eq!(after["saved"]["version"], new.as_str(), "{after}");
+    assert_ne!(after["state"], before["state"], "the year went on");
+    assert_eq!(after["saved"]["state"], after["state"], "saved and replayed agree: {after}");
 }
 
 /// With `--log-json`, each request is one JSON line on standard error naming its method, route,

@@ -11,6 +11,7 @@
 
 mod keys;
 mod store;
+mod year;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ use settle_lang::check_bytes;
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::files::FileLoader;
 use keys::{Keys, Refusal, Scope};
-use store::{Adjustment, Changes, Conn, Store, Stored};
+use store::{Adjustment, Changes, Conn, Saved, Store, Stored, Year};
 
 /// Largest request body.
 const BODY_LIMIT: usize = 1 << 20;
@@ -523,34 +524,6 @@ fn settle_member(p: &Loaded, claims: Vec<Claim>) -> Vec<(String, Json)> {
         .collect()
 }
 
-/// Settle a member's claims one at a time in the engine's order, each under its own version
-/// (`under`, by claim), the year to date carried from one to the next; each claim's settlement as
-/// [`settle_member`] gives it.
-fn settle_mixed(
-    p: &Loaded,
-    under: &[Arc<Loaded>],
-    claims: &[Claim],
-    member: &str,
-) -> Vec<(String, Json)> {
-    let mut state = settle_runtime::MemberState::default();
-    let mut out = Vec::with_capacity(claims.len());
-    for (i, c) in p.engine.member_history(claims, member) {
-        let Some(v) = under.get(i) else { continue };
-        let outcome = v.engine.settle_one(c, &mut state);
-        let rows = [Row::Claim(c.clone())];
-        let mut line = Vec::new();
-        if io::write_jsonl(v.engine.policy(), &rows, &[Some(outcome)], &mut line).is_err() {
-            return Vec::new();
-        }
-        let mut row: Json = serde_json::from_slice(&line).unwrap_or(Json::Null);
-        if let Some(map) = row.as_object_mut() {
-            map.remove("line");
-        }
-        out.push((v.engine.id_of(c).to_string(), row));
-    }
-    out
-}
-
 /// The outcome of a change to one member's claims.
 struct Change {
     new: Vec<Stored>,
@@ -558,12 +531,20 @@ struct Change {
     adjustments: Vec<(String, Adjustment)>,
     /// Each new claim's settlement.
     settled: Vec<(String, Json)>,
+    /// Each member's year to date after the change (`None`: not known).
+    saved: Vec<(String, Option<Saved>)>,
 }
 
 impl Change {
     /// What to write: the new and changed claims, `removed` ones, the adjustments.
     fn changes<'a>(&'a self, removed: &'a [String]) -> Changes<'a> {
-        Changes { new: &self.new, changed: &self.changed, removed, adjustments: &self.adjustments }
+        Changes {
+            new: &self.new,
+            changed: &self.changed,
+            removed,
+            adjustments: &self.adjustments,
+            saved: &self.saved,
+        }
     }
 }
 
@@ -595,10 +576,12 @@ fn replay(
     }
     claims.extend(incoming.iter().map(|i| i.claim.clone()));
     under.extend(incoming.iter().map(|_| p.clone()));
-    let settled = if under.iter().all(|v| v.version == p.version) {
-        settle_member(p, claims)
+    let (settled, saved) = if year::keeps_state(p) {
+        year::settle_in_order(p, &under, &claims, member)
+    } else if under.iter().all(|v| v.version == p.version) {
+        (settle_member(p, claims), None)
     } else {
-        settle_mixed(p, &under, &claims, member)
+        (year::settle_in_order(p, &under, &claims, member).0, None)
     };
     let cause =
         incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
@@ -607,6 +590,7 @@ fn replay(
         changed: Vec::new(),
         adjustments: Vec::new(),
         settled: Vec::new(),
+        saved: vec![(member.to_string(), saved)],
     };
     for (id, settlement) in settled {
         let text = settlement.to_string();
@@ -625,15 +609,7 @@ fn replay(
                 change.changed.push(Stored { settlement: text, version, ..(*old).clone() });
             }
         } else if let Some(inc) = incoming.iter().find(|i| i.id == id) {
-            if settlement.get("status").and_then(Json::as_str) != Some("ok") {
-                let why = settlement.get("error").and_then(Json::as_str).unwrap_or("").to_string();
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "the claim cannot be settled",
-                    why,
-                )
-                .with("id", json!(id)));
-            }
+            year::refuse_failed(&id, &settlement)?;
             change.new.push(Stored {
                 id: id.clone(),
                 member: member.to_string(),
@@ -748,8 +724,19 @@ async fn settle_claim(
         if let Some(stored) = db.claim(&policy, &incoming.id).map_err(internal)? {
             return repeated(p, &stored, &incoming).map(|body| (StatusCode::OK, body));
         }
-        let change =
-            replay(app, &mut db, &policy, &served, &member, std::slice::from_ref(&incoming), None)?;
+        let change = match year::start(p, &db.year(&policy, &member).map_err(internal)?, &incoming)
+        {
+            Some(state) => year::settle_latest(p, state, &incoming)?,
+            None => replay(
+                app,
+                &mut db,
+                &policy,
+                &served,
+                &member,
+                std::slice::from_ref(&incoming),
+                None,
+            )?,
+        };
         db.apply(&policy, &change.changes(&[])).map_err(internal)?;
         app.metrics.settled.fetch_add(1, Ordering::Relaxed);
         let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
@@ -855,6 +842,7 @@ async fn settle_batch(
             changed: Vec::new(),
             adjustments: Vec::new(),
             settled: Vec::new(),
+            saved: Vec::new(),
         };
         for member in &members {
             let (mine, rest): (Vec<Incoming>, Vec<Incoming>) =
@@ -868,6 +856,7 @@ async fn settle_batch(
             all.changed.extend(c.changed);
             all.adjustments.extend(c.adjustments);
             all.settled.extend(c.settled);
+            all.saved.extend(c.saved);
         }
         db.apply(&policy, &all.changes(&[])).map_err(internal)?;
         app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
@@ -978,12 +967,18 @@ async fn read_member(
             .collect();
         let adjustments = db.adjustments(&policy, &member).map_err(internal)?;
         let adjustments: Vec<(String, Adjustment)> = adjustments.into_iter().map(|a| (member.clone(), a)).collect();
+        // The state the member's next claim settles from when it comes after their latest.
+        let saved = match db.year(&policy, &member).map_err(internal)? {
+            Year::Saved(s) => json!({"version": s.version, "state": serde_json::from_str::<Json>(&s.state).unwrap_or(Json::Null)}),
+            Year::Fresh | Year::Unknown => Json::Null,
+        };
         Ok((
             StatusCode::OK,
             json!({
                 "policy": policy,
                 "member": member,
                 "state": serde_json::to_value(&state).unwrap_or(Json::Null),
+                "saved": saved,
                 "claims": history,
                 "adjustments": adjustments_json(&adjustments),
             }),

@@ -7,7 +7,10 @@
 //!   requests for one member are serialized across instances, and commits before the answer.
 //!
 //! Each policy version served is kept too (its text, by policy and version), so that a replay
-//! settles stored claims under the versions they were settled with.
+//! settles stored claims under the versions they were settled with. So is each member's saved
+//! year to date after their latest claim (`members`), written in the same transaction as the
+//! claims: a claim dated after the latest settles from it alone. A member whose claims were
+//! stored before it was kept has a row without a state, and their next claim replays.
 //!
 //! The schema is versioned: [`SQLITE`] and [`POSTGRES`] hold the same steps, run in order, each
 //! in its own transaction, from the version the store has (SQLite's `user_version`, a
@@ -49,6 +52,18 @@ const SQLITE: &[&str] = &[
         PRIMARY KEY (policy, version)
     );
 ",
+    "
+    CREATE TABLE members (
+        policy TEXT NOT NULL,
+        member TEXT NOT NULL,
+        version TEXT,
+        day INTEGER,
+        latest TEXT,
+        state TEXT,
+        PRIMARY KEY (policy, member)
+    );
+    INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
+",
 ];
 
 /// The same schema in PostgreSQL, step for step (`arrival` is SQLite's `rowid`).
@@ -83,6 +98,18 @@ const POSTGRES: &[&str] = &[
         PRIMARY KEY (policy, version)
     );
 ",
+    "
+    CREATE TABLE members (
+        policy TEXT NOT NULL,
+        member TEXT NOT NULL,
+        version TEXT,
+        day INTEGER,
+        latest TEXT,
+        state TEXT,
+        PRIMARY KEY (policy, member)
+    );
+    INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
+",
 ];
 
 /// The advisory lock key under which PostgreSQL migrations run (one instance at a time).
@@ -113,16 +140,70 @@ pub struct Adjustment {
     pub after: Option<String>,
 }
 
+/// A member's year to date after their latest stored claim, as saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The policy version the latest claim was settled under.
+    pub version: String,
+    /// The latest claim in the engine's order: its day and id; `None` when every claim of the
+    /// member was reversed.
+    pub latest: Option<(i32, String)>,
+    /// The `MemberState` as JSON.
+    pub state: String,
+}
+
+/// What the store knows of a member's year to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Year {
+    /// No claim of the member was ever stored.
+    Fresh,
+    /// Claims are stored but no state is saved for them: the next claim replays.
+    Unknown,
+    Saved(Saved),
+}
+
 /// What one request changes, written in one transaction: `new` claims inserted, the
 /// settlements of `changed` ones replaced, `removed` ones deleted, `adjustments` recorded
-/// (each with its member).
+/// (each with its member), and each member's year to date `saved` (`None`: not known).
 #[derive(Debug, Default)]
 pub struct Changes<'a> {
     pub new: &'a [Stored],
     pub changed: &'a [Stored],
     pub removed: &'a [String],
     pub adjustments: &'a [(String, Adjustment)],
+    pub saved: &'a [(String, Option<Saved>)],
 }
+
+/// Columns of a `members` row: version, day, latest id, state.
+type YearRow = (Option<String>, Option<i32>, Option<String>, Option<String>);
+
+fn year_of(row: Option<YearRow>) -> Year {
+    match row {
+        None => Year::Fresh,
+        Some((Some(version), day, latest, Some(state))) => {
+            Year::Saved(Saved { version, latest: day.zip(latest), state })
+        }
+        Some(_) => Year::Unknown,
+    }
+}
+
+/// The columns a saved year to date is written as.
+fn year_columns(saved: Option<&Saved>) -> YearRow {
+    match saved {
+        None => (None, None, None, None),
+        Some(s) => (
+            Some(s.version.clone()),
+            s.latest.as_ref().map(|l| l.0),
+            s.latest.as_ref().map(|l| l.1.clone()),
+            Some(s.state.clone()),
+        ),
+    }
+}
+
+const SAVE_SQLITE: &str = "INSERT INTO members (policy, member, version, day, latest, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (policy, member) DO UPDATE SET version = excluded.version, day = excluded.day, latest = excluded.latest, state = excluded.state";
+const SAVE_POSTGRES: &str = "INSERT INTO members (policy, member, version, day, latest, state) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (policy, member) DO UPDATE SET version = excluded.version, day = excluded.day, latest = excluded.latest, state = excluded.state";
 
 /// The store.
 #[derive(Debug)]
@@ -462,6 +543,30 @@ impl Conn<'_> {
         }
     }
 
+    /// What the store knows of a member's year to date.
+    pub fn year(&mut self, policy: &str, member: &str) -> Result<Year, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                db.query_row(
+                    "SELECT version, day, latest, state FROM members WHERE policy = ?1 AND member = ?2",
+                    params![policy, member],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+            })
+            .map(year_of),
+            Conn::Postgres(c) => {
+                let found = c.run(|c| {
+                    c.query_opt(
+                        "SELECT version, day, latest, state FROM members WHERE policy = $1 AND member = $2",
+                        &[&policy, &member],
+                    )
+                })?;
+                Ok(year_of(found.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))))
+            }
+        }
+    }
+
     /// A member's adjustments, oldest first.
     pub fn adjustments(&mut self, policy: &str, member: &str) -> Result<Vec<Adjustment>, String> {
         match self {
@@ -531,6 +636,10 @@ impl Conn<'_> {
                         params![policy, a.id, member, a.cause, a.before, a.after],
                     )?;
                 }
+                for (member, saved) in changes.saved {
+                    let (version, day, latest, state) = year_columns(saved.as_ref());
+                    tx.execute(SAVE_SQLITE, params![policy, member, version, day, latest, state])?;
+                }
                 tx.commit()
             }),
             Conn::Postgres(c) => {
@@ -561,6 +670,13 @@ impl Conn<'_> {
                         tx.execute(
                             "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
                             &[&policy, &a.id, member, &a.cause, &a.before, &a.after],
+                        )?;
+                    }
+                    for (member, saved) in changes.saved {
+                        let (version, day, latest, state) = year_columns(saved.as_ref());
+                        tx.execute(
+                            SAVE_POSTGRES,
+                            &[&policy, member, &version, &day, &latest, &state],
                         )?;
                     }
                     tx.batch_execute("COMMIT")
