@@ -37,7 +37,7 @@ use settle_lang::check_bytes;
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::files::FileLoader;
 use keys::{Keys, Refusal, Scope};
-use store::{Adjustment, Changes, Conn, Saved, Store, Stored, Year};
+use store::{Adjustment, Changes, Conn, Saved, Store, Stored, Unwritten, Year};
 
 /// Largest request body.
 const BODY_LIMIT: usize = 1 << 20;
@@ -737,7 +737,8 @@ async fn settle_claim(
                 None,
             )?,
         };
-        db.apply(&policy, &change.changes(&[])).map_err(internal)?;
+        db.apply(&policy, &change.changes(&[]))
+            .map_err(|e| unwritten(app, &policy, p, std::slice::from_ref(&incoming), e))?;
         app.metrics.settled.fetch_add(1, Ordering::Relaxed);
         let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
         Ok((
@@ -752,6 +753,25 @@ async fn settle_claim(
         ))
     })
     .await
+}
+
+/// The problem of a change not written: a new claim whose id another member's claim took
+/// meanwhile is a conflict naming the fields that differ, as when it was stored before.
+fn unwritten(app: &App, policy: &str, p: &Loaded, incoming: &[Incoming], e: Unwritten) -> Problem {
+    let id = match e {
+        Unwritten::Failed(message) => return internal(message),
+        Unwritten::Taken(id) => id,
+    };
+    let conflict = Problem::new(
+        StatusCode::CONFLICT,
+        "another claim has this id",
+        format!("claim `{id}` is settled for another member"),
+    );
+    let Some(inc) = incoming.iter().find(|i| i.id == id) else { return conflict };
+    match app.store.conn().and_then(|mut db| db.claim(policy, &id)) {
+        Ok(Some(stored)) => repeated(p, &stored, inc).err().unwrap_or(conflict),
+        _ => conflict,
+    }
 }
 
 /// A claim sent again: its stored settlement when the content is the same, else a conflict
@@ -844,6 +864,7 @@ async fn settle_batch(
             settled: Vec::new(),
             saved: Vec::new(),
         };
+        let mut sent: Vec<Incoming> = Vec::new();
         for member in &members {
             let (mine, rest): (Vec<Incoming>, Vec<Incoming>) =
                 std::mem::take(&mut fresh).into_iter().partition(|i| &i.member == member);
@@ -857,8 +878,9 @@ async fn settle_batch(
             all.adjustments.extend(c.adjustments);
             all.settled.extend(c.settled);
             all.saved.extend(c.saved);
+            sent.extend(mine);
         }
-        db.apply(&policy, &all.changes(&[])).map_err(internal)?;
+        db.apply(&policy, &all.changes(&[])).map_err(|e| unwritten(app, &policy, p, &sent, e))?;
         app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
         let settled: Vec<Json> =
             all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
@@ -896,7 +918,7 @@ async fn reverse_claim(
         // Read again under the lock: another request may have reversed it meanwhile.
         db.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
         let change = replay(app, &mut db, &policy, &served, &stored.member, &[], Some(&id))?;
-        db.apply(&policy, &change.changes(std::slice::from_ref(&id))).map_err(internal)?;
+        db.apply(&policy, &change.changes(std::slice::from_ref(&id))).map_err(|e| unwritten(app, &policy, &served, &[], e))?;
         Ok((StatusCode::OK, json!({"policy": policy, "id": id, "reversed": true, "adjustments": adjustments_json(&change.adjustments)})))
     })
     .await

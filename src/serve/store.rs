@@ -1,7 +1,9 @@
 //! The service's durable state: every settled claim with its settlement, and every adjustment a
 //! later change made to one. Two stores keep the same tables:
 //!
-//! - SQLite, one file for one service instance: WAL, each change one synchronous transaction;
+//! - SQLite, one file for one service instance: WAL, reads on connections of their own, changes
+//!   written by one writer that commits the changes waiting together, one synchronous commit a
+//!   group ([`commit`]), each answered once committed;
 //! - PostgreSQL, shared by several instances: a change to a member's claims is one transaction
 //!   that first takes a transaction-scoped advisory lock on each member it touches, so that
 //!   requests for one member are serialized across instances, and commits before the answer.
@@ -16,7 +18,9 @@
 //! in its own transaction, from the version the store has (SQLite's `user_version`, a
 //! `settle_schema` row in PostgreSQL).
 
-use std::path::Path;
+mod commit;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -205,13 +209,52 @@ const SAVE_SQLITE: &str = "INSERT INTO members (policy, member, version, day, la
 const SAVE_POSTGRES: &str = "INSERT INTO members (policy, member, version, day, latest, state) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (policy, member) DO UPDATE SET version = excluded.version, day = excluded.day, latest = excluded.latest, state = excluded.state";
 
+/// Why a change was not written.
+#[derive(Debug)]
+pub enum Unwritten {
+    /// A new claim's id is stored already (for another member: a member's own requests are
+    /// serialized): the change is not written.
+    Taken(String),
+    Failed(String),
+}
+
 /// The store.
 #[derive(Debug)]
 pub enum Store {
-    /// One connection, used by one statement at a time (SQLite serializes writers anyway); the
-    /// service's own member locks serialize a member's requests.
-    Sqlite(Mutex<Connection>),
+    /// The service's own member locks serialize a member's requests.
+    Sqlite(Lite),
     Postgres(Pool),
+}
+
+/// A SQLite store: idle read connections, and the one writer.
+#[derive(Debug)]
+pub struct Lite {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: commit::Writer,
+}
+
+/// Most idle read connections kept.
+const READERS: usize = 16;
+
+impl Lite {
+    /// A read connection: an idle one, else a new one.
+    fn take(&self) -> rusqlite::Result<Connection> {
+        if let Some(db) = self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            return Ok(db);
+        }
+        let db = Connection::open(&self.path)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(db)
+    }
+
+    fn give(&self, db: Connection) {
+        if let Ok(mut idle) = self.readers.lock() {
+            if idle.len() < READERS {
+                idle.push(db);
+            }
+        }
+    }
 }
 
 /// PostgreSQL connections kept open for reuse, at most [`POOL`] at once.
@@ -266,7 +309,8 @@ impl Store {
             tx.pragma_update(None, "user_version", n + 1).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(Store::Sqlite(Mutex::new(db)))
+        let writer = commit::Writer::start(db)?;
+        Ok(Store::Sqlite(Lite { path: at.to_path_buf(), readers: Mutex::new(Vec::new()), writer }))
     }
 
     /// A connection for one request.
@@ -417,7 +461,7 @@ impl Drop for Pooled<'_> {
 
 /// One request's connection to the store.
 pub enum Conn<'a> {
-    Sqlite(&'a Mutex<Connection>),
+    Sqlite(&'a Lite),
     Postgres(Box<Pooled<'a>>),
 }
 
@@ -430,12 +474,53 @@ impl std::fmt::Debug for Conn<'_> {
     }
 }
 
-fn lite<T>(
-    db: &Mutex<Connection>,
-    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-) -> Result<T, String> {
-    let mut db = db.lock().map_err(|_| "store: a request failed mid-way".to_string())?;
-    f(&mut db).map_err(err)
+/// Run `f` on a read connection of `db` (or a write of its own, such as a version kept).
+fn lite<T>(db: &Lite, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, String> {
+    let mut conn = db.take().map_err(err)?;
+    let out = f(&mut conn).map_err(err);
+    db.give(conn);
+    out
+}
+
+/// Whether a statement failed on a key already stored.
+fn duplicate(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Write `changes` to `db` in the transaction open on it.
+fn write_sqlite(db: &Connection, policy: &str, changes: &Changes<'_>) -> Result<(), Unwritten> {
+    let failed = |e: rusqlite::Error| Unwritten::Failed(err(e));
+    for c in changes.new {
+        db.execute(
+            "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![policy, c.id, c.member, c.body, c.version, c.settlement],
+        )
+        .map_err(|e| if duplicate(&e) { Unwritten::Taken(c.id.clone()) } else { failed(e) })?;
+    }
+    for c in changes.changed {
+        db.execute(
+            "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
+            params![policy, c.id, c.settlement, c.version],
+        )
+        .map_err(failed)?;
+    }
+    for id in changes.removed {
+        db.execute("DELETE FROM claims WHERE policy = ?1 AND id = ?2", params![policy, id])
+            .map_err(failed)?;
+    }
+    for (member, a) in changes.adjustments {
+        db.execute(
+            "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![policy, a.id, member, a.cause, a.before, a.after],
+        )
+        .map_err(failed)?;
+    }
+    for (member, saved) in changes.saved {
+        let (version, day, latest, state) = year_columns(saved.as_ref());
+        db.execute(SAVE_SQLITE, params![policy, member, version, day, latest, state])
+            .map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// The advisory lock key of a member: the first 8 bytes of the SHA-256 of policy and member.
@@ -607,52 +692,29 @@ impl Conn<'_> {
     }
 
     /// Write `changes` in one transaction and commit it (in PostgreSQL the one [`Conn::lock`]
-    /// began, releasing the members' locks).
-    pub fn apply(&mut self, policy: &str, changes: &Changes<'_>) -> Result<(), String> {
+    /// began, releasing the members' locks; in SQLite with the changes of other requests waiting
+    /// then); answered once committed.
+    pub fn apply(&mut self, policy: &str, changes: &Changes<'_>) -> Result<(), Unwritten> {
         match self {
-            Conn::Sqlite(db) => lite(db, |db| {
-                let tx = db.transaction()?;
-                for c in changes.new {
-                    tx.execute(
-                        "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![policy, c.id, c.member, c.body, c.version, c.settlement],
-                    )?;
-                }
-                for c in changes.changed {
-                    tx.execute(
-                        "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
-                        params![policy, c.id, c.settlement, c.version],
-                    )?;
-                }
-                for id in changes.removed {
-                    tx.execute(
-                        "DELETE FROM claims WHERE policy = ?1 AND id = ?2",
-                        params![policy, id],
-                    )?;
-                }
-                for (member, a) in changes.adjustments {
-                    tx.execute(
-                        "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![policy, a.id, member, a.cause, a.before, a.after],
-                    )?;
-                }
-                for (member, saved) in changes.saved {
-                    let (version, day, latest, state) = year_columns(saved.as_ref());
-                    tx.execute(SAVE_SQLITE, params![policy, member, version, day, latest, state])?;
-                }
-                tx.commit()
-            }),
+            Conn::Sqlite(db) => db.writer.write(policy, changes),
             Conn::Postgres(c) => {
                 if !c.in_tx {
-                    c.run(|c| c.batch_execute("BEGIN"))?;
+                    c.run(|c| c.batch_execute("BEGIN")).map_err(Unwritten::Failed)?;
                     c.in_tx = true;
                 }
+                let mut taken = None;
                 c.run(|tx| {
                     for s in changes.new {
-                        tx.execute(
+                        let inserted = tx.execute(
                             "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES ($1, $2, $3, $4, $5, $6)",
                             &[&policy, &s.id, &s.member, &s.body, &s.version, &s.settlement],
-                        )?;
+                        );
+                        if let Err(e) = inserted {
+                            if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                                taken = Some(s.id.clone());
+                            }
+                            return Err(e);
+                        }
                     }
                     for s in changes.changed {
                         tx.execute(
@@ -680,7 +742,8 @@ impl Conn<'_> {
                         )?;
                     }
                     tx.batch_execute("COMMIT")
-                })?;
+                })
+                .map_err(|e| taken.map_or(Unwritten::Failed(e), Unwritten::Taken))?;
                 c.in_tx = false;
                 Ok(())
             }
