@@ -52,6 +52,8 @@ struct Loaded {
     path: PathBuf,
     /// Its text, kept in the store so that claims settled under it replay under it.
     text: String,
+    /// The files it `extends`, nearest first, each by name with its text: kept with it.
+    bases: Vec<(String, String)>,
 }
 
 /// The policies served, by name: swapped whole by a reload, so that a request holding one settles
@@ -257,9 +259,13 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
             tracing::warn!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
         }
         let text = checked.problems.sources.text(0).to_string();
-        let version = version_of(&text);
+        let bases = bases_of(&checked.problems.sources);
+        let version = version_of(&text, &bases);
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path, text }));
+        out.insert(
+            engine.policy().name.clone(),
+            Arc::new(Loaded { engine, version, path, text, bases }),
+        );
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -270,17 +276,43 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
     Ok(out)
 }
 
-/// A policy's version: the first 16 hex digits of the SHA-256 of its text.
-fn version_of(text: &str) -> String {
+/// A policy's version: the first 16 hex digits of the SHA-256 of its text, followed (for a
+/// policy that `extends` others) by each base's text after a zero byte: a changed base is a new
+/// version.
+fn version_of(text: &str, bases: &[(String, String)]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut h = sha2::Sha256::new();
+    h.update(text.as_bytes());
+    for (_, base) in bases {
+        h.update([0]);
+        h.update(base.as_bytes());
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The files a checked policy extends, in the order they were loaded (nearest first).
+fn bases_of(sources: &settle_lang::diagnostic::Sources) -> Vec<(String, String)> {
+    sources.iter().skip(1).map(|(_, f)| (f.name.clone(), f.text.to_string())).collect()
+}
+
+/// The bases kept with a version, handed out in the order they were loaded: a policy extends
+/// one base, which extends one, and so on.
+struct KeptBases(std::collections::VecDeque<(String, String)>);
+
+impl settle_lang::Loader for KeptBases {
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
+        let name = io::base_path(from, path).to_string_lossy().into_owned();
+        let (_, text) = self.0.pop_front().ok_or_else(|| format!("`{name}` was not kept"))?;
+        Ok((name, text))
+    }
 }
 
 /// Keep the text of every version in `policies` in the store (a failure is a warning in the log:
 /// the claims of a version not kept replay under the version served at the time).
 fn keep_versions(store: &Store, policies: &Policies) {
     for (name, p) in policies {
-        if let Err(e) = store.keep_version(name, &p.version, &p.text) {
+        let bases = serde_json::to_string(&p.bases).unwrap_or_default();
+        if let Err(e) = store.keep_version(name, &p.version, &p.text, &bases) {
             tracing::warn!(policy = %name, version = %p.version, "version not kept: {e}");
         }
     }
@@ -429,19 +461,32 @@ impl App {
         if let Some(old) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(old);
         }
-        let Some(text) = db.version_text(&name, version).map_err(internal)? else {
+        let Some((text, bases)) = db.version_text(&name, version).map_err(internal)? else {
             return Ok(p.clone());
         };
-        let checked = check_bytes(&p.path.to_string_lossy(), text.as_bytes(), &mut FileLoader);
-        let Some(policy) =
-            checked.policy.filter(|_| version_of(checked.problems.sources.text(0)) == version)
+        // The bases as they were when the version was served (a version kept before its bases
+        // were: as the files are now, which the version check below refuses if they changed).
+        let from = p.path.to_string_lossy();
+        let checked = match bases.and_then(|b| serde_json::from_str(&b).ok()) {
+            Some(kept) => check_bytes(&from, text.as_bytes(), &mut KeptBases(kept)),
+            None => check_bytes(&from, text.as_bytes(), &mut FileLoader),
+        };
+        let bases = bases_of(&checked.problems.sources);
+        let Some(policy) = checked
+            .policy
+            .filter(|_| version_of(checked.problems.sources.text(0), &bases) == version)
         else {
             tracing::warn!(policy = %name, version, "a kept version no longer checks; its claims replay under the version served");
             return Ok(p.clone());
         };
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        let old =
-            Arc::new(Loaded { engine, version: version.to_string(), path: p.path.clone(), text });
+        let old = Arc::new(Loaded {
+            engine,
+            version: version.to_string(),
+            path: p.path.clone(),
+            text,
+            bases,
+        });
         if let Ok(mut m) = self.old.lock() {
             m.insert(key, old.clone());
         }

@@ -68,6 +68,9 @@ const SQLITE: &[&str] = &[
     );
     INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
 ",
+    "
+    ALTER TABLE versions ADD COLUMN bases TEXT;
+",
 ];
 
 /// The same schema in PostgreSQL, step for step (`arrival` is SQLite's `rowid`).
@@ -113,6 +116,9 @@ const POSTGRES: &[&str] = &[
         PRIMARY KEY (policy, member)
     );
     INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
+",
+    "
+    ALTER TABLE versions ADD COLUMN bases TEXT;
 ",
 ];
 
@@ -322,20 +328,26 @@ impl Store {
     }
 
     /// Keep the text of a policy version (once: a version is its text's hash).
-    pub fn keep_version(&self, policy: &str, version: &str, text: &str) -> Result<(), String> {
+    pub fn keep_version(
+        &self,
+        policy: &str,
+        version: &str,
+        text: &str,
+        bases: &str,
+    ) -> Result<(), String> {
         match self.conn()? {
             Conn::Sqlite(db) => lite(db, |db| {
                 db.execute(
-                    "INSERT OR IGNORE INTO versions (policy, version, text) VALUES (?1, ?2, ?3)",
-                    params![policy, version, text],
+                    "INSERT OR IGNORE INTO versions (policy, version, text, bases) VALUES (?1, ?2, ?3, ?4)",
+                    params![policy, version, text, bases],
                 )
             })
             .map(|_| ()),
             Conn::Postgres(mut c) => c
                 .run(|c| {
                     c.execute(
-                        "INSERT INTO versions (policy, version, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        &[&policy, &version, &text],
+                        "INSERT INTO versions (policy, version, text, bases) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&policy, &version, &text, &bases],
                     )
                 })
                 .map(|_| ()),
@@ -559,25 +571,30 @@ impl Conn<'_> {
         })
     }
 
-    /// The text of a policy version, when kept.
-    pub fn version_text(&mut self, policy: &str, version: &str) -> Result<Option<String>, String> {
+    /// The text of a policy version, when kept, and its bases (a JSON array of name and text,
+    /// nearest first; `None` for a version kept before its bases were).
+    pub fn version_text(
+        &mut self,
+        policy: &str,
+        version: &str,
+    ) -> Result<Option<(String, Option<String>)>, String> {
         match self {
             Conn::Sqlite(db) => lite(db, |db| {
                 db.query_row(
-                    "SELECT text FROM versions WHERE policy = ?1 AND version = ?2",
+                    "SELECT text, bases FROM versions WHERE policy = ?1 AND version = ?2",
                     params![policy, version],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
             }),
             Conn::Postgres(c) => c
                 .run(|c| {
                     c.query_opt(
-                        "SELECT text FROM versions WHERE policy = $1 AND version = $2",
+                        "SELECT text, bases FROM versions WHERE policy = $1 AND version = $2",
                         &[&policy, &version],
                     )
                 })
-                .map(|r| r.map(|r| r.get(0))),
+                .map(|r| r.map(|r| (r.get(0), r.get(1)))),
         }
     }
 
