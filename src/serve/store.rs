@@ -23,7 +23,13 @@ mod commit;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+use postgres::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
+
+/// The PostgreSQL types of the parameters, given with each statement so that it is sent without
+/// a separate prepare (one round trip, not three).
+const TEXT: Type = Type::TEXT;
+const INT4: Type = Type::INT4;
 
 /// The schema in SQLite, one step a version.
 const SQLITE: &[&str] = &[
@@ -561,14 +567,13 @@ impl Conn<'_> {
         let mut keys: Vec<i64> = members.iter().map(|m| member_key(policy, m)).collect();
         keys.sort_unstable();
         keys.dedup();
-        c.run(|c| c.batch_execute("BEGIN"))?;
+        // One round trip: the keys are numbers, written into the statement.
+        let mut begin = String::from("BEGIN;");
+        for k in keys {
+            begin.push_str(&format!(" SELECT pg_advisory_xact_lock({k});"));
+        }
         c.in_tx = true;
-        c.run(|c| {
-            for k in keys {
-                c.execute("SELECT pg_advisory_xact_lock($1)", &[&k])?;
-            }
-            Ok(())
-        })
+        c.run(|c| c.batch_execute(&begin))
     }
 
     /// The text of a policy version, when kept, and its bases (a JSON array of name and text,
@@ -611,9 +616,9 @@ impl Conn<'_> {
             }),
             Conn::Postgres(c) => {
                 let found = c.run(|c| {
-                    c.query_opt(
+                    c.query_typed_opt(
                         "SELECT id, member, body, version, settlement FROM claims WHERE policy = $1 AND id = $2",
-                        &[&policy, &id],
+                        &[(&policy, TEXT), (&id, TEXT)],
                     )
                 })?;
                 Ok(found.map(|r| pg_row(&r)))
@@ -634,10 +639,10 @@ impl Conn<'_> {
             }),
             Conn::Postgres(c) => {
                 let rows = c.run(|c| {
-                    c.query(
+                    c.query_typed(
                         "SELECT id, member, body, version, settlement FROM claims
                          WHERE policy = $1 AND member = $2 ORDER BY arrival",
-                        &[&policy, &member],
+                        &[(&policy, TEXT), (&member, TEXT)],
                     )
                 })?;
                 Ok(rows.iter().map(pg_row).collect())
@@ -659,9 +664,9 @@ impl Conn<'_> {
             .map(year_of),
             Conn::Postgres(c) => {
                 let found = c.run(|c| {
-                    c.query_opt(
+                    c.query_typed_opt(
                         "SELECT version, day, latest, state FROM members WHERE policy = $1 AND member = $2",
-                        &[&policy, &member],
+                        &[(&policy, TEXT), (&member, TEXT)],
                     )
                 })?;
                 Ok(year_of(found.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))))
@@ -722,9 +727,16 @@ impl Conn<'_> {
                 let mut taken = None;
                 c.run(|tx| {
                     for s in changes.new {
-                        let inserted = tx.execute(
+                        let inserted = tx.execute_typed(
                             "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[&policy, &s.id, &s.member, &s.body, &s.version, &s.settlement],
+                            &[
+                                (&policy, TEXT),
+                                (&s.id, TEXT),
+                                (&s.member, TEXT),
+                                (&s.body, TEXT),
+                                (&s.version, TEXT),
+                                (&s.settlement, TEXT),
+                            ],
                         );
                         if let Err(e) = inserted {
                             if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
@@ -734,28 +746,42 @@ impl Conn<'_> {
                         }
                     }
                     for s in changes.changed {
-                        tx.execute(
+                        tx.execute_typed(
                             "UPDATE claims SET settlement = $3, version = $4 WHERE policy = $1 AND id = $2",
-                            &[&policy, &s.id, &s.settlement, &s.version],
+                            &[(&policy, TEXT), (&s.id, TEXT), (&s.settlement, TEXT), (&s.version, TEXT)],
                         )?;
                     }
                     for id in changes.removed {
-                        tx.execute(
+                        tx.execute_typed(
                             "DELETE FROM claims WHERE policy = $1 AND id = $2",
-                            &[&policy, id],
+                            &[(&policy, TEXT), (id, TEXT)],
                         )?;
                     }
                     for (member, a) in changes.adjustments {
-                        tx.execute(
+                        tx.execute_typed(
                             "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[&policy, &a.id, member, &a.cause, &a.before, &a.after],
+                            &[
+                                (&policy, TEXT),
+                                (&a.id, TEXT),
+                                (member, TEXT),
+                                (&a.cause, TEXT),
+                                (&a.before, TEXT),
+                                (&a.after, TEXT),
+                            ],
                         )?;
                     }
                     for (member, saved) in changes.saved {
                         let (version, day, latest, state) = year_columns(saved.as_ref());
-                        tx.execute(
+                        tx.execute_typed(
                             SAVE_POSTGRES,
-                            &[&policy, member, &version, &day, &latest, &state],
+                            &[
+                                (&policy, TEXT),
+                                (member, TEXT),
+                                (&version, TEXT),
+                                (&day, INT4),
+                                (&latest, TEXT),
+                                (&state, TEXT),
+                            ],
                         )?;
                     }
                     tx.batch_execute("COMMIT")
