@@ -247,7 +247,7 @@ pub struct Lite {
 }
 
 /// Most idle read connections kept: more than the requests under way at once under load (32
-/// clients), so that a request does not open one (16 cost about a tenth of the throughput).
+/// clients), so that a request does not open one of its own.
 const READERS: usize = 64;
 
 impl Lite {
