@@ -316,6 +316,9 @@ fn store_tests_on_postgresql() {
     retries_and_reversals(Path::new(&server.database("retry")));
     batches_and_kill_9(Path::new(&server.database("kill")));
     replays_under_old_versions(Path::new(&server.database("versions")), "versions-postgres");
+    saved_state_after_a_reload(Path::new(&server.database("saved")), "saved-postgres");
+    one_id_two_members(Path::new(&server.database("taken")));
+    bases_kept_with_versions(Path::new(&server.database("bases")), "bases-postgres");
     two_instances_share_members(&server.database("shared"), &dir);
 }
 
@@ -719,6 +722,150 @@ fn replays_under_old_versions(store: &Path, scratch: &str) {
     let (_, stored) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/c003"), "");
     assert_eq!(stored["version"], old.as_str(), "{stored}");
     assert_eq!(stored["settlement"], alone["c003"], "c003 alone, under its own version");
+}
+
+/// A member's claims sent in date order, the policy changed and reloaded half-way: the state the
+/// service saved after the last claim (from which the next one settles without a replay) is the
+/// year to date a replay of every stored claim under its version ends with.
+#[test]
+fn the_saved_state_is_the_replayed_one_after_a_reload() {
+    saved_state_after_a_reload(&store("saved"), "saved-sqlite");
+}
+
+/// The test above on `store`, its policies in the scratch directory `scratch`.
+fn saved_state_after_a_reload(store: &Path, scratch: &str) {
+    let dir = support::scratch("serve-tests", scratch);
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).expect("policies directory");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou/employee_inpatient.settle");
+    let text = std::fs::read_to_string(&source).expect("policy");
+    let file = policies.join("employee_inpatient.settle");
+    std::fs::write(&file, &text).expect("copied");
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let mut claims = generated(1, 8, 23);
+    claims.sort_by_key(|c| (c["admitted"].to_string(), c["id"].to_string()));
+    let member = claims[0]["member"].as_str().expect("member").to_string();
+    let read = |service: &Service| {
+        let (status, body) =
+            service.call("GET", &format!("/v1/policies/{POLICY}/members/{member}"), "");
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    for claim in &claims[..4] {
+        let (status, body) = service.settle(claim);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["adjustments"], json!([]), "in date order: {body}");
+    }
+    let before = read(&service);
+    assert!(before["saved"]["state"]["year_start"].is_string(), "{before}");
+    assert_eq!(before["saved"]["state"], before["state"], "{before}");
+    let changed = text.replace("level3: 80% assumed", "level3: 70% assumed");
+    assert_ne!(changed, text);
+    std::fs::write(&file, changed).expect("edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    let new = reloaded["policies"][POLICY].as_str().expect("version").to_string();
+    for claim in &claims[4..] {
+        let (status, body) = service.settle(claim);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["version"], new.as_str());
+    }
+    let after = read(&service);
+    assert_eq!(after["saved"]["version"], new.as_str(), "{after}");
+    assert_ne!(after["state"], before["state"], "the year went on");
+    assert_eq!(after["saved"]["state"], after["state"], "saved and replayed agree: {after}");
+}
+
+/// The same claim id sent for two members, one after the other and both at once: one is
+/// settled, the other is a conflict naming the member, on either store.
+#[test]
+fn one_id_for_two_members_is_a_conflict() {
+    one_id_two_members(&store("taken"));
+}
+
+fn one_id_two_members(store: &Path) {
+    let service = Service::start(store);
+    let claims = generated(2, 12, 31);
+    let (first, second) = claims.split_at(12);
+    let twin = |k: usize| {
+        let mut other = second[k].clone();
+        other["id"] = first[k]["id"].clone();
+        other
+    };
+    let (status, body) = service.settle(&first[0]);
+    assert_eq!(status, 201, "{body}");
+    let (status, conflict) = service.settle(&twin(0));
+    assert_eq!(status, 409, "{conflict}");
+    assert!(
+        conflict["fields"].as_array().expect("fields").contains(&json!("member")),
+        "{conflict}"
+    );
+    for (k, claim) in first.iter().enumerate().skip(1) {
+        let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let one = s.spawn(|| service.settle(claim));
+            let two = s.spawn(|| service.settle(&twin(k)));
+            vec![one.join().expect("answered"), two.join().expect("answered")]
+        });
+        let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "{answers:?}");
+    }
+}
+
+/// A policy that extends a base, the base changed and reloaded: the claims settled before keep
+/// the base they were settled with, and a reversal replays them under it.
+#[test]
+fn a_reversal_replays_under_the_base_a_claim_was_settled_with() {
+    bases_kept_with_versions(&store("bases"), "bases-sqlite");
+}
+
+fn bases_kept_with_versions(store: &Path, scratch: &str) {
+    let dir = support::scratch("serve-tests", scratch);
+    let (bases, policies) = (dir.join("base"), dir.join("policies"));
+    std::fs::create_dir_all(&bases).expect("base directory");
+    std::fs::create_dir_all(&policies).expect("policies directory");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/dezhou/employee_inpatient.settle");
+    let text = std::fs::read_to_string(&source)
+        .expect("policy")
+        .replace("policy dezhou.employee.inpatient ", "policy dezhou.employee.base ");
+    let base = bases.join("base.settle");
+    std::fs::write(&base, &text).expect("base written");
+    std::fs::write(
+        policies.join("inpatient.settle"),
+        format!("policy {POLICY} \"extends a base\"\nextends \"../base/base.settle\"\n"),
+    )
+    .expect("policy written");
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let claims = sample();
+    // m01: c001 (February, level 2) and c003 (May, level 3).
+    let (c001, c003) = (&claims[0], &claims[2]);
+    assert_eq!((c001["id"].as_str(), c003["id"].as_str()), (Some("c001"), Some("c003")));
+    let (status, first) = service.settle(c001);
+    assert_eq!(status, 201, "{first}");
+    let (status, later) = service.settle(c003);
+    assert_eq!(status, 201, "{later}");
+    let old = later["version"].as_str().expect("version").to_string();
+    let changed = text.replace("level3: 80% assumed", "level3: 70% assumed");
+    assert_ne!(changed, text);
+    std::fs::write(&base, changed).expect("base edited");
+    let (status, reloaded) = service.call("POST", "/v1/admin/reload", "");
+    assert_eq!(status, 200, "{reloaded}");
+    assert_ne!(reloaded["policies"][POLICY], old.as_str(), "a changed base is a new version");
+    // A restart forgets the engines it built: the old version is read back from the store.
+    drop(service);
+    let service = Service::start_in(&policies, store, &[], Stdio::null());
+    let (status, reversed) =
+        service.call("DELETE", &format!("/v1/policies/{POLICY}/claims/c001"), "");
+    assert_eq!(status, 200, "{reversed}");
+    let alone = batch_run_of(&claims_file(&dir, std::slice::from_ref(c003)));
+    let (_, stored) = service.call("GET", &format!("/v1/policies/{POLICY}/claims/c003"), "");
+    assert_eq!(stored["version"], old.as_str(), "{stored}");
+    assert_eq!(
+        stored["settlement"], alone["c003"],
+        "c003 alone, under the base it was settled with"
+    );
 }
 
 /// With `--log-json`, each request is one JSON line on standard error naming its method, route,

@@ -1,7 +1,9 @@
 //! `settle-load`: a load generator for `settle serve`. `--clients` threads, each on one kept-alive
 //! HTTP/1.1 connection, settle generated claims of the Dezhou employee inpatient policy (each
 //! claim once, members spread over the clients) until `--claims` are sent or `--seconds` pass;
-//! then the throughput, the latency percentiles and the answers by status are printed.
+//! then the throughput, the latency percentiles and the answers by status are printed. A member's
+//! claims are dated in the order they are sent, as at a hospital counter; with `--any-order`
+//! they are dated at random, so that about half arrive before a claim dated after them.
 //!
 //! ```sh
 //! settle serve --policies policies/dezhou --store /tmp/load.sqlite --listen 127.0.0.1:8080 &
@@ -44,10 +46,14 @@ struct Args {
     /// A client key, sent as `Authorization: Bearer KEY`.
     #[arg(long)]
     key: Option<String>,
+    /// Date a member's claims at random rather than in the order they are sent.
+    #[arg(long)]
+    any_order: bool,
 }
 
-/// The `n`th generated claim: member `n / per_member`, dated through 2021.
-fn claim(seed: u64, n: usize, per_member: usize) -> String {
+/// The `n`th generated claim: member `n / per_member`, dated through 2021: at random with
+/// `any_order`, else in a month after the member's claims before it (while there are months).
+fn claim(seed: u64, n: usize, per_member: usize, any_order: bool) -> String {
     let mut state = (n as u64).wrapping_add(seed << 32).wrapping_mul(6_364_136_223_846_793_005);
     let mut next = move |bound: u64| {
         state =
@@ -61,12 +67,21 @@ fn claim(seed: u64, n: usize, per_member: usize) -> String {
         1 => "level2",
         _ => "level3",
     };
-    let member = n / per_member.max(1);
+    let per_member = per_member.max(1);
+    let member = n / per_member;
     let prepay = next(self_paid + 1);
     let special = next(total / 4 + 1);
+    let month = if any_order {
+        1 + next(12)
+    } else {
+        // The year cut in `per_member` spans, the `k`th claim in the `k`th.
+        let k = (n % per_member) as u64;
+        let span = (12 / per_member as u64).max(1);
+        (1 + k * 12 / per_member as u64 + next(span)).min(12)
+    };
     format!(
         r#"{{"id":"L{seed}-{n}","member":"LM{seed}-{member}","admitted":"2021-{:02}-{:02}","level":"{level}","total":"{total}.{:02}","self_paid":"{self_paid}.00","prepay":"{}.00","special_drugs":"{special}.00","rare_disease_drugs":"{}.00","tcm":"{}.00"}}"#,
-        1 + next(12),
+        month,
         1 + next(28),
         next(100),
         prepay,
@@ -157,7 +172,7 @@ fn main() -> ExitCode {
                         if n >= args.claims {
                             break;
                         }
-                        let body = claim(args.seed, n, args.per_member);
+                        let body = claim(args.seed, n, args.per_member, args.any_order);
                         let sent = Instant::now();
                         let status = match client.as_mut() {
                             Some(c) => c.post(&args.addr, &path, &auth, &body),

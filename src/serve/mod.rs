@@ -11,6 +11,7 @@
 
 mod keys;
 mod store;
+mod year;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ use settle_lang::check_bytes;
 use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::files::FileLoader;
 use keys::{Keys, Refusal, Scope};
-use store::{Adjustment, Changes, Conn, Store, Stored};
+use store::{Adjustment, Changes, Conn, Saved, Store, Stored, Unwritten, Year};
 
 /// Largest request body.
 const BODY_LIMIT: usize = 1 << 20;
@@ -51,6 +52,8 @@ struct Loaded {
     path: PathBuf,
     /// Its text, kept in the store so that claims settled under it replay under it.
     text: String,
+    /// The files it `extends`, nearest first, each by name with its text: kept with it.
+    bases: Vec<(String, String)>,
 }
 
 /// The policies served, by name: swapped whole by a reload, so that a request holding one settles
@@ -256,9 +259,13 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
             tracing::warn!("{}", checked.problems.render(GraphicalTheme::unicode_nocolor(), 100));
         }
         let text = checked.problems.sources.text(0).to_string();
-        let version = version_of(&text);
+        let bases = bases_of(&checked.problems.sources);
+        let version = version_of(&text, &bases);
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        out.insert(engine.policy().name.clone(), Arc::new(Loaded { engine, version, path, text }));
+        out.insert(
+            engine.policy().name.clone(),
+            Arc::new(Loaded { engine, version, path, text, bases }),
+        );
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -269,17 +276,43 @@ fn load_policies(dir: &Path) -> Result<Policies, String> {
     Ok(out)
 }
 
-/// A policy's version: the first 16 hex digits of the SHA-256 of its text.
-fn version_of(text: &str) -> String {
+/// A policy's version: the first 16 hex digits of the SHA-256 of its text, followed (for a
+/// policy that `extends` others) by each base's text after a zero byte: a changed base is a new
+/// version.
+fn version_of(text: &str, bases: &[(String, String)]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut h = sha2::Sha256::new();
+    h.update(text.as_bytes());
+    for (_, base) in bases {
+        h.update([0]);
+        h.update(base.as_bytes());
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The files a checked policy extends, in the order they were loaded (nearest first).
+fn bases_of(sources: &settle_lang::diagnostic::Sources) -> Vec<(String, String)> {
+    sources.iter().skip(1).map(|(_, f)| (f.name.clone(), f.text.to_string())).collect()
+}
+
+/// The bases kept with a version, handed out in the order they were loaded: a policy extends
+/// one base, which extends one, and so on.
+struct KeptBases(std::collections::VecDeque<(String, String)>);
+
+impl settle_lang::Loader for KeptBases {
+    fn load(&mut self, from: &str, path: &str) -> Result<(String, String), String> {
+        let name = io::base_path(from, path).to_string_lossy().into_owned();
+        let (_, text) = self.0.pop_front().ok_or_else(|| format!("`{name}` was not kept"))?;
+        Ok((name, text))
+    }
 }
 
 /// Keep the text of every version in `policies` in the store (a failure is a warning in the log:
 /// the claims of a version not kept replay under the version served at the time).
 fn keep_versions(store: &Store, policies: &Policies) {
     for (name, p) in policies {
-        if let Err(e) = store.keep_version(name, &p.version, &p.text) {
+        let bases = serde_json::to_string(&p.bases).unwrap_or_default();
+        if let Err(e) = store.keep_version(name, &p.version, &p.text, &bases) {
             tracing::warn!(policy = %name, version = %p.version, "version not kept: {e}");
         }
     }
@@ -428,19 +461,32 @@ impl App {
         if let Some(old) = self.old.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(old);
         }
-        let Some(text) = db.version_text(&name, version).map_err(internal)? else {
+        let Some((text, bases)) = db.version_text(&name, version).map_err(internal)? else {
             return Ok(p.clone());
         };
-        let checked = check_bytes(&p.path.to_string_lossy(), text.as_bytes(), &mut FileLoader);
-        let Some(policy) =
-            checked.policy.filter(|_| version_of(checked.problems.sources.text(0)) == version)
+        // The bases as they were when the version was served (a version kept before its bases
+        // were: as the files are now, which the version check below refuses if they changed).
+        let from = p.path.to_string_lossy();
+        let checked = match bases.and_then(|b| serde_json::from_str(&b).ok()) {
+            Some(kept) => check_bytes(&from, text.as_bytes(), &mut KeptBases(kept)),
+            None => check_bytes(&from, text.as_bytes(), &mut FileLoader),
+        };
+        let bases = bases_of(&checked.problems.sources);
+        let Some(policy) = checked
+            .policy
+            .filter(|_| version_of(checked.problems.sources.text(0), &bases) == version)
         else {
             tracing::warn!(policy = %name, version, "a kept version no longer checks; its claims replay under the version served");
             return Ok(p.clone());
         };
         let engine = Engine::compiled(policy.clone()).unwrap_or_else(|_| Engine::new(policy));
-        let old =
-            Arc::new(Loaded { engine, version: version.to_string(), path: p.path.clone(), text });
+        let old = Arc::new(Loaded {
+            engine,
+            version: version.to_string(),
+            path: p.path.clone(),
+            text,
+            bases,
+        });
         if let Ok(mut m) = self.old.lock() {
             m.insert(key, old.clone());
         }
@@ -523,34 +569,6 @@ fn settle_member(p: &Loaded, claims: Vec<Claim>) -> Vec<(String, Json)> {
         .collect()
 }
 
-/// Settle a member's claims one at a time in the engine's order, each under its own version
-/// (`under`, by claim), the year to date carried from one to the next; each claim's settlement as
-/// [`settle_member`] gives it.
-fn settle_mixed(
-    p: &Loaded,
-    under: &[Arc<Loaded>],
-    claims: &[Claim],
-    member: &str,
-) -> Vec<(String, Json)> {
-    let mut state = settle_runtime::MemberState::default();
-    let mut out = Vec::with_capacity(claims.len());
-    for (i, c) in p.engine.member_history(claims, member) {
-        let Some(v) = under.get(i) else { continue };
-        let outcome = v.engine.settle_one(c, &mut state);
-        let rows = [Row::Claim(c.clone())];
-        let mut line = Vec::new();
-        if io::write_jsonl(v.engine.policy(), &rows, &[Some(outcome)], &mut line).is_err() {
-            return Vec::new();
-        }
-        let mut row: Json = serde_json::from_slice(&line).unwrap_or(Json::Null);
-        if let Some(map) = row.as_object_mut() {
-            map.remove("line");
-        }
-        out.push((v.engine.id_of(c).to_string(), row));
-    }
-    out
-}
-
 /// The outcome of a change to one member's claims.
 struct Change {
     new: Vec<Stored>,
@@ -558,12 +576,20 @@ struct Change {
     adjustments: Vec<(String, Adjustment)>,
     /// Each new claim's settlement.
     settled: Vec<(String, Json)>,
+    /// Each member's year to date after the change (`None`: not known).
+    saved: Vec<(String, Option<Saved>)>,
 }
 
 impl Change {
     /// What to write: the new and changed claims, `removed` ones, the adjustments.
     fn changes<'a>(&'a self, removed: &'a [String]) -> Changes<'a> {
-        Changes { new: &self.new, changed: &self.changed, removed, adjustments: &self.adjustments }
+        Changes {
+            new: &self.new,
+            changed: &self.changed,
+            removed,
+            adjustments: &self.adjustments,
+            saved: &self.saved,
+        }
     }
 }
 
@@ -595,10 +621,12 @@ fn replay(
     }
     claims.extend(incoming.iter().map(|i| i.claim.clone()));
     under.extend(incoming.iter().map(|_| p.clone()));
-    let settled = if under.iter().all(|v| v.version == p.version) {
-        settle_member(p, claims)
+    let (settled, saved) = if year::keeps_state(p) {
+        year::settle_in_order(p, &under, &claims, member)
+    } else if under.iter().all(|v| v.version == p.version) {
+        (settle_member(p, claims), None)
     } else {
-        settle_mixed(p, &under, &claims, member)
+        (year::settle_in_order(p, &under, &claims, member).0, None)
     };
     let cause =
         incoming.first().map_or_else(|| removed.unwrap_or_default().to_string(), |i| i.id.clone());
@@ -607,6 +635,7 @@ fn replay(
         changed: Vec::new(),
         adjustments: Vec::new(),
         settled: Vec::new(),
+        saved: vec![(member.to_string(), saved)],
     };
     for (id, settlement) in settled {
         let text = settlement.to_string();
@@ -625,15 +654,7 @@ fn replay(
                 change.changed.push(Stored { settlement: text, version, ..(*old).clone() });
             }
         } else if let Some(inc) = incoming.iter().find(|i| i.id == id) {
-            if settlement.get("status").and_then(Json::as_str) != Some("ok") {
-                let why = settlement.get("error").and_then(Json::as_str).unwrap_or("").to_string();
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "the claim cannot be settled",
-                    why,
-                )
-                .with("id", json!(id)));
-            }
+            year::refuse_failed(&id, &settlement)?;
             change.new.push(Stored {
                 id: id.clone(),
                 member: member.to_string(),
@@ -748,9 +769,21 @@ async fn settle_claim(
         if let Some(stored) = db.claim(&policy, &incoming.id).map_err(internal)? {
             return repeated(p, &stored, &incoming).map(|body| (StatusCode::OK, body));
         }
-        let change =
-            replay(app, &mut db, &policy, &served, &member, std::slice::from_ref(&incoming), None)?;
-        db.apply(&policy, &change.changes(&[])).map_err(internal)?;
+        let change = match year::start(p, &db.year(&policy, &member).map_err(internal)?, &incoming)
+        {
+            Some(state) => year::settle_latest(p, state, &incoming)?,
+            None => replay(
+                app,
+                &mut db,
+                &policy,
+                &served,
+                &member,
+                std::slice::from_ref(&incoming),
+                None,
+            )?,
+        };
+        db.apply(&policy, &change.changes(&[]))
+            .map_err(|e| unwritten(app, &policy, p, std::slice::from_ref(&incoming), e))?;
         app.metrics.settled.fetch_add(1, Ordering::Relaxed);
         let settlement = change.settled.into_iter().next().map_or(Json::Null, |(_, s)| s);
         Ok((
@@ -765,6 +798,25 @@ async fn settle_claim(
         ))
     })
     .await
+}
+
+/// The problem of a change not written: a new claim whose id another member's claim took
+/// meanwhile is a conflict naming the fields that differ, as when it was stored before.
+fn unwritten(app: &App, policy: &str, p: &Loaded, incoming: &[Incoming], e: Unwritten) -> Problem {
+    let id = match e {
+        Unwritten::Failed(message) => return internal(message),
+        Unwritten::Taken(id) => id,
+    };
+    let conflict = Problem::new(
+        StatusCode::CONFLICT,
+        "another claim has this id",
+        format!("claim `{id}` is settled for another member"),
+    );
+    let Some(inc) = incoming.iter().find(|i| i.id == id) else { return conflict };
+    match app.store.conn().and_then(|mut db| db.claim(policy, &id)) {
+        Ok(Some(stored)) => repeated(p, &stored, inc).err().unwrap_or(conflict),
+        _ => conflict,
+    }
 }
 
 /// A claim sent again: its stored settlement when the content is the same, else a conflict
@@ -855,7 +907,9 @@ async fn settle_batch(
             changed: Vec::new(),
             adjustments: Vec::new(),
             settled: Vec::new(),
+            saved: Vec::new(),
         };
+        let mut sent: Vec<Incoming> = Vec::new();
         for member in &members {
             let (mine, rest): (Vec<Incoming>, Vec<Incoming>) =
                 std::mem::take(&mut fresh).into_iter().partition(|i| &i.member == member);
@@ -868,8 +922,10 @@ async fn settle_batch(
             all.changed.extend(c.changed);
             all.adjustments.extend(c.adjustments);
             all.settled.extend(c.settled);
+            all.saved.extend(c.saved);
+            sent.extend(mine);
         }
-        db.apply(&policy, &all.changes(&[])).map_err(internal)?;
+        db.apply(&policy, &all.changes(&[])).map_err(|e| unwritten(app, &policy, p, &sent, e))?;
         app.metrics.settled.fetch_add(all.new.len() as u64, Ordering::Relaxed);
         let settled: Vec<Json> =
             all.settled.into_iter().map(|(id, s)| json!({"id": id, "settlement": s})).collect();
@@ -907,7 +963,7 @@ async fn reverse_claim(
         // Read again under the lock: another request may have reversed it meanwhile.
         db.claim(&policy, &id).map_err(internal)?.ok_or_else(not_found)?;
         let change = replay(app, &mut db, &policy, &served, &stored.member, &[], Some(&id))?;
-        db.apply(&policy, &change.changes(std::slice::from_ref(&id))).map_err(internal)?;
+        db.apply(&policy, &change.changes(std::slice::from_ref(&id))).map_err(|e| unwritten(app, &policy, &served, &[], e))?;
         Ok((StatusCode::OK, json!({"policy": policy, "id": id, "reversed": true, "adjustments": adjustments_json(&change.adjustments)})))
     })
     .await
@@ -978,12 +1034,18 @@ async fn read_member(
             .collect();
         let adjustments = db.adjustments(&policy, &member).map_err(internal)?;
         let adjustments: Vec<(String, Adjustment)> = adjustments.into_iter().map(|a| (member.clone(), a)).collect();
+        // The state the member's next claim settles from when it comes after their latest.
+        let saved = match db.year(&policy, &member).map_err(internal)? {
+            Year::Saved(s) => json!({"version": s.version, "state": serde_json::from_str::<Json>(&s.state).unwrap_or(Json::Null)}),
+            Year::Fresh | Year::Unknown => Json::Null,
+        };
         Ok((
             StatusCode::OK,
             json!({
                 "policy": policy,
                 "member": member,
                 "state": serde_json::to_value(&state).unwrap_or(Json::Null),
+                "saved": saved,
                 "claims": history,
                 "adjustments": adjustments_json(&adjustments),
             }),

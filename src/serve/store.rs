@@ -1,22 +1,35 @@
 //! The service's durable state: every settled claim with its settlement, and every adjustment a
 //! later change made to one. Two stores keep the same tables:
 //!
-//! - SQLite, one file for one service instance: WAL, each change one synchronous transaction;
+//! - SQLite, one file for one service instance: WAL, reads on connections of their own, changes
+//!   written by one writer that commits the changes waiting together, one synchronous commit a
+//!   group ([`commit`]), each answered once committed;
 //! - PostgreSQL, shared by several instances: a change to a member's claims is one transaction
 //!   that first takes a transaction-scoped advisory lock on each member it touches, so that
 //!   requests for one member are serialized across instances, and commits before the answer.
 //!
 //! Each policy version served is kept too (its text, by policy and version), so that a replay
-//! settles stored claims under the versions they were settled with.
+//! settles stored claims under the versions they were settled with. So is each member's saved
+//! year to date after their latest claim (`members`), written in the same transaction as the
+//! claims: a claim dated after the latest settles from it alone. A member whose claims were
+//! stored before it was kept has a row without a state, and their next claim replays.
 //!
 //! The schema is versioned: [`SQLITE`] and [`POSTGRES`] hold the same steps, run in order, each
 //! in its own transaction, from the version the store has (SQLite's `user_version`, a
 //! `settle_schema` row in PostgreSQL).
 
-use std::path::Path;
+mod commit;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+use postgres::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
+
+/// The PostgreSQL types of the parameters, given with each statement so that it is sent without
+/// a separate prepare (one round trip, not three).
+const TEXT: Type = Type::TEXT;
+const INT4: Type = Type::INT4;
 
 /// The schema in SQLite, one step a version.
 const SQLITE: &[&str] = &[
@@ -48,6 +61,21 @@ const SQLITE: &[&str] = &[
         text TEXT NOT NULL,
         PRIMARY KEY (policy, version)
     );
+",
+    "
+    CREATE TABLE members (
+        policy TEXT NOT NULL,
+        member TEXT NOT NULL,
+        version TEXT,
+        day INTEGER,
+        latest TEXT,
+        state TEXT,
+        PRIMARY KEY (policy, member)
+    );
+    INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
+",
+    "
+    ALTER TABLE versions ADD COLUMN bases TEXT;
 ",
 ];
 
@@ -83,6 +111,21 @@ const POSTGRES: &[&str] = &[
         PRIMARY KEY (policy, version)
     );
 ",
+    "
+    CREATE TABLE members (
+        policy TEXT NOT NULL,
+        member TEXT NOT NULL,
+        version TEXT,
+        day INTEGER,
+        latest TEXT,
+        state TEXT,
+        PRIMARY KEY (policy, member)
+    );
+    INSERT INTO members (policy, member) SELECT DISTINCT policy, member FROM claims;
+",
+    "
+    ALTER TABLE versions ADD COLUMN bases TEXT;
+",
 ];
 
 /// The advisory lock key under which PostgreSQL migrations run (one instance at a time).
@@ -113,24 +156,118 @@ pub struct Adjustment {
     pub after: Option<String>,
 }
 
+/// A member's year to date after their latest stored claim, as saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The policy version the latest claim was settled under.
+    pub version: String,
+    /// The latest claim in the engine's order: its day and id; `None` when every claim of the
+    /// member was reversed.
+    pub latest: Option<(i32, String)>,
+    /// The `MemberState` as JSON.
+    pub state: String,
+}
+
+/// What the store knows of a member's year to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Year {
+    /// No claim of the member was ever stored.
+    Fresh,
+    /// Claims are stored but no state is saved for them: the next claim replays.
+    Unknown,
+    Saved(Saved),
+}
+
 /// What one request changes, written in one transaction: `new` claims inserted, the
 /// settlements of `changed` ones replaced, `removed` ones deleted, `adjustments` recorded
-/// (each with its member).
+/// (each with its member), and each member's year to date `saved` (`None`: not known).
 #[derive(Debug, Default)]
 pub struct Changes<'a> {
     pub new: &'a [Stored],
     pub changed: &'a [Stored],
     pub removed: &'a [String],
     pub adjustments: &'a [(String, Adjustment)],
+    pub saved: &'a [(String, Option<Saved>)],
+}
+
+/// Columns of a `members` row: version, day, latest id, state.
+type YearRow = (Option<String>, Option<i32>, Option<String>, Option<String>);
+
+fn year_of(row: Option<YearRow>) -> Year {
+    match row {
+        None => Year::Fresh,
+        Some((Some(version), day, latest, Some(state))) => {
+            Year::Saved(Saved { version, latest: day.zip(latest), state })
+        }
+        Some(_) => Year::Unknown,
+    }
+}
+
+/// The columns a saved year to date is written as.
+fn year_columns(saved: Option<&Saved>) -> YearRow {
+    match saved {
+        None => (None, None, None, None),
+        Some(s) => (
+            Some(s.version.clone()),
+            s.latest.as_ref().map(|l| l.0),
+            s.latest.as_ref().map(|l| l.1.clone()),
+            Some(s.state.clone()),
+        ),
+    }
+}
+
+const SAVE_SQLITE: &str = "INSERT INTO members (policy, member, version, day, latest, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (policy, member) DO UPDATE SET version = excluded.version, day = excluded.day, latest = excluded.latest, state = excluded.state";
+const SAVE_POSTGRES: &str = "INSERT INTO members (policy, member, version, day, latest, state) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (policy, member) DO UPDATE SET version = excluded.version, day = excluded.day, latest = excluded.latest, state = excluded.state";
+
+/// Why a change was not written.
+#[derive(Debug)]
+pub enum Unwritten {
+    /// A new claim's id is stored already (for another member: a member's own requests are
+    /// serialized): the change is not written.
+    Taken(String),
+    Failed(String),
 }
 
 /// The store.
 #[derive(Debug)]
 pub enum Store {
-    /// One connection, used by one statement at a time (SQLite serializes writers anyway); the
-    /// service's own member locks serialize a member's requests.
-    Sqlite(Mutex<Connection>),
+    /// The service's own member locks serialize a member's requests.
+    Sqlite(Lite),
     Postgres(Pool),
+}
+
+/// A SQLite store: idle read connections, and the one writer.
+#[derive(Debug)]
+pub struct Lite {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: commit::Writer,
+}
+
+/// Most idle read connections kept: more than the requests under way at once under load (32
+/// clients), so that a request does not open one of its own.
+const READERS: usize = 64;
+
+impl Lite {
+    /// A read connection: an idle one, else a new one.
+    fn take(&self) -> rusqlite::Result<Connection> {
+        if let Some(db) = self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            return Ok(db);
+        }
+        let db = Connection::open(&self.path)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(db)
+    }
+
+    fn give(&self, db: Connection) {
+        if let Ok(mut idle) = self.readers.lock() {
+            if idle.len() < READERS {
+                idle.push(db);
+            }
+        }
+    }
 }
 
 /// PostgreSQL connections kept open for reuse, at most [`POOL`] at once.
@@ -185,7 +322,8 @@ impl Store {
             tx.pragma_update(None, "user_version", n + 1).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(Store::Sqlite(Mutex::new(db)))
+        let writer = commit::Writer::start(db)?;
+        Ok(Store::Sqlite(Lite { path: at.to_path_buf(), readers: Mutex::new(Vec::new()), writer }))
     }
 
     /// A connection for one request.
@@ -197,20 +335,26 @@ impl Store {
     }
 
     /// Keep the text of a policy version (once: a version is its text's hash).
-    pub fn keep_version(&self, policy: &str, version: &str, text: &str) -> Result<(), String> {
+    pub fn keep_version(
+        &self,
+        policy: &str,
+        version: &str,
+        text: &str,
+        bases: &str,
+    ) -> Result<(), String> {
         match self.conn()? {
             Conn::Sqlite(db) => lite(db, |db| {
                 db.execute(
-                    "INSERT OR IGNORE INTO versions (policy, version, text) VALUES (?1, ?2, ?3)",
-                    params![policy, version, text],
+                    "INSERT OR IGNORE INTO versions (policy, version, text, bases) VALUES (?1, ?2, ?3, ?4)",
+                    params![policy, version, text, bases],
                 )
             })
             .map(|_| ()),
             Conn::Postgres(mut c) => c
                 .run(|c| {
                     c.execute(
-                        "INSERT INTO versions (policy, version, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        &[&policy, &version, &text],
+                        "INSERT INTO versions (policy, version, text, bases) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&policy, &version, &text, &bases],
                     )
                 })
                 .map(|_| ()),
@@ -336,7 +480,7 @@ impl Drop for Pooled<'_> {
 
 /// One request's connection to the store.
 pub enum Conn<'a> {
-    Sqlite(&'a Mutex<Connection>),
+    Sqlite(&'a Lite),
     Postgres(Box<Pooled<'a>>),
 }
 
@@ -349,12 +493,53 @@ impl std::fmt::Debug for Conn<'_> {
     }
 }
 
-fn lite<T>(
-    db: &Mutex<Connection>,
-    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-) -> Result<T, String> {
-    let mut db = db.lock().map_err(|_| "store: a request failed mid-way".to_string())?;
-    f(&mut db).map_err(err)
+/// Run `f` on a read connection of `db` (or a write of its own, such as a version kept).
+fn lite<T>(db: &Lite, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, String> {
+    let mut conn = db.take().map_err(err)?;
+    let out = f(&mut conn).map_err(err);
+    db.give(conn);
+    out
+}
+
+/// Whether a statement failed on a key already stored.
+fn duplicate(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Write `changes` to `db` in the transaction open on it.
+fn write_sqlite(db: &Connection, policy: &str, changes: &Changes<'_>) -> Result<(), Unwritten> {
+    let failed = |e: rusqlite::Error| Unwritten::Failed(err(e));
+    for c in changes.new {
+        db.execute(
+            "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![policy, c.id, c.member, c.body, c.version, c.settlement],
+        )
+        .map_err(|e| if duplicate(&e) { Unwritten::Taken(c.id.clone()) } else { failed(e) })?;
+    }
+    for c in changes.changed {
+        db.execute(
+            "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
+            params![policy, c.id, c.settlement, c.version],
+        )
+        .map_err(failed)?;
+    }
+    for id in changes.removed {
+        db.execute("DELETE FROM claims WHERE policy = ?1 AND id = ?2", params![policy, id])
+            .map_err(failed)?;
+    }
+    for (member, a) in changes.adjustments {
+        db.execute(
+            "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![policy, a.id, member, a.cause, a.before, a.after],
+        )
+        .map_err(failed)?;
+    }
+    for (member, saved) in changes.saved {
+        let (version, day, latest, state) = year_columns(saved.as_ref());
+        db.execute(SAVE_SQLITE, params![policy, member, version, day, latest, state])
+            .map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// The advisory lock key of a member: the first 8 bytes of the SHA-256 of policy and member.
@@ -383,35 +568,39 @@ impl Conn<'_> {
         let mut keys: Vec<i64> = members.iter().map(|m| member_key(policy, m)).collect();
         keys.sort_unstable();
         keys.dedup();
-        c.run(|c| c.batch_execute("BEGIN"))?;
+        // One round trip: the keys are numbers, written into the statement.
+        let mut begin = String::from("BEGIN;");
+        for k in keys {
+            begin.push_str(&format!(" SELECT pg_advisory_xact_lock({k});"));
+        }
         c.in_tx = true;
-        c.run(|c| {
-            for k in keys {
-                c.execute("SELECT pg_advisory_xact_lock($1)", &[&k])?;
-            }
-            Ok(())
-        })
+        c.run(|c| c.batch_execute(&begin))
     }
 
-    /// The text of a policy version, when kept.
-    pub fn version_text(&mut self, policy: &str, version: &str) -> Result<Option<String>, String> {
+    /// The text of a policy version, when kept, and its bases (a JSON array of name and text,
+    /// nearest first; `None` for a version kept before its bases were).
+    pub fn version_text(
+        &mut self,
+        policy: &str,
+        version: &str,
+    ) -> Result<Option<(String, Option<String>)>, String> {
         match self {
             Conn::Sqlite(db) => lite(db, |db| {
                 db.query_row(
-                    "SELECT text FROM versions WHERE policy = ?1 AND version = ?2",
+                    "SELECT text, bases FROM versions WHERE policy = ?1 AND version = ?2",
                     params![policy, version],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
             }),
             Conn::Postgres(c) => c
                 .run(|c| {
                     c.query_opt(
-                        "SELECT text FROM versions WHERE policy = $1 AND version = $2",
+                        "SELECT text, bases FROM versions WHERE policy = $1 AND version = $2",
                         &[&policy, &version],
                     )
                 })
-                .map(|r| r.map(|r| r.get(0))),
+                .map(|r| r.map(|r| (r.get(0), r.get(1)))),
         }
     }
 
@@ -428,9 +617,9 @@ impl Conn<'_> {
             }),
             Conn::Postgres(c) => {
                 let found = c.run(|c| {
-                    c.query_opt(
+                    c.query_typed_opt(
                         "SELECT id, member, body, version, settlement FROM claims WHERE policy = $1 AND id = $2",
-                        &[&policy, &id],
+                        &[(&policy, TEXT), (&id, TEXT)],
                     )
                 })?;
                 Ok(found.map(|r| pg_row(&r)))
@@ -451,13 +640,37 @@ impl Conn<'_> {
             }),
             Conn::Postgres(c) => {
                 let rows = c.run(|c| {
-                    c.query(
+                    c.query_typed(
                         "SELECT id, member, body, version, settlement FROM claims
                          WHERE policy = $1 AND member = $2 ORDER BY arrival",
-                        &[&policy, &member],
+                        &[(&policy, TEXT), (&member, TEXT)],
                     )
                 })?;
                 Ok(rows.iter().map(pg_row).collect())
+            }
+        }
+    }
+
+    /// What the store knows of a member's year to date.
+    pub fn year(&mut self, policy: &str, member: &str) -> Result<Year, String> {
+        match self {
+            Conn::Sqlite(db) => lite(db, |db| {
+                db.query_row(
+                    "SELECT version, day, latest, state FROM members WHERE policy = ?1 AND member = ?2",
+                    params![policy, member],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+            })
+            .map(year_of),
+            Conn::Postgres(c) => {
+                let found = c.run(|c| {
+                    c.query_typed_opt(
+                        "SELECT version, day, latest, state FROM members WHERE policy = $1 AND member = $2",
+                        &[(&policy, TEXT), (&member, TEXT)],
+                    )
+                })?;
+                Ok(year_of(found.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))))
             }
         }
     }
@@ -502,69 +715,79 @@ impl Conn<'_> {
     }
 
     /// Write `changes` in one transaction and commit it (in PostgreSQL the one [`Conn::lock`]
-    /// began, releasing the members' locks).
-    pub fn apply(&mut self, policy: &str, changes: &Changes<'_>) -> Result<(), String> {
+    /// began, releasing the members' locks; in SQLite with the changes of other requests waiting
+    /// then); answered once committed.
+    pub fn apply(&mut self, policy: &str, changes: &Changes<'_>) -> Result<(), Unwritten> {
         match self {
-            Conn::Sqlite(db) => lite(db, |db| {
-                let tx = db.transaction()?;
-                for c in changes.new {
-                    tx.execute(
-                        "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![policy, c.id, c.member, c.body, c.version, c.settlement],
-                    )?;
-                }
-                for c in changes.changed {
-                    tx.execute(
-                        "UPDATE claims SET settlement = ?3, version = ?4 WHERE policy = ?1 AND id = ?2",
-                        params![policy, c.id, c.settlement, c.version],
-                    )?;
-                }
-                for id in changes.removed {
-                    tx.execute(
-                        "DELETE FROM claims WHERE policy = ?1 AND id = ?2",
-                        params![policy, id],
-                    )?;
-                }
-                for (member, a) in changes.adjustments {
-                    tx.execute(
-                        "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![policy, a.id, member, a.cause, a.before, a.after],
-                    )?;
-                }
-                tx.commit()
-            }),
+            Conn::Sqlite(db) => db.writer.write(policy, changes),
             Conn::Postgres(c) => {
                 if !c.in_tx {
-                    c.run(|c| c.batch_execute("BEGIN"))?;
+                    c.run(|c| c.batch_execute("BEGIN")).map_err(Unwritten::Failed)?;
                     c.in_tx = true;
                 }
+                let mut taken = None;
                 c.run(|tx| {
                     for s in changes.new {
-                        tx.execute(
+                        let inserted = tx.execute_typed(
                             "INSERT INTO claims (policy, id, member, body, version, settlement) VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[&policy, &s.id, &s.member, &s.body, &s.version, &s.settlement],
-                        )?;
+                            &[
+                                (&policy, TEXT),
+                                (&s.id, TEXT),
+                                (&s.member, TEXT),
+                                (&s.body, TEXT),
+                                (&s.version, TEXT),
+                                (&s.settlement, TEXT),
+                            ],
+                        );
+                        if let Err(e) = inserted {
+                            if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                                taken = Some(s.id.clone());
+                            }
+                            return Err(e);
+                        }
                     }
                     for s in changes.changed {
-                        tx.execute(
+                        tx.execute_typed(
                             "UPDATE claims SET settlement = $3, version = $4 WHERE policy = $1 AND id = $2",
-                            &[&policy, &s.id, &s.settlement, &s.version],
+                            &[(&policy, TEXT), (&s.id, TEXT), (&s.settlement, TEXT), (&s.version, TEXT)],
                         )?;
                     }
                     for id in changes.removed {
-                        tx.execute(
+                        tx.execute_typed(
                             "DELETE FROM claims WHERE policy = $1 AND id = $2",
-                            &[&policy, id],
+                            &[(&policy, TEXT), (id, TEXT)],
                         )?;
                     }
                     for (member, a) in changes.adjustments {
-                        tx.execute(
+                        tx.execute_typed(
                             "INSERT INTO adjustments (policy, id, member, cause, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[&policy, &a.id, member, &a.cause, &a.before, &a.after],
+                            &[
+                                (&policy, TEXT),
+                                (&a.id, TEXT),
+                                (member, TEXT),
+                                (&a.cause, TEXT),
+                                (&a.before, TEXT),
+                                (&a.after, TEXT),
+                            ],
+                        )?;
+                    }
+                    for (member, saved) in changes.saved {
+                        let (version, day, latest, state) = year_columns(saved.as_ref());
+                        tx.execute_typed(
+                            SAVE_POSTGRES,
+                            &[
+                                (&policy, TEXT),
+                                (member, TEXT),
+                                (&version, TEXT),
+                                (&day, INT4),
+                                (&latest, TEXT),
+                                (&state, TEXT),
+                            ],
                         )?;
                     }
                     tx.batch_execute("COMMIT")
-                })?;
+                })
+                .map_err(|e| taken.map_or(Unwritten::Failed(e), Unwritten::Taken))?;
                 c.in_tx = false;
                 Ok(())
             }
