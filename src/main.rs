@@ -5,6 +5,7 @@ mod coverage;
 mod encoding;
 mod files;
 mod lsp;
+mod parquet;
 mod period;
 mod report;
 mod run;

@@ -48,6 +48,9 @@ pub(crate) fn read_rows(policy: &Policy, claims: &Path) -> Result<Vec<Row>, Exit
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
     };
+    if crate::parquet::is_parquet(claims) {
+        return crate::parquet::read_rows(policy, claims).map_err(|e| usage(&e));
+    }
     let file = crate::encoding::open(claims)
         .map_err(|e| usage(&format!("cannot read `{}`: {e}", claims.display())))?;
     let name = claims.display().to_string();
@@ -73,6 +76,9 @@ pub fn run(
     providers: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
+    if let Err(code) = crate::parquet::available(&[Some(claims), out]) {
+        return code;
+    }
     let (policy, _) = match load(policy_path) {
         Ok(p) => p,
         Err(code) => return code,
@@ -112,7 +118,8 @@ pub fn run(
     };
     // CSV in and out with closures or compiled code: the fast path, without a value per field.
     // Period settlement reads every claim's settled values, which the fast path does not keep.
-    if providers.is_none() {
+    let parquet_out = out.is_some_and(crate::parquet::is_parquet);
+    if providers.is_none() && !parquet_out {
         let fast = || run_fast(&engine, claims, target.as_mut(), jsonl, started);
         match in_pool(pool.as_ref(), fast) {
             Fast::Done(done) => {
@@ -156,6 +163,10 @@ pub fn run(
     let settled_at = started.elapsed();
     let written = in_pool(pool.as_ref(), || match &mut target {
         Some(file) => match file.writer() {
+            Some(w) if parquet_out => {
+                crate::parquet::write_settlements(policy, &rows, &outcomes, w)
+                    .map_err(std::io::Error::other)
+            }
             Some(w) => write_rows(policy, &rows, &outcomes, jsonl, w),
             None => Ok(()),
         },
@@ -324,7 +335,7 @@ fn run_fast(
 /// The claims read for the batch fast path (`settle_runtime::batch`), CSV or JSON Lines, when
 /// the policy is one it takes. `Ok(None)`: they are for the general path.
 pub(crate) fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
-    if !batch::supported(engine) {
+    if !batch::supported(engine) || crate::parquet::is_parquet(claims) {
         return Ok(None);
     }
     let file = crate::encoding::open(claims).map_err(|e| {
@@ -458,6 +469,9 @@ pub fn generate(
     out: Option<&Path>,
     jsonl: Option<bool>,
 ) -> ExitCode {
+    if let Err(code) = crate::parquet::available(&[out]) {
+        return code;
+    }
     let (policy, _) = match load(policy_path) {
         Ok(p) => p,
         Err(code) => return code,
@@ -467,6 +481,15 @@ pub fn generate(
     // On a terminal, a bar counts the claims written (their lines) when they go to a file.
     let bar = out.and_then(|_| progress_bar(count));
     let result = match out {
+        Some(path) if crate::parquet::is_parquet(path) => {
+            AtomicFile::create(path).and_then(|mut file| {
+                if let Some(w) = file.writer() {
+                    crate::parquet::write_claims(&policy, count, seed, w)
+                        .map_err(std::io::Error::other)?;
+                }
+                file.commit()
+            })
+        }
         Some(path) => AtomicFile::create(path).and_then(|mut file| {
             if let Some(w) = file.writer() {
                 let mut counted = Lines { inner: w, bar: bar.as_ref() };
