@@ -86,7 +86,7 @@ start() {
     mkdir -p "$dir/logs" "$dir/local"
     trap 'stop; exit 1' ERR INT TERM
     export SPARK_HOME="$home" SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_DIRS="$dir/local"
-    export SPARK_LOG_DIR="$dir/logs" SPARK_NO_DAEMONIZE=1 PYSPARK_PYTHON="$py/bin/python"
+    export SPARK_LOG_DIR="$dir/logs" SPARK_NO_DAEMONIZE=1
     master_port="$(free_port)"
     ui_port="$(free_port)"
     daemon master "$home/bin/spark-class" org.apache.spark.deploy.master.Master \
