@@ -193,8 +193,8 @@ def settle_dataframe(
             each member's claims by the policy's date and id whatever this order is).
         line: the input column that becomes the output's ``line``; None, or a name that `df`
             lacks, leaves ``line`` null.
-        partitions: the number of partitions; None lets Spark choose
-            (``spark.sql.shuffle.partitions``, coalesced by adaptive execution).
+        partitions: the number of partitions (tasks that settle); None for the cluster's
+            cores (``spark.default.parallelism``).
 
     Raises:
         settle.PolicyError: the policy does not load (on the driver, before any task).
@@ -215,9 +215,8 @@ def settle_dataframe(
     if line is not None and line in df.columns:
         wanted.add(line)
     claims = df.select(*[F.col(f"`{c}`") for c in df.columns if c in wanted], key.alias(_KEY))
-    claims = (
-        claims.repartition(partitions, _KEY) if partitions else claims.repartition(_KEY)
-    ).sortWithinPartitions(_KEY, *order)
+    partitions = partitions or df.sparkSession.sparkContext.defaultParallelism
+    claims = claims.repartition(partitions, _KEY).sortWithinPartitions(_KEY, *order)
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return _settle_batches(sources, backend, schema, line, batches)
