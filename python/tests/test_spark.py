@@ -58,9 +58,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     try:
         if started.returncode != 0:
             unavailable(f"the Spark cluster did not start:\n{started.stderr}")
-        info = dict(
-            line.split("=", 1) for line in (state / "cluster.env").read_text().splitlines()
-        )
+        info = dict(line.split("=", 1) for line in (state / "cluster.env").read_text().splitlines())
         info["SPARK_CLUSTER_DIR"] = str(state)
         yield info
     finally:
@@ -135,7 +133,7 @@ def spark_rows(out: Path, header: list[str]) -> list[list[str]]:
     table = pq.read_table(out)
     assert table.column_names == header
     columns = [table.column(name).to_pylist() for name in header]
-    rows = [[text(v) for v in row] for row in zip(*columns)]
+    rows = [[text(v) for v in row] for row in zip(*columns, strict=True)]
     return sorted(rows, key=by_id(header))
 
 
@@ -144,7 +142,7 @@ def assert_identical(got: list[list[str]], want: list[list[str]], header: list[s
     assert len(got) == len(want), f"{len(got)} rows from Spark, {len(want)} from settle run"
     differences = [
         f"claim {w[1]}: `{name}` {g[i]!r} on Spark, {w[i]!r} from settle run"
-        for g, w in zip(got, want)
+        for g, w in zip(got, want, strict=True)
         for i, name in enumerate(header)
         if g[i] != w[i]
     ]
@@ -182,7 +180,8 @@ def finish(spark: Any, thread: threading.Thread, started: float) -> None:
 
 def rest(spark: Any, path: str) -> Any:
     """The driver's monitoring REST API (`/api/v1/applications/<app>/<path>`)."""
-    url = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{spark.sparkContext.applicationId}/{path}"
+    context = spark.sparkContext
+    url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/{path}"
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.load(r)
 
@@ -208,8 +207,12 @@ def test_a_worker_killed_mid_job(
     while thread.is_alive() and not killed and time.monotonic() - started < JOB_TIMEOUT:
         for stage in tracker.getActiveStageIds():
             info = tracker.getStageInfo(stage)
-            if info and info.numTasks == partitions and info.numCompletedTasks >= 1 \
-                    and info.numActiveTasks >= 1:
+            if (
+                info
+                and info.numTasks == partitions
+                and info.numCompletedTasks >= 1
+                and info.numActiveTasks >= 1
+            ):
                 subprocess.run(
                     ["bash", str(CLUSTER), "kill-worker", "1"],
                     env={**os.environ, "SPARK_CLUSTER_DIR": cluster["SPARK_CLUSTER_DIR"]},

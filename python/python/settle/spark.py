@@ -306,8 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         spark.stop()
-    print(f"settled {args.input} into {args.output} in {time.monotonic() - started:.1f} s",
-          file=sys.stderr)
+    print(
+        f"settled {args.input} into {args.output} in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
