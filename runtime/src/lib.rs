@@ -19,6 +19,8 @@
 //! assert_eq!(engine.output(&settlement, "basic.pay").as_deref(), Some("900.00"));
 //! ```
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod batch;
 pub mod closures;
 pub mod coverage;
