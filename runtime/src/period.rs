@@ -9,7 +9,8 @@
 //! reference interpreter ([`Cx`]): these are passes over settled claims, not the claims' own
 //! settlement, and the reference is what both backends' claim values are checked against. A
 //! fault anywhere fails the whole period, naming the value and the case: a table is written
-//! whole or not at all.
+//! whole or not at all. A period without a case (no claim settled) has no values and its tables
+//! no rows.
 //!
 //! `share(amount, weight)` splits an amount by largest remainder: each row gets its exact share
 //! rounded down to the fen, and the fen left over go one each to the rows with the largest
@@ -123,15 +124,15 @@ pub struct TableRows {
 /// A period settled: every aggregate, period value, each case's case values, and the tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodSettlement {
-    /// Each aggregate, by id.
+    /// Each aggregate, by id; none when the period has no case.
     pub aggregates: Vec<Aggregated>,
-    /// Each period value, by id.
+    /// Each period value, by id; none when the period has no case.
     pub values: Vec<Value>,
     /// The cases: the position of each settled claim in the input, in input order.
     pub cases: Vec<usize>,
     /// Each case's case values, by case id.
     pub case_values: Vec<Vec<Value>>,
-    /// The tables, in the policy's order.
+    /// The tables, in the policy's order (without rows when the period has no case).
     pub tables: Vec<TableRows>,
     /// The last `dated by` date of the period's cases, deciding the parameters it reads.
     pub last_date: Option<Date>,
@@ -237,6 +238,20 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
         .map(|(i, _)| i)
         .collect();
     let last_date = cases.cases.iter().map(|c| c.date).max();
+    // A period without a case has nothing to fold, share or divide: no values, and tables
+    // without rows.
+    if cases.cases.is_empty() {
+        return Ok(PeriodSettlement {
+            aggregates: Vec::new(),
+            values: Vec::new(),
+            cases: positions,
+            case_values: Vec::new(),
+            tables: (0..period.tables.len())
+                .map(|table| TableRows { table, rows: Vec::new() })
+                .collect(),
+            last_date,
+        });
+    }
     let mut aggregates: Vec<Option<Aggregated>> = vec![None; period.aggregates.len()];
     let mut values: Vec<Option<Value>> = vec![None; period.values.len()];
     let mut case_values: Vec<Vec<Option<Value>>> =

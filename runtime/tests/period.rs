@@ -133,6 +133,33 @@ fn largest_remainder_gives_the_fen_left_to_the_largest_remainders_then_the_earli
     assert!(share(10, &[1, -1, 3]).is_err());
 }
 
+/// No claim, or none that settled: the tables have no rows, and nothing is divided by zero
+/// points.
+#[test]
+fn a_period_without_a_case_has_tables_without_rows() {
+    let policy = region("40_000.03");
+    let engine = Engine::new(policy.clone());
+    let header = REGION.lines().next().expect("a header");
+    // A claim naming no such level is an error row, not a case.
+    let unsettled = format!("{header}\nx1,m1,2021-08-01,level9,2000,0,0,0,0,0,h1,appendectomy\n");
+    for csv in [format!("{header}\n"), unsettled] {
+        let rows = io::read_csv(&policy, csv.as_bytes(), "empty.csv").expect("a file");
+        let batch = io::claims_of(&rows);
+        let outcomes = engine.settle_batch(&batch);
+        let settled = settle_period(&engine, &batch, &outcomes).expect("an empty period settles");
+        assert!(settled.cases.is_empty());
+        assert_eq!(settled.tables.len(), 2);
+        assert!(settled.tables.iter().all(|t| t.rows.is_empty()));
+        let mut out = Vec::new();
+        settle_runtime::period::write_tables(&policy, &settled, &mut out).expect("written");
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            "table,hospital,cases,high_cost_cases,low_cost_cases,points,total,due,paid_by_others,fund\n\
+             table,group,cases,average_cost,points\n"
+        );
+    }
+}
+
 fn generated(policy: &Policy, count: usize, seed: u64) -> Vec<Claim> {
     let mut csv = Vec::new();
     settle_runtime::generate::write(policy, count, seed, false, &mut csv).expect("generated");
