@@ -457,6 +457,7 @@ pub fn generate(
     seed: u64,
     out: Option<&Path>,
     jsonl: Option<bool>,
+    texts: u64,
 ) -> ExitCode {
     let (policy, _) = match load(policy_path) {
         Ok(p) => p,
@@ -470,15 +471,23 @@ pub fn generate(
         Some(path) => AtomicFile::create(path).and_then(|mut file| {
             if let Some(w) = file.writer() {
                 let mut counted = Lines { inner: w, bar: bar.as_ref() };
-                settle_runtime::generate::write(&policy, count, seed, jsonl, &mut counted)?;
+                settle_runtime::generate::write_with(
+                    &policy,
+                    count,
+                    seed,
+                    jsonl,
+                    texts,
+                    &mut counted,
+                )?;
             }
             file.commit()
         }),
-        None => settle_runtime::generate::write(
+        None => settle_runtime::generate::write_with(
             &policy,
             count,
             seed,
             jsonl,
+            texts,
             &mut std::io::stdout().lock(),
         ),
     };

@@ -190,6 +190,22 @@ fn the_hospitals_dues_add_up_to_the_budget_to_the_fen() {
     }
 }
 
+/// `settle gen --texts 5000`: a region of about 5,000 hospitals, whose dues still add up to the
+/// budget to the fen.
+#[test]
+fn a_region_of_five_thousand_hospitals_shares_the_budget_to_the_fen() {
+    let policy = region("1_234_567.89");
+    let engine = Engine::new(policy.clone());
+    let mut csv = Vec::new();
+    settle_runtime::generate::write_with(&policy, 20_000, 5, false, 5_000, &mut csv)
+        .expect("generated");
+    let claims = claims(&policy, std::str::from_utf8(&csv).expect("UTF-8"));
+    let settled = settle(&engine, &claims);
+    let dues = dues_fen(&policy, &settled);
+    assert!((4_000..=5_000).contains(&dues.len()), "{} hospitals", dues.len());
+    assert_eq!(dues.iter().map(|(_, d)| d).sum::<i64>(), 123_456_789);
+}
+
 #[test]
 fn the_period_does_not_depend_on_thread_count_or_input_order() {
     let policy = region("1_234_567.89");
