@@ -123,6 +123,10 @@ enum Command {
         /// Output format; by default the `--out` file's extension decides, else CSV.
         #[arg(long, value_enum)]
         format: Option<DataFormat>,
+        /// How many distinct values each text field takes (`t0`, `t1`, ...): a region's
+        /// hospitals, say.
+        #[arg(long, default_value_t = settle_runtime::generate::TEXTS, value_parser = clap::value_parser!(u64).range(1..))]
+        texts: u64,
     },
     /// What a rule change moves: settle a corpus under a base and a reform, report the change.
     Diff {
@@ -334,12 +338,13 @@ pub fn main() -> ExitCode {
             max_error_rows,
             providers.as_deref(),
         ),
-        Command::Gen { policy, count, seed, out, format } => crate::run::generate(
+        Command::Gen { policy, count, seed, out, format, texts } => crate::run::generate(
             &policy,
             count,
             seed,
             out.as_deref(),
             format.map(|f| f == DataFormat::Jsonl),
+            texts,
         ),
         Command::Test { files, claims: Some(claims), snapshot: Some(dir), accept, ci, .. } => {
             let ci = ci || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");

@@ -468,6 +468,7 @@ pub fn generate(
     seed: u64,
     out: Option<&Path>,
     jsonl: Option<bool>,
+    texts: u64,
 ) -> ExitCode {
     if let Err(code) = crate::parquet::available(&[out]) {
         return code;
@@ -493,15 +494,23 @@ pub fn generate(
         Some(path) => AtomicFile::create(path).and_then(|mut file| {
             if let Some(w) = file.writer() {
                 let mut counted = Lines { inner: w, bar: bar.as_ref() };
-                settle_runtime::generate::write(&policy, count, seed, jsonl, &mut counted)?;
+                settle_runtime::generate::write_with(
+                    &policy,
+                    count,
+                    seed,
+                    jsonl,
+                    texts,
+                    &mut counted,
+                )?;
             }
             file.commit()
         }),
-        None => settle_runtime::generate::write(
+        None => settle_runtime::generate::write_with(
             &policy,
             count,
             seed,
             jsonl,
+            texts,
             &mut std::io::stdout().lock(),
         ),
     };

@@ -98,12 +98,28 @@ fn money(fen: i64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
+/// How many distinct values a text field takes by default (`t0` to `t999`).
+pub const TEXTS: u64 = 1_000;
+
 /// Write `count` claims for `policy`, as CSV with a header or as JSON Lines.
 pub fn write(
     policy: &Policy,
     count: usize,
     seed: u64,
     jsonl: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    write_with(policy, count, seed, jsonl, TEXTS, out)
+}
+
+/// Write `count` claims for `policy` as [`write`] does, each text field taking one of `texts`
+/// values (`t0`, `t1`, ...: a region's hospital codes, say).
+pub fn write_with(
+    policy: &Policy,
+    count: usize,
+    seed: u64,
+    jsonl: bool,
+    texts: u64,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let Some(input) = policy.input_record() else { return Ok(()) };
@@ -166,7 +182,7 @@ pub fn write(
                 Type::Rate => format!("{}%", rng.below(101)),
                 Type::Int => rng.below(10).to_string(),
                 Type::Bool => (rng.chance(20)).to_string(),
-                Type::Text => format!("t{}", rng.below(1000)),
+                Type::Text => format!("t{}", rng.below(texts)),
                 Type::Enum(e) => policy
                     .enums
                     .get(e)

@@ -9,7 +9,8 @@
 //! reference interpreter ([`Cx`]): these are passes over settled claims, not the claims' own
 //! settlement, and the reference is what both backends' claim values are checked against. A
 //! fault anywhere fails the whole period, naming the value and the case: a table is written
-//! whole or not at all.
+//! whole or not at all. A period without a case (no claim settled) has no values and its tables
+//! no rows.
 //!
 //! `share(amount, weight)` splits an amount by largest remainder: each row gets its exact share
 //! rounded down to the fen, and the fen left over go one each to the rows with the largest
@@ -26,10 +27,14 @@ use settle_lang::date::Date;
 use settle_lang::ir::period::{ColumnKind, Fold, Folding, Key, PeriodRead, Step, Table};
 use settle_lang::ir::{Policy, Type};
 
-use crate::engine::{Claim, Engine, Outcome, Settlement};
+use crate::engine::{Claim, Engine, Outcome};
 use crate::field::format_value;
 use crate::interp::{Cx, Fault, PeriodReads, Prepared, versions_in_force};
 use crate::value::{self as arith, ArithError, Value};
+
+mod cases;
+
+use cases::{Cases, Kept};
 
 /// The value of an aggregate's or a table's key: an enum variant or a text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,26 +124,18 @@ pub struct TableRows {
 /// A period settled: every aggregate, period value, each case's case values, and the tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodSettlement {
-    /// Each aggregate, by id.
+    /// Each aggregate, by id; none when the period has no case.
     pub aggregates: Vec<Aggregated>,
-    /// Each period value, by id.
+    /// Each period value, by id; none when the period has no case.
     pub values: Vec<Value>,
     /// The cases: the position of each settled claim in the input, in input order.
     pub cases: Vec<usize>,
     /// Each case's case values, by case id.
     pub case_values: Vec<Vec<Value>>,
-    /// The tables, in the policy's order.
+    /// The tables, in the policy's order (without rows when the period has no case).
     pub tables: Vec<TableRows>,
     /// The last `dated by` date of the period's cases, deciding the parameters it reads.
     pub last_date: Option<Date>,
-}
-
-/// One case as the passes read it.
-struct Case<'a> {
-    line: usize,
-    claim: &'a Claim,
-    settlement: &'a Settlement,
-    date: Date,
 }
 
 /// What the period's expressions read, beyond a claim.
@@ -226,17 +223,13 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
     outcomes: &[Outcome],
 ) -> Result<PeriodSettlement, PeriodError> {
     let policy = engine.policy();
-    let period = &policy.period;
     let prepared = Prepared::new(policy);
-    let cases: Vec<Case<'_>> = claims
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(claim, outcome)| {
-            let claim = claim.borrow();
-            let settlement = outcome.as_ref().ok()?;
-            Some(Case { line: claim.line, claim, settlement, date: engine.date_of(claim) })
-        })
-        .collect();
+    // The period's expressions read a case's kept values by their places: `period` is the
+    // policy's period renumbered so.
+    let (kept, period) = Kept::renumber(&policy.period);
+    let period = &period;
+    let cases = Cases::new(policy, |c| engine.date_of(c), claims, outcomes, &kept)
+        .ok_or_else(|| internal("a case's settled value"))?;
     let positions: Vec<usize> = claims
         .iter()
         .zip(outcomes)
@@ -244,28 +237,35 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
         .filter(|(_, (_, o))| o.is_ok())
         .map(|(i, _)| i)
         .collect();
-    let last_date = cases.iter().map(|c| c.date).max();
+    let last_date = cases.cases.iter().map(|c| c.date).max();
+    // A period without a case has nothing to fold, share or divide: no values, and tables
+    // without rows.
+    if cases.cases.is_empty() {
+        return Ok(PeriodSettlement {
+            aggregates: Vec::new(),
+            values: Vec::new(),
+            cases: positions,
+            case_values: Vec::new(),
+            tables: (0..period.tables.len())
+                .map(|table| TableRows { table, rows: Vec::new() })
+                .collect(),
+            last_date,
+        });
+    }
     let mut aggregates: Vec<Option<Aggregated>> = vec![None; period.aggregates.len()];
     let mut values: Vec<Option<Value>> = vec![None; period.values.len()];
     let mut case_values: Vec<Vec<Option<Value>>> =
-        vec![vec![None; period.cases.len()]; cases.len()];
+        vec![vec![None; period.cases.len()]; cases.cases.len()];
     let mut once_versions = Vec::new();
     versions_in_force(policy, last_date.unwrap_or(Date(0)), &mut once_versions);
+    let pass = Pass { policy, prepared: &prepared, cases: &cases };
     for step in &period.order {
         match *step {
             Step::Aggregate(a) => {
                 let agg = period.aggregates.get(a).ok_or_else(|| internal("an aggregate"))?;
-                let folded = fold_cases(
-                    policy,
-                    &prepared,
-                    &cases,
-                    &case_values,
-                    &aggregates,
-                    &values,
-                    &agg.folding,
-                    agg.key,
-                    &agg.name,
-                )?;
+                let reads =
+                    Reads { policy, aggregates: &aggregates, values: &values, case: &[], row: &[] };
+                let folded = pass.fold(&case_values, &reads, &agg.folding, agg.key, &agg.name)?;
                 let done = match folded {
                     Folded::One(sum) => Aggregated::One(
                         finish(&agg.folding, agg.ty, sum, policy)
@@ -294,10 +294,10 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
             }
             Step::Case(c) => {
                 let def = period.cases.get(c).ok_or_else(|| internal("a case value"))?;
-                let computed: Vec<Result<Value, PeriodError>> = cases
+                let computed: Vec<Result<Value, PeriodError>> = case_values
                     .par_iter()
-                    .zip(case_values.par_iter())
-                    .map(|(case, own)| {
+                    .enumerate()
+                    .map_init(Vec::new, |scratch, (i, own)| {
                         let reads = Reads {
                             policy,
                             aggregates: &aggregates,
@@ -305,8 +305,8 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
                             case: own,
                             row: &[],
                         };
-                        for_case(policy, &prepared, case, &reads, |cx| cx.eval(&def.expr))
-                            .map_err(|f| fault(policy, &def.name, Some(case.line), f))
+                        pass.for_case(i, scratch, &reads, |cx| cx.eval(&def.expr))
+                            .map_err(|f| fault(policy, &def.name, pass.line(i), f))
                     })
                     .collect();
                 for (own, value) in case_values.iter_mut().zip(computed) {
@@ -320,9 +320,7 @@ pub fn settle_period<C: Borrow<Claim> + Sync>(
     let mut tables = Vec::with_capacity(period.tables.len());
     for (t, table) in period.tables.iter().enumerate() {
         let rows = table_rows(
-            policy,
-            &prepared,
-            &cases,
+            &pass,
             &case_values,
             &aggregates,
             &values,
@@ -352,69 +350,134 @@ enum Folded {
     ByKey(BTreeMap<KeyValue, Sum>),
 }
 
-/// Fold every case (or those `only` keeps) into exact sums, in parallel: sums of scaled
-/// integers are the same in any order and any grouping.
-#[expect(clippy::too_many_arguments, reason = "the passes' state, read by one fold")]
-fn fold_cases(
-    policy: &Policy,
-    prepared: &Prepared,
-    cases: &[Case<'_>],
-    case_values: &[Vec<Option<Value>>],
-    aggregates: &[Option<Aggregated>],
-    values: &[Option<Value>],
-    folding: &Folding,
-    key: Option<Key>,
-    name: &str,
-) -> Result<Folded, PeriodError> {
-    type Part = Result<BTreeMap<Option<KeyValue>, Sum>, (usize, PeriodError)>;
-    let part: Part = cases
-        .par_iter()
-        .zip(case_values.par_iter())
-        .enumerate()
-        .try_fold(BTreeMap::new, |mut sums: BTreeMap<Option<KeyValue>, Sum>, (i, (case, own))| {
-            let reads = Reads { policy, aggregates, values, case: own, row: &[] };
-            let contribution =
-                for_case(policy, prepared, case, &reads, |cx| contribution(cx, folding))
-                    .map_err(|f| (i, fault(policy, name, Some(case.line), f)))?;
-            let Some(amount) = contribution else { return Ok(sums) };
-            let k = match key {
-                Some(k) => {
-                    let field = case.claim.fields.get(k.field).and_then(KeyValue::of_value);
-                    Some(field.ok_or_else(|| (i, internal(name)))?)
+/// One pass over the cases: what every pass reads.
+struct Pass<'a> {
+    policy: &'a Policy,
+    prepared: &'a Prepared,
+    cases: &'a Cases<'a>,
+}
+
+impl Pass<'_> {
+    /// Case `i`'s line.
+    fn line(&self, i: usize) -> Option<usize> {
+        self.cases.cases.get(i).map(|c| c.line)
+    }
+
+    /// Fold every case into exact sums, in parallel: sums of scaled integers are the same in
+    /// any order and any grouping. `reads` is what the period knows so far; each case reads
+    /// its own case values from `case_values`.
+    fn fold(
+        &self,
+        case_values: &[Vec<Option<Value>>],
+        reads: &Reads<'_>,
+        folding: &Folding,
+        key: Option<Key>,
+        name: &str,
+    ) -> Result<Folded, PeriodError> {
+        type Sums = BTreeMap<Option<KeyValue>, Sum>;
+        let part: Result<Sums, ()> = case_values
+            .par_iter()
+            .enumerate()
+            .try_fold(
+                || (Sums::new(), Vec::new()),
+                |(mut sums, mut scratch), (i, own)| {
+                    let reads = Reads { case: own, ..*reads };
+                    let contribution = self
+                        .for_case(i, &mut scratch, &reads, |cx| contribution(cx, folding))
+                        .map_err(|_| ())?;
+                    let Some(amount) = contribution else { return Ok((sums, scratch)) };
+                    let k = match key {
+                        Some(k) => {
+                            let case = self.cases.cases.get(i).ok_or(())?;
+                            let field = case.claim.fields.get(k.field).and_then(KeyValue::of_value);
+                            Some(field.ok_or(())?)
+                        }
+                        None => None,
+                    };
+                    let slot = sums.entry(k).or_default();
+                    *slot = slot.add(Sum { total: amount, count: 1 });
+                    Ok((sums, scratch))
+                },
+            )
+            .map(|part| part.map(|(sums, _)| sums))
+            .try_reduce(Sums::new, |mut a, b| {
+                for (k, s) in b {
+                    let slot = a.entry(k).or_default();
+                    *slot = slot.add(s);
                 }
-                None => None,
-            };
-            let slot = sums.entry(k).or_default();
-            *slot = slot.add(Sum { total: amount, count: 1 });
-            Ok(sums)
+                Ok(a)
+            });
+        let Ok(sums) = part else {
+            // The first case in error in input order, whatever thread met an error first.
+            return Err(self.first_error(case_values, reads, folding, key, name));
+        };
+        Ok(match key {
+            None => Folded::One(sums.get(&None).copied().unwrap_or_default()),
+            Some(_) => Folded::ByKey(sums.into_iter().filter_map(|(k, s)| Some((k?, s))).collect()),
         })
-        .try_reduce(BTreeMap::new, |mut a, b| {
-            for (k, s) in b {
-                let slot = a.entry(k).or_default();
-                *slot = slot.add(s);
+    }
+
+    /// The error of the first case in input order whose contribution to a fold faults, or
+    /// whose key is missing.
+    fn first_error(
+        &self,
+        case_values: &[Vec<Option<Value>>],
+        reads: &Reads<'_>,
+        folding: &Folding,
+        key: Option<Key>,
+        name: &str,
+    ) -> PeriodError {
+        let mut scratch = Vec::new();
+        for (i, own) in case_values.iter().enumerate() {
+            let reads = Reads { case: own, ..*reads };
+            if let Err(f) = self.for_case(i, &mut scratch, &reads, |cx| contribution(cx, folding)) {
+                return fault(self.policy, name, self.line(i), f);
             }
-            Ok(a)
-        });
-    let sums = match part {
-        Ok(sums) => sums,
-        // The first case in error in input order, whatever thread met an error first.
-        Err(_) => {
-            return Err(first_error(
-                policy,
-                prepared,
-                cases,
-                case_values,
-                aggregates,
-                values,
-                folding,
-                name,
-            ));
+            let keyed = key.is_none_or(|k| {
+                let case = self.cases.cases.get(i);
+                case.and_then(|c| c.claim.fields.get(k.field))
+                    .and_then(KeyValue::of_value)
+                    .is_some()
+            });
+            if !keyed {
+                return PeriodError { line: self.line(i), ..internal(name) };
+            }
         }
-    };
-    Ok(match key {
-        None => Folded::One(sums.get(&None).copied().unwrap_or_default()),
-        Some(_) => Folded::ByKey(sums.into_iter().filter_map(|(k, s)| Some((k?, s))).collect()),
-    })
+        internal(name)
+    }
+
+    /// Evaluate `f` for case `i`: its fields, its kept settled values and accumulators, the
+    /// parameters in force on its date, and the period's values known so far. `scratch` lends
+    /// the evaluation its values' vector, so that a pass allocates one per thread, not one per
+    /// case.
+    fn for_case<T>(
+        &self,
+        i: usize,
+        scratch: &mut Vec<Value>,
+        reads: &Reads<'_>,
+        f: impl FnOnce(&mut Cx<'_>) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
+        let case = self.cases.cases.get(i).ok_or(Fault::Internal)?;
+        let kept = self.cases.reads(i).ok_or(Fault::Internal)?;
+        scratch.clear();
+        scratch.extend_from_slice(kept.values);
+        let mut cx = Cx {
+            policy: self.policy,
+            prepared: self.prepared,
+            fields: &case.claim.fields,
+            accs: kept.accs,
+            versions: kept.versions,
+            date: case.date,
+            values: std::mem::take(scratch),
+            locals: Vec::new(),
+            trace: None,
+            claims: &[],
+            period: Some(reads),
+        };
+        let result = f(&mut cx);
+        *scratch = cx.values;
+        result
+    }
 }
 
 /// What one case adds to a fold: `None` when the filter leaves it out, else the body's scaled
@@ -429,55 +492,6 @@ fn contribution(cx: &mut Cx<'_>, folding: &Folding) -> Result<Option<i128>, Faul
         Some(body) => scaled(&cx.eval(body)?).map(Some).ok_or(Fault::Internal),
         None => Ok(Some(0)),
     }
-}
-
-/// The error of the first case in input order whose contribution to a fold faults.
-#[expect(clippy::too_many_arguments, reason = "the passes' state, read by one fold")]
-fn first_error(
-    policy: &Policy,
-    prepared: &Prepared,
-    cases: &[Case<'_>],
-    case_values: &[Vec<Option<Value>>],
-    aggregates: &[Option<Aggregated>],
-    values: &[Option<Value>],
-    folding: &Folding,
-    name: &str,
-) -> PeriodError {
-    for (case, own) in cases.iter().zip(case_values) {
-        let reads = Reads { policy, aggregates, values, case: own, row: &[] };
-        if let Err(f) = for_case(policy, prepared, case, &reads, |cx| contribution(cx, folding)) {
-            return fault(policy, name, Some(case.line), f);
-        }
-    }
-    internal(name)
-}
-
-/// Evaluate `f` for one case: its fields, settled values and accumulators, the parameters in
-/// force on its date, and the period's values known so far.
-fn for_case<T>(
-    policy: &Policy,
-    prepared: &Prepared,
-    case: &Case<'_>,
-    reads: &Reads<'_>,
-    f: impl FnOnce(&mut Cx<'_>) -> Result<T, Fault>,
-) -> Result<T, Fault> {
-    let mut versions = Vec::new();
-    versions_in_force(policy, case.date, &mut versions);
-    let accs = case.settlement.accumulators(policy);
-    let mut cx = Cx {
-        policy,
-        prepared,
-        fields: &case.claim.fields,
-        accs: &accs,
-        versions: &versions,
-        date: case.date,
-        values: case.settlement.values(policy),
-        locals: Vec::new(),
-        trace: None,
-        claims: &[],
-        period: Some(reads),
-    };
-    f(&mut cx)
 }
 
 /// Evaluate a period expression once: no claim, the parameters in force on the period's last
@@ -508,11 +522,8 @@ fn once(
 
 /// A table's rows: its folds over each key's cases, then its other columns row by row, shares
 /// over all rows.
-#[expect(clippy::too_many_arguments, reason = "the passes' state, read by the tables")]
 fn table_rows(
-    policy: &Policy,
-    prepared: &Prepared,
-    cases: &[Case<'_>],
+    pass: &Pass<'_>,
     case_values: &[Vec<Option<Value>>],
     aggregates: &[Option<Aggregated>],
     values: &[Option<Value>],
@@ -520,9 +531,12 @@ fn table_rows(
     last_date: Option<Date>,
     table: &Table,
 ) -> Result<Vec<(KeyValue, Vec<Value>)>, PeriodError> {
+    let (policy, prepared) = (pass.policy, pass.prepared);
     // The keys that have a case, in key order.
     let keys: Vec<KeyValue> = {
-        let mut keys: Vec<KeyValue> = cases
+        let mut keys: Vec<KeyValue> = pass
+            .cases
+            .cases
             .iter()
             .filter_map(|c| c.claim.fields.get(table.key.field).and_then(KeyValue::of_value))
             .collect();
@@ -535,17 +549,8 @@ fn table_rows(
         let what = format!("{}.{}", table.name, column.name);
         match &column.kind {
             ColumnKind::Fold(folding) => {
-                let folded = fold_cases(
-                    policy,
-                    prepared,
-                    cases,
-                    case_values,
-                    aggregates,
-                    values,
-                    folding,
-                    Some(table.key),
-                    &what,
-                )?;
+                let reads = Reads { policy, aggregates, values, case: &[], row: &[] };
+                let folded = pass.fold(case_values, &reads, folding, Some(table.key), &what)?;
                 let Folded::ByKey(sums) = folded else { return Err(internal(&what)) };
                 for (key, row) in keys.iter().zip(rows.iter_mut()) {
                     let sum = sums.get(key).copied().unwrap_or_default();

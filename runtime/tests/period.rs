@@ -133,6 +133,33 @@ fn largest_remainder_gives_the_fen_left_to_the_largest_remainders_then_the_earli
     assert!(share(10, &[1, -1, 3]).is_err());
 }
 
+/// No claim, or none that settled: the tables have no rows, and nothing is divided by zero
+/// points.
+#[test]
+fn a_period_without_a_case_has_tables_without_rows() {
+    let policy = region("40_000.03");
+    let engine = Engine::new(policy.clone());
+    let header = REGION.lines().next().expect("a header");
+    // A claim naming no such level is an error row, not a case.
+    let unsettled = format!("{header}\nx1,m1,2021-08-01,level9,2000,0,0,0,0,0,h1,appendectomy\n");
+    for csv in [format!("{header}\n"), unsettled] {
+        let rows = io::read_csv(&policy, csv.as_bytes(), "empty.csv").expect("a file");
+        let batch = io::claims_of(&rows);
+        let outcomes = engine.settle_batch(&batch);
+        let settled = settle_period(&engine, &batch, &outcomes).expect("an empty period settles");
+        assert!(settled.cases.is_empty());
+        assert_eq!(settled.tables.len(), 2);
+        assert!(settled.tables.iter().all(|t| t.rows.is_empty()));
+        let mut out = Vec::new();
+        settle_runtime::period::write_tables(&policy, &settled, &mut out).expect("written");
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            "table,hospital,cases,high_cost_cases,low_cost_cases,points,total,due,paid_by_others,fund\n\
+             table,group,cases,average_cost,points\n"
+        );
+    }
+}
+
 fn generated(policy: &Policy, count: usize, seed: u64) -> Vec<Claim> {
     let mut csv = Vec::new();
     settle_runtime::generate::write(policy, count, seed, false, &mut csv).expect("generated");
@@ -161,6 +188,22 @@ fn the_hospitals_dues_add_up_to_the_budget_to_the_fen() {
         assert!(dues.len() > 100, "only {} hospitals", dues.len());
         assert_eq!(dues.iter().map(|(_, d)| d).sum::<i64>(), fen);
     }
+}
+
+/// `settle gen --texts 5000`: a region of about 5,000 hospitals, whose dues still add up to the
+/// budget to the fen.
+#[test]
+fn a_region_of_five_thousand_hospitals_shares_the_budget_to_the_fen() {
+    let policy = region("1_234_567.89");
+    let engine = Engine::new(policy.clone());
+    let mut csv = Vec::new();
+    settle_runtime::generate::write_with(&policy, 20_000, 5, false, 5_000, &mut csv)
+        .expect("generated");
+    let claims = claims(&policy, std::str::from_utf8(&csv).expect("UTF-8"));
+    let settled = settle(&engine, &claims);
+    let dues = dues_fen(&policy, &settled);
+    assert!((4_000..=5_000).contains(&dues.len()), "{} hospitals", dues.len());
+    assert_eq!(dues.iter().map(|(_, d)| d).sum::<i64>(), 123_456_789);
 }
 
 #[test]
