@@ -156,8 +156,10 @@ pub fn run(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let period =
-        providers.as_mut().map(|file| crate::period::settle(&engine, &batch, &settled, file));
+    // The period's passes run on the same pool as the claims, so `--threads` bounds them too.
+    let period = in_pool(pool.as_ref(), || {
+        providers.as_mut().map(|file| crate::period::settle(&engine, &batch, &settled, file))
+    });
     let outcomes = io::by_row(&rows, settled);
     let policy = engine.policy();
     let settled_at = started.elapsed();
