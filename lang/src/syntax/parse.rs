@@ -1355,6 +1355,49 @@ mod tests {
     }
 
     #[test]
+    fn the_reserved_words_and_only_they_are_refused_as_names() {
+        let reserved = [
+            "and", "assumed", "balance", "default", "extends", "expect", "enum", "else", "from",
+            "false", "for", "input", "if", "in", "let", "not", "override", "or", "policy", "param",
+            "record", "rule", "stage", "source", "test", "then", "true", "when", "where", "yearly",
+        ];
+        for word in reserved {
+            assert!(is_reserved(word), "`{word}` is a name");
+        }
+        let names = [
+            "ands",
+            "an",
+            "cap",
+            "claim",
+            "cases",
+            "gamma",
+            "hen",
+            "jet",
+            "key",
+            "max",
+            "quota",
+            "used",
+            "value",
+            "xray",
+            "zone",
+            "year",
+            "by",
+            "list",
+            "money",
+            "iff",
+            "letter",
+            "_and",
+            "Policy",
+            "yearly_cap",
+            "unit",
+            "vat",
+        ];
+        for word in names {
+            assert!(!is_reserved(word), "`{word}` is refused as a name");
+        }
+    }
+
+    #[test]
     fn parses_the_main_items() {
         let m = parse_ok(
             "policy a.b \"标题\"\nyear starts 01-01\nenum Level { level1 \"一级\", level2 }\n\
