@@ -31,7 +31,8 @@ fn bad_amount() -> impl Strategy<Value = Value> {
         not_a_scalar(),
         Just(Value::Null),
         "[a-z]{1,8}".prop_map(Value::String),
-        (1u32..1_000_000, 100u32..1000).prop_map(|(a, b)| json!(format!("{a}.{b}"))),
+        // A third decimal that is not 0: "1.130" is 1.13, an amount like any other.
+        (1u32..1_000_000, 10u32..100, 1u32..10).prop_map(|(a, b, c)| json!(format!("{a}.{b}{c}"))),
         "[1-9][0-9]{30,60}(\\.[0-9]{2})?".prop_map(Value::String),
         Just(json!("1e400")),
         Just(json!("NaN")),
