@@ -373,3 +373,90 @@ fn snapshots_are_keyed_by_claim_id_and_named_by_path() {
     assert!(report.contains("claim c000 (line 2): new"), "{report}");
     assert_eq!(run(&two.join("claims.csv")).status.code(), Some(0), "the other file's snapshot");
 }
+
+const DIP: &str = "policies/dezhou/dip.settle";
+const DIP_REFORM: &str = "examples/reforms/dezhou_dip_level_coefficients.settle";
+
+/// The hospitals' payments under a DIP policy and a reform of its level coefficients: each
+/// hospital's figures are those `settle run --providers` writes under each policy, the dues add
+/// up to the budget under both, so their changes add up to 0.00.
+#[test]
+fn the_hospitals_payments_under_two_dip_policies() {
+    let dir = scratch("dip");
+    let claims = dir.join("claims.csv");
+    let claims = claims.to_str().expect("path");
+    let generated =
+        settle(&["gen", DIP, "--count", "2000", "--seed", "5", "--texts", "40", "--out", claims]);
+    assert_eq!(generated.status.code(), Some(0), "{}", String::from_utf8_lossy(&generated.stderr));
+    // What `settle run --providers` writes under each policy: hospital -> (due, fund).
+    let providers = |policy: &str,
+                     name: &str|
+     -> std::collections::BTreeMap<String, (String, String)> {
+        let out = dir.join(format!("{name}.csv"));
+        let tables = dir.join(format!("{name}-providers.csv"));
+        let run = settle(&[
+            "run",
+            policy,
+            "--claims",
+            claims,
+            "--out",
+            out.to_str().expect("path"),
+            "--providers",
+            tables.to_str().expect("path"),
+        ]);
+        assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+        let text = std::fs::read_to_string(&tables).expect("tables");
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).expect("column");
+        let (due, fund) = (at("due"), at("fund"));
+        lines
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .take_while(|cells| cells[0] == "hospitals")
+            .map(|cells| (cells[1].to_string(), (cells[due].to_string(), cells[fund].to_string())))
+            .collect()
+    };
+    let (base, reform) = (providers(DIP, "base"), providers(DIP_REFORM, "reform"));
+    assert_eq!(base.len(), 40);
+
+    let json = settle(&["diff", DIP, DIP_REFORM, "--claims", claims, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", String::from_utf8_lossy(&json.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let tables = value["providers"].as_array().expect("providers");
+    let hospitals = tables.iter().find(|t| t["table"] == "hospitals").expect("hospitals");
+    assert_eq!(hospitals["key"], "hospital");
+    let columns: Vec<&str> = hospitals["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    let (due, fund) = (
+        columns.iter().position(|c| *c == "due").expect("due"),
+        columns.iter().position(|c| *c == "fund").expect("fund"),
+    );
+    let rows = hospitals["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), base.len());
+    let mut due_changes = rust_decimal::Decimal::ZERO;
+    let mut moved = 0;
+    for row in rows {
+        let key = row["key"].as_str().expect("key");
+        let cells = row["columns"].as_array().expect("columns");
+        assert_eq!(cells[due]["base"], base[key].0.as_str(), "{key}");
+        assert_eq!(cells[due]["reform"], reform[key].0.as_str(), "{key}");
+        assert_eq!(cells[fund]["base"], base[key].1.as_str(), "{key}");
+        assert_eq!(cells[fund]["reform"], reform[key].1.as_str(), "{key}");
+        let change: rust_decimal::Decimal =
+            cells[due]["change"].as_str().expect("change").parse().expect("decimal");
+        due_changes += change;
+        moved += usize::from(!change.is_zero());
+    }
+    assert!(moved > 30, "the coefficients move most hospitals' dues: {moved}");
+    assert_eq!(due_changes, rust_decimal::Decimal::ZERO, "the dues share one budget");
+    assert_eq!(hospitals["totals"][due]["base"], "300000000.00");
+    assert_eq!(hospitals["totals"][due]["reform"], "300000000.00");
+
+    let text = settle(&["diff", DIP, DIP_REFORM, "--claims", claims]);
+    assert_eq!(text.status.code(), Some(0));
+    insta::assert_snapshot!("diff_dip_text", String::from_utf8_lossy(&text.stdout));
+}

@@ -58,6 +58,10 @@ pub struct Impact {
     pub per_claim_fund_change: String,
     /// Whether the per-claim changes add up to the change of the totals (always, or a defect).
     pub reconciled: bool,
+    /// For policies with period settlement: the hospitals' (and case groups') payments under
+    /// each, table by table (`settle diff` fills it; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<crate::period::compare::TableChange>,
 }
 
 /// The change of the funds' payments for one claim.
@@ -645,6 +649,7 @@ fn impact_in(
         changes,
         per_claim_fund_change: money(per_claim_fund),
         reconciled: per_claim_fund == fund_change,
+        providers: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@ use crate::interp::{Cx, Fault, PeriodReads, Prepared, versions_in_force};
 use crate::value::{self as arith, ArithError, Value};
 
 mod cases;
+pub mod compare;
 
 use cases::{Cases, Kept};
 

@@ -14,9 +14,11 @@ use settle_lang::ir::Policy;
 use settle_runtime::batch;
 use settle_runtime::diff::{Impact, impact, impact_of_shares, share_names};
 use settle_runtime::io::{self, Format, Row};
+use settle_runtime::period::compare::{TableChange, compare};
+use settle_runtime::period::{PeriodSettlement, settle_period};
 use settle_runtime::{Engine, Outcome};
 
-use crate::cli::EXIT_USAGE;
+use crate::cli::{EXIT_PROBLEMS, EXIT_USAGE};
 use crate::run::load;
 
 /// The claims that moved most, listed in reports.
@@ -69,6 +71,12 @@ pub fn diff(
         Err(code) => return code,
     };
     with_trails(&mut report, &b, &r, claims);
+    if !(b.policy().period.tables.is_empty() && r.policy().period.tables.is_empty()) {
+        match providers(&b, &r, claims) {
+            Ok(changes) => report.providers = changes,
+            Err(code) => return code,
+        }
+    }
     let text = match format {
         DiffFormat::Text => text(&report),
         DiffFormat::Json => {
@@ -215,6 +223,21 @@ fn fast_impact(b: &Engine, r: &Engine, claims: &Path) -> Result<Option<Impact>, 
     let Some(before) = shares(b)? else { return Ok(None) };
     same_count(before.len(), after.len(), claims)?;
     Ok(Some(impact_of_shares(b, r, &before, &after, MOVERS)))
+}
+
+/// The hospitals' payments under both policies: each period settled by the general path (as
+/// `settle run --providers` does) and its tables compared.
+fn providers(b: &Engine, r: &Engine, claims: &Path) -> Result<Vec<TableChange>, ExitCode> {
+    let settle = |engine: &Engine| -> Result<PeriodSettlement, ExitCode> {
+        let rows = crate::run::read_rows(engine.policy(), claims)?;
+        let batch = io::claims_of(&rows);
+        let outcomes = engine.settle_batch(&batch);
+        settle_period(engine, &batch, &outcomes).map_err(|e| {
+            eprintln!("error: the period was not settled under `{}`: {e}", engine.policy().name);
+            ExitCode::from(EXIT_PROBLEMS)
+        })
+    };
+    Ok(compare(b.policy(), &settle(b)?, r.policy(), &settle(r)?))
 }
 
 /// An error when the two policies read a different number of records from the claims.
@@ -373,7 +396,75 @@ pub fn text(r: &Impact) -> String {
         if r.reconciled { "equal to" } else { "NOT equal to" },
         r.fund_change
     );
+    for t in &r.providers {
+        providers_text(&mut out, t);
+    }
     out
+}
+
+/// The rows of a period's table shown as text at the most: those that moved most.
+const PROVIDER_ROWS: usize = 20;
+
+/// One compared table of the period: the columns that moved, for the rows that moved (by the
+/// change of the last such column, usually what the fund pays the hospital, largest first),
+/// then the columns added up over every row.
+fn providers_text(out: &mut String, t: &TableChange) {
+    use settle_runtime::period::compare::Moved;
+    let moved_columns: Vec<usize> = (0..t.columns.len())
+        .filter(|&c| {
+            t.rows.iter().any(|row| row.columns.get(c).is_some_and(|m| m.base != m.reform))
+        })
+        .collect();
+    if moved_columns.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nperiod table `{}` by {}: no amount moved ({} rows; {})",
+            t.table,
+            t.key,
+            t.rows.len(),
+            t.columns.join(", ")
+        );
+        return;
+    }
+    let _ = writeln!(out, "\nperiod table `{}` by {}: amounts under each policy", t.table, t.key);
+    let mut header = vec![t.key.clone()];
+    for &c in &moved_columns {
+        let name = t.columns.get(c).map_or("", String::as_str);
+        header.extend([format!("{name} base"), format!("{name} reform"), format!("{name} change")]);
+    }
+    let or_none = |s: &Option<String>| s.clone().unwrap_or_else(|| ABSENT.into());
+    let cells = |key: &str, moved: &[Moved]| {
+        let mut row = vec![key.to_string()];
+        for m in moved_columns.iter().filter_map(|&c| moved.get(c)) {
+            row.extend([or_none(&m.base), or_none(&m.reform), m.change.clone()]);
+        }
+        row
+    };
+    let last = moved_columns.last().copied().unwrap_or_default();
+    let change = |moved: &[Moved]| {
+        moved
+            .get(last)
+            .and_then(|m| m.change.parse::<rust_decimal::Decimal>().ok())
+            .unwrap_or_default()
+    };
+    let mut moved: Vec<_> =
+        t.rows.iter().filter(|row| row.columns.iter().any(|m| m.base != m.reform)).collect();
+    moved.sort_by_key(|row| std::cmp::Reverse(change(&row.columns).abs()));
+    let mut rows = vec![header];
+    rows.extend(moved.iter().take(PROVIDER_ROWS).map(|row| cells(&row.key, &row.columns)));
+    rows.push(cells("(all rows)", &t.totals));
+    table(out, &rows);
+    let _ = writeln!(
+        out,
+        "  {} of {} rows moved{}",
+        moved.len(),
+        t.rows.len(),
+        if moved.len() > PROVIDER_ROWS {
+            format!("; the {PROVIDER_ROWS} that moved most are shown (every row: --format json)")
+        } else {
+            String::new()
+        }
+    );
 }
 
 /// Written for a share a policy's balance does not have.
