@@ -12,7 +12,7 @@ use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use settle_lang::ir::{Policy, Type};
+use settle_lang::ir::Policy;
 use settle_runtime::arrow::{Settler, output_schema};
 use settle_runtime::io::{FileLoader, output_columns};
 use settle_runtime::{Engine, trace};
@@ -63,22 +63,6 @@ fn serde_severity(s: &settle_lang::diagnostic::Severity) -> String {
     format!("{s:?}").to_lowercase()
 }
 
-/// A type's name as the policy writes it.
-fn type_name(policy: &Policy, ty: Type) -> String {
-    let record = |r: usize| policy.records.get(r).map_or_else(String::new, |d| d.name.clone());
-    match ty {
-        Type::Money => "money".into(),
-        Type::Rate => "rate".into(),
-        Type::Int => "int".into(),
-        Type::Bool => "bool".into(),
-        Type::Date => "date".into(),
-        Type::Text => "text".into(),
-        Type::Enum(e) => policy.enums.get(e).map_or_else(String::new, |d| d.name.clone()),
-        Type::Record(r) => record(r),
-        Type::List(r) => format!("list of {}", record(r)),
-    }
-}
-
 #[pymethods]
 impl PyPolicy {
     /// The policy's name.
@@ -91,7 +75,11 @@ impl PyPolicy {
     #[getter]
     fn input_fields(&self) -> Vec<(String, String)> {
         let Some(record) = self.policy.input_record() else { return Vec::new() };
-        record.fields.iter().map(|f| (f.name.clone(), type_name(&self.policy, f.ty))).collect()
+        record
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.ty.name(&self.policy.enums, &self.policy.records)))
+            .collect()
     }
 
     /// The names of the input's claim id, member id and dating fields, and of the field keying
