@@ -328,6 +328,10 @@ fn store_tests_on_postgresql() {
 fn two_instances_share_members(url: &str, dir: &Path) {
     let one = Service::start(Path::new(url));
     let two = Service::start(Path::new(url));
+    // Readiness asks the store: on PostgreSQL from the blocking pool, not a service worker.
+    for service in [&one, &two] {
+        assert_eq!(service.call("GET", "/readyz", "").0, 200, "ready on PostgreSQL");
+    }
     let mut claims = generated(3, 20, 7);
     let expected = batch_run_of(&claims_file(dir, &claims));
     // Shuffled: three members, eight clients, so a member's claims are mostly in flight on both

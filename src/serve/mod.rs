@@ -1055,7 +1055,10 @@ async fn read_member(
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
-    if app.store.ready() {
+    // The store's clients block (PostgreSQL's runs a runtime of its own, which must not start on
+    // one of the service's workers): ask on the blocking pool, as every other store call does.
+    let ready = tokio::task::spawn_blocking(move || app.store.ready()).await.unwrap_or(false);
+    if ready {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n").into_response()
