@@ -481,13 +481,7 @@ pub fn output_batch(
         line.append_value(i64::try_from(l).unwrap_or(i64::MAX));
         id.append_value(who_id);
         member.append_value(who_member);
-        let settled = match (row, outcome) {
-            (Row::Error(e), _) => Err(e.to_string()),
-            (Row::Claim(_), Some(Err(e))) => Err(e.to_string()),
-            (Row::Claim(_), None) => Err("not settled".to_string()),
-            (Row::Claim(_), Some(Ok(s))) => Ok(s),
-        };
-        match settled {
+        match crate::io::settled(row, outcome) {
             Ok(s) => {
                 status.append_value("ok");
                 error.append_null();

@@ -595,6 +595,21 @@ pub fn output_columns(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
+/// What one output row says: the claim's settlement, or the message written in its place (the
+/// record's reading error, the claim's settling error, or a claim left unsettled). The one rule
+/// every writer follows: CSV, JSON Lines and Arrow.
+pub(crate) fn settled<'a>(
+    row: &Row,
+    outcome: Option<&'a Outcome>,
+) -> Result<&'a crate::engine::Settlement, String> {
+    match (row, outcome) {
+        (Row::Error(e), _) => Err(e.to_string()),
+        (Row::Claim(_), Some(Err(e))) => Err(e.to_string()),
+        (Row::Claim(_), None) => Err("not settled".to_string()),
+        (Row::Claim(_), Some(Ok(s))) => Ok(s),
+    }
+}
+
 /// One output row's cells: line, id, member, status, outputs..., accumulators..., error.
 fn output_cells(
     policy: &Policy,
@@ -621,11 +636,9 @@ fn output_cells(
     };
     let mut head = vec![line.to_string(), id, member];
     let mut cols = Vec::new();
-    let error = match (row, outcome) {
-        (Row::Error(e), _) => Some(e.to_string()),
-        (Row::Claim(_), Some(Err(e))) => Some(e.to_string()),
-        (Row::Claim(_), None) => Some("not settled".to_string()),
-        (Row::Claim(_), Some(Ok(s))) => {
+    let error = match settled(row, outcome) {
+        Err(message) => Some(message),
+        Ok(s) => {
             for stage in &policy.stages {
                 for v in &stage.outputs {
                     if let Some(def) = policy.values.get(*v) {
@@ -730,13 +743,7 @@ fn write_csv_rows<W: Write>(
         w.write_field(&cell)?;
         w.write_field(id)?;
         w.write_field(member)?;
-        let settled = match (row, outcome) {
-            (Row::Error(e), _) => Err(e.to_string()),
-            (Row::Claim(_), Some(Err(e))) => Err(e.to_string()),
-            (Row::Claim(_), None) => Err("not settled".to_string()),
-            (Row::Claim(_), Some(Ok(s))) => Ok(s),
-        };
-        match settled {
+        match settled(row, outcome.as_ref()) {
             Ok(s) => {
                 w.write_field("ok")?;
                 w.write_field("")?;
