@@ -717,6 +717,57 @@ impl Expr {
             }
         }
     }
+
+    /// Call `f` on each expression directly inside this one, in source order, free to change it
+    /// (the same children as [`Expr::for_each_child`]).
+    pub fn for_each_child_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match &mut self.kind {
+            ExprKind::Const(_)
+            | ExprKind::Field(_)
+            | ExprKind::Value(_)
+            | ExprKind::Acc(_)
+            | ExprKind::Param(_)
+            | ExprKind::Local(_)
+            | ExprKind::ClaimValue(..) => {}
+            ExprKind::Period(read) => {
+                if let period::PeriodRead::Aggregate(_, Some(key)) = read {
+                    f(key);
+                }
+            }
+            ExprKind::RecordField(e, _)
+            | ExprKind::Segmented(_, e)
+            | ExprKind::RateAt(_, e)
+            | ExprKind::Neg(e)
+            | ExprKind::Not(e)
+            | ExprKind::Abs(e)
+            | ExprKind::In(e, _)
+            | ExprKind::DatePart(_, e)
+            | ExprKind::Round { value: e, .. } => f(e),
+            ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => {
+                es.iter_mut().for_each(f)
+            }
+            ExprKind::Binary(_, a, b) | ExprKind::Shift(a, b, _) | ExprKind::YearsBetween(a, b) => {
+                f(a);
+                f(b);
+            }
+            ExprKind::If(c, a, b) | ExprKind::Proportion(c, a, b) => {
+                f(c);
+                f(a);
+                f(b);
+            }
+            ExprKind::Fold { list, body, filter, .. } => {
+                f(list);
+                f(body);
+                if let Some(filter) = filter {
+                    f(filter);
+                }
+            }
+            ExprKind::Quantifier { list, body, .. } => {
+                f(list);
+                f(body);
+            }
+        }
+    }
 }
 
 impl Body {

@@ -195,52 +195,5 @@ fn each_expr(period: &mut Period, f: &mut dyn FnMut(&mut Expr)) {
 /// Call `f` on `e` and every expression inside it (as [`Expr::walk`], but free to change them).
 fn walk(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     f(e);
-    match &mut e.kind {
-        ExprKind::Const(_)
-        | ExprKind::Field(_)
-        | ExprKind::Value(_)
-        | ExprKind::Acc(_)
-        | ExprKind::Param(_)
-        | ExprKind::Local(_)
-        | ExprKind::ClaimValue(..) => {}
-        ExprKind::Period(read) => {
-            if let settle_lang::ir::period::PeriodRead::Aggregate(_, Some(key)) = read {
-                walk(key, f);
-            }
-        }
-        ExprKind::RecordField(e, _)
-        | ExprKind::Segmented(_, e)
-        | ExprKind::RateAt(_, e)
-        | ExprKind::Neg(e)
-        | ExprKind::Not(e)
-        | ExprKind::Abs(e)
-        | ExprKind::In(e, _)
-        | ExprKind::DatePart(_, e)
-        | ExprKind::Round { value: e, .. } => walk(e, f),
-        ExprKind::Table(_, es) | ExprKind::Min(es) | ExprKind::Max(es) => {
-            for e in es {
-                walk(e, f);
-            }
-        }
-        ExprKind::Binary(_, a, b) | ExprKind::Shift(a, b, _) | ExprKind::YearsBetween(a, b) => {
-            walk(a, f);
-            walk(b, f);
-        }
-        ExprKind::If(c, a, b) | ExprKind::Proportion(c, a, b) => {
-            walk(c, f);
-            walk(a, f);
-            walk(b, f);
-        }
-        ExprKind::Fold { list, body, filter, .. } => {
-            walk(list, f);
-            walk(body, f);
-            if let Some(filter) = filter {
-                walk(filter, f);
-            }
-        }
-        ExprKind::Quantifier { list, body, .. } => {
-            walk(list, f);
-            walk(body, f);
-        }
-    }
+    e.for_each_child_mut(&mut |child| walk(child, f));
 }
