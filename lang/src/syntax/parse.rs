@@ -11,7 +11,6 @@ use std::sync::OnceLock;
 use pest::Parser;
 use pest::error::InputLocation;
 use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest_derive::Parser;
 use rust_decimal::Decimal;
 
@@ -344,7 +343,8 @@ fn describe_expected(source: &str, failure: &Failure) -> Vec<String> {
             push(&mut out, format!("`{text}`"));
         }
     }
-    if failure.positives.contains(&Rule::eq) {
+    // `==` may stand wherever an infix operator may.
+    if failure.positives.contains(&Rule::infix) {
         push(&mut out, "`==`".to_string());
     }
     if out.len() > 1 {
@@ -482,22 +482,7 @@ fn describe_rule(rule: Rule) -> Option<Described> {
         Rule::field_init => Text("a field `name: value`"),
         Rule::record_lit | Rule::list_lit => Text("a value"),
         Rule::assumed => Text("`assumed`"),
-        Rule::or
-        | Rule::and
-        | Rule::eq
-        | Rule::ne
-        | Rule::le
-        | Rule::ge
-        | Rule::lt
-        | Rule::gt
-        | Rule::in_op
-        | Rule::add
-        | Rule::sub
-        | Rule::mul
-        | Rule::div
-        | Rule::member
-        | Rule::index
-        | Rule::duration => Operator,
+        Rule::infix | Rule::member | Rule::index | Rule::duration => Operator,
         _ => return None,
     })
 }
@@ -532,25 +517,57 @@ fn item_help(source: &str, tokens: &[Tok], item_start: usize) -> String {
     .to_string()
 }
 
-fn pratt() -> &'static PrattParser<Rule> {
-    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
-    PRATT.get_or_init(|| {
-        PrattParser::new()
-            .op(Op::infix(Rule::or, Assoc::Left))
-            .op(Op::infix(Rule::and, Assoc::Left))
-            .op(Op::prefix(Rule::not))
-            .op(Op::infix(Rule::eq, Assoc::Left)
-                | Op::infix(Rule::ne, Assoc::Left)
-                | Op::infix(Rule::lt, Assoc::Left)
-                | Op::infix(Rule::le, Assoc::Left)
-                | Op::infix(Rule::gt, Assoc::Left)
-                | Op::infix(Rule::ge, Assoc::Left)
-                | Op::infix(Rule::in_op, Assoc::Left))
-            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-            .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
-            .op(Op::prefix(Rule::neg))
-            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index) | Op::postfix(Rule::duration))
-    })
+/// How tightly an operator binds, loosest first: `or`, `and`, `not`, the comparisons and `in`,
+/// `+` and `-`, `*` and `/`, the sign, then `.`, `[...]` and `days` after an operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Precedence {
+    None,
+    Or,
+    And,
+    Not,
+    Comparison,
+    Sum,
+    Product,
+    Negation,
+    Postfix,
+}
+
+impl Precedence {
+    /// The level just looser than this one: a prefix operator takes every operator at its own
+    /// level or tighter.
+    fn below(self) -> Precedence {
+        use Precedence::*;
+        match self {
+            None | Or => None,
+            And => Or,
+            Not => And,
+            Comparison => Not,
+            Sum => Comparison,
+            Product => Sum,
+            Negation => Product,
+            Postfix => Negation,
+        }
+    }
+}
+
+/// The operator an `infix` pair's text writes, and its precedence.
+fn infix_op(text: &str) -> (BinaryOp, Precedence) {
+    use Precedence::{And, Comparison, Or, Product, Sum};
+    match text {
+        "or" => (BinaryOp::Or, Or),
+        "and" => (BinaryOp::And, And),
+        "==" => (BinaryOp::Eq, Comparison),
+        "!=" => (BinaryOp::Ne, Comparison),
+        "<" => (BinaryOp::Lt, Comparison),
+        "<=" => (BinaryOp::Le, Comparison),
+        ">" => (BinaryOp::Gt, Comparison),
+        ">=" => (BinaryOp::Ge, Comparison),
+        "in" => (BinaryOp::In, Comparison),
+        "+" => (BinaryOp::Add, Sum),
+        "-" => (BinaryOp::Sub, Sum),
+        "*" => (BinaryOp::Mul, Product),
+        _ => (BinaryOp::Div, Product),
+    }
 }
 
 /// Turns pest pairs into AST nodes, offsetting spans by where the item's slice starts.
@@ -1230,55 +1247,81 @@ impl Builder<'_> {
             .collect()
     }
 
+    /// An expression: its operands and operators as the grammar reads them (prefixes, an
+    /// operand, postfixes, then infix operators each followed by the same), grouped by
+    /// precedence climbing ([`Precedence`]).
     fn expr(&self, pair: P<'_>, base: usize) -> Expr {
-        pratt()
-            .map_primary(|p| self.primary(p, base))
-            .map_prefix(|op, rhs| {
-                let span = self.span(&op, base).to(rhs.span);
-                let op = if op.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not };
-                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
-            })
-            .map_postfix(|lhs, op| {
-                let span = lhs.span.to(self.span(&op, base));
-                let kind = match op.as_rule() {
-                    Rule::member => match kids(op).next() {
-                        Some(id) => ExprKind::Member(Box::new(lhs), self.ident(id, base)),
-                        None => return lhs,
-                    },
-                    Rule::duration => {
-                        let unit = match kids(op).next().map(|k| k.as_rule()) {
-                            Some(Rule::k_months) => DateUnit::Months,
-                            _ => DateUnit::Days,
-                        };
-                        ExprKind::Duration(Box::new(lhs), unit)
-                    }
-                    _ => ExprKind::Index(
-                        Box::new(lhs),
-                        kids(op).map(|e| self.expr(e, base)).collect(),
-                    ),
+        let span = self.span(&pair, base);
+        let mut parts = pair.into_inner().peekable();
+        // The grammar puts an operand after every prefix and infix operator, so the climb
+        // always finds one.
+        self.climb(&mut parts, base, Precedence::None)
+            .unwrap_or(Expr { kind: ExprKind::Lit(Literal::Bool(false)), span })
+    }
+
+    /// The operand at the front of `parts` with every operator that binds tighter than `floor`:
+    /// prefixes first (each taking what binds tighter than itself), then postfixes and infix
+    /// operators while they bind tighter than `floor`; an infix operator's right side takes
+    /// what binds tighter than the operator (so `a - b - c` is `(a - b) - c`).
+    fn climb<'i>(
+        &self,
+        parts: &mut std::iter::Peekable<Pairs<'i, Rule>>,
+        base: usize,
+        floor: Precedence,
+    ) -> Option<Expr> {
+        let first = parts.next()?;
+        let mut lhs = match first.as_rule() {
+            Rule::neg | Rule::not => {
+                let (op, level) = if first.as_rule() == Rule::neg {
+                    (UnaryOp::Neg, Precedence::Negation)
+                } else {
+                    (UnaryOp::Not, Precedence::Not)
                 };
-                Expr { kind, span }
-            })
-            .map_infix(|lhs, op, rhs| {
-                let op = match op.as_rule() {
-                    Rule::or => BinaryOp::Or,
-                    Rule::and => BinaryOp::And,
-                    Rule::eq => BinaryOp::Eq,
-                    Rule::ne => BinaryOp::Ne,
-                    Rule::lt => BinaryOp::Lt,
-                    Rule::le => BinaryOp::Le,
-                    Rule::gt => BinaryOp::Gt,
-                    Rule::ge => BinaryOp::Ge,
-                    Rule::in_op => BinaryOp::In,
-                    Rule::add => BinaryOp::Add,
-                    Rule::sub => BinaryOp::Sub,
-                    Rule::mul => BinaryOp::Mul,
-                    _ => BinaryOp::Div,
-                };
+                let start = self.span(&first, base);
+                let rhs = self.climb(parts, base, level.below())?;
+                Expr { span: start.to(rhs.span), kind: ExprKind::Unary(op, Box::new(rhs)) }
+            }
+            _ => self.primary(first, base),
+        };
+        while let Some(next) = parts.peek() {
+            let level = match next.as_rule() {
+                Rule::infix => infix_op(next.as_str()).1,
+                _ => Precedence::Postfix,
+            };
+            if level <= floor {
+                break;
+            }
+            let Some(op) = parts.next() else { break };
+            lhs = if op.as_rule() == Rule::infix {
+                let (op, level) = infix_op(op.as_str());
+                let rhs = self.climb(parts, base, level)?;
                 let span = lhs.span.to(rhs.span);
                 Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span }
-            })
-            .parse(pair.into_inner())
+            } else {
+                self.postfix(lhs, op, base)
+            };
+        }
+        Some(lhs)
+    }
+
+    /// `lhs.name`, `lhs[keys]` or `lhs days`.
+    fn postfix(&self, lhs: Expr, op: P<'_>, base: usize) -> Expr {
+        let span = lhs.span.to(self.span(&op, base));
+        let kind = match op.as_rule() {
+            Rule::member => match kids(op).next() {
+                Some(id) => ExprKind::Member(Box::new(lhs), self.ident(id, base)),
+                None => return lhs,
+            },
+            Rule::duration => {
+                let unit = match kids(op).next().map(|k| k.as_rule()) {
+                    Some(Rule::k_months) => DateUnit::Months,
+                    _ => DateUnit::Days,
+                };
+                ExprKind::Duration(Box::new(lhs), unit)
+            }
+            _ => ExprKind::Index(Box::new(lhs), kids(op).map(|e| self.expr(e, base)).collect()),
+        };
+        Expr { kind, span }
     }
 
     fn primary(&self, pair: P<'_>, base: usize) -> Expr {
@@ -1300,10 +1343,14 @@ impl Builder<'_> {
             }
             Rule::set_lit => ExprKind::Set(kids(pair).map(|e| self.expr(e, base)).collect()),
             Rule::call => {
+                let called = pair.as_str().trim_end().ends_with(')');
                 let mut i = kids(pair).peekable();
                 let Some(func) = i.next().map(|f| self.ident(f, base)) else {
                     return Expr { kind: ExprKind::Lit(Literal::Bool(false)), span };
                 };
+                if !called {
+                    return Expr { kind: ExprKind::Name(func), span };
+                }
                 match i.peek().map(|p| p.as_rule()) {
                     Some(Rule::comprehension) => {
                         match i.next().and_then(|c| self.comprehension(func.clone(), c, base)) {
