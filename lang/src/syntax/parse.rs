@@ -158,7 +158,7 @@ struct Failure {
 
 /// Parse the items that start in `from..to`.
 fn parse_range(source: &str, tokens: &[Tok], file: FileId, from: usize, to: usize) -> Part {
-    let builder = Builder { file, problems: RefCell::new(Vec::new()), tokens };
+    let builder = Builder { file, problems: RefCell::new(Vec::new()), source, tokens };
     let mut items = Vec::new();
     let mut failures = Vec::new();
     let mut pos = from;
@@ -574,7 +574,8 @@ fn infix_op(text: &str) -> (BinaryOp, Precedence) {
 struct Builder<'t> {
     file: FileId,
     problems: RefCell<Vec<Problem>>,
-    /// The file's tokens, to trim trailing spaces and comments off spans.
+    /// The file's text and tokens, to trim trailing spaces and comments off spans.
+    source: &'t str,
     tokens: &'t [Tok],
 }
 
@@ -646,6 +647,16 @@ impl Builder<'_> {
     fn span(&self, pair: &P<'_>, base: usize) -> Span {
         let s = pair.as_span();
         let (start, end) = (base + s.start(), base + s.end());
+        // Most pairs end on their last token: a last byte that is ASCII and neither a space nor
+        // the `/` that closes a block comment ends a token of code (a line comment is followed
+        // by its line feed, unless it ends the file).
+        let last_byte = self.source.as_bytes().get(end.wrapping_sub(1)).copied();
+        if end > start
+            && end < self.source.len()
+            && last_byte.is_some_and(|b| b.is_ascii() && !b" \t\r\n/".contains(&b))
+        {
+            return Span::new(start, end);
+        }
         let last = self.tokens.partition_point(|t| (t.span.start as usize) < end);
         let trimmed = self
             .tokens
