@@ -395,9 +395,16 @@ fn grammar_punctuation() -> &'static [&'static str] {
     WORDS.get_or_init(|| {
         let grammar: &'static str = include_str!("settle.pest");
         let mut words: Vec<&'static str> = Vec::new();
+        // Inside an atomic or silent rule written over several lines, up to its closing `}`.
+        let mut skipping = false;
         for line in grammar.lines() {
             let line = line.split("//").next().unwrap_or("");
+            if skipping {
+                skipping = line.trim() != "}";
+                continue;
+            }
             if line.contains("@{") || line.contains("_{") {
+                skipping = !line.trim_end().ends_with('}');
                 continue;
             }
             let pieces: Vec<&'static str> = line.split('"').collect();
