@@ -114,22 +114,50 @@ fn expected(report: &Value) -> BTreeMap<String, String> {
     for c in report["one_sided"].as_array().expect("one-sided") {
         out.insert(format!("one_sided:{}:funds", c["id"].as_str().expect("id")), text(&c["funds"]));
     }
+    // The period's tables: every row in which an amount moved, for every column in which one
+    // did, and those columns' totals.
+    for t in report["providers"].as_array().into_iter().flatten() {
+        let table = t["table"].as_str().expect("table");
+        let columns = t["columns"].as_array().expect("columns");
+        let rows = t["rows"].as_array().expect("rows");
+        let moved = |m: &Value| m["base"] != m["reform"];
+        let moved_columns: Vec<usize> =
+            (0..columns.len()).filter(|&c| rows.iter().any(|r| moved(&r["columns"][c]))).collect();
+        let cells = |out: &mut BTreeMap<String, String>, key: &str, cells: &Value| {
+            for &c in &moved_columns {
+                let column = columns[c].as_str().expect("column");
+                for side in ["base", "reform", "change"] {
+                    out.insert(
+                        format!("provider:{table}:{key}:{column}:{side}"),
+                        text(&cells[c][side]),
+                    );
+                }
+            }
+        };
+        for r in rows.iter().filter(|r| r["columns"].as_array().expect("cells").iter().any(moved)) {
+            cells(&mut out, r["key"].as_str().expect("key"), &r["columns"]);
+        }
+        cells(&mut out, "(all rows)", &t["totals"]);
+    }
     out
 }
 
-fn corpus(dir: &Path) -> PathBuf {
-    let file = dir.join("claims.csv");
+/// Claims generated for `policy`, with `texts` distinct values per text field (hospitals).
+fn corpus(dir: &Path, policy: &str, texts: &str) -> PathBuf {
+    let file = dir.join(format!("claims-{texts}.csv"));
     let out = settle(&[
         "gen",
-        "policies/dezhou/employee_inpatient.settle",
+        policy,
         "--count",
         "3000",
         "--seed",
         "5",
+        "--texts",
+        texts,
         "--out",
         file.to_str().expect("path"),
     ]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     file
 }
 
@@ -137,18 +165,29 @@ fn corpus(dir: &Path) -> PathBuf {
 fn the_report_renders_without_errors_and_shows_the_json_figures() {
     let Some(chromium) = chromium() else { return };
     let dir = support::scratch("report-html", "render");
-    let claims = corpus(&dir);
-    let claims = claims.to_str().expect("path");
-    // A change of the payer chain (the employee policy adds the large subsidy) and a reform of
-    // one parameter.
+    let inpatient = corpus(&dir, "policies/dezhou/employee_inpatient.settle", "1000");
+    let dip = corpus(&dir, "policies/dezhou/dip.settle", "30");
+    // A change of the payer chain (the employee policy adds the large subsidy), a reform of
+    // one parameter, and a reform of the hospitals' DIP payments (the period's tables).
     let pairs = [
-        ("policies/dezhou/resident_inpatient.settle", "policies/dezhou/employee_inpatient.settle"),
+        (
+            "policies/dezhou/resident_inpatient.settle",
+            "policies/dezhou/employee_inpatient.settle",
+            &inpatient,
+        ),
         (
             "examples/reforms/dezhou_without_2021_07.settle",
             "policies/dezhou/employee_inpatient.settle",
+            &inpatient,
+        ),
+        (
+            "policies/dezhou/dip.settle",
+            "examples/reforms/dezhou_dip_level_coefficients.settle",
+            &dip,
         ),
     ];
-    for (n, (base, reform)) in pairs.into_iter().enumerate() {
+    for (n, (base, reform, claims)) in pairs.into_iter().enumerate() {
+        let claims = claims.to_str().expect("path");
         let page = dir.join(format!("report{n}.html"));
         let html = settle(&[
             "diff",

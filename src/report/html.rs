@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 use settle_runtime::diff::{Impact, ShareChange};
 
-use super::{ABSENT, more_or_less, share_label};
+use settle_runtime::period::compare::{Moved, TableChange};
+
+use super::{ABSENT, MovedRows, more_or_less, moved_rows, share_label};
 
 /// Where a report came from: the files with their SHA-256, when it was made, by which settle.
 #[derive(Debug, Clone)]
@@ -319,6 +321,60 @@ fn shares_table(r: &Impact) -> String {
     t
 }
 
+/// One compared table of the period (hospitals' or groups' payments): every row that moved,
+/// the columns that moved under each policy with the change, the most moved first (as the text
+/// report orders them), then the columns added up over every row.
+fn providers_table(t: &TableChange) -> String {
+    let MovedRows { columns, rows } = moved_rows(t);
+    let name = escape(&t.table);
+    let mut out = format!("<h2>Period table <code>{name}</code> by {}</h2>", escape(&t.key));
+    if columns.is_empty() {
+        let _ = write!(
+            out,
+            "<p>No amount moved in its {} rows ({}).</p>",
+            grouped(&t.rows.len().to_string()),
+            escape(&t.columns.join(", "))
+        );
+        return out;
+    }
+    let _ = write!(
+        out,
+        "<table><caption>{} of {} rows moved: the amounts under each policy</caption>",
+        grouped(&rows.len().to_string()),
+        grouped(&t.rows.len().to_string())
+    );
+    let titles: Vec<String> = columns
+        .iter()
+        .filter_map(|&c| t.columns.get(c))
+        .flat_map(|c| [format!("{c} base"), format!("{c} reform"), format!("{c} change")])
+        .collect();
+    let mut head_columns = vec![t.key.as_str()];
+    head_columns.extend(titles.iter().map(String::as_str));
+    out.push_str(&head(&head_columns));
+    out.push_str("<tbody>");
+    let row = |out: &mut String, key: &str, moved: &[Moved]| {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", escape(key));
+        for &c in &columns {
+            let (Some(column), Some(m)) = (t.columns.get(c), moved.get(c)) else { continue };
+            let at = format!("provider:{}:{key}:{column}", t.table);
+            for (side, value) in [("base", &m.base), ("reform", &m.reform)] {
+                out.push_str(&figure(&format!("{at}:{side}"), value.as_deref().unwrap_or(ABSENT)));
+            }
+            out.push_str(&figure(&format!("{at}:change"), &m.change));
+        }
+        out.push_str("</tr>");
+    };
+    for r in &rows {
+        row(&mut out, &r.key, &r.columns);
+    }
+    row(&mut out, "(all rows)", &t.totals);
+    out.push_str("</tbody></table>");
+    if rows.iter().any(|r| r.columns.iter().any(|m| m.base.is_none() || m.reform.is_none())) {
+        let _ = write!(out, "<p class=\"note\">{ABSENT}: the policy's period has no such row.</p>");
+    }
+    out
+}
+
 /// The provenance table.
 fn provenance(r: &Impact, p: &Provenance) -> String {
     let mut t = String::from("<table class=\"provenance\"><caption>Provenance</caption>");
@@ -474,6 +530,9 @@ pub fn html(r: &Impact, p: &Provenance) -> String {
         if r.reconciled { "equal to" } else { "NOT equal to" },
         escape(&grouped(&r.fund_change))
     );
+    for t in &r.providers {
+        body.push_str(&providers_table(t));
+    }
     body.push_str("<h2>Provenance</h2>");
     body.push_str(&provenance(r, p));
     body.push_str("</main>");

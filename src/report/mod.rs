@@ -405,16 +405,40 @@ pub fn text(r: &Impact) -> String {
 /// The rows of a period's table shown as text at the most: those that moved most.
 const PROVIDER_ROWS: usize = 20;
 
-/// One compared table of the period: the columns that moved, for the rows that moved (by the
-/// change of the last such column, usually what the fund pays the hospital, largest first),
-/// then the columns added up over every row.
-fn providers_text(out: &mut String, t: &TableChange) {
+/// What moved in one compared table of the period: the columns in which some row moved, and
+/// the rows in which some column moved, ordered by the change of the last moved column (usually
+/// what the fund pays the hospital), largest first, then by key.
+pub(crate) struct MovedRows<'t> {
+    /// Positions in [`TableChange::columns`].
+    pub columns: Vec<usize>,
+    pub rows: Vec<&'t settle_runtime::period::compare::RowChange>,
+}
+
+pub(crate) fn moved_rows(t: &TableChange) -> MovedRows<'_> {
     use settle_runtime::period::compare::Moved;
-    let moved_columns: Vec<usize> = (0..t.columns.len())
+    let columns: Vec<usize> = (0..t.columns.len())
         .filter(|&c| {
             t.rows.iter().any(|row| row.columns.get(c).is_some_and(|m| m.base != m.reform))
         })
         .collect();
+    let last = columns.last().copied().unwrap_or_default();
+    let change = |moved: &[Moved]| {
+        moved
+            .get(last)
+            .and_then(|m| m.change.parse::<rust_decimal::Decimal>().ok())
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<_> =
+        t.rows.iter().filter(|row| row.columns.iter().any(|m| m.base != m.reform)).collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(change(&row.columns).abs()));
+    MovedRows { columns, rows }
+}
+
+/// One compared table of the period: the columns that moved, for the rows that moved (see
+/// [`moved_rows`]), then the columns added up over every row.
+fn providers_text(out: &mut String, t: &TableChange) {
+    use settle_runtime::period::compare::Moved;
+    let MovedRows { columns: moved_columns, rows: moved } = moved_rows(t);
     if moved_columns.is_empty() {
         let _ = writeln!(
             out,
@@ -440,16 +464,6 @@ fn providers_text(out: &mut String, t: &TableChange) {
         }
         row
     };
-    let last = moved_columns.last().copied().unwrap_or_default();
-    let change = |moved: &[Moved]| {
-        moved
-            .get(last)
-            .and_then(|m| m.change.parse::<rust_decimal::Decimal>().ok())
-            .unwrap_or_default()
-    };
-    let mut moved: Vec<_> =
-        t.rows.iter().filter(|row| row.columns.iter().any(|m| m.base != m.reform)).collect();
-    moved.sort_by_key(|row| std::cmp::Reverse(change(&row.columns).abs()));
     let mut rows = vec![header];
     rows.extend(moved.iter().take(PROVIDER_ROWS).map(|row| cells(&row.key, &row.columns)));
     rows.push(cells("(all rows)", &t.totals));
