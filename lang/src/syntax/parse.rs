@@ -1361,12 +1361,12 @@ impl Builder<'_> {
             }
             Rule::set_lit => ExprKind::Set(kids(pair).map(|e| self.expr(e, base)).collect()),
             Rule::call => {
-                let called = pair.as_str().trim_end().ends_with(')');
                 let mut i = kids(pair).peekable();
                 let Some(func) = i.next().map(|f| self.ident(f, base)) else {
                     return Expr { kind: ExprKind::Lit(Literal::Bool(false)), span };
                 };
-                if !called {
+                // Past the name (spaces and comments trimmed), only a call's arguments follow.
+                if span.end <= func.span.end {
                     return Expr { kind: ExprKind::Name(func), span };
                 }
                 match i.peek().map(|p| p.as_rule()) {
