@@ -104,22 +104,28 @@ fn after_dot(a: &Analysis, text: &str, dot: usize) -> Vec<CompletionItem> {
             _ => break,
         }
     }
-    let Some((&(start, first), rest)) = words.split_first() else { return Vec::new() };
-    let mut symbol = match a.index.at(0, start).filter(|o| o.span.start as usize == start) {
-        Some(o) => Some(o.symbol.clone()),
-        None => a.index.resolve(0, start, first).cloned(),
+    let Some((&(start, first_word), rest)) = words.split_first() else { return Vec::new() };
+    let owner = match a.index.at(0, start).filter(|o| o.span.start as usize == start) {
+        Some(o) => Some(o.id),
+        None => {
+            let visible = a.index.visible(0, start).into_iter();
+            visible.filter(|d| d.symbol.name() == first_word).map(|d| d.id).next()
+        }
     };
-    if symbol.is_none() && is_test_claim(a, text, first) {
-        symbol = Some(Symbol::Claim(0, Span::default(), first.to_string()));
-    }
+    let mut members = match owner {
+        Some(id) => Some(a.index.members_of(id)),
+        // Any claim of a test has the same members, even one not indexed yet.
+        None if is_test_claim(a, text, first_word) => {
+            Some(a.index.members(&Symbol::Claim(0, Span::default(), first_word.to_string())))
+        }
+        None => None,
+    };
     for (_, word) in rest {
-        symbol = symbol.and_then(|s| {
-            let members = a.index.members(&s);
-            members.iter().find(|d| d.symbol.name() == *word).map(|d| d.symbol.clone())
+        members = members.and_then(|m| {
+            m.iter().find(|d| d.symbol.name() == *word).map(|d| a.index.members_of(d.id))
         });
     }
-    let Some(symbol) = symbol else { return Vec::new() };
-    a.index.members(&symbol).into_iter().map(|d| item(a, d, "1")).collect()
+    members.unwrap_or_default().into_iter().map(|d| item(a, d, "1")).collect()
 }
 
 /// Whether a test of the document has a claim labelled `label` (`claim a { ... }`), even in a
@@ -266,20 +272,21 @@ fn in_table(tokens: &[Tok]) -> bool {
 /// test, after `field:`, the field's type.
 fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Option<String> {
     let (last, before) = tokens.split_last()?;
-    let symbol = match last.kind {
+    let decl = match last.kind {
         Some(Token::Compare) if matches!(word(text, last), "==" | "!=") => {
             let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
             let start = name.span.start as usize;
-            a.index.at(0, start).filter(|o| o.span == name.span).map(|o| o.symbol.clone())
+            let id = a.index.at(0, start).filter(|o| o.span == name.span)?.id;
+            a.index.declarations_of(id).next()
         }
         Some(Token::Colon) if in_test => {
+            // A field of the input, by the name written before the colon.
             let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
-            let input = a.index.input_name()?;
-            Some(Symbol::Field(input.to_string(), word(text, name).to_string()))
+            let fields = a.index.members_of(a.index.input()?);
+            fields.into_iter().find(|d| d.symbol.name() == word(text, name))
         }
         _ => None,
     }?;
-    let decl = a.index.definition(&symbol)?;
     let ty = detail(a, decl)?;
     let enum_name = ty.split(' ').next()?;
     let is_enum = a.index.kind(&Symbol::Type(enum_name.to_string())) == Some(Kind::Enum);
