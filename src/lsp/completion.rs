@@ -3,8 +3,7 @@
 //! the start of a line the keywords; after `:` in a declaration, the types.
 
 use lsp_types::{CompletionItem, CompletionItemKind};
-use settle_lang::ide::index::{Decl, Kind, Symbol};
-use settle_lang::span::Span;
+use settle_lang::ide::index::{Decl, Kind, SymbolId};
 use settle_lang::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;
@@ -115,9 +114,7 @@ fn after_dot(a: &Analysis, text: &str, dot: usize) -> Vec<CompletionItem> {
     let mut members = match owner {
         Some(id) => Some(a.index.members_of(id)),
         // Any claim of a test has the same members, even one not indexed yet.
-        None if is_test_claim(a, text, first_word) => {
-            Some(a.index.members(&Symbol::Claim(0, Span::default(), first_word.to_string())))
-        }
+        None if is_test_claim(a, text, first_word) => Some(a.index.claim_members()),
         None => None,
     };
     for (_, word) in rest {
@@ -196,7 +193,7 @@ fn in_scope(a: &Analysis, text: &str, start: usize) -> Vec<CompletionItem> {
     }
     for d in &a.index.decls {
         if d.kind == Kind::Variant && !items.iter().any(|i| same_variant(i, a, d)) {
-            let first = matches!(&d.symbol, Symbol::Variant(e, _) if Some(e) == expected.as_ref());
+            let first = expected.contains(&d.id);
             items.push(item(a, d, if first { "0" } else { "2" }));
         }
     }
@@ -268,11 +265,30 @@ fn in_table(tokens: &[Tok]) -> bool {
     false
 }
 
-/// The enum a value written here must belong to: after `x ==` or `x !=`, the type of `x`; in a
-/// test, after `field:`, the field's type.
-fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Option<String> {
+/// The variants of the enum a value written here must belong to: after `x ==` or `x !=`, the
+/// type of `x`; in a test, after `field:`, the field's type.
+fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Vec<SymbolId> {
+    expected_decl(a, text, tokens, in_test)
+        .and_then(|decl| {
+            // The type's name as its detail shows it, resolved among the enums.
+            let ty = detail(a, decl)?;
+            let enum_name = ty.split(' ').next()?;
+            let mut enums = a.index.decls.iter().filter(|d| d.kind == Kind::Enum);
+            let found = enums.find(|d| d.symbol.name() == enum_name)?;
+            Some(a.index.members_of(found.id).iter().map(|v| v.id).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// The declaration of the name before `==`, `!=` or (in a test) `:`.
+fn expected_decl<'a>(
+    a: &'a Analysis,
+    text: &str,
+    tokens: &[Tok],
+    in_test: bool,
+) -> Option<&'a Decl> {
     let (last, before) = tokens.split_last()?;
-    let decl = match last.kind {
+    match last.kind {
         Some(Token::Compare) if matches!(word(text, last), "==" | "!=") => {
             let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
             let start = name.span.start as usize;
@@ -286,11 +302,7 @@ fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Opt
             fields.into_iter().find(|d| d.symbol.name() == word(text, name))
         }
         _ => None,
-    }?;
-    let ty = detail(a, decl)?;
-    let enum_name = ty.split(' ').next()?;
-    let is_enum = a.index.kind(&Symbol::Type(enum_name.to_string())) == Some(Kind::Enum);
-    is_enum.then(|| enum_name.to_string())
+    }
 }
 
 fn item(a: &Analysis, d: &Decl, rank: &str) -> CompletionItem {

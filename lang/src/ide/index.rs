@@ -177,23 +177,24 @@ impl Index {
         self.declarations_of(id).next().map(|d| d.kind)
     }
 
-    /// Every declaration of `symbol`, the most derived first: an `override` before the base's
-    /// declaration it replaces.
+    /// Every declaration of what `symbol` denotes, the most derived first ([`Index::id`]: for a
+    /// symbol of another index; within this one, [`Index::declarations_of`] its id).
     pub fn declarations(&self, symbol: &Symbol) -> impl Iterator<Item = &Decl> + '_ {
         self.id(symbol).into_iter().flat_map(|id| self.declarations_of(id))
     }
 
-    /// The declaration in force: the most derived one.
+    /// The declaration in force of what `symbol` denotes: the most derived one.
     pub fn definition(&self, symbol: &Symbol) -> Option<&Decl> {
         self.declarations(symbol).next()
     }
 
-    /// Every place `symbol` is read, in every file.
+    /// Every place what `symbol` denotes is read, in every file ([`Index::id`]: for a symbol of
+    /// another index; within this one, [`Index::references_of`] its id).
     pub fn references(&self, symbol: &Symbol) -> impl Iterator<Item = &Reference> + '_ {
         self.id(symbol).into_iter().flat_map(|id| self.references_of(id))
     }
 
-    /// What kind of declaration introduces `symbol`.
+    /// What kind of declaration introduces what `symbol` denotes.
     pub fn kind(&self, symbol: &Symbol) -> Option<Kind> {
         self.definition(symbol).map(|d| d.kind)
     }
@@ -255,9 +256,15 @@ impl Index {
     /// one not indexed yet (in a test that does not parse), has the same members.
     pub fn members(&self, symbol: &Symbol) -> Vec<&Decl> {
         match symbol {
-            Symbol::Claim(..) => self.declared_once(&self.claim_members),
+            Symbol::Claim(..) => self.claim_members(),
             _ => self.id(symbol).map(|id| self.members_of(id)).unwrap_or_default(),
         }
+    }
+
+    /// What can follow any claim of a test and a dot, even a claim not indexed yet (in a test
+    /// that does not parse): the input's fields and every value and stage.
+    pub fn claim_members(&self) -> Vec<&Decl> {
+        self.declared_once(&self.claim_members)
     }
 
     /// The owners the symbol `id` follows a dot of: the record or input of a field (and the
@@ -278,7 +285,7 @@ impl Index {
         out
     }
 
-    /// The record a fold variable ranges over.
+    /// The record the fold variable `symbol` denotes ranges over.
     pub fn binding_record(&self, symbol: &Symbol) -> Option<&str> {
         self.id(symbol).and_then(|id| self.binding_record_of(id))
     }
