@@ -506,6 +506,39 @@ test \"t\" {
     }
 
     #[test]
+    fn the_members_of_a_name_declared_twice_are_the_first_declarations_namesakes() {
+        const TWICE: &str = "policy d
+enum Level { a, b }
+enum Level { a, c }
+record Item { x: money }
+record Item { x: money, z: money }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+stage s (pay: money) {
+    let r = claim.total
+    pay = r
+}
+stage s (pay: money) {
+    let r = 1
+    pay = r
+}
+balance claim.total = s.pay
+";
+        let index = index(TWICE, vec![]);
+        let id = |needle: &str, n: usize| -> SymbolId {
+            let offset = TWICE.match_indices(needle).nth(n).map(|(i, _)| i).expect("needle");
+            index.at(0, offset).expect("a name there").id
+        };
+        assert_eq!(id("a, b", 0), id("a, c", 0));
+        assert_ne!(id("b }", 0), id("c }", 0));
+        assert_eq!(id("x: money }", 0), id("x: money,", 0));
+        assert_eq!(id("pay: money", 0), id("pay: money", 1));
+        assert_eq!(id("r = ", 0), id("r = ", 1));
+        let outputs: Vec<&str> =
+            index.members_of(id("s (", 0)).iter().map(|d| d.symbol.name()).collect();
+        assert_eq!(outputs, ["pay"]);
+    }
+
+    #[test]
     fn stage_lets_and_fold_variables_are_scoped() {
         let index = index(POLICY, vec![]);
         let eligible = at(&index, POLICY, "eligible - drugs", 0).clone();

@@ -56,6 +56,11 @@ impl Checker<'_> {
                 }
                 Item::Stage(s) => {
                     let stage = self.stages.len();
+                    // A stage declared twice: its outputs and `let`s are the first's namesakes.
+                    let first = match self.globals.get(&s.name.name) {
+                        Some((Global::Stage(first), _)) => self.stages.get(*first).cloned(),
+                        _ => None,
+                    };
                     let symbol = self.declare_value(file, m.item, value);
                     let decl = Decl { file, span: s.name.span, extent: s.span, symbol };
                     self.declare_global(&s.name.name, Global::Stage(stage), decl);
@@ -80,7 +85,14 @@ impl Checker<'_> {
                             continue;
                         }
                         let ty = self.resolve_type(file, ty);
-                        let symbol = self.symbols.add(output(s, name));
+                        let namesake = first.as_ref().and_then(|f| {
+                            let (_, v) = f.outputs.iter().find(|(n, _)| *n == name.name)?;
+                            self.slots.get(*v).map(|slot| slot.decl.symbol)
+                        });
+                        let symbol = match namesake {
+                            Some(symbol) => symbol,
+                            None => self.symbols.add(output(s, name)),
+                        };
                         self.symbols.declare(symbol, Kind::Output, file, name.span, extent, false);
                         let id = self.new_slot(
                             &format!("{}.{}", s.name.name, name.name),
@@ -96,9 +108,18 @@ impl Checker<'_> {
                     for (index, stmt) in s.body.iter().enumerate() {
                         match stmt {
                             StageStmt::Let(l) => {
+                                let slot_name = format!("{}.{}", s.name.name, l.name.name);
+                                let namesake = first.iter().flat_map(|f| &f.locals).find_map(|v| {
+                                    let slot = self.slots.get(*v)?;
+                                    let same = slot.decl.file == file && slot.name == slot_name;
+                                    same.then_some(slot.decl.symbol)
+                                });
                                 let local =
                                     Symbol::Local(file, s.name.name.clone(), l.name.name.clone());
-                                let symbol = self.symbols.add(local);
+                                let symbol = match namesake {
+                                    Some(symbol) => symbol,
+                                    None => self.symbols.add(local),
+                                };
                                 self.symbols.declare(
                                     symbol,
                                     Kind::Local,
@@ -108,7 +129,7 @@ impl Checker<'_> {
                                     false,
                                 );
                                 let id = self.new_slot(
-                                    &format!("{}.{}", s.name.name, l.name.name),
+                                    &slot_name,
                                     ValueKind::StageLocal(stage),
                                     Decl { file, span: l.name.span, extent: l.span, symbol },
                                     None,
@@ -328,6 +349,8 @@ impl Checker<'_> {
         // Names first, so that records and fields may refer to types declared later; each
         // record declared keeps the id it is given here.
         let mut declared: Vec<(ir::RecordId, usize, &RecordDecl, bool)> = Vec::new();
+        // Records refused as a second declaration of a type's name.
+        let mut refused: Vec<(FileId, &RecordDecl)> = Vec::new();
         for m in &items {
             let file = m.file;
             match m.item {
@@ -341,10 +364,20 @@ impl Checker<'_> {
                             e.span,
                             false,
                         );
+                        // Its variants are the first enum's namesakes, when it is an enum.
+                        let first_enum = self.enum_names.get(&e.name.name).map(|(id, _)| *id);
                         for (v, label) in &e.variants {
-                            let symbol = self
-                                .symbols
-                                .add(Symbol::Variant(e.name.name.clone(), v.name.clone()));
+                            let namesake = first_enum.and_then(|id| {
+                                let variants = &self.enums.get(id)?.variants;
+                                let at = variants.iter().position(|n| *n == v.name)?;
+                                self.symbols.variant(id, at)
+                            });
+                            let symbol = match namesake {
+                                Some(symbol) => symbol,
+                                None => self
+                                    .symbols
+                                    .add(Symbol::Variant(e.name.name.clone(), v.name.clone())),
+                            };
                             self.symbols.declare(
                                 symbol,
                                 Kind::Variant,
@@ -410,7 +443,7 @@ impl Checker<'_> {
                     let kind = if is_input { Kind::Input } else { Kind::Record };
                     if let Some(first) = self.type_decl(&r.name.name) {
                         self.symbols.declare(first.symbol, kind, file, r.name.span, r.span, false);
-                        self.declare_unchecked_fields(file, r);
+                        refused.push((file, r));
                         self.report(duplicate_type(file, &r.name.name, r.name.span, first));
                         continue;
                     }
@@ -462,6 +495,9 @@ impl Checker<'_> {
             }
         }
         self.add_input_fields(&items);
+        for (file, decl) in refused {
+            self.declare_refused_fields(file, decl);
+        }
         if input_seen.is_none() && !self.is_broken("input") {
             self.report(
                 Problem::error(
@@ -642,6 +678,23 @@ impl Checker<'_> {
     fn declare_unchecked_field(&mut self, file: FileId, decl: &RecordDecl, f: &ast::FieldDecl) {
         let symbol = self.symbols.add(Symbol::Field(decl.name.name.clone(), f.name.name.clone()));
         self.declare_field(file, symbol, f);
+    }
+
+    /// Declare the fields of a record refused as a second declaration of a type's name: the
+    /// first record's namesakes, when it is a record.
+    fn declare_refused_fields(&mut self, file: FileId, decl: &RecordDecl) {
+        let first = self.record_names.get(&decl.name.name).map(|(id, _)| *id);
+        for f in &decl.fields {
+            let namesake = first.and_then(|id| {
+                let fields = &self.records.get(id)?.fields;
+                let at = fields.iter().position(|x| x.name == f.name.name)?;
+                self.symbols.field(id, at)
+            });
+            match namesake {
+                Some(symbol) => self.declare_field(file, symbol, f),
+                None => self.declare_unchecked_field(file, decl, f),
+            }
+        }
     }
 
     /// Declare every field of a record that is refused.
