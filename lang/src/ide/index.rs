@@ -1,6 +1,6 @@
 //! Where each name of a policy is declared and where it is read, across the files it extends.
 //!
-//! The index is the checker's arena of symbols ([`crate::resolve::symbols`]) as the checker built
+//! The index is the checker's arena of symbols (`resolve/symbols.rs`) as the checker built
 //! it: every symbol got its [`SymbolId`] where the checker declared it (the policy's own
 //! declarations, its bases', the older links of a chain of overrides and the bases' tests, fold
 //! variables where the fold binds them), and every name the checker resolved is recorded with
@@ -10,7 +10,7 @@
 //! resolves is indexed and the rest is left out. Editors use the index to go to a definition,
 //! find references, rename, highlight names and complete them. Which names are visible where,
 //! and what follows a dot, are read from the scopes the checker recorded as it resolved
-//! ([`crate::resolve::scopes`]), never worked out here.
+//! (`resolve/scopes.rs`), never worked out here.
 //!
 //! Within one index a symbol is its id. Two documents checked separately have unrelated ids:
 //! across them a symbol is found by what it denotes ([`Index::id`] of a [`Symbol`], a scan of

@@ -14,9 +14,12 @@
 //! Values added to a parameter (`override param ratio from ...`) that a more derived policy
 //! replaces whole are read with the type of the parameter they were added to.
 //!
-//! Limits: a base stage is resolved against the derived stage's slots, its outputs and `let`s
-//! recorded by their own names; a stage whose override has neither outputs nor `let`s is left
-//! out.
+//! A replaced base stage's outputs and `let`s are declared here, each with its symbol (an output
+//! the stage's output of that name, a `let` its own), and the names read in it denote them.
+//!
+//! Limits: a base stage is resolved against the derived stage's slots (the types its names are
+//! read with are theirs); the statements of a stage whose override has neither outputs nor `let`s
+//! are left out.
 
 use std::collections::HashMap;
 

@@ -4,8 +4,8 @@
 //! The checker records a scope where it binds names (a stage's outputs and `let`s, a fold's
 //! variable, a test's claims) and, once every name is declared, its namespaces: the top-level
 //! values and types, and the members of each owner (an enum's variants, a record's or the input's
-//! fields, a stage's outputs, what a test's claim holds). Completion, rename and the lookups of
-//! the index read this record ([`crate::ide::index::Index::visible`],
+//! fields, a stage's outputs, what a test's claim holds), every name by its symbol id
+//! ([`super::symbols`]). Completion, rename and the lookups of the index read this record ([`crate::ide::index::Index::visible`],
 //! [`crate::ide::index::Index::members_of`]) instead of working scopes out again from the syntax.
 //!
 //! Limits: period settlement's names (read in `period`, `case` and `table` items) are not
