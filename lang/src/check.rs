@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Item, Module};
 use crate::diagnostic::{Code, FileId, Problem, Problems, Sources};
-use crate::ide::{self, index::Index, index::Resolved, index::Symbol};
+use crate::ide::index::Index;
 use crate::ir::{self, Type};
+use crate::resolve::symbols::{SymbolId, Symbols};
 use crate::span::Span;
 use crate::syntax::parse::parse;
 
@@ -115,14 +116,14 @@ fn check_here(name: &str, text: &str, loader: &mut dyn Loader) -> Checked {
         )
     });
     let checker = Checker::new(&modules, &sources);
-    let (policy, found, resolved) = checker.run();
+    let (policy, found, symbols) = checker.run();
     let policy = if refused {
         None
     } else {
         problems.extend(found);
         policy
     };
-    let index = Index::new(ide::index::declarations(&modules), resolved);
+    let index = Index::new(symbols);
     let mut problems = Problems { sources, list: problems };
     problems.sort();
     let policy = if problems.has_errors() { None } else { policy };
@@ -227,6 +228,8 @@ pub(crate) struct Decl {
     pub span: Span,
     /// The whole declaration (an item, or a stage's `let`).
     pub extent: Span,
+    /// The symbol it declares.
+    pub symbol: SymbolId,
 }
 
 /// A computed value while it is being checked.
@@ -316,8 +319,8 @@ pub(crate) struct Checker<'a> {
     pub balance: Option<ir::Balance>,
     pub tests: Vec<ir::Test>,
     pub dated_field: Option<usize>,
-    /// Every name resolved so far, for editors.
-    pub resolved: Resolved,
+    /// Every symbol declared and every name resolved so far, for editors.
+    pub symbols: Symbols,
     /// Overrides declared with another type than their base's: reported once, where the
     /// override is written; reads of them (in the base too) are not checked against either type.
     pub mistyped: HashSet<String>,
@@ -353,7 +356,7 @@ impl<'a> Checker<'a> {
             tests: Vec::new(),
             dated_field: None,
             mistyped: HashSet::new(),
-            resolved: Resolved::default(),
+            symbols: Symbols::default(),
             period: crate::typeck::period::PeriodState::default(),
         }
     }
@@ -371,12 +374,12 @@ impl<'a> Checker<'a> {
         self.problems.push(problem);
     }
 
-    /// Record that `span` of `file` names `symbol`.
-    pub(crate) fn refer(&mut self, file: FileId, span: Span, symbol: Symbol) {
-        self.resolved.refs.push(ide::index::Reference { symbol, file, span });
+    /// Record that `span` of `file` names the symbol `id`.
+    pub(crate) fn refer(&mut self, file: FileId, span: Span, id: SymbolId) {
+        self.symbols.refer(file, span, id);
     }
 
-    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>, Resolved) {
+    fn run(mut self) -> (Option<ir::Policy>, Vec<Problem>, Symbols) {
         self.check_extends();
         self.check_placements();
         self.declare();
@@ -395,7 +398,7 @@ impl<'a> Checker<'a> {
         self.resolve_replaced();
         self.resolve_base_tests();
         let policy = self.finish(order);
-        (policy, self.problems, self.resolved)
+        (policy, self.problems, self.symbols)
     }
 
     fn finish(&mut self, order: Vec<ir::ValueId>) -> Option<ir::Policy> {

@@ -3,8 +3,7 @@
 //! the start of a line the keywords; after `:` in a declaration, the types.
 
 use lsp_types::{CompletionItem, CompletionItemKind};
-use settle_lang::ide::index::{Decl, Kind, Symbol};
-use settle_lang::span::Span;
+use settle_lang::ide::index::{Decl, Kind, SymbolId};
 use settle_lang::syntax::token::{Tok, Token, WordKind, tokenize, word_kind};
 
 use super::analysis::Analysis;
@@ -104,22 +103,26 @@ fn after_dot(a: &Analysis, text: &str, dot: usize) -> Vec<CompletionItem> {
             _ => break,
         }
     }
-    let Some((&(start, first), rest)) = words.split_first() else { return Vec::new() };
-    let mut symbol = match a.index.at(0, start).filter(|o| o.span.start as usize == start) {
-        Some(o) => Some(o.symbol.clone()),
-        None => a.index.resolve(0, start, first).cloned(),
+    let Some((&(start, first_word), rest)) = words.split_first() else { return Vec::new() };
+    let owner = match a.index.at(0, start).filter(|o| o.span.start as usize == start) {
+        Some(o) => Some(o.id),
+        None => {
+            let visible = a.index.visible(0, start).into_iter();
+            visible.filter(|d| d.symbol.name() == first_word).map(|d| d.id).next()
+        }
     };
-    if symbol.is_none() && is_test_claim(a, text, first) {
-        symbol = Some(Symbol::Claim(0, Span::default(), first.to_string()));
-    }
+    let mut members = match owner {
+        Some(id) => Some(a.index.members_of(id)),
+        // Any claim of a test has the same members, even one not indexed yet.
+        None if is_test_claim(a, text, first_word) => Some(a.index.claim_members()),
+        None => None,
+    };
     for (_, word) in rest {
-        symbol = symbol.and_then(|s| {
-            let members = a.index.members(&s);
-            members.iter().find(|d| d.symbol.name() == *word).map(|d| d.symbol.clone())
+        members = members.and_then(|m| {
+            m.iter().find(|d| d.symbol.name() == *word).map(|d| a.index.members_of(d.id))
         });
     }
-    let Some(symbol) = symbol else { return Vec::new() };
-    a.index.members(&symbol).into_iter().map(|d| item(a, d, "1")).collect()
+    members.unwrap_or_default().into_iter().map(|d| item(a, d, "1")).collect()
 }
 
 /// Whether a test of the document has a claim labelled `label` (`claim a { ... }`), even in a
@@ -190,7 +193,7 @@ fn in_scope(a: &Analysis, text: &str, start: usize) -> Vec<CompletionItem> {
     }
     for d in &a.index.decls {
         if d.kind == Kind::Variant && !items.iter().any(|i| same_variant(i, a, d)) {
-            let first = matches!(&d.symbol, Symbol::Variant(e, _) if Some(e) == expected.as_ref());
+            let first = expected.contains(&d.id);
             items.push(item(a, d, if first { "0" } else { "2" }));
         }
     }
@@ -262,28 +265,44 @@ fn in_table(tokens: &[Tok]) -> bool {
     false
 }
 
-/// The enum a value written here must belong to: after `x ==` or `x !=`, the type of `x`; in a
-/// test, after `field:`, the field's type.
-fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Option<String> {
+/// The variants of the enum a value written here must belong to: after `x ==` or `x !=`, the
+/// type of `x`; in a test, after `field:`, the field's type.
+fn expected_enum(a: &Analysis, text: &str, tokens: &[Tok], in_test: bool) -> Vec<SymbolId> {
+    expected_decl(a, text, tokens, in_test)
+        .and_then(|decl| {
+            // The type's name as its detail shows it, resolved among the enums.
+            let ty = detail(a, decl)?;
+            let enum_name = ty.split(' ').next()?;
+            let mut enums = a.index.decls.iter().filter(|d| d.kind == Kind::Enum);
+            let found = enums.find(|d| d.symbol.name() == enum_name)?;
+            Some(a.index.members_of(found.id).iter().map(|v| v.id).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// The declaration of the name before `==`, `!=` or (in a test) `:`.
+fn expected_decl<'a>(
+    a: &'a Analysis,
+    text: &str,
+    tokens: &[Tok],
+    in_test: bool,
+) -> Option<&'a Decl> {
     let (last, before) = tokens.split_last()?;
-    let symbol = match last.kind {
+    match last.kind {
         Some(Token::Compare) if matches!(word(text, last), "==" | "!=") => {
             let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
             let start = name.span.start as usize;
-            a.index.at(0, start).filter(|o| o.span == name.span).map(|o| o.symbol.clone())
+            let id = a.index.at(0, start).filter(|o| o.span == name.span)?.id;
+            a.index.declarations_of(id).next()
         }
         Some(Token::Colon) if in_test => {
+            // A field of the input, by the name written before the colon.
             let name = before.last().filter(|t| t.kind == Some(Token::Ident))?;
-            let input = a.index.input_name()?;
-            Some(Symbol::Field(input.to_string(), word(text, name).to_string()))
+            let fields = a.index.members_of(a.index.input()?);
+            fields.into_iter().find(|d| d.symbol.name() == word(text, name))
         }
         _ => None,
-    }?;
-    let decl = a.index.definition(&symbol)?;
-    let ty = detail(a, decl)?;
-    let enum_name = ty.split(' ').next()?;
-    let is_enum = a.index.kind(&Symbol::Type(enum_name.to_string())) == Some(Kind::Enum);
-    is_enum.then(|| enum_name.to_string())
+    }
 }
 
 fn item(a: &Analysis, d: &Decl, rank: &str) -> CompletionItem {

@@ -166,7 +166,7 @@ fn describe(a: &Analysis, decl: &Decl, today: Date) -> Option<String> {
             out.code(&format!("{}.{name}{label}", e.name.name));
         }
         (Kind::Binding, _) => {
-            let record = a.index.binding_record(&decl.symbol).unwrap_or("a record");
+            let record = a.index.binding_record_of(decl.id).unwrap_or("a record");
             out.code(&format!("{name}: {record}"));
             out.block(&format!(
                 "each item of the list in `{}`",
@@ -189,7 +189,7 @@ fn provenance(a: &Analysis, decl: &Decl, out: &mut Text) {
         out.block(&format!("declared in `{}`", short_name(a.file_name(decl.file))));
     }
     if decl.overrides {
-        if let Some(base) = a.index.declarations(&decl.symbol).find(|d| d.file != decl.file) {
+        if let Some(base) = a.index.declarations_of(decl.id).find(|d| d.file != decl.file) {
             out.block(&format!(
                 "overrides the declaration in `{}`",
                 short_name(a.file_name(base.file))
@@ -247,7 +247,7 @@ pub fn detail(a: &Analysis, decl: &Decl) -> Option<String> {
         (Kind::Enum, _) => "enum".into(),
         (Kind::Record, _) => "record".into(),
         (Kind::Input, _) => "input".into(),
-        (Kind::Binding, _) => a.index.binding_record(&decl.symbol)?.to_string(),
+        (Kind::Binding, _) => a.index.binding_record_of(decl.id)?.to_string(),
         (Kind::Claim, _) => "claim".into(),
         _ => return None,
     };

@@ -66,12 +66,7 @@ fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<
         return refused(d);
     }
     if a.index.is_global(id) {
-        let global = a
-            .index
-            .decls
-            .iter()
-            .filter(taken)
-            .find(|d| a.index.id(&d.symbol).is_some_and(|other| a.index.is_global(other)));
+        let global = a.index.decls.iter().filter(taken).find(|d| a.index.is_global(d.id));
         if let Some(d) = global {
             return refused(d);
         }
@@ -86,14 +81,17 @@ fn clash(a: &Analysis, id: SymbolId, symbol: &Symbol, new_name: &str) -> Option<
     let decls = a.index.declarations_of(id).map(|d| (d.file, d.name.start as usize));
     for (file, offset) in uses.chain(decls).filter(|_| bare) {
         let visible = a.index.visible(file, offset);
-        if let Some(d) = visible.into_iter().find(|d| taken(d) && d.symbol != *symbol) {
+        if let Some(d) = visible.into_iter().find(|d| taken(d) && d.id != id) {
             return refused(d);
         }
     }
     if let Some((file, scope)) = a.index.scope_of(id) {
         let captured = a.index.refs.iter().any(|r| {
-            r.symbol.name() == new_name
-                && !matches!(r.symbol, Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..))
+            let bare = |s: &Symbol| {
+                s.name() == new_name
+                    && !matches!(s, Symbol::Field(..) | Symbol::Output(..) | Symbol::Variant(..))
+            };
+            a.index.symbol(r.id).is_some_and(bare)
                 && r.file == file
                 && scope.start <= r.span.start
                 && r.span.end <= scope.end

@@ -1,136 +1,27 @@
 //! Where each name of a policy is declared and where it is read, across the files it extends.
 //!
-//! Declarations are read from the parsed modules (the policy's own first, then its bases);
-//! every reference is recorded by the checker as it resolves the name, so the editor and
-//! `settle check` cannot disagree on which name wins. Each symbol gets a [`SymbolId`] once, when
-//! the index is built; every name's span is recorded with its id, and the symbol's declarations
-//! and references are found from the id, not by comparing names. The checker runs on files with errors too
-//! (what parsed, and even when a base is missing), so what resolves is indexed and the rest is
-//! left out. Editors use the index to go to a definition, find references, rename, highlight
-//! names and complete them. Which names are visible where, and what follows a dot, are read from
-//! the scopes the checker recorded as it resolved ([`crate::resolve::scopes`]), never worked out
-//! here.
+//! The index is the checker's arena of symbols (`resolve/symbols.rs`) as the checker built
+//! it: every symbol got its [`SymbolId`] where the checker declared it (the policy's own
+//! declarations, its bases', the older links of a chain of overrides and the bases' tests, fold
+//! variables where the fold binds them), and every name the checker resolved is recorded with
+//! that id, so the editor and `settle check` cannot disagree on which name wins. Building the
+//! index sorts positions and groups declarations and references by id; it hashes no name. The
+//! checker runs on files with errors too (what parsed, and even when a base is missing), so what
+//! resolves is indexed and the rest is left out. Editors use the index to go to a definition,
+//! find references, rename, highlight names and complete them. Which names are visible where,
+//! and what follows a dot, are read from the scopes the checker recorded as it resolved
+//! (`resolve/scopes.rs`), never worked out here.
+//!
+//! Within one index a symbol is its id. Two documents checked separately have unrelated ids:
+//! across them a symbol is found by what it denotes ([`Index::id`] of a [`Symbol`], a scan of
+//! the arena), the qualified name being the honest identity there.
 
-use std::collections::HashMap;
-
-use crate::ast::{Item, Module, StageStmt};
 use crate::diagnostic::FileId;
 use crate::resolve::scopes::Scopes;
+use crate::resolve::symbols::Symbols;
 use crate::span::Span;
 
-/// What a name denotes. Top-level names are one symbol across a policy and its bases, so that an
-/// `override` and the declaration it replaces are the same symbol.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Symbol {
-    /// A top-level value: a parameter, `let`, rule, `yearly` value, stage, or the input record.
-    Value(String),
-    /// An enum or a record type.
-    Type(String),
-    /// A field of a record or of the input: the record's name, the field's.
-    Field(String, String),
-    /// A stage's output: the stage's name, the output's.
-    Output(String, String),
-    /// A stage's own `let`: the file and the stage it is declared in, its name.
-    Local(FileId, String, String),
-    /// An enum variant: the enum's name, the variant's.
-    Variant(String, String),
-    /// A fold's variable: the file and the span where it is bound, its name.
-    Binding(FileId, Span, String),
-    /// A claim of a test: the file and the span of its label, the label.
-    Claim(FileId, Span, String),
-}
-
-impl Symbol {
-    /// The name as written where the symbol is read without a dot.
-    pub fn name(&self) -> &str {
-        match self {
-            Symbol::Value(n) | Symbol::Type(n) => n,
-            Symbol::Field(_, n)
-            | Symbol::Output(_, n)
-            | Symbol::Local(_, _, n)
-            | Symbol::Variant(_, n)
-            | Symbol::Binding(_, _, n)
-            | Symbol::Claim(_, _, n) => n,
-        }
-    }
-
-    /// The same symbol as seen from an index whose file ids differ: `map` turns this index's
-    /// file ids into the other's (`None` when the other index did not read that file).
-    pub fn remap(&self, map: impl Fn(FileId) -> Option<FileId>) -> Option<Symbol> {
-        Some(match self {
-            Symbol::Local(f, s, n) => Symbol::Local(map(*f)?, s.clone(), n.clone()),
-            Symbol::Binding(f, span, n) => Symbol::Binding(map(*f)?, *span, n.clone()),
-            Symbol::Claim(f, span, n) => Symbol::Claim(map(*f)?, *span, n.clone()),
-            other => other.clone(),
-        })
-    }
-}
-
-/// What kind of declaration introduces a symbol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `enum Level { ... }`
-    Enum,
-    /// A variant of an enum.
-    Variant,
-    /// `record Item { ... }`
-    Record,
-    /// `input claim { ... }`
-    Input,
-    /// A field of a record or of the input.
-    Field,
-    /// `param`
-    Param,
-    /// A top-level `let`.
-    Let,
-    /// `rule`
-    Rule,
-    /// `yearly`
-    Yearly,
-    /// `stage`
-    Stage,
-    /// A stage's output.
-    Output,
-    /// A `let` inside a stage.
-    Local,
-    /// The variable of a fold over a list.
-    Binding,
-    /// A claim of a test.
-    Claim,
-}
-
-/// One declaration of a symbol.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decl {
-    /// What it declares.
-    pub symbol: Symbol,
-    /// What kind of declaration it is.
-    pub kind: Kind,
-    /// The file it is in.
-    pub file: FileId,
-    /// Where its name is written.
-    pub name: Span,
-    /// The whole declaration.
-    pub extent: Span,
-    /// Whether it is an `override` of a base's declaration.
-    pub overrides: bool,
-}
-
-/// A place where a symbol is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
-    /// What is read.
-    pub symbol: Symbol,
-    /// The file it is read in.
-    pub file: FileId,
-    /// Where the name is written.
-    pub span: Span,
-}
-
-/// A symbol of one index: its place in the index's arena of symbols, handed out once when the
-/// index is built. Ids of two indexes are unrelated: across indexes, compare [`Symbol`]s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SymbolId(usize);
+pub use crate::resolve::symbols::{Decl, Kind, Reference, Symbol, SymbolId};
 
 /// A name found at a position: its symbol, where it is written, and whether it is declared
 /// there.
@@ -154,6 +45,10 @@ struct Entry {
     decls: Vec<usize>,
     /// Positions in [`Index::refs`], in module order, then source order.
     refs: Vec<usize>,
+    /// What can follow the symbol and a dot.
+    members: Vec<SymbolId>,
+    /// For a fold variable, the record it ranges over.
+    record: Option<String>,
 }
 
 /// Every declaration and every resolved reference of a policy and its bases.
@@ -165,10 +60,6 @@ pub struct Index {
     pub refs: Vec<Reference>,
     /// Every symbol declared or read, once; a [`SymbolId`] is a position here.
     symbols: Vec<Entry>,
-    /// Each symbol's id (hashed with foldhash: building the index hashes every name read).
-    ids: foldhash::HashMap<Symbol, SymbolId>,
-    /// The record each fold variable ranges over.
-    binding_records: HashMap<Symbol, String>,
     /// Every name's position, sorted: (file, start, end, declaration?, symbol). This is where
     /// a position finds its symbol.
     positions: Vec<(FileId, u32, u32, bool, SymbolId)>,
@@ -176,8 +67,6 @@ pub struct Index {
     globals: Vec<SymbolId>,
     /// The scopes the checker bound names in: (file, range, the names bound there).
     scopes: Vec<(FileId, Span, Vec<SymbolId>)>,
-    /// What the checker let follow each owner and a dot.
-    members: HashMap<SymbolId, Vec<SymbolId>>,
     /// What follows any claim of a test and a dot.
     claim_members: Vec<SymbolId>,
     /// The input record.
@@ -185,67 +74,60 @@ pub struct Index {
 }
 
 impl Index {
-    /// The index of a checked policy: the declarations written in its files, the fold variables
-    /// the checker bound (with the record each ranges over) and every name the checker
-    /// resolved. Each symbol gets its id here, once.
-    pub(crate) fn new(mut decls: Vec<Decl>, resolved: Resolved) -> Index {
-        let Resolved { mut refs, bindings, binding_records, scopes } = resolved;
-        decls.extend(bindings);
+    /// The index of a checked policy: the checker's arena of symbols, with every declaration
+    /// and every name it resolved, each by its id.
+    pub(crate) fn new(symbols: Symbols) -> Index {
+        let Symbols { denotes, mut decls, mut refs, binding_records, scopes, .. } = symbols;
         decls.sort_by_key(|d| (d.file, d.name.start));
-        refs.sort_by_key(|r| (r.file, r.span.start, r.span.end));
+        // Each item's references come in source order: the stable sort merges those runs.
+        refs.sort();
         refs.dedup();
-        let mut index = Index { binding_records, ..Index::default() };
-        let mut positions = Vec::with_capacity(decls.len() + refs.len());
-        for (i, d) in decls.iter().enumerate() {
-            let id = index.intern(&d.symbol);
-            if let Some(entry) = index.symbols.get_mut(id.0) {
-                entry.decls.push(i);
-            }
-            positions.push((d.file, d.name.start, d.name.end, true, id));
-        }
-        for (i, r) in refs.iter().enumerate() {
-            let id = index.intern(&r.symbol);
-            if let Some(entry) = index.symbols.get_mut(id.0) {
-                entry.refs.push(i);
-            }
-            positions.push((r.file, r.span.start, r.span.end, false, id));
-        }
-        positions.sort_unstable();
-        index.positions = positions;
-        index.decls = decls;
-        index.refs = refs;
-        index.record(scopes);
-        index
-    }
-
-    /// Keep the scopes the checker recorded, each name by its id.
-    fn record(&mut self, scopes: Scopes) {
-        let Scopes { globals, within, members, claim, input } = scopes;
-        self.globals = globals.iter().map(|s| self.intern(s)).collect();
-        self.scopes = within
+        let mut entries: Vec<Entry> = denotes
             .into_iter()
-            .map(|(file, range, names)| {
-                (file, range, names.iter().map(|s| self.intern(s)).collect())
+            .map(|symbol| Entry {
+                symbol,
+                decls: Vec::new(),
+                refs: Vec::new(),
+                members: Vec::new(),
+                record: None,
             })
             .collect();
+        let mut positions = Vec::with_capacity(decls.len() + refs.len());
+        for (i, d) in decls.iter().enumerate() {
+            if let Some(entry) = entries.get_mut(d.id.index()) {
+                entry.decls.push(i);
+            }
+            positions.push((d.file, d.name.start, d.name.end, true, d.id));
+        }
+        for (i, r) in refs.iter().enumerate() {
+            if let Some(entry) = entries.get_mut(r.id.index()) {
+                entry.refs.push(i);
+            }
+            positions.push((r.file, r.span.start, r.span.end, false, r.id));
+        }
+        // Two sorted runs, the declarations' and the references': merged by the stable sort.
+        positions.sort();
+        for (id, record) in binding_records {
+            if let Some(entry) = entries.get_mut(id.index()) {
+                entry.record = Some(record);
+            }
+        }
+        let Scopes { globals, within, members, claim, input } = scopes;
         for (owner, of) in members {
-            let owner = self.intern(&owner);
-            let of: Vec<SymbolId> = of.iter().map(|s| self.intern(s)).collect();
-            self.members.entry(owner).or_default().extend(of);
+            if let Some(entry) = entries.get_mut(owner.index()) {
+                entry.members.extend(of);
+            }
         }
-        self.claim_members = claim.iter().map(|s| self.intern(s)).collect();
-        self.input = input.map(|s| self.intern(&s));
-    }
-
-    /// The id of `symbol`, handed out the first time it is seen.
-    fn intern(&mut self, symbol: &Symbol) -> SymbolId {
-        if let Some(id) = self.ids.get(symbol) {
-            return *id;
+        Index {
+            decls,
+            refs,
+            symbols: entries,
+            positions,
+            globals,
+            scopes: within,
+            claim_members: claim,
+            input,
         }
-        let id = SymbolId(self.symbols.len());
-        self.symbols.push(Entry { symbol: symbol.clone(), decls: Vec::new(), refs: Vec::new() });
-        self.ids.insert(symbol.clone(), id);
-        id
     }
 
     /// The name at byte `offset` of `file`: a name whose span contains the offset, or ends at it.
@@ -265,26 +147,28 @@ impl Index {
         Some(Occurrence { id, symbol, span: Span { start, end }, declaration })
     }
 
-    /// The id of `symbol` in this index, if it is declared or read here.
+    /// The id of what `symbol` denotes in this index, if it is declared or read here: for a
+    /// symbol of another index (another document, or the same one checked again), since ids of
+    /// two indexes are unrelated. A scan of the arena.
     pub fn id(&self, symbol: &Symbol) -> Option<SymbolId> {
-        self.ids.get(symbol).copied()
+        self.symbols.iter().position(|e| e.symbol == *symbol).map(SymbolId::at)
     }
 
     /// The symbol an id stands for.
     pub fn symbol(&self, id: SymbolId) -> Option<&Symbol> {
-        self.symbols.get(id.0).map(|e| &e.symbol)
+        self.symbols.get(id.index()).map(|e| &e.symbol)
     }
 
     /// Every declaration of the symbol `id`, the most derived first: an `override` before the
     /// base's declaration it replaces.
     pub fn declarations_of(&self, id: SymbolId) -> impl Iterator<Item = &Decl> + '_ {
-        let entry = self.symbols.get(id.0);
+        let entry = self.symbols.get(id.index());
         entry.into_iter().flat_map(|e| &e.decls).filter_map(|&i| self.decls.get(i))
     }
 
     /// Every place the symbol `id` is read, in every file.
     pub fn references_of(&self, id: SymbolId) -> impl Iterator<Item = &Reference> + '_ {
-        let entry = self.symbols.get(id.0);
+        let entry = self.symbols.get(id.index());
         entry.into_iter().flat_map(|e| &e.refs).filter_map(|&i| self.refs.get(i))
     }
 
@@ -293,23 +177,24 @@ impl Index {
         self.declarations_of(id).next().map(|d| d.kind)
     }
 
-    /// Every declaration of `symbol`, the most derived first: an `override` before the base's
-    /// declaration it replaces.
+    /// Every declaration of what `symbol` denotes, the most derived first ([`Index::id`]: for a
+    /// symbol of another index; within this one, [`Index::declarations_of`] its id).
     pub fn declarations(&self, symbol: &Symbol) -> impl Iterator<Item = &Decl> + '_ {
         self.id(symbol).into_iter().flat_map(|id| self.declarations_of(id))
     }
 
-    /// The declaration in force: the most derived one.
+    /// The declaration in force of what `symbol` denotes: the most derived one.
     pub fn definition(&self, symbol: &Symbol) -> Option<&Decl> {
         self.declarations(symbol).next()
     }
 
-    /// Every place `symbol` is read, in every file.
+    /// Every place what `symbol` denotes is read, in every file ([`Index::id`]: for a symbol of
+    /// another index; within this one, [`Index::references_of`] its id).
     pub fn references(&self, symbol: &Symbol) -> impl Iterator<Item = &Reference> + '_ {
         self.id(symbol).into_iter().flat_map(|id| self.references_of(id))
     }
 
-    /// What kind of declaration introduces `symbol`.
+    /// What kind of declaration introduces what `symbol` denotes.
     pub fn kind(&self, symbol: &Symbol) -> Option<Kind> {
         self.definition(symbol).map(|d| d.kind)
     }
@@ -363,7 +248,7 @@ impl Index {
     /// variable's record; for a test's claim, the input's fields and every value and stage.
     pub fn members_of(&self, id: SymbolId) -> Vec<&Decl> {
         let claim = matches!(self.symbol(id), Some(Symbol::Claim(..)));
-        let of = if claim { Some(&self.claim_members) } else { self.members.get(&id) };
+        let of = if claim { Some(&self.claim_members) } else { self.entry(id).map(|e| &e.members) };
         self.declared_once(of.map_or(&[][..], Vec::as_slice))
     }
 
@@ -371,141 +256,59 @@ impl Index {
     /// one not indexed yet (in a test that does not parse), has the same members.
     pub fn members(&self, symbol: &Symbol) -> Vec<&Decl> {
         match symbol {
-            Symbol::Claim(..) => self.declared_once(&self.claim_members),
+            Symbol::Claim(..) => self.claim_members(),
             _ => self.id(symbol).map(|id| self.members_of(id)).unwrap_or_default(),
         }
+    }
+
+    /// What can follow any claim of a test and a dot, even a claim not indexed yet (in a test
+    /// that does not parse): the input's fields and every value and stage.
+    pub fn claim_members(&self) -> Vec<&Decl> {
+        self.declared_once(&self.claim_members)
     }
 
     /// The owners the symbol `id` follows a dot of: the record or input of a field (and the
     /// fold variables ranging over that record), the stage of an output, the enum of a variant.
     pub fn owners_of(&self, id: SymbolId) -> impl Iterator<Item = SymbolId> + '_ {
-        self.members.iter().filter(move |(_, of)| of.contains(&id)).map(|(owner, _)| *owner)
+        let owners = self.symbols.iter().enumerate();
+        owners.filter(move |(_, e)| e.members.contains(&id)).map(|(owner, _)| SymbolId::at(owner))
     }
 
     /// The declarations in force of `ids`, each symbol once.
     fn declared_once(&self, ids: &[SymbolId]) -> Vec<&Decl> {
         let mut out: Vec<&Decl> = Vec::new();
         for d in ids.iter().filter_map(|&id| self.declared(id)) {
-            if !out.iter().any(|o| o.symbol == d.symbol) {
+            if !out.iter().any(|o| o.id == d.id) {
                 out.push(d);
             }
         }
         out
     }
 
-    /// The record a fold variable ranges over.
+    /// The record the fold variable `symbol` denotes ranges over.
     pub fn binding_record(&self, symbol: &Symbol) -> Option<&str> {
-        self.binding_records.get(symbol).map(String::as_str)
+        self.id(symbol).and_then(|id| self.binding_record_of(id))
+    }
+
+    /// The record the fold variable `id` ranges over.
+    pub fn binding_record_of(&self, id: SymbolId) -> Option<&str> {
+        self.entry(id)?.record.as_deref()
+    }
+
+    /// The arena's entry of `id`.
+    fn entry(&self, id: SymbolId) -> Option<&Entry> {
+        self.symbols.get(id.index())
+    }
+
+    /// The input record's symbol.
+    pub fn input(&self) -> Option<SymbolId> {
+        self.input
     }
 
     /// The input record's name.
     pub fn input_name(&self) -> Option<&str> {
         self.input.and_then(|id| self.symbol(id)).map(Symbol::name)
     }
-}
-
-/// What the checker records while it resolves names: every reference, and the fold variables
-/// it binds with the record each ranges over.
-#[derive(Debug, Default)]
-pub(crate) struct Resolved {
-    pub refs: Vec<Reference>,
-    pub bindings: Vec<Decl>,
-    pub binding_records: HashMap<Symbol, String>,
-    /// The scopes names were resolved in.
-    pub scopes: Scopes,
-}
-
-/// Every declaration written in `modules`, the policy's own first: items, enum variants, record
-/// and input fields, stage outputs and `let`s, test claims. Declarations need no resolution;
-/// fold variables are declared by the checker where it binds them.
-pub(crate) fn declarations(modules: &[(FileId, Module)]) -> Vec<Decl> {
-    let mut out = Vec::new();
-    for (file, module) in modules {
-        let file = *file;
-        let mut declare = |symbol, kind, name, extent, overrides| {
-            out.push(Decl { symbol, kind, file, name, extent, overrides });
-        };
-        for item in &module.items {
-            match item {
-                Item::Enum(d) => {
-                    let name = &d.name.name;
-                    declare(Symbol::Type(name.clone()), Kind::Enum, d.name.span, d.span, false);
-                    for (v, label) in &d.variants {
-                        let extent = label.as_ref().map_or(v.span, |l| v.span.to(l.span));
-                        let symbol = Symbol::Variant(name.clone(), v.name.clone());
-                        declare(symbol, Kind::Variant, v.span, extent, false);
-                    }
-                }
-                Item::Record(d) | Item::Input(d) | Item::InputAdd(d) => {
-                    // Fields added to a base's input declare only themselves.
-                    let record = match item {
-                        Item::Input(_) => Some((Symbol::Value(d.name.name.clone()), Kind::Input)),
-                        Item::Record(_) => Some((Symbol::Type(d.name.name.clone()), Kind::Record)),
-                        _ => None,
-                    };
-                    if let Some((symbol, kind)) = record {
-                        declare(symbol, kind, d.name.span, d.span, false);
-                    }
-                    for f in &d.fields {
-                        let end = f.doc.as_ref().map_or(f.ty.span(), |doc| doc.span);
-                        let symbol = Symbol::Field(d.name.name.clone(), f.name.name.clone());
-                        declare(symbol, Kind::Field, f.name.span, f.name.span.to(end), false);
-                    }
-                }
-                Item::Yearly(_)
-                | Item::Param(_)
-                | Item::ParamAdd(_)
-                | Item::Let(_)
-                | Item::Rule(_) => {
-                    let (name, kind, overrides) = match item {
-                        Item::Yearly(d) => (&d.name, Kind::Yearly, false),
-                        Item::Param(d) => (&d.name, Kind::Param, d.overrides),
-                        Item::ParamAdd(d) => (&d.name, Kind::Param, true),
-                        Item::Let(d) => (&d.name, Kind::Let, d.overrides),
-                        Item::Rule(d) => (&d.name, Kind::Rule, d.overrides),
-                        _ => continue,
-                    };
-                    let symbol = Symbol::Value(name.name.clone());
-                    declare(symbol, kind, name.span, item.span(), overrides);
-                }
-                Item::Stage(d) => {
-                    let stage = &d.name.name;
-                    let symbol = Symbol::Value(stage.clone());
-                    declare(symbol, Kind::Stage, d.name.span, d.span, d.overrides);
-                    for (output, ty) in &d.outputs {
-                        let symbol = Symbol::Output(stage.clone(), output.name.clone());
-                        declare(
-                            symbol,
-                            Kind::Output,
-                            output.span,
-                            output.span.to(ty.span()),
-                            false,
-                        );
-                    }
-                    for stmt in &d.body {
-                        if let StageStmt::Let(l) = stmt {
-                            let symbol = Symbol::Local(file, stage.clone(), l.name.name.clone());
-                            declare(symbol, Kind::Local, l.name.span, l.span, false);
-                        }
-                    }
-                }
-                Item::Test(d) => {
-                    for c in &d.claims {
-                        let symbol = Symbol::Claim(file, c.label.span, c.label.name.clone());
-                        declare(symbol, Kind::Claim, c.label.span, c.span, false);
-                    }
-                }
-                Item::Policy { .. }
-                | Item::Extends { .. }
-                | Item::YearStart { .. }
-                | Item::Rounding { .. }
-                | Item::DatedBy { .. }
-                | Item::Balance { .. }
-                | Item::Period(_) => {}
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -587,9 +390,9 @@ test "one" {
         }
         for r in &index.refs {
             let o = index.at(r.file, r.span.start as usize).expect("a name there");
-            assert_eq!((o.symbol, o.declaration), (&r.symbol, false));
+            assert_eq!((o.id, o.declaration), (r.id, false));
             assert!(index.references_of(o.id).any(|x| x == r), "{r:?}");
-            assert_eq!(index.symbol(o.id), Some(&r.symbol));
+            assert_eq!(index.symbol(o.id), index.symbol(r.id));
         }
         let deductible = at(&index, POLICY, "deductible", 1).clone();
         let due = at(&index, POLICY, "due == 450", 0).clone();
@@ -643,6 +446,96 @@ test "one" {
         );
         let level1 = Symbol::Variant("Level".into(), "level1".into());
         assert_eq!(index.references(&level1).count(), 3, "table key, test field, qualified");
+    }
+
+    #[test]
+    fn a_fold_variable_and_a_test_claim_keep_one_id_for_all_their_reads() {
+        const TWICE: &str = "policy t
+enum Kind { drug, none }
+record Item { kind: Kind, amount: money }
+input claim { id: text, member: text, date: date, total: money, items: list of Item }
+let drugs = sum(i.amount for i in claim.items where i.kind == drug and i.amount > 0)
+let others = sum(i.amount for i in claim.items where i.kind == none)
+stage basic (pay: money) {
+    pay = claim.total - drugs - others
+}
+balance claim.total = basic.pay
+test \"t\" {
+    claim a { member: \"m\", date: 2023-01-01, total: 10, items: [{ kind: none, amount: 5 }] }
+    claim b { member: \"m\", date: 2023-01-02, total: 10 }
+    expect a.basic.pay == 5 and a.drugs == 0 and a.others == 5 and b.basic.pay == 10
+}
+";
+        let checked = check_with("main.settle", TWICE, &mut Files(vec![]));
+        assert!(!checked.problems.has_errors(), "{}", checked.problems.render_plain());
+        let index = checked.index;
+        // Every name written `needle` from `from` up to `to`, by its id.
+        let ids = |needle: &str, from: &str, to: &str| -> Vec<(SymbolId, bool)> {
+            let start = TWICE.find(from).expect("from");
+            let end = start + TWICE[start..].find(to).expect("to");
+            TWICE[start..end]
+                .match_indices(needle)
+                .map(|(at, _)| index.at(0, start + at).expect("a name there"))
+                .map(|o| (o.id, o.declaration))
+                .collect()
+        };
+        for (from, to, reads) in [("let drugs", "\nlet others", 3), ("let others", "\nstage", 2)] {
+            let names = ids("i.", from, to);
+            assert_eq!(names.len(), reads);
+            let start = TWICE.find(from).expect("fold");
+            let at = start + TWICE[start..].find(" for i").expect("bound") + " for ".len();
+            let bound = index.at(0, at).expect("bound");
+            assert!(bound.declaration);
+            assert!(names.iter().all(|&(id, decl)| id == bound.id && !decl), "{names:?}");
+            assert_eq!(index.references_of(bound.id).count(), reads);
+            assert_eq!(index.declarations_of(bound.id).count(), 1);
+        }
+        let first = ids("i.", "let drugs", "\nlet others");
+        let second = ids("i.", "let others", "\nstage");
+        assert_ne!(first.first(), second.first(), "two folds bind two variables");
+
+        let a = ids("a.", "expect", "\n}");
+        assert_eq!(a.len(), 3);
+        let label = index.at(0, TWICE.find("claim a").expect("claim") + "claim ".len()).expect("a");
+        assert!(label.declaration);
+        assert!(a.iter().all(|&(id, _)| id == label.id), "{a:?}");
+        assert_eq!(index.references_of(label.id).count(), 3);
+        let b = index.at(0, TWICE.find("claim b").expect("claim") + "claim ".len()).expect("b");
+        assert_ne!(b.id, label.id);
+        assert_eq!(index.references_of(b.id).count(), 1);
+    }
+
+    #[test]
+    fn the_members_of_a_name_declared_twice_are_the_first_declarations_namesakes() {
+        const TWICE: &str = "policy d
+enum Level { a, b }
+enum Level { a, c }
+record Item { x: money }
+record Item { x: money, z: money }
+input claim { id: text, member: text, date: date, level: Level, total: money }
+stage s (pay: money) {
+    let r = claim.total
+    pay = r
+}
+stage s (pay: money) {
+    let r = 1
+    pay = r
+}
+balance claim.total = s.pay
+";
+        let index = index(TWICE, vec![]);
+        let id = |needle: &str, n: usize| -> SymbolId {
+            let offset = TWICE.match_indices(needle).nth(n).map(|(i, _)| i).expect("needle");
+            index.at(0, offset).expect("a name there").id
+        };
+        assert_eq!(id("a, b", 0), id("a, c", 0));
+        assert_ne!(id("b }", 0), id("c }", 0));
+        assert_eq!(id("x: money }", 0), id("x: money,", 0));
+        assert_eq!(id("pay: money", 0), id("pay: money", 1));
+        assert_eq!(id("r = ", 0), id("r = ", 1));
+        let outputs: Vec<&str> =
+            index.members_of(id("s (", 0)).iter().map(|d| d.symbol.name()).collect();
+        assert_eq!(outputs, ["pay"]);
     }
 
     #[test]

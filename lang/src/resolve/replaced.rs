@@ -14,17 +14,20 @@
 //! Values added to a parameter (`override param ratio from ...`) that a more derived policy
 //! replaces whole are read with the type of the parameter they were added to.
 //!
-//! Limits: a base stage is resolved against the derived stage's slots, its outputs and `let`s
-//! recorded by their own names; a stage whose override has neither outputs nor `let`s is left
-//! out.
+//! A replaced base stage's outputs and `let`s are declared here, each with its symbol (an output
+//! the stage's output of that name, a `let` its own), and the names read in it denote them.
+//!
+//! Limits: a base stage is resolved against the derived stage's slots (the types its names are
+//! read with are theirs); the statements of a stage whose override has neither outputs nor `let`s
+//! are left out.
 
 use std::collections::HashMap;
 
 use crate::ast::{self, Item, StageDecl, StageStmt};
 use crate::check::{Checker, Global};
 use crate::diagnostic::FileId;
-use crate::ide::index::Symbol;
 use crate::ir;
+use crate::resolve::symbols::{Kind, Symbol, SymbolId};
 use crate::typeck::expr::Scope;
 
 impl Checker<'_> {
@@ -123,16 +126,32 @@ impl Checker<'_> {
 
     /// Resolve a replaced base stage's statements. Its outputs and `let`s have no slots of their
     /// own, so each name is looked up through a slot of the derived stage (its namesake where
-    /// there is one), and what is recorded for it is then corrected to the base's own symbol.
+    /// there is one) and recorded as the base's own symbol: an output is the stage's output of
+    /// that name (a symbol of its own when the override has no such output), a `let` the base's.
     fn resolve_replaced_stage(&mut self, file: FileId, s: &StageDecl, id: ir::StageId) {
         let Some(info) = self.stages.get(id).cloned() else { return };
-        let outputs =
-            s.outputs.iter().map(|(o, _)| Symbol::Output(info.name.clone(), o.name.clone()));
-        let locals = s.body.iter().filter_map(|stmt| match stmt {
-            StageStmt::Let(l) => Some(Symbol::Local(file, info.name.clone(), l.name.name.clone())),
-            StageStmt::Assign { .. } => None,
-        });
-        self.record_scope(file, s.span, outputs.chain(locals).collect());
+        let mut own: HashMap<String, SymbolId> = HashMap::new();
+        let mut bound = Vec::new();
+        for (output, ty) in &s.outputs {
+            let namesake = info.outputs.iter().find(|(n, _)| *n == output.name);
+            let symbol = match namesake.and_then(|(_, v)| self.stage_symbol(*v)) {
+                Some(symbol) => symbol,
+                None => self.symbols.add(Symbol::Output(info.name.clone(), output.name.clone())),
+            };
+            let extent = output.span.to(ty.span());
+            self.symbols.declare(symbol, Kind::Output, file, output.span, extent, false);
+            own.insert(output.name.clone(), symbol);
+            bound.push(symbol);
+        }
+        for stmt in &s.body {
+            let StageStmt::Let(l) = stmt else { continue };
+            let local = Symbol::Local(file, info.name.clone(), l.name.name.clone());
+            let symbol = self.symbols.add(local);
+            self.symbols.declare(symbol, Kind::Local, file, l.name.span, l.span, false);
+            own.entry(l.name.name.clone()).or_insert(symbol);
+            bound.push(symbol);
+        }
+        self.record_scope(file, s.span, bound);
         let Some(any) = info.outputs.first().map(|(_, v)| *v).or(info.locals.first().copied())
         else {
             return;
@@ -141,22 +160,11 @@ impl Checker<'_> {
             info.outputs.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(any)
         };
         let mut names: HashMap<String, (ir::ValueId, usize)> = HashMap::new();
-        let mut outputs: Vec<&str> = Vec::new();
-        let locals: Vec<&str> = s
-            .body
-            .iter()
-            .filter_map(|stmt| match stmt {
-                StageStmt::Let(l) => Some(l.name.name.as_str()),
-                StageStmt::Assign { .. } => None,
-            })
-            .collect();
         for (output, ty) in &s.outputs {
             let _ = self.resolve_type(file, ty);
             names.insert(output.name.clone(), (slot_of(&output.name), 0));
-            outputs.push(&output.name);
         }
-        let first = self.resolved.refs.len();
-        let mut scope = Scope { file, ..Scope::default() };
+        let mut scope = Scope { file, replaced: own.clone(), ..Scope::default() };
         for (index, stmt) in s.body.iter().enumerate() {
             scope.stage = Some((id, index));
             scope.stage_names = names.clone();
@@ -167,8 +175,8 @@ impl Checker<'_> {
                     names.insert(l.name.name.clone(), (slot_of(&l.name.name), 0));
                 }
                 StageStmt::Assign { name, value, .. } => {
-                    if outputs.contains(&name.name.as_str()) {
-                        let symbol = Symbol::Output(info.name.clone(), name.name.clone());
+                    let output = s.outputs.iter().any(|(o, _)| o.name == name.name);
+                    if let Some(&symbol) = own.get(&name.name).filter(|_| output) {
                         self.refer(file, name.span, symbol);
                     }
                     let expect = info
@@ -179,20 +187,6 @@ impl Checker<'_> {
                         .and_then(|slot| slot.ty);
                     let _ = self.infer(&scope, value, expect);
                 }
-            }
-        }
-        // What the derived stage's slots made of the base's own names.
-        for r in self.resolved.refs.iter_mut().skip(first) {
-            let read = match &r.symbol {
-                Symbol::Output(stage, n) | Symbol::Local(_, stage, n) if *stage == info.name => {
-                    n.clone()
-                }
-                _ => continue,
-            };
-            if outputs.contains(&read.as_str()) {
-                r.symbol = Symbol::Output(info.name.clone(), read);
-            } else if locals.contains(&read.as_str()) {
-                r.symbol = Symbol::Local(file, info.name.clone(), read);
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::span::Span;
 use super::proportion::product;
 use super::types::{Outcome, Ty};
 use crate::check::{Checker, Global};
-use crate::ide::index::Symbol;
+use crate::resolve::symbols::{Kind, Symbol, SymbolId};
 
 /// The functions a policy may call.
 pub(crate) const FUNCTIONS: &[&str] = &[
@@ -46,13 +46,15 @@ pub(crate) struct Scope {
     /// The stage's locals and outputs by name, with the statement index that sets them
     /// (`usize::MAX` for outputs not set yet).
     pub stage_names: HashMap<String, (ir::ValueId, usize)>,
-    /// Variables bound by folds, outermost first, with their record type and where each is
-    /// bound.
-    pub vars: Vec<(String, ir::RecordId, Span)>,
-    /// In a test: the labels of its claims, with where each is written.
-    pub claims: Vec<(String, Span)>,
+    /// Variables bound by folds, outermost first, with their record type and their symbol.
+    pub vars: Vec<(String, ir::RecordId, SymbolId)>,
+    /// In a test: the labels of its claims, with their symbols.
+    pub claims: Vec<(String, SymbolId)>,
     /// In period settlement: what the expression may read (`None` for a claim's values).
     pub period: Option<super::period::Phase>,
+    /// In a base stage an override replaces: its own outputs and `let`s by name, which the
+    /// names read denote (they are looked up through the derived stage's slots).
+    pub replaced: HashMap<String, SymbolId>,
 }
 
 /// An expression once checked.
@@ -731,12 +733,13 @@ impl Checker<'_> {
     fn name(&mut self, scope: &Scope, id: &Ident, expect: Option<Type>) -> TExpr {
         let span = id.span;
         let bound = scope.vars.iter().enumerate().rev().find(|(_, (n, ..))| *n == id.name);
-        if let Some((depth, (_, record, at))) = bound {
-            self.refer(scope.file, span, Symbol::Binding(scope.file, *at, id.name.clone()));
+        if let Some((depth, (_, record, symbol))) = bound {
+            self.refer(scope.file, span, *symbol);
             return TExpr::new(ir::ExprKind::Local(depth), Type::Record(*record), span);
         }
         if let Some(&(value, set_at)) = scope.stage_names.get(&id.name) {
-            if let Some(symbol) = self.stage_symbol(scope.file, value, &id.name) {
+            let own = scope.replaced.get(&id.name).copied();
+            if let Some(symbol) = own.or_else(|| self.stage_symbol(value)) {
                 self.refer(scope.file, span, symbol);
             }
             return self.stage_value(scope, value, set_at, span, &id.name);
@@ -744,8 +747,8 @@ impl Checker<'_> {
         if let Some(read) = self.period_name(scope, id) {
             return read;
         }
-        if let Some(&(global, _)) = self.globals.get(&id.name) {
-            self.refer(scope.file, span, Symbol::Value(id.name.clone()));
+        if let Some(&(global, decl)) = self.globals.get(&id.name) {
+            self.refer(scope.file, span, decl.symbol);
             if !scope.claims.is_empty() {
                 return self.outside_claim(scope, &id.name, span);
             }
@@ -754,8 +757,8 @@ impl Checker<'_> {
             }
             return self.global(scope, global, &id.name, span);
         }
-        if let Some((_, at)) = scope.claims.iter().find(|(c, _)| *c == id.name) {
-            self.refer(scope.file, span, Symbol::Claim(scope.file, *at, id.name.clone()));
+        if let Some((_, symbol)) = scope.claims.iter().find(|(c, _)| *c == id.name) {
+            self.refer(scope.file, span, *symbol);
             self.report(
                 Problem::error(
                     Code::TypeNotAValue,
@@ -794,16 +797,17 @@ impl Checker<'_> {
     }
 
     /// The symbol of a stage's output or `let`, for the index.
-    fn stage_symbol(&self, file: FileId, value: ir::ValueId, name: &str) -> Option<Symbol> {
-        match self.slots.get(value)?.kind {
-            ir::ValueKind::Output(st) => {
-                Some(Symbol::Output(self.stages.get(st)?.name.clone(), name.to_string()))
-            }
-            ir::ValueKind::StageLocal(st) => {
-                Some(Symbol::Local(file, self.stages.get(st)?.name.clone(), name.to_string()))
-            }
+    pub(crate) fn stage_symbol(&self, value: ir::ValueId) -> Option<SymbolId> {
+        let slot = self.slots.get(value)?;
+        match slot.kind {
+            ir::ValueKind::Output(_) | ir::ValueKind::StageLocal(_) => Some(slot.decl.symbol),
             ir::ValueKind::Let | ir::ValueKind::Rule => None,
         }
+    }
+
+    /// The symbol a top-level value's name denotes.
+    fn global_symbol(&self, name: &str) -> Option<SymbolId> {
+        self.globals.get(name).map(|(_, d)| d.symbol)
     }
 
     /// A test expectation reading a value without saying of which claim.
@@ -1058,8 +1062,8 @@ impl Checker<'_> {
     }
 
     fn refer_variant(&mut self, file: FileId, e: ir::EnumId, id: &Ident) {
-        if let Some(def) = self.enums.get(e) {
-            let symbol = Symbol::Variant(def.name.clone(), id.name.clone());
+        let at = self.enums.get(e).and_then(|def| def.variants.iter().position(|v| *v == id.name));
+        if let Some(symbol) = at.and_then(|i| self.symbols.variant(e, i)) {
             self.refer(file, id.span, symbol);
         }
     }
@@ -1138,19 +1142,19 @@ impl Checker<'_> {
                 return TExpr::error(span);
             }
             if !shadowed {
-                match self.globals.get(&b.name).map(|(g, _)| *g) {
-                    Some(Global::Input) => {
-                        self.refer(scope.file, b.span, Symbol::Value(b.name.clone()));
+                match self.globals.get(&b.name).copied() {
+                    Some((Global::Input, decl)) => {
+                        self.refer(scope.file, b.span, decl.symbol);
                         return self.input_field(scope, field, span);
                     }
-                    Some(Global::Stage(s)) => {
-                        self.refer(scope.file, b.span, Symbol::Value(b.name.clone()));
+                    Some((Global::Stage(s), decl)) => {
+                        self.refer(scope.file, b.span, decl.symbol);
                         return self.stage_output(scope, s, field, span);
                     }
                     _ => {}
                 }
-                if let Some((e, _)) = self.enum_names.get(&b.name).copied() {
-                    self.refer(scope.file, b.span, Symbol::Type(b.name.clone()));
+                if let Some((e, decl)) = self.enum_names.get(&b.name).copied() {
+                    self.refer(scope.file, b.span, decl.symbol);
                     return self.variant(scope, field, Some(Type::Enum(e)));
                 }
             }
@@ -1162,8 +1166,7 @@ impl Checker<'_> {
                 let fields = self.records.get(r).map(|r| r.fields.clone()).unwrap_or_default();
                 match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
                     Some((i, f)) => {
-                        if let Some(record) = self.records.get(r) {
-                            let symbol = Symbol::Field(record.name.clone(), f.name.clone());
+                        if let Some(symbol) = self.symbols.field(r, i) {
                             self.refer(scope.file, field.span, symbol);
                         }
                         TExpr::new(ir::ExprKind::RecordField(Box::new(e), i), f.ty, span)
@@ -1234,7 +1237,9 @@ impl Checker<'_> {
         let fields = self.records.get(input).map(|r| r.fields.clone()).unwrap_or_default();
         match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
             Some((i, f)) => {
-                self.refer(scope.file, field.span, Symbol::Field(name, f.name.clone()));
+                if let Some(symbol) = self.symbols.field(input, i) {
+                    self.refer(scope.file, field.span, symbol);
+                }
                 TExpr::new(ir::ExprKind::Field(i), f.ty, span)
             }
             None => {
@@ -1280,8 +1285,11 @@ impl Checker<'_> {
             );
             return TExpr::error(span);
         };
-        let symbol = Symbol::Output(info.name.clone(), field.name.clone());
-        self.refer(scope.file, field.span, symbol);
+        let within = scope.stage.is_some_and(|(current, _)| current == stage);
+        let own = scope.replaced.get(&field.name).copied().filter(|_| within);
+        if let Some(symbol) = own.or_else(|| self.stage_symbol(value)) {
+            self.refer(scope.file, field.span, symbol);
+        }
         if let Some((current, _)) = scope.stage {
             if current == stage {
                 let set_at = scope.stage_names.get(&field.name).map_or(usize::MAX, |(_, at)| *at);
@@ -1335,13 +1343,13 @@ impl Checker<'_> {
             _ => return None,
         };
         let claim = scope.claims.iter().position(|(c, _)| *c == label.name)?;
-        if let Some((_, at)) = scope.claims.get(claim) {
-            self.refer(scope.file, label.span, Symbol::Claim(scope.file, *at, label.name.clone()));
+        if let Some((_, symbol)) = scope.claims.get(claim) {
+            self.refer(scope.file, label.span, *symbol);
         }
         let part = match stage {
-            Some(s) => match self.globals.get(&s.name).map(|(g, _)| *g) {
-                Some(Global::Stage(st)) => {
-                    self.refer(scope.file, s.span, Symbol::Value(s.name.clone()));
+            Some(s) => match self.globals.get(&s.name).copied() {
+                Some((Global::Stage(st), decl)) => {
+                    self.refer(scope.file, s.span, decl.symbol);
                     let t = self.stage_output(
                         &Scope { file: scope.file, ..Scope::default() },
                         st,
@@ -1372,11 +1380,8 @@ impl Checker<'_> {
             None => {
                 let part = self.claim_part(&field.name);
                 let symbol = match (&part, &self.input) {
-                    (Some((ClaimPart::Field(_), _)), Some((r, _))) => self
-                        .records
-                        .get(*r)
-                        .map(|r| Symbol::Field(r.name.clone(), field.name.clone())),
-                    (Some(_), _) => Some(Symbol::Value(field.name.clone())),
+                    (Some((ClaimPart::Field(i), _)), Some((r, _))) => self.symbols.field(*r, *i),
+                    (Some(_), _) => self.global_symbol(&field.name),
                     (None, _) => None,
                 };
                 if let Some(symbol) = symbol {
@@ -1460,8 +1465,8 @@ impl Checker<'_> {
             return read;
         }
         if let ExprKind::Name(id) = &base.kind {
-            if self.globals.contains_key(&id.name) {
-                self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));
+            if let Some(symbol) = self.global_symbol(&id.name) {
+                self.refer(scope.file, id.span, symbol);
             }
         }
         if matches!(&base.kind, ExprKind::Name(id) if self.mistyped_read(&id.name)) {
@@ -1686,8 +1691,8 @@ impl Checker<'_> {
                     return TExpr::error(span);
                 };
                 if let ExprKind::Name(id) = &scale.kind {
-                    if self.globals.contains_key(&id.name) {
-                        self.refer(scope.file, id.span, Symbol::Value(id.name.clone()));
+                    if let Some(symbol) = self.global_symbol(&id.name) {
+                        self.refer(scope.file, id.span, symbol);
                     }
                 }
                 if let Some(keyed) = self.keyed_scale(scope, func, scale, amount, span) {
@@ -1909,8 +1914,8 @@ impl Checker<'_> {
         if let Some(slot) = self.params.get_mut(p) {
             slot.used = true;
         }
-        if keys.is_some() {
-            self.refer(scope.file, name.span, Symbol::Value(name.name.clone()));
+        if let Some(symbol) = self.global_symbol(&name.name).filter(|_| keys.is_some()) {
+            self.refer(scope.file, name.span, symbol);
         }
         let enum_name = self.type_name(Type::Enum(key));
         let key_expr = match keys.map(Vec::as_slice) {
@@ -2058,24 +2063,16 @@ impl Checker<'_> {
                 return TExpr::error(span);
             }
         };
+        // The variable is a symbol of its own, bound here: its reads are recorded with this id.
+        let binding = self.symbols.add(Symbol::Binding(scope.file, var.span, var.name.clone()));
+        self.symbols.declare(binding, Kind::Binding, scope.file, var.span, span, false);
         let mut inner = scope.clone();
-        inner.vars.push((var.name.clone(), record, var.span));
-        let binding = Symbol::Binding(scope.file, var.span, var.name.clone());
-        self.resolved.bindings.push(crate::ide::index::Decl {
-            symbol: binding.clone(),
-            kind: crate::ide::index::Kind::Binding,
-            file: scope.file,
-            name: var.span,
-            extent: span,
-            overrides: false,
-        });
-        self.record_scope(scope.file, span, vec![binding.clone()]);
+        inner.vars.push((var.name.clone(), record, binding));
+        self.record_scope(scope.file, span, vec![binding]);
+        let fields = self.symbols.fields(record).to_vec();
+        self.symbols.scopes.members.push((binding, fields));
         if let Some(r) = self.records.get(record) {
-            let fields = r.fields.iter().map(|f| Symbol::Field(r.name.clone(), f.name.clone()));
-            self.resolved.scopes.members.push((binding.clone(), fields.collect()));
-        }
-        if let Some(r) = self.records.get(record) {
-            self.resolved.binding_records.insert(binding, r.name.clone());
+            self.symbols.binding_records.push((binding, r.name.clone()));
         }
         let filter = match filter {
             Some(f) => match self.condition(&inner, f) {

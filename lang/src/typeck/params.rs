@@ -10,7 +10,6 @@ use crate::span::Span;
 
 use super::expr::literal;
 use crate::check::{Checker, Global, ParamSlot};
-use crate::ide::index::Symbol;
 
 /// A parameter's checked values: one list, or one per variant of a keyed scale.
 enum Versions {
@@ -397,8 +396,8 @@ impl Checker<'_> {
 
     /// The enum a table or scale is keyed by.
     fn key_enum(&mut self, file: FileId, key: &ast::Ident) -> Option<ir::EnumId> {
-        if let Some(e) = self.enum_names.get(&key.name).map(|(e, _)| *e) {
-            self.refer(file, key.span, Symbol::Type(key.name.clone()));
+        if let Some(&(e, decl)) = self.enum_names.get(&key.name) {
+            self.refer(file, key.span, decl.symbol);
             return Some(e);
         }
         let help = match did_you_mean(&key.name, self.enum_names.keys().map(String::as_str)) {
@@ -674,8 +673,9 @@ impl Checker<'_> {
                 }
                 Some(k) => match variants.iter().position(|v| *v == k.name) {
                     Some(i) => {
-                        let symbol = Symbol::Variant(enum_name.clone(), k.name.clone());
-                        self.refer(file, k.span, symbol);
+                        if let Some(symbol) = self.symbols.variant(key, i) {
+                            self.refer(file, k.span, symbol);
+                        }
                         if let Some(Some(first)) = key_spans.get(i) {
                             self.report(
                                 Problem::error(
@@ -996,7 +996,7 @@ impl Checker<'_> {
             ast::Bound::Amount(value, _) => return Some(*value),
             ast::Bound::Param(name) => name,
         };
-        let Some(Global::Param(p)) = self.globals.get(&name.name).map(|(g, _)| *g) else {
+        let Some((Global::Param(p), decl)) = self.globals.get(&name.name).copied() else {
             let params: Vec<String> = self
                 .globals
                 .iter()
@@ -1022,7 +1022,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        self.refer(file, name.span, Symbol::Value(name.name.clone()));
+        self.refer(file, name.span, decl.symbol);
         if let Some(slot) = self.params.get_mut(p) {
             slot.used = true;
         }

@@ -154,7 +154,9 @@ impl Checker<'_> {
                 }
                 PeriodItem::Table(_) => PeriodName::Table,
             };
-            let decl = Decl { file: m.file, span: id.span, extent: item.span() };
+            // A symbol the index does not record yet (period names are not indexed).
+            let symbol = self.symbols.add(crate::resolve::symbols::Symbol::Value(id.name.clone()));
+            let decl = Decl { file: m.file, span: id.span, extent: item.span(), symbol };
             let first = self
                 .globals
                 .get(&id.name)

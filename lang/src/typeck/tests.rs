@@ -7,7 +7,7 @@ use crate::span::Span;
 
 use super::expr::Scope;
 use crate::check::Checker;
-use crate::ide::index::Symbol;
+use crate::resolve::symbols::{Kind, Symbol, SymbolId};
 
 impl Checker<'_> {
     /// Check every test of the policy's own file.
@@ -23,13 +23,25 @@ impl Checker<'_> {
     }
 
     pub(crate) fn check_test(&mut self, file: FileId, t: &ast::TestDecl) -> Option<ir::Test> {
+        // Each claim is a symbol of its own, bound here: its reads are recorded with this id.
+        let bound: Vec<SymbolId> = t
+            .claims
+            .iter()
+            .map(|c| {
+                let claim = Symbol::Claim(file, c.label.span, c.label.name.clone());
+                let id = self.symbols.add(claim);
+                self.symbols.declare(id, Kind::Claim, file, c.label.span, c.span, false);
+                id
+            })
+            .collect();
         let (input, input_name) = self.input.clone()?;
+        let input_symbol = self.globals.get(&input_name).map(|(_, d)| d.symbol);
         let mut claims = Vec::new();
-        let mut labels: Vec<(String, Span)> = Vec::new();
+        let mut labels: Vec<(String, Span, SymbolId)> = Vec::new();
         let mut ok = true;
-        for c in &t.claims {
-            if c.record.name == input_name {
-                self.refer(file, c.record.span, Symbol::Value(input_name.clone()));
+        for (c, &id) in t.claims.iter().zip(&bound) {
+            if let Some(symbol) = input_symbol.filter(|_| c.record.name == input_name) {
+                self.refer(file, c.record.span, symbol);
             }
             if c.record.name != input_name {
                 self.report(
@@ -45,7 +57,7 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            if let Some((_, first)) = labels.iter().find(|(l, _)| *l == c.label.name) {
+            if let Some((_, first, _)) = labels.iter().find(|(l, ..)| *l == c.label.name) {
                 self.report(
                     Problem::error(
                         Code::TestDuplicateClaim,
@@ -60,7 +72,7 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            labels.push((c.label.name.clone(), c.label.span));
+            labels.push((c.label.name.clone(), c.label.span, id));
             match self.test_record(file, input, &c.fields, c.span, Some(&c.label.name)) {
                 Some(fields) => {
                     self.warn_before_parameters(file, c, &fields);
@@ -100,9 +112,9 @@ impl Checker<'_> {
                 .help("add a line such as `expect a.basic.pay == 8_820.00`"),
             );
         }
-        let bound = labels.iter().map(|(c, at)| Symbol::Claim(file, *at, c.clone())).collect();
-        self.record_scope(file, t.span, bound);
-        let scope = Scope { file, claims: labels, ..Scope::default() };
+        self.record_scope(file, t.span, labels.iter().map(|(.., id)| *id).collect());
+        let claims_in_scope = labels.into_iter().map(|(label, _, id)| (label, id)).collect();
+        let scope = Scope { file, claims: claims_in_scope, ..Scope::default() };
         let mut expects = Vec::new();
         for e in &t.expects {
             match self.condition(&scope, e) {
@@ -159,8 +171,7 @@ impl Checker<'_> {
         let scope = Scope { file, ..Scope::default() };
         for f in given {
             let found = def.fields.iter().position(|d| d.name == f.name.name);
-            if found.is_some() {
-                let symbol = Symbol::Field(def.name.clone(), f.name.name.clone());
+            if let Some(symbol) = found.and_then(|i| self.symbols.field(record, i)) {
                 self.refer(file, f.name.span, symbol);
             }
             let Some(i) = found else {

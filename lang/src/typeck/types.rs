@@ -5,7 +5,6 @@ use crate::diagnostic::{Code, Problem, did_you_mean};
 use crate::ir::Type;
 
 use crate::check::Checker;
-use crate::ide::index::Symbol;
 
 /// A type while checking: a known type, an integer literal whose unit its context decides, or
 /// the type of something already reported as wrong (which raises no further error).
@@ -55,14 +54,12 @@ impl Checker<'_> {
                 if builtin.is_some() {
                     return builtin;
                 }
-                if let Some((e, _)) = self.enum_names.get(&id.name) {
-                    let e = *e;
-                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                if let Some(&(e, decl)) = self.enum_names.get(&id.name) {
+                    self.refer(file, id.span, decl.symbol);
                     return Some(Type::Enum(e));
                 }
-                if let Some((r, _)) = self.record_names.get(&id.name) {
-                    let r = *r;
-                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+                if let Some(&(r, decl)) = self.record_names.get(&id.name) {
+                    self.refer(file, id.span, decl.symbol);
                     return Some(Type::Record(r));
                 }
                 if self.is_broken(&id.name) {
@@ -83,9 +80,9 @@ impl Checker<'_> {
                 );
                 None
             }
-            TypeExpr::List(id, _) => match self.record_names.get(&id.name).map(|(r, _)| *r) {
-                Some(r) => {
-                    self.refer(file, id.span, Symbol::Type(id.name.clone()));
+            TypeExpr::List(id, _) => match self.record_names.get(&id.name).copied() {
+                Some((r, decl)) => {
+                    self.refer(file, id.span, decl.symbol);
                     Some(Type::List(r))
                 }
                 None => {

@@ -10,7 +10,6 @@ use crate::span::Span;
 use super::expr::{Scope, TExpr};
 use super::types::Ty;
 use crate::check::{Checker, Global, Merged};
-use crate::ide::index::Symbol;
 
 /// A `let` or `yearly` whose type may depend on others.
 #[derive(Clone, Copy)]
@@ -555,8 +554,8 @@ impl Checker<'_> {
         }
         let mut scope =
             Scope { file, stage: Some((id, 0)), stage_names: names, ..Scope::default() };
-        let bound = scope.stage_names.iter().map(|(n, (v, _))| (n.clone(), *v));
-        self.record_stage_scope(file, s.span, id, bound.collect::<Vec<_>>());
+        let bound: Vec<ir::ValueId> = scope.stage_names.values().map(|(v, _)| *v).collect();
+        self.record_stage_scope(file, s.span, bound);
         let mut done: Vec<String> = Vec::new();
         for (index, stmt) in s.body.iter().enumerate() {
             scope.stage = Some((id, index));
@@ -569,8 +568,8 @@ impl Checker<'_> {
                     self.check_stage_let(&scope, l, v);
                 }
                 StageStmt::Assign { name, value, .. } => {
-                    if info.outputs.iter().any(|(n, _)| *n == name.name) {
-                        let symbol = Symbol::Output(info.name.clone(), name.name.clone());
+                    let output = info.outputs.iter().find(|(n, _)| *n == name.name);
+                    if let Some(symbol) = output.and_then(|(_, v)| self.stage_symbol(*v)) {
                         self.refer(scope.file, name.span, symbol);
                     }
                     if done.contains(&name.name) {

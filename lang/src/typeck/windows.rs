@@ -9,7 +9,6 @@ use crate::ir::{Type, Window};
 use crate::span::Span;
 
 use crate::check::Checker;
-use crate::ide::index::Symbol;
 
 impl Checker<'_> {
     /// The window `y` declares, its length and end checked; `None` once a problem is reported.
@@ -120,7 +119,9 @@ impl Checker<'_> {
         };
         match fields.iter().enumerate().find(|(_, f)| f.name == field.name) {
             Some((i, f)) if f.ty == Type::Date => {
-                self.refer(file, field.span, Symbol::Field(input_name.clone(), f.name.clone()));
+                if let Some(symbol) = self.symbols.field(input, i) {
+                    self.refer(file, field.span, symbol);
+                }
                 Some(i)
             }
             Some((_, f)) => {
