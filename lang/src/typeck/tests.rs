@@ -6,6 +6,7 @@ use crate::ir::{self, Const, Type};
 use crate::span::Span;
 
 use super::expr::Scope;
+use super::period::Phase;
 use crate::check::Checker;
 use crate::ide::index::Symbol;
 
@@ -102,7 +103,8 @@ impl Checker<'_> {
         }
         let bound = labels.iter().map(|(c, at)| Symbol::Claim(file, *at, c.clone())).collect();
         self.record_scope(file, t.span, bound);
-        let scope = Scope { file, claims: labels, ..Scope::default() };
+        // The test's claims are also a period: its expectations may read the period's values.
+        let scope = Scope { file, claims: labels, period: Some(Phase::Test), ..Scope::default() };
         let mut expects = Vec::new();
         for e in &t.expects {
             match self.condition(&scope, e) {
