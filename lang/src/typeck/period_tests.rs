@@ -101,9 +101,11 @@ impl Checker<'_> {
             .map(|(i, t)| (i, t.clone()))
     }
 
-    /// Whether `name` is declared nowhere: not a test claim, a value, a type or a period name.
+    /// Whether `name`, read by key in a policy with tables, is declared nowhere: not a test
+    /// claim, a value, a type or a period name. Without a table it is left to the unknown names.
     fn is_undeclared(&self, scope: &Scope, name: &str) -> bool {
-        !scope.claims.iter().any(|(c, _)| c == name)
+        self.period.names.values().any(|(n, _)| *n == PeriodName::Table)
+            && !scope.claims.iter().any(|(c, _)| c == name)
             && !self.globals.contains_key(name)
             && !self.period.names.contains_key(name)
             && !self.enum_names.contains_key(name)
@@ -374,12 +376,13 @@ impl Checker<'_> {
 
     /// `x[key].column` where `x` is declared nowhere: a misspelt table, most likely.
     fn unknown_table(&mut self, scope: &Scope, id: &Ident, span: Span) -> TExpr {
-        let tables: Vec<String> = self.period.tables.iter().map(|t| t.name.clone()).collect();
+        let mut tables: Vec<String> = (self.period.names.iter())
+            .filter(|(_, (n, _))| *n == PeriodName::Table)
+            .map(|(t, _)| t.clone())
+            .collect();
+        tables.sort();
         let help = match did_you_mean(&id.name, tables.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None if tables.is_empty() => {
-                "declare one with `table NAME \"title\" by claim.FIELD { ... }`".to_string()
-            }
             None => format!(
                 "the tables are {}",
                 tables.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
