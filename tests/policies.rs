@@ -108,8 +108,9 @@ fn the_policies_tests_reach_every_branch_and_bracket() {
         let engine = Engine::new(checked.policy.expect("the policy checks"));
         let c = coverage(&engine, &text);
         // A policy settling a period on top of a base leaves the base's items to the base's
-        // tests, as a reform does; the parameters only its period reads no in-file test reaches
-        // (a test settles claims, not a period): `runtime/tests/period.rs` settles those.
+        // tests, as a reform does; the parameters only its period reads are not in the claims'
+        // traces the coverage is measured on (tests read the period, but no trace follows it):
+        // its tests and `runtime/tests/period.rs` settle those.
         let period = !engine.policy().period.is_empty();
         let reform = path.to_string_lossy().contains("reforms") || period;
         let period_only = period_only_params(engine.policy());

@@ -391,8 +391,8 @@ impl<'a> Checker<'a> {
         self.check_balance();
         self.check_dated_by();
         self.check_groups();
-        self.check_tests();
         self.check_period();
+        self.check_tests();
         let order = self.check_order();
         self.report_unused();
         self.resolve_replaced();

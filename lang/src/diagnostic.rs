@@ -176,6 +176,7 @@ codes! {
     TestNoClaims => "settle::test::no_claims",
     TestNoExpectation => "settle::test::no_expectation",
     TestBeforeParameters => "settle::test::before_parameters",
+    TestUnknownTable => "settle::test::unknown_table",
     PeriodInClaim => "settle::period::in_claim",
     PeriodKey => "settle::period::key",
     PeriodUnit => "settle::period::unit",

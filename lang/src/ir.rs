@@ -629,7 +629,8 @@ pub enum ExprKind {
         mode: Rounding,
     },
     /// A value of period settlement: an aggregate, a period value, a case value or a column.
-    /// Only period settlement's own expressions hold it; a claim's values never do.
+    /// Only period settlement's own expressions and test expectations hold it; a claim's values
+    /// never do.
     Period(period::PeriodRead),
 }
 
@@ -681,7 +682,7 @@ impl Expr {
             | ExprKind::Local(_)
             | ExprKind::ClaimValue(..) => {}
             ExprKind::Period(read) => {
-                if let period::PeriodRead::Aggregate(_, Some(key)) = read {
+                if let Some(key) = read.key() {
                     f(key);
                 }
             }
@@ -730,7 +731,7 @@ impl Expr {
             | ExprKind::Local(_)
             | ExprKind::ClaimValue(..) => {}
             ExprKind::Period(read) => {
-                if let period::PeriodRead::Aggregate(_, Some(key)) = read {
+                if let Some(key) = read.key_mut() {
                     f(key);
                 }
             }

@@ -1843,6 +1843,87 @@ case weight: rate = claim.total / all
     )
 );
 
+/// A period for the cases of tests reading it: an aggregate by a key, a case value, a period
+/// value, a table kept by a text and one kept by an enum.
+fn with_period(test: &str) -> String {
+    with_chain(&format!(
+        "
+param budget: money = 1_000_000
+period cost = average(claim.total) by claim.group
+case ratio: rate = claim.total / cost[claim.group]
+period all_cost = sum(claim.total)
+table members by claim.member {{
+    total = sum(claim.total)
+    due = share(budget, total)
+    large = total > 5_000
+}}
+table levels by claim.level {{
+    cases = count()
+}}
+test \"two members share the budget\" {{
+    claim a {{ member: \"m1\", date: 2024-03-01, level: level1, group: none, total: 6_000 }}
+    claim b {{ member: \"m2\", date: 2024-03-02, level: level2, group: none, total: 4_000 }}
+{test}}}
+"
+    ))
+}
+
+case!(
+    test_reading_a_row_of_an_unknown_table,
+    TestUnknownTable,
+    with_period("    expect member[\"m1\"].due == 600_000\n")
+);
+
+case!(
+    test_reading_a_row_by_a_key_of_another_type,
+    PeriodKey,
+    with_period("    expect members[level1].due == 600_000\n")
+);
+
+case!(
+    test_reading_a_column_without_a_row,
+    PeriodKey,
+    with_period("    expect members.due == 1_000_000\n")
+);
+
+case!(
+    test_reading_a_column_a_table_does_not_have,
+    TestUnknownValue,
+    with_period("    expect members[\"m1\"].dues == 600_000\n")
+);
+
+case!(
+    test_adding_up_a_column_of_conditions,
+    PeriodUnit,
+    with_period("    expect sum(members.large) == 1\n")
+);
+
+case!(
+    test_reading_a_case_value_without_its_claim,
+    PeriodPhase,
+    with_period("    expect ratio == 120%\n")
+);
+
+case!(
+    test_reading_a_period_value_of_a_claim,
+    TestUnknownValue,
+    with_period("    expect a.all_cost == 10_000\n")
+);
+
+case!(
+    test_claim_given_a_period_value,
+    PeriodInClaim,
+    with_chain(
+        "
+period all_cost = sum(claim.total)
+test \"a claim of the period's cost\" {
+    claim a { member: \"m1\", date: 2024-03-01, level: level1, group: none, total: all_cost }
+    expect a.basic.pay > 0
+}
+"
+    )
+);
+
 case!(a_rolling_window_of_no_days, WindowLength, with_chain("rolling 0 days recent = count()\n"));
 
 case!(

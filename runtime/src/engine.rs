@@ -1250,7 +1250,9 @@ impl settle_compiler::Fallback for Interpreted<'_> {
             Err(Fault::OutOfRange { param, key }) => {
                 Err(failure(FaultKind::OutOfRange, key, id(param)))
             }
-            Err(Fault::Unsettled(_) | Fault::Internal) => Err(failure(FaultKind::Internal, 0, 0)),
+            Err(Fault::Unsettled(_) | Fault::NoRow { .. } | Fault::Internal) => {
+                Err(failure(FaultKind::Internal, 0, 0))
+            }
         }
     }
 }

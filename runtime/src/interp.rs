@@ -39,6 +39,11 @@ pub enum Fault {
     },
     /// A test expectation read a claim that was not settled.
     Unsettled(usize),
+    /// A test expectation read a row of a period's table that the period does not have.
+    NoRow {
+        /// The table, an index into the period's tables.
+        table: usize,
+    },
     /// A key of a table read is no variant of its enum.
     OutOfRange {
         /// The table.
@@ -81,6 +86,10 @@ impl Fault {
                 format!("two exceptions apply: `when {}` and `when {}`", text(first), text(second))
             }
             Fault::Unsettled(claim) => format!("claim #{claim} of the test was not settled"),
+            Fault::NoRow { table } => {
+                let name = policy.period.tables.get(table).map_or("", |t| t.name.as_str());
+                format!("the period has no row of `{name}` for the key read")
+            }
             Fault::OutOfRange { param, key } => {
                 let name = policy.params.get(param).map_or("", |p| p.name.as_str());
                 format!("the key #{key} of `{name}` is no variant of its enum")
@@ -459,9 +468,9 @@ impl<'a> Cx<'a> {
                 Value::Bool(result)
             }
             ExprKind::Period(read) => {
-                let key = match read {
-                    ir::period::PeriodRead::Aggregate(_, Some(k)) => Some(self.eval(k)?),
-                    _ => None,
+                let key = match read.key() {
+                    Some(k) => Some(self.eval(k)?),
+                    None => None,
                 };
                 self.period.ok_or(Fault::Internal)?.read(read, key.as_ref())?
             }

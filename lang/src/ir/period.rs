@@ -163,4 +163,50 @@ pub enum PeriodRead {
     Case(CaseId),
     /// A column of the row being computed.
     Column(usize),
+    /// In a test: a case value of one of the test's claims, by its place in the test.
+    ClaimCase(usize, CaseId),
+    /// In a test: one column of a table's row, the row of the key the expression computes.
+    Row {
+        /// The table, an index into [`Period::tables`].
+        table: usize,
+        /// The row's key: a variant or a text, of the table's key type.
+        key: Box<Expr>,
+        /// The column.
+        column: usize,
+    },
+    /// In a test: a column of a table added up over its rows (`sum(hospitals.due)`).
+    Total {
+        /// The table, an index into [`Period::tables`].
+        table: usize,
+        /// The column: an amount, a rate or a count.
+        column: usize,
+    },
+}
+
+impl PeriodRead {
+    /// The expression this read computes before reading: an aggregate's key or a row's key.
+    pub fn key(&self) -> Option<&Expr> {
+        match self {
+            PeriodRead::Aggregate(_, key) => key.as_deref(),
+            PeriodRead::Row { key, .. } => Some(key),
+            PeriodRead::Value(_)
+            | PeriodRead::Case(_)
+            | PeriodRead::Column(_)
+            | PeriodRead::ClaimCase(..)
+            | PeriodRead::Total { .. } => None,
+        }
+    }
+
+    /// The key, free to change (the same one as [`PeriodRead::key`]).
+    pub fn key_mut(&mut self) -> Option<&mut Expr> {
+        match self {
+            PeriodRead::Aggregate(_, key) => key.as_deref_mut(),
+            PeriodRead::Row { key, .. } => Some(key),
+            PeriodRead::Value(_)
+            | PeriodRead::Case(_)
+            | PeriodRead::Column(_)
+            | PeriodRead::ClaimCase(..)
+            | PeriodRead::Total { .. } => None,
+        }
+    }
 }

@@ -290,6 +290,9 @@ impl Checker<'_> {
     /// Infer the type of `e`; `expect` helps resolve bare enum variants and literals.
     pub(crate) fn infer(&mut self, scope: &Scope, e: &ast::Expr, expect: Option<Type>) -> TExpr {
         let span = e.span;
+        if let Some(read) = self.test_period_read(scope, e) {
+            return read;
+        }
         match &e.kind {
             ExprKind::Lit(lit) => literal(lit, span),
             ExprKind::Paren(inner) => self.infer(scope, inner, expect).with_span(span),

@@ -2,8 +2,9 @@
 //! an order where what each reads is known, lowered to [`ir::period::Period`].
 //!
 //! The phases are kept apart here: a claim's own values (`let`s, rules, stages, accumulators,
-//! the balance, test expectations) never read a period name (`settle::period::in_claim`); a
-//! value of the period reads no claim; a case value is read only where one case is at hand.
+//! the balance, a test claim's fields) never read a period name (`settle::period::in_claim`); a
+//! value of the period reads no claim; a case value is read only where one case is at hand. A
+//! test's expectations read the period its claims make ([`super::period_tests`]).
 //! Dependencies between period items are found on the syntax, before any is typed, so that
 //! each is checked after everything it reads; a cycle is `settle::order::cycle`.
 
@@ -44,6 +45,10 @@ pub(crate) enum Phase {
     Once,
     /// A table's column: the earlier columns by name, with their index and type.
     Row(Vec<(String, usize, Type)>),
+    /// A test's expectation, once the test's claims are settled as a period: reads the
+    /// aggregates and period values, each claim's case values (`a.points`) and the tables' rows
+    /// ([`super::period_tests`]).
+    Test,
 }
 
 /// Period settlement while it is checked.
@@ -52,13 +57,13 @@ pub(crate) struct PeriodState {
     /// Every name declared by `period`, `case` and `table`, with where it is declared.
     pub names: HashMap<String, (PeriodName, Decl)>,
     /// The types known so far, by name.
-    types: HashMap<String, Type>,
+    pub(super) types: HashMap<String, Type>,
     /// Each aggregate, period value and case value once it checks, by the id its name has.
     aggregates: Vec<Option<Aggregate>>,
     values: Vec<Option<Named>>,
     cases: Vec<Option<Named>>,
     /// The tables that check, the evaluation order, and whether every table checked.
-    tables: Vec<Table>,
+    pub(super) tables: Vec<Table>,
     order: Vec<Step>,
     broken_table: bool,
 }
@@ -736,6 +741,12 @@ impl Checker<'_> {
             PeriodName::Value(v) => PeriodRead::Value(v),
             PeriodName::Case(c) if phase == Phase::Case => PeriodRead::Case(c),
             PeriodName::Case(_) => {
+                let help = match (&phase, scope.claims.first()) {
+                    (Phase::Test, Some((first, _))) => {
+                        format!("read it of one claim of the test, as in `{first}.{}`", id.name)
+                    }
+                    _ => format!("fold it over the cases, as in `sum({})`", id.name),
+                };
                 self.report(
                     Problem::error(
                         Code::PeriodPhase,
@@ -747,11 +758,19 @@ impl Checker<'_> {
                         ),
                     )
                     .label("a value of one case")
-                    .help(format!("fold it over the cases, as in `sum({})`", id.name)),
+                    .help(help),
                 );
                 return Some(TExpr::error(span));
             }
             PeriodName::Table => {
+                let help = match phase {
+                    Phase::Test => format!(
+                        "read a column of one of its rows, as in `{}[key].column`, or a column's total, `sum({}.column)`",
+                        id.name, id.name
+                    ),
+                    _ => "a table is written out; read the aggregates and values it is made of"
+                        .to_string(),
+                };
                 self.report(
                     Problem::error(
                         Code::TypeNotAValue,
@@ -760,7 +779,7 @@ impl Checker<'_> {
                         format!("`{}` is a table, not a value", id.name),
                     )
                     .label("a table")
-                    .help("a table is written out; read the aggregates and values it is made of"),
+                    .help(help),
                 );
                 return Some(TExpr::error(span));
             }
@@ -812,7 +831,13 @@ impl Checker<'_> {
             );
             return Some(TExpr::error(span));
         };
-        let key_scope = Scope { file: scope.file, period: Some(phase), ..Scope::default() };
+        // A test's key may read its claims (`group_cost[a.group]`).
+        let key_scope = Scope {
+            file: scope.file,
+            claims: scope.claims.clone(),
+            period: Some(phase),
+            ..Scope::default()
+        };
         let what = format!("the key of `{}`", id.name);
         let key = self.expr_of(&key_scope, key, key_ty, &what)?;
         let ty = self.period.types.get(&id.name).copied();
@@ -836,7 +861,7 @@ impl Checker<'_> {
             )
             .label("read while one claim is settled")
             .help(format!(
-                "a claim's `let`s, rules, stages and tests cannot read the period's values; read `{name}` in a `case` value, a `period` value or a `table`"
+                "a claim's `let`s, rules, stages, accumulators and a test claim's fields cannot read the period's values; read `{name}` in a `case` value, a `period` value, a `table` or a test's `expect`"
             )),
         );
     }

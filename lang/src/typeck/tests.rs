@@ -6,6 +6,7 @@ use crate::ir::{self, Const, Type};
 use crate::span::Span;
 
 use super::expr::Scope;
+use super::period::Phase;
 use crate::check::Checker;
 use crate::resolve::symbols::{Kind, Symbol, SymbolId};
 
@@ -114,7 +115,9 @@ impl Checker<'_> {
         }
         self.record_scope(file, t.span, labels.iter().map(|(.., id)| *id).collect());
         let claims_in_scope = labels.into_iter().map(|(label, _, id)| (label, id)).collect();
-        let scope = Scope { file, claims: claims_in_scope, ..Scope::default() };
+        // The test's claims are also a period: its expectations may read the period's values.
+        let scope =
+            Scope { file, claims: claims_in_scope, period: Some(Phase::Test), ..Scope::default() };
         let mut expects = Vec::new();
         for e in &t.expects {
             match self.condition(&scope, e) {
