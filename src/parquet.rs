@@ -59,6 +59,21 @@ mod imp {
     pub fn write_claims(_: &Policy, _: usize, _: u64, _: impl Write + Send) -> Result<(), String> {
         Err(MISSING.into())
     }
+
+    pub fn read_table(
+        _: &Policy,
+        _: &Path,
+    ) -> Result<Option<settle_runtime::batch::Table>, String> {
+        Err(MISSING.into())
+    }
+
+    pub fn write_table(
+        _: &settle_runtime::Engine,
+        _: &settle_runtime::batch::Settled,
+        _: impl Write + Send,
+    ) -> Result<(), String> {
+        Err(MISSING.into())
+    }
 }
 
 #[cfg(feature = "parquet")]
@@ -68,26 +83,33 @@ mod imp {
     use std::path::Path;
 
     use parquet::arrow::ArrowWriter;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
     use parquet::basic::Compression;
     use parquet::file::properties::WriterProperties;
     use settle_lang::ir::Policy;
-    use settle_runtime::Outcome;
     use settle_runtime::arrow::{
         Duplicates, claims_batch, output_batch, output_schema, read_batch,
     };
+    use settle_runtime::batch::{self, ArrowTable, Settled, Table};
     use settle_runtime::io::{self, Row};
+    use settle_runtime::{Engine, Outcome};
 
     /// Rows a record batch holds, read and written.
     const BATCH: usize = 1 << 16;
 
+    /// The record batches of the Parquet file at `path`, `BATCH` rows each.
+    fn batches(path: &Path) -> Result<ParquetRecordBatchReader, String> {
+        let name = path.display();
+        let file = File::open(path).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(BATCH).build())
+            .map_err(|e| format!("`{name}` is not a Parquet file settle reads: {e}"))
+    }
+
     /// Every row of the Parquet file at `path` as a claim or an error row, duplicates marked.
     pub fn read_rows(policy: &Policy, path: &Path) -> Result<Vec<Row>, String> {
         let name = path.display();
-        let file = File::open(path).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(BATCH).build())
-            .map_err(|e| format!("`{name}` is not a Parquet file settle reads: {e}"))?;
+        let reader = batches(path)?;
         let mut rows = Vec::new();
         for batch in reader {
             let batch = batch.map_err(|e| format!("cannot read `{name}`: {e}"))?;
@@ -96,6 +118,40 @@ mod imp {
         }
         Duplicates::default().mark(policy, &mut rows);
         Ok(rows)
+    }
+
+    /// The claims of the Parquet file at `path` read for the batch fast path, a record batch
+    /// at a time: the rows [`read_rows`] reads, in a [`Table`]. `Ok(None)`: they are for the
+    /// general path.
+    pub fn read_table(policy: &Policy, path: &Path) -> Result<Option<Table>, String> {
+        let name = path.display();
+        let mut table = ArrowTable::new(policy, 0);
+        for batch in batches(path)? {
+            let batch = batch.map_err(|e| format!("cannot read `{name}`: {e}"))?;
+            if !table.add(&batch).map_err(|e| format!("{name}: {e}"))? {
+                return Ok(None);
+            }
+        }
+        Ok(table.finish())
+    }
+
+    /// Write a settled table as Parquet, a record batch of rows at a time: the file
+    /// [`write_settlements`] writes for the same claims.
+    pub fn write_table(
+        engine: &Engine,
+        settled: &Settled,
+        out: impl Write + Send,
+    ) -> Result<(), String> {
+        let policy = engine.policy();
+        let mut writer = ArrowWriter::try_new(out, output_schema(policy), Some(properties()))
+            .map_err(|e| e.to_string())?;
+        let n = settled.table().len();
+        for start in (0..n).step_by(BATCH) {
+            let batch = batch::output_batch(engine, settled, start..(start + BATCH).min(n))
+                .map_err(|e| e.to_string())?;
+            writer.write(&batch).map_err(|e| e.to_string())?;
+        }
+        writer.close().map(drop).map_err(|e| e.to_string())
     }
 
     fn properties() -> WriterProperties {
@@ -142,4 +198,4 @@ mod imp {
     }
 }
 
-pub use imp::{read_rows, write_claims, write_settlements};
+pub use imp::{read_rows, read_table, write_claims, write_settlements, write_table};

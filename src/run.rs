@@ -116,11 +116,16 @@ pub fn run(
     } else {
         Engine::new(policy)
     };
-    // CSV in and out with closures or compiled code: the fast path, without a value per field.
+    // Closures or compiled code: the fast path, without a value per field.
     // Period settlement reads every claim's settled values, which the fast path does not keep.
     let parquet_out = out.is_some_and(crate::parquet::is_parquet);
-    if providers.is_none() && !parquet_out {
-        let fast = || run_fast(&engine, claims, target.as_mut(), jsonl, started);
+    if providers.is_none() {
+        let format = match (parquet_out, jsonl) {
+            (true, _) => Written::Parquet,
+            (false, true) => Written::JsonLines,
+            (false, false) => Written::Csv,
+        };
+        let fast = || run_fast(&engine, claims, target.as_mut(), format, started);
         match in_pool(pool.as_ref(), fast) {
             Fast::Done(done) => {
                 if let Some(file) = target {
@@ -266,6 +271,14 @@ pub fn read_only(policy_path: &PathBuf, claims: &Path, threads: Option<usize>) -
     if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_PROBLEMS) }
 }
 
+/// The format the fast path writes settlements in.
+#[derive(Clone, Copy)]
+enum Written {
+    Csv,
+    JsonLines,
+    Parquet,
+}
+
 /// How the fast path ended.
 enum Fast {
     /// Settled and written (not yet committed): the summary to print once committed.
@@ -282,7 +295,7 @@ fn run_fast(
     engine: &Engine,
     claims: &Path,
     target: Option<&mut AtomicFile>,
-    jsonl: bool,
+    format: Written,
     started: Instant,
 ) -> Fast {
     let table = match read_table(engine, claims) {
@@ -303,11 +316,11 @@ fn run_fast(
         b.finish_and_clear();
     }
     let settled_at = started.elapsed();
-    let write = |out: &mut (dyn Write + Send)| {
-        if jsonl {
-            batch::write_table_jsonl(engine, &settled, out)
-        } else {
-            batch::write_table_csv(engine, &settled, out)
+    let write = |out: &mut (dyn Write + Send)| match format {
+        Written::JsonLines => batch::write_table_jsonl(engine, &settled, out),
+        Written::Csv => batch::write_table_csv(engine, &settled, out),
+        Written::Parquet => {
+            crate::parquet::write_table(engine, &settled, out).map_err(std::io::Error::other)
         }
     };
     let written = match target {
@@ -334,11 +347,17 @@ fn run_fast(
     Fast::Done(done)
 }
 
-/// The claims read for the batch fast path (`settle_runtime::batch`), CSV or JSON Lines, when
-/// the policy is one it takes. `Ok(None)`: they are for the general path.
+/// The claims read for the batch fast path (`settle_runtime::batch`), CSV, JSON Lines or
+/// Parquet, when the policy is one it takes. `Ok(None)`: they are for the general path.
 pub(crate) fn read_table(engine: &Engine, claims: &Path) -> Result<Option<batch::Table>, ExitCode> {
-    if !batch::supported(engine) || crate::parquet::is_parquet(claims) {
+    if !batch::supported(engine) {
         return Ok(None);
+    }
+    if crate::parquet::is_parquet(claims) {
+        return crate::parquet::read_table(engine.policy(), claims).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        });
     }
     let file = crate::encoding::open(claims).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", claims.display());

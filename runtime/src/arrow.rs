@@ -40,7 +40,7 @@ use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use rayon::prelude::*;
 use settle_lang::date::Date;
-use settle_lang::ir::{Policy, Type};
+use settle_lang::ir::{FieldDef, Policy, Type};
 use settle_lang::limits::{MONEY_LIMIT_FEN, RATE_LIMIT_MILLIONTHS};
 
 use crate::engine::{Engine, MemberState, Outcome, settling_order};
@@ -62,6 +62,9 @@ pub enum ArrowError {
         /// Its Arrow type.
         ty: String,
     },
+    /// A member's or a group's state could not be kept after its claims (a defect).
+    #[error("the state of `{0}` could not be kept: {1}")]
+    State(String, String),
     /// The output batch could not be built (a defect).
     #[error("the settlements could not be built: {0}")]
     Build(String),
@@ -248,39 +251,73 @@ fn cells<'a>(name: &str, array: &'a dyn Array) -> Result<Cells<'a>, ArrowError> 
     cells.ok_or_else(unsupported)
 }
 
-/// The rows of `batch`'s claims, numbered from `first_line`: every row a claim or an error row
-/// naming its line and field, as [`crate::io::read_csv`] reads the same cells written as text.
-/// Duplicate ids are not looked for here ([`Duplicates`]).
-pub fn read_batch(
-    policy: &Policy,
-    batch: &RecordBatch,
-    first_line: usize,
-) -> Result<Vec<Row>, ArrowError> {
-    let record = input(policy);
-    let missing: Vec<String> = record
-        .fields
-        .iter()
-        .filter(|f| batch.column_by_name(&f.name).is_none())
-        .map(|f| f.name.clone())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ArrowError::MissingColumns(missing));
+/// A batch's columns bound to the policy's input fields, each read by its Arrow type: the one
+/// rule of what a cell is as a field, for both data paths ([`read_batch`] and the batch fast
+/// path's `batch::read_arrow`).
+pub(crate) struct Columns<'a> {
+    policy: &'a Policy,
+    fields: Vec<(&'a FieldDef, Field<'a>, Cells<'a>)>,
+    days: (i64, i64),
+}
+
+impl<'a> Columns<'a> {
+    /// The batch's column of each input field; an error when one is missing or of a type no
+    /// field reads.
+    pub(crate) fn of(policy: &'a Policy, batch: &'a RecordBatch) -> Result<Self, ArrowError> {
+        let record = input(policy);
+        let missing: Vec<String> = record
+            .fields
+            .iter()
+            .filter(|f| batch.column_by_name(&f.name).is_none())
+            .map(|f| f.name.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ArrowError::MissingColumns(missing));
+        }
+        let fields = record
+            .fields
+            .iter()
+            .map(|f| {
+                let array = batch
+                    .column_by_name(&f.name)
+                    .ok_or_else(|| ArrowError::MissingColumns(vec![f.name.clone()]))?;
+                Ok((f, Field::of(policy, f.ty), cells(&f.name, array.as_ref())?))
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        Ok(Columns { policy, fields, days: day_range() })
     }
-    let columns = record
-        .fields
-        .iter()
-        .map(|f| {
-            let array = batch
-                .column_by_name(&f.name)
-                .ok_or_else(|| ArrowError::MissingColumns(vec![f.name.clone()]))?;
-            Ok((f, Field::of(policy, f.ty), cells(&f.name, array.as_ref())?))
+
+    /// Field `i`'s cell in row `r`, typed: its scaled value when the cell's Arrow type already
+    /// is the field's type and the value is one of the type's (`None`: the cell is read as text).
+    fn typed(&self, i: usize, cell: Cell<'_>) -> Option<i64> {
+        let (f, field, _) = self.fields.get(i)?;
+        scaled(field, cell, self.days).filter(|&x| Value::from_scaled(f.ty, x).is_some())
+    }
+
+    /// Field `i`'s cell in row `r`: its scaled value when typed ([`Columns::typed`]), else the
+    /// text a CSV file would hold for it, for the field's text reader.
+    pub(crate) fn cell(&self, i: usize, r: usize) -> Option<Result<i64, Text<'a>>> {
+        let cells = &self.fields.get(i)?.2;
+        let cell = cells(r);
+        Some(match (self.typed(i, cell), cell) {
+            (Some(x), _) => Ok(x),
+            (None, Cell::Text(t)) => Err(Text::Borrowed(t)),
+            (None, cell) => Err(Text::Owned(cell.text())),
         })
-        .collect::<Result<Vec<_>, ArrowError>>()?;
-    let days = day_range();
-    let row = |r: usize| -> Row {
-        let line = first_line + r;
+    }
+
+    /// The longest text among the first `rows` rows of field `i` (sizing the fast path's slots).
+    pub(crate) fn longest(&self, i: usize, rows: usize) -> usize {
+        let text = |r| self.cell(i, r).and_then(Result::err).map_or(0, |t| t.as_str().len());
+        (0..rows).map(text).max().unwrap_or(0)
+    }
+
+    /// Row `r` as a claim, or as an error row naming line `line` and the field, as
+    /// [`crate::io::read_csv`] reads the same cells written as text.
+    pub(crate) fn row(&self, r: usize, line: usize) -> Row {
+        let policy = self.policy;
         let key = |i: usize| {
-            columns
+            self.fields
                 .get(i)
                 .map(|(_, _, cells)| cells(r).text())
                 .map(|t| trim_str(&t).to_string())
@@ -295,10 +332,10 @@ pub fn read_batch(
                 message,
             })
         };
-        let mut fields = Vec::with_capacity(columns.len());
-        for (f, field, cells) in &columns {
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for (i, (f, _, cells)) in self.fields.iter().enumerate() {
             let cell = cells(r);
-            let typed = scaled(field, cell, days).and_then(|x| Value::from_scaled(f.ty, x));
+            let typed = self.typed(i, cell).and_then(|x| Value::from_scaled(f.ty, x));
             let value = match (typed, cell) {
                 (Some(v), _) => Ok(v),
                 (None, Cell::Text(t)) => parse_value(policy, f.ty, t),
@@ -311,13 +348,41 @@ pub fn read_batch(
         }
         for key in [policy.id_field, policy.member_field] {
             if matches!(fields.get(key), Some(Value::Text(t)) if t.is_empty()) {
-                let name = record.fields.get(key).map_or("id", |f| f.name.as_str());
+                let name = self.fields.get(key).map_or("id", |(f, _, _)| f.name.as_str());
                 return error(name, "empty".to_string());
             }
         }
         Row::Claim(crate::engine::Claim { line, fields })
-    };
-    Ok((0..batch.num_rows()).into_par_iter().map(row).collect())
+    }
+}
+
+/// A cell's text, as a CSV file would hold it.
+pub(crate) enum Text<'a> {
+    /// A text cell's own.
+    Borrowed(&'a str),
+    /// Another cell's, written out.
+    Owned(String),
+}
+
+impl Text<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(t) => t,
+            Text::Owned(t) => t,
+        }
+    }
+}
+
+/// The rows of `batch`'s claims, numbered from `first_line`: every row a claim or an error row
+/// naming its line and field, as [`crate::io::read_csv`] reads the same cells written as text.
+/// Duplicate ids are not looked for here ([`Duplicates`]).
+pub fn read_batch(
+    policy: &Policy,
+    batch: &RecordBatch,
+    first_line: usize,
+) -> Result<Vec<Row>, ArrowError> {
+    let columns = Columns::of(policy, batch)?;
+    Ok((0..batch.num_rows()).into_par_iter().map(|r| columns.row(r, first_line + r)).collect())
 }
 
 /// The claim ids seen so far, each with the line it was first seen on: a later claim with the
@@ -328,6 +393,21 @@ pub struct Duplicates {
 }
 
 impl Duplicates {
+    /// The line claim id `id` was first seen on, if it was.
+    pub(crate) fn seen_on(&self, id: &str) -> Option<usize> {
+        self.first.get(id).copied()
+    }
+
+    /// Whether no claim id was seen yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+
+    /// Note claim id `id` as first seen on line `line`.
+    pub(crate) fn note(&mut self, id: &str, line: usize) {
+        self.first.entry(Arc::from(id)).or_insert(line);
+    }
+
     /// Turn each claim of `rows` whose id was seen (earlier in `rows` or in an earlier call)
     /// into an error row.
     pub fn mark(&mut self, policy: &Policy, rows: &mut [Row]) {
@@ -385,7 +465,7 @@ fn arrow_type(ty: Type) -> DataType {
 }
 
 /// The output columns' names and types, in order: the stages' outputs, then the accumulators.
-fn output_types(policy: &Policy) -> Vec<(String, Type)> {
+pub(crate) fn output_types(policy: &Policy) -> Vec<(String, Type)> {
     let outputs = output_slots(policy)
         .into_iter()
         .filter_map(|(v, ty)| policy.values.get(v).map(|d| (d.name.clone(), ty)));
@@ -393,7 +473,7 @@ fn output_types(policy: &Policy) -> Vec<(String, Type)> {
 }
 
 /// One output column being built.
-enum Builder {
+pub(crate) enum Builder {
     Decimal(Decimal128Builder),
     Int(Int64Builder),
     Bool(BooleanBuilder),
@@ -402,7 +482,7 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(ty: Type, rows: usize) -> Result<Builder, ArrowError> {
+    pub(crate) fn new(ty: Type, rows: usize) -> Result<Builder, ArrowError> {
         let decimal = |scale| {
             Decimal128Builder::with_capacity(rows)
                 .with_precision_and_scale(38, scale)
@@ -421,20 +501,42 @@ impl Builder {
     }
 
     fn push(&mut self, policy: &Policy, ty: Type, v: Option<&Value>) {
-        let scaled = v.and_then(Value::to_scaled);
+        match (self, v) {
+            (Builder::Text(b), Some(v)) => {
+                b.append_value(crate::field::format_value(policy, ty, v))
+            }
+            (column, v) => {
+                column.push_scaled(policy, ty, v.and_then(Value::to_scaled), &mut String::new())
+            }
+        }
+    }
+
+    /// Push a value held as a scaled integer (`None`: null); `text` is scratch for a value
+    /// written as text, as [`crate::field::write_scaled`] writes it.
+    pub(crate) fn push_scaled(
+        &mut self,
+        policy: &Policy,
+        ty: Type,
+        scaled: Option<i64>,
+        text: &mut String,
+    ) {
         match self {
             Builder::Decimal(b) => b.append_option(scaled.map(i128::from)),
             Builder::Int(b) => b.append_option(scaled),
             Builder::Bool(b) => b.append_option(scaled.map(|x| x != 0)),
             Builder::Date(b) => b.append_option(scaled.and_then(|x| i32::try_from(x).ok())),
-            Builder::Text(b) => match v {
-                Some(v) => b.append_value(crate::field::format_value(policy, ty, v)),
+            Builder::Text(b) => match scaled {
+                Some(x) => {
+                    text.clear();
+                    crate::field::write_scaled(text, policy, ty, x);
+                    b.append_value(&*text);
+                }
                 None => b.append_null(),
             },
         }
     }
 
-    fn finish(self) -> ArrayRef {
+    pub(crate) fn finish(self) -> ArrayRef {
         match self {
             Builder::Decimal(mut b) => Arc::new(b.finish()),
             Builder::Int(mut b) => Arc::new(b.finish()),
@@ -583,6 +685,9 @@ impl Settler {
     /// Settle the claims of `batches` (a table's batches, in order) together, after those of
     /// the batches settled before: one batch of settlements, a row for each row in.
     pub fn settle_batches(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+        if let Some(out) = self.settle_fast(batches)? {
+            return Ok(out);
+        }
         let policy = self.engine.policy();
         let mut rows = Vec::new();
         for batch in batches {
@@ -592,6 +697,36 @@ impl Settler {
         self.duplicates.mark(policy, &mut rows);
         let outcomes = self.settle_rows(&rows);
         output_batch(self.engine.policy(), &rows, &outcomes)
+    }
+
+    /// [`Settler::settle_batches`] by the batch fast path ([`crate::batch`]), when the engine
+    /// takes it: the batches read into one table, each member and group starting from its
+    /// kept state, and the states they end in kept. `None`: the batches are for the general
+    /// path (nothing read is kept).
+    fn settle_fast(&mut self, batches: &[RecordBatch]) -> Result<Option<RecordBatch>, ArrowError> {
+        let engine = Arc::clone(&self.engine);
+        if !crate::batch::supported(&engine) {
+            return Ok(None);
+        }
+        let mut table = crate::batch::ArrowTable::new(engine.policy(), self.lines);
+        for batch in batches {
+            if !table.add(batch)? {
+                return Ok(None);
+            }
+        }
+        let Some(table) = table.finish_after(&mut self.duplicates) else { return Ok(None) };
+        let n = table.len();
+        self.lines += n;
+        let saved = Some((&self.members, &self.groups));
+        let (settled, kept) = crate::batch::settle_table_carried(&engine, table, saved, &|_| {})
+            .ok_or_else(|| ArrowError::Build("the fast path refused a policy it takes".into()))?;
+        for kept in kept {
+            let state =
+                kept.state.map_err(|e| ArrowError::State(kept.id.to_string(), e.to_string()))?;
+            let states = if kept.group { &mut self.groups } else { &mut self.members };
+            states.insert(kept.id, state);
+        }
+        crate::batch::output_batch(&engine, &settled, 0..n).map(Some)
     }
 
     /// Settle the claims among `rows` with the kept state, updating it: the outcomes by row

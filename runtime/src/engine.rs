@@ -18,7 +18,9 @@ use crate::interp::{Cx, EvalError, Fault, Prepared, Trace, fold, versions_in_for
 use crate::keys::{Grouping, Linked, key};
 use crate::value::{self as arith, ArithError, Value};
 
+mod carry;
 mod groups;
+pub(crate) use carry::{Carried, Kept, States};
 use groups::Holds;
 
 pub use crate::keys::CLAIMS_PER_TASK;
@@ -365,7 +367,9 @@ impl Engine {
     /// already in order (by date, id, position), with the closures or compiled code and one
     /// running state for all. Claims are numbered in the order settled, from 0: `row(k)` is
     /// claim `k`'s fields scaled; `member_of(k)` its member id and group key (read only with
-    /// group totals); `sink(k, …)` gets its frame after it settled, or its error.
+    /// group totals); `sink(k, …)` gets its frame after it settled, or its error. With
+    /// `carried`, members and groups start from their saved states and their states are kept
+    /// after their claims ([`Carried`]).
     pub(crate) fn settle_members<'t>(
         &self,
         members: &[&mut [(Date, u32)]],
@@ -373,6 +377,7 @@ impl Engine {
         member_of: &dyn Fn(usize) -> (&'t [u8], &'t [u8]),
         sink: &mut dyn FnMut(usize, Result<&Frame, ClaimError>),
         progress: &(dyn Fn(u64) + Sync),
+        mut carried: Option<&mut Carried<'_>>,
     ) {
         let Some(code) = &self.code else { return };
         let mut state = self.fresh();
@@ -382,6 +387,10 @@ impl Engine {
             // A new member starts from nothing; the medical year's bounds stay.
             self.new_member(&mut state);
             let mut ledger = self.ledger();
+            let first = k;
+            if let Some(c) = carried.as_deref() {
+                self.carry_in(c, (first, member.len()), member_of, &mut state, &mut ledger);
+            }
             for &(date, _) in member.iter() {
                 self.in_ledger(
                     &mut ledger,
@@ -411,6 +420,9 @@ impl Engine {
                     },
                 );
                 k += 1;
+            }
+            if let Some(c) = carried.as_deref_mut() {
+                self.carry_out(c, first, member_of, &mut state, ledger);
             }
             progress(member.len() as u64);
         }

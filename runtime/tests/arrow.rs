@@ -427,3 +427,105 @@ fn a_missing_column_is_named() {
     let err = Settler::new(engine).settle(&batch).expect_err("refused");
     assert_eq!(err.to_string(), "missing columns `ratio`, `visits`, `referred`");
 }
+
+/// Every row the general path writes for `batches` settled one after another: each read by
+/// [`settle_runtime::arrow::read_batch`], its duplicates marked, its claims settled claim by
+/// claim with the kept states ([`Settler::settle_rows`]).
+fn general_rows(engine: &Arc<Engine>, batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let policy = engine.policy();
+    let mut settler = Settler::new(engine.clone());
+    let mut duplicates = settle_runtime::arrow::Duplicates::default();
+    let (mut lines, mut out) = (0, Vec::new());
+    for batch in batches {
+        let mut rows = settle_runtime::arrow::read_batch(policy, batch, lines + 1).expect("read");
+        lines += rows.len();
+        duplicates.mark(policy, &mut rows);
+        let outcomes = settler.settle_rows(&rows);
+        let written = settle_runtime::arrow::output_batch(policy, &rows, &outcomes).expect("out");
+        out.extend(batch_rows(&written));
+    }
+    out
+}
+
+#[test]
+fn batches_split_inside_members_settle_as_one_table() {
+    let mut fast = 0;
+    for (policy_path, _) in SAMPLES {
+        let p = policy(policy_path);
+        let engine = Arc::new(Engine::new(p));
+        fast += usize::from(settle_runtime::batch::supported(&engine));
+        let policy = engine.policy();
+        let claims = generated(policy, 3_000, 11);
+        // The claims in settling order, then rows that are errors or duplicates of claims in
+        // the first batch (an id first seen there twice more in the last) and claims of a
+        // member of their own with hostile cells.
+        let rows = io::read_csv_bytes(policy, claims.as_bytes(), "claims").expect("read");
+        let key = |r: &Row| match r {
+            Row::Claim(c) => (engine.date_of(c), engine.id_of(c).to_string()),
+            Row::Error(e) => panic!("{e}"),
+        };
+        let mut lines: Vec<&str> = claims.lines().collect();
+        let header = lines.remove(0);
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        order.sort_by_key(|&i| key(&rows[i]));
+        let mut text: Vec<String> = vec![header.to_string()];
+        text.extend(order.iter().map(|&i| lines[i].to_string()));
+        let first = text[1].clone();
+        let second = text[2].clone();
+        text.extend([first.clone(), second, first.clone()]);
+        let record = policy.input_record().expect("an input");
+        let hostile = ["\t", "\u{3000}", "１２", "", "2024-02-30", "-0.001", "\u{feff}x"];
+        for (n, cell) in hostile.iter().enumerate() {
+            let fields: Vec<String> = record
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(f, _)| match f {
+                    f if f == policy.id_field => format!("hostile-{n}"),
+                    f if f == policy.member_field => "hostile-member".to_string(),
+                    _ if n % record.fields.len() == f => cell.to_string(),
+                    _ => csv_cell(&first, f).to_string(),
+                })
+                .collect();
+            text.push(fields.join(","));
+        }
+        let whole = text_batch(&(text.join("\n") + "\n"));
+        let n = whole.num_rows();
+        let cuts = [0, 1, n / 7, n / 3, n / 3 + 1, n / 2, 4 * n / 5, n];
+        let batches: Vec<RecordBatch> =
+            cuts.windows(2).map(|w| whole.slice(w[0], w[1] - w[0])).collect();
+        // Members' claims fall on both sides of each cut.
+        let members = |r: std::ops::Range<usize>| -> std::collections::HashSet<&str> {
+            r.filter_map(|r| order.get(r))
+                .map(|&i| csv_cell(lines[i], policy.member_field))
+                .collect()
+        };
+        for &c in &cuts[2..cuts.len() - 1] {
+            let split = members(0..c).intersection(&members(c..order.len())).count();
+            assert!(split > 0, "{policy_path}: no member on both sides of row {c}");
+        }
+
+        let one = Settler::new(engine.clone()).settle(&whole).expect("one table");
+        let one = batch_rows(&one);
+        let mut settler = Settler::new(engine.clone());
+        let split: Vec<Vec<String>> =
+            batches.iter().flat_map(|b| batch_rows(&settler.settle(b).expect("a batch"))).collect();
+        assert_same(&format!("{policy_path}: split"), split, one.clone());
+        assert_same(
+            &format!("{policy_path}: general"),
+            general_rows(&engine, &[whole]),
+            one.clone(),
+        );
+        assert_same(
+            &format!("{policy_path}: general, split"),
+            general_rows(&engine, &batches),
+            one,
+        );
+    }
+    assert!(fast >= 5, "{fast} of the sample policies take the fast path");
+}
+
+/// Field `f` of a CSV record without quotes, whose columns are the input's fields in order.
+fn csv_cell(record: &str, f: usize) -> &str {
+    record.split(',').nth(f).unwrap_or_else(|| panic!("no field {f} in {record}"))
+}

@@ -44,18 +44,28 @@ use crate::field::Field;
 use crate::io::output_slots;
 
 mod group;
+#[cfg(feature = "arrow")]
+mod read_arrow;
 mod read_csv;
 mod read_jsonl;
 mod reading;
 mod settle;
 mod table;
 mod write;
+#[cfg(feature = "arrow")]
+mod write_arrow;
 
+#[cfg(feature = "arrow")]
+pub use read_arrow::ArrowTable;
 pub use read_csv::{read_table, read_table_from};
 pub use read_jsonl::read_jsonl_table_from;
+#[cfg(feature = "arrow")]
+pub(crate) use settle::settle_table_carried;
 pub use settle::{Settled, Shares, settle_shares, settle_table};
 pub use table::Table;
 pub use write::{write_table_csv, write_table_jsonl};
+#[cfg(feature = "arrow")]
+pub use write_arrow::output_batch;
 
 /// Bytes of the file read at a time by [`read_table_from`].
 pub const WINDOW: usize = 16 << 20;

@@ -13,7 +13,7 @@ use settle_lang::ir::{Policy, Type};
 use super::group::keys;
 use super::table::{Part, Slot, Table, fill, text_of};
 use super::{settled_values, supported};
-use crate::engine::{ClaimError, Engine};
+use crate::engine::{Carried, ClaimError, Engine, Kept, States};
 use crate::io::output_slots;
 use crate::keys::{Grouping, Linked};
 
@@ -70,9 +70,21 @@ pub(super) struct Settling<'t> {
 /// take this path (see [`supported`]).
 pub fn settle_table(
     engine: &Engine,
-    mut table: Table,
+    table: Table,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Option<Settled> {
+    settle_table_carried(engine, table, None, progress).map(|(settled, _)| settled)
+}
+
+/// [`settle_table`], each member (and group) starting from its state in `saved` (members' by
+/// id, groups' by key) if it has one there: also the states every member and group settled
+/// ends in ([`Kept`]).
+pub(crate) fn settle_table_carried(
+    engine: &Engine,
+    mut table: Table,
+    saved: Option<(&States, &States)>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<(Settled, Vec<Kept>)> {
     if !supported(engine) {
         return None;
     }
@@ -97,6 +109,7 @@ pub fn settle_table(
     };
     let wide = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
+    let kept = Mutex::new(Vec::new());
     let totals = Mutex::new(vec![0i128; shares.len()]);
     let width = policy.input_record().map_or(0, |r| r.fields.len());
     let starts = table.starts.clone();
@@ -186,6 +199,7 @@ pub fn settle_table(
             let p = settling.get(k).copied().unwrap_or(u32::MAX);
             (member(p), group(p))
         };
+        let mut carried = saved.map(|(members, groups)| Carried::new(members, groups));
         engine.settle_members(
             &groups,
             &row,
@@ -214,7 +228,13 @@ pub fn settle_table(
                 }
             },
             progress,
+            carried.as_mut(),
         );
+        if let Some(carried) = carried
+            && let Ok(mut kept) = kept.lock()
+        {
+            kept.extend(carried.kept);
+        }
         if let Ok(mut totals) = totals.lock() {
             for (t, s) in totals.iter_mut().zip(sums) {
                 *t += s;
@@ -258,7 +278,8 @@ pub fn settle_table(
         .collect();
     let mut wide = wide.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     wide.sort_by_key(|(i, _)| *i);
-    Some(Settled { table, wide, errors, totals })
+    let kept = kept.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some((Settled { table, wide, errors, totals }, kept))
 }
 
 /// A table's claims settled for an impact report ([`crate::diff`]): each claim's shares of the

@@ -95,6 +95,17 @@ impl Shape {
                 }
             }
         }
+        Shape::sized(kinds, layout, &longest, values)
+    }
+
+    /// The rows for fields of `kinds` settled into `values` values, each text slot sized from
+    /// `longest`, the longest text of each column in the first records.
+    pub(super) fn sized(
+        kinds: &[Kind<'_>],
+        layout: &Layout<'_>,
+        longest: &[usize],
+        values: usize,
+    ) -> Shape {
         let kept: Vec<Slot> = kinds
             .iter()
             .enumerate()

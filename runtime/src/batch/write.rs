@@ -209,9 +209,48 @@ impl OutPiece {
     }
 
     pub(super) fn write(&mut self, c: &Columns<'_>, i: usize) {
-        let (policy, settled) = (c.engine.policy(), c.settled);
-        let table = settled.table();
-        let Some((part, k)) = table.locate(i) else { return };
+        let OutPiece { out, cell, values } = self;
+        let Some(said) = c.settled.said(c.engine.policy(), i, values) else { return };
+        let row = RowOut {
+            line: said.line,
+            id: said.id,
+            member: said.member,
+            message: said.message.as_deref(),
+        };
+        let values = match said.message {
+            Some(_) => None,
+            None => Some(values.split_at(c.slots.len().min(values.len()))),
+        };
+        match &c.json {
+            None => csv_row(out, cell, c, &row, values),
+            Some(keys) => json_row(out, cell, c, keys, &row, values),
+        }
+    }
+}
+
+/// What record `i`'s output row says: its line, who it is, and why it did not settle.
+pub(super) struct Said<'s> {
+    pub(super) line: u32,
+    pub(super) id: &'s [u8],
+    pub(super) member: &'s [u8],
+    /// Why the claim did not settle (its input error, its settling error, or `not settled`);
+    /// `None`: it settled.
+    pub(super) message: Option<String>,
+}
+
+impl Settled {
+    /// What record `i`'s output row says, its settled values (outputs, then accumulators before
+    /// it) written into `values` when it settled; `None` when there is no record `i`. The one
+    /// rule every writer of a settled table follows, as [`crate::io::settled`] is the general
+    /// writers'.
+    pub(super) fn said<'s>(
+        &'s self,
+        policy: &Policy,
+        i: usize,
+        values: &mut [i64],
+    ) -> Option<Said<'s>> {
+        let table = self.table();
+        let (part, k) = table.locate(i)?;
         let bad = part.bad.get(k).copied().unwrap_or(true);
         let input_error = if bad {
             table
@@ -234,29 +273,18 @@ impl OutPiece {
                 if bad {
                     Some("not settled".to_string())
                 } else {
-                    settled
-                        .errors
+                    self.errors
                         .binary_search_by_key(&i, |(k, _)| *k)
                         .ok()
-                        .and_then(|k| settled.errors.get(k))
+                        .and_then(|k| self.errors.get(k))
                         .map(|(_, e)| e.to_string())
                 },
             ),
         };
-        let OutPiece { out, cell, values } = self;
-        let settled_values = match message {
-            Some(_) => None,
-            None => {
-                settled.values(i, part, k, values);
-                Some(values.split_at(c.slots.len().min(values.len())))
-            }
-        };
-        let row = RowOut { line: part.line(k), id, member, message: message.as_deref() };
-        let values = settled_values;
-        match &c.json {
-            None => csv_row(out, cell, c, &row, values),
-            Some(keys) => json_row(out, cell, c, keys, &row, values),
+        if message.is_none() {
+            self.values(i, part, k, values);
         }
+        Some(Said { line: part.line(k), id, member, message })
     }
 }
 

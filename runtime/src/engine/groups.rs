@@ -37,8 +37,8 @@ impl Holds {
 
 /// The running states of linked claims: each group's by key, and each member's by id.
 pub(crate) struct Ledger<'k> {
-    groups: HashMap<&'k [u8], Running>,
-    members: HashMap<&'k [u8], Running>,
+    pub(super) groups: HashMap<&'k [u8], Running>,
+    pub(super) members: HashMap<&'k [u8], Running>,
 }
 
 impl Engine {
