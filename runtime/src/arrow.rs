@@ -547,6 +547,83 @@ impl Builder {
     }
 }
 
+/// The rows of a batch of [`output_schema`] as they are built, one row at a time: who the row
+/// is (`line`, `id`, `member`), then its status and cells. Both paths build their batches
+/// with it, so the layout of a row (its columns, `ok` or `error`, the cells of an error row)
+/// is decided here once.
+pub(crate) struct OutputRows {
+    line: Int64Builder,
+    id: StringBuilder,
+    member: StringBuilder,
+    status: StringBuilder,
+    error: StringBuilder,
+    types: Vec<(String, Type)>,
+    columns: Vec<Builder>,
+}
+
+impl OutputRows {
+    /// Room for `n` rows.
+    pub(crate) fn new(policy: &Policy, n: usize) -> Result<OutputRows, ArrowError> {
+        let types = output_types(policy);
+        let columns =
+            types.iter().map(|(_, ty)| Builder::new(*ty, n)).collect::<Result<Vec<_>, _>>()?;
+        Ok(OutputRows {
+            line: Int64Builder::with_capacity(n),
+            id: StringBuilder::with_capacity(n, n * 8),
+            member: StringBuilder::with_capacity(n, n * 8),
+            status: StringBuilder::with_capacity(n, n * 2),
+            error: StringBuilder::with_capacity(n, 0),
+            types,
+            columns,
+        })
+    }
+
+    /// Start a row: its line, claim id and member.
+    pub(crate) fn who(&mut self, line: i64, id: &str, member: &str) {
+        self.line.append_value(line);
+        self.id.append_value(id);
+        self.member.append_value(member);
+    }
+
+    /// End the row as settled: `push` puts each of `cells` into its column, in the columns'
+    /// order.
+    pub(crate) fn settled<X>(
+        &mut self,
+        cells: impl IntoIterator<Item = X>,
+        mut push: impl FnMut(&mut Builder, Type, X),
+    ) {
+        self.status.append_value("ok");
+        self.error.append_null();
+        for ((column, (_, ty)), x) in self.columns.iter_mut().zip(&self.types).zip(cells) {
+            push(column, *ty, x);
+        }
+    }
+
+    /// End the row as not settled: the message, and no cells.
+    pub(crate) fn failed(&mut self, policy: &Policy, message: &str) {
+        self.status.append_value("error");
+        self.error.append_value(message);
+        for (column, (_, ty)) in self.columns.iter_mut().zip(&self.types) {
+            column.push_scaled(policy, *ty, None, &mut String::new());
+        }
+    }
+
+    /// The batch of the rows built.
+    pub(crate) fn finish(self, policy: &Policy) -> Result<RecordBatch, ArrowError> {
+        let OutputRows { mut line, mut id, mut member, mut status, mut error, columns, .. } = self;
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(line.finish()),
+            Arc::new(id.finish()),
+            Arc::new(member.finish()),
+            Arc::new(status.finish()),
+            Arc::new(error.finish()),
+        ];
+        arrays.extend(columns.into_iter().map(Builder::finish));
+        RecordBatch::try_new(output_schema(policy), arrays)
+            .map_err(|e| ArrowError::Build(e.to_string()))
+    }
+}
+
 /// The settlements of `rows` (`outcomes` by row, as [`crate::io::by_row`] gives them) as a
 /// batch of [`output_schema`]: the rows and cells `settle run` writes, in order.
 pub fn output_batch(
@@ -554,16 +631,8 @@ pub fn output_batch(
     rows: &[Row],
     outcomes: &[Option<Outcome>],
 ) -> Result<RecordBatch, ArrowError> {
-    let n = rows.len();
-    let mut line = Int64Builder::with_capacity(n);
-    let mut id = StringBuilder::with_capacity(n, n * 8);
-    let mut member = StringBuilder::with_capacity(n, n * 8);
-    let mut status = StringBuilder::with_capacity(n, n * 2);
-    let mut error = StringBuilder::with_capacity(n, 0);
+    let mut out = OutputRows::new(policy, rows.len())?;
     let slots = output_slots(policy);
-    let types = output_types(policy);
-    let mut columns =
-        types.iter().map(|(_, ty)| Builder::new(*ty, n)).collect::<Result<Vec<_>, _>>()?;
     let text = |v: Option<&Value>| match v {
         Some(Value::Text(t)) => t.to_string(),
         _ => String::new(),
@@ -580,39 +649,19 @@ pub fn output_batch(
                 (e.line, e.id.clone().unwrap_or_default(), e.member.clone().unwrap_or_default())
             }
         };
-        line.append_value(i64::try_from(l).unwrap_or(i64::MAX));
-        id.append_value(who_id);
-        member.append_value(who_member);
+        out.who(i64::try_from(l).unwrap_or(i64::MAX), &who_id, &who_member);
         match crate::io::settled(row, outcome) {
             Ok(s) => {
-                status.append_value("ok");
-                error.append_null();
                 let values = slots.iter().map(|(v, _)| s.value(policy, *v));
                 let accs = (0..policy.accumulators.len()).map(|a| s.accumulator(policy, a));
-                for ((column, (_, ty)), v) in columns.iter_mut().zip(&types).zip(values.chain(accs))
-                {
-                    column.push(policy, *ty, v.as_ref());
-                }
+                out.settled(values.chain(accs), |column, ty, v| {
+                    column.push(policy, ty, v.as_ref())
+                });
             }
-            Err(message) => {
-                status.append_value("error");
-                error.append_value(message);
-                for (column, (_, ty)) in columns.iter_mut().zip(&types) {
-                    column.push(policy, *ty, None);
-                }
-            }
+            Err(message) => out.failed(policy, &message),
         }
     }
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(line.finish()),
-        Arc::new(id.finish()),
-        Arc::new(member.finish()),
-        Arc::new(status.finish()),
-        Arc::new(error.finish()),
-    ];
-    arrays.extend(columns.into_iter().map(Builder::finish));
-    RecordBatch::try_new(output_schema(policy), arrays)
-        .map_err(|e| ArrowError::Build(e.to_string()))
+    out.finish(policy)
 }
 
 /// The Arrow schema of claims of the policy's input, as [`claims_batch`] writes them: each
