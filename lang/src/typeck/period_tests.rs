@@ -233,7 +233,18 @@ impl Checker<'_> {
     ) -> TExpr {
         let Some((t, table)) = self.table_named(&id.name) else { return TExpr::error(span) };
         let key = self.row_key(scope, id, &table, keys, span);
-        let Some(c) = table.columns.iter().position(|c| c.name == column.name) else {
+        let Some(c) = self.column_named(scope, &table, column) else { return TExpr::error(span) };
+        let (Some(key), Some(ty)) = (key, table.columns.get(c).map(|c| c.ty)) else {
+            return TExpr::error(span);
+        };
+        let read = PeriodRead::Row { table: t, key: Box::new(key), column: c };
+        TExpr::new(ir::ExprKind::Period(read), ty, span)
+    }
+
+    /// The position of the column `column` names in `table`, or the error that it has none.
+    fn column_named(&mut self, scope: &Scope, table: &Table, column: &Ident) -> Option<usize> {
+        let found = table.columns.iter().position(|c| c.name == column.name);
+        if found.is_none() {
             let names = table.columns.iter().map(|c| c.name.as_str());
             let help = match did_you_mean(&column.name, names.clone()) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -253,13 +264,8 @@ impl Checker<'_> {
                 .label("no such column")
                 .help(help),
             );
-            return TExpr::error(span);
-        };
-        let (Some(key), Some(ty)) = (key, table.columns.get(c).map(|c| c.ty)) else {
-            return TExpr::error(span);
-        };
-        let read = PeriodRead::Row { table: t, key: Box::new(key), column: c };
-        TExpr::new(ir::ExprKind::Period(read), ty, span)
+        }
+        found
     }
 
     /// The key of a row read: one, of the table's key type.
@@ -403,25 +409,8 @@ impl Checker<'_> {
     /// `sum(table.column)`: the column added up over the table's rows.
     fn total(&mut self, scope: &Scope, id: &Ident, column: &Ident, span: Span) -> TExpr {
         let Some((t, table)) = self.table_named(&id.name) else { return TExpr::error(span) };
-        let Some((c, col)) = table.columns.iter().enumerate().find(|(_, c)| c.name == column.name)
-        else {
-            let names = table.columns.iter().map(|c| c.name.as_str());
-            let help = match did_you_mean(&column.name, names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("add up one of the columns of `{}`", table.name),
-            };
-            self.report(
-                Problem::error(
-                    Code::TestUnknownValue,
-                    scope.file,
-                    column.span,
-                    format!("the table `{}` has no column `{}`", table.name, column.name),
-                )
-                .label("no such column")
-                .help(help),
-            );
-            return TExpr::error(span);
-        };
+        let Some(c) = self.column_named(scope, &table, column) else { return TExpr::error(span) };
+        let Some(col) = table.columns.get(c) else { return TExpr::error(span) };
         if !matches!(col.ty, Type::Money | Type::Rate | Type::Int) {
             let found = self.type_name(col.ty);
             self.report(
