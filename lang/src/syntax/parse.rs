@@ -539,24 +539,6 @@ enum Precedence {
     Postfix,
 }
 
-impl Precedence {
-    /// The level just looser than this one: a prefix operator takes every operator at its own
-    /// level or tighter.
-    fn below(self) -> Precedence {
-        use Precedence::*;
-        match self {
-            None | Or => None,
-            And => Or,
-            Not => And,
-            Comparison => Not,
-            Sum => Comparison,
-            Product => Sum,
-            Negation => Product,
-            Postfix => Negation,
-        }
-    }
-}
-
 /// The operator an `infix` pair's text writes, and its precedence.
 fn infix_op(text: &str) -> (BinaryOp, Precedence) {
     use Precedence::{And, Comparison, Or, Product, Sum};
@@ -1296,7 +1278,9 @@ impl Builder<'_> {
                     (UnaryOp::Not, Precedence::Not)
                 };
                 let start = self.span(&first, base);
-                let rhs = self.climb(parts, base, level.below())?;
+                // No infix operator shares a prefix's level: its operand takes every operator
+                // that binds tighter (`not a == b` is `not (a == b)`, `-a * b` is `(-a) * b`).
+                let rhs = self.climb(parts, base, level)?;
                 Expr { span: start.to(rhs.span), kind: ExprKind::Unary(op, Box::new(rhs)) }
             }
             _ => self.primary(first, base),
